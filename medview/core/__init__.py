@@ -1,0 +1,1 @@
+"""File → study → pixels → display. Imports neither Qt nor torch (a test enforces it)."""

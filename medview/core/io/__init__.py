@@ -1,0 +1,1 @@
+"""Readers: one module per source kind (DICOM file, plain image, folder, DICOMDIR)."""
