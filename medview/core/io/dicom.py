@@ -13,22 +13,30 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+import pydicom.filereader
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID
+from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
+                         ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
 from medview.core.errors import ReadError
+from medview.core.io.gdcm_direct import decode_grey_frame
 
 # Image Pixel module attributes every displayable object must carry (PS3.3 C.7.6.3).
 REQUIRED_PIXEL_TAGS = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel",
                        "PhotometricInterpretation")
 
-# Transfer syntaxes pydicom can't decode with the codecs we ship, and why.
-_DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
 
 
 def read_header(path: str | Path) -> Dataset:
     """Read a DICOM file's header, stopping before the pixel data.
+
+    The pixel data is not read, but whether the file has any is recorded in
+    ``ds.medview_has_pixels`` so a folder scan can skip non-image objects
+    (reports, plans, DICOMDIRs) without decoding anything.
 
     Raises
     ------
@@ -37,34 +45,47 @@ def read_header(path: str | Path) -> Dataset:
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ds, seen_pixels = _read_partial(path, force=False)
+    except InvalidDicomError:
+        # No preamble/meta (old ACR-NEMA style files): accept only if it parses
+        # into something that looks like an image or a SOP instance.
+        try:
+            ds, seen_pixels = _read_partial(path, force=True)
+        except Exception:
+            raise ReadError(path, "not a DICOM file") from None
+        if not (ds.get("SOPClassUID") or ds.get("Rows")):
+            raise ReadError(path, "not a DICOM file")
     except FileNotFoundError:
         raise ReadError(path, "file not found") from None
     except IsADirectoryError:
         raise ReadError(path, "is a folder, not a file") from None
-    except InvalidDicomError:
-        raise ReadError(path, "not a DICOM file") from None
     except Exception as exc:  # pydicom raises many types on damaged headers
         raise ReadError(path, f"damaged DICOM header ({_short(exc)})") from None
-    if not _looks_like_dicom(ds):
-        raise ReadError(path, "not a DICOM file")
+    ds.medview_has_pixels = seen_pixels
     return ds
 
 
-def has_pixels(path: str | Path) -> bool:
-    """Whether the file carries (Float/Double) Pixel Data, judged from its tags."""
-    try:
-        ds = pydicom.dcmread(path, specific_tags=["PixelData", "FloatPixelData",
-                                                  "DoubleFloatPixelData"], defer_size=64)
-    except Exception:
+def _read_partial(path: Path, force: bool) -> tuple[Dataset, bool]:
+    seen: list[int] = []
+
+    def stop_at_pixels(tag, vr, length) -> bool:
+        if tag in PIXEL_DATA_TAGS:
+            seen.append(tag)
+            return True
         return False
-    return any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+
+    with warnings.catch_warnings(), open(path, "rb") as fp:
+        warnings.simplefilter("ignore")
+        ds = pydicom.filereader.read_partial(fp, stop_when=stop_at_pixels, force=force)
+        ds.filename = str(path)
+    return ds, bool(seen)
 
 
 def check_displayable(path: str | Path, ds: Dataset) -> None:
     """Raise ReadError if ``ds`` lacks what is needed to show its pixels."""
+    if not getattr(ds, "medview_has_pixels", True):
+        kind = _sop_name(ds)
+        raise ReadError(path, "no pixel data in this file" + (f" ({kind})" if kind else ""))
     missing = [k for k in REQUIRED_PIXEL_TAGS if k not in ds or ds[k].value in (None, "")]
     if missing:
         raise ReadError(path, f"missing required tag(s) {', '.join(missing)}")
@@ -89,13 +110,15 @@ def number_of_frames(ds: Dataset) -> int:
         return 1
 
 
-def decode_frame(path: str | Path, index: int = 0) -> np.ndarray:
+def decode_frame(path: str | Path, index: int = 0, header: Dataset | None = None) -> np.ndarray:
     """Decode one frame's stored values.
 
     Returns the stored values with BitsStored masking and sign extension applied
     (PS3.5 8.1.1), shape (rows, cols) for one sample or (rows, cols, 3) RGB for
     colour (YBR_FULL/YBR_FULL_422 converted to RGB, planar configuration
     normalised). Palette colour stays as indices: the display pipeline applies it.
+    Pass the file's ``header`` (from :func:`read_header`) when known, to save
+    reading it again.
 
     Raises
     ------
@@ -106,19 +129,62 @@ def decode_frame(path: str | Path, index: int = 0) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                arr = pydicom.pixels.pixel_array(path, index=index)
-            except NotImplementedError:
-                # e.g. deflated syntaxes cannot be read frame-wise from a path
-                ds = pydicom.dcmread(path)
-                arr = pydicom.pixels.pixel_array(ds, index=index)
-    except ReadError:
-        raise
+            if header is None:
+                header = read_header(path)
+            arr = _decode_with_pydicom(path, index, header)
     except FileNotFoundError:
         raise ReadError(path, "file not found") from None
+    except ReadError:
+        raise
     except Exception as exc:
-        raise ReadError(path, _pixel_reason(exc)) from None
+        arr = _try_gdcm_direct(path, index)
+        if arr is None:
+            raise ReadError(path, _pixel_reason(exc)) from None
     return arr
+
+
+def _decode_with_pydicom(path: Path, index: int, header: Dataset | None) -> np.ndarray:
+    syntax = transfer_syntax(header) if header is not None else None
+    if header is not None and (syntax is None or syntax == DeflatedExplicitVRLittleEndian):
+        # pydicom reads frames straight from a path only for non-deflated files
+        # with file meta; others are read whole, then decoded.
+        ds = pydicom.dcmread(path, force=True)
+        if syntax is None:
+            ds.file_meta = getattr(ds, "file_meta", None) or FileMetaDataset()
+            ds.file_meta.TransferSyntaxUID = _syntax_from_encoding(ds)
+        return pydicom.pixels.pixel_array(ds, index=index)
+    return pydicom.pixels.pixel_array(path, index=index)
+
+
+def _syntax_from_encoding(ds: Dataset) -> UID:
+    if not ds.is_little_endian:
+        return ExplicitVRBigEndian
+    return ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
+
+
+def _try_gdcm_direct(path: Path, index: int) -> np.ndarray | None:
+    """GDCM's own reader for greyscale JPEG that pydicom's plugins refuse."""
+    try:
+        ds = read_header(path)
+        syntax = transfer_syntax(ds)
+        if syntax is None or not syntax.is_compressed or ds.get("SamplesPerPixel", 1) != 1:
+            return None
+        arr = decode_grey_frame(path, index, int(ds.Rows), int(ds.Columns))
+    except Exception:
+        return None
+    return _mask_bits(arr, ds)
+
+
+def _mask_bits(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """BitsStored masking and sign extension (PS3.5 8.1.1), as pydicom does."""
+    bits = int(ds.get("BitsStored", arr.itemsize * 8))
+    if bits >= arr.itemsize * 8:
+        return arr
+    if ds.get("PixelRepresentation", 0) == 1:
+        shift = arr.itemsize * 8 - bits
+        signed = arr.astype(np.dtype(f"i{arr.itemsize}"))
+        return (signed << shift) >> shift
+    return arr & np.array((1 << bits) - 1, dtype=arr.dtype)
 
 
 def _decoder_available(syntax: UID) -> bool:
@@ -130,9 +196,13 @@ def _decoder_available(syntax: UID) -> bool:
         return False
 
 
-def _looks_like_dicom(ds: Dataset) -> bool:
-    # dcmread(force=False) accepts some headerless files; require a SOP or pixel module
-    return bool(ds.get("SOPClassUID") or ds.get("Rows") or getattr(ds, "file_meta", None))
+def _sop_name(ds: Dataset) -> str:
+    uid = ds.get("SOPClassUID") or getattr(getattr(ds, "file_meta", None),
+                                           "MediaStorageSOPClassUID", None)
+    if not uid:
+        return ""
+    name = UID(uid).name
+    return name if name != str(uid) else f"SOP class {uid}"
 
 
 def _pixel_reason(exc: Exception) -> str:
@@ -142,7 +212,7 @@ def _pixel_reason(exc: Exception) -> str:
         return "no pixel data"
     if "unable to decompress" in low or "no pixel data decoders" in low or "not supported" in low:
         return f"unsupported or undecodable pixel data ({msg})"
-    if "shorter than" in low or "expected length" in low or "truncat" in low or "end of" in low:
+    if "cannot reshape" in low or "shorter than" in low or "expected length" in low or "truncat" in low or "end of" in low:
         return f"truncated pixel data ({msg})"
     return f"cannot decode pixel data ({msg})"
 

@@ -1,0 +1,157 @@
+"""The ``medview`` command: the GUI by default, and headless sub-commands.
+
+Expected failures (bad files, bad arguments) print one line naming the file and
+exit with status 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from medview import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+# name -> (help, builder of its argument parser, handler); filled by @command
+_COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 2."""
+
+
+def command(name: str, help: str):
+    def register(fn):
+        _COMMANDS[name] = (help, fn.configure, fn)
+        return fn
+    return register
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``medview`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _quiet_libraries()
+    if argv and argv[0] in _COMMANDS:
+        return _run_command(argv[0], argv[1:])
+    return _run_gui(argv)
+
+
+def _run_gui(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="medview",
+        description="Offline radiology workstation. With no PATHS, opens the bundled sample study.",
+        epilog="Sub-commands: " + ", ".join(f"{n} ({h})" for n, (h, _, _) in _COMMANDS.items())
+        + ". Run 'medview COMMAND --help' for one.")
+    parser.add_argument("paths", nargs="*", help="DICOM/image files, folders or DICOMDIRs to open")
+    parser.add_argument("--version", action="version", version=f"medview {__version__}")
+    args = parser.parse_args(argv)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        return _fail(f"{missing[0]}: file not found")
+    from medview.qt.app import run  # Qt only when the window is wanted
+
+    return run(args.paths)
+
+
+def _run_command(name: str, argv: list[str]) -> int:
+    help_text, configure, handler = _COMMANDS[name]
+    parser = argparse.ArgumentParser(prog=f"medview {name}", description=help_text)
+    configure(parser)
+    args = parser.parse_args(argv)
+    try:
+        return handler(args)
+    except CliError as err:
+        return _fail(str(err))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"medview: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _quiet_libraries() -> None:
+    """pydicom warns on every non-conformant value; medview reports reasons itself."""
+    warnings.simplefilter("ignore")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+
+# -- info ----------------------------------------------------------------------
+
+def _configure_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="a DICOM/image file (all tags), or a folder/DICOMDIR (the tree)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+@command("info", "show the patient/study/series tree of a folder, or all tags of one file")
+def info(args) -> int:
+    from medview.commands.info import info_file, info_tree
+
+    path = Path(args.path)
+    if not path.exists():
+        raise CliError(f"{path}: file not found")
+    if path.is_file() and path.name.upper() != "DICOMDIR":
+        return info_file(path, as_json=args.json)
+    return info_tree(path, as_json=args.json)
+
+
+info.configure = _configure_info
+
+
+# -- export --------------------------------------------------------------------
+
+def _configure_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="a DICOM/image file, or a folder (its first series)")
+    p.add_argument("out", help="output PNG file")
+    p.add_argument("--frame", type=int, default=1, metavar="N",
+                   help="image number within the file or series, from 1 (default 1)")
+    p.add_argument("--series", type=int, default=1, metavar="N",
+                   help="series number in display order when PATH is a folder (default 1)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"),
+                       help="window centre and width in modality units (e.g. HU)")
+    group.add_argument("--preset", metavar="NAME",
+                       help="a stored window (e.g. WINDOW1) or modality preset (e.g. Lung)")
+
+
+@command("export", "render an image to PNG exactly as the viewer shows it")
+def export(args) -> int:
+    from medview.commands.export import export_png
+
+    export_png(Path(args.path), Path(args.out), frame=args.frame, series=args.series,
+               window=args.window, preset=args.preset)
+    return EXIT_OK
+
+
+export.configure = _configure_export
+
+
+# -- anonymize -----------------------------------------------------------------
+
+def _configure_anonymize(p: argparse.ArgumentParser) -> None:
+    p.add_argument("src", help="a DICOM file or a folder")
+    p.add_argument("dst", help="output file or folder (must not be the source)")
+    p.add_argument("--patient-name", default=None, help="replacement patient name")
+    p.add_argument("--patient-id", default=None, help="replacement patient ID")
+
+
+@command("anonymize", "de-identify DICOM files (PS3.15 basic profile), pixels untouched")
+def anonymize(args) -> int:
+    from medview.commands.anonymize import run_anonymize
+
+    return run_anonymize(Path(args.src), Path(args.dst), args.patient_name, args.patient_id)
+
+
+anonymize.configure = _configure_anonymize
+
+
+def print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,1 @@
+"""Headless sub-commands of ``medview`` (the argument parsing lives in medview.cli)."""

@@ -1,0 +1,81 @@
+"""``medview export``: one frame to PNG through the viewer's own display pipeline."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from medview.cli import CliError
+from medview.core import pixels
+from medview.core.errors import ReadError
+from medview.core.io.folder import load_paths
+from medview.core.study import Frame
+
+
+def export_png(path: Path, out: Path, *, frame: int = 1, series: int = 1,
+               window: tuple[float, float] | None = None, preset: str | None = None) -> None:
+    """Render frame ``frame`` (1-based) of ``path`` to the PNG ``out``."""
+    target = _select_frame(path, frame, series)
+    try:
+        stored = target.stored()
+    except ReadError as err:
+        raise CliError(str(err)) from None
+    params = target.params
+    chosen = _choose_window(target, stored, window, preset)
+    out_pixels = pixels.FrameRenderer(stored, params).render(chosen)
+    write_png_atomic(out_pixels, out)
+
+
+def write_png_atomic(arr: np.ndarray, out: Path) -> None:
+    """Write a uint8 grey or RGB array as PNG via a temp file and rename."""
+    from PIL import Image
+
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise CliError(f"{out}: output must be a .png file")
+    if not out.parent.exists():
+        raise CliError(f"{out.parent}: folder not found")
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(np.ascontiguousarray(arr)).save(fh, format="PNG")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _select_frame(path: Path, frame: int, series: int) -> Frame:
+    if not path.exists():
+        raise CliError(f"{path}: file not found")
+    library = load_paths([path])
+    all_series = library.series()
+    if not all_series:
+        reason = library.skipped[0][1] if library.skipped else "no readable images"
+        where = library.skipped[0][0] if library.skipped else path
+        raise CliError(f"{where}: {reason}")
+    if not 1 <= series <= len(all_series):
+        raise CliError(f"{path}: --series {series} out of range (1–{len(all_series)})")
+    frames = all_series[series - 1].frames
+    if not 1 <= frame <= len(frames):
+        raise CliError(f"{path}: --frame {frame} out of range (1–{len(frames)})")
+    return frames[frame - 1]
+
+
+def _choose_window(target: Frame, stored: np.ndarray, window, preset: str | None):
+    if window is not None:
+        center, width = window
+        if width < 1:
+            raise CliError(f"--window width must be at least 1 (got {width:g})")
+        return pixels.Window(center, width)
+    if preset is None:
+        return None  # the pipeline's default: first stored window, VOI LUT, else auto
+    options = pixels.presets_for(target.params, str(target.get("Modality", "")))
+    for w in options:
+        if w.name.lower() == preset.lower():
+            return w
+    names = ", ".join(w.name for w in options) or "none"
+    raise CliError(f"{target.path}: no preset '{preset}' (available: {names})")

@@ -1,0 +1,319 @@
+"""Patient → Study → Series → Frame: what a set of files holds, built from headers.
+
+Building the tree reads headers only; each :class:`Frame` decodes its pixels on
+first use (through the shared :data:`~medview.core.pixel_cache.PIXELS` cache),
+so the first image of a long series can be shown before the rest is decoded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from medview.core import geometry, pixels
+from medview.core.io import dicom, image
+from medview.core.pixel_cache import PIXELS, PixelCache
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Frame:
+    """One displayable 2-D image: a single-frame file or one frame of a multi-frame one.
+
+    Parameters
+    ----------
+    path : Path
+        The file holding the pixels.
+    index : int
+        Frame number inside the file, 0-based.
+    header : Dataset or None
+        The DICOM header (no pixel data; shared by all frames of one file), or
+        None for a plain image.
+    image_info : ImageInfo or None
+        Size and format of a plain image; None for DICOM.
+    """
+
+    path: Path
+    index: int = 0
+    header: Dataset | None = None
+    image_info: image.ImageInfo | None = None
+    cache: PixelCache = field(default=PIXELS, repr=False)
+
+    @property
+    def is_dicom(self) -> bool:
+        return self.header is not None
+
+    @property
+    def key(self) -> tuple:
+        return (str(self.path), self.index)
+
+    @property
+    def label(self) -> str:
+        """Short name for messages: the file, and the frame when multi-frame."""
+        n = dicom.number_of_frames(self.header) if self.header is not None else 1
+        return self.path.name + (f" [frame {self.index + 1}/{n}]" if n > 1 else "")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        if self.header is not None:
+            return int(self.header.Rows), int(self.header.Columns)
+        return self.image_info.rows, self.image_info.cols
+
+    @property
+    def is_decoded(self) -> bool:
+        return self.cache.contains(self.key)
+
+    def stored(self) -> np.ndarray:
+        """Stored pixel values (read-only array), decoded on first use.
+
+        Raises
+        ------
+        ReadError
+            If the pixels cannot be decoded, with the reason.
+        """
+        return self.cache.get(self.key, self._decode)
+
+    def _decode(self) -> np.ndarray:
+        if self.header is not None:
+            return dicom.decode_frame(self.path, self.index, self.header)
+        return image.read_image(self.path)
+
+    @cached_property
+    def params(self) -> pixels.DisplayParams:
+        """Everything the display pipeline needs for this frame."""
+        if self.header is not None:
+            return pixels.display_params(self.header, self.index)
+        info = self.image_info
+        return pixels.image_params("L" if info.samples == 1 else "RGB", info.bits)
+
+    def modality_values(self) -> np.ndarray:
+        """Pixel values in modality units (e.g. HU for CT)."""
+        return pixels.modality_values(self.stored(), self.params)
+
+    @cached_property
+    def spacing(self) -> geometry.Spacing:
+        if self.header is None:
+            return geometry.Spacing(None, None, "uncalibrated")
+        return geometry.pixel_spacing(self.header, self.index)
+
+    @cached_property
+    def plane(self) -> geometry.ImagePlane | None:
+        return geometry.image_plane(self.header, self.index) if self.header is not None else None
+
+    @property
+    def instance_number(self) -> int | None:
+        return _int_or_none(self.header.get("InstanceNumber")) if self.header is not None else None
+
+    def get(self, keyword: str, default=None):
+        """A header value by keyword (``default`` for plain images or when absent)."""
+        if self.header is None:
+            return default
+        value = self.header.get(keyword, default)
+        return default if value in (None, "") else value
+
+
+@dataclass(eq=False)
+class Series:
+    """Frames that share a SeriesInstanceUID (or, for plain images, a folder)."""
+
+    uid: str
+    number: int | None = None
+    modality: str = ""
+    description: str = ""
+    frames: list[Frame] = field(default_factory=list)
+    study: Study | None = field(default=None, repr=False)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def title(self) -> str:
+        """One-line caption for browsers: number, modality, description."""
+        parts = [f"#{self.number}" if self.number is not None else "",
+                 self.modality, self.description or "(no description)"]
+        return " ".join(p for p in parts if p)
+
+    def sort(self) -> None:
+        """Order frames along the slice normal, else by InstanceNumber, then frame index.
+
+        Position along the normal (ImagePositionPatient · normal) is used only
+        when every frame has a plane and they all share one orientation, e.g.
+        not for a localiser mixed into an axial series.
+        """
+        self.frames.sort(key=_frame_order_key(self.frames))
+
+
+@dataclass(eq=False)
+class Study:
+    uid: str
+    date: str = ""
+    time: str = ""
+    description: str = ""
+    accession: str = ""
+    series: list[Series] = field(default_factory=list)
+    patient: Patient | None = field(default=None, repr=False)
+
+    @property
+    def modalities(self) -> list[str]:
+        return sorted({s.modality for s in self.series if s.modality})
+
+    @property
+    def title(self) -> str:
+        date = _format_date(self.date)
+        return " ".join(p for p in (date, self.description or "(no description)") if p)
+
+
+@dataclass(eq=False)
+class Patient:
+    id: str
+    name: str
+    birth_date: str = ""
+    sex: str = ""
+    studies: list[Study] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.name or '(no name)'} [{self.id or 'no ID'}]"
+
+
+@dataclass
+class Library:
+    """Everything loaded, grouped patient → study → series, and what was skipped."""
+
+    patients: list[Patient] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def series(self) -> list[Series]:
+        """All series in display order."""
+        return [s for p in self.patients for st in p.studies for s in st.series]
+
+    def frames(self) -> list[Frame]:
+        return [f for s in self.series() for f in s.frames]
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.skipped.append((Path(path), reason))
+
+    def add_dicom(self, path: Path, header: Dataset) -> None:
+        """Add every frame of a DICOM file whose header has been read."""
+        series = self._series_for(header)
+        for i in range(dicom.number_of_frames(header)):
+            series.frames.append(Frame(Path(path), i, header))
+
+    def add_image(self, path: Path, info: image.ImageInfo) -> None:
+        """Add a plain image; images of one folder form one series."""
+        path = Path(path)
+        folder = str(path.parent)
+        patient = self._get_patient("", "(image files)", "", "")
+        study = self._get_study(patient, f"images:{folder}", "", "", path.parent.name, "")
+        series = self._get_series(study, f"images:{folder}", None, "OT", path.parent.name)
+        series.frames.append(Frame(path, 0, None, info))
+
+    def finish(self) -> None:
+        """Sort frames, series and studies once loading is done."""
+        for patient in self.patients:
+            for study in patient.studies:
+                for series in study.series:
+                    series.sort()
+                study.series.sort(key=lambda s: (s.number is None, s.number or 0, s.description))
+            patient.studies.sort(key=lambda st: (st.date, st.time))
+
+    def merge(self, other: Library) -> None:
+        """Add another library's content (e.g. a second drop) to this one."""
+        for patient in other.patients:
+            mine = self._get_patient(patient.id, patient.name, patient.birth_date, patient.sex)
+            for study in patient.studies:
+                existing = next((s for s in mine.studies if s.uid == study.uid), None)
+                if existing is None:
+                    study.patient = mine
+                    mine.studies.append(study)
+                    continue
+                known = {s.uid for s in existing.series}
+                for series in study.series:
+                    if series.uid not in known:
+                        series.study = existing
+                        existing.series.append(series)
+        self.skipped.extend(other.skipped)
+        self.finish()
+
+    # -- grouping -------------------------------------------------------------
+
+    def _series_for(self, ds: Dataset) -> Series:
+        patient = self._get_patient(str(ds.get("PatientID", "") or ""),
+                                    _person_name(ds.get("PatientName")),
+                                    str(ds.get("PatientBirthDate", "") or ""),
+                                    str(ds.get("PatientSex", "") or ""))
+        study = self._get_study(patient, str(ds.get("StudyInstanceUID", "") or "(no study UID)"),
+                                str(ds.get("StudyDate", "") or ""), str(ds.get("StudyTime", "") or ""),
+                                str(ds.get("StudyDescription", "") or ""),
+                                str(ds.get("AccessionNumber", "") or ""))
+        return self._get_series(study, str(ds.get("SeriesInstanceUID", "") or "(no series UID)"),
+                                _int_or_none(ds.get("SeriesNumber")),
+                                str(ds.get("Modality", "") or ""),
+                                str(ds.get("SeriesDescription", "") or ""))
+
+    def _get_patient(self, pid: str, name: str, birth: str, sex: str) -> Patient:
+        for p in self.patients:
+            if p.id == pid and p.name == name:
+                return p
+        patient = Patient(pid, name, birth, sex)
+        self.patients.append(patient)
+        return patient
+
+    @staticmethod
+    def _get_study(patient: Patient, uid: str, date: str, time: str, description: str,
+                   accession: str) -> Study:
+        for s in patient.studies:
+            if s.uid == uid:
+                return s
+        study = Study(uid, date, time, description, accession, patient=patient)
+        patient.studies.append(study)
+        return study
+
+    @staticmethod
+    def _get_series(study: Study, uid: str, number: int | None, modality: str,
+                    description: str) -> Series:
+        for s in study.series:
+            if s.uid == uid:
+                return s
+        series = Series(uid, number, modality, description, study=study)
+        study.series.append(series)
+        return series
+
+
+def _frame_order_key(frames: list[Frame]):
+    planes = [f.plane for f in frames]
+    same_orientation = all(p is not None for p in planes) and len(
+        {tuple(np.round(p.normal, 3)) for p in planes}) == 1
+    if same_orientation and len(frames) > 1:
+        return lambda f: (geometry.slice_location(f.plane), f.instance_number or 0, f.index)
+    return lambda f: (f.instance_number is None, f.instance_number or 0, str(f.path), f.index)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _person_name(value) -> str:
+    """PatientName as 'Family, Given' (the ^ separators of PS3.5 6.2 replaced)."""
+    if value is None:
+        return ""
+    text = str(value)
+    parts = [p for p in text.split("=")[0].split("^") if p]
+    if len(parts) >= 2:
+        return f"{parts[0]}, {' '.join(parts[1:])}"
+    return parts[0] if parts else ""
+
+
+def _format_date(da: str) -> str:
+    """DICOM DA (YYYYMMDD) as ISO YYYY-MM-DD; anything else unchanged."""
+    return f"{da[:4]}-{da[4:6]}-{da[6:8]}" if len(da) == 8 and da.isdigit() else da
