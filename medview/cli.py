@@ -26,9 +26,10 @@ class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
 
 
-def command(name: str, help: str):
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
+    """Register ``fn`` as sub-command ``name``; ``configure`` adds its arguments."""
     def register(fn):
-        _COMMANDS[name] = (help, fn.configure, fn)
+        _COMMANDS[name] = (help, configure, fn)
         return fn
     return register
 
@@ -90,7 +91,8 @@ def _configure_info(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-@command("info", "show the patient/study/series tree of a folder, or all tags of one file")
+@command("info", "show the patient/study/series tree of a folder, or all tags of one file",
+         _configure_info)
 def info(args) -> int:
     from medview.commands.info import info_file, info_tree
 
@@ -101,8 +103,6 @@ def info(args) -> int:
         return info_file(path, as_json=args.json)
     return info_tree(path, as_json=args.json)
 
-
-info.configure = _configure_info
 
 
 # -- export --------------------------------------------------------------------
@@ -121,7 +121,7 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
                        help="a stored window (e.g. WINDOW1) or modality preset (e.g. Lung)")
 
 
-@command("export", "render an image to PNG exactly as the viewer shows it")
+@command("export", "render an image to PNG exactly as the viewer shows it", _configure_export)
 def export(args) -> int:
     from medview.commands.export import export_png
 
@@ -129,8 +129,6 @@ def export(args) -> int:
                window=args.window, preset=args.preset)
     return EXIT_OK
 
-
-export.configure = _configure_export
 
 
 # -- anonymize -----------------------------------------------------------------
@@ -142,14 +140,13 @@ def _configure_anonymize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patient-id", default=None, help="replacement patient ID")
 
 
-@command("anonymize", "de-identify DICOM files (PS3.15 basic profile), pixels untouched")
+@command("anonymize", "de-identify DICOM files (PS3.15 basic profile), pixels untouched",
+         _configure_anonymize)
 def anonymize(args) -> int:
     from medview.commands.anonymize import run_anonymize
 
     return run_anonymize(Path(args.src), Path(args.dst), args.patient_name, args.patient_id)
 
-
-anonymize.configure = _configure_anonymize
 
 
 def print_json(obj) -> None:

@@ -61,6 +61,8 @@ def read_header(path: str | Path) -> Dataset:
         raise ReadError(path, "is a folder, not a file") from None
     except Exception as exc:  # pydicom raises many types on damaged headers
         raise ReadError(path, f"damaged DICOM header ({_short(exc)})") from None
+    if len(ds) == 0 and not seen_pixels:
+        raise ReadError(path, "damaged DICOM header (no readable elements)")
     ds.medview_has_pixels = seen_pixels
     return ds
 

@@ -40,7 +40,7 @@ def probe_image(path: str | Path) -> ImageInfo:
     try:
         with Image.open(path) as im:
             cols, rows = im.size
-            mode = im.mode
+            mode, im_format = im.mode, im.format
     except FileNotFoundError:
         raise ReadError(path, "file not found") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -48,9 +48,25 @@ def probe_image(path: str | Path) -> ImageInfo:
         arr = _read_with_opencv(path, reason=f"not a readable image ({exc})")
         return ImageInfo(arr.shape[0], arr.shape[1], 1 if arr.ndim == 2 else 3,
                          arr.itemsize * 8)
-    bits = 16 if mode in ("I;16", "I;16B", "I;16L", "I", "F") else 8
+    bits = 16 if mode in ("I;16", "I;16B", "I;16L", "I", "F") else _declared_bits(path, im_format)
     samples = 1 if mode in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F") else 3
     return ImageInfo(rows, cols, samples, bits)
+
+
+def _declared_bits(path: Path, im_format: str | None) -> int:
+    """Bits per sample the file declares: Pillow reports 16-bit RGB as 8-bit "RGB"."""
+    if im_format == "PNG":
+        with open(path, "rb") as fh:
+            ihdr = fh.read(26)
+        return 16 if len(ihdr) == 26 and ihdr[24] == 16 else 8
+    if im_format == "TIFF":
+        from PIL import Image
+
+        with Image.open(path) as im:
+            per_sample = im.tag_v2.get(258, (8,))
+        per_sample = per_sample if isinstance(per_sample, tuple) else (per_sample,)
+        return 16 if max(per_sample) > 8 else 8
+    return 8
 
 
 def read_image(path: str | Path) -> np.ndarray:
