@@ -223,3 +223,16 @@ def test_corrupt_image_file_is_skipped(tmp_path):
 def test_jpeg_extended_12bit_decodes_without_gpl_codec():
     arr = decode_frame(find("JPGExtended.dcm"), 0)
     assert arr.shape == (1024, 256) and arr.max() < 4096 and arr.max() > 0
+
+
+@pytest.mark.parametrize("uid,reason", [
+    ("1.2.840.10008.1.2.4.100", "unsupported transfer syntax MPEG2"),
+    ("1.2.3.4.5.6", "unknown transfer syntax 1.2.3.4.5.6"),
+])
+def test_unsupported_transfer_syntax_is_named(tmp_path, uid, reason):
+    ds = pydicom.dcmread(find("JPEG-LL.dcm"))
+    ds.file_meta.TransferSyntaxUID = uid
+    ds.save_as(tmp_path / "x.dcm", enforce_file_format=True)
+    lib = load_paths([tmp_path])
+    assert not lib.series()
+    assert reason in lib.skipped[0][1]

@@ -92,6 +92,8 @@ def check_displayable(path: str | Path, ds: Dataset) -> None:
     if missing:
         raise ReadError(path, f"missing required tag(s) {', '.join(missing)}")
     syntax = transfer_syntax(ds)
+    if syntax is not None and not syntax.is_transfer_syntax:
+        raise ReadError(path, f"unknown transfer syntax {syntax}")
     if syntax is not None and syntax.is_compressed:
         if not _decoder_available(syntax):
             raise ReadError(path, f"unsupported transfer syntax {syntax.name} ({syntax})")

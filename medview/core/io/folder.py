@@ -94,3 +94,5 @@ def _add_file(library: Library, path: Path) -> None:
         library.skip(err.path, err.reason)
     except OSError as exc:
         library.skip(path, f"cannot read file ({exc.strerror or exc})")
+    except Exception as exc:  # last line of defence: one odd file must not stop a folder
+        library.skip(path, f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})")
