@@ -144,6 +144,8 @@ def decode_frame(path: str | Path, index: int = 0, header: Dataset | None = None
         arr = _try_gdcm_direct(path, index)
         if arr is None:
             raise ReadError(path, _pixel_reason(exc)) from None
+    if not arr.dtype.isnative:  # big-endian files: callers expect native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
 
 

@@ -1,0 +1,137 @@
+"""Re-windowing speed: medview's FrameRenderer against pydicom's reference functions.
+
+Run: .venv/bin/python bench/pixels.py
+
+For each real frame (a 512x512 CT and a ~2k x 2k CR radiograph from pydicom-data)
+it times one re-window -- a new window every iteration, median over N after a
+warm-up -- for:
+
+* medview: ``FrameRenderer.render(window)`` (the renderer is built once per
+  frame, as the viewer does; its one-off setup time is printed separately);
+* pydicom: ``apply_voi_lut`` on the cached ``apply_modality_lut`` output, scaled
+  from pydicom's output range to uint8 and inverted for MONOCHROME1 -- the same
+  8-bit picture (checked: max difference printed, must be <= 1). A second pydicom
+  figure re-runs ``apply_modality_lut`` every time as well.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import warnings
+from copy import deepcopy
+from pathlib import Path
+
+import numpy as np
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from medview.core.io.dicom import decode_frame, read_header  # noqa: E402
+from medview.core.pixels import FrameRenderer, Window, display_params  # noqa: E402
+from tests.datafiles import find  # noqa: E402
+
+# (label, file, iterations, target ms per re-window)
+CASES = (
+    ("CT 512x512 (693_UNCR.dcm, int16, rescaled)", "693_UNCR.dcm", 300, 2.0),
+    ("CR radiograph (RG1_UNCR.dcm, MONOCHROME1)", "RG1_UNCR.dcm", 40, 20.0),
+)
+WARMUP = 5
+
+
+def windows(center: float, width: float, n: int) -> list[Window]:
+    """n distinct windows sweeping around a starting one, as a mouse drag would."""
+    return [Window(center + (i % 50) * width / 100.0, width * (0.5 + (i % 7) / 7.0))
+            for i in range(n)]
+
+
+def pydicom_uint8(modality: np.ndarray, ds, window: Window, invert: bool) -> np.ndarray:
+    """pydicom's windowing, mapped from its output range to 0..255 like a display would."""
+    ds.WindowCenter, ds.WindowWidth = window.center, window.width
+    y = apply_voi_lut(modality, ds)
+    y_min, y_max = _pydicom_output_range(ds)
+    y = (y - y_min) * (255.0 / (y_max - y_min))
+    if invert:
+        y = 255.0 - y
+    return np.floor(y + 0.5).astype(np.uint8)
+
+
+def _pydicom_output_range(ds) -> tuple[float, float]:
+    # the range pydicom.pixels.processing.apply_windowing maps onto
+    bits = int(ds.BitsStored)
+    signed = bool(ds.PixelRepresentation)
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    return lo * slope + intercept, hi * slope + intercept
+
+
+def median_ms(fn, args_list) -> float:
+    for args in args_list[:WARMUP]:
+        fn(*args)
+    times = []
+    for args in args_list:
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def bench_case(label: str, name: str, n: int, target_ms: float) -> bool:
+    path = find(name)
+    header = read_header(path)
+    stored = decode_frame(path)
+    params = display_params(header)
+    start = params.windows[0] if params.windows else Window(40, 400)
+    wins = windows(start.center, start.width, n)
+
+    t0 = time.perf_counter()
+    renderer = FrameRenderer(stored, params)
+    setup_ms = (time.perf_counter() - t0) * 1e3
+    ours_ms = median_ms(lambda w: renderer.render(w), [(w,) for w in wins])
+    buf = np.empty(stored.shape, np.uint8)
+    ours_out_ms = median_ms(lambda w: renderer.render(w, out=buf), [(w,) for w in wins])
+
+    ds = deepcopy(header)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        modality = apply_modality_lut(stored, ds)
+        ref_ms = median_ms(lambda w: pydicom_uint8(modality, ds, w, params.invert),
+                           [(w,) for w in wins])
+        ref_full_ms = median_ms(
+            lambda w: pydicom_uint8(apply_modality_lut(stored, ds), ds, w, params.invert),
+            [(w,) for w in wins])
+        diffs = [int(np.abs(renderer.render(w).astype(int)
+                            - pydicom_uint8(modality, ds, w, params.invert).astype(int)).max())
+                 for w in wins[:10]]
+
+    rows, cols = stored.shape
+    print(f"\n{label}: {rows}x{cols} {stored.dtype}, {n} windows")
+    print(f"  medview FrameRenderer setup (once per frame) : {setup_ms:8.2f} ms")
+    print(f"  medview render(window)                       : {ours_ms:8.3f} ms")
+    print(f"  medview render(window, out=preallocated)     : {ours_out_ms:8.3f} ms")
+    print(f"  pydicom apply_voi_lut (modality cached)      : {ref_ms:8.3f} ms"
+          f"   ratio pydicom/medview = {ref_ms / ours_ms:6.1f}x")
+    print(f"  pydicom apply_modality_lut + apply_voi_lut   : {ref_full_ms:8.3f} ms"
+          f"   ratio pydicom/medview = {ref_full_ms / ours_ms:6.1f}x")
+    print(f"  same picture: max |medview - pydicom| over 10 windows = {max(diffs)} grey level(s)")
+    ok_target = ours_ms <= target_ms
+    ok_faster = ours_ms < ref_ms
+    ok_same = max(diffs) <= 1
+    print(f"  target <= {target_ms:g} ms per re-window: {'PASS' if ok_target else 'FAIL'}; "
+          f"faster than pydicom: {'PASS' if ok_faster else 'FAIL'}; "
+          f"same output (+-1): {'PASS' if ok_same else 'FAIL'}")
+    return ok_target and ok_faster and ok_same
+
+
+def main() -> int:
+    print("medview pixel pipeline: per re-window time, median after warm-up")
+    print(f"numpy {np.__version__}; a new window every iteration")
+    results = [bench_case(*case) for case in CASES]
+    print("\nOVERALL:", "PASS" if all(results) else "FAIL")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
