@@ -1,0 +1,134 @@
+"""Settings round-trips through a temporary INI file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+
+from medview.qt.settings import DEFAULTS, MAX_RECENT, Settings
+
+
+@pytest.fixture
+def ini(tmp_path):
+    return str(tmp_path / "medview.ini")
+
+
+def test_defaults_when_nothing_is_stored(ini):
+    s = Settings(ini)
+    assert s.file_name == ini
+    for key, default in DEFAULTS.items():
+        assert s.value(key) == default
+    assert s.value("no/such/key") is None
+    assert s.value("no/such/key", 7) == 7
+
+
+def test_typed_values_survive_a_restart(ini):
+    s = Settings(ini)
+    s.set_value("viewer/show_overlay", False)
+    s.set_value("viewer/cine_fps", 25)
+    s.set_value("viewer/wl_sensitivity", 2.5)
+    s.set_value("viewer/layout", "2x2")
+    s.set_value("custom/flag", True)
+    s.sync()
+    again = Settings(ini)
+    assert again.value("viewer/show_overlay") is False
+    assert again.value("viewer/cine_fps") == 25
+    assert again.value("viewer/wl_sensitivity") == 2.5
+    assert again.value("viewer/layout") == "2x2"
+    assert again.value("custom/flag", False) is True
+    again.set_value("viewer/cine_fps", None)  # back to the default
+    assert again.value("viewer/cine_fps") == DEFAULTS["viewer/cine_fps"]
+
+
+def test_garbage_in_the_file_falls_back_to_defaults(ini):
+    with open(ini, "w") as f:
+        f.write("[viewer]\ncine_fps=fast\nwl_sensitivity=nan\n")
+    s = Settings(ini)
+    assert s.value("viewer/cine_fps") == DEFAULTS["viewer/cine_fps"]
+    assert s.value("viewer/wl_sensitivity") == DEFAULTS["viewer/wl_sensitivity"]
+
+
+def test_recent_items_most_recent_first_deduplicated_and_pruned(ini, tmp_path):
+    dirs = []
+    for i in range(MAX_RECENT + 3):
+        d = tmp_path / f"study{i}"
+        d.mkdir()
+        dirs.append(d)
+    s = Settings(ini)
+    s.add_recent(dirs[0])
+    s.add_recent(str(dirs[1]))
+    s.add_recent(str(dirs[0]) + os.sep)  # same folder, other spelling
+    assert s.recent_items() == [str(dirs[0]), str(dirs[1])]
+
+    for d in dirs[2:]:
+        s.add_recent(d)
+    recent = s.recent_items()
+    assert len(recent) == MAX_RECENT
+    assert recent[0] == str(dirs[-1])
+
+    dirs[-1].rmdir()  # a study that was deleted or whose drive is unplugged
+    assert s.recent_items()[0] == str(dirs[-2])
+    assert str(dirs[-1]) not in Settings(ini).qsettings.value("recent/items")  # pruned on disk
+
+    one = Settings(str(tmp_path / "one.ini"))
+    one.add_recent(dirs[0])  # a one-element list must not come back as a string
+    assert Settings(str(tmp_path / "one.ini")).recent_items() == [str(dirs[0])]
+    one.clear_recent()
+    assert one.recent_items() == []
+
+
+def test_window_geometry_and_docks_round_trip(qtbot, ini):
+    def make_window():
+        w = QMainWindow()
+        w.setObjectName("MainWindow")
+        w.setCentralWidget(QLabel("image"))
+        dock = QDockWidget("Tags", w)
+        dock.setObjectName("tagsDock")
+        dock.setWidget(QLabel("tags"))
+        w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        qtbot.addWidget(w)
+        return w, dock
+
+    s = Settings(ini)
+    first, dock = make_window()
+    assert s.restore_geometry(first) is False  # nothing stored yet
+    first.resize(640, 420)  # inside the 800x600 offscreen screen
+    first.show()
+    qtbot.waitExposed(first)
+    first.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    s.save_geometry(first)
+    s.sync()
+
+    second, dock2 = make_window()
+    assert Settings(ini).restore_geometry(second) is True
+    second.show()
+    qtbot.waitExposed(second)
+    assert second.size() == first.size()
+    assert second.dockWidgetArea(dock2) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_user_presets_per_modality(ini):
+    s = Settings(ini)
+    assert s.user_presets("CT") == []
+    s.set_user_presets("ct", [("Lung", -600, 1500), ("Brain, posterior fossa", 40, 120)])
+    s.set_user_presets("MR", [("T2", 600, 1200)])
+    s.sync()
+    again = Settings(ini)
+    assert again.user_presets("CT") == [
+        ("Lung", -600.0, 1500.0),
+        ("Brain, posterior fossa", 40.0, 120.0),
+    ]
+    assert again.user_presets("mr") == [("T2", 600.0, 1200.0)]
+    with pytest.raises(ValueError):
+        again.set_user_presets("CT", [("bad", 40, 0)])  # width < 1 (PS3.3 C.11.2.1.2)
+    assert len(again.user_presets("CT")) == 2
+    again.set_user_presets("CT", [])
+    assert again.user_presets("CT") == []
+
+
+def test_default_location_is_per_user_ini():
+    name = Settings().file_name
+    assert name.endswith(os.path.join("medview", "medview.ini"))
