@@ -152,3 +152,52 @@ def anonymize(args) -> int:
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+# -- models, analyze (AI; owned by medview/commands/{models,analyze}.py) ----------
+# Imported on use only: torch loads when a model runs, never for other commands.
+
+def _configure_models(p: argparse.ArgumentParser) -> None:
+    from medview.commands.models import configure
+
+    configure(p)
+
+
+@command("models", "list, show, import and export AI models", _configure_models)
+def models(args) -> int:
+    from medview.commands.models import run
+
+    return run(args)
+
+
+def _configure_analyze(p: argparse.ArgumentParser) -> None:
+    from medview.commands.analyze import configure
+
+    configure(p)
+
+
+@command("analyze", "run an AI model on images, one JSON line per image", _configure_analyze)
+def analyze(args) -> int:
+    from medview.commands.analyze import run
+
+    return run(args)
+
+
+# -- demo-data (trainer foundation; owned by medview/commands/demo_data.py) -------
+
+def _configure_demo_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", help="new (or empty) folder to write the data set into")
+    p.add_argument("--n", type=int, default=50, metavar="N",
+                   help="images per class (normal, lesion) and segmentation images (default 50)")
+    p.add_argument("--size", type=int, default=256, metavar="S",
+                   help="image rows = columns in pixels (default 256)")
+    p.add_argument("--seed", type=int, default=0, metavar="K",
+                   help="random seed; the same seed writes the same images (default 0)")
+
+
+@command("demo-data", "write a synthetic chest-radiograph data set (DICOM + PNG, labels, masks)",
+         _configure_demo_data)
+def demo_data(args) -> int:
+    from medview.commands.demo_data import run_demo_data
+
+    return run_demo_data(Path(args.out), n=args.n, size=args.size, seed=args.seed)
