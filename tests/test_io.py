@@ -236,3 +236,13 @@ def test_unsupported_transfer_syntax_is_named(tmp_path, uid, reason):
     lib = load_paths([tmp_path])
     assert not lib.series()
     assert reason in lib.skipped[0][1]
+
+
+def test_second_drop_adds_missing_slices_to_open_series(tmp_path):
+    paths = _write_series(tmp_path)
+    first = load_paths(paths[:3])
+    first.merge(load_paths(paths[1:]))  # overlaps by two files
+    (series,) = first.series()
+    assert len(series) == 6
+    z = [float(f.header.ImagePositionPatient[2]) for f in series.frames]
+    assert z == sorted(z)

@@ -234,11 +234,8 @@ class Library:
                     study.patient = mine
                     mine.studies.append(study)
                     continue
-                known = {s.uid for s in existing.series}
                 for series in study.series:
-                    if series.uid not in known:
-                        series.study = existing
-                        existing.series.append(series)
+                    _merge_series(existing, series)
         self.skipped.extend(other.skipped)
         self.finish()
 
@@ -285,6 +282,17 @@ class Library:
         series = Series(uid, number, modality, description, study=study)
         study.series.append(series)
         return series
+
+
+def _merge_series(study: Study, series: Series) -> None:
+    """Add ``series`` to ``study``; frames of an already open series join it once."""
+    mine = next((s for s in study.series if s.uid == series.uid), None)
+    if mine is None:
+        series.study = study
+        study.series.append(series)
+        return
+    known = {f.key for f in mine.frames}
+    mine.frames.extend(f for f in series.frames if f.key not in known)
 
 
 def _frame_order_key(frames: list[Frame]):

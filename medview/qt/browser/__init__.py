@@ -1,0 +1,1 @@
+"""The study/series browser dock and its thumbnails."""

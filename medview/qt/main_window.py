@@ -1,0 +1,571 @@
+"""The main window: a composer of the viewer grid, docks, actions and settings.
+
+It owns no pixel logic and few behaviours of its own: opening files (in a pool
+thread, merged into one :class:`~medview.core.study.Library`), wiring the
+browser and tag docks to the active viewport, and persisting the layout.
+Later panels plug in with :meth:`MainWindow.add_panel` (docks, e.g. the AI
+panel) and :meth:`MainWindow.add_tab` (central tabs, e.g. the trainer); the
+tab bar stays hidden while the viewer is the only tab.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+                               QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
+
+from medview import __version__
+from medview.qt.browser.series_browser import SeriesBrowser
+from medview.qt.browser.thumbnails import render_thumbnail
+from medview.qt.export import ExportController
+from medview.qt.settings import Settings
+from medview.qt.viewer.actions import GESTURES, ViewerActions
+from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.workers import FrameLoader, Workers
+
+APP_NAME = "medview"
+
+
+def _load_job(worker, paths: list[str]):
+    """Pool thread: read the headers under ``paths`` (progress throttled to ~20 Hz)."""
+    from medview.core.io.folder import load_paths
+
+    last = [0.0]
+
+    def progress(done: int, total: int, path) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] > 0.05:
+            last[0] = now
+            worker.signals.progress.emit((done, total))
+
+    return load_paths(paths, progress=progress, cancelled=worker.is_cancelled)
+
+
+class MainWindow(QMainWindow):
+    """medview's main window.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Persistent settings (tests pass one over a temporary INI file).
+    """
+
+    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
+        self.settings = settings if settings is not None else Settings()
+        self._library = None  # created on first use: core.study imports pydicom
+        self.loader = FrameLoader(parent=self)
+        self.workers = Workers(parent=self)
+        self._loading = 0
+        self._first_paint_callbacks: list = []
+
+        # central: tabs (the viewer first), hidden tab bar while alone
+        self.grid = ViewerGrid(self.loader, self.series_by_id, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabBarAutoHide(True)
+        self.tabs.addTab(self.grid, "Viewer")
+        self.setCentralWidget(self.tabs)
+        for vp in self.grid._all:
+            vp.user_presets = self.user_presets
+            vp.frameChanged.connect(lambda _i, v=vp: self._frame_changed(v))
+        self.grid.pathsDropped.connect(self.open_paths)
+        self.grid.activeChanged.connect(self._frame_changed)
+
+        # docks
+        self.browser = SeriesBrowser(self)
+        self.browser.seriesActivated.connect(lambda s: self.grid.show_series(s))
+        self.browser_dock = self.add_panel(self.browser, "Studies", "BrowserDock",
+                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        # The tag browser imports pydicom: it is built when its dock is first shown.
+        self.tag_browser = None
+        self.tags_dock = self.add_panel(QWidget(self), "DICOM Tags", "TagsDock",
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tags_dock.hide()
+        self._tags_timer = QTimer(self, singleShot=True, interval=150)
+        self._tags_timer.timeout.connect(self._update_tags)
+        self.tags_dock.visibilityChanged.connect(lambda on: on and self._tags_timer.start())
+        self.resizeDocks([self.browser_dock], [300], Qt.Orientation.Horizontal)
+
+        self.loader.series_progress.connect(self.browser.set_progress)
+        self.loader.thumbnail.connect(self.browser.set_thumbnail)
+
+        # actions, menus, toolbar, status bar
+        fps = int(self.settings.value("viewer/cine_fps"))
+        self.viewer_actions = ViewerActions(self.grid, self, fps=fps)
+        self.viewer_actions.fpsChanged.connect(lambda v: self.settings.set_value("viewer/cine_fps", v))
+        self.export = ExportController(self, self.settings, self.workers)
+        self._build_file_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status()
+        self.viewer_actions.overlays.setChecked(bool(self.settings.value("viewer/show_overlay")))
+        self.smooth_action.setChecked(bool(self.settings.value("viewer/smooth_interpolation")))
+        self._apply_cache_budget()
+        layout = str(self.settings.value("viewer/layout"))
+        self.grid.set_layout(layout if layout in LAYOUTS else "1x1")
+        self.grid.layoutChanged.connect(self._layout_changed)
+        self.resize(1400, 900)
+        self.settings.restore_geometry(self)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def library(self):
+        """Everything open, as one :class:`~medview.core.study.Library`."""
+        if self._library is None:
+            from medview.core.study import Library
+
+            self._library = Library()
+        return self._library
+
+    def add_panel(self, widget: QWidget, title: str, object_name: str,
+                  area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Dock ``widget`` (e.g. the AI panel); it gets a toggle in View ▸ Panels."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name)  # saveState/restoreState match docks by name
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if hasattr(self, "panels_menu"):
+            self.panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Add a central tab next to the viewer (e.g. the trainer); returns its index."""
+        return self.tabs.addTab(widget, title)
+
+    def after_first_paint(self, fn, fallback_ms: int = 1000) -> None:
+        """Call ``fn`` once the viewer has painted for the first time (or after
+        ``fallback_ms``), so that reading files never delays the first frame."""
+        state = {"done": False}
+        first = self.grid.viewports[0]
+
+        def fire() -> None:
+            if not state["done"]:
+                state["done"] = True
+                first.removeEventFilter(self)
+                fn()
+
+        self._first_paint_callbacks.append(lambda: QTimer.singleShot(0, fire))
+        first.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, fire)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Paint and self._first_paint_callbacks:
+            callbacks, self._first_paint_callbacks = self._first_paint_callbacks, []
+            for cb in callbacks:
+                cb()
+        return super().eventFilter(obj, event)
+
+    def series_by_id(self, series_id: int):
+        for s in self.library.series():
+            if s.id == series_id:
+                return s
+        return None
+
+    def selected_series(self):
+        """The series selected in the browser, else the one in the active viewport."""
+        return self.browser.current_series() or self.grid.active.series
+
+    def user_presets(self, modality: str):
+        from medview.core.pixels import Window
+
+        out = []
+        for name, center, width in self.settings.user_presets(modality):
+            try:
+                out.append(Window(center, width, "LINEAR", name))
+            except ValueError:
+                continue
+        return out
+
+    # ------------------------------------------------------------------ opening
+
+    def open_paths(self, paths, remember: bool = True) -> None:
+        """Read ``paths`` (files, folders, DICOMDIRs) in the background and show them."""
+        paths = [str(p) for p in paths if str(p)]
+        if not paths:
+            return
+        if remember:
+            for p in paths:
+                if os.path.exists(p):
+                    self.settings.add_recent(p)
+        self._loading += 1
+        self._progress.setRange(0, 0)
+        self._progress.show()
+        self._status_label.setText("Reading " + (Path(paths[0]).name if len(paths) == 1
+                                                 else f"{len(paths)} items") + "…")
+        self.workers.start(_load_job, paths, pass_worker=True, on_return=self._loaded,
+                           on_error=lambda exc: self._load_failed(paths, exc),
+                           on_progress=self._load_progress, on_finished=self._load_finished)
+
+    @property
+    def is_loading(self) -> bool:
+        return self._loading > 0
+
+    def _load_progress(self, p) -> None:
+        done, total = p
+        self._progress.setRange(0, total)
+        self._progress.setValue(done)
+        self._status_label.setText(f"Reading headers {done}/{total}…")
+
+    def _load_finished(self) -> None:
+        self._loading -= 1
+        if self._loading <= 0:
+            self._loading = 0
+            self._progress.hide()
+
+    def _load_failed(self, paths: list[str], exc: Exception) -> None:
+        """An unexpected error while reading: listed like skipped files, without blocking."""
+        self._status_label.setText("Could not open " + ", ".join(Path(p).name for p in paths))
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        self.show_skipped([(Path(p), f"could not be read ({reason})") for p in paths], loaded=0)
+
+    def _loaded(self, new) -> None:
+        known = {s.id for s in self.library.series()}
+        self.library.merge(new)
+        added = [s for s in self.library.series() if s.id not in known]
+        self.browser.set_library(self.library)
+        for s in added:
+            if not self.browser.has_thumbnail(s.id):
+                self.loader.request_thumbnail(s, render_thumbnail)
+        if added:
+            self.grid.show_series(added[0])  # show what was just opened
+            self.grid.fill_empty(added)
+            self.browser.select_series(added[0].id)
+        n_img = sum(len(s.frames) for s in added)
+        self._status_label.setText(
+            f"Opened {len(added)} series, {n_img} images" if added else "Nothing new to show")
+        if new.skipped:
+            self.show_skipped(new.skipped, loaded=sum(len(s.frames) for s in new.series()))
+        self._update_title()
+
+    def show_skipped(self, skipped, loaded: int, title: str | None = None) -> None:
+        """The non-modal notice listing files that were not used, and why."""
+        from medview.qt.widgets.notice import show_skipped
+
+        self.last_notice = show_skipped(self, [(Path(p), str(r)) for p, r in skipped], loaded)
+        if title and self.last_notice is not None and hasattr(self.last_notice, "setWindowTitle"):
+            self.last_notice.setWindowTitle(title)
+
+    def close_all(self) -> None:
+        """Close every study: viewports, browser, measurements, decoded pixels."""
+        from medview.core.study import Library
+
+        keys = [f.key for f in self.library.frames()]
+        self.loader.forget()
+        self.grid.clear()
+        self.browser.forget(s.id for s in self.library.series())
+        self._library = Library()
+        self.browser.set_library(self._library)
+        for vp in self.grid._all:
+            vp._drop_render_cache()
+        from medview.core.pixel_cache import PIXELS
+
+        for k in keys:
+            PIXELS.discard(k)
+        if self.tag_browser is not None:
+            self.tag_browser.set_dataset(None)
+        self._update_title()
+
+    # -- dialogs
+
+    def _start_dir(self) -> str:
+        return (self.settings.value("general/last_open_dir")
+                or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation))
+
+    def _open_files_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Open Files", self._start_dir(),
+            "Images (*.dcm *.dicom *.ima *.png *.jpg *.jpeg *.tif *.tiff *.bmp DICOMDIR);;"
+            "All files (*)")
+        if files:
+            self.settings.set_value("general/last_open_dir", str(Path(files[0]).parent))
+            self.open_paths(files)
+
+    def _open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open Folder", self._start_dir())
+        if folder:
+            self.settings.set_value("general/last_open_dir", folder)
+            self.open_paths([folder])
+
+    def _open_dicomdir_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open DICOMDIR", self._start_dir(),
+                                              "DICOMDIR (DICOMDIR dicomdir);;All files (*)")
+        if path:
+            self.settings.set_value("general/last_open_dir", str(Path(path).parent))
+            self.open_paths([path])
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        items = self.settings.recent_items()
+        for i, p in enumerate(items, 1):
+            act = menu.addAction(f"&{i % 10}  {p}" if i <= 10 else p)
+            act.triggered.connect(lambda _=False, p=p: self.open_paths([p]))
+        if not items:
+            menu.addAction("No recent items").setEnabled(False)
+        else:
+            menu.addSeparator()
+            menu.addAction("Clear Recent Items", self.settings.clear_recent)
+
+    def _save_preset(self) -> None:
+        vp = self.grid.active
+        w = vp.current_window()
+        if vp.series is None or w is None:
+            QMessageBox.information(self, "Save preset", "Open a greyscale image first.")
+            return
+        modality = vp.series.modality or "OT"
+        name, ok = QInputDialog.getText(self, "Save window preset",
+                                        f"Name for W {w.width:g} / L {w.center:g} ({modality}):")
+        if ok and name.strip():
+            presets = [p for p in self.settings.user_presets(modality) if p[0] != name.strip()]
+            presets.append((name.strip(), w.center, w.width))
+            self.settings.set_user_presets(modality, presets)
+            self.statusBar().showMessage(f"Saved preset {name.strip()} for {modality}", 4000)
+
+    def _forget_presets(self) -> None:
+        vp = self.grid.active
+        modality = (vp.series.modality if vp.series else "") or "OT"
+        self.settings.set_user_presets(modality, [])
+        self.statusBar().showMessage(f"Removed your presets for {modality}", 4000)
+
+    def show_shortcuts(self) -> None:
+        from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
+
+        actions = self._file_actions + self.viewer_actions.all() + self._other_actions
+        dlg = ShortcutsDialog(actions, self, extra=GESTURES)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.shortcuts_dialog = dlg
+
+    def _about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}",
+                          f"<b>{APP_NAME}</b> {__version__}<br>Offline radiology workstation.<br>"
+                          "Not a certified medical device unless your deployment says so.")
+
+    # ------------------------------------------------------------------ building
+
+    def _act(self, text: str, slot, key=None, area: str = "File") -> QAction:
+        act = QAction(text, self)
+        if key is not None:
+            act.setShortcut(QKeySequence(key))
+        act.setProperty("shortcutArea", area)
+        act.triggered.connect(lambda _=False: slot())
+        return act
+
+    def _build_file_actions(self) -> None:
+        a = self._act
+        self.open_files_action = a("&Open Files…", self._open_files_dialog, QKeySequence.StandardKey.Open)
+        self.open_folder_action = a("Open &Folder…", self._open_folder_dialog, "Ctrl+Shift+O")
+        self.open_dicomdir_action = a("Open &DICOMDIR…", self._open_dicomdir_dialog, "Ctrl+Alt+O")
+        self.close_all_action = a("&Close All Studies", self.close_all, "Ctrl+Shift+W")
+        self.export_png_action = a("Export View as &PNG…", lambda: self.export.export_png(True), "Ctrl+E")
+        self.export_clean_action = a("Export Image as PNG (no overlays)…",
+                                     lambda: self.export.export_png(False), "Ctrl+Shift+E")
+        self.export_series_action = a("Export Anonymised &Series…",
+                                      lambda: self.export.export_anonymised(False))
+        self.export_study_action = a("Export Anonymised S&tudy…",
+                                     lambda: self.export.export_anonymised(True))
+        self.quit_action = a("&Quit", self.close, "Ctrl+Q")
+        self._file_actions = [self.open_files_action, self.open_folder_action,
+                              self.open_dicomdir_action, self.close_all_action,
+                              self.export_png_action, self.export_clean_action,
+                              self.export_series_action, self.export_study_action, self.quit_action]
+        self.save_preset_action = a("Save Current Window as Preset…", self._save_preset,
+                                    area="Window/Level")
+        self.forget_presets_action = a("Remove My Presets for This Modality", self._forget_presets,
+                                       area="Window/Level")
+        self.smooth_action = QAction("Smooth Interpolation", self, checkable=True, checked=True)
+        self.smooth_action.setProperty("shortcutArea", "View")
+        self.smooth_action.setToolTip("Interpolate when zoomed; off shows the pixels as squares")
+        self.smooth_action.toggled.connect(self._set_smooth)
+        self.open_selected_action = a("Open in Active Viewport", self._open_selected, area="Studies")
+        self.shortcuts_action = a("&Keyboard and Mouse Shortcuts", self.show_shortcuts, "F1", "Help")
+        self.about_action = a("&About medview", self._about, area="Help")
+        self._other_actions = [self.save_preset_action, self.forget_presets_action,
+                               self.smooth_action, self.open_selected_action,
+                               self.shortcuts_action, self.about_action]
+        tree = self.browser.tree  # right-click menu of the series browser
+        tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for act in (self.open_selected_action, self.export_series_action,
+                    self.export_study_action):
+            tree.addAction(act)
+        for act in self._file_actions + self._other_actions + self.viewer_actions.window_actions():
+            self.addAction(act)  # shortcuts work with the menu bar hidden too
+
+    def _build_menus(self) -> None:
+        va = self.viewer_actions
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        for act in self._file_actions[:3]:
+            m.addAction(act)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addSeparator()
+        for act in self._file_actions[4:8]:
+            m.addAction(act)
+        m.addSeparator()
+        m.addAction(self.close_all_action)
+        m.addAction(self.quit_action)
+
+        m = mb.addMenu("&View")
+        for act in (va.fit, va.actual, va.zoom_in, va.zoom_out):
+            m.addAction(act)
+        m.addSeparator()
+        for act in (va.rotate_cw, va.rotate_ccw, va.flip_h, va.flip_v, va.invert):
+            m.addAction(act)
+        m.addSeparator()
+        m.addAction(va.reset)
+        m.addAction(va.overlays)
+        m.addAction(self.smooth_action)
+        m.addSeparator()
+        for act in va.layouts.values():
+            m.addAction(act)
+        m.addSeparator()
+        self.panels_menu = m.addMenu("&Panels")
+        for dock in (self.browser_dock, self.tags_dock):
+            self.panels_menu.addAction(dock.toggleViewAction())
+
+        m = mb.addMenu("&Window/Level")
+        m.addMenu(va.preset_menu)
+        m.addAction(va.auto_window)
+        m.addAction(va.image_window)
+        m.addSeparator()
+        m.addAction(self.save_preset_action)
+        m.addAction(self.forget_presets_action)
+
+        m = mb.addMenu("&Measure")
+        for act in va.tools.values():
+            m.addAction(act)
+        m.addSeparator()
+        m.addAction(va.delete)
+        m.addAction(va.clear_measurements)
+
+        m = mb.addMenu("&Stack")
+        m.addAction(va.cine)
+        m.addSeparator()
+        for act in (va.next_image, va.prev_image, va.page_down, va.page_up,
+                    va.first_image, va.last_image):
+            m.addAction(act)
+
+        m = mb.addMenu("&Help")
+        m.addAction(self.shortcuts_action)
+        m.addAction(self.about_action)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Tools", self)
+        tb.setObjectName("MainToolBar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.open_files_action.setIconText("Open")
+        self.open_folder_action.setIconText("Folder")
+        self.export_png_action.setIconText("Save PNG")
+        tb.addAction(self.open_files_action)
+        tb.addAction(self.open_folder_action)
+        tb.addSeparator()
+        self.viewer_actions.fill_toolbar(tb)
+        tb.addSeparator()
+        tb.addAction(self.export_png_action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self._status_label = QLabel("")
+        self._progress = QProgressBar()
+        self._progress.setMaximumWidth(180)
+        self._progress.setMaximumHeight(14)
+        self._progress.setTextVisible(False)
+        self._progress.hide()
+        sb.addWidget(self._status_label, 1)
+        sb.addPermanentWidget(self._progress)
+
+    # ------------------------------------------------------------------ reactions
+
+    def _frame_changed(self, vp) -> None:
+        if vp is self.grid.active:
+            self._update_title()
+            if self.tags_dock.isVisible():
+                self._tags_timer.start()
+
+    def _update_tags(self) -> None:
+        if self.tag_browser is None:
+            from medview.qt.widgets.tag_browser import TagBrowser
+
+            self.tag_browser = TagBrowser(self)
+            self.tags_dock.setWidget(self.tag_browser)
+            if self.tags_dock.width() < 300 and not self.tags_dock.isFloating():
+                self.resizeDocks([self.tags_dock], [420], Qt.Orientation.Horizontal)
+        f = self.grid.active.frame
+        self.tag_browser.set_dataset(f.header if f is not None else None)
+
+    def _update_title(self) -> None:
+        s = self.grid.active.series
+        if s is None:
+            self.setWindowTitle(APP_NAME)
+            return
+        patient = s.study.patient.name if s.study and s.study.patient else ""
+        self.setWindowTitle(f"{patient} — {s.title} — {APP_NAME}" if patient
+                            else f"{s.title} — {APP_NAME}")
+
+    def _set_smooth(self, on: bool) -> None:
+        for vp in self.grid._all:
+            vp.smooth = on
+            vp.update()
+        self.settings.set_value("viewer/smooth_interpolation", on)
+
+    def _open_selected(self) -> None:
+        series = self.browser.current_series()
+        if series is not None:
+            self.grid.show_series(series)
+
+    def _apply_cache_budget(self) -> None:
+        from medview.core.pixel_cache import PIXELS
+
+        mb = int(self.settings.value("cache/pixel_cache_mb"))
+        if mb >= 64:
+            PIXELS.max_bytes = mb * 1024 * 1024
+
+    def _layout_changed(self, name: str) -> None:
+        self.settings.set_value("viewer/layout", name)
+        self.grid.fill_empty(self.library.series())
+
+    # ------------------------------------------------------------------ Qt events
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        urls = event.mimeData().urls()
+        paths = [u.toLocalFile() for u in urls if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+        else:
+            event.ignore()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.save_geometry(self)
+        self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
+        self.settings.sync()
+        self.workers.cancel_all()
+        self.loader.cancel_all()
+        for c in self.grid.cines.values():
+            c.stop()
+        super().closeEvent(event)
+

@@ -1,0 +1,1 @@
+"""The image viewer: viewports in a grid, overlays, measurements, cine, actions."""

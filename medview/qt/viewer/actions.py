@@ -1,0 +1,252 @@
+"""The viewer's commands as QActions acting on the active viewport.
+
+Menus, the toolbar and Help ▸ Shortcuts all read these actions, so a command
+has one name and one shortcut everywhere. Keys that item views also need
+(arrows, Page Up/Down, Home/End, Space, Delete) are bound only while the
+focus is in the viewer grid.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu, QSpinBox, QToolBar, QToolButton
+
+from medview.core.annotations import ANGLE, ELLIPSE, LENGTH, RECT
+from medview.qt.viewer.cine import MAX_FPS, MIN_FPS
+from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.viewer.viewport import POINTER, Viewport
+
+TOOL_ACTIONS = (
+    (POINTER, "&Pointer / Pan", "P", "Select, move and delete measurements; drag to pan"),
+    (LENGTH, "&Length", "L", "Measure a distance: click two points"),
+    (ANGLE, "&Angle", "A", "Measure an angle: click arm, vertex, arm"),
+    (RECT, "&Rectangle ROI", "B", "Rectangle region statistics: click two corners"),
+    (ELLIPSE, "&Ellipse ROI", "E", "Ellipse region statistics: click two corners"),
+)
+#: Mouse gestures, listed in Help ▸ Shortcuts next to the actions.
+GESTURES = (
+    ("Mouse", "Scroll the stack", "Wheel (Shift: 10 % steps)"),
+    ("Mouse", "Zoom about the cursor", "Ctrl+Wheel"),
+    ("Mouse", "Window / level (horizontal: width, vertical: level)", "Right-drag"),
+    ("Mouse", "Pan", "Middle-drag, or left-drag with the pointer"),
+    ("Mouse", "Measure / draw an ROI", "Click the points, or drag"),
+    ("Mouse", "Move a measurement or one of its points", "Left-drag it with the pointer"),
+    ("Mouse", "Fit to window", "Double-click"),
+    ("Mouse", "Open files or folders", "Drop them on the window"),
+    ("Mouse", "Open a series in a viewport", "Double-click it in the browser, or drag it"),
+)
+LAYOUT_KEYS = {"1x1": "Alt+1", "1x2": "Alt+2", "2x2": "Alt+4"}
+LAYOUT_NAMES = {"1x1": "1 × 1", "1x2": "1 × 2", "2x2": "2 × 2"}
+
+
+class ViewerActions(QObject):
+    """Creates and wires every viewer action; ``all()`` lists them for Help ▸ Shortcuts."""
+
+    fpsChanged = Signal(int)
+
+    def __init__(self, grid: ViewerGrid, parent: QObject | None = None, fps: int = 10) -> None:
+        super().__init__(parent)
+        self.grid = grid
+        self._list: list[QAction] = []
+        self.preset_menu = QMenu("Window &Presets")
+        self.preset_menu.aboutToShow.connect(self._fill_preset_menu)
+        a = self._add
+        self._area = "View"
+
+        # view
+        self.fit = a("&Fit to Window", "F", lambda vp: vp.fit())
+        self.actual = a("&Actual Size (1:1)", "Ctrl+0", lambda vp: vp.actual_size())
+        self.zoom_in = a("Zoom &In", QKeySequence.StandardKey.ZoomIn, lambda vp: vp.zoom_by(1.25))
+        self.zoom_out = a("Zoom &Out", QKeySequence.StandardKey.ZoomOut, lambda vp: vp.zoom_by(0.8))
+        self.rotate_cw = a("Rotate 90° &Clockwise", "]", lambda vp: vp.rotate(90))
+        self.rotate_ccw = a("Rotate 90° Counter-clockwise", "[", lambda vp: vp.rotate(-90))
+        self.flip_h = a("Flip &Horizontal", "H", lambda vp: vp.flip(True))
+        self.flip_v = a("Flip &Vertical", "V", lambda vp: vp.flip(False))
+        self.invert = a("&Invert", "I", lambda vp: vp.set_invert(not vp.invert), checkable=True)
+        self.reset = a("&Reset View", "Ctrl+R", lambda vp: vp.reset_view(),
+                       tip="Fit, no rotation or flip, the image's own window")
+        self.overlays = QAction("Show &Overlays", self, checkable=True, checked=True)
+        self.overlays.setShortcut("O")
+        self.overlays.toggled.connect(self._set_overlays)
+        self.overlays.setProperty("shortcutArea", self._area)
+        self._list.append(self.overlays)
+
+        # window / level
+        self._area = "Window/Level"
+        self.auto_window = a("&Auto Window", "W", lambda vp: vp.auto_window(),
+                             tip="Window spanning the 0.5–99.5 % range of this image")
+        self.image_window = a("Image's Own Window", "0", lambda vp: vp.reset_window())
+        self.presets: list[QAction] = []
+        for n in range(1, 10):
+            act = a(f"Window Preset {n}", str(n), lambda vp, n=n: vp.apply_preset(n),
+                    tip="Stored windows of the image first, then the modality presets")
+            self.presets.append(act)
+
+        # tools
+        self._area = "Measure"
+        self.tool_group = QActionGroup(self)
+        self.tools: dict[str, QAction] = {}
+        for tool, text, key, tip in TOOL_ACTIONS:
+            act = QAction(text, self, checkable=True)
+            act.setShortcut(key)
+            act.setToolTip(f"{tip} ({key})")
+            act.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
+            self.tool_group.addAction(act)
+            self.tools[tool] = act
+            act.setProperty("shortcutArea", self._area)
+            self._list.append(act)
+        self.tools[POINTER].setChecked(True)
+        self.delete = a("&Delete Selected Measurement", "Del", lambda vp: vp.delete_selected(),
+                        grid_only=True)
+        self.clear_measurements = a("Clear Measurements on Image", "Ctrl+Del",
+                                    lambda vp: vp.clear_annotations())
+
+        # cine
+        self._area = "Stack"
+        self.cine = QAction("&Play / Pause Cine", self, checkable=True)
+        self.cine.setShortcut("Space")
+        self.cine.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cine.triggered.connect(self._toggle_cine)
+        self.cine.setProperty("shortcutArea", self._area)
+        grid.addAction(self.cine)
+        self._list.append(self.cine)
+        self.fps_spin = QSpinBox()
+        self.fps_spin.setRange(MIN_FPS, MAX_FPS)
+        self.fps_spin.setSuffix(" fps")
+        self.fps_spin.setToolTip("Cine frame rate")
+        self.fps_spin.setMinimumWidth(72)
+        self.fps_spin.setValue(fps)
+        self.fps_spin.valueChanged.connect(self._set_fps)
+        self._set_fps(fps)
+
+        # stack navigation (grid focus only, so item views keep their arrow keys)
+        self.next_image = a("Next Image", "Down", lambda vp: vp.step(1), grid_only=True,
+                            extra=("Right",))
+        self.prev_image = a("Previous Image", "Up", lambda vp: vp.step(-1), grid_only=True,
+                            extra=("Left",))
+        self.page_down = a("Skip Forward 10 %", "PgDown", lambda vp: vp.step(vp.page_size()),
+                           grid_only=True)
+        self.page_up = a("Skip Back 10 %", "PgUp", lambda vp: vp.step(-vp.page_size()),
+                         grid_only=True)
+        self.first_image = a("First Image", "Home", lambda vp: vp.set_index(0), grid_only=True)
+        self.last_image = a("Last Image", "End", lambda vp: vp.set_index(vp.count - 1),
+                            grid_only=True)
+        # layouts
+        self._area = "Layout"
+        self.layout_group = QActionGroup(self)
+        self.layouts: dict[str, QAction] = {}
+        for name in LAYOUTS:
+            act = QAction(f"Layout {LAYOUT_NAMES[name]}", self, checkable=True)
+            act.setShortcut(LAYOUT_KEYS[name])
+            act.triggered.connect(lambda _=False, n=name: grid.set_layout(n))
+            self.layout_group.addAction(act)
+            self.layouts[name] = act
+            act.setProperty("shortcutArea", self._area)
+            self._list.append(act)
+        grid.layoutChanged.connect(lambda n: self.layouts[n].setChecked(True))
+        self.layouts[grid.layout_name].setChecked(True)
+
+        grid.activeChanged.connect(self._sync)
+        for vp in grid._all:
+            vp.viewChanged.connect(lambda v=vp: self._sync(v) if v is grid.active else None)
+            grid.cine(vp).playingChanged.connect(
+                lambda on, v=vp: self.cine.setChecked(on) if v is grid.active else None)
+        self._sync(grid.active)
+
+    # -- building
+
+    def _add(self, text: str, key, fn, tip: str = "", checkable: bool = False,
+             grid_only: bool = False, extra: tuple[str, ...] = ()) -> QAction:
+        act = QAction(text, self, checkable=checkable)
+        keys = [QKeySequence(key)] + [QKeySequence(k) for k in extra]
+        act.setShortcuts(keys)
+        if tip:
+            act.setToolTip(f"{tip} ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})")
+        act.triggered.connect(lambda _=False: fn(self.grid.active))
+        act.setProperty("shortcutArea", self._area)
+        if grid_only:
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.grid.addAction(act)
+        self._list.append(act)
+        return act
+
+    def all(self) -> list[QAction]:
+        return list(self._list)
+
+    def window_actions(self) -> list[QAction]:
+        """Actions with window-wide shortcuts (to be added to the main window)."""
+        grid_bound = set(self.grid.actions())
+        return [a for a in self._list if a not in grid_bound]
+
+    def fill_toolbar(self, tb: QToolBar) -> None:
+        short = {self.fit: "Fit", self.actual: "1:1", self.rotate_cw: "Rotate",
+                 self.flip_h: "Flip H", self.flip_v: "Flip V", self.invert: "Invert",
+                 self.auto_window: "Auto W/L", self.reset: "Reset", self.cine: "Cine",
+                 self.tools[POINTER]: "Pointer", self.tools[RECT]: "Rect ROI",
+                 self.tools[ELLIPSE]: "Ellipse ROI"}
+        short.update({act: LAYOUT_NAMES[n] for n, act in self.layouts.items()})
+        for act, text in short.items():
+            act.setIconText(text)  # toolbar label; menus keep the full text
+        for tool in (POINTER, LENGTH, ANGLE, RECT, ELLIPSE):
+            tb.addAction(self.tools[tool])
+        tb.addSeparator()
+        for act in (self.fit, self.actual, self.rotate_cw, self.flip_h, self.flip_v, self.invert):
+            tb.addAction(act)
+        tb.addSeparator()
+        tb.addAction(self.auto_window)
+        button = QToolButton(tb)
+        button.setText("Presets")
+        button.setToolTip("Window presets (1–9), auto window (W), image window (0)")
+        button.setMenu(self.preset_menu)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        tb.addWidget(button)
+        tb.addAction(self.reset)
+        tb.addSeparator()
+        tb.addAction(self.cine)
+        tb.addWidget(self.fps_spin)
+        tb.addSeparator()
+        for act in self.layouts.values():
+            tb.addAction(act)
+
+    # -- slots
+
+    def set_tool(self, tool: str) -> None:
+        self.tools[tool].setChecked(True)
+        for vp in self.grid._all:
+            vp.set_tool(tool)
+
+    def _set_overlays(self, on: bool) -> None:
+        for vp in self.grid._all:
+            vp.overlays_visible = on
+            vp.update()
+
+    def _toggle_cine(self) -> None:
+        c = self.grid.cine()
+        c.toggle()
+        self.cine.setChecked(c.playing)
+
+    def _set_fps(self, fps: int) -> None:
+        for c in self.grid.cines.values():
+            c.fps = fps
+        self.fpsChanged.emit(fps)
+
+    def _sync(self, vp: Viewport) -> None:
+        self.invert.setChecked(vp.invert)
+        self.cine.setChecked(self.grid.cine(vp).playing)
+
+    def _fill_preset_menu(self) -> None:
+        menu = self.preset_menu
+        menu.clear()
+        vp = self.grid.active
+        presets = vp.presets()
+        if not presets:
+            act = menu.addAction("No presets for this image")
+            act.setEnabled(False)
+        for i, w in enumerate(presets, 1):
+            key = f"&{i}  " if i <= 9 else "    "
+            act = menu.addAction(f"{key}{w.name or 'Window'}   W {w.width:g} / L {w.center:g}")
+            act.triggered.connect(lambda _=False, w=w: self.grid.active.set_window(w))
+        menu.addSeparator()
+        menu.addAction(self.auto_window)
+        menu.addAction(self.image_window)

@@ -1,0 +1,83 @@
+"""Fixtures for GUI tests: an offscreen main window, real files, real events."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.datafiles import PYDICOM_DATA_DIR
+
+from tests.qt.helpers import CT_FILES, MR_MULTIFRAME
+
+
+def _need_data() -> Path:
+    if PYDICOM_DATA_DIR is None:
+        pytest.skip("pydicom-data is not installed")
+    return PYDICOM_DATA_DIR
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from medview.qt.settings import Settings
+
+    return Settings(tmp_path / "medview.ini")
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    from medview.qt.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+    win.loader.cancel_all()
+    win.loader.wait(5000)
+    win.workers.pool.waitForDone(5000)
+
+
+@pytest.fixture
+def drop_folder(tmp_path) -> Path:
+    """A folder of real pydicom-data files plus things that must be skipped."""
+    data = _need_data()
+    folder = tmp_path / "dropped"
+    (folder / "ct").mkdir(parents=True)
+    (folder / "mr").mkdir()
+    for name in CT_FILES:
+        shutil.copy(data / name, folder / "ct" / name)
+    shutil.copy(data / MR_MULTIFRAME, folder / "mr" / MR_MULTIFRAME)
+    # the same MR cut short: a readable header whose last frames cannot decode
+    raw = (data / MR_MULTIFRAME).read_bytes()
+    (folder / "mr" / "broken_pixels.dcm").write_bytes(raw[: len(raw) * 6 // 10])
+    (folder / "notes.txt").write_text("not an image\n")
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4 not dicom")
+    raw = (data / "693_UNCI.dcm").read_bytes()
+    (folder / "truncated_header.dcm").write_bytes(raw[:300])
+    return folder
+
+
+@pytest.fixture
+def ct_folder(tmp_path) -> Path:
+    data = _need_data()
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    for name in CT_FILES:
+        shutil.copy(data / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def mr_file(tmp_path) -> Path:
+    data = _need_data()
+    target = tmp_path / MR_MULTIFRAME
+    shutil.copy(data / MR_MULTIFRAME, target)
+    return target

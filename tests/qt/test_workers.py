@@ -1,0 +1,135 @@
+"""Decoding off the GUI thread: priorities, progress, errors; generic workers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from medview.qt.workers import P_CURRENT, FrameLoader, Workers
+from tests.datafiles import PYDICOM_DATA_DIR
+from tests.qt.helpers import make_ct_series, wait_loaded, wait_shown
+
+
+@pytest.fixture
+def ct_series(tmp_path):
+    if PYDICOM_DATA_DIR is None:
+        pytest.skip("pydicom-data is not installed")
+    from medview.core.io.folder import load_paths
+    from medview.core.pixel_cache import PixelCache
+
+    make_ct_series(tmp_path / "ct40", 40, PYDICOM_DATA_DIR / "693_UNCI.dcm")
+    lib = load_paths([tmp_path / "ct40"])
+    series = lib.series()[0]
+    cache = PixelCache()  # a private cache: nothing decoded by other tests
+    for f in series.frames:
+        f.cache = cache
+    return series
+
+
+def test_current_slice_jumps_the_prefetch_queue(qtbot, ct_series):
+    loader = FrameLoader(threads=1)
+    order = []
+    loader.decoded.connect(order.append)
+    loader.prefetch(ct_series)               # 40 frames queued in slice order
+    loader.request(ct_series.frames[35], P_CURRENT)  # the user scrolls to slice 35
+    qtbot.waitUntil(lambda: len(order) == 40, timeout=20000)
+    keys = [f.key for f in ct_series.frames]
+    assert order.index(keys[35]) <= 2        # at most the job(s) already running went first
+    assert loader.progress_of(ct_series) == (40, 40)
+    loader.wait(2000)
+
+
+def test_first_image_shows_before_the_series_is_decoded(qtbot, window, ct_series):
+    vp = window.grid.active
+    first_shown_with_pending = []
+
+    def on_decoded(key):
+        if key == ct_series.frames[0].key:
+            first_shown_with_pending.append(sum(not f.is_decoded for f in ct_series.frames))
+
+    # direct: counted in the decoding thread at the moment frame 0 is ready
+    window.loader.decoded.connect(on_decoded, Qt.ConnectionType.DirectConnection)
+    vp.set_series(ct_series)
+    wait_shown(qtbot, vp)
+    qtbot.waitUntil(lambda: bool(first_shown_with_pending), timeout=5000)
+    assert first_shown_with_pending and first_shown_with_pending[0] >= 30
+    progress = []
+    window.loader.series_progress.connect(lambda sid, d, t: progress.append((d, t)))
+    qtbot.waitUntil(lambda: window.loader.progress_of(ct_series) == (40, 40), timeout=20000)
+
+
+def test_scroll_to_undecoded_slice_shows_decoding_then_image(qtbot, window, ct_series):
+    vp = window.grid.active
+    window.loader.pool.setMaxThreadCount(1)
+    vp.set_series(ct_series)
+    vp.set_index(39)  # far from anything decoded yet
+    qtbot.waitUntil(lambda: vp.is_current_decoded(), timeout=20000)
+    vp.repaint()
+    assert vp.render_image() is not None
+
+
+def test_failed_frame_reports_reason(qtbot, tmp_path):
+    from medview.core.io.folder import load_paths
+
+    src = PYDICOM_DATA_DIR / "693_UNCI.dcm"
+    raw = src.read_bytes()
+    bad = tmp_path / "cut.dcm"
+    bad.write_bytes(raw[: len(raw) // 2])
+    frame = load_paths([bad]).series()[0].frames[0]
+    loader = FrameLoader(threads=1)
+    failures = []
+    loader.failed.connect(lambda key, reason: failures.append(reason))
+    loader.request(frame)
+    qtbot.waitUntil(lambda: bool(failures), timeout=10000)
+    assert "truncated" in failures[0]
+    assert loader.error_for(frame) == failures[0]
+    assert loader.request(frame) is False and loader.pending == 0  # not retried
+
+
+def test_generator_worker_progress_cancel_and_error(qtbot):
+    workers = Workers()
+    progress, results, errors = [], [], []
+
+    def count(n):
+        for i in range(n):
+            yield i
+        return "done"
+
+    finished = []
+    workers.start(count, 5, on_progress=progress.append, on_return=results.append,
+                  on_finished=lambda: finished.append(1))
+    qtbot.waitUntil(lambda: len(finished) == 1, timeout=5000)
+    assert progress == [0, 1, 2, 3, 4] and results == ["done"]
+
+    def endless():
+        while True:
+            time.sleep(0.005)
+            yield 1
+
+    w = workers.start(endless, on_finished=lambda: finished.append(2))
+    qtbot.wait(30)
+    w.cancel()
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=5000)
+
+    def boom():
+        raise ValueError("bad input")
+
+    workers.start(boom, on_error=errors.append, on_finished=lambda: finished.append(3))
+    qtbot.waitUntil(lambda: len(finished) == 3, timeout=5000)
+    assert isinstance(errors[0], ValueError)
+    qtbot.waitUntil(lambda: not workers.busy, timeout=2000)
+
+
+def test_browser_gets_thumbnails_and_progress(qtbot, window, tmp_path):
+    make_ct_series(tmp_path / "ct8", 8, PYDICOM_DATA_DIR / "693_UNCI.dcm")
+    window.open_paths([str(tmp_path / "ct8")])
+    wait_loaded(qtbot, window)
+    series = window.library.series()[0]
+    qtbot.waitUntil(lambda: window.browser.has_thumbnail(series.id), timeout=10000)
+    from medview.qt.browser.series_browser import PROGRESS_ROLE
+
+    item = window.browser.item_for(series.id)
+    qtbot.waitUntil(lambda: item.data(0, PROGRESS_ROLE) == (8, 8), timeout=10000)
+    assert not item.icon(0).isNull()
