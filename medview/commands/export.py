@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from medview.cli import CliError
 from medview.core import pixels
+from medview.core.atomic import atomic_open
 from medview.core.errors import ReadError
 from medview.core.io.folder import load_paths
 from medview.core.study import Frame
@@ -38,14 +37,8 @@ def write_png_atomic(arr: np.ndarray, out: Path) -> None:
         raise CliError(f"{out}: output must be a .png file")
     if not out.parent.exists():
         raise CliError(f"{out.parent}: folder not found")
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(np.ascontiguousarray(arr)).save(fh, format="PNG")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out, "wb") as fh:
+        Image.fromarray(np.ascontiguousarray(arr)).save(fh, format="PNG")
 
 
 def _select_frame(path: Path, frame: int, series: int) -> Frame:

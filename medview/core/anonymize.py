@@ -21,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, MediaStorageDirectoryStorage, generate_uid
 
+from medview.core.atomic import atomic_open
 from medview.core.errors import ReadError
 from medview.core.io.dicom import read_header
 
@@ -636,21 +635,11 @@ def _read_dataset(path: Path) -> Dataset:
 
 def _write_atomic(ds: Dataset, target: Path) -> None:
     """Write next to ``target`` then rename, so a crash never leaves half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # enforce_file_format=False keeps the dataset's own encoding, so the
-            # transfer syntax and the pixel data bytes are written as read
-            ds.save_as(fh, enforce_file_format=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(target, "wb") as fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # enforce_file_format=False keeps the dataset's own encoding, so the
+        # transfer syntax and the pixel data bytes are written as read
+        ds.save_as(fh, enforce_file_format=False)
 
 
 def _one_line(exc: Exception, limit: int = 160) -> str:

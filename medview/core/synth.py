@@ -29,10 +29,8 @@ arrays; ``None`` draws fresh entropy, as numpy does.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +39,8 @@ from typing import IO, Literal
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
+
+from medview.core.atomic import atomic_open
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
@@ -1091,21 +1091,9 @@ def _base_dataset(
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write through a temporary file in the target folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_open(path, "wb") as f:
+        write(f)
+    return Path(path)
 
 
 def _set_pixels(ds: Dataset, arr: np.ndarray, bits_stored: int, compress: str | None) -> None:

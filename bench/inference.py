@@ -1,0 +1,206 @@
+"""Inference speed: torch, ONNX Runtime, OpenVINO and medview's automatic choice, in one run.
+
+For ResNet-18 @224, DenseNet-121 @224 and FPN (ResNet-34 encoder) @512 at batch 1, with
+random weights (weights do not change speed), it prints the median latency of
+
+* torch eager fp32, torch channels-last fp32,
+* ONNX Runtime (CPU provider, all graph optimisations, one thread per physical core),
+* OpenVINO CPU fp32 and, where the CPU runs bf16 natively, OpenVINO bf16 (marked),
+* medview's default engine, ``create_engine(..., engine="auto")`` with a fresh cache
+  folder (its one-off measuring time is printed separately),
+
+and medview's ratio to the fastest (target ≤ 1.1). All engines of a model are timed
+round-robin (one run of each per round), so load from other programs hits them alike.
+When CUDA is available it also prints torch CUDA fp32/fp16/bf16 timings and medview's
+CUDA choice.
+
+Usage::
+
+    .venv/bin/python bench/inference.py            # everything (~2 min on 2 cores)
+    .venv/bin/python bench/inference.py --quick    # fewer rounds
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from medview.inference.engines import (  # noqa: E402
+    available_engines,
+    compare,
+    cpu_identifier,
+    create_engine,
+    physical_cores,
+)
+from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine  # noqa: E402
+from medview.inference.engines.openvino_engine import OpenVINOEngine  # noqa: E402
+from medview.inference.engines.openvino_engine import cpu_bf16_supported as ov_bf16_supported  # noqa: E402
+from medview.inference.engines.torch_engine import TorchEngine  # noqa: E402
+from medview.inference.onnx_export import export_onnx  # noqa: E402
+
+# The issue's reference numbers on this machine (ms): eager / channels_last / ORT / OV f32 / OV bf16
+REFERENCE = {
+    "ResNet-18 @224": (91, 37, 22, 34, 12),
+    "FPN-ResNet34 @512": (790, 860, 361, 296, 167),
+}
+
+
+def build_models():
+    import segmentation_models_pytorch as smp
+    import torchvision
+
+    return [
+        ("ResNet-18 @224", "classification", (3, 224, 224),
+         lambda: torchvision.models.resnet18(weights=None)),
+        ("DenseNet-121 @224", "classification", (3, 224, 224),
+         lambda: torchvision.models.densenet121(weights=None)),
+        ("FPN-ResNet34 @512", "segmentation", (3, 512, 512),
+         lambda: smp.FPN("resnet34", encoder_weights=None, classes=2)),
+    ]
+
+
+def round_robin(fns: dict, x: np.ndarray, rounds: int, warmup: int = 2) -> dict[str, float]:
+    """Median ms per function, timed one run of each per round."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn(x)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(rounds):
+        shift = r % len(names)  # rotate so no engine always runs right after another
+        for name in names[shift:] + names[:shift]:
+            fn = fns[name]
+            t0 = time.perf_counter()
+            fn(x)
+            times[name].append(time.perf_counter() - t0)
+    return {k: 1000.0 * statistics.median(v) for k, v in times.items()}
+
+
+def bench_model(title, task, shape, make, rounds, workdir: Path, show):
+    torch.manual_seed(0)
+    module = make().eval()
+    x = np.random.default_rng(1).standard_normal((1, *shape)).astype(np.float32)
+    threads = physical_cores()
+    onnx_path = workdir / f"{title.split()[0]}.onnx"
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_onnx(module, shape, onnx_path)
+    export_s = time.perf_counter() - t0
+
+    engines = {
+        "torch eager fp32": TorchEngine(module, shape, task, variant="fp32", threads=threads),
+        "torch channels_last": TorchEngine(copy.deepcopy(module), shape, task, variant="channels_last",
+                                           threads=threads),
+    }
+    avail = available_engines()
+    if "onnxruntime" in avail:
+        engines["onnxruntime"] = OnnxRuntimeEngine(onnx_path, shape, task, threads=threads)
+    if "openvino" in avail:
+        engines["openvino fp32"] = OpenVINOEngine(onnx_path, shape, task, precision="fp32", threads=threads)
+        if ov_bf16_supported():
+            engines["openvino bf16 [bf16]"] = OpenVINOEngine(onnx_path, shape, task, precision="bf16",
+                                                            threads=threads)
+
+    cache = Path(tempfile.mkdtemp(prefix="cache-", dir=workdir))
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = create_engine(module, shape, task=task, model_key=f"bench-{title}", device="cpu",
+                             cache_dir=cache)
+    create_s = time.perf_counter() - t0
+    chosen = auto.selection["choice"]
+    medview_label = f"medview default (= {chosen})"
+    engines[medview_label] = auto
+
+    ref = engines["torch eager fp32"].run(x)
+    checks = {k: compare(ref, e.run(x), task) for k, e in engines.items()}
+    ms = round_robin({k: e.run for k, e in engines.items()}, x, rounds)
+
+    fastest = min(v for k, v in ms.items() if k != medview_label)
+    show(f"\n== {title}  ({task}, batch 1, {rounds} rounds; ONNX export {export_s:.1f} s)")
+    show(f"  {'engine':<44} {'median ms':>10} {'× fastest':>10}   agreement with torch fp32")
+    for k, v in ms.items():
+        show(f"  {k:<44} {v:>10.1f} {v / fastest:>10.2f}   {checks[k].detail}")
+    same_kind = {"torch:fp32": "torch eager fp32", "torch:channels_last": "torch channels_last",
+                 "onnxruntime:fp32": "onnxruntime", "openvino:fp32": "openvino fp32",
+                 "openvino:bf16": "openvino bf16 [bf16]"}.get(chosen)
+    if same_kind in ms:
+        show(f"  medview chose {same_kind!r}: that engine's row is {ms[same_kind] / fastest:.2f} × fastest "
+             "(the two rows differ only by timing noise)")
+    show(f"  medview: ratio to fastest {ms[medview_label] / fastest:.2f} (target ≤ 1.1); "
+         f"one-off measuring {auto.selection['measure_s']:.1f} s (create_engine total {create_s:.1f} s, "
+         "export included); its own timings: "
+         + ", ".join(f"{k} {v:.1f}" for k, v in auto.selection["timings_ms"].items()))
+    if not any("bf16" in k for k in ms):
+        show("  openvino bf16: not run — this CPU has no native bf16 (OpenVINO would silently run f32)")
+    t0 = time.perf_counter()
+    again = create_engine(module, shape, task=task, model_key=f"bench-{title}", device="cpu", cache_dir=cache)
+    show(f"  second create_engine: {time.perf_counter() - t0:.2f} s from the cache "
+         f"(source={again.selection['source']}, {again.describe()})")
+    if title in REFERENCE:
+        e, c, o, v, b = REFERENCE[title]
+        show(f"  issue's reference here: eager {e} / channels_last {c} / ORT {o} / OV f32 {v} / OV bf16 {b} ms")
+    for eng in engines.values():
+        eng.close()
+    again.close()
+
+    if torch.cuda.is_available():
+        bench_cuda(title, task, shape, module, x, rounds, cache, show)
+
+
+def bench_cuda(title, task, shape, module, x, rounds, cache, show):
+    dev = torch.device("cuda")
+    variants = ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
+    engines = {f"torch cuda {v}": TorchEngine(copy.deepcopy(module).to(dev), shape, task, variant=v,
+                                              torch_device=dev) for v in variants}
+    auto = create_engine(module, shape, task=task, model_key=f"bench-{title}", device="cuda", cache_dir=cache)
+    engines[f"medview cuda default (= {auto.selection['choice'] if auto.selection else auto.describe()})"] = auto
+    ref = TorchEngine(module, shape, task, variant="fp32").run(x)
+    ms = round_robin({k: e.run for k, e in engines.items()}, x, rounds * 2, warmup=5)
+    show(f"  -- CUDA ({torch.cuda.get_device_name(0)}), includes host<->device copies")
+    for k, v in ms.items():
+        show(f"  {k:<44} {v:>10.2f}   {compare(ref, engines[k].run(x), task).detail}")
+    for eng in engines.values():
+        eng.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer timing rounds")
+    args = parser.parse_args(argv)
+    show = print
+    t_all = time.perf_counter()
+    show("medview inference benchmark")
+    show(f"  CPU: {cpu_identifier()}; threads per engine: {physical_cores()}")
+    show(f"  python {platform.python_version()}; " + ", ".join(f"{k} {v}" for k, v in available_engines().items()))
+    show(f"  CUDA available: {torch.cuda.is_available()}"
+         + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""))
+    show(f"  load average at start: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "")
+    with tempfile.TemporaryDirectory(prefix="medview-bench-") as tmp:
+        for title, task, shape, make in build_models():
+            fast = shape[-1] <= 224
+            rounds = (10 if fast else 4) if args.quick else (30 if fast else 8)
+            bench_model(title, task, shape, make, rounds, Path(tmp), show)
+    show(f"\ntotal {time.perf_counter() - t_all:.0f} s"
+         + (f"; load average at end: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

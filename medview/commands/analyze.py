@@ -1,0 +1,154 @@
+"""``medview analyze``: run an installed model on files, one JSON line per image.
+
+Each analysed image prints one JSON object on stdout (see
+:meth:`~medview.inference.results.ClassificationResult.to_json`) and is recorded
+in the audit log. Each file that cannot be analysed prints one line on stderr
+and the others go on; the exit status is 2 only when nothing was analysed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from medview.cli import EXIT_BAD_INPUT, EXIT_OK, CliError
+from medview.core.errors import ReadError
+from medview.core.io.folder import load_paths
+from medview.inference.manifest import ModelError
+from medview.inference.registry import Registry, no_models_message
+
+DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``analyze`` arguments to ``parser``."""
+    # Optional for argparse so that, with no model installed, the first thing a
+    # user reads is how to import one, not a usage line.
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="DICOM/image files, folders or DICOMDIRs")
+    parser.add_argument("--model", metavar="NAME", help="model name (see 'medview models list')")
+    parser.add_argument("--version", help="model version (default: the highest installed)")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="auto: the GPU when there is one, else the CPU")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="auto: the fastest on this machine that matches torch fp32")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto: reduced precision only where results stay within tolerance")
+    parser.add_argument("--out", metavar="DIR",
+                        help="folder for segmentation masks (PNG, created if missing); "
+                             "without it no mask file is written")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse every image under ``args.paths``; see the module docstring."""
+    from medview.inference.preprocess import PreprocessError
+
+    registry = Registry()
+    _check_model_choice(registry, args.model)
+    if not args.paths:
+        raise CliError("give the files or folders to analyse (PATH ...)")
+    analyzer = _make_analyzer(registry, args)
+    out_dir = _out_dir(args.out)
+    frames, bad = _frames(args.paths)
+    if not frames and not bad:
+        raise CliError(f"{' '.join(args.paths)}: no images found")
+    done = 0
+    names: set[str] = set()
+    for frame in frames:
+        try:
+            result = analyzer.analyze(frame)
+        except (ReadError, PreprocessError) as err:
+            _report(f"{_where(frame)}: {getattr(err, 'reason', err)}")
+            continue
+        if out_dir is not None and result.task == "segmentation":
+            result = dataclasses.replace(result, mask_file=str(_write_mask(result, frame, out_dir,
+                                                                           names)))
+        print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        done += 1
+    return EXIT_OK if done else EXIT_BAD_INPUT
+
+
+def _check_model_choice(registry: Registry, model: str | None) -> None:
+    if not registry.available():
+        raise CliError(no_models_message(registry))
+    if not model:
+        names = ", ".join(sorted({e.name for e in registry.available()}))
+        raise CliError(f"choose a model with --model NAME (installed: {names})")
+
+
+def _make_analyzer(registry: Registry, args):
+    from medview.inference.analyze import Analyzer
+    from medview.inference.audit import AuditLog
+    from medview.inference.engines import EngineError
+
+    try:
+        model = registry.load(args.model, args.version)
+        return Analyzer(model, audit=AuditLog(), device=args.device, engine=args.engine,
+                        precision=args.precision, on_notice=lambda m: _report(m))
+    except ModelError as err:
+        raise CliError(str(err)) from None
+    except (EngineError, ValueError) as err:
+        raise CliError(f"--device {args.device} --engine {args.engine}: "
+                       f"{' '.join(str(err).split())}") from None
+
+
+def _frames(paths: list[str]) -> tuple[list, int]:
+    """Every frame under ``paths``; each unreadable file is reported on stderr and counted."""
+    bad = 0
+    existing = []
+    for p in paths:
+        if Path(p).exists():
+            existing.append(p)
+        else:
+            _report(f"{p}: file not found")
+            bad += 1
+    library = load_paths(existing) if existing else None
+    if library is None:
+        return [], bad
+    for path, reason in library.skipped:
+        _report(f"{path}: {reason}")
+        bad += 1
+    return library.frames(), bad
+
+
+def _out_dir(out: str | None) -> Path | None:
+    if out is None:
+        return None
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CliError(f"{path}: cannot create the output folder ({err.strerror})") from None
+    return path
+
+
+def _write_mask(result, frame, out_dir: Path, used: set[str]) -> Path:
+    from medview.commands.export import write_png_atomic
+
+    suffix = f"_frame{frame.index + 1}" if _frame_count(frame) > 1 else ""
+    stem = f"{frame.path.stem}{suffix}_{result.model}-mask"
+    name, n = f"{stem}.png", 2
+    while name in used:  # same file name in two folders: keep both masks
+        name, n = f"{stem}_{n}.png", n + 1
+    used.add(name)
+    path = out_dir / name
+    write_png_atomic(result.mask, path)
+    return path
+
+
+def _frame_count(frame) -> int:
+    return int(frame.get("NumberOfFrames", 1) or 1)
+
+
+def _where(frame) -> str:
+    n = _frame_count(frame)
+    return f"{frame.path}" + (f" [frame {frame.index + 1}/{n}]" if n > 1 else "")
+
+
+def _report(message: str) -> None:
+    print(f"medview: {' '.join(str(message).split())}", file=sys.stderr, flush=True)

@@ -1,0 +1,134 @@
+"""``medview models list | show | import | export-onnx``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from medview.cli import EXIT_OK, CliError, print_json
+from medview.inference.manifest import Manifest, ModelError
+from medview.inference.registry import ModelEntry, Registry, no_models_message
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``models`` actions and their arguments to ``parser``."""
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = actions.add_parser("list", help="installed models, and any that cannot be used")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show = actions.add_parser("show", help="a model's manifest and model card")
+    show.add_argument("name", help="model name")
+    show.add_argument("--version", help="a specific version (default: the highest)")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    imp = actions.add_parser(
+        "import", help="install a model folder, a .safetensors file or a legacy .pth "
+                       "state dict (checked, then converted to safetensors)")
+    imp.add_argument("source", help="model folder, .safetensors or .pth/.pt file")
+    imp.add_argument("--manifest", help="model.json for a file (default: next to the file)")
+    imp.add_argument("--replace", action="store_true",
+                     help="overwrite an installed model with the same name and version")
+    exp = actions.add_parser("export-onnx", help="write a model as an ONNX file")
+    exp.add_argument("name", help="model name")
+    exp.add_argument("out", help="output .onnx file")
+    exp.add_argument("--version", help="a specific version (default: the highest)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; expected failures raise :class:`~medview.cli.CliError`."""
+    registry = Registry()
+    try:
+        return _ACTIONS[args.action](registry, args)
+    except ModelError as err:
+        raise CliError(str(err)) from None
+
+
+def _list(registry: Registry, args) -> int:
+    entries = registry.entries()
+    if args.json:
+        print_json([_entry_json(e) for e in entries])
+        return EXIT_OK
+    if not entries:
+        print(no_models_message(registry))
+        return EXIT_OK
+    rows = [("NAME", "VERSION", "TASK", "ARCHITECTURE", "SOURCE", "STATUS")]
+    for e in entries:
+        m = e.manifest
+        rows.append((e.name, e.version, m.task if m else "?", m.architecture.name if m else "?",
+                     e.source, "ok" if e.valid else f"UNUSABLE: {e.error}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
+    return EXIT_OK
+
+
+def _show(registry: Registry, args) -> int:
+    entry = registry.find(args.name, args.version)
+    if args.json:
+        print_json(_entry_json(entry))
+        return EXIT_OK
+    print(describe(entry.manifest, entry))
+    return EXIT_OK
+
+
+def _import(registry: Registry, args) -> int:
+    entry = registry.import_model(Path(args.source), args.manifest, replace_existing=args.replace)
+    print(f"imported {entry.name} {entry.version} into {entry.path}")
+    return EXIT_OK
+
+
+def _export_onnx(registry: Registry, args) -> int:
+    from medview.inference.onnx_export import export_onnx
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".onnx":
+        raise CliError(f"{out}: output must be an .onnx file")
+    loaded = registry.load(args.name, args.version)
+    try:
+        export_onnx(loaded.module, loaded.input_shape, out, dynamic_batch=True)
+    except (RuntimeError, OSError) as err:
+        raise CliError(f"{out}: ONNX export of '{loaded.key}' failed: "
+                       f"{' '.join(str(err).split())[:300]}") from None
+    print(f"wrote {out} (input 'input' N×{'×'.join(map(str, loaded.input_shape))}, "
+          f"output 'output' {_output_text(loaded.manifest)})")
+    return EXIT_OK
+
+
+_ACTIONS = {"list": _list, "show": _show, "import": _import, "export-onnx": _export_onnx}
+
+
+def describe(manifest: Manifest, entry: ModelEntry | None = None) -> str:
+    """A model's manifest and card as readable text."""
+    card = manifest.card
+    lines = [
+        f"{manifest.name} {manifest.version} ({manifest.task})",
+        f"  architecture: {manifest.architecture.name}"
+        + (f" {json.dumps(manifest.architecture.arguments)}" if manifest.architecture.arguments
+           else ""),
+        f"  classes: {', '.join(manifest.classes)} ({manifest.activation})",
+        f"  input: {manifest.input.size[0]}x{manifest.input.size[1]}, "
+        f"{manifest.input.channels} channel(s)",
+        f"  preprocessing: {json.dumps(manifest.to_dict()['preprocessing'])}",
+        f"  thresholds: {json.dumps(manifest.thresholds) if manifest.thresholds else 'default'}",
+        f"  intended use: {card.intended_use}",
+        f"  training data: {card.training_data}",
+        f"  metrics: {json.dumps(card.metrics) if card.metrics else 'none given'}",
+        f"  date: {card.date}",
+    ]
+    if card.limitations:
+        lines.append(f"  limitations: {card.limitations}")
+    if entry is not None:
+        lines.append(f"  folder: {entry.path} ({entry.source})")
+    return "\n".join(lines)
+
+
+def _entry_json(entry: ModelEntry) -> dict:
+    return {"name": entry.name, "version": entry.version, "source": entry.source,
+            "path": str(entry.path), "valid": entry.valid, "error": entry.error,
+            "manifest": entry.manifest.to_dict() if entry.manifest else None}
+
+
+def _output_text(manifest: Manifest) -> str:
+    k = len(manifest.classes)
+    h, w = manifest.input.size
+    return f"N×{k} logits" if manifest.task == "classification" else f"N×{k}×{h}×{w} logits"
+

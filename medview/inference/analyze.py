@@ -1,0 +1,245 @@
+"""One frame through one model: preprocess → engine → result at the frame's size.
+
+Segmentation probabilities are mapped back onto the original frame (undoing
+letterbox and crop) before the mask is decided, so the mask has the frame's
+size and areas are counted on the frame's own pixel grid with its spacing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from medview.core.geometry import Measurement, Spacing
+from medview.inference.audit import AuditLog
+from medview.inference.manifest import Manifest
+from medview.inference.preprocess import Preprocessed, frame_input, preprocess
+from medview.inference.registry import LoadedModel
+from medview.inference.results import ClassificationResult, SegmentationResult
+
+
+class Analyzer:
+    """Runs one loaded model on core frames, on the engine chosen for this machine.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        From :meth:`medview.inference.registry.Registry.load`.
+    audit : AuditLog or None
+        Where each analysis is recorded; pass None only where nothing is
+        reported to a user (benchmarks, tests).
+    device : {"auto", "cpu", "cuda"}
+    engine : {"auto", "torch", "onnxruntime", "openvino"}
+    precision : {"auto", "fp32", "bf16", "fp16"}
+        ``"auto"`` lets the engine factory choose within tolerance of fp32.
+    on_notice : callable, optional
+        Receives one-line notices of the engine factory (e.g. a fall-back from
+        the GPU to the CPU).
+
+    Raises
+    ------
+    ValueError, medview.inference.engines.EngineError
+        For an unknown or unavailable device, engine or precision.
+    """
+
+    def __init__(self, model: LoadedModel, *, audit: AuditLog | None, device: str = "auto",
+                 engine: str = "auto", precision: str = "auto",
+                 on_notice: Callable[[str], None] | None = None) -> None:
+        from medview.inference.engines import create_engine
+
+        self.model = model
+        self.manifest: Manifest = model.manifest
+        self.audit = audit
+        # Grad-CAM hooks the module the torch engine may be running: one at a time.
+        self._lock = threading.Lock()
+        self.engine = create_engine(model.module, model.input_shape, task=self.manifest.task,
+                                    model_key=model.key, device=device, engine=engine,
+                                    precision=precision, on_notice=on_notice)
+
+    def analyze(self, frame) -> ClassificationResult | SegmentationResult:
+        """Analyse one frame.
+
+        Parameters
+        ----------
+        frame : medview.core.study.Frame
+
+        Returns
+        -------
+        ClassificationResult or SegmentationResult
+
+        Raises
+        ------
+        medview.core.errors.ReadError
+            If the pixels cannot be decoded.
+        medview.inference.preprocess.PreprocessError
+            If the image cannot be prepared as the manifest asks.
+        """
+        start = time.perf_counter()
+        pre = self._prepare(frame)
+        t0 = time.perf_counter()
+        with self._lock:
+            logits = self.engine.run(pre.image[None])[0]
+        ms_inference = (time.perf_counter() - t0) * 1000.0
+        if self.manifest.task == "classification":
+            fields = classification_fields(logits, self.manifest)
+            make = ClassificationResult
+        else:
+            fields = segmentation_fields(logits, pre, frame.spacing, self.manifest)
+            make = SegmentationResult
+        result = make(**fields, **self._provenance(frame), ms_inference=ms_inference,
+                      ms=(time.perf_counter() - start) * 1000.0)
+        if self.audit is not None:
+            self.audit.record(result)
+        return result
+
+    def explain(self, frame, class_index: int | None = None) -> np.ndarray:
+        """Grad-CAM heat map of a classifier at the frame's size.
+
+        Parameters
+        ----------
+        frame : medview.core.study.Frame
+        class_index : int, optional
+            Default: the most probable class.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 (rows, cols) in [0, 1]; 0 outside the analysed crop.
+        """
+        from medview.inference.gradcam import gradcam
+
+        if self.manifest.task != "classification":
+            raise ValueError(f"Grad-CAM explains classifiers; '{self.manifest.name}' segments")
+        pre = self._prepare(frame)
+        with self._lock:
+            if class_index is None:
+                class_index = int(np.argmax(self.engine.run(pre.image[None])[0]))
+            cam = gradcam(self.model.module, pre.image, class_index)
+        return pre.transform.to_original(cam, fill=0.0)
+
+    def _prepare(self, frame) -> Preprocessed:
+        values, context = frame_input(frame)
+        return preprocess(values, self.manifest, context)
+
+    def _provenance(self, frame) -> dict[str, Any]:
+        uid = frame.get("SOPInstanceUID")
+        return {"file": str(frame.path), "frame": frame.index + 1,
+                "sop_instance_uid": str(uid) if uid else None,
+                "model": self.manifest.name, "version": self.manifest.version,
+                "weights_sha256": self.manifest.weights.sha256, "engine": self.engine.name,
+                "device": self.engine.device, "precision": self.engine.precision}
+
+
+# ----------------------------------------------------------------------- postprocessing
+
+def activate(logits: np.ndarray, activation: str) -> np.ndarray:
+    """Softmax or sigmoid over the class axis (axis 0) of one output, in float64.
+
+    Parameters
+    ----------
+    logits : numpy.ndarray
+        (K,) or (K, H, W).
+    activation : {"softmax", "sigmoid"}
+    """
+    x = np.asarray(logits, dtype=np.float64)
+    if activation == "sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def classification_fields(logits: np.ndarray, manifest: Manifest) -> dict[str, Any]:
+    """Probabilities, label and positives of a classifier output (K,).
+
+    Decision rule. sigmoid (multi-label): every class at or above its threshold
+    (default 0.5) is positive; the label is the most probable positive, else
+    None. softmax (one class per image): classes given a threshold in the
+    manifest are findings, positive at or above it (e.g. ``abnormal: 0.3`` for
+    a screening operating point); the label is the most probable positive
+    finding, else the most probable class without a threshold, else None.
+    """
+    probs = activate(logits, manifest.activation)
+    by_class = {name: float(p) for name, p in zip(manifest.classes, probs)}
+    if manifest.activation == "sigmoid":
+        candidates = manifest.classes
+    else:
+        candidates = tuple(c for c in manifest.classes if c in manifest.thresholds)
+    positives = sorted((c for c in candidates if by_class[c] >= manifest.threshold(c)),
+                       key=lambda c: -by_class[c])
+    fallback = [c for c in manifest.classes if c not in manifest.thresholds]
+    if positives:
+        label = positives[0]
+    elif manifest.activation == "softmax" and fallback:
+        label = max(fallback, key=lambda c: by_class[c])
+    else:
+        label = None
+    return {"probabilities": by_class, "label": label, "positives": tuple(positives)}
+
+
+def segmentation_fields(logits: np.ndarray, pre: Preprocessed, spacing: Spacing,
+                        manifest: Manifest) -> dict[str, Any]:
+    """Mask, areas and per-class peak probabilities of a segmentation output (K, H, W)."""
+    probs = activate(logits, manifest.activation).astype(np.float32)
+    softmax = manifest.activation == "softmax"
+    # Outside the crop nothing was seen: background for softmax, zero for sigmoid.
+    fill = [1.0] + [0.0] * (len(probs) - 1) if softmax else 0.0
+    full = pre.transform.to_original(probs, fill=fill)
+    mask, values = decide_mask(full, manifest)
+    areas = class_areas(mask, values, spacing)
+    first = 1 if softmax else 0
+    peaks = {name: float(full[i].max()) for i, name in enumerate(manifest.classes) if i >= first}
+    present = [n for n, a in areas.items() if a.value > 0]
+    label = max(present, key=lambda n: areas[n].value) if present else None
+    return {"mask": mask, "mask_values": values, "areas": areas, "probabilities": peaks,
+            "label": label}
+
+
+def decide_mask(probs: np.ndarray, manifest: Manifest) -> tuple[np.ndarray, dict[int, str]]:
+    """Label mask from class probabilities (K, rows, cols).
+
+    softmax: the most probable class (index 0 is background), kept only where it
+    reaches its threshold; sigmoid: the most probable class among those at or
+    above their threshold (value = index + 1), else 0.
+
+    Returns
+    -------
+    mask : numpy.ndarray
+        uint8 (rows, cols).
+    values : dict of int to str
+        Mask value → class name for the foreground classes.
+    """
+    classes = manifest.classes
+    thresholds = np.array([manifest.threshold(c) for c in classes], np.float32)[:, None, None]
+    if manifest.activation == "softmax":
+        best = probs.argmax(axis=0)
+        best_p = np.take_along_axis(probs, best[None], axis=0)[0]
+        keep = best_p >= thresholds[:, 0, 0][best]
+        mask = np.where(keep, best, 0).astype(np.uint8)
+        return mask, {i: classes[i] for i in range(1, len(classes))}
+    eligible = np.where(probs >= thresholds, probs, -1.0)
+    best = eligible.argmax(axis=0)
+    found = np.take_along_axis(eligible, best[None], axis=0)[0] >= 0
+    mask = np.where(found, best + 1, 0).astype(np.uint8)
+    return mask, {i + 1: name for i, name in enumerate(classes)}
+
+
+def class_areas(mask: np.ndarray, values: dict[int, str], spacing: Spacing
+                ) -> dict[str, Measurement]:
+    """Area of each class in a label mask: mm² when calibrated, else px².
+
+    The spacing source (e.g. ``"ImagerPixelSpacing"``) is carried along so the
+    viewer can say which calibration an area relies on.
+    """
+    counts = np.bincount(mask.ravel(), minlength=max(values, default=0) + 1)
+    out = {}
+    for value, name in values.items():
+        n = int(counts[value])
+        if spacing.calibrated:
+            out[name] = Measurement(n * spacing.row_mm * spacing.col_mm, "mm²", spacing.source)
+        else:
+            out[name] = Measurement(float(n), "px²", spacing.source)
+    return out

@@ -1,0 +1,167 @@
+"""The engine interface and the small machine facts the engines share.
+
+An :class:`Engine` runs one model on one device at one precision. Every engine takes the
+same input (a float32 ``N×C×H×W`` array whose ``C×H×W`` is the shape the engine was built
+for) and returns the model's raw output as float32: ``N×K`` logits for classification,
+``N×K×H×W`` logits for segmentation. Probabilities, masks and thresholds are the caller's
+business, so all engines are interchangeable.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import platform
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+TASKS = ("classification", "segmentation")
+DEVICES = ("auto", "cpu", "cuda")
+ENGINE_NAMES = ("torch", "onnxruntime", "openvino")
+
+
+class EngineError(RuntimeError):
+    """An engine could not be built or run (the message says which and why)."""
+
+
+class Engine(abc.ABC):
+    """One model, ready to run on one device at one precision.
+
+    Attributes
+    ----------
+    name : str
+        ``"torch"``, ``"onnxruntime"`` or ``"openvino"``.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    precision : str
+        What the arithmetic really is: ``"fp32"``, ``"channels_last-fp32"`` (torch, NHWC
+        memory layout, fp32 maths), ``"bf16"`` (torch autocast or the OpenVINO bf16
+        inference-precision hint, only when the hardware runs it natively) or ``"fp16"``
+        (torch CUDA autocast).
+    input_shape : tuple of int
+        ``(C, H, W)`` of one input image.
+    task : str
+        ``"classification"`` or ``"segmentation"``.
+    selection : dict or None
+        How :func:`~medview.inference.engines.create_engine` chose this engine
+        (``source`` "measured" / "cache" / "fixed", ``choice``, ``timings_ms``,
+        ``measure_s``); None for engines built directly.
+    """
+
+    name: str = ""
+    device: str = "cpu"
+    precision: str = "fp32"
+    input_shape: tuple[int, int, int] = (0, 0, 0)
+    task: str = "classification"
+    selection: dict | None = None
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Run the model on a batch.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray
+            ``N×C×H×W`` with ``(C, H, W) == self.input_shape``; converted to contiguous
+            float32 if it is not already.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 logits, ``N×K`` (classification) or ``N×K×H×W`` (segmentation).
+
+        Raises
+        ------
+        ValueError
+            If the batch does not have the shape the engine was built for.
+        """
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        lock = self.__dict__.get("_run_lock") or self.__dict__.setdefault("_run_lock", threading.Lock())
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != tuple(self.input_shape):
+            raise ValueError(
+                f"expected a float32 N×{'×'.join(map(str, self.input_shape))} batch, "
+                f"got shape {batch.shape}"
+            )
+        with lock:  # sessions and infer requests are not re-entrant
+            out = self._run(batch)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    @abc.abstractmethod
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """Engine-specific forward pass on a validated contiguous float32 batch."""
+
+    def close(self) -> None:
+        """Release what the engine holds (sessions, device memory). Safe to call twice."""
+
+    def describe(self) -> str:
+        """A short human-readable label, e.g. ``"openvino fp32 on cpu"``."""
+        return f"{self.name} {self.precision} on {self.device}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()} input={self.input_shape}>"
+
+
+# --------------------------------------------------------------------------- machine facts
+
+
+@lru_cache(maxsize=1)
+def physical_cores() -> int:
+    """Number of physical CPU cores this process may use.
+
+    On Linux, hyper-thread siblings in the process's affinity mask are counted once (read
+    from ``/sys/devices/system/cpu/cpu*/topology``). Elsewhere, or if that fails, it falls
+    back to the logical CPU count. Inference libraries run fastest with one thread per
+    physical core; more threads than cores only adds contention.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        cpus = list(range(os.cpu_count() or 1))
+    cores: set[str] = set()
+    for cpu in cpus:
+        base = f"/sys/devices/system/cpu/cpu{cpu}/topology/"
+        for name in ("core_cpus_list", "thread_siblings_list"):
+            try:
+                with open(base + name, encoding="ascii") as f:
+                    cores.add(f.read().strip())
+                break
+            except OSError:
+                continue
+        else:
+            return max(1, len(cpus))
+    return max(1, len(cores))
+
+
+@lru_cache(maxsize=1)
+def cpu_identifier() -> str:
+    """A stable string naming this CPU, for the engine-choice cache key.
+
+    The model name (and, on Linux, a hash of the instruction-set flags, since virtual
+    machines may hide some) plus the logical and physical core counts: a choice measured on
+    one machine is not reused on another.
+    """
+    model = ""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key == "model name" and not model:
+                    model = value.strip()
+                elif key in ("flags", "features") and not flags:
+                    flags = value.strip()
+                if model and flags:
+                    break
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine() or "unknown-cpu"
+    flag_hash = hashlib.sha1(flags.encode()).hexdigest()[:8] if flags else "-"
+    return f"{model} | {platform.machine()} | flags {flag_hash} | {os.cpu_count()} logical / {physical_cores()} physical"

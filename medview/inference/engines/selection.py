@@ -1,0 +1,355 @@
+"""Measure candidate engines once, keep the fastest that agrees with fp32, cache the choice.
+
+Measuring
+---------
+Each candidate is built, run once on the fixed verification input and compared with the
+fp32 torch output (:func:`medview.inference.engines.precision.compare`); candidates that
+fail to build or fall outside tolerance are dropped. For slow models (the fastest check
+run ≥ 0.2 s), a survivor whose check run took more than :data:`FIRST_RUN_PRUNE` × the
+fastest check run is dropped without timing (one-off warm-up is a small part of such a
+run). The rest get one more warm-up run if they are fast (< 0.2 s) and are then timed
+**round-robin** — one run of each per round, in rotating order — so that a burst of load
+from another program slows every candidate alike instead of penalising whichever happened
+to be measured at that moment. After each round, candidates whose *best* time exceeds
+the leader's *median* by :data:`PRUNE_FACTORS` (2.0, then 1.5, then 1.3) are dropped.
+Timing stops when one candidate is left, when the budget (:data:`TIME_BUDGET_S`) is spent
+after :data:`MIN_ROUNDS` rounds, at three times the budget whatever the rounds, or after
+:data:`MAX_ROUNDS`. The winner is the lowest median.
+
+Caching
+-------
+The choice is stored in a JSON file (default
+``platformdirs.user_cache_dir("medview")/engines.json``) under a key made from everything
+that can change the answer: model key, a fingerprint of the weights, input shape, device,
+the engine/precision request, the CPU (model, flags, cores), thread count and the
+versions of torch, ONNX Runtime and OpenVINO. The file is rewritten atomically
+(temporary file + :func:`os.replace`); an unreadable file counts as empty.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .base import Engine
+from .precision import compare
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+#: bump when the measuring method changes, so old choices are measured again
+SELECTION_VERSION = 1
+MAX_CACHE_ENTRIES = 200
+
+MIN_ROUNDS = 3
+MAX_ROUNDS = 25
+TIME_BUDGET_S = 3.0
+#: after round 1, 2, 3+: drop a candidate whose best time exceeds this × the leader's median
+PRUNE_FACTORS = (2.0, 1.5, 1.3)
+#: drop before timing a candidate whose check run took this × the fastest check run
+FIRST_RUN_PRUNE = 3.0
+EXTRA_WARMUP_BELOW_S = 0.2
+
+
+@dataclass
+class Candidate:
+    """One way to run the model, built on demand.
+
+    Attributes
+    ----------
+    engine : str
+        Engine name (``"torch"``, ``"onnxruntime"``, ``"openvino"``).
+    variant : str
+        Engine-specific variant (torch: ``fp32``/``channels_last``/``bf16``/``fp16``;
+        others: ``fp32``/``bf16``).
+    build : callable
+        ``build() -> Engine``.
+    is_reference : bool
+        The fp32 torch model itself: agrees by definition.
+    """
+
+    engine: str
+    variant: str
+    build: Callable[[], Engine]
+    is_reference: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine}:{self.variant}"
+
+
+@dataclass
+class Measurement:
+    """What :func:`measure_candidates` found.
+
+    Attributes
+    ----------
+    engine : Engine
+        The chosen, built engine.
+    candidate : Candidate
+        The chosen candidate.
+    timings_ms : dict
+        Median ms per candidate label (those that were timed).
+    rejected : dict
+        Label -> reason, for candidates that failed to build or to agree.
+    agreement : dict
+        Label -> the tolerance check's one-line detail.
+    first_run_ms : dict
+        Label -> duration of the check run (includes one-off warm-up costs).
+    seconds : float
+        Wall time spent measuring (building included).
+    """
+
+    engine: Engine
+    candidate: Candidate
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    agreement: dict[str, str] = field(default_factory=dict)
+    first_run_ms: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class NoCandidateError(RuntimeError):
+    """No candidate engine could be built and agreed with the fp32 model."""
+
+
+def _close_all(live: list) -> None:
+    for _, engine in live:
+        engine.close()
+
+
+def _time_once(engine: Engine, x: np.ndarray) -> float:
+    t0 = time.perf_counter()
+    engine.run(x)
+    return time.perf_counter() - t0
+
+
+def measure_candidates(
+    candidates: list[Candidate],
+    example: np.ndarray,
+    reference: np.ndarray | Callable[[], np.ndarray],
+    task: str,
+    *,
+    budget_s: float | None = None,
+    min_rounds: int | None = None,
+    max_rounds: int | None = None,
+    reraise: tuple[type[BaseException], ...] = (),
+) -> Measurement:
+    """Build, verify and time candidates; return the fastest that agrees with fp32.
+
+    Parameters
+    ----------
+    candidates : list of Candidate
+        In order of preference for ties (the first listed wins an exact tie).
+    example : numpy.ndarray
+        Fixed ``1×C×H×W`` input used for verification and timing.
+    reference : numpy.ndarray or callable
+        fp32 torch output for ``example``, or a function computing it. If a candidate is
+        the reference itself (``is_reference``), its first run is used instead.
+    task : str
+        ``"classification"`` or ``"segmentation"`` (selects the tolerance check).
+    budget_s : float, optional
+        Seconds of timed rounds after which measuring stops once ``min_rounds`` are done
+        (and, whatever the rounds, at three times this); default :data:`TIME_BUDGET_S`.
+    min_rounds, max_rounds : int, optional
+        Bounds on the number of round-robin rounds; default :data:`MIN_ROUNDS`,
+        :data:`MAX_ROUNDS`.
+    reraise : tuple of exception types
+        Errors that must propagate instead of merely dropping the candidate (CUDA
+        out-of-memory, so the caller can fall back to the CPU).
+
+    Returns
+    -------
+    Measurement
+        With the chosen engine built; all others are closed.
+
+    Raises
+    ------
+    NoCandidateError
+        If every candidate failed to build or to agree.
+    """
+    budget_s = TIME_BUDGET_S if budget_s is None else budget_s
+    min_rounds = MIN_ROUNDS if min_rounds is None else min_rounds
+    max_rounds = MAX_ROUNDS if max_rounds is None else max_rounds
+    t_start = time.perf_counter()
+    rejected: dict[str, str] = {}
+    agreement: dict[str, str] = {}
+    live: list[tuple[Candidate, Engine]] = []
+    first_run_s: dict[str, float] = {}
+    order = {c.label: i for i, c in enumerate(candidates)}
+    ref_out: np.ndarray | None = None if callable(reference) else np.asarray(reference)
+
+    # 1. build each candidate and check its first run against the fp32 output
+    for cand in sorted(candidates, key=lambda c: not c.is_reference):
+        engine: Engine | None = None
+        try:
+            engine = cand.build()
+            t0 = time.perf_counter()
+            out = engine.run(example)
+            first_run_s[cand.label] = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - any failure just drops the candidate
+            if engine is not None:
+                engine.close()
+            if reraise and isinstance(exc, reraise):
+                _close_all(live)
+                raise
+            rejected[cand.label] = f"failed: {type(exc).__name__}: {exc}"
+            log.info("engine candidate %s %s", cand.label, rejected[cand.label])
+            continue
+        if cand.is_reference and ref_out is None:
+            ref_out = np.asarray(out)
+        if ref_out is None:
+            ref_out = np.asarray(reference())  # type: ignore[operator]
+        check = compare(ref_out, out, task)
+        agreement[cand.label] = check.detail
+        if not check.ok and not cand.is_reference:
+            rejected[cand.label] = f"outside tolerance: {check.detail}"
+            log.info("engine candidate %s rejected: %s", cand.label, check.detail)
+            engine.close()
+            continue
+        live.append((cand, engine))
+    if not live:
+        raise NoCandidateError("no engine agreed with the fp32 model: " + "; ".join(
+            f"{k}: {v}" for k, v in rejected.items()))
+    live.sort(key=lambda ce: order[ce[0].label])
+
+    # 2. time the survivors round-robin, dropping clear losers as evidence accumulates
+    times: dict[str, list[float]] = {c.label: [] for c, _ in live}
+    active = list(live)
+    if len(active) > 1:
+        # Slow models: a check run far slower than the fastest check run is out already.
+        # (One-off warm-up inflates check runs by well under 3× once a run takes 0.2 s
+        # or more; for fast models timing is cheap, so nothing is dropped untimed.)
+        best_first = min(first_run_s[c.label] for c, _ in active)
+        if best_first >= EXTRA_WARMUP_BELOW_S:
+            active = [(c, e) for c, e in active if first_run_s[c.label] <= FIRST_RUN_PRUNE * best_first]
+        for cand, engine in active:  # fast models: one more warm-up run
+            if first_run_s[cand.label] < EXTRA_WARMUP_BELOW_S:
+                engine.run(example)
+    if len(active) > 1:
+        t_timed = time.perf_counter()
+        for rnd in range(max_rounds):
+            shift = rnd % len(active)  # rotate the order so no engine always follows another
+            for cand, engine in active[shift:] + active[:shift]:
+                times[cand.label].append(_time_once(engine, example))
+            best = min(statistics.median(times[c.label]) for c, _ in active)
+            factor = PRUNE_FACTORS[min(rnd, len(PRUNE_FACTORS) - 1)]
+            active = [(c, e) for c, e in active if min(times[c.label]) <= factor * best]
+            elapsed = time.perf_counter() - t_timed
+            if len(active) <= 1 or elapsed > 3 * budget_s or (rnd + 1 >= min_rounds and elapsed > budget_s):
+                break
+    medians = {label: statistics.median(ts) for label, ts in times.items() if ts}
+    if medians:
+        best_label = min(medians, key=lambda k: (medians[k], order[k]))
+    else:  # a single candidate survived the check run (or pruning by it): nothing to time
+        best_label = min((c.label for c, _ in active), key=lambda k: (first_run_s[k], order[k]))
+    chosen = None
+    for cand, engine in live:
+        if cand.label == best_label:
+            chosen = (cand, engine)
+        else:
+            engine.close()
+    assert chosen is not None
+    return Measurement(
+        engine=chosen[1],
+        candidate=chosen[0],
+        timings_ms={k: round(v * 1000.0, 3) for k, v in medians.items()},
+        rejected=rejected,
+        agreement=agreement,
+        first_run_ms={k: round(v * 1000.0, 3) for k, v in first_run_s.items()},
+        seconds=time.perf_counter() - t_start,
+    )
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def cache_key(fields: dict) -> str:
+    """A short stable key for a dict of JSON-able fields."""
+    blob = json.dumps(fields, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def default_cache_dir() -> Path:
+    """``platformdirs.user_cache_dir("medview")``."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("medview", appauthor=False))
+
+
+class EngineCache:
+    """The JSON file of measured engine choices.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The JSON file (``engines.json``).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _load(self) -> dict:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return {"format": CACHE_FORMAT, "entries": {}}
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(
+            data.get("entries"), dict
+        ):
+            return {"format": CACHE_FORMAT, "entries": {}}
+        return data
+
+    def get(self, key: str) -> dict | None:
+        """The stored entry for ``key``, or None."""
+        entry = self._load()["entries"].get(key)
+        return entry if isinstance(entry, dict) else None
+
+    def put(self, key: str, entry: dict) -> None:
+        """Store ``entry`` under ``key`` (read-modify-write, atomic replace).
+
+        Keeps the newest :data:`MAX_CACHE_ENTRIES`. Raises OSError if the folder is not
+        writable.
+        """
+        data = self._load()
+        entries = data["entries"]
+        entries.pop(key, None)
+        entries[key] = entry
+        while len(entries) > MAX_CACHE_ENTRIES:
+            entries.pop(next(iter(entries)))
+        self._write(data)
+
+    def remove(self, key: str) -> None:
+        """Forget the entry for ``key`` (no error if absent)."""
+        data = self._load()
+        if data["entries"].pop(key, None) is not None:
+            self._write(data)
+
+    def _write(self, data: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".engines.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,598 @@
+"""The ``model.json`` manifest of a model folder: dataclasses and validation.
+
+A model folder holds ``model.json`` (this module) and ``weights.safetensors``.
+Every field is validated when the manifest is read, and a failure names the
+model, the field (dotted path) and the reason, e.g.::
+
+    ManifestError: model 'chest-demo' field 'input.size': must be two positive integers
+
+No torch here: the registry lists models, and the trainer's data loader
+workers preprocess images, without importing it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from medview.core import atomic
+from medview.core.errors import MedviewError
+from medview.inference.architectures import ARCHITECTURES, architecture_names
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "model.json"
+WEIGHTS_NAME = "weights.safetensors"
+TASKS = ("classification", "segmentation")
+ACTIVATIONS = ("softmax", "sigmoid")
+RESIZE_MODES = ("letterbox", "stretch")
+WINDOW_MODES = ("auto", "stored", "minmax")
+CROP_KINDS = ("center", "foreground")
+CONDUCTIONS = ("exponential", "quadratic")
+# Lower-case start, then letters, digits, '.', '_' or '-': safe as a folder name everywhere.
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
+
+
+class ModelError(MedviewError):
+    """A model cannot be listed, imported or loaded; the message names the model."""
+
+
+class ManifestError(ModelError):
+    """A manifest field is missing or invalid.
+
+    Parameters
+    ----------
+    model : str
+        The model's name (or its folder name when the name itself is bad).
+    field : str
+        Dotted path of the field, e.g. ``"input.size"``.
+    reason : str
+        What is wrong, in one line.
+    """
+
+    def __init__(self, model: str, field: str, reason: str) -> None:
+        self.model, self.field, self.reason = model, field, reason
+        super().__init__(f"model '{model}' field '{field}': {reason}")
+
+
+# ----------------------------------------------------------------------- dataclasses
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """Which network to build: a name from :data:`ARCHITECTURES` and its keyword arguments."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The network input: ``size`` is (height, width); ``channels`` 1 (grey) or 3 (RGB)."""
+
+    size: tuple[int, int]
+    channels: int
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per-channel ``(x - mean) / std`` applied to the [0, 1] image last."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """How grey modality values become [0, 1].
+
+    ``mode`` is ``"auto"`` (0.5-99.5 percentile span), ``"stored"`` (the file's
+    first window, else auto), ``"minmax"``, ``"preset"`` (``preset`` names a
+    stored window or a modality preset such as ``"Lung"``) or ``"fixed"``
+    (``center`` and ``width`` in modality units, e.g. HU).
+    """
+
+    mode: str = "auto"
+    preset: str = ""
+    center: float = 0.0
+    width: float = 1.0
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """Crop before resizing.
+
+    ``"center"`` keeps the central ``fraction`` of each side; ``"foreground"``
+    keeps the bounding box of pixels above ``threshold`` (in the [0, 1] image),
+    grown by ``margin`` (a fraction of the box size), e.g. to drop the black
+    frame and side annotations of an ultrasound image.
+    """
+
+    kind: str
+    fraction: float = 1.0
+    threshold: float = 0.05
+    margin: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClaheSpec:
+    """Contrast-limited adaptive histogram equalisation (OpenCV, 8-bit)."""
+
+    clip_limit: float = 2.0
+    tile_grid: tuple[int, int] = (8, 8)
+
+
+@dataclass(frozen=True)
+class DiffusionSpec:
+    """Perona-Malik anisotropic diffusion; ``kappa`` is in [0, 1] intensity units."""
+
+    iterations: int = 10
+    kappa: float = 0.1
+    gamma: float = 0.2
+    conduction: str = "exponential"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The steps between modality values and the network input, in this order."""
+
+    window: WindowSpec = WindowSpec()
+    crop: CropSpec | None = None
+    resize: str = "letterbox"
+    clahe: ClaheSpec | None = None
+    diffusion: DiffusionSpec | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the model is for and how it was made (shown before anyone relies on it)."""
+
+    intended_use: str
+    training_data: str
+    date: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    limitations: str = ""
+    authors: str = ""
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """The weights file of the folder and, once imported, its SHA-256."""
+
+    file: str = WEIGHTS_NAME
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated ``model.json``.
+
+    Build one with :func:`parse_manifest` or :func:`read_manifest`; write one
+    with :func:`write_manifest`.
+    """
+
+    name: str
+    version: str
+    task: str
+    architecture: ArchitectureSpec
+    classes: tuple[str, ...]
+    input: InputSpec
+    card: ModelCard
+    activation: str
+    normalisation: Normalisation
+    preprocessing: Preprocessing = Preprocessing()
+    thresholds: dict[str, float] = field(default_factory=dict)
+    weights: WeightsSpec = WeightsSpec()
+    format: int = FORMAT_VERSION
+
+    @property
+    def key(self) -> str:
+        """``name@version``: identifies the model in caches, logs and messages."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one network input."""
+        return (self.input.channels, *self.input.size)
+
+    def threshold(self, class_name: str) -> float:
+        """Decision threshold of a class: the manifest's, else 0.5 for sigmoid, 0 for softmax."""
+        default = 0.5 if self.activation == "sigmoid" else 0.0
+        return self.thresholds.get(class_name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as JSON-ready data; :func:`parse_manifest` reads it back unchanged."""
+        data = asdict(self)
+        data["output"] = {"activation": data.pop("activation")}
+        data["preprocessing"]["window"] = _window_to_json(self.preprocessing.window)
+        order = ("format", "name", "version", "task", "architecture", "classes", "input",
+                 "normalisation", "preprocessing", "output", "thresholds", "card", "weights")
+        return {key: data[key] for key in order}  # the order people read a model.json in
+
+
+# ----------------------------------------------------------------------- reading
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read and validate a ``model.json`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The manifest file, or the model folder holding it.
+
+    Raises
+    ------
+    ManifestError
+        Naming the model (the folder name until the name is known), the field
+        and the reason; also for a missing file or malformed JSON.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    fallback = path.parent.name or str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(fallback, MANIFEST_NAME, f"file not found in {path.parent}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ManifestError(fallback, MANIFEST_NAME, f"cannot be read ({err})") from None
+    except json.JSONDecodeError as err:
+        raise ManifestError(fallback, MANIFEST_NAME,
+                            f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+                            ) from None
+    return parse_manifest(data, fallback_name=fallback)
+
+
+def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
+    """Validate manifest data (the parsed JSON) into a :class:`Manifest`.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed ``model.json``.
+    fallback_name : str
+        Name used in messages when ``data`` has no valid name.
+
+    Raises
+    ------
+    ManifestError
+        For the first missing, unknown or invalid field.
+    """
+    name = _peek_name(data, fallback_name)
+    top = _Fields(data, name, "")
+    top.only(("format", "name", "version", "task", "architecture", "classes", "input",
+              "normalisation", "preprocessing", "output", "thresholds", "card", "weights"))
+    _check_format(top)
+    top.text("name", pattern=_NAME_RE,
+             hint="lower-case letters, digits, '.', '_' or '-', at most 64")
+    version = top.text("version", pattern=_VERSION_RE, hint="e.g. 1.0.0, no spaces")
+    task = top.choice("task", TASKS)
+    architecture = _architecture(top.section("architecture"), task)
+    classes = _classes(top, task)
+    inp = _input(top.section("input"))
+    activation = _activation(top.section("output", optional=True), task, classes)
+    return Manifest(
+        name=name, version=version, task=task, architecture=architecture, classes=classes,
+        input=inp, card=_card(top.section("card")), activation=activation,
+        normalisation=_normalisation(top.section("normalisation", optional=True), inp.channels),
+        preprocessing=_preprocessing(top.section("preprocessing", optional=True)),
+        thresholds=_thresholds(top.section("thresholds", optional=True), classes),
+        weights=_weights(top.section("weights", optional=True)),
+    )
+
+
+def write_manifest(manifest: Manifest, path: str | Path) -> None:
+    """Write ``manifest`` as JSON atomically (temp file, then ``os.replace``).
+
+    Parameters
+    ----------
+    manifest : Manifest
+    path : str or Path
+        The ``model.json`` file to (over)write.
+    """
+    path = Path(path)
+    text = json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    atomic.write_text(path, text)
+
+
+# ----------------------------------------------------------------------- sections
+
+def _peek_name(data: Any, fallback: str) -> str:
+    if not isinstance(data, dict):
+        raise ManifestError(fallback, "(top level)", "must be a JSON object")
+    name = data.get("name")
+    return name if isinstance(name, str) and _NAME_RE.match(name) else fallback
+
+
+def _check_format(top: _Fields) -> None:
+    fmt = top.integer("format", default=FORMAT_VERSION, minimum=1)
+    if fmt > FORMAT_VERSION:
+        top.fail("format", f"version {fmt} is newer than this medview reads ({FORMAT_VERSION}); "
+                           "update medview")
+
+
+def _architecture(sec: _Fields, task: str) -> ArchitectureSpec:
+    sec.only(("name", "arguments"))
+    name = sec.text("name").lower()
+    if name not in ARCHITECTURES:
+        sec.fail("name", f"unknown architecture '{name}'; valid: {', '.join(architecture_names())}")
+    arch_task = ARCHITECTURES[name].task
+    if arch_task != task:
+        sec.top_fail("task", f"architecture '{name}' is for {arch_task}, not {task}")
+    arguments = sec.mapping("arguments", default={})
+    for key in ARCHITECTURES[name].reserved:
+        if key in arguments:
+            sec.fail(f"arguments.{key}", "is set by medview from 'classes', 'input.channels' "
+                                         "and local weights; remove it")
+    return ArchitectureSpec(name, arguments)
+
+
+def _classes(top: _Fields, task: str) -> tuple[str, ...]:
+    classes = top.string_list("classes", min_length=1)
+    if task == "classification" and len(classes) < 2:
+        top.fail("classes", "a classifier needs at least two classes")
+    return classes
+
+
+def _input(sec: _Fields) -> InputSpec:
+    sec.only(("size", "channels"))
+    size = sec.int_pair("size", "must be two positive integers")
+    if min(size) < 16 or max(size) > 4096:
+        sec.fail("size", f"{size[0]}x{size[1]} is outside 16..4096 pixels")
+    channels = sec.integer("channels")
+    if channels not in (1, 3):
+        sec.fail("channels", f"must be 1 (grey) or 3 (RGB), got {channels}")
+    return InputSpec(size, channels)
+
+
+def _activation(sec: _Fields, task: str, classes: tuple[str, ...]) -> str:
+    sec.only(("activation",))
+    # One segmentation class can only be a sigmoid (foreground probability).
+    default = "sigmoid" if task == "segmentation" and len(classes) == 1 else "softmax"
+    activation = sec.choice("activation", ACTIVATIONS, default=default)
+    if activation == "softmax" and task == "segmentation" and len(classes) < 2:
+        sec.fail("activation", "softmax segmentation needs a background class first and at "
+                               "least one more; use sigmoid for a single class")
+    return activation
+
+
+def _normalisation(sec: _Fields, channels: int) -> Normalisation:
+    sec.only(("mean", "std"))
+    mean = sec.float_list("mean", length=channels, default=(0.0,) * channels)
+    std = sec.float_list("std", length=channels, default=(1.0,) * channels)
+    if any(s <= 0 for s in std):
+        sec.fail("std", "every value must be positive")
+    return Normalisation(mean, std)
+
+
+def _preprocessing(sec: _Fields) -> Preprocessing:
+    sec.only(("window", "crop", "resize", "clahe", "diffusion"))
+    return Preprocessing(
+        window=_window(sec),
+        crop=_crop(sec.section("crop", optional=True, nullable=True)),
+        resize=sec.choice("resize", RESIZE_MODES, default="letterbox"),
+        clahe=_clahe(sec.section("clahe", optional=True, nullable=True)),
+        diffusion=_diffusion(sec.section("diffusion", optional=True, nullable=True)),
+    )
+
+
+def _window(sec: _Fields) -> WindowSpec:
+    raw = sec.get("window", "auto")
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            sec.fail("window", "must not be empty")
+        if text.lower() in WINDOW_MODES:
+            return WindowSpec(text.lower())
+        return WindowSpec("preset", preset=text)
+    win = sec.section("window")
+    win.only(("center", "width"))
+    center = win.number("center")
+    width = win.number("width", minimum=1.0)
+    return WindowSpec("fixed", center=center, width=width)
+
+
+def _window_to_json(window: WindowSpec) -> Any:
+    if window.mode == "fixed":
+        return {"center": window.center, "width": window.width}
+    return window.preset if window.mode == "preset" else window.mode
+
+
+def _crop(sec: _Fields | None) -> CropSpec | None:
+    if sec is None:
+        return None
+    sec.only(("kind", "fraction", "threshold", "margin"))
+    kind = sec.choice("kind", CROP_KINDS)
+    fraction = sec.number("fraction", default=1.0, minimum=0.05, maximum=1.0)
+    threshold = sec.number("threshold", default=0.05, minimum=0.0, maximum=1.0)
+    margin = sec.number("margin", default=0.0, minimum=0.0, maximum=1.0)
+    return CropSpec(kind, fraction, threshold, margin)
+
+
+def _clahe(sec: _Fields | None) -> ClaheSpec | None:
+    if sec is None:
+        return None
+    sec.only(("clip_limit", "tile_grid"))
+    clip = sec.number("clip_limit", default=2.0, minimum=0.1, maximum=100.0)
+    grid = sec.int_pair("tile_grid", "must be two positive integers",
+                        default=(8, 8))
+    if max(grid) > 64:
+        sec.fail("tile_grid", "at most 64 tiles per side")
+    return ClaheSpec(clip, grid)
+
+
+def _diffusion(sec: _Fields | None) -> DiffusionSpec | None:
+    if sec is None:
+        return None
+    sec.only(("iterations", "kappa", "gamma", "conduction"))
+    iterations = sec.integer("iterations", default=10, minimum=1, maximum=500)
+    kappa = sec.number("kappa", default=0.1, minimum=1e-6, maximum=10.0)
+    # gamma > 0.25 makes the explicit 4-neighbour scheme unstable (Perona & Malik 1990).
+    gamma = sec.number("gamma", default=0.2, minimum=1e-6, maximum=0.25)
+    conduction = sec.choice("conduction", CONDUCTIONS, default="exponential")
+    return DiffusionSpec(iterations, kappa, gamma, conduction)
+
+
+def _thresholds(sec: _Fields, classes: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for key in sec.keys():
+        if key not in classes:
+            sec.fail(key, f"not one of the classes ({', '.join(classes)})")
+        out[key] = sec.number(key, minimum=0.0, maximum=1.0)
+    return out
+
+
+def _card(sec: _Fields) -> ModelCard:
+    sec.only(("intended_use", "training_data", "date", "metrics", "limitations", "authors"))
+    date = sec.text("date")
+    try:
+        datetime.date.fromisoformat(date)
+    except ValueError:
+        sec.fail("date", f"'{date}' is not an ISO date (YYYY-MM-DD)")
+    metrics_sec = sec.section("metrics", optional=True)
+    metrics = {k: metrics_sec.number(k) for k in metrics_sec.keys()}
+    return ModelCard(intended_use=sec.text("intended_use"),
+                     training_data=sec.text("training_data"), date=date, metrics=metrics,
+                     limitations=sec.text("limitations", default=""),
+                     authors=sec.text("authors", default=""))
+
+
+def _weights(sec: _Fields) -> WeightsSpec:
+    sec.only(("file", "sha256"))
+    name = sec.text("file", default=WEIGHTS_NAME)
+    if Path(name).name != name or not name.endswith(".safetensors"):
+        sec.fail("file", "must be a .safetensors file name inside the model folder")
+    sha = sec.text("sha256", default="").lower()
+    if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
+        sec.fail("sha256", "must be 64 hexadecimal digits")
+    return WeightsSpec(name, sha)
+
+
+# ----------------------------------------------------------------------- field access
+
+_MISSING = object()
+
+
+class _Fields:
+    """Typed access to one JSON object; every failure names its dotted field path."""
+
+    def __init__(self, data: dict, model: str, prefix: str) -> None:
+        self.data, self.model, self.prefix = data, model, prefix
+
+    def path(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, reason: str) -> NoReturn:
+        raise ManifestError(self.model, self.path(key), reason)
+
+    def top_fail(self, key: str, reason: str) -> NoReturn:
+        raise ManifestError(self.model, key, reason)
+
+    def keys(self) -> list[str]:
+        return list(self.data)
+
+    def only(self, allowed: tuple[str, ...]) -> None:
+        """Refuse unknown keys: a misspelt optional field would otherwise be ignored silently."""
+        for key in self.data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.fail(key, f"unknown field{hint}")
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        if key in self.data and self.data[key] is not None:
+            return self.data[key]
+        if default is _MISSING:
+            self.fail(key, "missing")
+        return default
+
+    def section(self, key: str, optional: bool = False, nullable: bool = False) -> _Fields | None:
+        if nullable and self.data.get(key) is None:
+            return None
+        value = self.get(key, {} if optional else _MISSING)
+        if not isinstance(value, dict):
+            self.fail(key, "must be a JSON object")
+        return _Fields(value, self.model, self.path(key) + ".")
+
+    def mapping(self, key: str, default: Any = _MISSING) -> dict[str, Any]:
+        value = self.get(key, default)
+        if not isinstance(value, dict):
+            self.fail(key, "must be a JSON object")
+        return dict(value)
+
+    def text(self, key: str, default: Any = _MISSING, pattern: re.Pattern | None = None,
+             hint: str = "") -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str) or (not value.strip() and default is _MISSING):
+            self.fail(key, "must be a non-empty string")
+        if pattern is not None and not pattern.match(value):
+            self.fail(key, f"'{value}' is not allowed ({hint})")
+        return value.strip()
+
+    def choice(self, key: str, options: tuple[str, ...], default: Any = _MISSING) -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str) or value.lower() not in options:
+            self.fail(key, f"must be one of {', '.join(options)} (got {value!r})")
+        return value.lower()
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None,
+                maximum: int | None = None) -> int:
+        value = self.get(key, default)
+        if not _is_int(value):
+            self.fail(key, f"must be an integer (got {value!r})")
+        _check_range(self, key, value, minimum, maximum)
+        return int(value)
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float | None = None,
+               maximum: float | None = None) -> float:
+        value = self.get(key, default)
+        if not _is_number(value):
+            self.fail(key, f"must be a finite number (got {value!r})")
+        _check_range(self, key, value, minimum, maximum)
+        return float(value)
+
+    def int_pair(self, key: str, reason: str, default: Any = _MISSING) -> tuple[int, int]:
+        value = self.get(key, default)
+        if (not isinstance(value, (list, tuple)) or len(value) != 2
+                or not all(_is_int(v) and v > 0 for v in value)):
+            self.fail(key, reason)
+        return int(value[0]), int(value[1])
+
+    def float_list(self, key: str, length: int, default: Any = _MISSING) -> tuple[float, ...]:
+        value = self.get(key, default)
+        if (not isinstance(value, (list, tuple)) or len(value) != length
+                or not all(_is_number(v) for v in value)):
+            self.fail(key, f"must be a list of {length} numbers (one per input channel)")
+        return tuple(float(v) for v in value)
+
+    def string_list(self, key: str, min_length: int) -> tuple[str, ...]:
+        value = self.get(key)
+        if not isinstance(value, list) or len(value) < min_length:
+            self.fail(key, f"must be a list of at least {min_length} names")
+        if not all(isinstance(v, str) and v.strip() for v in value):
+            self.fail(key, "every entry must be a non-empty string")
+        names = tuple(v.strip() for v in value)
+        if len(set(names)) != len(names):
+            self.fail(key, "names must be unique")
+        return names
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _check_range(fields: _Fields, key: str, value: float, minimum, maximum) -> None:
+    if minimum is not None and value < minimum:
+        fields.fail(key, f"must be at least {minimum:g} (got {value:g})")
+    if maximum is not None and value > maximum:
+        fields.fail(key, f"must be at most {maximum:g} (got {value:g})")

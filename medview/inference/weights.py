@@ -1,0 +1,203 @@
+"""Model weights on disk: safetensors only, and a safe import of legacy ``.pth`` files.
+
+Nothing here unpickles arbitrary objects. safetensors holds raw tensors and a
+JSON header; a legacy ``.pth`` is opened with ``torch.load(weights_only=True)``,
+whose restricted unpickler refuses any class or function that is not a tensor
+building block, so a file carrying code is refused before that code can run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from medview.core.atomic import atomic_path
+from medview.inference.manifest import ModelError
+
+# Keys under which training scripts commonly nest the state dict of a checkpoint.
+_NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
+_GLOBAL_RE = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+_SHAPE_REPORT_LIMIT = 3
+
+
+class WeightsError(ModelError):
+    """Weights are missing, corrupt, unsafe or do not fit the architecture.
+
+    Parameters
+    ----------
+    model : str
+        The model's name.
+    file : str or Path
+        The weights file (its name is shown).
+    reason : str
+        What is wrong, in one line.
+    """
+
+    def __init__(self, model: str, file: str | Path, reason: str) -> None:
+        self.model, self.file, self.reason = model, Path(file), reason
+        super().__init__(f"model '{model}' weights '{self.file.name}': {reason}")
+
+
+def read_safetensors(path: str | Path, model: str) -> dict[str, torch.Tensor]:
+    """Read a safetensors file into CPU tensors.
+
+    Raises
+    ------
+    WeightsError
+        If the file is missing, truncated or not safetensors.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(model, path, "file not found")
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as err:  # safetensors raises its own error types, and OSError
+        raise WeightsError(model, path, f"not a readable safetensors file ({_one_line(err)})"
+                           ) from None
+
+
+def write_safetensors(state: Mapping[str, torch.Tensor], path: str | Path,
+                      metadata: Mapping[str, str] | None = None) -> str:
+    """Write tensors to ``path`` atomically: a temp file in the same folder, then rename.
+
+    A crash or a full disk never leaves a half-written weights file where a
+    model is expected.
+
+    Parameters
+    ----------
+    state : mapping of str to torch.Tensor
+        E.g. ``module.state_dict()``.
+    path : str or Path
+        Destination ``.safetensors`` file.
+    metadata : mapping of str to str, optional
+        Stored in the file header.
+
+    Returns
+    -------
+    str
+        SHA-256 of the written file, hexadecimal.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    # safetensors refuses tensors sharing memory; independent contiguous copies are always safe.
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=dict(metadata or {}))
+        digest = sha256_file(tmp)
+    return digest
+
+
+def read_legacy_pth(path: str | Path, model: str) -> dict[str, torch.Tensor]:
+    """Read a PyTorch ``.pth``/``.pt`` state dict without executing pickled code.
+
+    Accepts a plain state dict, a checkpoint nesting one under a common key
+    (``state_dict``, ``model``...), and ``module.``-prefixed keys of
+    ``DataParallel``.
+
+    Raises
+    ------
+    WeightsError
+        If the file carries pickled code (a whole pickled model, or anything
+        but tensors and plain containers), is corrupt, or holds no tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(model, path, "file not found")
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise WeightsError(model, path, _unsafe_reason(str(err))) from None
+    except Exception as err:  # zip/EOF/runtime errors of a damaged file
+        raise WeightsError(model, path, f"not a readable PyTorch file ({_one_line(err)})"
+                           ) from None
+    return _state_dict_of(obj, model, path)
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file, hexadecimal (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], model: str,
+               file: str | Path) -> None:
+    """Copy ``state`` into ``module``, refusing any missing, extra or mis-shaped tensor.
+
+    Raises
+    ------
+    WeightsError
+        Naming the model and the first offending tensors with their shapes,
+        e.g. a classifier saved with 3 classes loaded as a 2-class model.
+    """
+    expected = module.state_dict()
+    problems = _shape_problems(expected, state) + _key_problems(expected, state)
+    if problems:
+        more = len(problems) - _SHAPE_REPORT_LIMIT
+        text = "; ".join(problems[:_SHAPE_REPORT_LIMIT])
+        text += f"; and {more} more" if more > 0 else ""
+        raise WeightsError(model, file, f"do not fit the architecture: {text}")
+    try:
+        module.load_state_dict(dict(state), strict=True)
+    except RuntimeError as err:
+        raise WeightsError(model, file, f"do not fit the architecture ({_one_line(err)})"
+                           ) from None
+
+
+def _shape_problems(expected: Mapping[str, torch.Tensor],
+                    state: Mapping[str, torch.Tensor]) -> list[str]:
+    return [f"'{k}' has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}"
+            for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+
+
+def _key_problems(expected: Mapping[str, torch.Tensor],
+                  state: Mapping[str, torch.Tensor]) -> list[str]:
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    out = []
+    if missing:
+        out.append(f"{len(missing)} tensors missing (e.g. '{missing[0]}')")
+    if extra:
+        out.append(f"{len(extra)} unexpected tensors (e.g. '{extra[0]}')")
+    return out
+
+
+def _state_dict_of(obj, model: str, path: Path) -> dict[str, torch.Tensor]:
+    for key in _NESTED_KEYS:
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+            break
+    if not isinstance(obj, Mapping) or not obj:
+        raise WeightsError(model, path, "holds no state dict (expected a mapping of name to "
+                                        "tensor, e.g. torch.save(model.state_dict(), ...))")
+    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise WeightsError(model, path, f"entry '{bad[0]}' is not a tensor; save "
+                                        "model.state_dict() only")
+    if all(k.startswith("module.") for k in obj):
+        obj = {k[len("module."):]: v for k, v in obj.items()}  # saved from DataParallel
+    return dict(obj)
+
+
+def _unsafe_reason(message: str) -> str:
+    match = _GLOBAL_RE.search(message)
+    if match is None:  # e.g. "Unsupported operand": random bytes or another pickle dialect
+        return ("refused: not a plain tensor state dict that the safe loader accepts "
+                "(damaged, or it holds objects other than tensors)")
+    return (f"refused: the file carries pickled code ({match.group(1)}), which medview never "
+            "runs; re-save it with torch.save(model.state_dict(), ...) or as safetensors")
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text[:200] + ("…" if len(text) > 200 else "")

@@ -1,0 +1,48 @@
+"""Fixtures: tiny models in temporary folders; no real user folder is ever touched.
+
+Every test that reaches the registry, the audit log or the engine cache uses
+``isolated``: ``MEDVIEW_USER_DIR`` and ``MEDVIEW_MODELS_DIR`` point into its own
+temporary folder, ``XDG_CACHE_HOME`` (engine choices) into one for the session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.inference.builders import CLASSIFIER, SEGMENTER, write_model
+
+
+@pytest.fixture(scope="session")
+def sources(tmp_path_factory) -> dict[str, Path]:
+    """Model folders outside any registry root, built once per session."""
+    root = tmp_path_factory.mktemp("model-sources")
+    return {"classifier": write_model(root / "chest-demo", CLASSIFIER),
+            "segmenter": write_model(root / "prostate-demo", SEGMENTER)}
+
+
+@pytest.fixture(scope="session")
+def engine_cache(tmp_path_factory) -> Path:
+    """One engine-choice cache for the session: each model's engines are measured once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch, engine_cache) -> Path:
+    """Empty shipped and user model folders for this test; the session's engine cache."""
+    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(tmp_path / "shipped"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(engine_cache))
+    return tmp_path
+
+
+@pytest.fixture
+def installed(isolated, sources) -> Path:
+    """Both demo models installed in the user folder (copied; import is tested apart)."""
+    models = isolated / "user" / "models"
+    models.mkdir(parents=True)
+    for folder in sources.values():
+        shutil.copytree(folder, models / folder.name)
+    return isolated
