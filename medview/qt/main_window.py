@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
                                QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
 
 from medview import __version__
+from medview.qt.analysis.panel import AnalysisPanel  # light: torch loads on first use
 from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.export import ExportController
@@ -109,6 +110,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status()
+        self.analysis = AnalysisPanel(self.grid, self.settings, self)
+        self.analysis_dock = self.add_panel(self.analysis, "AI", "AnalysisDock")
+        self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
         self.viewer_actions.overlays.setChecked(bool(self.settings.value("viewer/show_overlay")))
         self.smooth_action.setChecked(bool(self.settings.value("viewer/smooth_interpolation")))
         self._apply_cache_budget()
@@ -564,6 +568,7 @@ class MainWindow(QMainWindow):
         self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
         self.settings.sync()
         self.workers.cancel_all()
+        self.analysis.shutdown()
         self.loader.cancel_all()
         for c in self.grid.cines.values():
             c.stop()

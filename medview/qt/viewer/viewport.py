@@ -110,6 +110,8 @@ class Viewport(QWidget):
         self.render_count = 0
         self._corner_cache = CornerCache()
         self.last_render_ms = 0.0
+        #: name -> (frame key or None, premultiplied QImage, opacity): see set_image_overlay
+        self._image_overlays: dict[str, tuple] = {}
 
         # interaction
         self._press_pos: QPointF | None = None
@@ -167,6 +169,7 @@ class Viewport(QWidget):
     def clear(self) -> None:
         self.series = None
         self.index = 0
+        self._image_overlays.clear()
         self._drop_render_cache()
         self.update()
 
@@ -372,6 +375,52 @@ class Viewport(QWidget):
         self.update()
         return a
 
+    # ------------------------------------------------------------------ image overlays
+
+    def set_image_overlay(self, name: str, rgba: np.ndarray | None, frame_key=None,
+                          opacity: float = 1.0) -> None:
+        """Show an RGBA layer over the image (e.g. an AI mask or heat map), or remove it.
+
+        ``rgba`` is uint8 (rows, cols, 4), not premultiplied, normally at the frame's
+        size (another size is stretched over the image). It is painted in image
+        coordinates, so it follows zoom, pan, rotation and flips, above the image and
+        under the measurements, at ``opacity``. With ``frame_key`` it shows only while
+        that frame is on screen. ``None`` removes the layer called ``name``.
+        """
+        if rgba is None:
+            self._image_overlays.pop(name, None)
+        else:
+            arr = np.ascontiguousarray(rgba, dtype=np.uint8)
+            if arr.ndim != 3 or arr.shape[2] != 4:
+                raise ValueError(f"expected (rows, cols, 4) RGBA, got shape {arr.shape}")
+            h, w = arr.shape[:2]
+            img = QImage(arr.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
+            # a copy Qt owns, in the format it paints fastest
+            img = img.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+            self._image_overlays[name] = (frame_key, img, float(opacity))
+        self.update()
+
+    def set_image_overlay_opacity(self, name: str, opacity: float) -> None:
+        """Change a layer's opacity (0 hides it) without re-making it."""
+        if name in self._image_overlays:
+            key, img, _ = self._image_overlays[name]
+            self._image_overlays[name] = (key, img, float(opacity))
+            self.update()
+
+    def _draw_image_overlays(self, p: QPainter) -> None:
+        f = self.frame
+        cols, rows = self.image_size()
+        for frame_key, img, opacity in self._image_overlays.values():
+            if opacity <= 0 or (frame_key is not None and frame_key != f.key):
+                continue
+            p.save()
+            p.setTransform(self.transform())
+            p.setOpacity(min(1.0, opacity))
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                            self.smooth and not self._interacting)
+            p.drawImage(QRectF(0, 0, cols, rows), img)
+            p.restore()
+
     # ------------------------------------------------------------------ rendering
 
     def _drop_render_cache(self) -> None:
@@ -495,6 +544,7 @@ class Viewport(QWidget):
                 self.loader.request_around(self.series, self.index)
                 draw_centre_message(p, rect, "Decoding…")
         if annotations and image is not None:
+            self._draw_image_overlays(p)
             self._draw_annotations(p)
         if overlays:
             text = corner_text(self.series, f, self.index, self.current_window(),

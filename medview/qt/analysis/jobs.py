@@ -1,0 +1,688 @@
+"""The AI panel's work off the GUI thread: load models, analyse frames, run batches.
+
+:class:`AnalysisService` is the only way the GUI reaches a model. Everything slow runs
+as a :class:`medview.qt.workers.Worker` (generator functions: each ``yield`` is a
+progress message and a point where a cancel stops the job) in the service's own small
+thread pool, and comes back as Qt signals in the GUI thread:
+
+* **Loading** a model (the torch import, building the network, the engine choice that
+  is measured once per model and PC) is a job of its own, started by the first request
+  that needs the model; requests wait for it and the status messages say what happens.
+* **Requests** belong to a *slot* (a viewport). A new request for a slot supersedes the
+  slot's unfinished one: the old one is cancelled and its result is never delivered.
+  :meth:`AnalysisService.cancel` does the same without a successor. A job that is past
+  its last yield cannot be interrupted, so the GUI side also drops any late result of a
+  request that is no longer current.
+* **Results** are cached per (frame, model name, version, weights SHA-256): asking again
+  answers at once, in the calling thread, without running the engine.
+* **Batches** analyse a list of frames (or the files under dropped paths) one by one,
+  reusing and filling the cache, and report one row per image.
+
+Only one engine runs at a time (the engines hold a lock), so two pool threads keep a
+two-core PC responsive: one can preprocess while the other runs the network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from medview.qt.workers import Worker, Workers
+
+# request states
+WAITING = "waiting"          # for its model to load
+QUEUED = "queued"            # in the pool
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+CANCELLED = "cancelled"
+SUPERSEDED = "superseded"
+_OPEN = (WAITING, QUEUED, RUNNING)
+
+# pool priorities (higher first)
+P_LOAD, P_INTERACTIVE, P_BATCH = 30, 20, 10
+POOL_THREADS = 2
+CACHE_BYTES = 256 * 1024 * 1024
+
+
+def one_line(err: BaseException | str) -> str:
+    """A user-facing message in one line.
+
+    medview's own errors (a model or manifest problem names the model and the field;
+    an unreadable image names the file) are shown as they are; anything unexpected
+    is prefixed with its type.
+    """
+    from medview.core.errors import MedviewError, ReadError
+
+    if isinstance(err, str):
+        text = err
+    elif isinstance(err, ReadError):
+        text = f"{err.path.name}: {err.reason}"
+    else:
+        text = str(err) or type(err).__name__
+        expected = isinstance(err, MedviewError) or any(
+            c.__name__ in ("PreprocessError", "EngineError") for c in type(err).__mro__)
+        if not expected:
+            text = f"{type(err).__name__}: {text}"
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class ModelId:
+    """Which model: name, version and the SHA-256 its manifest records for the weights."""
+
+    name: str
+    version: str
+    sha256: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}"
+
+    @classmethod
+    def of(cls, entry) -> ModelId:
+        """The id of a registry :class:`~medview.inference.registry.ModelEntry`."""
+        m = entry.manifest
+        return cls(m.name, m.version, m.weights.sha256 if m is not None else "")
+
+
+@dataclass
+class Analysis:
+    """One frame's result (what the cache holds and the panel shows).
+
+    Attributes
+    ----------
+    result : ClassificationResult or SegmentationResult
+    heatmap : numpy.ndarray or None
+        Grad-CAM of a classifier at the frame's size, when it was asked for.
+    heatmap_class : str or None
+        The class the heat map explains.
+    ms_heatmap : float
+        Time taken by Grad-CAM.
+    layers : dict
+        Overlay layers made so far (:func:`medview.qt.analysis.overlays.layer_for`
+        mode → RGBA array); the one the viewer needs is made in the pool thread.
+    """
+
+    result: Any
+    heatmap: Any = None
+    heatmap_class: str | None = None
+    ms_heatmap: float = 0.0
+    layers: dict = field(default_factory=dict)
+
+    def layer(self, mode: str | None):
+        """The overlay layer for ``mode``, made now if it was not made before."""
+        from medview.qt.analysis.overlays import layer_for
+
+        if mode not in self.layers:
+            self.layers[mode] = layer_for(self, mode)
+        return self.layers[mode]
+
+    @property
+    def nbytes(self) -> int:
+        n = 1024
+        for arr in (getattr(self.result, "mask", None), self.heatmap, *self.layers.values()):
+            n += int(getattr(arr, "nbytes", 0))
+        return n
+
+
+def cache_key(frame, model: ModelId) -> tuple:
+    return (frame.key, model.name, model.version, model.sha256)
+
+
+class ResultCache:
+    """Analyses by (frame, model version), least recently used dropped first (thread-safe).
+
+    The memory budget counts masks, heat maps and overlay layers, also layers added
+    after an analysis was stored (sizes are summed at each ``put``).
+    """
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, Analysis] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Analysis | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple, analysis: Analysis) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = analysis
+            total = sum(a.nbytes for a in self._items.values())
+            while total > self.max_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                total -= dropped.nbytes
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(a.nbytes for a in self._items.values())
+
+    def areas_for(self, frames, model: ModelId) -> dict:
+        """Frame key → class areas, for the frames of ``frames`` with a segmentation result."""
+        out = {}
+        for f in frames:
+            a = self.get(cache_key(f, model))
+            if a is not None and getattr(a.result, "areas", None) is not None:
+                out[f.key] = a.result.areas
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_ids = itertools.count(1)
+
+
+class Request:
+    """One frame to analyse for one slot (viewport); its ``state`` says where it is."""
+
+    def __init__(self, slot: Hashable, frame, model: ModelId, explain: bool,
+                 layer: str | None = None) -> None:
+        self.id = next(_ids)
+        self.slot, self.frame, self.model, self.explain = slot, frame, model, explain
+        self.layer = layer
+        self.state = WAITING
+        self.cached = False
+        self.worker: Worker | None = None
+        self.message = ""
+        self.created = time.perf_counter()
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in _OPEN
+
+    def __repr__(self) -> str:
+        label = getattr(self.frame, "label", "?")
+        return f"<Request {self.id} {self.model.key} {label} {self.state}>"
+
+
+@dataclass
+class BatchRow:
+    """One image of a batch (no pixels: masks stay in the cache)."""
+
+    index: int
+    file: str
+    frame: int
+    frame_key: tuple | None
+    label: str | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    areas: dict = field(default_factory=dict)
+    ms: float = 0.0
+    cached: bool = False
+    error: str = ""
+    #: model, version, engine, device, precision, sop_instance_uid of the result
+    provenance: dict = field(default_factory=dict)
+
+
+class BatchJob:
+    """A batch over frames (or over files still to be read); rows arrive in order."""
+
+    def __init__(self, model: ModelId, frames: Sequence | None = None,
+                 paths: Sequence[str] | None = None, title: str = "") -> None:
+        self.id = next(_ids)
+        self.model = model
+        self.frames = list(frames) if frames is not None else None
+        self.paths = [str(p) for p in paths] if paths is not None else None
+        self.title = title
+        self.state = WAITING
+        self.rows: list[BatchRow] = []
+        self.total = len(self.frames) if self.frames is not None else 0
+        self.skipped: list = []
+        self.worker: Worker | None = None
+        self.message = ""
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in _OPEN
+
+
+class _Model:
+    __slots__ = ("id", "entry", "state", "analyzer", "error", "worker", "info")
+
+    def __init__(self, model: ModelId, entry) -> None:
+        self.id, self.entry = model, entry
+        self.state = "loading"
+        self.analyzer = None
+        self.error = ""
+        self.worker: Worker | None = None
+        self.info: dict = {}
+
+
+# --------------------------------------------------------------------------- pool jobs
+
+
+def _load_model_job(worker, entry, options: dict, notice):
+    """Pool thread: torch, the network with its weights, the engine for this PC."""
+    from medview.qt.analysis import runtime
+
+    name = f"{entry.name} {entry.version}"
+    with runtime.quiet_gc():
+        if "torch" not in sys.modules:
+            yield "Loading the AI runtime (first time only)…"
+            runtime.import_torch()
+        yield f"Loading {name}…"
+        from medview.inference.analyze import Analyzer
+        from medview.inference.audit import AuditLog
+        from medview.inference.registry import load_entry
+
+        model = load_entry(entry)
+        yield f"Choosing the fastest engine for {name} (measured once on this PC)…"
+        t0 = time.perf_counter()
+        analyzer = Analyzer(model, audit=AuditLog(), device=options["device"],
+                            engine=options["engine"], precision=options["precision"],
+                            on_notice=notice)
+    return analyzer, time.perf_counter() - t0
+
+
+def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None):
+    """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
+    layer the viewer will draw, so that a large image costs the GUI thread nothing)."""
+    yield "Reading the image…"
+    frame.stored()
+    yield f"Running {analyzer.manifest.name}…"
+    result = analyzer.analyze(frame)
+    analysis = Analysis(result)
+    if explain and result.task == "classification":
+        yield "Computing the Grad-CAM heat map…"
+        names = list(analyzer.manifest.classes)
+        target = result.label or max(result.probabilities, key=result.probabilities.get)
+        t0 = time.perf_counter()
+        analysis.heatmap = analyzer.explain(frame, names.index(target))
+        analysis.heatmap_class = target
+        analysis.ms_heatmap = (time.perf_counter() - t0) * 1000.0
+    if layer is not None:
+        analysis.layer(layer)
+    return analysis
+
+
+def _batch_job(worker, analyzer, job: BatchJob, cache: ResultCache):
+    """Pool thread: every frame of a batch; yields ("total", n) then ("row", BatchRow)."""
+    frames = job.frames
+    if frames is None:
+        from medview.core.io.folder import load_paths
+
+        yield ("status", "Reading the files…")
+        library = load_paths(job.paths, cancelled=worker.is_cancelled)
+        frames = library.frames()
+        yield ("skipped", list(library.skipped))
+    yield ("total", len(frames))
+    for i, frame in enumerate(frames):
+        key = cache_key(frame, job.model)
+        analysis = cache.get(key)
+        cached = analysis is not None
+        row = BatchRow(i, str(frame.path), frame.index + 1, frame.key, cached=cached)
+        try:
+            if analysis is None:
+                analysis = Analysis(analyzer.analyze(frame))
+                cache.put(key, analysis)
+        except Exception as err:  # noqa: BLE001 - one bad image never stops a batch
+            row.error = one_line(err)
+        else:
+            r = analysis.result
+            row.label, row.probabilities = r.label, dict(r.probabilities)
+            row.areas = dict(getattr(r, "areas", {}) or {})
+            row.ms = r.ms
+            row.provenance = {k: getattr(r, k) for k in (
+                "model", "version", "engine", "device", "precision", "sop_instance_uid")}
+        yield ("row", row)
+    return len(frames)
+
+
+# --------------------------------------------------------------------------- the service
+
+
+class AnalysisService(QObject):
+    """Models, analyses and batches for the GUI; see the module docstring.
+
+    Parameters
+    ----------
+    device, engine, precision : str
+        Passed to :class:`~medview.inference.analyze.Analyzer` ("auto" each by default).
+    threads : int
+        Pool threads (two: one engine runs at a time anyway).
+    """
+
+    modelStatus = Signal(str, str)         # model key, what loading does now
+    modelReady = Signal(str, object)       # model key, info dict (engine, device, ...)
+    modelFailed = Signal(str, str)         # model key, one-line reason
+    started = Signal(object)               # Request
+    progress = Signal(object, str)         # Request, message
+    finished = Signal(object, object)      # Request, Analysis
+    failed = Signal(object, str)           # Request, one-line reason
+    cancelled = Signal(object)             # Request (cancelled or superseded)
+    notice = Signal(str)                   # engine notices (e.g. GPU out of memory)
+    batchStatus = Signal(object, str)      # BatchJob, message
+    batchRow = Signal(object, object)      # BatchJob, BatchRow
+    batchFinished = Signal(object)         # BatchJob (state done / cancelled / failed)
+    importFinished = Signal(object)        # ModelEntry installed
+    importFailed = Signal(str)             # one-line reason
+
+    def __init__(self, device: str = "auto", engine: str = "auto", precision: str = "auto",
+                 threads: int = POOL_THREADS, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.options = {"device": device, "engine": engine, "precision": precision}
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(1, threads))
+        self.workers = Workers(self.pool, self)
+        self.cache = ResultCache()
+        self._models: dict[str, _Model] = {}
+        self._active: dict[Hashable, Request] = {}
+        self._waiting: dict[str, list] = {}
+        self._batches: list[BatchJob] = []
+        self.engine_runs = 0   # analyses actually run (cache hits excluded)
+
+    # ------------------------------------------------------------------ models
+
+    def model_state(self, model: ModelId) -> str:
+        """``"absent"``, ``"loading"``, ``"ready"`` or ``"failed"``."""
+        m = self._models.get(model.key)
+        if m is None or m.id != model:
+            return "absent"
+        return m.state
+
+    def model_info(self, model: ModelId) -> dict:
+        m = self._models.get(model.key)
+        return dict(m.info) if m is not None and m.id == model else {}
+
+    def analyzer(self, model: ModelId):
+        m = self._models.get(model.key)
+        return m.analyzer if m is not None and m.id == model and m.state == "ready" else None
+
+    def load_model(self, entry) -> str:
+        """Start loading ``entry`` (a registry ModelEntry) unless loaded or loading."""
+        model = ModelId.of(entry)
+        m = self._models.get(model.key)
+        if m is not None and m.id == model and m.state in ("loading", "ready"):
+            return m.state
+        if m is not None and m.worker is not None:
+            m.worker.cancel()
+        m = _Model(model, entry)
+        self._models[model.key] = m
+        self.modelStatus.emit(model.key, f"Loading {model.label}…")
+        m.worker = self.workers.start(
+            _load_model_job, entry, dict(self.options), self.notice.emit, pass_worker=True,
+            priority=P_LOAD,
+            on_progress=lambda msg, m=m: self._load_progress(m, msg),
+            on_return=lambda out, m=m: self._loaded(m, *out),
+            on_error=lambda exc, m=m: self._load_failed(m, exc),
+            on_finished=lambda m=m: self._load_finished(m))
+        return m.state
+
+    def forget_models(self, keep: Sequence[ModelId] = ()) -> None:
+        """Drop loaded models not in ``keep`` (e.g. removed or replaced on disk)."""
+        keep = set(keep)
+        for key, m in list(self._models.items()):
+            if m.id not in keep:
+                if m.worker is not None:
+                    m.worker.cancel()
+                del self._models[key]
+                for item in self._waiting.pop(key, []):
+                    self._fail(item, f"model '{m.id.name}' version {m.id.version} was removed")
+
+    def _current(self, m: _Model) -> bool:
+        return self._models.get(m.id.key) is m
+
+    def _load_progress(self, m: _Model, message) -> None:
+        if self._current(m):
+            self.modelStatus.emit(m.id.key, str(message))
+
+    def _loaded(self, m: _Model, analyzer, engine_seconds: float) -> None:
+        if not self._current(m):
+            return
+        eng = analyzer.engine
+        selection = getattr(eng, "selection", None) or {}
+        m.analyzer, m.state = analyzer, "ready"
+        m.info = {"engine": eng.name, "device": eng.device, "precision": eng.precision,
+                  "describe": eng.describe(), "selection": selection.get("source", ""),
+                  "seconds": engine_seconds}
+        self.modelReady.emit(m.id.key, dict(m.info))
+        for item in self._waiting.pop(m.id.key, []):
+            if isinstance(item, BatchJob):
+                if item.is_open:
+                    self._start_batch(item, analyzer)
+            elif item.is_open and self._active.get(item.slot) is item:
+                self._start_request(item, analyzer)
+
+    def _load_failed(self, m: _Model, exc) -> None:
+        if not self._current(m):
+            return
+        m.state, m.error = "failed", one_line(exc)
+        self.modelFailed.emit(m.id.key, m.error)
+        for item in self._waiting.pop(m.id.key, []):
+            self._fail(item, m.error)
+
+    def _load_finished(self, m: _Model) -> None:
+        m.worker = None
+        if self._current(m) and m.state == "loading":  # cancelled before it was done
+            del self._models[m.id.key]
+
+    # ------------------------------------------------------------------ requests
+
+    def current(self, slot: Hashable) -> Request | None:
+        """The slot's unfinished request, if any."""
+        r = self._active.get(slot)
+        return r if r is not None and r.is_open else None
+
+    def cached(self, frame, model: ModelId) -> Analysis | None:
+        return self.cache.get(cache_key(frame, model))
+
+    def analyze(self, slot: Hashable, frame, entry, explain: bool = False,
+                layer: str | None = None) -> Request:
+        """Analyse ``frame`` with the model of registry ``entry`` for ``slot``.
+
+        ``explain`` asks for a classifier's Grad-CAM; ``layer`` for the overlay layer
+        (:func:`~medview.qt.analysis.overlays.layer_for` mode) to be made in the pool
+        thread too. A cached result is delivered before this returns (``finished``, then the
+        request is ``done`` with ``cached`` True). Otherwise the slot's previous
+        unfinished request is superseded and this one waits for its model or runs.
+        """
+        model = ModelId.of(entry)
+        req = Request(slot, frame, model, explain, layer)
+        hit = self.cache.get(cache_key(frame, model))
+        wants_cam = explain and entry.manifest.task == "classification"
+        if hit is not None and (hit.heatmap is not None or not wants_cam):
+            self._supersede(slot)
+            req.state, req.cached = DONE, True
+            self.finished.emit(req, hit)
+            return req
+        self._supersede(slot)
+        self._active[slot] = req
+        state = self.load_model(entry)
+        if state == "ready":
+            self._start_request(req, self._models[model.key].analyzer)
+        else:
+            self._waiting.setdefault(model.key, []).append(req)
+        return req
+
+    def cancel(self, slot: Hashable) -> bool:
+        """Cancel the slot's unfinished request (its result will never be delivered)."""
+        req = self.current(slot)
+        if req is None:
+            return False
+        req.state = CANCELLED
+        if req.worker is not None:
+            req.worker.cancel()
+        self._active.pop(slot, None)
+        self._drop_unneeded_load(req.model)
+        self.cancelled.emit(req)
+        return True
+
+    def _supersede(self, slot: Hashable) -> None:
+        old = self.current(slot)
+        if old is None:
+            return
+        old.state = SUPERSEDED
+        if old.worker is not None:
+            old.worker.cancel()
+        self._active.pop(slot, None)
+        self.cancelled.emit(old)
+
+    def _drop_unneeded_load(self, model: ModelId) -> None:
+        """A load that no request or batch waits for any more is cancelled."""
+        waiting = [i for i in self._waiting.get(model.key, []) if i.is_open]
+        self._waiting[model.key] = waiting
+        m = self._models.get(model.key)
+        if not waiting and m is not None and m.state == "loading" and m.worker is not None:
+            m.worker.cancel()
+
+    def _start_request(self, req: Request, analyzer) -> None:
+        req.state = QUEUED
+        req.worker = self.workers.start(
+            _analyse_job, analyzer, req.frame, req.explain, req.layer, pass_worker=True,
+            priority=P_INTERACTIVE,
+            on_progress=lambda msg, r=req: self._req_progress(r, msg),
+            on_return=lambda analysis, r=req: self._req_done(r, analysis),
+            on_error=lambda exc, r=req: self._fail(r, one_line(exc)))
+
+    def _req_progress(self, req: Request, message) -> None:
+        if req.is_open:
+            if req.state == QUEUED:  # the first message: it runs now
+                req.state = RUNNING
+                self.started.emit(req)
+            req.message = str(message)
+            self.progress.emit(req, req.message)
+
+    def _req_done(self, req: Request, analysis: Analysis) -> None:
+        self.engine_runs += 1
+        # A superseded result is still right for its frame: keep it for later.
+        self.cache.put(cache_key(req.frame, req.model), analysis)
+        if not req.is_open:
+            return
+        req.state = DONE
+        if self._active.get(req.slot) is req:
+            del self._active[req.slot]
+        self.finished.emit(req, analysis)
+
+    def _fail(self, item, message: str) -> None:
+        if not item.is_open:
+            return
+        item.state, item.message = FAILED, message
+        if isinstance(item, BatchJob):
+            self._end_batch(item)
+            return
+        if self._active.get(item.slot) is item:
+            del self._active[item.slot]
+        self.failed.emit(item, message)
+
+    # ------------------------------------------------------------------ batches
+
+    def run_batch(self, entry, frames: Sequence | None = None,
+                  paths: Sequence[str] | None = None, title: str = "") -> BatchJob:
+        """Analyse ``frames`` (or every image under ``paths``) with ``entry``'s model."""
+        job = BatchJob(ModelId.of(entry), frames, paths, title)
+        self._batches.append(job)
+        state = self.load_model(entry)
+        if state == "ready":
+            self._start_batch(job, self._models[job.model.key].analyzer)
+        else:
+            self._waiting.setdefault(job.model.key, []).append(job)
+        return job
+
+    def cancel_batch(self, job: BatchJob) -> None:
+        if not job.is_open:
+            return
+        job.state = CANCELLED
+        if job.worker is not None:
+            job.worker.cancel()
+        self._drop_unneeded_load(job.model)
+        self._end_batch(job)
+
+    def _start_batch(self, job: BatchJob, analyzer) -> None:
+        job.state = QUEUED
+        job.started = time.perf_counter()
+        job.worker = self.workers.start(
+            _batch_job, analyzer, job, self.cache, pass_worker=True, priority=P_BATCH,
+            on_progress=lambda item, j=job: self._batch_progress(j, item),
+            on_return=lambda n, j=job: self._batch_done(j),
+            on_error=lambda exc, j=job: self._fail(j, one_line(exc)))
+
+    def _batch_progress(self, job: BatchJob, item) -> None:
+        if not job.is_open:
+            return
+        job.state = RUNNING
+        kind = item[0]
+        if kind == "status":
+            job.message = item[1]
+            self.batchStatus.emit(job, item[1])
+        elif kind == "skipped":
+            job.skipped = item[1]
+        elif kind == "total":
+            job.total = item[1]
+            self.batchStatus.emit(job, f"0 of {job.total} images")
+        elif kind == "row":
+            row = item[1]
+            if not row.cached and not row.error:
+                self.engine_runs += 1
+            job.rows.append(row)
+            self.batchRow.emit(job, row)
+
+    def _batch_done(self, job: BatchJob) -> None:
+        if not job.is_open:
+            return
+        job.state = DONE
+        self._end_batch(job)
+
+    def _end_batch(self, job: BatchJob) -> None:
+        job.seconds = time.perf_counter() - job.started
+        if job in self._batches:
+            self._batches.remove(job)
+        self.batchFinished.emit(job)
+
+    # ------------------------------------------------------------------ import
+
+    def import_model(self, source: str | Path, manifest: str | Path | None = None,
+                     replace_existing: bool = False) -> Worker:
+        """Import a model into the user folder in the pool (it is loaded and checked)."""
+        from medview.inference.registry import Registry
+
+        def job(worker):
+            from medview.qt.analysis import runtime
+
+            yield "Checking the model…"
+            with runtime.quiet_gc():
+                runtime.import_torch()
+                return Registry().import_model(source, manifest, replace_existing)
+
+        return self.workers.start(job, pass_worker=True, priority=P_LOAD,
+                                  on_return=self.importFinished.emit,
+                                  on_error=lambda exc: self.importFailed.emit(one_line(exc)))
+
+    # ------------------------------------------------------------------ life
+
+    @property
+    def busy(self) -> bool:
+        return self.workers.busy
+
+    def shutdown(self, wait_ms: int = 3000) -> None:
+        """Cancel everything (the window closes); wait a little for running jobs."""
+        for slot in list(self._active):
+            self.cancel(slot)
+        for job in list(self._batches):
+            self.cancel_batch(job)
+        self.workers.cancel_all()
+        self.pool.waitForDone(wait_ms)
