@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import medview.inference.engines  # noqa: F401  # first: switches off ORT/OpenVINO telemetry before test modules import them
 from tests.inference_engines.helpers import SHAPE
 
 

@@ -38,6 +38,10 @@ def test_cuda_with_a_cpu_only_engine_is_refused(classifier, tmp_path, monkeypatc
     with pytest.raises(ValueError, match="CPU-only"):
         create_engine(classifier, SHAPE, task="classification", model_key="m", device="cuda",
                       engine="openvino", cache_dir=tmp_path)
+    # with device="auto", naming a CPU engine simply runs it on the CPU
+    engine = create_engine(classifier, SHAPE, task="classification", model_key="m", engine="openvino",
+                           precision="fp32", cache_dir=tmp_path)
+    assert (engine.name, engine.device) == ("openvino", "cpu")
 
 
 class OOMOnFirstCall(torch.nn.Module):
@@ -118,3 +122,20 @@ def test_real_cuda_agrees(task_model, batch, tmp_path):
     engine = create_engine(module, SHAPE, task=task, model_key=f"cuda-{task}", device="cuda", cache_dir=tmp_path)
     assert engine.device == "cuda"
     assert compare(torch_reference(module, batch), engine.run(batch), task).ok
+
+
+def test_cuda_auto_measures_precisions_and_caches(classifier, batch, tmp_path, fake_cuda):
+    engine = create_engine(classifier, SHAPE, task="classification", model_key="c", device="cuda",
+                           cache_dir=tmp_path)
+    assert engine.device == "cuda" and engine.name == "torch"
+    info = engine.selection
+    assert info["source"] == "measured"
+    assert {"torch:fp32", "torch:fp16"} <= set(info["first_run_ms"]) | set(info["rejected"])
+    assert compare(torch_reference(classifier, batch), engine.run(batch), "classification").ok
+    import json
+
+    (entry,) = json.loads((tmp_path / "engines.json").read_text())["entries"].values()
+    assert entry["fields"]["device"] == "cuda" and "gpu" in entry["fields"]
+    again = create_engine(classifier, SHAPE, task="classification", model_key="c", device="cuda",
+                          cache_dir=tmp_path)
+    assert again.selection["source"] == "cache" and again.precision == engine.precision

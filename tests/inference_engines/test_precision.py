@@ -26,6 +26,24 @@ def test_classification_within_and_outside_tolerance():
     assert "0.02" in result.detail
 
 
+def test_multilabel_reading_is_checked_too():
+    # adding a constant to every logit leaves the softmax unchanged, not the sigmoids
+    ref = np.zeros((1, 3), np.float32)
+    result = compare(ref, ref + 0.2, "classification")
+    assert not result.ok and 0.04 < result.max_prob_delta < 0.06
+
+
+def test_multilabel_segmentation_masks_are_checked_too():
+    ref = np.full((1, 2, 10, 10), -1.0, np.float32)
+    ref[:, 0, :5] = 2.0  # channel 0 above 0 in the top half; argmax is channel 0 there
+    cand = ref.copy()
+    cand[:, 1, :5] = 1.0  # channel 1 now also "on" in the top half: argmax unchanged
+    from medview.inference.engines.precision import mask_dice, masks
+
+    assert mask_dice(masks(ref), masks(cand), 2) == 1.0
+    assert not compare(ref, cand, "segmentation").ok
+
+
 def test_classification_single_logit_uses_sigmoid():
     ref = np.array([[0.0]], dtype=np.float32)
     assert compare(ref, ref + 0.05, "classification").ok  # Δp ≈ 0.0125

@@ -30,17 +30,23 @@ How the engine is chosen
   random input would not show that int8 keeps the model's accuracy on real images.
 * **Threads.** torch, ONNX Runtime and OpenVINO each get one thread per physical core
   and only one engine runs at a time, so two cores are never oversubscribed.
-* **Offline.** Nothing here touches the network: ONNX Runtime uses only its CPU provider
-  (its ETW telemetry switch is turned off), OpenVINO is imported with its telemetry
-  package blocked (see :mod:`.openvino_engine`).
+* **Offline.** Nothing here touches the network. Importing this package switches off the
+  telemetry of ONNX Runtime (``ORT_DISABLE_TELEMETRY=1``; it would otherwise upload usage
+  events to Microsoft from Linux too) and of OpenVINO (its telemetry package is blocked)
+  before either library is imported — see :mod:`medview.offline`. ONNX Runtime uses only its CPU
+  provider.
 """
 
 from __future__ import annotations
 
-from ..onnx_export import export_onnx
-from .base import Engine, EngineError, cpu_identifier, physical_cores
-from .factory import OOM_NOTICE, available_engines, create_engine, weights_fingerprint
-from .precision import DICE_MINIMUM, PROB_TOLERANCE, Agreement, compare
+from medview.offline import disable_telemetry
+
+disable_telemetry()  # before anything below can import onnxruntime or openvino
+
+from ..onnx_export import export_onnx  # noqa: E402
+from .base import Engine, EngineError, cpu_identifier, physical_cores  # noqa: E402
+from .factory import OOM_NOTICE, available_engines, create_engine, weights_fingerprint  # noqa: E402
+from .precision import DICE_MINIMUM, PROB_TOLERANCE, Agreement, compare  # noqa: E402
 
 __all__ = [
     "DICE_MINIMUM",
@@ -53,6 +59,7 @@ __all__ = [
     "compare",
     "cpu_identifier",
     "create_engine",
+    "disable_telemetry",
     "export_onnx",
     "physical_cores",
     "weights_fingerprint",

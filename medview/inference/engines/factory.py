@@ -391,10 +391,13 @@ def create_engine(
         Identifies the model (e.g. its id and version) in the engine cache; a fingerprint of
         the weights is added to it automatically.
     device : {"auto", "cpu", "cuda"}
-        ``"auto"``: CUDA when torch sees a GPU, else CPU.
+        ``"auto"``: CUDA when torch sees a GPU (and ``engine`` is "auto" or "torch"),
+        else CPU.
     engine : {"auto", "torch", "onnxruntime", "openvino"}
         ``"auto"`` on CPU measures every installed engine once and caches the fastest that
-        agrees with fp32; on CUDA only torch is used.
+        agrees with fp32; on CUDA only torch is used (``device="cuda"`` with
+        "onnxruntime"/"openvino" is a ValueError). An explicit engine still measures its
+        own variants (torch: contiguous vs channels-last) and is still checked against fp32.
     precision : {"auto", "fp32", "bf16", "fp16"}
         ``"auto"``: fp32, plus bf16 candidates where the CPU runs bf16 natively (and fp16/
         bf16 autocast on CUDA), each used only if within tolerance. An explicit bf16/fp16
@@ -448,7 +451,8 @@ def create_engine(
                            precision="auto" if precision == "fp16" else precision,
                            cache_dir=cache_root, notice=notice, fingerprint=fingerprint)
 
-    use_cuda = device == "cuda" or (device == "auto" and _cuda_available())
+    # device="auto" with a CPU-only engine named explicitly means: that engine, on the CPU
+    use_cuda = device == "cuda" or (device == "auto" and engine in ("auto", "torch") and _cuda_available())
     if device == "cuda" and not _cuda_available():
         raise EngineError(
             f"device='cuda' was requested but torch finds no usable CUDA GPU "

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from .base import Engine, EngineError
+from medview.offline import disable_telemetry
 
 
 def _ort():
+    disable_telemetry()  # ORT_DISABLE_TELEMETRY=1 must be set before the library loads
     import onnxruntime as ort
 
-    # Windows builds of ONNX Runtime log ETW telemetry events; medview sends nothing.
+    # Windows builds of ONNX Runtime log ETW telemetry events instead; switch those off too.
     try:
         ort.disable_telemetry_events()
     except AttributeError:  # pragma: no cover - very old or very new builds

@@ -4,31 +4,26 @@ No telemetry, no network
 ------------------------
 ``import openvino`` imports its model-conversion tools (``openvino.tools.ovc``), which,
 when the ``openvino-telemetry`` package is installed, send a usage event to Google
-Analytics (from a child process on Linux) and write a client id under ``~/intel``. medview
-must not do either, so :func:`import_openvino` puts ``None`` in
-``sys.modules["openvino_telemetry"]`` before the first import: Python then treats that
-package as missing, and OpenVINO falls back to its built-in no-op stub
-(``openvino.tools.ovc.telemetry_stub``). The model is read with the runtime's ONNX
-front end (:meth:`openvino.Core.read_model`), never with ``convert_model``. A test runs this
-in a fresh process with an empty ``HOME`` and checks that nothing is written there and that
-the telemetry package was never loaded.
-
-This only works if medview imports OpenVINO first in the process; code that imports
-``openvino`` before medview gets OpenVINO's own behaviour.
+Analytics (from a child process on Linux) and write a client id under ``~/intel``.
+:func:`import_openvino` first calls :func:`medview.offline.disable_telemetry`, which puts
+``None`` in ``sys.modules["openvino_telemetry"]``: Python then treats that package as
+missing and OpenVINO falls back to its built-in no-op stub
+(``openvino.tools.ovc.telemetry_stub``). The model is read with the runtime's ONNX front
+end (:meth:`openvino.Core.read_model`), which attaches no telemetry extension, never with
+``convert_model``. A test runs this in a fresh process with an empty ``HOME`` and checks
+that nothing is written there and that the telemetry package was never loaded.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from .base import Engine, EngineError
-
-_TELEMETRY = "openvino_telemetry"
+from medview.offline import disable_telemetry
 _core = None
 _core_lock = threading.Lock()
 
@@ -46,8 +41,7 @@ def import_openvino():
     ImportError
         If OpenVINO is not installed.
     """
-    if "openvino" not in sys.modules and _TELEMETRY not in sys.modules:
-        sys.modules[_TELEMETRY] = None  # type: ignore[assignment]  # blocks the import
+    disable_telemetry()
     import openvino
 
     return openvino
@@ -121,17 +115,16 @@ class OpenVINOEngine(Engine):
             self._config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
             self._model = core().read_model(str(Path(onnx_path)))
-        except ImportError:
+        except ImportError:  # OpenVINO not installed: let the caller see that plainly
             raise
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
             raise EngineError(f"OpenVINO could not read {onnx_path}: {exc}") from exc
         self._compiled: dict[int, tuple[object, object]] = {}
-        request = self._request(1)
+        self._request(1)  # compile for batch 1 now, so errors surface here
         if precision == "bf16":
             actual = str(self._compiled[1][0].get_property("INFERENCE_PRECISION_HINT"))
             if "bf16" not in actual.lower() and "bfloat16" not in actual.lower():
                 raise EngineError(f"OpenVINO runs {actual} here, not bf16 (no native bf16 on this CPU)")
-        del request
 
     def _request(self, n: int):
         entry = self._compiled.get(n)

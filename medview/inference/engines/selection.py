@@ -58,7 +58,7 @@ TIME_BUDGET_S = 3.0
 #: after round 1, 2, 3+: drop a candidate whose best time exceeds this × the leader's median
 PRUNE_FACTORS = (2.0, 1.5, 1.3)
 #: drop before timing a candidate whose check run took this × the fastest check run
-FIRST_RUN_PRUNE = 3.0
+FIRST_RUN_PRUNE = 2.0
 EXTRA_WARMUP_BELOW_S = 0.2
 
 
@@ -229,8 +229,8 @@ def measure_candidates(
     active = list(live)
     if len(active) > 1:
         # Slow models: a check run far slower than the fastest check run is out already.
-        # (One-off warm-up inflates check runs by well under 3× once a run takes 0.2 s
-        # or more; for fast models timing is cheap, so nothing is dropped untimed.)
+        # (Once a run takes 0.2 s or more, one-off warm-up adds far less than 2× to a
+        # check run; for fast models timing is cheap, so nothing is dropped untimed.)
         best_first = min(first_run_s[c.label] for c, _ in active)
         if best_first >= EXTRA_WARMUP_BELOW_S:
             active = [(c, e) for c, e in active if first_run_s[c.label] <= FIRST_RUN_PRUNE * best_first]
