@@ -201,3 +201,47 @@ def demo_data(args) -> int:
     from medview.commands.demo_data import run_demo_data
 
     return run_demo_data(Path(args.out), n=args.n, size=args.size, seed=args.seed)
+
+
+# -- train, register-model, jobs (trainer; owned by medview/commands/train.py) ----
+# Imported on use only: torch loads when a job runs, never for the other commands.
+
+def _configure_train(p: argparse.ArgumentParser) -> None:
+    from medview.commands.train import configure_train
+
+    configure_train(p)
+
+
+@command("train", "fine-tune a model on labelled images (JSON-line progress events on stdout)",
+         _configure_train)
+def train(args) -> int:
+    from medview.commands.train import run_train
+
+    return run_train(args)
+
+
+def _configure_register_model(p: argparse.ArgumentParser) -> None:
+    from medview.commands.train import configure_register
+
+    configure_register(p)
+
+
+@command("register-model", "install a trained model (a finished job's folder) for 'analyze'",
+         _configure_register_model)
+def register_model(args) -> int:
+    from medview.commands.train import run_register
+
+    return run_register(args)
+
+
+def _configure_jobs(p: argparse.ArgumentParser) -> None:
+    from medview.commands.train import configure_jobs
+
+    configure_jobs(p)
+
+
+@command("jobs", "list, add, start and cancel queued training jobs", _configure_jobs)
+def jobs(args) -> int:
+    from medview.commands.train import run_jobs
+
+    return run_jobs(args)

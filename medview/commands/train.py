@@ -32,8 +32,9 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     if args.queue:
         return _queue_job(Path(args.job), register=args.register)
-    from trainer.__main__ import run
+    from trainer.__main__ import quiet_threads, run
 
+    quiet_threads()
     return run(args)
 
 

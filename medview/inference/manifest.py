@@ -572,7 +572,7 @@ class _Fields:
 
     def string_list(self, key: str, min_length: int) -> tuple[str, ...]:
         value = self.get(key)
-        if not isinstance(value, list) or len(value) < min_length:
+        if not isinstance(value, (list, tuple)) or len(value) < min_length:
             self.fail(key, f"must be a list of at least {min_length} names")
         if not all(isinstance(v, str) and v.strip() for v in value):
             self.fail(key, "every entry must be a non-empty string")

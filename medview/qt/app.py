@@ -7,9 +7,11 @@ use, e.g. when the AI panel runs a model or a PNG is opened.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from medview.qt.theme import apply_dark_theme, configure_high_dpi
@@ -60,6 +62,10 @@ def run(paths: list[str]) -> int:
     """Entry point of ``medview [PATHS...]``; returns the exit status."""
     app = create_app()
     window = create_window(paths)
+    smoke_ms = os.environ.get("MEDVIEW_SMOKE_QUIT_MS")  # smoke test: close N ms after 1st paint
+    if smoke_ms:
+        window.after_first_paint(lambda w=window: (print("medview: first paint", file=sys.stderr),
+                                                   QTimer.singleShot(int(smoke_ms), w.close)))
     status = app.exec()
     del window  # kept alive until exec returns
     return status

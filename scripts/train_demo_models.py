@@ -1,0 +1,171 @@
+"""Train the two shipped demo models with medview's own trainer, reproducibly.
+
+Recipe (everything seeded; the same command writes the same data and trains the same jobs):
+
+1. ``medview demo-data WORK/data --n 150 --size 256 --seed 0`` — synthetic chest radiographs
+   (300 classification images of 110 synthetic patients, 150 segmentation images with masks);
+2. ``python -m trainer WORK/<name>.json`` for each job below (the jobs are written to WORK
+   so they can be read and rerun as they are);
+3. the finished ``WORK/<name>/model`` folders are copied to ``models/<name>/`` and loaded
+   back through the registry as a check; sizes must stay within 30 MB together.
+
+The models are demos: trained and tested on synthetic data only, and their cards say so.
+Their metrics are those of each job's held-out test split (patients never seen in
+training), as the trainer reports them.
+
+Usage::
+
+    python scripts/train_demo_models.py [--work /tmp/medview-demo-models] [--only classifier|segmenter]
+
+Each training takes a few minutes on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+DATA_N, DATA_SIZE, DATA_SEED = 150, 256, 0
+SIZE_LIMIT_MB = 30.0
+
+INTENDED = ("DEMO, synthetic data, not for clinical use. Shows how medview's AI analysis works on "
+            "synthetic chest radiographs made by 'medview demo-data'.")
+LIMITS = ("Synthetic phantoms with round lesions only; meaningless on real radiographs. Do not use for any "
+          "decision about a patient.")
+
+JOBS = {
+    "classifier": {
+        "name": "demo-lesion-classifier", "version": "1.0.0",
+        "dataset": "data/labels.csv",
+        "model": {"architecture": "resnet18"},
+        "input": {"size": [128, 128], "channels": 1},
+        "preprocessing": {"window": "auto", "resize": "letterbox", "clahe": {"clip_limit": 2.0, "tile_grid": [8, 8]}},
+        "preset": "advanced", "epochs": 25, "freeze_epochs": 0, "batch_size": 16,
+        "optimizer": "adamw", "lr": 0.001, "weight_decay": 0.0001, "scheduler": "cosine",
+        "early_stopping": 8, "positive_class": "lesion",
+        "augment": {"flip": True, "rotate": 8, "scale": 0.08, "brightness": 0.05, "contrast": 0.1},
+        "split": {"val": 0.15, "test": 0.2, "seed": 0}, "seed": 0,
+        # ResNet-18 holds 11 M parameters: 45 MB in float32, 22 MB in float16 (the test report
+        # is measured on the float16 weights that ship).
+        "weights_precision": "float16",
+        "card": {"demo": True, "intended_use": INTENDED, "limitations": LIMITS, "authors": "medview project"},
+    },
+    "segmenter": {
+        "name": "demo-lesion-segmenter", "version": "1.0.0",
+        "dataset": {"path": "data/segmentation", "class_names": ["background", "lesion"]},
+        "model": {"architecture": "fpn", "arguments": {"encoder_name": "mobilenet_v2",
+                                                       "decoder_pyramid_channels": 128,
+                                                       "decoder_segmentation_channels": 64}},
+        "input": {"size": [256, 256], "channels": 1},
+        "preset": "advanced", "epochs": 30, "freeze_epochs": 0, "batch_size": 8,
+        "optimizer": "adamw", "lr": 0.002, "weight_decay": 0.0001, "scheduler": "cosine",
+        "early_stopping": 10,
+        "augment": {"flip": True, "rotate": 10, "scale": 0.1, "brightness": 0.05, "contrast": 0.1},
+        "split": {"val": 0.15, "test": 0.2, "seed": 0}, "seed": 0,
+        "weights_precision": "float16",
+        "card": {"demo": True, "intended_use": INTENDED, "limitations": LIMITS, "authors": "medview project"},
+    },
+}
+SHIPPED_FILES = ("model.json", "weights.safetensors", "card.md", "evaluation.json", "training_curves.png",
+                 "confusion_matrix.png", "roc.png", "examples.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/medview-demo-models"),
+                        help="folder for the data and the runs (default /tmp/medview-demo-models)")
+    parser.add_argument("--only", choices=sorted(JOBS), help="train one of the two")
+    parser.add_argument("--no-install", action="store_true", help="train but do not copy into models/")
+    args = parser.parse_args(argv)
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+    if not (data / "labels.csv").exists():
+        _run([sys.executable, "-m", "medview", "demo-data", str(data), "--n", str(DATA_N),
+              "--size", str(DATA_SIZE), "--seed", str(DATA_SEED)])
+    for key in ([args.only] if args.only else list(JOBS)):
+        job = JOBS[key]
+        job_file = work / f"{job['name']}.json"
+        job_file.write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
+        run_dir = work / job["name"]
+        shutil.rmtree(run_dir, ignore_errors=True)
+        t0 = time.monotonic()
+        code = _train(job_file, run_dir / "stdout.jsonl")
+        print(f"{job['name']}: trainer exited {code} after {time.monotonic() - t0:.0f} s", flush=True)
+        if code != 0:
+            return code
+        if not args.no_install:
+            _install(run_dir / "model", MODELS / job["name"])
+    _check_sizes()
+    return 0
+
+
+def _run(cmd: list[str]) -> None:
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def _train(job_file: Path, log: Path) -> int:
+    """Run the trainer, keep every event in ``log`` and print the epoch summaries."""
+    cmd = [sys.executable, "-m", "trainer", str(job_file)]
+    print("$", " ".join(cmd), flush=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        for line in proc.stdout:
+            out.write(line)
+            event = json.loads(line)
+            kind = event["type"]
+            if kind == "epoch_end":
+                metrics = " ".join(f"{k} {v:.3f}" for k, v in event["metrics"].items() if v is not None)
+                print(f"  epoch {event['epoch']}/{event['epochs']}: train loss {event['train_loss']:.4f} "
+                      f"val loss {event['val_loss']:.4f} {metrics}", flush=True)
+            elif kind in ("log", "failed", "evaluation", "finished", "job_started"):
+                text = {k: v for k, v in event.items() if k not in ("v", "time", "job", "dataset")}
+                print("  " + json.dumps(text)[:400], flush=True)
+        return proc.wait()
+
+
+def _install(model_dir: Path, target: Path) -> None:
+    from medview.inference.registry import Registry, SHIPPED
+
+    check = model_dir.parent / "shipped-check"
+    staging = check / target.name
+    shutil.rmtree(check, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in SHIPPED_FILES:
+        if (model_dir / name).exists():
+            shutil.copy2(model_dir / name, staging / name)
+    # The copy must load through the registry exactly as medview will load it.
+    loaded = Registry([(check, SHIPPED)]).load(json.loads((staging / "model.json").read_text())["name"])
+    print(f"  {loaded.key} loads ({sum(p.numel() for p in loaded.module.parameters())} parameters)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(staging, target)
+    shutil.rmtree(check, ignore_errors=True)
+
+
+def _check_sizes() -> None:
+    total = 0
+    for job in JOBS.values():
+        folder = MODELS / job["name"]
+        if folder.is_dir():
+            size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+            total += size
+            print(f"{folder}: {size / 1e6:.1f} MB")
+    print(f"total {total / 1e6:.1f} MB (limit {SIZE_LIMIT_MB:.0f} MB)")
+    if total / 1e6 > SIZE_LIMIT_MB:
+        raise SystemExit("the demo models exceed the size limit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""A trained model goes into the user registry and ``medview analyze --model NAME`` uses it at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medview import cli
+from medview.inference.registry import Registry
+from tests.trainer_loop.conftest import (TINY_CLASSIFIER, TINY_SEGMENTER, events_of, medview_env, run_in_process,
+                                         run_module, write_job)
+from trainer import events as ev
+
+
+def _analyze(name: str, *paths, extra=()) -> list[dict]:
+    proc = run_module("medview", "analyze", "--model", name, "--engine", "torch", "--device", "cpu", *extra, *paths,
+                      timeout=180, env=medview_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_medview_train_register_then_analyze(demo, tmp_path, isolated):
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"),
+                    name="clinic-chest", version="2.0.0",
+                    card={"intended_use": "Demo of the trainer in a test.", "limitations": "Tiny."})
+    proc = run_module("medview", "train", job, "--register", timeout=180, env=medview_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = events_of(proc.stdout)  # `medview train` speaks the same protocol as python -m trainer
+    assert events[-1].type == "log" and "registered as 'clinic-chest' version 2.0.0" in events[-1].message
+    assert any(isinstance(e, ev.Finished) for e in events)
+    entry = Registry().find("clinic-chest")
+    assert entry.source == "user" and entry.path.parent == isolated / "user" / "models"
+    card = entry.manifest.card
+    assert card.intended_use == "Demo of the trainer in a test."
+    assert "24 images (lesion 12, normal 12) of 9 patients" in card.training_data
+    assert "split by patient" in card.training_data and "random initialisation (mobilenet_v3_small)" in card.training_data
+    assert {"test_accuracy", "test_sensitivity", "test_specificity", "test_images"} <= set(card.metrics)
+    assert "Tiny." in card.limitations and card.date
+    assert set(entry.manifest.thresholds) == {"lesion"} and entry.manifest.weights.sha256
+    assert (entry.path / "card.md").exists() and (entry.path / "evaluation.json").exists()
+    image = sorted((demo / "classification" / "lesion").glob("*.dcm"))[0]
+    (line,) = _analyze("clinic-chest", image)
+    assert (line["model"], line["version"], line["task"]) == ("clinic-chest", "2.0.0", "classification")
+    assert set(line["probabilities"]) == {"lesion", "normal"}
+
+
+def test_register_model_command_and_segmenter_analyze(demo, tmp_path, isolated, capsys):
+    job = write_job(tmp_path / "run", TINY_SEGMENTER, dataset={"path": str(demo / "segmentation"),
+                                                               "class_names": ["background", "lesion"]})
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, events[-1]
+    assert cli.main(["register-model", str(run_dir), "--name", "seg-test", "--version", "0.1"]) == 0
+    assert "registered seg-test 0.1" in capsys.readouterr().out
+    # the same again is refused with a reason; --replace overwrites
+    assert cli.main(["register-model", str(run_dir), "--name", "seg-test", "--version", "0.1"]) == 2
+    assert "already installed" in capsys.readouterr().err
+    assert cli.main(["register-model", str(run_dir), "--name", "seg-test", "--version", "0.1", "--replace"]) == 0
+    manifest = Registry().find("seg-test").manifest
+    assert manifest.classes == ("lesion",) and manifest.activation == "sigmoid"
+    image = sorted((demo / "segmentation" / "images").iterdir())[0]
+    (line,) = _analyze("seg-test", image, extra=("--out", str(tmp_path / "masks")))
+    assert line["task"] == "segmentation" and Path(line["mask"]).exists() and "lesion" in line["areas"]
+
+
+def test_register_refuses_unfinished_run(tmp_path, isolated, capsys):
+    assert cli.main(["register-model", str(tmp_path)]) == 2
+    assert "no trained model here" in capsys.readouterr().err

@@ -1,0 +1,640 @@
+"""The training job: its JSON schema, presets and validation with field-named errors.
+
+A job is one JSON object (``trainer/JOBS.md`` documents every field with examples).
+:func:`parse_job` turns it into a frozen :class:`Job` with every default filled in, or
+raises :class:`JobError` naming the first bad field, e.g.::
+
+    JobError: job field 'optimizer': must be one of adam, adamw, sgd (got 'adm'; did you mean 'adam'?)
+
+No torch here: the trainer tab validates jobs before it queues them.
+
+Presets give the defaults of the hyper-parameters; any field the job sets wins:
+
+* ``"quick"`` — backbone frozen for the whole run, 5 epochs: minutes on a clinic PC,
+  for a model that already knows the images (a registered base model);
+* ``"full"`` — 30 epochs, backbone frozen for the first 2, early stopping;
+* ``"advanced"`` — the defaults of ``"full"``; the trainer tab shows every field.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = [
+    "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
+    "CardSpec", "PRESETS", "OPTIMIZERS", "SCHEDULERS", "MONITORS", "parse_job", "load_job",
+    "run_dir_for", "default_version",
+]
+
+PRESETS = ("quick", "full", "advanced")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("cosine", "plateau", "step", "none")
+MONITORS = ("auto", "accuracy", "balanced_accuracy", "auc", "val_loss", "dice", "iou")
+DEVICES = ("auto", "cpu", "cuda")
+TASKS = ("classification", "segmentation")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
+
+# Hyper-parameter defaults of each preset (fields not listed default the same in all).
+_PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "quick": {"epochs": 5, "freeze_epochs": 5, "early_stopping": 0, "lr": 1e-3},
+    "full": {"epochs": 30, "freeze_epochs": 2, "early_stopping": 8, "lr": 1e-3},
+    "advanced": {"epochs": 30, "freeze_epochs": 2, "early_stopping": 8, "lr": 1e-3},
+}
+
+DEFAULT_INTENDED_USE = ("Research and demonstration only: fine-tuned on a clinic's own labelled "
+                        "images and not validated for clinical use.")
+
+
+class JobError(ValueError):
+    """A job field is missing or invalid.
+
+    Attributes
+    ----------
+    field : str
+        Dotted path of the field, e.g. ``"augment.rotate"``.
+    reason : str
+        What is wrong, in one line.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"job field '{field}': {reason}")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where the labelled images are.
+
+    ``path`` is a folder of class folders, a labels CSV (``path,label[,patient_id]``) or
+    a folder with ``images/`` and ``masks/``; ``class_names`` names segmentation classes
+    by mask value (background first); ``check_pixels`` decodes every image while
+    discovering (slower; bad files are listed before training starts).
+    """
+
+    path: str
+    class_names: tuple[str, ...] | None = None
+    check_pixels: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The starting model: a registered ``base`` (name, optional version), or an
+    ``architecture`` with random weights or local ``weights`` (.safetensors or .pth)."""
+
+    base: str | None = None
+    base_version: str | None = None
+    architecture: str | None = None
+    arguments: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Short name for events and the model card."""
+        if self.base:
+            return self.base + (f"/{self.base_version}" if self.base_version else "")
+        return self.architecture or "?"
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Shares of the validation and test sets (whole patients) and the split seed."""
+
+    val: float = 0.15
+    test: float = 0.15
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class AugmentSpec:
+    """Random changes applied identically to an image and its mask while training.
+
+    ``rotate`` in degrees (±), ``scale`` as a fraction (±), ``brightness`` and
+    ``contrast`` as fractions of the [0, 1] intensity range (±).
+    """
+
+    flip: bool = True
+    vflip: bool = False
+    rotate: float = 10.0
+    scale: float = 0.1
+    brightness: float = 0.1
+    contrast: float = 0.1
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.flip or self.vflip or self.rotate or self.scale or self.brightness
+                    or self.contrast)
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """How the decision threshold of a binary classifier is chosen on the validation set."""
+
+    method: str = "youden"
+    target_sensitivity: float | None = None
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    """Model-card text supplied by the job (the rest is filled in from the run)."""
+
+    intended_use: str = DEFAULT_INTENDED_USE
+    limitations: str = ""
+    authors: str = ""
+    demo: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A validated training job with every default filled in (see ``trainer/JOBS.md``)."""
+
+    dataset: DatasetSpec
+    model: ModelSpec
+    name: str
+    version: str
+    id: str | None = None
+    task: str | None = None
+    preset: str = "full"
+    input_size: tuple[int, int] | None = None
+    channels: int | None = None
+    preprocessing: dict[str, Any] | None = None
+    normalisation: dict[str, Any] | None = None
+    epochs: int = 30
+    freeze_epochs: int = 2
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    backbone_lr_factor: float | None = None
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    scheduler: str = "cosine"
+    step_size: int = 10
+    gamma: float = 0.1
+    plateau_patience: int = 3
+    early_stopping: int = 8
+    min_delta: float = 0.0
+    monitor: str = "auto"
+    class_weights: str | tuple[float, ...] = "balanced"
+    augment: AugmentSpec = AugmentSpec()
+    split: SplitSpec = SplitSpec()
+    threshold: ThresholdSpec = ThresholdSpec()
+    positive_class: str | None = None
+    seed: int = 0
+    workers: int | None = None
+    cache: bool | None = None
+    device: str = "auto"
+    output: str | None = None
+    card: CardSpec = CardSpec()
+    resume: bool = False
+    weights_precision: str = "float32"
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, every default explicit (saved next to the run as ``job.resolved.json``)."""
+        data = asdict(self)
+        data["model"] = {k: v for k, v in data["model"].items() if v not in (None, {})}
+        data["input"] = {"size": list(self.input_size) if self.input_size else None,
+                         "channels": self.channels}
+        del data["input_size"], data["channels"], data["source"]
+        if isinstance(self.class_weights, tuple):
+            data["class_weights"] = list(self.class_weights)
+        return data
+
+
+# ----------------------------------------------------------------------- reading
+
+def load_job(path: str | Path) -> Job:
+    """Read and validate a job file.
+
+    Raises
+    ------
+    JobError
+        For a missing or unreadable file, invalid JSON or any invalid field. Relative
+        paths inside the job are taken relative to the job file's folder.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise JobError("(file)", f"{path}: not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise JobError("(file)", f"{path}: cannot be read ({err})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise JobError("(file)", f"{path}: invalid JSON at line {err.lineno} column {err.colno}: "
+                                 f"{err.msg}") from None
+    return parse_job(data, base_dir=path.parent, source=str(path))
+
+
+def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None = None) -> Job:
+    """Validate job data (the parsed JSON) into a :class:`Job`.
+
+    Parameters
+    ----------
+    data : dict
+        The job object.
+    base_dir : str or Path, optional
+        Folder that relative paths (dataset, weights, output) are relative to.
+    source : str, optional
+        The job file, recorded for messages.
+
+    Raises
+    ------
+    JobError
+        For the first missing, unknown or invalid field.
+    """
+    base = Path(base_dir) if base_dir is not None else None
+    top = _Fields(data, "")
+    top.only(("id", "name", "version", "task", "dataset", "model", "input", "preprocessing",
+              "normalisation", "preset", "epochs", "freeze_epochs", "batch_size", "optimizer", "lr",
+              "backbone_lr_factor", "weight_decay", "momentum", "scheduler", "step_size", "gamma",
+              "plateau_patience", "early_stopping", "min_delta", "monitor", "class_weights",
+              "augment", "split", "threshold", "positive_class", "seed", "workers", "cache",
+              "device", "output", "card", "resume", "weights_precision", "comment"))
+    preset = top.choice("preset", PRESETS, default="full")
+    defaults = _PRESET_DEFAULTS[preset]
+    dataset = _dataset(top, base)
+    model = _model(top, base)
+    task = top.choice("task", TASKS, default=None)
+    name = top.text("name", default=None, pattern=_NAME_RE,
+                    hint="lower-case letters, digits, '.', '_' or '-', at most 64")
+    if name is None:
+        name = _default_name(dataset.path, task)
+    version = top.text("version", default=None, pattern=_VERSION_RE, hint="e.g. 1.0.0, no spaces")
+    size, channels = _input(top, model)
+    preprocessing = top.mapping("preprocessing", default=None)
+    normalisation = top.mapping("normalisation", default=None)
+    if model.base and (preprocessing is not None or normalisation is not None):
+        top.fail("preprocessing" if preprocessing is not None else "normalisation",
+                 "a registered base model keeps its own preprocessing (train and serve must "
+                 "match); remove this field or start from an architecture")
+    epochs = top.integer("epochs", default=defaults["epochs"], minimum=1, maximum=10000)
+    freeze = top.integer("freeze_epochs", default=min(defaults["freeze_epochs"], epochs), minimum=0)
+    if freeze > epochs:
+        top.fail("freeze_epochs", f"must be at most epochs ({epochs}), got {freeze}")
+    job = Job(
+        dataset=dataset, model=model, name=name,
+        version=version or default_version(),
+        id=top.text("id", default=None, pattern=re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
+                    hint="letters, digits, '.', '_' or '-'"),
+        task=task, preset=preset, input_size=size, channels=channels,
+        preprocessing=preprocessing, normalisation=normalisation,
+        epochs=epochs, freeze_epochs=freeze,
+        batch_size=top.integer("batch_size", default=16, minimum=1, maximum=4096),
+        optimizer=top.choice("optimizer", OPTIMIZERS, default="adamw"),
+        lr=top.number("lr", default=defaults["lr"], minimum=1e-8, maximum=10.0),
+        backbone_lr_factor=top.number("backbone_lr_factor", default=None, minimum=0.0, maximum=10.0),
+        weight_decay=top.number("weight_decay", default=1e-4, minimum=0.0, maximum=1.0),
+        momentum=top.number("momentum", default=0.9, minimum=0.0, maximum=0.999),
+        scheduler=top.choice("scheduler", SCHEDULERS, default="cosine"),
+        step_size=top.integer("step_size", default=10, minimum=1),
+        gamma=top.number("gamma", default=0.1, minimum=1e-6, maximum=1.0),
+        plateau_patience=top.integer("plateau_patience", default=3, minimum=0),
+        early_stopping=top.integer("early_stopping", default=defaults["early_stopping"], minimum=0),
+        min_delta=top.number("min_delta", default=0.0, minimum=0.0, maximum=1.0),
+        monitor=top.choice("monitor", MONITORS, default="auto"),
+        class_weights=_class_weights(top),
+        augment=_augment(top.section("augment", optional=True)),
+        split=_split(top.section("split", optional=True)),
+        threshold=_threshold(top.section("threshold", optional=True)),
+        positive_class=top.text("positive_class", default=None),
+        seed=top.integer("seed", default=0, minimum=0, maximum=2**31 - 1),
+        workers=_auto_int(top, "workers", minimum=0, maximum=64),
+        cache=_auto_bool(top, "cache"),
+        device=top.choice("device", DEVICES, default="auto"),
+        output=_path(top.text("output", default=None), base),
+        card=_card(top.section("card", optional=True)),
+        resume=top.boolean("resume", default=False),
+        weights_precision=top.choice("weights_precision", ("float32", "float16"), default="float32"),
+        source=source,
+    )
+    _check_task_fields(job)
+    return job
+
+
+def run_dir_for(job_path: str | Path, job: Job) -> Path:
+    """Where a job writes checkpoints, the model and its events.
+
+    The job's ``output`` field; else, for a file named ``job.json`` (the layout of the
+    job queue), its own folder; else a folder named after the job file next to it
+    (``chest.json`` → ``chest/``).
+    """
+    if job.output:
+        return Path(job.output)
+    job_path = Path(job_path).resolve()
+    if job_path.name == "job.json":
+        return job_path.parent
+    return job_path.with_suffix("")
+
+
+def default_version() -> str:
+    """A version that sorts after earlier trainings: ``YYYY.MM.DD-HHMMSS`` (local time)."""
+    return datetime.datetime.now().strftime("%Y.%m.%d-%H%M%S")
+
+
+# ----------------------------------------------------------------------- sections
+
+def _dataset(top: _Fields, base: Path | None) -> DatasetSpec:
+    raw = top.get("dataset")
+    if isinstance(raw, str):
+        if not raw.strip():
+            top.fail("dataset", "must name a folder or a labels CSV")
+        return DatasetSpec(_path(raw, base))
+    sec = top.section("dataset")
+    sec.only(("path", "class_names", "check_pixels"))
+    names = sec.string_list("class_names", min_length=2, default=None)
+    return DatasetSpec(_path(sec.text("path"), base), names, sec.boolean("check_pixels", default=False))
+
+
+def _model(top: _Fields, base: Path | None) -> ModelSpec:
+    raw = top.get("model")
+    if isinstance(raw, str):
+        return _base_ref(top, "model", raw)
+    sec = top.section("model")
+    sec.only(("base", "version", "architecture", "arguments", "weights"))
+    has_base, has_arch = "base" in sec.data, "architecture" in sec.data
+    if has_base == has_arch:
+        sec.top_fail("model", "give either 'base' (a registered model name) or 'architecture' "
+                              "(e.g. resnet18, fpn), not both or neither")
+    if has_base:
+        for key in ("arguments", "weights"):
+            if key in sec.data:
+                sec.fail(key, "only with 'architecture' (a base model brings its own)")
+        spec = _base_ref(sec, "base", sec.text("base"))
+        version = sec.text("version", default=None)
+        return replace(spec, base_version=version or spec.base_version)
+    if "version" in sec.data:
+        sec.fail("version", "only with 'base'")
+    from medview.inference.architectures import ARCHITECTURES, architecture_names
+
+    arch = sec.text("architecture").lower()
+    if arch not in ARCHITECTURES:
+        sec.fail("architecture", f"unknown architecture '{arch}'{_did_you_mean(arch, architecture_names())}; "
+                                 f"valid: {', '.join(architecture_names())}")
+    arguments = sec.mapping("arguments", default={})
+    for key in ARCHITECTURES[arch].reserved:
+        if key in arguments:
+            sec.fail(f"arguments.{key}", "is set by the trainer (classes, channels, local weights); "
+                                         "remove it")
+    weights = _path(sec.text("weights", default=None), base)
+    if weights is not None and Path(weights).suffix.lower() not in (".safetensors", ".pth", ".pt", ".bin"):
+        sec.fail("weights", "must be a .safetensors file or a PyTorch state dict (.pth/.pt)")
+    return ModelSpec(architecture=arch, arguments=arguments, weights=weights)
+
+
+def _base_ref(fields: _Fields, key: str, text: str) -> ModelSpec:
+    name, _, version = text.strip().partition("/")
+    if not _NAME_RE.match(name):
+        fields.fail(key, f"'{text}' is not a model name (lower-case letters, digits, '.', '_', '-'; "
+                         "optionally /VERSION)")
+    return ModelSpec(base=name, base_version=version or None)
+
+
+def _input(top: _Fields, model: ModelSpec) -> tuple[tuple[int, int] | None, int | None]:
+    sec = top.section("input", optional=True)
+    sec.only(("size", "channels"))
+    if model.base and sec.data:
+        top.fail("input", "a registered base model keeps its own input size and channels; remove "
+                          "this field")
+    size = sec.get("size", None)
+    if size is not None:
+        if isinstance(size, int) and not isinstance(size, bool):
+            size = [size, size]
+        if (not isinstance(size, list) or len(size) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)):
+            sec.fail("size", "must be an integer or two integers [height, width]")
+        if min(size) < 32 or max(size) > 2048:
+            sec.fail("size", f"{size[0]}x{size[1]} is outside 32..2048 pixels")
+        size = (int(size[0]), int(size[1]))
+    channels = sec.integer("channels", default=None)
+    if channels is not None and channels not in (1, 3):
+        sec.fail("channels", f"must be 1 (grey) or 3 (RGB), got {channels}")
+    return size, channels
+
+
+def _class_weights(top: _Fields) -> str | tuple[float, ...]:
+    raw = top.get("class_weights", "balanced")
+    if isinstance(raw, str):
+        if raw not in ("balanced", "none"):
+            top.fail("class_weights", f"must be 'balanced', 'none' or a list of numbers (got {raw!r})")
+        return raw
+    if (not isinstance(raw, list) or not raw
+            or not all(_is_number(v) and v >= 0 for v in raw)):
+        top.fail("class_weights", "must be 'balanced', 'none' or a list of non-negative numbers, "
+                                  "one per class")
+    return tuple(float(v) for v in raw)
+
+
+def _augment(sec: _Fields) -> AugmentSpec:
+    if sec.data is False:
+        return AugmentSpec(False, False, 0.0, 0.0, 0.0, 0.0)
+    sec.only(("flip", "vflip", "rotate", "scale", "brightness", "contrast"))
+    return AugmentSpec(
+        flip=sec.boolean("flip", default=True), vflip=sec.boolean("vflip", default=False),
+        rotate=sec.number("rotate", default=10.0, minimum=0.0, maximum=180.0),
+        scale=sec.number("scale", default=0.1, minimum=0.0, maximum=0.5),
+        brightness=sec.number("brightness", default=0.1, minimum=0.0, maximum=0.5),
+        contrast=sec.number("contrast", default=0.1, minimum=0.0, maximum=0.5))
+
+
+def _split(sec: _Fields) -> SplitSpec:
+    sec.only(("val", "test", "seed"))
+    val = sec.number("val", default=0.15, minimum=0.0, maximum=0.9)
+    test = sec.number("test", default=0.15, minimum=0.0, maximum=0.9)
+    if val <= 0:
+        sec.fail("val", "must be above 0: the best checkpoint and early stopping are judged on it")
+    if val + test >= 0.9:
+        sec.fail("test", f"val + test ({val + test:g}) must leave at least 10 % for training")
+    return SplitSpec(val, test, sec.integer("seed", default=0, minimum=0, maximum=2**31 - 1))
+
+
+def _threshold(sec: _Fields) -> ThresholdSpec:
+    sec.only(("method", "target_sensitivity"))
+    method = sec.choice("method", ("youden", "sensitivity"), default="youden")
+    target = sec.number("target_sensitivity", default=None, minimum=0.01, maximum=1.0)
+    if method == "sensitivity" and target is None:
+        sec.fail("target_sensitivity", "is required with method 'sensitivity' (e.g. 0.9)")
+    return ThresholdSpec(method, target)
+
+
+def _card(sec: _Fields) -> CardSpec:
+    sec.only(("intended_use", "limitations", "authors", "demo"))
+    return CardSpec(intended_use=sec.text("intended_use", default=DEFAULT_INTENDED_USE),
+                    limitations=sec.text("limitations", default="", allow_empty=True),
+                    authors=sec.text("authors", default="", allow_empty=True),
+                    demo=sec.boolean("demo", default=False))
+
+
+def _check_task_fields(job: Job) -> None:
+    if job.task == "segmentation" and job.positive_class is not None:
+        raise JobError("positive_class", "only for classification")
+    if job.dataset.class_names is not None and job.task == "classification":
+        raise JobError("dataset.class_names", "only for segmentation (classification classes are "
+                                              "the folder names or CSV labels)")
+
+
+def _default_name(dataset: str, task: str | None) -> str:
+    stem = Path(dataset).stem if dataset.lower().endswith(".csv") else Path(dataset).name
+    if stem.lower() in ("labels", "") and dataset.lower().endswith(".csv"):
+        stem = Path(dataset).parent.name
+    slug = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._") or "model"
+    suffix = {"classification": "-classifier", "segmentation": "-segmenter"}.get(task or "", "")
+    return (slug[: 64 - len(suffix)] + suffix) if slug[0].isalnum() else "model" + suffix
+
+
+def _path(text: str | None, base: Path | None) -> str | None:
+    if text is None:
+        return None
+    p = Path(text).expanduser()
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    return str(p)
+
+
+def _auto_int(top: _Fields, key: str, minimum: int, maximum: int) -> int | None:
+    if top.data.get(key, "auto") == "auto":
+        return None
+    return top.integer(key, minimum=minimum, maximum=maximum)
+
+
+def _auto_bool(top: _Fields, key: str) -> bool | None:
+    if top.data.get(key, "auto") == "auto":
+        return None
+    return top.boolean(key)
+
+
+# ----------------------------------------------------------------------- field access
+
+_MISSING = object()
+
+
+class _Fields:
+    """Typed access to one JSON object; every failure names its dotted field path."""
+
+    def __init__(self, data: Any, prefix: str) -> None:
+        if not isinstance(data, dict) and not (prefix and data is False):
+            raise JobError(prefix.rstrip(".") or "(top level)", "must be a JSON object")
+        self.data, self.prefix = data, prefix
+
+    def fail(self, key: str, reason: str) -> NoReturn:
+        raise JobError(f"{self.prefix}{key}", reason)
+
+    def top_fail(self, key: str, reason: str) -> NoReturn:
+        raise JobError(key, reason)
+
+    def only(self, allowed: tuple[str, ...]) -> None:
+        """Refuse unknown keys: a misspelt optional field would otherwise be ignored silently."""
+        for key in self.data:
+            if key not in allowed:
+                self.fail(key, f"unknown field{_did_you_mean(key, allowed)}")
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        if key in self.data and self.data[key] is not None:
+            return self.data[key]
+        if default is _MISSING:
+            self.fail(key, "missing")
+        return default
+
+    def section(self, key: str, optional: bool = False) -> _Fields:
+        value = self.get(key, {} if optional else _MISSING)
+        if value is False and key == "augment":
+            return _Fields(False, f"{self.prefix}{key}.")
+        if not isinstance(value, dict):
+            self.fail(key, "must be a JSON object")
+        return _Fields(value, f"{self.prefix}{key}.")
+
+    def mapping(self, key: str, default: Any = _MISSING) -> dict[str, Any] | None:
+        value = self.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.fail(key, "must be a JSON object")
+        return dict(value)
+
+    def text(self, key: str, default: Any = _MISSING, pattern: re.Pattern | None = None,
+             hint: str = "", allow_empty: bool = False) -> str | None:
+        value = self.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or (not value.strip() and not allow_empty):
+            self.fail(key, f"must be a non-empty string (got {_short(value)})")
+        if pattern is not None and not pattern.match(value.strip()):
+            self.fail(key, f"'{value}' is not allowed ({hint})")
+        return value.strip()
+
+    def choice(self, key: str, options: tuple[str, ...], default: Any = _MISSING) -> str | None:
+        value = self.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or value.lower() not in options:
+            hint = _did_you_mean(value, options) if isinstance(value, str) else ""
+            self.fail(key, f"must be one of {', '.join(options)} (got {_short(value)}{hint})")
+        return value.lower()
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(key, f"must be true or false (got {_short(value)})")
+        return value
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None,
+                maximum: int | None = None) -> int | None:
+        value = self.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.fail(key, f"must be an integer (got {_short(value)})")
+        _check_range(self, key, value, minimum, maximum)
+        return int(value)
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float | None = None,
+               maximum: float | None = None) -> float | None:
+        value = self.get(key, default)
+        if value is None:
+            return None
+        if not _is_number(value):
+            self.fail(key, f"must be a finite number (got {_short(value)})")
+        _check_range(self, key, value, minimum, maximum)
+        return float(value)
+
+    def string_list(self, key: str, min_length: int, default: Any = _MISSING) -> tuple[str, ...] | None:
+        value = self.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) < min_length:
+            self.fail(key, f"must be a list of at least {min_length} names")
+        if not all(isinstance(v, str) and v.strip() for v in value):
+            self.fail(key, "every entry must be a non-empty string")
+        names = tuple(v.strip() for v in value)
+        if len(set(names)) != len(names):
+            self.fail(key, "names must be unique")
+        return names
+
+
+def _check_range(fields: _Fields, key: str, value: float, minimum, maximum) -> None:
+    if minimum is not None and value < minimum:
+        fields.fail(key, f"must be at least {minimum:g} (got {value:g})")
+    if maximum is not None and value > maximum:
+        fields.fail(key, f"must be at most {maximum:g} (got {value:g})")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _did_you_mean(value: str, options) -> str:
+    close = difflib.get_close_matches(str(value).lower(), list(options), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -1,0 +1,477 @@
+"""The job queue on disk: enqueue, list, start (as a subprocess), cancel, and notice dead jobs.
+
+The queue is a folder, ``<user data dir>/jobs`` (``MEDVIEW_USER_DIR`` overrides the user
+data dir, as for the model registry). Each job is a sub-folder::
+
+    20250501-093000-chest/
+        job.json          the job as queued (paths made absolute)
+        state.json        {"state": queued|running|finished|failed|cancelled, "pid", "created",
+                           "started", "ended", "reason", ...}, always written atomically
+        events.jsonl      every event of the job, appended by the trainer
+        trainer.log       the trainer's stdout and stderr (for a crash's traceback)
+        checkpoints/  model/  split.json  job.resolved.json   (see trainer.loop)
+
+Anyone may read these files at any time (the trainer tab polls them). A job whose state
+says ``running`` but whose process is gone (killed, crashed, machine restarted) is marked
+``failed`` the next time it is loaded, with a reason that says its last checkpoint can be
+resumed. Nothing here imports torch or Qt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from trainer.cancel import CANCEL_FILE
+from trainer.checkpoints import write_json
+
+__all__ = ["STATES", "JobInfo", "QueueError", "queue_dir", "write_state", "read_state", "enqueue",
+           "list_jobs", "get", "start", "start_next", "cancel", "remove", "read_events",
+           "trainer_command", "process_alive", "TRAINER_COMMAND"]
+
+STATES = ("queued", "running", "finished", "failed", "cancelled")
+STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
+
+#: Hook for packaged builds: the command that starts a trainer (the job file and flags are
+#: appended). None: ``[sys.executable, "-m", "trainer"]``, or ``[sys.executable, "train"]``
+#: in a frozen (PyInstaller) app, whose executable is medview itself.
+TRAINER_COMMAND: list[str] | None = None
+
+# Popen objects of trainers this process started: poll() reaps them and tells their fate.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+class QueueError(Exception):
+    """A queue operation is not possible (unknown job, already running, …)."""
+
+
+@dataclass
+class JobInfo:
+    """One queued job as found on disk.
+
+    Attributes
+    ----------
+    id : str
+        The folder name.
+    folder : Path
+    state : str
+        One of :data:`STATES`.
+    status : dict
+        The whole ``state.json``.
+    job : dict
+        ``job.json`` as queued.
+    """
+
+    id: str
+    folder: Path
+    state: str
+    status: dict[str, Any] = field(default_factory=dict)
+    job: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int | None:
+        return self.status.get("pid")
+
+    @property
+    def reason(self) -> str | None:
+        return self.status.get("reason")
+
+    @property
+    def job_file(self) -> Path:
+        return self.folder / JOB_NAME
+
+    @property
+    def events_file(self) -> Path:
+        return self.folder / "events.jsonl"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.folder / "model"
+
+    @property
+    def checkpoint(self) -> Path | None:
+        last = self.folder / "checkpoints" / "last.pt"
+        return last if last.exists() else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "folder": str(self.folder), "state": self.state, **{
+            k: v for k, v in self.status.items() if k != "state"},
+            "name": self.job.get("name"), "checkpoint": str(self.checkpoint) if self.checkpoint else None}
+
+
+def queue_dir() -> Path:
+    """``<user data dir>/jobs`` (``MEDVIEW_USER_DIR`` overrides the user data dir)."""
+    from medview.inference.registry import user_data_dir
+
+    return user_data_dir() / "jobs"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------------- state.json
+
+def read_state(folder: str | Path) -> dict[str, Any]:
+    """``state.json`` of a job folder ({} when missing or unreadable)."""
+    try:
+        data = json.loads((Path(folder) / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+_KEEP = object()
+
+
+def write_state(folder: str | Path, state: str, *, pid: Any = _KEEP, reason: Any = _KEEP,
+                ended: bool = False) -> dict[str, Any]:
+    """Update ``state.json`` atomically (other fields are kept).
+
+    ``running`` records the start time and the process (its id and, where the system
+    tells, its start time, so a recycled pid is not mistaken for the trainer).
+    """
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}")
+    folder = Path(folder)
+    data = read_state(folder)
+    data.setdefault("created", _now())
+    data["state"] = state
+    if pid is not _KEEP:
+        data["pid"] = pid
+        data["process_start"] = _process_start(pid) if pid else None
+    if reason is not _KEEP:
+        data["reason"] = reason
+    if state == "running":
+        data["started"] = _now()
+        data["ended"] = None
+    if ended:
+        data["ended"] = _now()
+    data["updated"] = _now()
+    write_json(folder / STATE_NAME, data)
+    return data
+
+
+# ----------------------------------------------------------------------- processes
+
+def _process_start(pid: int) -> str | None:
+    """Start time of a process (Linux: clock ticks since boot), to tell a recycled pid apart."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()[19]
+
+
+def process_alive(pid: int | None, process_start: str | None = None) -> bool:
+    """Whether process ``pid`` is still running (and is the one that started at ``process_start``)."""
+    if not pid:
+        return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    if os.name == "nt":
+        return _windows_alive(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): the signal test is all there is
+    fields = text.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie has ended; only its parent has not collected it
+        return False
+    return process_start is None or fields[19] == process_start
+
+
+def _windows_alive(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return False
+        return code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def trainer_command() -> list[str]:
+    """How to start a trainer process (see :data:`TRAINER_COMMAND`)."""
+    if TRAINER_COMMAND:
+        return list(TRAINER_COMMAND)
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "train"]
+    return [sys.executable, "-m", "trainer"]
+
+
+# ----------------------------------------------------------------------- the queue
+
+def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: str | None = None) -> JobInfo:
+    """Validate a job and add it to the queue (state ``queued``).
+
+    Parameters
+    ----------
+    job : dict, or path of a job file
+        Relative paths in a job file are relative to its folder; they are written
+        absolute into the queued ``job.json``.
+    queue : path, optional
+        Default :func:`queue_dir`.
+    job_id : str, optional
+        Folder name; default ``YYYYmmdd-HHMMSS-<name>``.
+
+    Raises
+    ------
+    trainer.config.JobError
+        Naming the first invalid field.
+    """
+    from trainer.config import JobError, parse_job
+
+    base = None
+    if not isinstance(job, dict):
+        path = Path(job)
+        try:
+            job = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError) as err:
+            raise JobError("(file)", f"{path}: {err}") from None
+        base = path.parent
+    data = dict(job)
+    parsed = parse_job(data, base_dir=base)
+    if parsed.output:
+        raise JobError("output", "a queued job writes into its own queue folder; remove this field")
+    data = _absolute_paths(data, parsed)
+    data.setdefault("name", parsed.name)
+    data.setdefault("version", parsed.version)
+    root = Path(queue) if queue is not None else queue_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    stem = job_id or f"{datetime.now():%Y%m%d-%H%M%S}-{parsed.name}"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem)[:100]
+    folder, n = root / stem, 2
+    while True:
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            folder, n = root / f"{stem}-{n}", n + 1
+    data["id"] = folder.name
+    write_json(folder / JOB_NAME, data)
+    write_state(folder, "queued", pid=None, reason=None)
+    return _load(folder)
+
+
+def _absolute_paths(data: dict, parsed) -> dict:
+    data = json.loads(json.dumps(data))
+    if isinstance(data.get("dataset"), str):
+        data["dataset"] = parsed.dataset.path
+    elif isinstance(data.get("dataset"), dict):
+        data["dataset"]["path"] = parsed.dataset.path
+    if isinstance(data.get("model"), dict) and parsed.model.weights:
+        data["model"]["weights"] = parsed.model.weights
+    return data
+
+
+def _load(folder: Path) -> JobInfo:
+    status = read_state(folder)
+    try:
+        job = json.loads((folder / JOB_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        job = {}
+    info = JobInfo(folder.name, folder, status.get("state", "failed" if not status else "queued"), status, job)
+    if not status:
+        info.status = {"state": "failed", "reason": "state.json is missing or unreadable"}
+        info.state = "failed"
+    return _notice_death(info)
+
+
+def _notice_death(info: JobInfo) -> JobInfo:
+    """A ``running`` job whose process has gone is marked failed (kept on disk)."""
+    if info.state != "running" or process_alive(info.pid, info.status.get("process_start")):
+        return info
+    info.status = read_state(info.folder) or info.status  # it may have just finished
+    info.state = info.status.get("state", info.state)
+    if info.state != "running" or process_alive(info.pid, info.status.get("process_start")):
+        return info
+    ckpt = info.checkpoint
+    reason = (f"the trainer process (pid {info.pid}) ended without reporting an outcome (killed, crashed "
+              "or the computer restarted)")
+    reason += f"; resume it to continue from {ckpt}" if ckpt else "; no checkpoint was saved yet"
+    try:
+        info.status = write_state(info.folder, "failed", reason=reason, ended=True)
+    except OSError:
+        info.status = dict(info.status, state="failed", reason=reason)
+    info.state = "failed"
+    return info
+
+
+def list_jobs(queue: str | Path | None = None) -> list[JobInfo]:
+    """Every job in the queue, oldest first (dead ``running`` jobs become ``failed``)."""
+    root = Path(queue) if queue is not None else queue_dir()
+    if not root.is_dir():
+        return []
+    found = [_load(p) for p in root.iterdir() if p.is_dir() and (p / JOB_NAME).exists()]
+    return sorted(found, key=lambda j: (j.status.get("created", ""), j.id))
+
+
+def get(job_id: str, queue: str | Path | None = None) -> JobInfo:
+    """One job by its id (folder name).
+
+    Raises
+    ------
+    QueueError
+        If there is no such job.
+    """
+    root = Path(queue) if queue is not None else queue_dir()
+    folder = root / job_id
+    if not (folder / JOB_NAME).exists():
+        names = ", ".join(j.id for j in list_jobs(root)) or "none"
+        raise QueueError(f"no job '{job_id}' in {root} (jobs: {names})")
+    return _load(folder)
+
+
+def start(job_id: str, *, resume: bool = False, register: bool = False, start_next: bool = False,
+          queue: str | Path | None = None) -> JobInfo:
+    """Start a job's trainer as a subprocess (see :func:`trainer_command`).
+
+    Parameters
+    ----------
+    resume : bool
+        Continue from the job's last checkpoint (for a failed or cancelled job).
+    register : bool
+        Install the model in the registry when the job finishes.
+    start_next : bool
+        When it ends, the trainer starts the next queued job (a queue that runs itself).
+
+    Raises
+    ------
+    QueueError
+        If the job is running already.
+    """
+    info = get(job_id, queue)
+    if info.state == "running":
+        raise QueueError(f"job '{job_id}' is already running (pid {info.pid})")
+    (info.folder / CANCEL_FILE).unlink(missing_ok=True)
+    args = [*trainer_command(), str(info.job_file)]
+    if resume:
+        args.append("--resume")
+    if register:
+        args.append("--register")
+    if start_next:
+        args.append("--start-next")
+    kwargs: dict[str, Any] = {}
+    if os.name == "nt":
+        # Own process group: CTRL_BREAK_EVENT reaches it (graceful cancel); no console window.
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)
+    else:
+        kwargs["start_new_session"] = True  # a Ctrl-C meant for the GUI's terminal does not reach it
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(info.folder / LOG_NAME, "ab") as log:
+        proc = subprocess.Popen(args, cwd=str(info.folder), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, **kwargs)
+    _CHILDREN[proc.pid] = proc
+    status = read_state(info.folder)
+    if status.get("state") != "running" or status.get("pid") != proc.pid:
+        write_state(info.folder, "running", pid=proc.pid, reason=None)
+    return _load(info.folder)
+
+
+def start_next(queue: str | Path | None = None, *, register: bool = False) -> JobInfo | None:
+    """Start the oldest queued job, unless a job is running; returns it (or None)."""
+    jobs = list_jobs(queue)
+    if any(j.state == "running" for j in jobs):
+        return None
+    queued = [j for j in jobs if j.state == "queued"]
+    if not queued:
+        return None
+    return start(queued[0].id, register=register, start_next=True, queue=queue)
+
+
+def cancel(job_id: str, *, timeout: float = 30.0, queue: str | Path | None = None) -> JobInfo:
+    """Cancel a job: a queued one at once; a running one gracefully, killed after ``timeout``.
+
+    A running trainer is asked through the cancel file and a signal (SIGTERM; on Windows
+    CTRL_BREAK_EVENT): it finishes its batch, saves a checkpoint and reports
+    ``cancelled``. If it is still alive after ``timeout`` seconds it is killed and the job
+    is marked cancelled here; its last checkpoint stays resumable.
+    """
+    info = get(job_id, queue)
+    if info.state == "queued":
+        write_state(info.folder, "cancelled", reason="cancelled before it started", ended=True)
+        return _load(info.folder)
+    if info.state != "running":
+        return info
+    (info.folder / CANCEL_FILE).touch()
+    pid = info.pid
+    _signal(pid, graceful=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process_alive(pid, info.status.get("process_start")):
+        time.sleep(0.2)
+    if process_alive(pid, info.status.get("process_start")):
+        _signal(pid, graceful=False)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and process_alive(pid, info.status.get("process_start")):
+            time.sleep(0.1)
+        write_state(info.folder, "cancelled", reason=f"did not stop within {timeout:g} s and was killed; "
+                                                      "its last checkpoint can be resumed", ended=True)
+    elif read_state(info.folder).get("state") == "running":
+        write_state(info.folder, "cancelled", reason="cancelled", ended=True)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.poll()
+    return _load(info.folder)
+
+
+def _signal(pid: int, graceful: bool) -> None:
+    try:
+        if os.name == "nt":
+            os.kill(pid, signal.CTRL_BREAK_EVENT if graceful else signal.SIGTERM)  # SIGTERM: TerminateProcess
+        else:
+            os.kill(pid, signal.SIGTERM if graceful else signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def remove(job_id: str, queue: str | Path | None = None) -> None:
+    """Delete a job's folder (not while it runs)."""
+    import shutil
+
+    info = get(job_id, queue)
+    if info.state == "running":
+        raise QueueError(f"job '{job_id}' is running; cancel it first")
+    shutil.rmtree(info.folder)
+
+
+def read_events(job_id: str, queue: str | Path | None = None) -> list:
+    """The job's events so far (lines that do not parse, e.g. one being written, are skipped)."""
+    from trainer.events import EventError, parse_line
+
+    info = get(job_id, queue)
+    try:
+        lines = info.events_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(parse_line(line))
+        except EventError:
+            continue
+    return out

@@ -1,0 +1,142 @@
+"""Put a trained model into the user registry, so ``medview analyze --model NAME`` uses it at once.
+
+``medview train JOB.json --register`` calls :func:`register` when the job finishes;
+``medview register-model RUN_DIR`` (and ``medview models register RUN_DIR``) does it
+later. The model folder written by the trainer (``RUN_DIR/model``) is imported through
+the registry's own import (weights and manifest checked, the network run once, the
+SHA-256 recorded), then its card, evaluation report and charts are copied beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RegistrationError", "register", "card_text", "EXTRA_FILES"]
+
+#: Files of a trained model folder copied into the registry next to model.json and weights.
+EXTRA_FILES = ("card.md", "evaluation.json", "training_curves.png", "confusion_matrix.png", "roc.png",
+               "examples.png")
+
+
+class RegistrationError(Exception):
+    """The model cannot be registered; the message says why."""
+
+
+def register(run_dir: str | Path, *, name: str | None = None, version: str | None = None,
+             replace_existing: bool = False, registry=None):
+    """Install ``RUN_DIR/model`` (or a model folder given directly) in the user registry.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A finished job's run folder, or its ``model`` folder.
+    name, version : str, optional
+        Register under another name or version than the job gave.
+    replace_existing : bool
+        Overwrite an installed model with the same name and version.
+    registry : Registry, optional
+        Default: the shipped + user registry.
+
+    Returns
+    -------
+    medview.inference.registry.ModelEntry
+
+    Raises
+    ------
+    RegistrationError
+        If the folder holds no finished model, or the registry refuses it (the message
+        says why, e.g. already installed).
+    """
+    from medview.inference.manifest import ManifestError, ModelError, parse_manifest, read_manifest, write_manifest
+    from medview.inference.registry import Registry
+
+    run_dir = Path(run_dir)
+    folder = run_dir / "model" if (run_dir / "model" / "model.json").exists() else run_dir
+    if not (folder / "model.json").exists():
+        raise RegistrationError(f"{run_dir}: no trained model here (expected {run_dir / 'model' / 'model.json'}; "
+                                "has the job finished?)")
+    registry = registry or Registry()
+    source = folder
+    staging = None
+    try:
+        if name or version:
+            manifest = read_manifest(folder)
+            data = json.loads(json.dumps(manifest.to_dict()))  # tuples → lists, as in the file
+            data.update({k: v for k, v in (("name", name), ("version", version)) if v})
+            manifest = parse_manifest(data)
+            staging = folder.parent / f".register-{manifest.name}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            shutil.copy2(folder / manifest.weights.file, staging / manifest.weights.file)
+            write_manifest(manifest, staging / "model.json")
+            source = staging
+        entry = registry.import_model(source, replace_existing=replace_existing)
+    except ManifestError as err:
+        raise RegistrationError(str(err)) from None
+    except ModelError as err:
+        text = str(err).replace("use --replace", "use --replace (or another --version)")
+        raise RegistrationError(text) from None
+    except OSError as err:
+        raise RegistrationError(f"cannot write into the registry ({err})") from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    for extra in EXTRA_FILES:
+        if (folder / extra).is_file():
+            try:
+                shutil.copy2(folder / extra, entry.path / extra)
+            except OSError:
+                pass  # the model works without its report; the import itself succeeded
+    return entry
+
+
+def card_text(manifest, report: dict[str, Any], job) -> str:
+    """The model card as Markdown (``card.md``), for a person deciding whether to trust it."""
+    card = manifest.card
+    m = report.get("metrics") or {}
+    lines = [f"# {manifest.name} {manifest.version}", ""]
+    if job.card.demo:
+        lines += ["> **DEMO, synthetic data, not for clinical use.**", ""]
+    lines += [
+        f"- **Task:** {manifest.task}; classes: {', '.join(manifest.classes)} ({manifest.activation})",
+        f"- **Architecture:** {manifest.architecture.name} "
+        f"{json.dumps(manifest.architecture.arguments) if manifest.architecture.arguments else ''}".rstrip(),
+        f"- **Input:** {manifest.input.size[0]}×{manifest.input.size[1]}, {manifest.input.channels} channel(s); "
+        f"preprocessing {json.dumps(manifest.to_dict()['preprocessing'])}",
+        f"- **Parent model:** {report.get('parent', '?')}",
+        f"- **Date:** {card.date}",
+        "",
+        "## Intended use", "", card.intended_use, "",
+        "## Training data", "", card.training_data, "",
+        "## Results on the held-out test set", "",
+    ]
+    if report.get("n_test"):
+        ci = report.get("ci95") or {}
+        for key in ("accuracy", "balanced_accuracy", "auc", "sensitivity", "specificity", "ppv", "npv",
+                    "threshold", "dice", "iou", "dice_per_image_mean", "dice_per_image_median"):
+            if m.get(key) is not None:
+                interval = f" (95% CI {ci[key][0]:.3f}–{ci[key][1]:.3f})" if ci.get(key) else ""
+                lines.append(f"- {key}: {m[key]:.4f}{interval}")
+        lines.append(f"- test images: {report['n_test']}")
+        if report.get("decision_rule"):
+            lines.append(f"- decision rule: {report['decision_rule']}")
+        if report.get("confusion_matrix"):
+            lines += ["", "Confusion matrix (rows true, columns predicted): "
+                      + "; ".join(f"{c}: {row}" for c, row in zip(report["classes"], report["confusion_matrix"]))]
+    else:
+        lines.append("Not evaluated: the job had no test set.")
+    lines += ["", "## Limitations", "", card.limitations or "None stated.", ""]
+    for note in report.get("notes", []):
+        lines.append(f"- {note}")
+    charts = report.get("charts") or {}
+    if charts:
+        lines += ["", "## Charts", ""] + [f"- {k}: `{v}`" for k, v in charts.items()]
+    lines += ["", "## Training", "",
+              f"preset {job.preset}; {job.epochs} epochs planned ({len(report.get('history', []))} run), backbone "
+              f"frozen for {job.freeze_epochs}; optimizer {job.optimizer}, lr {job.lr:g}, scheduler {job.scheduler}, "
+              f"batch {job.batch_size}; best epoch {report.get('best_epoch')} by validation {report.get('monitor')}.",
+              ""]
+    return "\n".join(lines)
