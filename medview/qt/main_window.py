@@ -113,6 +113,10 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisPanel(self.grid, self.settings, self)
         self.analysis_dock = self.add_panel(self.analysis, "AI", "AnalysisDock")
         self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
+        self.trainer_tab = None  # the Trainer tab is built when first opened (pyqtgraph, trainer)
+        self.trainer_action = self._act("&Trainer", self.open_trainer, area="View")
+        self.panels_menu.parentWidget().addAction(self.trainer_action)
+        self.toolbar.addAction(self.trainer_action)
         self.viewer_actions.overlays.setChecked(bool(self.settings.value("viewer/show_overlay")))
         self.smooth_action.setChecked(bool(self.settings.value("viewer/smooth_interpolation")))
         self._apply_cache_budget()
@@ -143,6 +147,15 @@ class MainWindow(QMainWindow):
         if hasattr(self, "panels_menu"):
             self.panels_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def open_trainer(self) -> None:
+        """Show the Trainer tab; training itself runs in subprocesses."""
+        if self.trainer_tab is None:
+            from medview.qt.trainer_tab import LazyTrainerTab
+
+            self.trainer_tab = LazyTrainerTab(self.settings, self.analysis.refresh_models, self)
+            self.add_tab(self.trainer_tab, "Trainer")
+        self.tabs.setCurrentWidget(self.trainer_tab)
 
     def add_tab(self, widget: QWidget, title: str) -> int:
         """Add a central tab next to the viewer (e.g. the trainer); returns its index."""
@@ -569,6 +582,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.workers.cancel_all()
         self.analysis.shutdown()
+        if self.trainer_tab is not None:
+            self.trainer_tab.shutdown()
         self.loader.cancel_all()
         for c in self.grid.cines.values():
             c.stop()

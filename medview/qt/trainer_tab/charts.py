@@ -1,0 +1,228 @@
+"""Live training charts: loss (train per batch and per epoch, validation) and the
+validation metrics, drawn with pyqtgraph as events arrive.
+
+As pyqtgraph's ``examples/scrollingPlots.py`` does, each curve is built once and only
+its data is replaced (``setData``) when points arrive; redraws are coalesced to at most
+one every ``REDRAW_MS`` however fast events come (a backlog of thousands of batch events
+costs one redraw, not thousands).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from medview.qt import theme
+
+__all__ = ["TrainingCharts", "METRIC_COLOURS", "configure_pyqtgraph"]
+
+REDRAW_MS = 100
+TRAIN_COLOUR = theme.ACCENT
+VAL_COLOUR = "#ff9f43"
+BATCH_COLOUR = "#4c6a8a"
+METRIC_COLOURS = {"accuracy": "#5ad1a0", "balanced_accuracy": "#c678dd", "auc": "#ffd23f",
+                  "dice": "#5ad1a0", "iou": "#ffd23f"}
+_OTHER_COLOURS = ["#56b6c2", "#e06c75", "#98c379", "#d19a66"]
+_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "auc": "AUC",
+           "dice": "Dice", "iou": "IoU"}
+
+_configured = False
+
+
+def configure_pyqtgraph() -> None:
+    """Once: row-major images (numpy's order), antialiased lines, the reading-room colours."""
+    global _configured
+    if not _configured:
+        pg.setConfigOptions(imageAxisOrder="row-major", antialias=True,
+                            background=theme.BASE, foreground=theme.TEXT_DIM)
+        _configured = True
+
+
+def _nan(v) -> float:
+    return float("nan") if v is None or not math.isfinite(v) else float(v)
+
+
+def nice_ceiling(v: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is >= ``v`` (> 0)."""
+    if not v > 0 or not math.isfinite(v):
+        return 1.0
+    k = math.floor(math.log10(v))
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if m * 10 ** k >= v * (1 - 1e-12):
+            return m * 10 ** k
+    return 10 ** (k + 1)
+
+
+def make_plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
+    configure_pyqtgraph()
+    w = pg.PlotWidget()
+    w.setTitle(title, color=theme.TEXT, size="10pt")
+    w.setLabel("left", y_label)
+    w.setLabel("bottom", x_label)
+    # No grid: pyqtgraph draws grid lines as part of each axis across the whole plot, so
+    # every new point would repaint both axes (a stall on a busy 2-core PC).
+    w.setMenuEnabled(False)
+    w.setMouseEnabled(x=False, y=False)
+    w.hideButtons()
+    w.setMinimumHeight(150)
+    for axis in ("left", "bottom"):
+        w.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" confuses more than it helps
+    return w
+
+
+class TrainingCharts(QWidget):
+    """Two stacked plots fed by :meth:`add_events`.
+
+    Attributes
+    ----------
+    loss_plot, metric_plot : pyqtgraph.PlotWidget
+    batch_curve, train_curve, val_curve : pyqtgraph.PlotDataItem
+        Training loss per batch (x = fractional epoch), mean training loss and validation
+        loss per epoch.
+    metric_curves : dict of str to PlotDataItem
+        One per validation metric, created when the metric first appears.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss_plot = make_plot("Loss (lower is better)", "loss")
+        legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextColor=theme.TEXT)
+        self.batch_curve = self.loss_plot.plot(pen=pg.mkPen(BATCH_COLOUR, width=1), name="train (each batch)",
+                                               connect="finite")
+        self.train_curve = self.loss_plot.plot(pen=pg.mkPen(TRAIN_COLOUR, width=2), symbol="o", symbolSize=6,
+                                               symbolBrush=TRAIN_COLOUR, symbolPen=None, name="train (epoch mean)",
+                                               connect="finite")
+        self.val_curve = self.loss_plot.plot(pen=pg.mkPen(VAL_COLOUR, width=2), symbol="s", symbolSize=6,
+                                             symbolBrush=VAL_COLOUR, symbolPen=None, name="validation",
+                                             connect="finite")
+        legend.setBrush(pg.mkBrush(theme.WINDOW + "c0"))
+        self.metric_plot = make_plot("Validation metrics (higher is better)", "score")
+        self.metric_plot.setYRange(0, 1.02, padding=0)
+        self.metric_legend = self.metric_plot.addLegend(offset=(-10, -10), labelTextColor=theme.TEXT)
+        self.metric_legend.setBrush(pg.mkBrush(theme.WINDOW + "c0"))
+        self.best_line = pg.InfiniteLine(angle=90, movable=False,
+                                         pen=pg.mkPen(theme.TEXT_DIM, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                         label="best", labelOpts={"position": 0.96, "color": theme.TEXT_DIM})
+        self.best_line.hide()
+        self.metric_plot.addItem(self.best_line)
+        self.metric_curves: dict[str, pg.PlotDataItem] = {}
+        self.empty_label = QLabel("The charts fill in as the trainer reports each batch and epoch.")
+        self.empty_label.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.empty_label)
+        lay.addWidget(self.loss_plot, 1)
+        lay.addWidget(self.metric_plot, 1)
+        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._redraw_timer.timeout.connect(self.redraw)
+        self.redraws = 0
+        self.clear()
+
+    # ------------------------------------------------------------------ data
+
+    def clear(self) -> None:
+        """Forget every point (another job, or its file started over)."""
+        self._bx: list[float] = []
+        self._by: list[float] = []
+        self._ex: list[float] = []
+        self._train: list[float] = []
+        self._val: list[float] = []
+        self._metrics: dict[str, list[float]] = {}
+        self._best_epoch: int | None = None
+        self._epochs = 0  # planned epochs: the x axis spans them from the start
+        self._x_range: tuple | None = None
+        self._y_top: float | None = None
+        for curve in self.metric_curves.values():  # another job may report other metrics
+            self.metric_plot.removeItem(curve)
+        self.metric_curves.clear()
+        self._dirty = True
+        self.redraw()
+
+    def add_events(self, events) -> None:
+        """Take the chart-relevant events (others are ignored); redraw soon."""
+        changed = False
+        for e in events:
+            kind = e.type
+            if kind == "epoch_started":
+                self._epochs = max(self._epochs, e.epochs)
+            elif kind == "batch":
+                x = (e.epoch - 1) + (e.batch / e.batches if e.batches else 1.0)
+                if self._bx and x <= self._bx[-1]:  # a resumed run repeats an epoch: break the line
+                    self._bx.append(x)
+                    self._by.append(float("nan"))
+                self._bx.append(x)
+                self._by.append(_nan(e.loss))
+                changed = True
+            elif kind == "epoch_end":
+                self._epochs = max(self._epochs, e.epochs)
+                if self._ex and e.epoch <= self._ex[-1]:  # resumed: the repeated epoch replaces the old
+                    keep = sum(1 for x in self._ex if x < e.epoch)
+                    del self._ex[keep:], self._train[keep:], self._val[keep:]
+                    for vals in self._metrics.values():
+                        del vals[keep:]
+                self._ex.append(float(e.epoch))
+                self._train.append(_nan(e.train_loss))
+                self._val.append(_nan(e.val_loss))
+                n = len(self._ex)
+                for name in list(self._metrics) + [k for k in e.metrics if k not in self._metrics]:
+                    vals = self._metrics.setdefault(name, [])
+                    vals.extend([float("nan")] * (n - 1 - len(vals)))
+                    vals.append(_nan(e.metrics.get(name)))
+                changed = True
+            elif kind == "checkpoint_saved":
+                self._best_epoch = e.epoch
+                changed = True
+        if changed:
+            self._dirty = True
+            if not self._redraw_timer.isActive():
+                self._redraw_timer.start()
+
+    @property
+    def n_batches(self) -> int:
+        return sum(1 for y in self._by if not math.isnan(y))
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self._ex)
+
+    def redraw(self) -> None:
+        """Push the points into the curves (``setData`` on curves built once)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraws += 1
+        self.batch_curve.setData(self._bx, self._by)
+        self.train_curve.setData(self._ex, self._train)
+        self.val_curve.setData(self._ex, self._val)
+        for name, vals in self._metrics.items():
+            curve = self.metric_curves.get(name)
+            if curve is None:
+                colour = METRIC_COLOURS.get(name) or _OTHER_COLOURS[len(self.metric_curves) % len(_OTHER_COLOURS)]
+                curve = self.metric_plot.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
+                                              symbolBrush=colour, symbolPen=None,
+                                              name=_LABELS.get(name, name.replace("_", " ")), connect="finite")
+                self.metric_curves[name] = curve
+            curve.setData(self._ex[: len(vals)], vals)
+        if self._best_epoch is not None:
+            self.best_line.setValue(self._best_epoch)
+            self.best_line.show()
+        else:
+            self.best_line.hide()
+        has_points = bool(self._bx or self._ex)
+        self.empty_label.setVisible(not has_points)
+        # Ranges change only when they must (a new epoch plan, a loss above the top), so a
+        # new point repaints its curve and not the axes.
+        right = max([float(self._epochs), 1.0] + self._bx[-1:] + self._ex[-1:])
+        x_range = (0.0, right * 1.03)
+        if x_range != self._x_range:
+            self._x_range = x_range
+            for plot in (self.loss_plot, self.metric_plot):
+                plot.setXRange(*x_range, padding=0)
+        finite = [v for v in self._by + self._train + self._val if not math.isnan(v)]
+        top = nice_ceiling(max(finite) * 1.05) if finite else 1.0
+        if top != self._y_top:
+            self._y_top = top
+            self.loss_plot.setYRange(0, top, padding=0)

@@ -1,0 +1,484 @@
+"""One job: live charts, time left, log, evaluation, and putting the model to work.
+
+The page follows the job's ``events.jsonl`` (:class:`~.event_tail.EventTail`) and
+feeds each batch of events to the charts, the log and :class:`~.progress.JobProgress`.
+When the job has finished it loads ``model/evaluation.json`` in a pool thread and
+offers **Register model** (:func:`trainer.register.register`, in a pool thread; the
+AI panel's model list is refreshed at once) and **Export ONNX**
+(``medview models export-onnx`` as a subprocess).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+                               QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from medview.qt import theme
+from medview.qt.trainer_tab.charts import TrainingCharts
+from medview.qt.trainer_tab.evaluation_view import EvaluationView
+from medview.qt.trainer_tab.event_tail import EventTail
+from medview.qt.trainer_tab.job_list import STATE_COLOURS
+from medview.qt.trainer_tab.log_view import LogView
+from medview.qt.trainer_tab.progress import TERMINAL, JobProgress, format_duration
+
+__all__ = ["JobPage", "export_command"]
+
+_LOG_TAIL_BYTES = 6000
+
+
+def _load_report(folder: str, name: str, version: str):
+    """Pool thread: (evaluation.json or None, whether name/version is registered)."""
+    from medview.inference.registry import Registry
+
+    path = Path(folder) / "model" / "evaluation.json"
+    report = None
+    if path.is_file():
+        report = json.loads(path.read_text(encoding="utf-8"))
+    registered = any(e.name == name and e.version == version and e.source == "user"
+                     for e in Registry().available())
+    return report, registered
+
+
+def _register(folder: str, name: str | None, version: str | None, replace: bool):
+    from trainer.register import register
+
+    return register(folder, name=name or None, version=version or None, replace_existing=replace)
+
+
+def _trainer_log_tail(folder: str) -> str:
+    path = Path(folder) / "trainer.log"
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - _LOG_TAIL_BYTES))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def export_command(name: str, version: str, out: str) -> list[str]:
+    """``medview models export-onnx NAME OUT --version V`` as this Python (or frozen app) runs it."""
+    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "medview"]
+    return [*base, "models", "export-onnx", name, out, "--version", version]
+
+
+class JobPage(QWidget):
+    """The selected job.
+
+    Signals
+    -------
+    eventState(str, str, object)
+        Job id, ``running`` or a terminal state, reason (or None), as the events say.
+    progressText(str, str)
+        Job id and a short progress text for the queue table ("epoch 3/20").
+    cancelRequested(str), startRequested(str), removeRequested(str)
+    modelRegistered(object)
+        The registry entry of a model just registered.
+    """
+
+    eventState = Signal(str, str, object)
+    progressText = Signal(str, str)
+    cancelRequested = Signal(str)
+    startRequested = Signal(str)
+    removeRequested = Signal(str)
+    modelRegistered = Signal(object)
+
+    def __init__(self, workers, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.workers = workers
+        self.job_id: str | None = None
+        self.folder: Path | None = None
+        self.info = None
+        self.state: str | None = None
+        self.progress = JobProgress()
+        self.report: dict | None = None
+        self.registered = False
+        self._loading_report = False
+        self._export: QProcess | None = None
+        self._export_tmp: tempfile.TemporaryDirectory | None = None
+        self._crash_shown = False
+        self.tail = EventTail(parent=self)
+        self.tail.events.connect(self.add_events)
+        self.tail.reset.connect(self._reset_view)
+        self.tail.bad_line.connect(lambda msg: self.log.add_line("warning", f"unreadable event line: {msg}"))
+        self._tick = QTimer(self, interval=1000)
+        self._tick.timeout.connect(self._update_progress)
+        self._build()
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self) -> None:
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.state_label = QLabel()
+        self.eta_label = QLabel()
+        self.eta_label.setObjectName("eta")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(10)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current batch and keep a checkpoint (stopped by force if it "
+                                      "has not within 30 s); press again to stop at once")
+        self.cancel_button.clicked.connect(lambda: self.job_id and self.cancelRequested.emit(self.job_id))
+        self.start_button = QPushButton("Resume")
+        self.start_button.clicked.connect(lambda: self.job_id and self.startRequested.emit(self.job_id))
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Delete this job's folder (its model too, unless registered)")
+        self.remove_button.clicked.connect(lambda: self.job_id and self.removeRequested.emit(self.job_id))
+        self.folder_button = QPushButton("Open folder")
+        self.folder_button.clicked.connect(lambda: self.folder and QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(self.folder))))
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.state_label)
+        head.addStretch(1)
+        for b in (self.cancel_button, self.start_button, self.remove_button, self.folder_button):
+            head.addWidget(b)
+
+        self.charts = TrainingCharts()
+        self.log = LogView()
+        self.evaluation = EvaluationView()
+        self.name_edit = QLineEdit()
+        self.name_edit.setToolTip("The model's name in the AI panel")
+        self.version_edit = QLineEdit()
+        self.version_edit.setMaximumWidth(160)
+        self.register_button = QPushButton("Register model")
+        self.register_button.setToolTip("Install the model so the viewer's AI panel can run it")
+        self.register_button.clicked.connect(self.register_model)
+        self.export_button = QPushButton("Export ONNX…")
+        self.export_button.setToolTip("Write the model as an ONNX file (for other tools)")
+        self.export_button.clicked.connect(self._choose_export)
+        self.use_status = QLabel()
+        self.use_status.setWordWrap(True)
+        self.use_row = QWidget()  # putting the model to work: shown once the job has finished
+        use = QHBoxLayout(self.use_row)
+        use.setContentsMargins(0, 0, 0, 0)
+        use.addWidget(QLabel("Model name"))
+        use.addWidget(self.name_edit, 1)
+        use.addWidget(QLabel("Version"))
+        use.addWidget(self.version_edit)
+        use.addWidget(self.register_button)
+        use.addWidget(self.export_button)
+        self.name_edit.setMinimumWidth(140)
+        eval_page = QWidget()
+        ev = QVBoxLayout(eval_page)
+        ev.setContentsMargins(0, 0, 0, 0)
+        ev.addWidget(self.evaluation, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(eval_page)
+        self.side = QTabWidget()
+        self.side.addTab(scroll, "Evaluation")
+        self.side.addTab(self.log, "Log")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.charts)
+        split.addWidget(self.side)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([420, 600])  # as ratios: the evaluation needs the room of two square plots
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(head)
+        row = QHBoxLayout()
+        row.addWidget(self.eta_label, 1)
+        row.addWidget(self.use_row, 2)
+        lay.addLayout(row)
+        lay.addWidget(self.use_status)
+        lay.addWidget(self.bar)
+        lay.addWidget(split, 1)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ following a job
+
+    def show_job(self, info) -> None:
+        """Follow ``info`` (a :class:`trainer.jobs.JobInfo`); None shows nothing."""
+        same = info is not None and info.id == self.job_id
+        self.info = info
+        if same:
+            self.update_info(info)
+            return
+        self.job_id = info.id if info is not None else None
+        self.folder = info.folder if info is not None else None
+        self.state = info.state if info is not None else None
+        self.registered = False
+        self._crash_shown = False
+        self._use_text("")
+        self.use_status.setStyleSheet("")
+        name = (info.job.get("name") if info is not None else "") or ""
+        self.title.setText(f"<b>{name}</b> <span style='color:{theme.TEXT_DIM}'>{info.id}</span>" if info else "")
+        self.name_edit.setText(name)
+        self.version_edit.setText(str(info.job.get("version") or "") if info else "")
+        self.tail.follow(info.events_file if info is not None else None)
+        self._update_state_label()
+        self._update_buttons()
+        self._maybe_load_report()
+        self._maybe_show_crash()
+
+    def update_info(self, info) -> None:
+        """A fresh listing of the followed job (state.json may have changed)."""
+        if info is None or info.id != self.job_id:
+            return
+        self.info = info
+        disk = info.state
+        # a terminal event outranks a "running" that state.json still says
+        if not (disk == "running" and self.progress.done):
+            self.state = disk
+        self._update_state_label()
+        self._update_buttons()
+        self._maybe_load_report()
+        self._maybe_show_crash()
+
+    def stop(self) -> None:
+        self.tail.stop()
+        self._tick.stop()
+        if self._export is not None and self._export.state() != QProcess.ProcessState.NotRunning:
+            self._export.kill()
+            self._export.waitForFinished(2000)
+
+    def _reset_view(self) -> None:
+        self.charts.clear()
+        self.log.clear()
+        self.evaluation.clear("No evaluation yet: it appears when the job finishes.")
+        self.report = None
+        self.progress = JobProgress()
+        self._update_progress()
+
+    def add_events(self, events) -> None:
+        """Events of the followed job, in order (from the tail; tests call it too)."""
+        if self.job_id is None:
+            return
+        self.charts.add_events(events)
+        self.log.add_events(events)
+        for e in events:
+            self.progress.add(e)
+            if e.type == "job_started":
+                self.state = "running"
+                self.eventState.emit(self.job_id, "running", None)
+            elif e.type in TERMINAL:
+                self.state = TERMINAL[e.type]
+                self.eventState.emit(self.job_id, self.state, getattr(e, "reason", None))
+            elif e.type == "evaluation":
+                self._maybe_load_report(force=True)
+        self._update_progress()
+        self._update_state_label()
+        self._update_buttons()
+        if self.state == "finished":
+            self._maybe_load_report()
+
+    def _update_progress(self) -> None:
+        p = self.progress
+        if self.state == "queued" and p.state is None:
+            text = "Queued: starts when the jobs before it have finished."
+        elif self.state in ("failed", "cancelled") and not p.done:
+            text = (self.info.reason if self.info is not None and self.info.reason else self.state.capitalize())
+        else:
+            text = p.text()
+        self.eta_label.setText(text)
+        self.bar.setValue(int(p.fraction() * 1000))
+        self.bar.setVisible(p.state is not None)
+        if p.state == "running" and self.job_id:
+            short = f"epoch {p.epoch}/{p.epochs}" if p.epochs else "preparing"
+            left, _ = p.eta()
+            if left is not None:
+                short += f", {format_duration(left)} left"
+            self.progressText.emit(self.job_id, short)
+        if p.state == "running" and self.state == "running":
+            if not self._tick.isActive():
+                self._tick.start()
+        else:
+            self._tick.stop()
+
+    def _use_text(self, text: str) -> None:
+        self.use_status.setText(text)
+        self.use_status.setVisible(bool(text))
+
+    def _update_state_label(self) -> None:
+        s = self.state or ""
+        self.state_label.setText(s)
+        self.state_label.setStyleSheet(f"color: {STATE_COLOURS.get(s, theme.TEXT)}; font-weight: bold;")
+
+    def _update_buttons(self) -> None:
+        s = self.state
+        has = self.job_id is not None
+        self.cancel_button.setVisible(has and s in ("running", "queued"))
+        ckpt = self.info is not None and self.info.checkpoint is not None
+        if s == "queued":
+            self.start_button.setText("Start now")
+            self.start_button.setToolTip("Start this job now (if no other job is running)")
+        elif ckpt:
+            self.start_button.setText("Resume")
+            self.start_button.setToolTip("Continue from the last checkpoint")
+        else:
+            self.start_button.setText("Run again")
+            self.start_button.setToolTip("Start this job again from the beginning")
+        self.start_button.setVisible(has and s in ("queued", "failed", "cancelled"))
+        self.remove_button.setVisible(has and s not in ("running",))
+        self.folder_button.setVisible(has)
+        finished = s == "finished"
+        self.use_row.setVisible(finished)
+        self.use_status.setVisible(bool(self.use_status.text()))
+        self.register_button.setEnabled(finished and not self.registered)
+        self.register_button.setText("Registered" if self.registered else "Register model")
+        self.export_button.setEnabled(finished and (self._export is None
+                                                    or self._export.state() == QProcess.ProcessState.NotRunning))
+        for w in (self.name_edit, self.version_edit):
+            w.setEnabled(finished and not self.registered)
+
+    def _maybe_show_crash(self) -> None:
+        """A job that failed without a ``failed`` event (crash, kill): show why, and the trainer's output."""
+        if self.state != "failed" or self.progress.state == "failed" or self._crash_shown or self.folder is None:
+            return
+        self._crash_shown = True
+        reason = self.info.reason if self.info is not None else None
+        if reason:
+            self.log.add_line("error", f"FAILED: {reason}")
+        folder = str(self.folder)
+        self.workers.start(_trainer_log_tail, folder,
+                           on_return=lambda text: folder == str(self.folder) and text.strip() and self.log.add_line(
+                               "debug", "last output of the trainer process (trainer.log):\n" + text.strip()))
+        self._update_progress()
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _maybe_load_report(self, force: bool = False) -> None:
+        if self.state != "finished" or self.folder is None or self._loading_report:
+            return
+        if self.report is not None and not force:
+            return
+        self._loading_report = True
+        job_id, folder = self.job_id, str(self.folder)
+        name, version = self.name_edit.text().strip(), self.version_edit.text().strip()
+
+        def done(result) -> None:
+            self._loading_report = False
+            if job_id != self.job_id:
+                return
+            report, registered = result
+            self.registered = self.registered or registered
+            if report is None:
+                self.evaluation.clear("This job wrote no evaluation report.")
+            else:
+                self.report = report
+                self.evaluation.set_report(report)
+                self.side.setCurrentIndex(0)
+            if self.registered:
+                self._use_text(f"{name} {version} is registered: choose it in the AI panel.")
+            self._update_buttons()
+
+        def failed(exc) -> None:
+            self._loading_report = False
+            if job_id == self.job_id:
+                self.evaluation.clear(f"Cannot read the evaluation report: {exc}")
+
+        self.workers.start(_load_report, folder, name, version, on_return=done, on_error=failed)
+
+    # ------------------------------------------------------------------ using the model
+
+    def register_model(self, replace: bool = False) -> None:
+        """Install the finished model in the registry (pool thread)."""
+        if self.state != "finished" or self.folder is None:
+            return
+        name, version = self.name_edit.text().strip(), self.version_edit.text().strip()
+        job_id = self.job_id
+        self.register_button.setEnabled(False)
+        self.use_status.setStyleSheet("")
+        self._use_text("Registering: checking that the model loads and runs…")
+
+        def done(entry) -> None:
+            if job_id != self.job_id:
+                return
+            self.registered = True
+            self._use_text(f"Registered as {entry.name} {entry.version}. It is in the AI panel's model "
+                                    "list now: open an image in the Viewer tab and choose it there.")
+            self._update_buttons()
+            self.modelRegistered.emit(entry)
+
+        def failed(exc) -> None:
+            if job_id != self.job_id:
+                return
+            text = str(exc)
+            if "already installed" in text:  # the registry speaks CLI ("--replace"); say it in GUI terms
+                text = (f"a model called {name or 'this'} with version {version or 'this'} is already installed. "
+                        "Change the version and register again.")
+            self._use_text(f"Not registered: {text}")
+            self.use_status.setStyleSheet(f"color: {theme.ERROR};")
+            self._update_buttons()
+
+        self.workers.start(_register, str(self.folder), name, version, replace, on_return=done, on_error=failed)
+
+    def _choose_export(self) -> None:
+        name = self.name_edit.text().strip() or "model"
+        start = str(Path.home() / f"{name}-{self.version_edit.text().strip() or 'model'}.onnx")
+        out, _ = QFileDialog.getSaveFileName(self, "Export ONNX", start, "ONNX models (*.onnx)")
+        if out:
+            if not out.lower().endswith(".onnx"):
+                out += ".onnx"
+            self.export_onnx(out)
+
+    def export_onnx(self, out: str) -> QProcess | None:
+        """``medview models export-onnx`` in a subprocess, on this job's model folder.
+
+        The subprocess sees a registry made of this job's folder only (shipped models
+        dir = the job folder, whose ``model/`` is the trained model; an empty user
+        dir), so it exports exactly this job's model whether or not it is registered.
+        """
+        if self.state != "finished" or self.folder is None or self.info is None:
+            return None
+        from medview.inference.manifest import read_manifest
+
+        try:
+            manifest = read_manifest(self.folder / "model")
+        except Exception as err:  # noqa: BLE001 - shown to the user
+            self._use_text(f"Cannot export: {err}")
+            return None
+        self._export_tmp = tempfile.TemporaryDirectory(prefix="medview-export-")
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("MEDVIEW_MODELS_DIR", str(self.folder))
+        env.insert("MEDVIEW_USER_DIR", self._export_tmp.name)
+        env.insert("PYTHONUNBUFFERED", "1")
+        proc = QProcess(self)
+        proc.setProcessEnvironment(env)
+        proc.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        cmd = export_command(manifest.name, manifest.version, out)
+        if not getattr(sys, "frozen", False):
+            proc.setWorkingDirectory(str(Path(__file__).resolve().parents[3]))
+        job_id = self.job_id
+
+        def finished(code, _status) -> None:
+            text = bytes(proc.readAll()).decode("utf-8", "replace").strip()
+            if job_id == self.job_id:
+                if code == 0:
+                    self.use_status.setStyleSheet("")
+                    self._use_text(f"Exported {out}")
+                else:
+                    last = text.splitlines()[-1] if text else f"exit status {code}"
+                    self.use_status.setStyleSheet(f"color: {theme.ERROR};")
+                    self._use_text(f"ONNX export failed: {last}")
+            if self._export_tmp is not None:
+                self._export_tmp.cleanup()
+                self._export_tmp = None
+            self._update_buttons()
+
+        proc.finished.connect(finished)
+        self._export = proc
+        self.use_status.setStyleSheet("")
+        self._use_text(f"Exporting to {out}…")
+        proc.start(cmd[0], cmd[1:])
+        self._update_buttons()
+        return proc
