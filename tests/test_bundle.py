@@ -1,0 +1,361 @@
+"""Smoke test of the frozen one-folder build (PyInstaller, ``build.spec``).
+
+Builds ``dist/medview`` (or uses the build ``MEDVIEW_BUNDLE_DIR`` points at), then runs the
+BUILT executable, never the source, the way a clinic PC would: no Python on ``PATH``, no
+``PYTHON*`` variables, a private HOME/user folder, and no network. Slow (a build takes
+many minutes), so it is skipped unless ``MEDVIEW_BUNDLE_TEST=1``::
+
+    MEDVIEW_BUNDLE_TEST=1 .venv/bin/python -m pytest tests/test_bundle.py -m slow
+    MEDVIEW_BUNDLE_TEST=1 MEDVIEW_BUNDLE_DIR=dist/medview \
+        .venv/bin/python -m pytest tests/test_bundle.py -m slow
+
+No network: on Linux every frozen command runs under ``unshare -rn`` (a new user and
+network namespace whose only interface is a downed loopback, so any connection fails at
+once); ``test_isolation_blocks_the_network`` proves it. Where ``unshare`` cannot do that
+(Windows, containers that forbid user namespaces) the commands run with every proxy
+variable pointing at an unroutable address instead, and the test output says so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IS_WIN = sys.platform == "win32"
+UNROUTABLE_PROXY = "http://10.255.255.1:9"  # RFC 1918 address nobody answers on
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("MEDVIEW_BUNDLE_TEST") != "1",
+                       reason="builds and runs the PyInstaller bundle (minutes): "
+                              "set MEDVIEW_BUNDLE_TEST=1"),
+]
+
+
+# ----------------------------------------------------------------------- the build
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    """The one-folder build: ``MEDVIEW_BUNDLE_DIR``, else built now into ``dist/medview``."""
+    given = os.environ.get("MEDVIEW_BUNDLE_DIR")
+    if given:
+        folder = Path(given).resolve()
+    else:
+        if importlib.util.find_spec("PyInstaller") is None:
+            pytest.fail("PyInstaller is not installed: "
+                        "pip install pyinstaller pyinstaller-hooks-contrib")
+        start = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
+             "--distpath", str(ROOT / "dist"), "--workpath", str(ROOT / "build"),
+             str(ROOT / "build.spec")],
+            cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600)
+        assert proc.returncode == 0, proc.stderr[-5000:]
+        print(f"\nbundle built in {time.monotonic() - start:.0f} s")
+        folder = ROOT / "dist" / "medview"
+    for exe in executables(folder):
+        assert exe.is_file(), f"{exe}: missing (not a medview build?)"
+    _SNAPSHOT.update(_listing(folder))
+    return folder
+
+
+_SNAPSHOT: dict[str, tuple[int, int]] = {}
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """{relative path: (size, mtime)} of every file in the bundle."""
+    return {str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def executables(folder: Path) -> tuple[Path, Path]:
+    """(console executable for commands, GUI executable): the same file except on Windows."""
+    if IS_WIN:
+        return folder / "medview-cli.exe", folder / "medview.exe"
+    return folder / "medview", folder / "medview"
+
+
+# ----------------------------------------------------------------------- no network, no Python
+
+def _unshare_works() -> bool:
+    if IS_WIN or shutil.which("unshare") is None:
+        return False
+    try:
+        return subprocess.run(["unshare", "-rn", "true"], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+ISOLATE = ["unshare", "-rn"] if _unshare_works() else []
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clinic-pc")
+
+
+def clinic_env(home: Path, **extra: str) -> dict[str, str]:
+    """A clinic PC: no Python on PATH, no PYTHON* variables, private user folders, no proxy
+    that works. medview's user data goes to ``home`` (never the real user's folders)."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "CONDA", "MEDVIEW_", "QT_", "PYTEST"))
+           and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and Path(p) != Path(venv_bin))
+    for key in ("HOME", "USERPROFILE"):
+        env[key] = str(home / "home")
+    for key, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CACHE_HOME", "cache"), ("APPDATA", "appdata"),
+                     ("LOCALAPPDATA", "localappdata"), ("TMPDIR", "tmp")):
+        env[key] = str(home / sub)
+    for key in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[key] = UNROUTABLE_PROXY
+    env["no_proxy"] = env["NO_PROXY"] = ""
+    env["MEDVIEW_USER_DIR"] = str(home / "user")
+    env["MEDVIEW_MODELS_DIR"] = ""  # unset below: the bundle's own models/
+    env.pop("MEDVIEW_MODELS_DIR")
+    env.update(extra)
+    for sub in ("home", "config", "data", "cache", "appdata", "localappdata", "tmp", "user"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def frozen(bundle: Path, home: Path, *args, gui: bool = False, timeout: float = 600,
+           **env) -> subprocess.CompletedProcess:
+    """Run the built executable, isolated from the network."""
+    exe = executables(bundle)[1 if gui else 0]
+    return subprocess.run([*ISOLATE, str(exe), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=clinic_env(home, **env), cwd=str(home))
+
+
+def source(*args, timeout: float = 600, **env) -> subprocess.CompletedProcess:
+    """The same command from the source install, for comparison."""
+    return subprocess.run([sys.executable, "-m", "medview", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=str(ROOT),
+                          env={**os.environ, **env})
+
+
+def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-4000:]}"
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    return proc
+
+
+def test_isolation_blocks_the_network(home):
+    """The wrapper the frozen commands run under really has no network."""
+    if not ISOLATE:
+        print(f"\nunshare -rn unavailable: proxies point at {UNROUTABLE_PROXY} instead")
+        pytest.skip("no network namespace here; commands run with unroutable proxies only")
+    probe = ("import socket\n"
+             "try:\n"
+             "    socket.create_connection(('1.1.1.1', 443), timeout=3)\n"
+             "    print('CONNECTED')\n"
+             "except OSError as err:\n"
+             "    print('BLOCKED', err)\n")
+    proc = subprocess.run([*ISOLATE, sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60)
+    print(f"\nfrozen commands run under '{' '.join(ISOLATE)}': {proc.stdout.strip()}")
+    assert proc.stdout.startswith("BLOCKED"), proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------------- commands
+
+def test_version(bundle, home):
+    from medview import __version__
+
+    proc = ok(frozen(bundle, home, "--version"))
+    assert proc.stdout.strip() == f"medview {__version__}"
+
+
+def test_bundle_carries_its_data_and_no_user_data(bundle):
+    internal = bundle / "_internal"
+    assert (internal / "resources" / "samples" / "chest_xray" / "chest_pa.dcm").is_file()
+    platforms = {p.name.split(".")[0].removeprefix("lib") for p in
+                 internal.glob("PySide6/**/platforms/*") if p.is_file()}
+    assert {"qoffscreen", "qwindows" if IS_WIN else "qxcb"} <= platforms, platforms
+    if not IS_WIN:  # installed by root, run by a user: everything readable by all
+        unreadable = [str(p.relative_to(bundle)) for p in bundle.rglob("*")
+                      if not p.is_symlink() and not p.stat().st_mode & 0o004]
+        assert not unreadable, unreadable[:20]
+    # nothing a user writes may live in the bundle (an update replaces the folder)
+    for name in ("audit.jsonl", "jobs", "medview.ini"):
+        assert not list(bundle.rglob(name)), name
+
+
+def test_info_on_the_rle_sample_series(bundle, home):
+    proc = ok(frozen(bundle, home, "info", ROOT / "resources" / "samples" / "ct_chest"))
+    assert "MEDVIEW-SAMPLE-CT" in proc.stdout and "40 image(s)" in proc.stdout
+    assert "RLE Lossless" in proc.stdout
+
+
+@pytest.mark.parametrize("sample", ["chest_xray/chest_pa.dcm", "ct_chest/CT0020.dcm"])
+def test_export_rle_sample_matches_the_source_install(bundle, home, tmp_path, sample):
+    """RLE Lossless pixels decode in the bundle: pylibjpeg-rle / pydicom's RLE plugins
+    were collected and found BY NAME; the PNG equals the source install's."""
+    path = ROOT / "resources" / "samples" / sample
+    _same_export(bundle, home, tmp_path, path)
+
+
+def test_jpeg2000_file_reads_and_decodes(bundle, home, tmp_path):
+    """JPEG 2000 (openjpeg through pylibjpeg's entry points) in the bundle."""
+    from tests.datafiles import PYDICOM_DATA_DIR, find
+
+    if PYDICOM_DATA_DIR is None:
+        pytest.skip("pydicom-data is not installed (pip install -e '.[test]')")
+    path = find("MR2_J2KR.dcm")
+    proc = ok(frozen(bundle, home, "info", path))
+    assert "JPEG 2000" in proc.stdout
+    _same_export(bundle, home, tmp_path, path)
+
+
+@pytest.mark.parametrize("name", [
+    "JPEG-lossy.dcm",                 # 12-bit JPEG Extended: GDCM's own reader (python-gdcm)
+    "MR_small_jpeg_ls_lossless.dcm",  # JPEG-LS: pydicom's gdcm plugin
+    "SC_rgb_jpeg_dcmtk.dcm",          # JPEG baseline, YBR: pydicom's pillow plugin
+    "SC_rgb_rle.dcm",                 # RLE, RGB
+])
+def test_other_codecs_decode_like_the_source_install(bundle, home, tmp_path, name):
+    """pydicom's test files (always installed): each codec library travelled with the bundle."""
+    from tests.datafiles import find
+
+    _same_export(bundle, home, tmp_path, find(name))
+
+
+def _same_export(bundle, home, tmp_path, path: Path) -> None:
+    from PIL import Image
+
+    mine, ref = tmp_path / "frozen.png", tmp_path / "source.png"
+    ok(frozen(bundle, home, "export", path, mine))
+    ok(source("export", path, ref))
+    a, b = np.asarray(Image.open(mine)), np.asarray(Image.open(ref))
+    assert a.shape == b.shape and np.array_equal(a, b)
+
+
+# ----------------------------------------------------------------------- AI
+
+ENGINES = ("torch", "onnxruntime", "openvino")
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> Path:
+    """Random-weight demo models (resnet18 classifier, FPN segmenter) as a shipped folder."""
+    from tests.inference.builders import CLASSIFIER, SEGMENTER, write_model
+
+    root = tmp_path_factory.mktemp("shipped-models")
+    write_model(root / "chest-demo", CLASSIFIER)
+    write_model(root / "prostate-demo", SEGMENTER)
+    return root
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("model", ["chest-demo", "prostate-demo"])
+def test_analyze_on_every_engine(bundle, home, tmp_path, tiny_models, model, engine):
+    """torch, ONNX Runtime and OpenVINO (CPU plugin, ONNX front end) all run in the bundle,
+    and agree with the source install."""
+    image = ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm"
+    args = ("analyze", "--model", model, "--engine", engine, "--device", "cpu",
+            "--precision", "fp32", image)
+    proc = ok(frozen(bundle, home, *args, "--out", tmp_path / "frozen",
+                     MEDVIEW_MODELS_DIR=str(tiny_models)))
+    ref = ok(source(*args, "--out", tmp_path / "source", MEDVIEW_MODELS_DIR=str(tiny_models),
+                    MEDVIEW_USER_DIR=str(tmp_path / "user"),
+                    XDG_CACHE_HOME=str(tmp_path / "cache")))
+    mine, theirs = json.loads(proc.stdout.splitlines()[-1]), json.loads(ref.stdout.splitlines()[-1])
+    assert (mine["model"], mine["engine"], mine["device"]) == (model, engine, "cpu")
+    if "probabilities" in mine:
+        for name, p in theirs["probabilities"].items():
+            assert mine["probabilities"][name] == pytest.approx(p, abs=1e-3)
+
+
+def shipped_models() -> list[str]:
+    folder = ROOT / "models"
+    return sorted(p.parent.name for p in folder.glob("*/model.json")) if folder.is_dir() else []
+
+
+def test_analyze_with_the_shipped_models(bundle, home):
+    """Each model in models/ (bundled) runs with the automatic engine choice."""
+    names = shipped_models()
+    if not names:
+        pytest.skip("models/ holds no shipped model yet (the demo models are not in the repo)")
+    listing = ok(frozen(bundle, home, "models", "list")).stdout
+    image = ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm"
+    for folder in names:
+        assert (bundle / "_internal" / "models" / folder / "model.json").is_file(), \
+            f"models/{folder} is not in the bundle: rebuild it"
+        manifest = json.loads((ROOT / "models" / folder / "model.json").read_text())
+        assert manifest["name"] in listing
+        proc = ok(frozen(bundle, home, "analyze", "--model", manifest["name"], "--device", "cpu",
+                         image, "--out", home / "masks"))
+        assert json.loads(proc.stdout.splitlines()[-1])["model"] == manifest["name"]
+
+
+# ----------------------------------------------------------------------- trainer
+
+def test_two_epoch_training_job(bundle, home, tmp_path):
+    """``medview train JOB`` (what trainer/jobs.py starts in a frozen app), with two
+    DataLoader worker processes started from the frozen executable."""
+    from medview import cli
+
+    if "train" not in cli._COMMANDS:
+        pytest.skip("'medview train' is not in medview/cli.py yet")
+    data = tmp_path / "demo"
+    ok(frozen(bundle, home, "demo-data", data, "--n", "8", "--size", "64"))
+    job = {"name": "bundle-smoke", "version": "0.0.1", "task": "classification",
+           "dataset": {"path": str(data / "classification")},
+           "model": {"architecture": "resnet18"},
+           "input": {"size": [64, 64], "channels": 1},
+           "epochs": 2, "freeze_epochs": 0, "batch_size": 4, "early_stopping": 0,
+           "workers": 2, "cache": False, "device": "cpu", "output": str(tmp_path / "run")}
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(job), encoding="utf-8")
+    proc = ok(frozen(bundle, home, "train", job_file, timeout=1200))
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    types = [e["type"] for e in events]
+    assert types.count("epoch_end") == 2, types
+    assert types[-1] == "finished", events[-1]
+
+
+# ----------------------------------------------------------------------- GUI
+
+@pytest.mark.parametrize("platform", ["offscreen", "xcb"])
+def test_gui_opens_and_closes_cleanly(bundle, home, platform):
+    """The window opens on the bundled sample study, paints, and closes with status 0:
+    offscreen everywhere, and on the xcb (X11) plugin under Xvfb where xvfb-run exists."""
+    wrapper: list[str] = []
+    if platform == "xcb":
+        if IS_WIN or shutil.which("xvfb-run") is None:
+            pytest.skip("xcb needs Linux and xvfb-run (apt-get install xvfb xauth)")
+        wrapper = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
+    exe = executables(bundle)[1]
+    start = time.monotonic()
+    proc = ok(subprocess.run([*wrapper, *ISOLATE, str(exe)], capture_output=True, text=True,
+                             timeout=300, cwd=str(home),
+                             env=clinic_env(home, QT_QPA_PLATFORM=platform,
+                                            MEDVIEW_SMOKE_QUIT_MS="1500")))
+    assert "medview: first paint" in proc.stderr, proc.stderr
+    print(f"\nGUI ({platform}): start, first paint, 1.5 s shown, close: "
+          f"{time.monotonic() - start:.1f} s")
+
+
+# ----------------------------------------------------------------------- last
+
+def test_nothing_was_written_into_the_bundle(bundle):
+    """After every command above, the folder is byte-for-byte as built: settings, models,
+    jobs, engine caches and ONNX exports all went to the user's folders, so replacing the
+    folder (an update) loses nothing. Runs last (file order)."""
+    now = _listing(bundle)
+    added = sorted(set(now) - set(_SNAPSHOT))
+    changed = sorted(k for k in _SNAPSHOT if now.get(k) != _SNAPSHOT[k])
+    assert not added and not changed, {"added": added[:20], "changed": changed[:20]}
