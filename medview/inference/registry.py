@@ -310,7 +310,15 @@ def build_module(manifest: Manifest):
         field = "architecture.arguments.encoder_name" if "encoder" in str(err) else \
             "architecture.name"
         raise ManifestError(manifest.name, field, str(err)) from None
-    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+    except RuntimeError as err:
+        if "operator" in str(err) and "does not exist" in str(err):
+            # a torch/torchvision build mismatch is the installation's fault, not the model's
+            raise ModelError(f"model '{manifest.name}': cannot be built because torch and "
+                             f"torchvision do not match ({' '.join(str(err).split())}); "
+                             "reinstall them from the same index") from None
+        raise ManifestError(manifest.name, "architecture.arguments",
+                            f"rejected by {spec.name}: {' '.join(str(err).split())}") from None
+    except (TypeError, ValueError, KeyError) as err:
         raise ManifestError(manifest.name, "architecture.arguments",
                             f"rejected by {spec.name}: {' '.join(str(err).split())}") from None
     _check_stride(module, manifest)
