@@ -107,7 +107,8 @@ class EventSink:
 
 
 def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bool = False,
-            stream: IO[str] | None = None, job_id: str | None = None) -> int:
+            stream: IO[str] | None = None, job_id: str | None = None,
+            split: dict[str, list[int]] | None = None) -> int:
     """Run a training job to its end (see the module docstring for exit statuses).
 
     Parameters
@@ -125,6 +126,10 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         Where events go besides ``events.jsonl`` (default ``sys.stdout``).
     job_id : str, optional
         Default: the job's ``id``, else the run folder's name.
+    split : dict, optional
+        Explicit parts ``{"train": [...], "val": [...], "test": [...]}`` (indices into the
+        discovered samples) instead of the job's ``split`` fractions; used by k-fold
+        search (``trainer/search.py``). A resumed run still reads its saved ``split.json``.
     """
     from trainer import jobs
 
@@ -156,7 +161,7 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         if dist.main:
             token.clear_file()
         dist.barrier()
-        run = _Run(job, run_dir, job_id, dist, sink, token, device)
+        run = _Run(job, run_dir, job_id, dist, sink, token, device, split=split)
         run.execute(resume or job.resume)
     except _Cancelled:
         _end(sink, dist, run_dir, "cancelled", reason=f"cancelled ({token.reason})")
@@ -266,8 +271,9 @@ class _Run:
     """One execution of a job (see :func:`run_job`)."""
 
     def __init__(self, job: Job, run_dir: Path, job_id: str, dist, sink: EventSink,
-                 token: CancelToken, device) -> None:
+                 token: CancelToken, device, split: dict[str, list[int]] | None = None) -> None:
         self.job, self.run_dir, self.job_id = job, run_dir, job_id
+        self.given_split = split
         self.dist, self.sink, self.token, self.device = dist, sink, token, device
         self.ckpt_dir = run_dir / CHECKPOINT_DIR
         self.history: list[dict[str, Any]] = []
@@ -355,6 +361,10 @@ class _Run:
         parts = None
         if from_file and split_path.exists():
             parts = self._read_split(split_path, keys)
+        if parts is None and self.given_split is not None:
+            parts = {k: [int(i) for i in self.given_split.get(k, [])] for k in ("train", "val", "test")}
+            if self.dist.main:
+                self._write(split_path, lambda p: write_json(p, self._split_json(parts)))
         if parts is None:
             try:
                 s = stratified_split(ds.strata(), ds.groups(), val_fraction=self.job.split.val,
