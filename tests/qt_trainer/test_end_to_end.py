@@ -66,6 +66,8 @@ def test_real_training_job_from_the_tab(qtbot, window, demo, tmp_path):
     qtbot.waitUntil(lambda: tab.queue.index(tab.queue.row_index(jp.job_id), 1).data() == "finished",
                     timeout=10000)
     assert jp.charts.n_batches >= 1 and jp.charts.n_epochs == 1
+    # curves are redrawn on a throttle timer: wait for it rather than read them at once
+    qtbot.waitUntil(lambda: jp.charts.val_curve.getData()[0] is not None, timeout=5000)
     assert len(jp.charts.val_curve.getData()[0]) == 1 and jp.charts.metric_curves
     assert jp.eta_label.text().startswith("Finished")
     qtbot.waitUntil(lambda: jp.evaluation.report is not None, timeout=30000)
