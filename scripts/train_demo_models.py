@@ -74,6 +74,9 @@ JOBS = {
         "card": {"demo": True, "intended_use": INTENDED, "limitations": LIMITS, "authors": "medview project"},
     },
 }
+# The shipped card and report name the data by its recipe, not by this machine's work folder.
+DATA_LABEL = f"<medview demo-data DIR --n {DATA_N} --size {DATA_SIZE} --seed {DATA_SEED}>"
+TEXT_FILES = ("model.json", "card.md", "evaluation.json")
 SHIPPED_FILES = ("model.json", "weights.safetensors", "card.md", "evaluation.json", "training_curves.png",
                  "confusion_matrix.png", "roc.png", "examples.png")
 
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             return code
         if not args.no_install:
-            _install(run_dir / "model", MODELS / job["name"])
+            _install(run_dir / "model", MODELS / job["name"], data)
     _check_sizes()
     return 0
 
@@ -135,7 +138,7 @@ def _train(job_file: Path, log: Path) -> int:
         return proc.wait()
 
 
-def _install(model_dir: Path, target: Path) -> None:
+def _install(model_dir: Path, target: Path, data: Path) -> None:
     from medview.inference.registry import Registry, SHIPPED
 
     check = model_dir.parent / "shipped-check"
@@ -145,6 +148,7 @@ def _install(model_dir: Path, target: Path) -> None:
     for name in SHIPPED_FILES:
         if (model_dir / name).exists():
             shutil.copy2(model_dir / name, staging / name)
+    relabel_data_paths(staging, data)
     # The copy must load through the registry exactly as medview will load it.
     loaded = Registry([(check, SHIPPED)]).load(json.loads((staging / "model.json").read_text())["name"])
     print(f"  {loaded.key} loads ({sum(p.numel() for p in loaded.module.parameters())} parameters)")
@@ -152,6 +156,18 @@ def _install(model_dir: Path, target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(staging, target)
     shutil.rmtree(check, ignore_errors=True)
+
+
+def relabel_data_paths(folder: Path, data: Path) -> None:
+    """Replace the absolute path of the demo data folder in the text files by its recipe."""
+    prefixes = (str(data), data.as_posix(), json.dumps(str(data))[1:-1])
+    for name in TEXT_FILES:
+        path = folder / name
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            for prefix in prefixes:
+                text = text.replace(prefix, DATA_LABEL)
+            path.write_text(text, encoding="utf-8")
 
 
 def _check_sizes() -> None:
