@@ -19,13 +19,13 @@ Presets give the defaults of the hyper-parameters; any field the job sets wins:
 from __future__ import annotations
 
 import datetime
-import difflib
 import json
-import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
+
+from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
@@ -252,7 +252,7 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         For the first missing, unknown or invalid field.
     """
     base = Path(base_dir) if base_dir is not None else None
-    top = _Fields(data, "")
+    top = Fields(data, JobError)
     top.only(("id", "name", "version", "task", "dataset", "model", "input", "preprocessing",
               "normalisation", "preset", "epochs", "freeze_epochs", "batch_size", "optimizer", "lr",
               "backbone_lr_factor", "weight_decay", "momentum", "scheduler", "step_size", "gamma",
@@ -302,7 +302,7 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         min_delta=top.number("min_delta", default=0.0, minimum=0.0, maximum=1.0),
         monitor=top.choice("monitor", MONITORS, default="auto"),
         class_weights=_class_weights(top),
-        augment=_augment(top.section("augment", optional=True)),
+        augment=_augment(top),
         split=_split(top.section("split", optional=True)),
         threshold=_threshold(top.section("threshold", optional=True)),
         positive_class=top.text("positive_class", default=None),
@@ -342,7 +342,7 @@ def default_version() -> str:
 
 # ----------------------------------------------------------------------- sections
 
-def _dataset(top: _Fields, base: Path | None) -> DatasetSpec:
+def _dataset(top: Fields, base: Path | None) -> DatasetSpec:
     raw = top.get("dataset")
     if isinstance(raw, str):
         if not raw.strip():
@@ -354,7 +354,7 @@ def _dataset(top: _Fields, base: Path | None) -> DatasetSpec:
     return DatasetSpec(_path(sec.text("path"), base), names, sec.boolean("check_pixels", default=False))
 
 
-def _model(top: _Fields, base: Path | None) -> ModelSpec:
+def _model(top: Fields, base: Path | None) -> ModelSpec:
     raw = top.get("model")
     if isinstance(raw, str):
         return _base_ref(top, "model", raw)
@@ -377,7 +377,7 @@ def _model(top: _Fields, base: Path | None) -> ModelSpec:
 
     arch = sec.text("architecture").lower()
     if arch not in ARCHITECTURES:
-        sec.fail("architecture", f"unknown architecture '{arch}'{_did_you_mean(arch, architecture_names())}; "
+        sec.fail("architecture", f"unknown architecture '{arch}'{did_you_mean(arch, architecture_names())}; "
                                  f"valid: {', '.join(architecture_names())}")
     arguments = sec.mapping("arguments", default={})
     for key in ARCHITECTURES[arch].reserved:
@@ -390,7 +390,7 @@ def _model(top: _Fields, base: Path | None) -> ModelSpec:
     return ModelSpec(architecture=arch, arguments=arguments, weights=weights)
 
 
-def _base_ref(fields: _Fields, key: str, text: str) -> ModelSpec:
+def _base_ref(fields: Fields, key: str, text: str) -> ModelSpec:
     name, _, version = text.strip().partition("/")
     if not _NAME_RE.match(name):
         fields.fail(key, f"'{text}' is not a model name (lower-case letters, digits, '.', '_', '-'; "
@@ -398,7 +398,7 @@ def _base_ref(fields: _Fields, key: str, text: str) -> ModelSpec:
     return ModelSpec(base=name, base_version=version or None)
 
 
-def _input(top: _Fields, model: ModelSpec) -> tuple[tuple[int, int] | None, int | None]:
+def _input(top: Fields, model: ModelSpec) -> tuple[tuple[int, int] | None, int | None]:
     sec = top.section("input", optional=True)
     sec.only(("size", "channels"))
     if model.base and sec.data:
@@ -406,10 +406,9 @@ def _input(top: _Fields, model: ModelSpec) -> tuple[tuple[int, int] | None, int 
                           "this field")
     size = sec.get("size", None)
     if size is not None:
-        if isinstance(size, int) and not isinstance(size, bool):
+        if is_int(size):
             size = [size, size]
-        if (not isinstance(size, list) or len(size) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)):
+        if not isinstance(size, list) or len(size) != 2 or not all(is_int(v) for v in size):
             sec.fail("size", "must be an integer or two integers [height, width]")
         if min(size) < 32 or max(size) > 2048:
             sec.fail("size", f"{size[0]}x{size[1]} is outside 32..2048 pixels")
@@ -420,22 +419,24 @@ def _input(top: _Fields, model: ModelSpec) -> tuple[tuple[int, int] | None, int 
     return size, channels
 
 
-def _class_weights(top: _Fields) -> str | tuple[float, ...]:
+def _class_weights(top: Fields) -> str | tuple[float, ...]:
     raw = top.get("class_weights", "balanced")
     if isinstance(raw, str):
         if raw not in ("balanced", "none"):
             top.fail("class_weights", f"must be 'balanced', 'none' or a list of numbers (got {raw!r})")
         return raw
     if (not isinstance(raw, list) or not raw
-            or not all(_is_number(v) and v >= 0 for v in raw)):
+            or not all(is_number(v) and v >= 0 for v in raw)):
         top.fail("class_weights", "must be 'balanced', 'none' or a list of non-negative numbers, "
                                   "one per class")
     return tuple(float(v) for v in raw)
 
 
-def _augment(sec: _Fields) -> AugmentSpec:
-    if sec.data is False:
+def _augment(top: Fields) -> AugmentSpec:
+    # "augment": false is the documented way to switch every augmentation off.
+    if top.get("augment", None) is False:
         return AugmentSpec(False, False, 0.0, 0.0, 0.0, 0.0)
+    sec = top.section("augment", optional=True)
     sec.only(("flip", "vflip", "rotate", "scale", "brightness", "contrast"))
     return AugmentSpec(
         flip=sec.boolean("flip", default=True), vflip=sec.boolean("vflip", default=False),
@@ -445,7 +446,7 @@ def _augment(sec: _Fields) -> AugmentSpec:
         contrast=sec.number("contrast", default=0.1, minimum=0.0, maximum=0.5))
 
 
-def _split(sec: _Fields) -> SplitSpec:
+def _split(sec: Fields) -> SplitSpec:
     sec.only(("val", "test", "seed"))
     val = sec.number("val", default=0.15, minimum=0.0, maximum=0.9)
     test = sec.number("test", default=0.15, minimum=0.0, maximum=0.9)
@@ -456,7 +457,7 @@ def _split(sec: _Fields) -> SplitSpec:
     return SplitSpec(val, test, sec.integer("seed", default=0, minimum=0, maximum=2**31 - 1))
 
 
-def _threshold(sec: _Fields) -> ThresholdSpec:
+def _threshold(sec: Fields) -> ThresholdSpec:
     sec.only(("method", "target_sensitivity"))
     method = sec.choice("method", ("youden", "sensitivity"), default="youden")
     target = sec.number("target_sensitivity", default=None, minimum=0.01, maximum=1.0)
@@ -465,7 +466,7 @@ def _threshold(sec: _Fields) -> ThresholdSpec:
     return ThresholdSpec(method, target)
 
 
-def _card(sec: _Fields) -> CardSpec:
+def _card(sec: Fields) -> CardSpec:
     sec.only(("intended_use", "limitations", "authors", "demo"))
     return CardSpec(intended_use=sec.text("intended_use", default=DEFAULT_INTENDED_USE),
                     limitations=sec.text("limitations", default="", allow_empty=True),
@@ -499,142 +500,13 @@ def _path(text: str | None, base: Path | None) -> str | None:
     return str(p)
 
 
-def _auto_int(top: _Fields, key: str, minimum: int, maximum: int) -> int | None:
+def _auto_int(top: Fields, key: str, minimum: int, maximum: int) -> int | None:
     if top.data.get(key, "auto") == "auto":
         return None
     return top.integer(key, minimum=minimum, maximum=maximum)
 
 
-def _auto_bool(top: _Fields, key: str) -> bool | None:
+def _auto_bool(top: Fields, key: str) -> bool | None:
     if top.data.get(key, "auto") == "auto":
         return None
     return top.boolean(key)
-
-
-# ----------------------------------------------------------------------- field access
-
-_MISSING = object()
-
-
-class _Fields:
-    """Typed access to one JSON object; every failure names its dotted field path."""
-
-    def __init__(self, data: Any, prefix: str) -> None:
-        if not isinstance(data, dict) and not (prefix and data is False):
-            raise JobError(prefix.rstrip(".") or "(top level)", "must be a JSON object")
-        self.data, self.prefix = data, prefix
-
-    def fail(self, key: str, reason: str) -> NoReturn:
-        raise JobError(f"{self.prefix}{key}", reason)
-
-    def top_fail(self, key: str, reason: str) -> NoReturn:
-        raise JobError(key, reason)
-
-    def only(self, allowed: tuple[str, ...]) -> None:
-        """Refuse unknown keys: a misspelt optional field would otherwise be ignored silently."""
-        for key in self.data:
-            if key not in allowed:
-                self.fail(key, f"unknown field{_did_you_mean(key, allowed)}")
-
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        if key in self.data and self.data[key] is not None:
-            return self.data[key]
-        if default is _MISSING:
-            self.fail(key, "missing")
-        return default
-
-    def section(self, key: str, optional: bool = False) -> _Fields:
-        value = self.get(key, {} if optional else _MISSING)
-        if value is False and key == "augment":
-            return _Fields(False, f"{self.prefix}{key}.")
-        if not isinstance(value, dict):
-            self.fail(key, "must be a JSON object")
-        return _Fields(value, f"{self.prefix}{key}.")
-
-    def mapping(self, key: str, default: Any = _MISSING) -> dict[str, Any] | None:
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.fail(key, "must be a JSON object")
-        return dict(value)
-
-    def text(self, key: str, default: Any = _MISSING, pattern: re.Pattern | None = None,
-             hint: str = "", allow_empty: bool = False) -> str | None:
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str) or (not value.strip() and not allow_empty):
-            self.fail(key, f"must be a non-empty string (got {_short(value)})")
-        if pattern is not None and not pattern.match(value.strip()):
-            self.fail(key, f"'{value}' is not allowed ({hint})")
-        return value.strip()
-
-    def choice(self, key: str, options: tuple[str, ...], default: Any = _MISSING) -> str | None:
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str) or value.lower() not in options:
-            hint = _did_you_mean(value, options) if isinstance(value, str) else ""
-            self.fail(key, f"must be one of {', '.join(options)} (got {_short(value)}{hint})")
-        return value.lower()
-
-    def boolean(self, key: str, default: Any = _MISSING) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            self.fail(key, f"must be true or false (got {_short(value)})")
-        return value
-
-    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None,
-                maximum: int | None = None) -> int | None:
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.fail(key, f"must be an integer (got {_short(value)})")
-        _check_range(self, key, value, minimum, maximum)
-        return int(value)
-
-    def number(self, key: str, default: Any = _MISSING, minimum: float | None = None,
-               maximum: float | None = None) -> float | None:
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not _is_number(value):
-            self.fail(key, f"must be a finite number (got {_short(value)})")
-        _check_range(self, key, value, minimum, maximum)
-        return float(value)
-
-    def string_list(self, key: str, min_length: int, default: Any = _MISSING) -> tuple[str, ...] | None:
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, list) or len(value) < min_length:
-            self.fail(key, f"must be a list of at least {min_length} names")
-        if not all(isinstance(v, str) and v.strip() for v in value):
-            self.fail(key, "every entry must be a non-empty string")
-        names = tuple(v.strip() for v in value)
-        if len(set(names)) != len(names):
-            self.fail(key, "names must be unique")
-        return names
-
-
-def _check_range(fields: _Fields, key: str, value: float, minimum, maximum) -> None:
-    if minimum is not None and value < minimum:
-        fields.fail(key, f"must be at least {minimum:g} (got {value:g})")
-    if maximum is not None and value > maximum:
-        fields.fail(key, f"must be at most {maximum:g} (got {value:g})")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _did_you_mean(value: str, options) -> str:
-    close = difflib.get_close_matches(str(value).lower(), list(options), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"

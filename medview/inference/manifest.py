@@ -13,16 +13,16 @@ workers preprocess images, without importing it.
 from __future__ import annotations
 
 import datetime
-import difflib
 import json
-import math
 import re
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from medview.core import atomic
 from medview.core.errors import MedviewError
+from medview.core.json_fields import Fields
 from medview.inference.architectures import ARCHITECTURES, architecture_names
 
 FORMAT_VERSION = 1
@@ -264,7 +264,7 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
         For the first missing, unknown or invalid field.
     """
     name = _peek_name(data, fallback_name)
-    top = _Fields(data, name, "")
+    top = Fields(data, partial(ManifestError, name))
     top.only(("format", "name", "version", "task", "architecture", "classes", "input",
               "normalisation", "preprocessing", "output", "thresholds", "card", "weights"))
     _check_format(top)
@@ -306,17 +306,19 @@ def _peek_name(data: Any, fallback: str) -> str:
     if not isinstance(data, dict):
         raise ManifestError(fallback, "(top level)", "must be a JSON object")
     name = data.get("name")
-    return name if isinstance(name, str) and _NAME_RE.match(name) else fallback
+    # Stripped, as Fields.text validates and returns it.
+    name = name.strip() if isinstance(name, str) else ""
+    return name if _NAME_RE.match(name) else fallback
 
 
-def _check_format(top: _Fields) -> None:
+def _check_format(top: Fields) -> None:
     fmt = top.integer("format", default=FORMAT_VERSION, minimum=1)
     if fmt > FORMAT_VERSION:
         top.fail("format", f"version {fmt} is newer than this medview reads ({FORMAT_VERSION}); "
                            "update medview")
 
 
-def _architecture(sec: _Fields, task: str) -> ArchitectureSpec:
+def _architecture(sec: Fields, task: str) -> ArchitectureSpec:
     sec.only(("name", "arguments"))
     name = sec.text("name").lower()
     if name not in ARCHITECTURES:
@@ -332,16 +334,16 @@ def _architecture(sec: _Fields, task: str) -> ArchitectureSpec:
     return ArchitectureSpec(name, arguments)
 
 
-def _classes(top: _Fields, task: str) -> tuple[str, ...]:
+def _classes(top: Fields, task: str) -> tuple[str, ...]:
     classes = top.string_list("classes", min_length=1)
     if task == "classification" and len(classes) < 2:
         top.fail("classes", "a classifier needs at least two classes")
     return classes
 
 
-def _input(sec: _Fields) -> InputSpec:
+def _input(sec: Fields) -> InputSpec:
     sec.only(("size", "channels"))
-    size = sec.int_pair("size", "must be two positive integers")
+    size = sec.int_pair("size")
     if min(size) < 16 or max(size) > 4096:
         sec.fail("size", f"{size[0]}x{size[1]} is outside 16..4096 pixels")
     channels = sec.integer("channels")
@@ -350,7 +352,7 @@ def _input(sec: _Fields) -> InputSpec:
     return InputSpec(size, channels)
 
 
-def _activation(sec: _Fields, task: str, classes: tuple[str, ...]) -> str:
+def _activation(sec: Fields, task: str, classes: tuple[str, ...]) -> str:
     sec.only(("activation",))
     # One segmentation class can only be a sigmoid (foreground probability).
     default = "sigmoid" if task == "segmentation" and len(classes) == 1 else "softmax"
@@ -361,16 +363,17 @@ def _activation(sec: _Fields, task: str, classes: tuple[str, ...]) -> str:
     return activation
 
 
-def _normalisation(sec: _Fields, channels: int) -> Normalisation:
+def _normalisation(sec: Fields, channels: int) -> Normalisation:
     sec.only(("mean", "std"))
-    mean = sec.float_list("mean", length=channels, default=(0.0,) * channels)
-    std = sec.float_list("std", length=channels, default=(1.0,) * channels)
+    reason = f"must be a list of {channels} numbers (one per input channel)"
+    mean = sec.float_list("mean", length=channels, default=(0.0,) * channels, reason=reason)
+    std = sec.float_list("std", length=channels, default=(1.0,) * channels, reason=reason)
     if any(s <= 0 for s in std):
         sec.fail("std", "every value must be positive")
     return Normalisation(mean, std)
 
 
-def _preprocessing(sec: _Fields) -> Preprocessing:
+def _preprocessing(sec: Fields) -> Preprocessing:
     sec.only(("window", "crop", "resize", "clahe", "diffusion"))
     return Preprocessing(
         window=_window(sec),
@@ -381,7 +384,7 @@ def _preprocessing(sec: _Fields) -> Preprocessing:
     )
 
 
-def _window(sec: _Fields) -> WindowSpec:
+def _window(sec: Fields) -> WindowSpec:
     raw = sec.get("window", "auto")
     if isinstance(raw, str):
         text = raw.strip()
@@ -403,7 +406,7 @@ def _window_to_json(window: WindowSpec) -> Any:
     return window.preset if window.mode == "preset" else window.mode
 
 
-def _crop(sec: _Fields | None) -> CropSpec | None:
+def _crop(sec: Fields | None) -> CropSpec | None:
     if sec is None:
         return None
     sec.only(("kind", "fraction", "threshold", "margin"))
@@ -414,19 +417,18 @@ def _crop(sec: _Fields | None) -> CropSpec | None:
     return CropSpec(kind, fraction, threshold, margin)
 
 
-def _clahe(sec: _Fields | None) -> ClaheSpec | None:
+def _clahe(sec: Fields | None) -> ClaheSpec | None:
     if sec is None:
         return None
     sec.only(("clip_limit", "tile_grid"))
     clip = sec.number("clip_limit", default=2.0, minimum=0.1, maximum=100.0)
-    grid = sec.int_pair("tile_grid", "must be two positive integers",
-                        default=(8, 8))
+    grid = sec.int_pair("tile_grid", default=(8, 8))
     if max(grid) > 64:
         sec.fail("tile_grid", "at most 64 tiles per side")
     return ClaheSpec(clip, grid)
 
 
-def _diffusion(sec: _Fields | None) -> DiffusionSpec | None:
+def _diffusion(sec: Fields | None) -> DiffusionSpec | None:
     if sec is None:
         return None
     sec.only(("iterations", "kappa", "gamma", "conduction"))
@@ -438,7 +440,7 @@ def _diffusion(sec: _Fields | None) -> DiffusionSpec | None:
     return DiffusionSpec(iterations, kappa, gamma, conduction)
 
 
-def _thresholds(sec: _Fields, classes: tuple[str, ...]) -> dict[str, float]:
+def _thresholds(sec: Fields, classes: tuple[str, ...]) -> dict[str, float]:
     out = {}
     for key in sec.keys():
         if key not in classes:
@@ -447,7 +449,7 @@ def _thresholds(sec: _Fields, classes: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-def _card(sec: _Fields) -> ModelCard:
+def _card(sec: Fields) -> ModelCard:
     sec.only(("intended_use", "training_data", "date", "metrics", "limitations", "authors"))
     date = sec.text("date")
     try:
@@ -458,141 +460,16 @@ def _card(sec: _Fields) -> ModelCard:
     metrics = {k: metrics_sec.number(k) for k in metrics_sec.keys()}
     return ModelCard(intended_use=sec.text("intended_use"),
                      training_data=sec.text("training_data"), date=date, metrics=metrics,
-                     limitations=sec.text("limitations", default=""),
-                     authors=sec.text("authors", default=""))
+                     limitations=sec.text("limitations", default="", allow_empty=True),
+                     authors=sec.text("authors", default="", allow_empty=True))
 
 
-def _weights(sec: _Fields) -> WeightsSpec:
+def _weights(sec: Fields) -> WeightsSpec:
     sec.only(("file", "sha256"))
     name = sec.text("file", default=WEIGHTS_NAME)
     if Path(name).name != name or not name.endswith(".safetensors"):
         sec.fail("file", "must be a .safetensors file name inside the model folder")
-    sha = sec.text("sha256", default="").lower()
+    sha = sec.text("sha256", default="", allow_empty=True).lower()
     if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
         sec.fail("sha256", "must be 64 hexadecimal digits")
     return WeightsSpec(name, sha)
-
-
-# ----------------------------------------------------------------------- field access
-
-_MISSING = object()
-
-
-class _Fields:
-    """Typed access to one JSON object; every failure names its dotted field path."""
-
-    def __init__(self, data: dict, model: str, prefix: str) -> None:
-        self.data, self.model, self.prefix = data, model, prefix
-
-    def path(self, key: str) -> str:
-        return f"{self.prefix}{key}"
-
-    def fail(self, key: str, reason: str) -> NoReturn:
-        raise ManifestError(self.model, self.path(key), reason)
-
-    def top_fail(self, key: str, reason: str) -> NoReturn:
-        raise ManifestError(self.model, key, reason)
-
-    def keys(self) -> list[str]:
-        return list(self.data)
-
-    def only(self, allowed: tuple[str, ...]) -> None:
-        """Refuse unknown keys: a misspelt optional field would otherwise be ignored silently."""
-        for key in self.data:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                self.fail(key, f"unknown field{hint}")
-
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        if key in self.data and self.data[key] is not None:
-            return self.data[key]
-        if default is _MISSING:
-            self.fail(key, "missing")
-        return default
-
-    def section(self, key: str, optional: bool = False, nullable: bool = False) -> _Fields | None:
-        if nullable and self.data.get(key) is None:
-            return None
-        value = self.get(key, {} if optional else _MISSING)
-        if not isinstance(value, dict):
-            self.fail(key, "must be a JSON object")
-        return _Fields(value, self.model, self.path(key) + ".")
-
-    def mapping(self, key: str, default: Any = _MISSING) -> dict[str, Any]:
-        value = self.get(key, default)
-        if not isinstance(value, dict):
-            self.fail(key, "must be a JSON object")
-        return dict(value)
-
-    def text(self, key: str, default: Any = _MISSING, pattern: re.Pattern | None = None,
-             hint: str = "") -> str:
-        value = self.get(key, default)
-        if not isinstance(value, str) or (not value.strip() and default is _MISSING):
-            self.fail(key, "must be a non-empty string")
-        if pattern is not None and not pattern.match(value):
-            self.fail(key, f"'{value}' is not allowed ({hint})")
-        return value.strip()
-
-    def choice(self, key: str, options: tuple[str, ...], default: Any = _MISSING) -> str:
-        value = self.get(key, default)
-        if not isinstance(value, str) or value.lower() not in options:
-            self.fail(key, f"must be one of {', '.join(options)} (got {value!r})")
-        return value.lower()
-
-    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None,
-                maximum: int | None = None) -> int:
-        value = self.get(key, default)
-        if not _is_int(value):
-            self.fail(key, f"must be an integer (got {value!r})")
-        _check_range(self, key, value, minimum, maximum)
-        return int(value)
-
-    def number(self, key: str, default: Any = _MISSING, minimum: float | None = None,
-               maximum: float | None = None) -> float:
-        value = self.get(key, default)
-        if not _is_number(value):
-            self.fail(key, f"must be a finite number (got {value!r})")
-        _check_range(self, key, value, minimum, maximum)
-        return float(value)
-
-    def int_pair(self, key: str, reason: str, default: Any = _MISSING) -> tuple[int, int]:
-        value = self.get(key, default)
-        if (not isinstance(value, (list, tuple)) or len(value) != 2
-                or not all(_is_int(v) and v > 0 for v in value)):
-            self.fail(key, reason)
-        return int(value[0]), int(value[1])
-
-    def float_list(self, key: str, length: int, default: Any = _MISSING) -> tuple[float, ...]:
-        value = self.get(key, default)
-        if (not isinstance(value, (list, tuple)) or len(value) != length
-                or not all(_is_number(v) for v in value)):
-            self.fail(key, f"must be a list of {length} numbers (one per input channel)")
-        return tuple(float(v) for v in value)
-
-    def string_list(self, key: str, min_length: int) -> tuple[str, ...]:
-        value = self.get(key)
-        if not isinstance(value, (list, tuple)) or len(value) < min_length:
-            self.fail(key, f"must be a list of at least {min_length} names")
-        if not all(isinstance(v, str) and v.strip() for v in value):
-            self.fail(key, "every entry must be a non-empty string")
-        names = tuple(v.strip() for v in value)
-        if len(set(names)) != len(names):
-            self.fail(key, "names must be unique")
-        return names
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
-def _check_range(fields: _Fields, key: str, value: float, minimum, maximum) -> None:
-    if minimum is not None and value < minimum:
-        fields.fail(key, f"must be at least {minimum:g} (got {value:g})")
-    if maximum is not None and value > maximum:
-        fields.fail(key, f"must be at most {maximum:g} (got {value:g})")
