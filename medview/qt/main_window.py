@@ -23,6 +23,7 @@ from medview import __version__
 from medview.qt.analysis.panel import AnalysisPanel  # light: torch loads on first use
 from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
+from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
@@ -559,22 +560,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ Qt events
 
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_url_drag(event)
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
 
     def dropEvent(self, event) -> None:
-        urls = event.mimeData().urls()
-        paths = [u.toLocalFile() for u in urls if u.isLocalFile()]
+        paths = take_dropped_paths(event)
         if paths:
-            event.acceptProposedAction()
             self.open_paths(paths)
-        else:
-            event.ignore()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_geometry(self)

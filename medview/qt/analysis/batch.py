@@ -23,6 +23,7 @@ from medview.qt import theme
 from medview.qt.analysis.jobs import DONE, BatchJob, BatchRow
 from medview.qt.analysis.measure import (VolumeEstimate, format_area, format_volume,
                                          series_volume)
+from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 
 SOURCES = ("series", "study", "folder")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -425,18 +426,12 @@ class BatchDialog(QDialog):
     # -- drop a folder or files
 
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_url_drag(event)
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
 
     def dropEvent(self, event) -> None:
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = take_dropped_paths(event)
         if paths:
-            event.acceptProposedAction()
             self.start(paths=paths)
-        else:
-            event.ignore()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from medview.core.annotations import (ANGLE, ELLIPSE, LENGTH, RECT, Annotation,
                                       AnnotationStore, nearest_pixel)
 from medview.qt import theme
+from medview.qt.drop_paths import accept_url_drag, local_paths
 from medview.qt.viewer import annotation_painter as ap
 from medview.qt.viewer.surface import Surface
 from medview.qt.viewer.overlay import CornerCache, corner_text, draw_centre_message, draw_corners
@@ -792,11 +793,10 @@ class Viewport(QWidget):
     # -- drag & drop
 
     def dragEnterEvent(self, event) -> None:
-        md = event.mimeData()
-        if md.hasFormat(SERIES_MIME) or md.hasUrls():
+        if event.mimeData().hasFormat(SERIES_MIME):
             event.acceptProposedAction()
         else:
-            event.ignore()
+            accept_url_drag(event)
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
@@ -813,7 +813,7 @@ class Viewport(QWidget):
             self.seriesDropped.emit(sid)
             event.acceptProposedAction()
         elif md.hasUrls():
-            paths = [u.toLocalFile() for u in md.urls() if u.isLocalFile()]
+            paths = local_paths(md)
             if paths:
                 self.activated.emit(self)
                 self.pathsDropped.emit(paths)
