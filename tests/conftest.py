@@ -1,4 +1,69 @@
+"""Fixtures shared by the whole suite, and the one place that makes Qt run offscreen.
+
+This file applies to every test folder, the headless ones (``tests/trainer``,
+``tests/test_layers.py``, …) included, so nothing here imports Qt or medview's Qt layer
+at import time: the Qt fixtures import what they need when a test asks for them.
+
+``isolated`` is not autouse here; a folder that wants it for every test re-declares it
+with ``autouse=True`` in its own conftest (``tests/qt_analysis``, ``tests/qt_trainer``).
+"""
+
+from __future__ import annotations
+
 import os
 
-# Qt must never need a display in tests; set before any test imports Qt.
+# Qt must never need a display in tests; set before any test imports Qt (this conftest
+# is loaded before every folder's own, so those need not repeat it).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch) -> Path:
+    """``MEDVIEW_USER_DIR`` / ``MEDVIEW_MODELS_DIR`` in this test's temporary folder
+    (``user`` and ``shipped``): an empty job queue and model registry, and nothing
+    touches the real user folder. Returns ``tmp_path``."""
+    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(tmp_path / "shipped"))
+    return tmp_path
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """medview's settings in this test's own ini file (never the user's QSettings)."""
+    from medview.qt.settings import Settings
+
+    return Settings(tmp_path / "medview.ini")
+
+
+@contextmanager
+def main_window(qtbot, settings, size: tuple[int, int] = (1200, 800)) -> Iterator[object]:
+    """A shown, exposed :class:`~medview.qt.main_window.MainWindow`; on exit it is closed
+    and its background work (AI analyses, frame loads, decodes) waited for."""
+    from medview.qt.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    try:
+        yield win
+    finally:
+        win.close()
+        win.analysis.service.pool.waitForDone(10000)
+        win.loader.cancel_all()
+        win.loader.wait(5000)
+        win.workers.pool.waitForDone(5000)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """The main window, 1200 × 800, offscreen (see :func:`main_window`)."""
+    with main_window(qtbot, settings) as win:
+        yield win

@@ -1,10 +1,9 @@
-"""Fixtures for GUI tests: an offscreen main window, real files, real events."""
+"""Fixtures for GUI tests: real pydicom-data files to open and drop.
+
+``window`` (an offscreen main window) and ``settings`` come from ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
-
-import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
 import shutil
 from pathlib import Path
@@ -20,29 +19,6 @@ def _need_data() -> Path:
     if PYDICOM_DATA_DIR is None:
         pytest.skip("pydicom-data is not installed")
     return PYDICOM_DATA_DIR
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from medview.qt.settings import Settings
-
-    return Settings(tmp_path / "medview.ini")
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    from medview.qt.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-    win.loader.cancel_all()
-    win.loader.wait(5000)
-    win.workers.pool.waitForDone(5000)
 
 
 @pytest.fixture

@@ -5,14 +5,11 @@ folder (nothing touches the real user folder) and one engine-choice cache per se
 Models are the random-weight builders of ``tests/inference``. ``engines`` replaces the
 engine factory with the plain torch fp32 engine (no measuring, seconds saved per test)
 wrapped so that a test can make it slow (real repeated forward passes, as a big model
-would be), count its runs, or fix its output.
+would be), count its runs, or fix its output. ``window`` and ``settings`` come from
+``tests/conftest.py``.
 """
 
 from __future__ import annotations
-
-import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
 import time
 from pathlib import Path
@@ -38,12 +35,11 @@ def engine_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, engine_cache) -> Path:
-    """Empty shipped and user model folders for every test."""
-    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
-    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(tmp_path / "shipped"))
+def isolated(isolated, monkeypatch, engine_cache) -> Path:
+    """Empty shipped and user model folders for every test (the suite's ``isolated``),
+    and the session's engine-choice cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(engine_cache))
-    return tmp_path
+    return isolated
 
 
 @pytest.fixture
@@ -100,30 +96,6 @@ def engines(monkeypatch) -> EngineControl:
 
     monkeypatch.setattr(engines_pkg, "create_engine", create_engine)
     return control
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from medview.qt.settings import Settings
-
-    return Settings(tmp_path / "medview.ini")
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    from medview.qt.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-    win.analysis.service.pool.waitForDone(10000)
-    win.loader.cancel_all()
-    win.loader.wait(5000)
-    win.workers.pool.waitForDone(5000)
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ Every test runs with ``MEDVIEW_USER_DIR`` / ``MEDVIEW_MODELS_DIR`` in its own te
 folder, so the job queue and the model registry start empty and nothing touches the
 real user folder. "Fake" jobs are real queue entries (:func:`trainer.jobs.enqueue`)
 whose ``events.jsonl`` the test writes itself, marked running under this test's own
-process id (alive, so the queue does not declare them dead).
+process id (alive, so the queue does not declare them dead). ``settings`` and
+``isolated`` come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
-
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,10 +20,9 @@ LISTING_TIMEOUT_MS = 20000
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
-    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(tmp_path / "shipped"))
-    return tmp_path
+def isolated(isolated) -> Path:
+    """The suite's ``isolated`` user and model folders, for every test here."""
+    return isolated
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +33,6 @@ def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("trainer-demo") / "data"
     write_demo_data(out, n=6, size=64, seed=3)
     return out
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from medview.qt.settings import Settings
-
-    return Settings(tmp_path / "medview.ini")
 
 
 def make_tab(qtbot, settings, models_changed=None):

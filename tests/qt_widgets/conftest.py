@@ -1,12 +1,9 @@
-"""Fixtures for the widget tests; Qt runs offscreen (set before anything imports Qt)."""
+"""Fixtures for the widget tests (Qt runs offscreen: ``tests/conftest.py`` sees to it)."""
 
 import os
+from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
+import pytest
 
 #: Where the screenshot tests leave their PNGs for a person to look at.
 SCREENSHOT_DIR = Path(os.environ.get("MEDVIEW_SCREENSHOT_DIR", "/tmp/medview_widgets"))
