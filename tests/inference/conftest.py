@@ -30,12 +30,11 @@ def engine_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def isolated(tmp_path, monkeypatch, engine_cache) -> Path:
-    """Empty shipped and user model folders for this test; the session's engine cache."""
-    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
-    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(tmp_path / "shipped"))
+def isolated(isolated, monkeypatch, engine_cache) -> Path:
+    """Empty shipped and user model folders for this test (the suite's ``isolated``);
+    the session's engine cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(engine_cache))
-    return tmp_path
+    return isolated
 
 
 @pytest.fixture

@@ -9,23 +9,16 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.conftest import main_window
+
 JOB_TIMEOUT_MS = 300_000  # a dozen 64 px images, 1 epoch: ~10 s idle, more on a loaded 2-core machine
 
 
 @pytest.fixture
 def window(qtbot, settings):
-    from medview.qt.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-    win.loader.cancel_all()
-    win.loader.wait(5000)
-    win.workers.pool.waitForDone(5000)
+    """The main window at 1400 × 900: the Trainer tab's charts need the room."""
+    with main_window(qtbot, settings, size=(1400, 900)) as win:
+        yield win
 
 
 @pytest.mark.slow
