@@ -1,9 +1,10 @@
 """Make ``docs/screenshot_ai.png``: the AI panel with a segmentation overlay and a
-classification result (with its Grad-CAM heat map) on the bundled sample radiograph.
+classification result (with its Grad-CAM heat map) on one synthetic radiograph.
 
 Uses the shipped demo models in ``models/`` when there are a classifier and a segmenter,
-else the tiny random-weight models of the tests (their output is then meaningless, and
-the panel says what they are). Run::
+on a lesion image of the demo data set they were made for (``medview demo-data``); else
+the tiny random-weight models of the tests on the bundled sample radiograph (their output
+is then meaningless, and the panel says what they are). Run::
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.qt_analysis.screenshot_ai [OUT.png]
 """
@@ -37,11 +38,27 @@ def _shipped_pair():
     return (cls, seg) if cls and seg else None
 
 
+def _lesion_image(work: Path) -> Path:
+    """The DICOM image of a small demo data set whose ground-truth lesion is largest."""
+    import numpy as np
+    from PIL import Image
+
+    from medview.core.demo_data import write_demo_data
+
+    data = work / "demo"
+    write_demo_data(data, n=20, size=256, seed=1)
+    seg = data / "segmentation"
+    images = sorted((seg / "images").glob("*.dcm"))
+    return max(images, key=lambda p: int(np.count_nonzero(
+        np.asarray(Image.open(seg / "masks" / (p.stem + ".png"))))))
+
+
 def main(out: Path) -> Path:
     work = Path(tempfile.mkdtemp(prefix="medview-shot-"))
     os.environ["MEDVIEW_USER_DIR"] = str(work / "user")
     os.environ.setdefault("XDG_CACHE_HOME", str(work / "cache"))
     pair = _shipped_pair()
+    image = _lesion_image(work) if pair is not None else None
     if pair is None:  # no demo models shipped yet: the test builders' random-weight models
         from tests.inference.builders import CLASSIFIER, SEGMENTER, manifest_data, write_model
 
@@ -61,8 +78,8 @@ def main(out: Path) -> Path:
     win = MainWindow(settings=Settings(work / "medview.ini"))
     win.resize(1680, 960)
     win.show()
-    xray = [p for p in sample_paths() if Path(p).name == "chest_xray"]
-    win.open_paths(xray, remember=False)
+    paths = [image] if image else [p for p in sample_paths() if Path(p).name == "chest_xray"]
+    win.open_paths(paths, remember=False)
     _wait(app, lambda: not win.is_loading and win.library.series())
     win.grid.set_layout("1x2")
     series = win.library.series()[0]
