@@ -21,7 +21,7 @@ from trainer import metrics as M
 
 __all__ = ["Outputs", "run_model", "merge_outputs", "val_metrics", "positive_index",
            "choose_threshold", "classification_report", "segmentation_report", "wilson",
-           "headline"]
+           "headline", "finite_or_none"]
 
 
 @dataclass
@@ -162,7 +162,7 @@ def val_metrics(out: Outputs, task: str, pos: int | None) -> dict[str, float | N
         result["auc"] = _auc(out.labels, out.probs, pos)
         return result
     dice, iou = _pooled(out.counts)
-    return {"dice": _nan_none(M.mean_foreground(dice)), "iou": _nan_none(M.mean_foreground(iou))}
+    return {"dice": finite_or_none(M.mean_foreground(dice)), "iou": finite_or_none(M.mean_foreground(iou))}
 
 
 def _balanced_accuracy(y, pred, c: int) -> float | None:
@@ -189,7 +189,8 @@ def _pooled(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ov.dice(), ov.iou()
 
 
-def _nan_none(v: float) -> float | None:
+def finite_or_none(v: float | None) -> float | None:
+    """``v`` as a float, or None when it is None, NaN or infinite (JSON has no NaN)."""
     return None if v is None or not math.isfinite(v) else float(v)
 
 
@@ -292,16 +293,16 @@ def segmentation_report(out: Outputs, classes: list[str], files: list[dict[str, 
         c = out.counts[j]
         ov = M.Overlap(c[0], c[1], c[2])
         d = M.mean_foreground(ov.dice())
-        per_image.append({**files[i], "dice": _nan_none(d),
+        per_image.append({**files[i], "dice": finite_or_none(d),
                           "true_pixels": int(c[1, 1:].sum()), "predicted_pixels": int(c[2, 1:].sum())})
     scores = np.array([p["dice"] for p in per_image if p["dice"] is not None], float)
     empty_true = sum(1 for p in per_image if p["true_pixels"] == 0)
     false_alarm = sum(1 for p in per_image if p["true_pixels"] == 0 and p["predicted_pixels"] > 0)
     return {
-        "metrics": {"dice": _nan_none(M.mean_foreground(dice)), "iou": _nan_none(M.mean_foreground(iou)),
+        "metrics": {"dice": finite_or_none(M.mean_foreground(dice)), "iou": finite_or_none(M.mean_foreground(iou)),
                     "dice_per_image_mean": float(scores.mean()) if scores.size else None,
                     "dice_per_image_median": float(np.median(scores)) if scores.size else None},
-        "per_class": {name: {"dice": _nan_none(dice[k]), "iou": _nan_none(iou[k])}
+        "per_class": {name: {"dice": finite_or_none(dice[k]), "iou": finite_or_none(iou[k])}
                       for k, name in enumerate(classes) if k > 0},
         "images_without_foreground": empty_true,
         "false_alarms_on_empty_images": false_alarm,
@@ -314,7 +315,7 @@ def headline(report: dict[str, Any]) -> dict[str, float | None]:
     keys = ("accuracy", "balanced_accuracy", "auc", "sensitivity", "specificity", "threshold",
             "dice", "iou")
     m = report.get("metrics", {})
-    return {k: _nan_none(m[k]) if m.get(k) is not None else None for k in keys if k in m}
+    return {k: finite_or_none(m[k]) if m.get(k) is not None else None for k in keys if k in m}
 
 
 def _div(a: int, b: int) -> float | None:

@@ -64,15 +64,6 @@ def _raw_job(job_path: Path, job) -> dict[str, Any]:
     return data
 
 
-def _discover(job):
-    from trainer.datasets import discover, discover_segmentation
-
-    spec = job.dataset
-    if spec.class_names is not None:
-        return discover_segmentation(spec.path, class_names=list(spec.class_names), check_pixels=spec.check_pixels)
-    return discover(spec.path, check_pixels=spec.check_pixels)
-
-
 def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int = 5, seed: int = 0,
                out_dir: str | Path, emit: Callable[[ev.Event], None] | None = None) -> dict[str, Any]:
     """Search lr, batch size and optimizer for a job; returns the content of ``best.json``.
@@ -106,6 +97,7 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int
     from medview.core.atomic import write_text
     from trainer.config import JobError, load_job
     from trainer.datasets import DatasetError
+    from trainer.discovery import read_dataset
     from trainer.loop import EXIT_CANCELLED, EXIT_FINISHED, run_job
     from trainer.splits import SplitError, stratified_group_kfold
 
@@ -119,7 +111,7 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int
         raise SearchError(str(err)) from None
     job_id = f"{job.id or job.name}-search"
     try:
-        ds = _discover(job)
+        ds = read_dataset(job.dataset)
         kfold = stratified_group_kfold(ds.strata(), ds.groups(), k=folds, seed=seed)
     except (DatasetError, SplitError) as err:
         raise SearchError(f"cannot make {folds} folds of {job.dataset.path}: {err}") from None

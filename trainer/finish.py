@@ -1,0 +1,119 @@
+"""The end of a run: the best epoch's weights back, the decision threshold chosen on the
+validation part, the test report, and the model folder written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainer import events as ev
+from trainer.checkpoints import BEST_NAME
+from trainer.evaluate import finite_or_none
+from trainer.model_card import model_card
+from trainer.model_folder import write_model_folder
+from trainer.monitor import format_metric
+
+if TYPE_CHECKING:
+    from trainer.epochs import Training
+
+__all__ = ["finish"]
+
+
+def finish(t: Training, model_dir: Path, split_file: str) -> Path:
+    """Evaluate the final model and write it to ``model_dir`` (main process only).
+
+    Parameters
+    ----------
+    t : Training
+        The run after :meth:`Training.fit`.
+    model_dir : Path
+        The run folder's ``model/`` (replaced as a whole).
+    split_file : str
+        Name of the run's split file, recorded in the report.
+
+    Returns
+    -------
+    Path
+        ``model_dir``.
+    """
+    import torch
+
+    from medview.inference.weights import read_safetensors
+    from trainer import evaluate as E
+
+    best_path = t.ckpt_dir / BEST_NAME
+    if t.best["epoch"] and best_path.exists():
+        t.module.load_state_dict(read_safetensors(best_path, t.job.name))
+        t.sink.log("info", f"final model: the weights of epoch {t.best['epoch']} (best validation "
+                           f"{t.monitor} {format_metric(t.best['metric'])})")
+    else:
+        t.sink.log("warning", f"validation {t.monitor} was never measurable; the final model is the "
+                              "last epoch's")
+    if t.job.weights_precision == "float16":
+        # Stored in half precision: round now, so the threshold and the test report are
+        # those of the weights that will actually be shipped.
+        with torch.no_grad():
+            for v in t.module.state_dict().values():
+                if v.is_floating_point():
+                    v.copy_(v.half().float())
+        t.sink.log("info", "weights rounded to float16 for storage; the evaluation below uses them")
+    t.module.eval()
+    thresholds, threshold, info = {}, 0.5, {}
+    if t.task == "classification" and t.pos is not None:
+        val = E.run_model(t.module, t.sources["val"], list(range(len(t.sources["val"]))), t.criterion, t.task,
+                          t.num_classes, t.per_rank_batch * 2, t.device, t.loader_workers)
+        threshold, info = E.choose_threshold(val, t.pos, t.job.threshold)
+        if "note" in info:
+            t.sink.log("warning", info["note"])
+        thresholds = {t.dataset.classes[t.pos]: threshold}
+    report, tested = _test_report(t, threshold, info, split_file)
+    manifest = replace(t.manifest, thresholds=thresholds)
+    card = model_card(t.job, t.dataset.summary, t.sizes, t.net.parent, t.history, t.best, t.monitor, report)
+    write_model_folder(t, manifest, card, report, model_dir)
+    if tested:
+        t.sink.emit(ev.Evaluation(job=t.job_id, report=str(model_dir / "evaluation.json"),
+                                  metrics=E.headline(report)))
+    return model_dir
+
+
+def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> tuple[dict[str, Any], bool]:
+    """The content of ``evaluation.json``, and whether there was a test part to measure."""
+    from trainer import evaluate as E
+
+    ds = t.dataset
+    src = t.sources["test"]
+    source = Path(ds.summary.source)
+    report: dict[str, Any] = {
+        "format": 1, "job": t.job_id, "model": t.manifest.name, "version": t.manifest.version,
+        "task": t.task, "classes": list(ds.classes), "date": date.today().isoformat(),
+        "dataset": {"source": ds.summary.source,
+                    "files_relative_to": str(source if source.is_dir() else source.parent),
+                    "n_samples": ds.summary.n_samples, "n_patients": ds.summary.n_patients,
+                    "counts": ds.summary.counts},
+        "split": {**t.sizes, "by": "patient", "seed": t.job.split.seed, "file": split_file},
+        "best_epoch": t.best["epoch"], "monitor": t.monitor, "best_validation": t.best["metric"],
+        "history": t.history, "parent": t.net.parent,
+    }
+    if len(src) == 0:
+        report["metrics"] = {}
+        report["notes"] = ["no test set: the model was not evaluated on held-out images"]
+        return report, False
+    out = E.run_model(t.module, src, list(range(len(src))), t.criterion, t.task, t.num_classes,
+                      t.per_rank_batch * 2, t.device, t.loader_workers)
+    files = E.files_of(ds.samples, src.indices, source if source.is_dir() else source.parent)
+    if t.task == "classification":
+        report.update(E.classification_report(out, list(ds.classes), t.pos, threshold, info, files))
+    else:
+        report.update(E.segmentation_report(out, list(ds.classes), files))
+    report["n_test"] = out.n
+    report["test_loss"] = finite_or_none(out.loss)
+    notes = report.setdefault("notes", [])
+    if out.n < 50:
+        notes.append(f"the test set has only {out.n} images: treat every number here as rough "
+                     "(see the 95% intervals)")
+    notes.append("threshold and best epoch were chosen on the validation set; the test set was "
+                 "used for nothing but this report")
+    return report, True

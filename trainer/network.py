@@ -1,0 +1,221 @@
+"""The network a job trains: built from an architecture or a registered base model, given
+its starting weights, and split into backbone and head (for freezing and the backbone's
+lower learning rate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from trainer.errors import JobFailed
+
+__all__ = ["Network", "build_network", "backbone_and_head", "MIN_BN_MOMENTUM"]
+
+#: Least momentum of BatchNorm running statistics while training (see _faster_batchnorm).
+MIN_BN_MOMENTUM = 0.1
+
+
+@dataclass
+class Network:
+    """A built network and what the run needs to know about it.
+
+    Attributes
+    ----------
+    manifest : Manifest
+        The model's manifest (card and weights are filled in at the end of the run).
+    module : torch.nn.Module
+        On the training device.
+    binary_seg : bool
+        Two-class segmentation: one sigmoid output for the foreground class.
+    parent : str
+        Where the starting weights came from, for the card and the report.
+    pretrained : bool
+        Starts from trained weights (the backbone then learns at a lower rate by default).
+    backbone : module or None
+        What freezing puts in eval mode (None: the network has no recognisable head).
+    backbone_params, head_params : list
+        The parameters of each.
+    """
+
+    manifest: Any
+    module: Any
+    binary_seg: bool
+    parent: str
+    pretrained: bool
+    backbone: Any
+    backbone_params: list
+    head_params: list
+
+
+def build_network(job, ds, device, sink) -> Network:
+    """Build the job's network for the data set's task and classes, on ``device``.
+
+    Parameters
+    ----------
+    job : Job
+    ds : LabelledDataset
+    device : torch.device
+    sink : EventSink
+        Says how many tensors the starting weights filled.
+
+    Raises
+    ------
+    JobFailed
+        If the model fields are invalid, the base model or weights cannot be loaded, or
+        no starting tensor fits the architecture.
+    """
+    from medview.inference.manifest import ManifestError, ModelError, parse_manifest
+    from medview.inference.registry import build_module
+
+    task = ds.task
+    binary_seg = task == "segmentation" and len(ds.classes) == 2
+    out_classes = [ds.classes[1]] if binary_seg else list(ds.classes)
+    init_state, init_source = None, None
+    if job.model.base:
+        base, state, init_source = _base_model(job)
+        if base.task != task:
+            raise JobFailed(f"model.base '{base.name}' is a {base.task} model but the data set is "
+                            f"for {task}")
+        data = base.to_dict()
+        data.update(name=job.name, version=job.version, classes=out_classes, thresholds={},
+                    weights={"file": "weights.safetensors"})
+        data["output"] = {"activation": "sigmoid" if binary_seg else "softmax"}
+        init_state = state
+    else:
+        size = job.input_size or ((224, 224) if task == "classification" else (256, 256))
+        channels = job.channels or 1
+        data = {
+            "name": job.name, "version": job.version, "task": task,
+            "architecture": {"name": job.model.architecture, "arguments": dict(job.model.arguments)},
+            "classes": out_classes, "input": {"size": list(size), "channels": channels},
+            "normalisation": job.normalisation or {"mean": [0.5] * channels, "std": [0.25] * channels},
+            "preprocessing": job.preprocessing or {"window": "auto", "resize": "letterbox"},
+            "output": {"activation": "sigmoid" if binary_seg else "softmax"},
+        }
+        if job.model.weights:
+            init_state, init_source = _user_weights(job, job.model.weights), Path(job.model.weights).name
+    data["card"] = {"intended_use": job.card.intended_use, "training_data": "(filled in at the end)",
+                    "date": date.today().isoformat()}
+    try:
+        manifest = parse_manifest(data, fallback_name=job.name)
+        module = build_module(manifest)
+    except ManifestError as err:
+        raise JobFailed(f"job field '{_job_field(err.field)}': {err.reason}") from None
+    except ModelError as err:
+        raise JobFailed(str(err)) from None
+    parent = (f"fine-tuned from {init_source}" if init_source else
+              f"trained from random initialisation ({manifest.architecture.name})")
+    if init_state is not None:
+        _load_initial(module, manifest, init_state, init_source, sink)
+    elif job.freeze_epochs:
+        sink.log("warning", f"the backbone is frozen for {job.freeze_epochs} epoch(s) but starts "
+                            "from random weights, so only the head learns then; start from a "
+                            "trained model (model.base) or set freeze_epochs to 0")
+    module.to(device)
+    _faster_batchnorm(module)
+    backbone, backbone_params, head_params = backbone_and_head(module)
+    return Network(manifest, module, binary_seg, parent, init_state is not None, backbone,
+                   backbone_params, head_params)
+
+
+def _base_model(job):
+    from medview.inference.manifest import ModelError
+    from medview.inference.registry import Registry
+
+    spec = job.model
+    try:
+        loaded = Registry().load(spec.base, spec.base_version)
+    except ModelError as err:
+        raise JobFailed(f"job field 'model': {err}") from None
+    m = loaded.manifest
+    sha = f", weights {m.weights.sha256[:12]}" if m.weights.sha256 else ""
+    return m, loaded.module.state_dict(), f"{m.name} {m.version}{sha}"
+
+
+def _user_weights(job, path: str) -> dict:
+    from medview.inference import weights
+    from medview.inference.manifest import ModelError
+
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".safetensors":
+            return weights.read_safetensors(p, job.name)
+        return weights.read_legacy_pth(p, job.name)
+    except ModelError as err:
+        raise JobFailed(f"job field 'model.weights': {err}") from None
+
+
+def _load_initial(module, manifest, state: dict, source: str, sink) -> None:
+    own = module.state_dict()
+    fits = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not fits:
+        raise JobFailed(f"the starting weights ({source}) do not fit {manifest.architecture.name}: "
+                        "no tensor has a matching name and shape")
+    fresh = [k for k in own if k not in fits]
+    module.load_state_dict(fits, strict=False)
+    if fresh:
+        sink.log("info", f"{len(fits)} tensors from {source}; {len(fresh)} start fresh (new head "
+                         f"for {len(manifest.classes)} output(s), e.g. '{fresh[0]}')")
+    else:
+        sink.log("info", f"all {len(fits)} tensors loaded from {source}")
+
+
+def _job_field(manifest_field: str) -> str:
+    """The job field behind a manifest field (the trainer writes the manifest from the job)."""
+    if manifest_field.startswith("architecture.arguments"):
+        return "model.arguments" + manifest_field[len("architecture.arguments"):]
+    if manifest_field == "architecture.name":
+        return "model.architecture"
+    return manifest_field
+
+
+def _faster_batchnorm(module) -> None:
+    """Let BatchNorm running statistics follow the data at momentum 0.1 or more.
+
+    torchvision's MobileNetV3 and EfficientNet use 0.01, tuned for ImageNet's million
+    images; on a clinic's few hundred images (a few dozen steps per epoch) their running
+    statistics would hardly move, and the network would validate and serve with
+    statistics of nothing (constant outputs). Only the training-time update speed
+    changes; the saved weights and the architecture stay as they are.
+    """
+    from torch import nn
+
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum is not None \
+                and m.momentum < MIN_BN_MOMENTUM:
+            m.momentum = MIN_BN_MOMENTUM
+
+
+def backbone_and_head(module) -> tuple[Any, list, list]:
+    """(backbone module or None, backbone parameters, head parameters) of a network.
+
+    smp networks: the ``encoder`` is the backbone, decoder and segmentation head learn
+    from the start. torchvision classifiers: the final ``fc``/``classifier`` is the
+    head, everything else the backbone.
+    """
+    if hasattr(module, "encoder"):
+        backbone = module.encoder
+    else:
+        head_name = next((n for n in ("fc", "classifier", "head", "heads") if hasattr(module, n)), None)
+        if head_name is None:
+            return None, [], list(module.parameters())
+        head = getattr(module, head_name)
+        head_ids = {id(p) for p in head.parameters()}
+        back = [p for p in module.parameters() if id(p) not in head_ids]
+        return _Others(module, head_name), back, list(head.parameters())
+    back_ids = {id(p) for p in backbone.parameters()}
+    return backbone, list(backbone.parameters()), [p for p in module.parameters() if id(p) not in back_ids]
+
+
+class _Others:
+    """The modules of a torchvision classifier other than its head (to put them in eval mode)."""
+
+    def __init__(self, module, head_name: str) -> None:
+        self.children = [m for n, m in module.named_children() if n != head_name]
+
+    def eval(self) -> None:
+        for m in self.children:
+            m.eval()

@@ -1,0 +1,141 @@
+"""Checkpointing a run: the best weights so far, the resume state ``last.pt``, and
+continuing from it (``--resume``).
+
+``last.pt`` is written after every epoch and when a cancel stops an epoch midway (then
+with the batch reached and the partial loss), so a resumed run goes on from the same
+batch when the process layout is the same.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trainer import events as ev
+from trainer.checkpoints import (BEST_NAME, CHECKPOINT_FORMAT, LAST_NAME, load_checkpoint,
+                                 save_checkpoint)
+from trainer.errors import JobFailed, one_line, write_or_fail
+
+if TYPE_CHECKING:
+    from trainer.epochs import Training
+
+__all__ = ["find_checkpoint", "restore", "save_best", "save_last"]
+
+
+def find_checkpoint(run_dir: Path, ckpt_dir: Path, split_path: Path, resume: bool, dist, sink) -> dict | None:
+    """The resume state to continue from, or None to start afresh.
+
+    Starting afresh over an earlier run's checkpoint removes its ``split.json`` (the new
+    run makes its own split).
+
+    Raises
+    ------
+    JobFailed
+        If ``last.pt`` exists but cannot be loaded.
+    """
+    last = ckpt_dir / LAST_NAME
+    if not resume:
+        if last.exists():
+            sink.log("warning", f"{run_dir} holds a checkpoint of an earlier run; starting "
+                                "afresh (use --resume to continue it instead)")
+            if dist.main:
+                split_path.unlink(missing_ok=True)
+        return None
+    if not last.exists():
+        sink.log("info", "no checkpoint to resume from; starting from the beginning")
+        return None
+    try:
+        state = load_checkpoint(last)
+    except Exception as err:
+        raise JobFailed(f"cannot resume: {last} is not a usable checkpoint ({one_line(err)}); "
+                        "start the job afresh") from None
+    where = f"epoch {state['epoch']}" + (f", batch {state['batch']}" if state.get("batch") else "")
+    sink.log("info", f"resuming from {last} ({where})")
+    return state
+
+
+def restore(t: Training, state: dict) -> None:
+    """Load a resume state into ``t``: weights, optimiser, scheduler, history, RNG, position.
+
+    Raises
+    ------
+    JobFailed
+        If the checkpoint was made for another model or does not fit this job.
+    """
+    import torch
+
+    saved = json.loads(state.get("manifest", "{}"))
+    mine = json.loads(json.dumps(t.manifest.to_dict()))
+    for key in ("task", "architecture", "classes", "input"):
+        if saved.get(key) != mine.get(key):
+            raise JobFailed(f"cannot resume: the checkpoint was made for another model ({key} differs: "
+                            f"{json.dumps(saved.get(key))} vs {json.dumps(mine.get(key))}); start a new job")
+    try:
+        t.module.load_state_dict(state["model"])
+        t.optimizer.load_state_dict(state["optimizer"])
+        if t.scheduler is not None and state.get("scheduler"):
+            t.scheduler.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise JobFailed(f"cannot resume: the checkpoint does not fit this job ({one_line(err)})") from None
+    t.history = list(state.get("history", []))
+    t.best = dict(state.get("best", t.best))
+    t.bad_epochs = int(state.get("bad_epochs", 0))
+    if "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
+    epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
+    same_layout = (state.get("world") == t.dist.world and state.get("batch_size") == t.per_rank_batch)
+    if batch and same_layout:
+        t.start_epoch, t.skip_batches = epoch, batch
+        t.partial = (float(state.get("loss_sum", 0.0)), int(state.get("seen", 0)))
+    elif batch:
+        t.sink.log("info", f"epoch {epoch} restarts from its first batch (the process layout changed)")
+        t.start_epoch = epoch
+    else:
+        t.start_epoch = epoch + 1
+    if state.get("stopped_early"):
+        t.stopped_early = True
+        t.start_epoch = t.job.epochs + 1  # early stopping ended the training: only the end remains
+
+
+def save_best(t: Training, epoch: int) -> None:
+    """Write the current weights as ``best.safetensors`` (main process only)."""
+    if not t.dist.main:
+        return
+    from medview.inference.weights import write_safetensors
+
+    path = t.ckpt_dir / BEST_NAME
+    t.ckpt_dir.mkdir(parents=True, exist_ok=True)
+    write_or_fail(path, lambda p: write_safetensors(t.module.state_dict(), p,
+                                                    {"medview.job": t.job_id, "epoch": str(epoch)}))
+    t.sink.emit(ev.CheckpointSaved(job=t.job_id, path=str(path), epoch=epoch,
+                                   metric=t.best["metric"], metric_name=t.monitor))
+
+
+def save_last(t: Training, epoch: int, batch: int, loss_sum: float = 0.0, seen: int = 0,
+              announce: bool = False) -> None:
+    """Write the resume state ``last.pt`` after ``batch`` of ``epoch`` (0: the whole epoch).
+
+    Main process only; nothing before the first epoch's first batch. ``announce`` emits a
+    ``checkpoint_saved`` event (when a cancel stops the run).
+    """
+    import torch
+
+    if not t.dist.main or epoch < 1 and not batch:
+        return
+    state = {
+        "format": CHECKPOINT_FORMAT, "job": t.job_id, "epoch": epoch, "batch": batch,
+        "epochs": t.job.epochs, "world": t.dist.world, "batch_size": t.per_rank_batch,
+        "loss_sum": float(loss_sum), "seen": int(seen),
+        "model": {k: v.detach().cpu() for k, v in t.module.state_dict().items()},
+        "optimizer": t.optimizer.state_dict(),
+        "scheduler": t.scheduler.state_dict() if t.scheduler is not None else {},
+        "best": dict(t.best), "bad_epochs": t.bad_epochs, "history": list(t.history),
+        "torch_rng": torch.get_rng_state(), "manifest": json.dumps(t.manifest.to_dict()),
+        "stopped_early": bool(t.stopped_early),
+    }
+    path = t.ckpt_dir / LAST_NAME
+    write_or_fail(path, lambda p: save_checkpoint(p, state))
+    if announce:
+        t.sink.emit(ev.CheckpointSaved(job=t.job_id, path=str(path), epoch=epoch, metric=None,
+                                       metric_name=None))
