@@ -82,13 +82,12 @@ def demo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def isolated(tmp_path, monkeypatch) -> Path:
-    """Empty shipped and user model folders and job queue for this test."""
-    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
-    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(tmp_path / "shipped"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    (tmp_path / "shipped").mkdir()
-    return tmp_path
+def isolated(isolated, monkeypatch) -> Path:
+    """Empty shipped and user model folders and job queue for this test (the suite's
+    ``isolated``, with the shipped folder created), and its own engine cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "cache"))
+    (isolated / "shipped").mkdir()
+    return isolated
 
 
 def run_in_process(job_path: Path, **kwargs) -> tuple[int, list[Event], Path]:
