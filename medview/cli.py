@@ -203,7 +203,7 @@ def demo_data(args) -> int:
     return run_demo_data(Path(args.out), n=args.n, size=args.size, seed=args.seed)
 
 
-# -- train, register-model, jobs (trainer; owned by medview/commands/train.py) ----
+# -- train, search, register-model, jobs (trainer; owned by medview/commands/train.py)
 # Imported on use only: torch loads when a job runs, never for the other commands.
 
 def _configure_train(p: argparse.ArgumentParser) -> None:
@@ -218,6 +218,20 @@ def train(args) -> int:
     from medview.commands.train import run_train
 
     return run_train(args)
+
+
+def _configure_search(p: argparse.ArgumentParser) -> None:
+    from medview.commands.train import configure_search
+
+    configure_search(p)
+
+
+@command("search", "find the best learning rate, batch size and optimizer for a job (k-fold search)",
+         _configure_search)
+def search(args) -> int:
+    from medview.commands.train import run_search
+
+    return run_search(args)
 
 
 def _configure_register_model(p: argparse.ArgumentParser) -> None:

@@ -29,7 +29,7 @@ from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
-    "CardSpec", "PRESETS", "OPTIMIZERS", "SCHEDULERS", "MONITORS", "parse_job", "load_job",
+    "CardSpec", "PRESETS", "OPTIMIZERS", "SCHEDULERS", "MONITORS", "parse_job", "load_job", "read_job_file",
     "run_dir_for", "default_version",
 ]
 
@@ -220,6 +220,18 @@ def load_job(path: str | Path) -> Job:
         paths inside the job are taken relative to the job file's folder.
     """
     path = Path(path)
+    return parse_job(read_job_file(path), base_dir=path.parent, source=str(path))
+
+
+def read_job_file(path: str | Path) -> Any:
+    """The parsed JSON of a job file, not validated yet.
+
+    Raises
+    ------
+    JobError
+        For a missing or unreadable file or invalid JSON (field ``(file)``).
+    """
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -231,7 +243,7 @@ def load_job(path: str | Path) -> Job:
     except json.JSONDecodeError as err:
         raise JobError("(file)", f"{path}: invalid JSON at line {err.lineno} column {err.colno}: "
                                  f"{err.msg}") from None
-    return parse_job(data, base_dir=path.parent, source=str(path))
+    return data
 
 
 def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None = None) -> Job:
@@ -253,6 +265,9 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
     """
     base = Path(base_dir) if base_dir is not None else None
     top = Fields(data, JobError)
+    if "search" in top.keys():  # a search job reaches the trainer by mistake: say what runs it
+        top.fail("search", "this job is a hyper-parameter search; run it with 'python -m trainer.search' "
+                           "or 'medview search' (trainer/JOBS.md)")
     top.only(("id", "name", "version", "task", "dataset", "model", "input", "preprocessing",
               "normalisation", "preset", "epochs", "freeze_epochs", "batch_size", "optimizer", "lr",
               "backbone_lr_factor", "weight_decay", "momentum", "scheduler", "step_size", "gamma",

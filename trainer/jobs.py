@@ -11,6 +11,11 @@ data dir, as for the model registry). Each job is a sub-folder::
         trainer.log       the trainer's stdout and stderr (for a crash's traceback)
         checkpoints/  model/  split.json  job.resolved.json   (see trainer.loop)
 
+A job whose ``job.json`` has a ``search`` block (:mod:`trainer.search_spec`) is a
+hyper-parameter search: :func:`job_command` starts :mod:`trainer.search` for it instead
+of the trainer, and its folder holds ``trials.json``, ``best.json``, ``best_job.json``
+and ``runs/`` instead of checkpoints and a model (:mod:`trainer.search_job`).
+
 Anyone may read these files at any time (the trainer tab polls them). A job whose state
 says ``running`` but whose process is gone (killed, crashed, machine restarted) is marked
 ``failed`` the next time it is loaded, with a reason that says its last checkpoint can be
@@ -36,7 +41,8 @@ from trainer.checkpoints import write_json
 
 __all__ = ["STATES", "JobInfo", "QueueError", "queue_dir", "write_state", "read_state", "enqueue",
            "list_jobs", "get", "start", "start_next", "cancel", "remove", "read_events",
-           "trainer_command", "process_alive", "TRAINER_COMMAND"]
+           "trainer_command", "search_command", "job_command", "process_alive", "TRAINER_COMMAND",
+           "SEARCH_COMMAND"]
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
@@ -45,6 +51,10 @@ STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
 #: appended). None: ``[sys.executable, "-m", "trainer"]``, or ``[sys.executable, "train"]``
 #: in a frozen (PyInstaller) app, whose executable is medview itself.
 TRAINER_COMMAND: list[str] | None = None
+
+#: The same for a hyper-parameter search. None: ``[sys.executable, "-m", "trainer.search"]``,
+#: or ``[sys.executable, "search"]`` in a frozen app.
+SEARCH_COMMAND: list[str] | None = None
 
 # Popen objects of trainers this process started: poll() reaps them and tells their fate.
 _CHILDREN: dict[int, subprocess.Popen] = {}
@@ -78,6 +88,11 @@ class JobInfo:
     job: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def kind(self) -> str:
+        """``"search"`` for a hyper-parameter search (a ``search`` block), else ``"train"``."""
+        return "search" if isinstance(self.job.get("search"), dict) else "train"
+
+    @property
     def pid(self) -> int | None:
         return self.status.get("pid")
 
@@ -103,7 +118,7 @@ class JobInfo:
         return last if last.exists() else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "folder": str(self.folder), "state": self.state, **{
+        return {"id": self.id, "kind": self.kind, "folder": str(self.folder), "state": self.state, **{
             k: v for k, v in self.status.items() if k != "state"},
             "name": self.job.get("name"), "checkpoint": str(self.checkpoint) if self.checkpoint else None}
 
@@ -224,6 +239,30 @@ def trainer_command() -> list[str]:
     return [sys.executable, "-m", "trainer"]
 
 
+def search_command() -> list[str]:
+    """How to start a hyper-parameter search process (see :data:`SEARCH_COMMAND`)."""
+    if SEARCH_COMMAND:
+        return list(SEARCH_COMMAND)
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "search"]  # medview's `search` sub-command
+    return [sys.executable, "-m", "trainer.search"]
+
+
+def job_command(info: JobInfo, *, resume: bool = False, register: bool = False,
+                start_next: bool = False) -> list[str]:
+    """The command line that runs a queued job (a training run or a search).
+
+    A search writes into the job's folder (``--out``) and has neither a checkpoint to
+    resume nor a model to register: ``resume`` and ``register`` apply to training only.
+    """
+    if info.kind == "search":
+        args = [*search_command(), str(info.job_file), "--out", str(info.folder)]
+    else:
+        args = [*trainer_command(), str(info.job_file)]
+        args += ["--resume"] * resume + ["--register"] * register
+    return args + ["--start-next"] * start_next
+
+
 # ----------------------------------------------------------------------- the queue
 
 def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: str | None = None) -> JobInfo:
@@ -233,7 +272,8 @@ def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: 
     ----------
     job : dict, or path of a job file
         Relative paths in a job file are relative to its folder; they are written
-        absolute into the queued ``job.json``.
+        absolute into the queued ``job.json``. With a ``search`` block it is a
+        hyper-parameter search (:mod:`trainer.search_spec`).
     queue : path, optional
         Default :func:`queue_dir`.
     job_id : str, optional
@@ -245,6 +285,7 @@ def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: 
         Naming the first invalid field.
     """
     from trainer.config import JobError, parse_job
+    from trainer.search_spec import SEARCH_KEY, split_search
 
     base = None
     if not isinstance(job, dict):
@@ -254,16 +295,20 @@ def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: 
         except (OSError, ValueError) as err:
             raise JobError("(file)", f"{path}: {err}") from None
         base = path.parent
-    data = dict(job)
+    data, search = split_search(dict(job))
     parsed = parse_job(data, base_dir=base)
     if parsed.output:
         raise JobError("output", "a queued job writes into its own queue folder; remove this field")
     data = _absolute_paths(data, parsed)
     data.setdefault("name", parsed.name)
-    data.setdefault("version", parsed.version)
+    if search is None:
+        data.setdefault("version", parsed.version)
+    else:  # no version fixed: each training queued from the result gets its own
+        data[SEARCH_KEY] = search.to_dict()
     root = Path(queue) if queue is not None else queue_dir()
     root.mkdir(parents=True, exist_ok=True)
-    stem = job_id or f"{datetime.now():%Y%m%d-%H%M%S}-{parsed.name}"
+    suffix = "-search" if search is not None else ""
+    stem = job_id or f"{datetime.now():%Y%m%d-%H%M%S}-{parsed.name}{suffix}"
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem)[:100]
     folder, n = root / stem, 2
     while True:
@@ -313,7 +358,10 @@ def _notice_death(info: JobInfo) -> JobInfo:
     ckpt = info.checkpoint
     reason = (f"the trainer process (pid {info.pid}) ended without reporting an outcome (killed, crashed "
               "or the computer restarted)")
-    reason += f"; resume it to continue from {ckpt}" if ckpt else "; no checkpoint was saved yet"
+    if info.kind == "search":
+        reason += "; run it again to start the search over"
+    else:
+        reason += f"; resume it to continue from {ckpt}" if ckpt else "; no checkpoint was saved yet"
     try:
         info.status = write_state(info.folder, "failed", reason=reason, ended=True)
     except OSError:
@@ -349,14 +397,15 @@ def get(job_id: str, queue: str | Path | None = None) -> JobInfo:
 
 def start(job_id: str, *, resume: bool = False, register: bool = False, start_next: bool = False,
           queue: str | Path | None = None) -> JobInfo:
-    """Start a job's trainer as a subprocess (see :func:`trainer_command`).
+    """Start a job's trainer (or search) as a subprocess (see :func:`job_command`).
 
     Parameters
     ----------
     resume : bool
-        Continue from the job's last checkpoint (for a failed or cancelled job).
+        Continue from the job's last checkpoint (for a failed or cancelled job; a
+        search starts over).
     register : bool
-        Install the model in the registry when the job finishes.
+        Install the model in the registry when the job finishes (training only).
     start_next : bool
         When it ends, the trainer starts the next queued job (a queue that runs itself).
 
@@ -369,13 +418,7 @@ def start(job_id: str, *, resume: bool = False, register: bool = False, start_ne
     if info.state == "running":
         raise QueueError(f"job '{job_id}' is already running (pid {info.pid})")
     (info.folder / CANCEL_FILE).unlink(missing_ok=True)
-    args = [*trainer_command(), str(info.job_file)]
-    if resume:
-        args.append("--resume")
-    if register:
-        args.append("--register")
-    if start_next:
-        args.append("--start-next")
+    args = job_command(info, resume=resume, register=register, start_next=start_next)
     kwargs: dict[str, Any] = {}
     if os.name == "nt":
         # Own process group: CTRL_BREAK_EVENT reaches it (graceful cancel); no console window.
@@ -429,8 +472,9 @@ def cancel(job_id: str, *, timeout: float = 30.0, queue: str | Path | None = Non
         end = time.monotonic() + 10
         while time.monotonic() < end and process_alive(pid, info.status.get("process_start")):
             time.sleep(0.1)
-        write_state(info.folder, "cancelled", reason=f"did not stop within {timeout:g} s and was killed; "
-                                                      "its last checkpoint can be resumed", ended=True)
+        kept = "the trials finished so far are kept" if info.kind == "search" else "its last checkpoint can be resumed"
+        write_state(info.folder, "cancelled", reason=f"did not stop within {timeout:g} s and was killed; {kept}",
+                    ended=True)
     elif read_state(info.folder).get("state") == "running":
         write_state(info.folder, "cancelled", reason="cancelled", ended=True)
     child = _CHILDREN.pop(pid, None)

@@ -57,7 +57,7 @@ SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
 
 def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bool = False,
             stream: IO[str] | None = None, job_id: str | None = None,
-            split: dict[str, list[int]] | None = None) -> int:
+            split: dict[str, list[int]] | None = None, cancel: CancelToken | None = None) -> int:
     """Run a training job to its end (see the module docstring for exit statuses).
 
     Parameters
@@ -79,13 +79,18 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         Explicit parts ``{"train": [...], "val": [...], "test": [...]}`` (indices into the
         discovered samples) instead of the job's ``split`` fractions; used by k-fold
         search (``trainer/search.py``). A resumed run still reads its saved ``split.json``.
+    cancel : CancelToken, optional
+        A token owned by the caller (k-fold search: one token for every fold run, watching
+        the search's own cancel file and signals); default: a token on this run folder's
+        cancel file, with signal handlers installed for the run.
     """
     from trainer import jobs
 
     run_dir = Path(run_dir).resolve()
     job_id = job_id or job.id or run_dir.name
     sink = EventSink(job_id, None, stream)
-    token = CancelToken(run_dir / CANCEL_FILE)
+    token = cancel if cancel is not None else CancelToken(run_dir / CANCEL_FILE)
+    owned = token if cancel is None else None  # a caller's token is the caller's to install and clear
     dist = None
     try:
         import torch
@@ -106,39 +111,40 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
             except OSError as err:
                 raise JobFailed(describe_os_error(err, run_dir)) from None
         dist.barrier()
-        token.install()
-        if dist.main:
-            token.clear_file()
+        if owned:
+            owned.install()
+        if dist.main and owned:
+            owned.clear_file()
         dist.barrier()
         _execute(job, run_dir, job_id, dist, sink, token, device, split, resume or job.resume)
     except JobCancelled:
         _end(sink, dist, run_dir, "cancelled", reason=f"cancelled ({token.reason})")
         sink.emit(ev.Cancelled(job=job_id))
-        return _close(dist, token, EXIT_CANCELLED)
+        return _close(dist, owned, EXIT_CANCELLED)
     except KeyboardInterrupt:
         sink.log("warning", "stopped at once (second interrupt); the last saved checkpoint is kept")
         _end(sink, dist, run_dir, "cancelled", reason="interrupted")
         sink.emit(ev.Cancelled(job=job_id))
-        return _close(dist, token, EXIT_CANCELLED)
+        return _close(dist, owned, EXIT_CANCELLED)
     except JobFailed as err:
-        return _close(dist, token, _fail(sink, dist, run_dir, job_id, err.reason, err.detail))
+        return _close(dist, owned, _fail(sink, dist, run_dir, job_id, err.reason, err.detail))
     except WriteError as err:
-        return _close(dist, token, _fail(sink, dist, run_dir, job_id, str(err.strerror or err), None))
+        return _close(dist, owned, _fail(sink, dist, run_dir, job_id, str(err.strerror or err), None))
     except OSError as err:
         where = getattr(err, "filename", None) or run_dir
-        return _close(dist, token, _fail(sink, dist, run_dir, job_id, describe_os_error(err, where),
+        return _close(dist, owned, _fail(sink, dist, run_dir, job_id, describe_os_error(err, where),
                                          traceback.format_exc()))
     except MemoryError:
-        return _close(dist, token, _fail(
+        return _close(dist, owned, _fail(
             sink, dist, run_dir, job_id, "out of memory: lower batch_size or input size, or set "
             "\"cache\": false", traceback.format_exc()))
     except Exception as err:  # a bug or an unforeseen library error: still a clean event
         reason = f"internal error: {type(err).__name__}: {' '.join(str(err).split())[:300]}"
-        return _close(dist, token, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
+        return _close(dist, owned, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
     code = EXIT_FINISHED
     if register and dist.main:
         code = _register(run_dir, sink)
-    return _close(dist, token, code)
+    return _close(dist, owned, code)
 
 
 def _execute(job: Job, run_dir: Path, job_id: str, dist, sink: EventSink, token: CancelToken, device,
@@ -208,8 +214,9 @@ def _end(sink: EventSink, dist, run_dir: Path, state: str, reason: str | None) -
         sink.log("error", describe_os_error(err, run_dir / "state.json"))
 
 
-def _close(dist, token: CancelToken, code: int) -> int:
-    token.uninstall()
+def _close(dist, token: CancelToken | None, code: int) -> int:
+    if token is not None:
+        token.uninstall()
     if dist is not None:
         try:
             dist.close()

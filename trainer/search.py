@@ -7,14 +7,21 @@ score is the mean over folds of the last epoch's validation ``accuracy`` (classi
 or ``dice`` (segmentation). The k folds are made over the whole data set, by patient, and
 are the same for every trial.
 
-After each trial one ``log`` event (level ``info``) summarises it and ``OUT/trials.json``
-is rewritten (atomically) with every finished trial. At the end ``OUT/best.json`` holds
+It starts with a ``job_started`` event (the data set, the first fold's sizes) and a
+``log`` saying what it searches. After each trial one ``log`` event (level ``info``)
+summarises it and ``OUT/trials.json`` is rewritten (atomically) with every finished trial. At the end ``OUT/best.json`` holds
 the best parameters and a ready-to-run job (the original job with them filled in)::
 
     python -m trainer.search JOB.json --trials 20 --folds 5 --epochs 10 --out search/
     python -m trainer search/best_job.json       # best.json["job"], written out for convenience
 
 Fold runs live in ``OUT/runs/trial-NNN/fold-K`` (events, split; weights are removed).
+A new search first removes what an earlier one left in ``OUT``.
+
+A job may carry its own search settings (``"search": {"trials", "folds", "epochs",
+"seed"}``, :mod:`trainer.search_spec`); that is how the job queue runs a search
+(:mod:`trainer.search_job`: events appended to ``OUT/events.jsonl``, ``state.json``,
+cancel file and signals, exit status 0 finished / 1 failed / 2 invalid job / 3 cancelled).
 """
 
 from __future__ import annotations
@@ -31,8 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from trainer import events as ev
+from trainer.search_results import BEST_JOB_NAME, BEST_NAME, RUNS_NAME, TRIALS_NAME
+from trainer.search_spec import SearchSpec, split_search
 
-__all__ = ["LR_RANGE", "BATCH_SIZES", "OPTIMIZERS", "SearchError", "run_search", "main"]
+__all__ = ["LR_RANGE", "BATCH_SIZES", "OPTIMIZERS", "SearchError", "SearchCancelled", "load_search_job",
+           "search_job_id", "run_search", "main"]
 
 LR_RANGE = (1e-5, 1e-2)
 BATCH_SIZES = (8, 16, 32)
@@ -43,6 +53,10 @@ class SearchError(Exception):
     """The search cannot run (bad job, too few patients for k folds, a fold run failed)."""
 
 
+class SearchCancelled(Exception):
+    """The search was cancelled before any trial finished (nothing to report)."""
+
+
 class _Stop(Exception):
     """A fold run was cancelled: end the search with what is finished."""
 
@@ -51,9 +65,29 @@ def _print_event(event: ev.Event) -> None:
     print(event.to_json(), flush=True)
 
 
-def _raw_job(job_path: Path, job) -> dict[str, Any]:
-    """The job file's JSON with its relative paths made absolute (so it runs from anywhere)."""
-    data = json.loads(job_path.read_text(encoding="utf-8-sig"))
+def load_search_job(job_path: str | Path):
+    """``(Job, its JSON without the search block, the block's SearchSpec or None)``.
+
+    Raises
+    ------
+    trainer.config.JobError
+        Unreadable file, invalid JSON, or an invalid field (the search block's too).
+    """
+    from trainer.config import parse_job, read_job_file
+
+    job_path = Path(job_path).resolve()  # so the dataset path in best_job.json is absolute
+    data, spec = split_search(read_job_file(job_path))
+    return parse_job(data, base_dir=job_path.parent, source=str(job_path)), data, spec
+
+
+def search_job_id(job) -> str:
+    """The ``job`` field of the search's events: the queued job's id, else ``NAME-search``."""
+    return job.id or f"{job.name}-search"
+
+
+def _raw_job(data: dict[str, Any], job) -> dict[str, Any]:
+    """The job's JSON with its relative paths made absolute (so it runs from anywhere)."""
+    data = json.loads(json.dumps(data))
     if isinstance(data.get("dataset"), dict):
         data["dataset"] = {**data["dataset"], "path": job.dataset.path}
     else:
@@ -61,11 +95,30 @@ def _raw_job(job_path: Path, job) -> dict[str, Any]:
     if isinstance(data.get("model"), dict) and job.model.weights:
         data["model"] = {**data["model"], "weights": job.model.weights}
     data.pop("output", None)
+    data.pop("id", None)  # a queued search's folder name; the training job gets its own
     return data
 
 
-def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int = 5, seed: int = 0,
-               out_dir: str | Path, emit: Callable[[ev.Event], None] | None = None) -> dict[str, Any]:
+def _clear_outputs(out_dir: Path) -> None:
+    """Remove an earlier search's results, so no reader mixes two searches."""
+    for name in (TRIALS_NAME, BEST_NAME, BEST_JOB_NAME):
+        (out_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / RUNS_NAME, ignore_errors=True)
+
+
+def _device_name(choice: str) -> str:
+    from trainer.device import select_device
+    from trainer.errors import JobFailed
+
+    try:
+        return str(select_device(choice))
+    except JobFailed as err:
+        raise SearchError(err.reason) from None
+
+
+def run_search(job_path: str | Path, *, trials: int, folds: int = SearchSpec.folds,
+               epochs: int = SearchSpec.epochs, seed: int = 0, out_dir: str | Path,
+               emit: Callable[[ev.Event], None] | None = None, cancel=None) -> dict[str, Any]:
     """Search lr, batch size and optimizer for a job; returns the content of ``best.json``.
 
     Parameters
@@ -83,19 +136,30 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int
     out_dir : str or Path
         Receives ``trials.json``, ``best.json`` and ``runs/``.
     emit : callable, optional
-        Receives the events of the search (one ``log`` per finished trial); default: JSON
-        lines on stdout.
+        Receives the events of the search (``job_started``, one ``log`` per finished
+        trial, a summary ``log``); default: JSON lines on stdout.
+    cancel : trainer.cancel.CancelToken, optional
+        Stops the search after the current batch of the current fold run; the trials
+        finished by then are kept and ``best.json`` says ``"cancelled": true``.
+
+    Returns
+    -------
+    dict
+        ``metric``, ``best`` (the best trial), ``params``, ``job`` (ready to run),
+        ``finished`` and ``planned`` trials, ``cancelled``.
 
     Raises
     ------
     SearchError
         Invalid job, data that cannot be split into ``folds``, a failed fold run, or no
         trial finished.
+    SearchCancelled
+        Cancelled before any trial finished.
     """
     import optuna
 
     from medview.core.atomic import write_text
-    from trainer.config import JobError, load_job
+    from trainer.config import JobError
     from trainer.datasets import DatasetError
     from trainer.discovery import read_dataset
     from trainer.loop import EXIT_CANCELLED, EXIT_FINISHED, run_job
@@ -105,27 +169,38 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int
         raise SearchError("trials and epochs must be at least 1")
     emit = emit or _print_event
     job_path, out_dir = Path(job_path), Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_outputs(out_dir)
     try:
-        job = load_job(job_path)
+        job, job_data, _spec = load_search_job(job_path)
     except JobError as err:
         raise SearchError(str(err)) from None
-    job_id = f"{job.id or job.name}-search"
+    job_id = search_job_id(job)
     try:
         ds = read_dataset(job.dataset)
         kfold = stratified_group_kfold(ds.strata(), ds.groups(), k=folds, seed=seed)
     except (DatasetError, SplitError) as err:
         raise SearchError(f"cannot make {folds} folds of {job.dataset.path}: {err}") from None
     metric = "dice" if ds.task == "segmentation" else "accuracy"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    device = _device_name(job.device)
+    emit(ev.JobStarted(job=job_id, task=ds.task, model=job.model.label, dataset=ds.summary.to_dict(),
+                       split={"train": int(kfold[0].train.size), "val": int(kfold[0].val.size), "test": 0},
+                       device=device))
+    emit(ev.Log(job=job_id, level="info", message=(
+        f"searching {trials} trial(s) of learning rate, batch size and optimizer; each trained "
+        f"{folds} times ({folds}-fold cross-validation by patient) for {epochs} epoch(s) and scored by "
+        f"the mean validation {metric}")))
     finished: list[dict[str, Any]] = []
 
     def fold_score(trial_no: int, params: dict, k: int, fold) -> float | None:
-        run_dir = out_dir / "runs" / f"trial-{trial_no:03d}" / f"fold-{k + 1}"
+        if cancel is not None and cancel.requested():
+            raise _Stop()
+        run_dir = out_dir / RUNS_NAME / f"trial-{trial_no:03d}" / f"fold-{k + 1}"
         fold_job = replace(job, epochs=epochs, early_stopping=0, freeze_epochs=min(job.freeze_epochs, epochs),
                            lr=params["lr"], batch_size=params["batch_size"], optimizer=params["optimizer"],
                            id=f"{job_id}-t{trial_no}-f{k + 1}", resume=False, seed=job.seed + k)
         stream = io.StringIO()
-        code = run_job(fold_job, run_dir, stream=stream,
+        code = run_job(fold_job, run_dir, stream=stream, cancel=cancel,
                        split={"train": fold.train.tolist(), "val": fold.val.tolist(), "test": []})
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         shutil.rmtree(run_dir / "model", ignore_errors=True)
@@ -157,9 +232,9 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int
                  "fold_scores": trial.user_attrs.get("fold_scores", []), "mean": trial.value,
                  "metric": metric, "seconds": round(trial.duration.total_seconds(), 1) if trial.duration else None}
         finished.append(entry)
-        write_text(out_dir / "trials.json", json.dumps(
+        write_text(out_dir / TRIALS_NAME, json.dumps(
             {"job": str(job_path.resolve()), "metric": metric, "folds": folds, "epochs": epochs, "seed": seed,
-             "trials": finished}, indent=2))
+             "planned": trials, "trials": finished}, indent=2))
         best = max(finished, key=lambda t: t["mean"])
         folds_text = ", ".join("n/a" if s is None else f"{s:.3f}" for s in entry["fold_scores"])
         p = entry["params"]
@@ -170,47 +245,34 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = 5, epochs: int
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    cancelled = False
     try:
         study.optimize(objective, n_trials=trials, callbacks=[after_trial])
     except _Stop:
+        cancelled = True
         emit(ev.Log(job=job_id, level="warning", message=f"search cancelled after {len(finished)} trial(s)"))
     if not finished:
-        raise SearchError("no trial finished")
+        raise SearchCancelled() if cancelled else SearchError("no trial finished")
     best = max(finished, key=lambda t: t["mean"])
-    best_job = _raw_job(job_path, job)
+    best_job = _raw_job(job_data, job)
     best_job.update(best["params"])
-    result = {"metric": metric, "best": best, "params": best["params"], "job": best_job}
-    write_text(out_dir / "best.json", json.dumps(result, indent=2))
-    write_text(out_dir / "best_job.json", json.dumps(best_job, indent=2))
+    result = {"metric": metric, "best": best, "params": best["params"], "job": best_job,
+              "finished": len(finished), "planned": trials, "cancelled": cancelled}
+    write_text(out_dir / BEST_NAME, json.dumps(result, indent=2))
+    write_text(out_dir / BEST_JOB_NAME, json.dumps(best_job, indent=2))
     emit(ev.Log(job=job_id, level="info", message=(
         f"best of {len(finished)} trial(s): trial {best['number']}, mean {metric} {best['mean']:.3f}; "
-        f"job written to {out_dir / 'best_job.json'}")))
+        f"job written to {out_dir / BEST_JOB_NAME}")))
     return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m trainer.search JOB.json --trials N --folds K --epochs E --out DIR [--seed S]``."""
-    from trainer.__main__ import quiet_threads
+    """``python -m trainer.search JOB.json --out DIR [--trials N] [--folds K] [--epochs E] [--seed S]``."""
+    from trainer.search_job import configure, run
 
-    quiet_threads()
     parser = argparse.ArgumentParser(prog="python -m trainer.search", description=__doc__.splitlines()[0])
-    parser.add_argument("job", help="training job JSON (trainer/JOBS.md)")
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, help="output folder (trials.json, best.json, runs/)")
-    args = parser.parse_args(argv)
-    try:
-        run_search(args.job, trials=args.trials, folds=args.folds, epochs=args.epochs, seed=args.seed,
-                   out_dir=args.out)
-    except SearchError as err:
-        print(f"trainer.search: {err}", file=sys.stderr)
-        return 1
-    except ImportError as err:
-        print(f"trainer.search: {err} (pip install optuna)", file=sys.stderr)
-        return 1
-    return 0
+    configure(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

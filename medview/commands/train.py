@@ -1,10 +1,12 @@
-"""``medview train``, ``medview register-model`` and ``medview jobs``: the trainer from the command line.
+"""``medview train``, ``search``, ``register-model`` and ``jobs``: the trainer from the command line.
 
 ``medview train JOB.json`` runs the same code as ``python -m trainer JOB.json``
 (:mod:`trainer.__main__`): JSON-line events on stdout, exit status 0 finished, 1 failed,
 2 invalid job, 3 cancelled, 4 finished but not registered. ``--queue`` instead adds the
 job to the on-disk queue (:mod:`trainer.jobs`) and starts it in the background.
-Nothing here imports torch; the trainer does when it runs.
+``medview search JOB.json --out DIR`` is ``python -m trainer.search`` (:mod:`trainer.search_job`);
+the frozen app's job queue runs searches through it. Nothing here imports torch; the
+trainer does when it runs.
 """
 
 from __future__ import annotations
@@ -51,6 +53,21 @@ def _queue_job(path: Path, register: bool) -> int:
     print(f"{info.id}: {where}; follow it with 'medview jobs show {info.id}' "
           f"or read {info.events_file}")
     return EXIT_OK
+
+
+# ----------------------------------------------------------------------- search
+
+def configure_search(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``medview search`` (those of ``python -m trainer.search``)."""
+    from trainer.search_job import configure
+
+    configure(parser)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from trainer.search_job import run
+
+    return run(args)
 
 
 # ----------------------------------------------------------------------- register-model

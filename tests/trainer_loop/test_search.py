@@ -35,10 +35,12 @@ def test_search_two_trials_two_folds(tmp_path, isolated):
         assert t["mean"] == pytest.approx(sum(t["fold_scores"]) / 2)
         assert LR_RANGE[0] <= t["params"]["lr"] <= LR_RANGE[1]
         assert t["params"]["batch_size"] in BATCH_SIZES and t["params"]["optimizer"] in OPTIMIZERS
-    # one info log per finished trial (shown as it finishes), then the summary
+    # job_started, what is searched, one info log per finished trial (shown as it finishes), the summary
+    assert isinstance(seen[0], ev.JobStarted) and seen[0].split["test"] == 0
     logs = [e for e in seen if isinstance(e, ev.Log)]
-    assert [e.level for e in logs] == ["info"] * 3
-    assert logs[0].message.startswith("trial 1/2:") and logs[1].message.startswith("trial 2/2:")
+    assert [e.level for e in logs] == ["info"] * 4
+    assert logs[0].message.startswith("searching 2 trial(s)")
+    assert logs[1].message.startswith("trial 1/2:") and logs[2].message.startswith("trial 2/2:")
     assert all("\n" not in e.message for e in logs)
 
     saved = json.loads((out / "best.json").read_text())

@@ -7,8 +7,9 @@ pyqtgraph and the trainer's torch-free modules) the first time it is shown. Noth
 in this package imports torch: training runs in a subprocess (:mod:`trainer.jobs`).
 
 Modules: :mod:`.tab` (composer), :mod:`.dataset_page`, :mod:`.setup_form`,
-:mod:`.job_list`, :mod:`.job_page`, :mod:`.charts`, :mod:`.event_tail`,
-:mod:`.progress`, :mod:`.evaluation_view`, :mod:`.log_view`.
+:mod:`.search_options`, :mod:`.job_list`, :mod:`.job_page`, :mod:`.charts`,
+:mod:`.search_view`, :mod:`.trials_model`, :mod:`.event_tail`, :mod:`.progress`,
+:mod:`.evaluation_view`, :mod:`.log_view`.
 """
 
 from __future__ import annotations

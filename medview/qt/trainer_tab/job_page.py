@@ -6,6 +6,10 @@ When the job has finished it loads ``model/evaluation.json`` in a pool thread an
 offers **Register model** (:func:`trainer.register.register`, in a pool thread; the
 AI panel's model list is refreshed at once) and **Export ONNX**
 (``medview models export-onnx`` as a subprocess).
+
+A hyper-parameter search job (``JobInfo.kind == "search"``) shows its trials instead of
+charts and evaluation (:class:`~.search_view.SearchView`), with **Train with these
+settings** once it has a result.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-                               QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+                               QScrollArea, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from medview.qt import theme
 from medview.qt.trainer_tab.charts import TrainingCharts
@@ -28,6 +32,7 @@ from medview.qt.trainer_tab.event_tail import EventTail
 from medview.qt.trainer_tab.job_list import STATE_COLOURS
 from medview.qt.trainer_tab.log_view import LogView
 from medview.qt.trainer_tab.progress import TERMINAL, JobProgress, format_duration
+from medview.qt.trainer_tab.search_view import SearchView
 
 __all__ = ["JobPage", "export_command"]
 
@@ -81,6 +86,8 @@ class JobPage(QWidget):
     progressText(str, str)
         Job id and a short progress text for the queue table ("epoch 3/20").
     cancelRequested(str), startRequested(str), removeRequested(str)
+    trainRequested(str)
+        A search's job id: queue a training job with its best settings.
     modelRegistered(object)
         The registry entry of a model just registered.
     """
@@ -90,6 +97,7 @@ class JobPage(QWidget):
     cancelRequested = Signal(str)
     startRequested = Signal(str)
     removeRequested = Signal(str)
+    trainRequested = Signal(str)
     modelRegistered = Signal(object)
 
     def __init__(self, workers, parent: QWidget | None = None) -> None:
@@ -98,6 +106,7 @@ class JobPage(QWidget):
         self.job_id: str | None = None
         self.folder: Path | None = None
         self.info = None
+        self.kind = "train"
         self.state: str | None = None
         self.progress = JobProgress()
         self.report: dict | None = None
@@ -146,6 +155,12 @@ class JobPage(QWidget):
             head.addWidget(b)
 
         self.charts = TrainingCharts()
+        self.search_view = SearchView(self.workers)
+        self.search_view.trainRequested.connect(lambda: self.job_id and self.trainRequested.emit(self.job_id))
+        self.search_view.statusChanged.connect(self._update_progress)
+        self.content = QStackedWidget()  # training: charts; search: its trials
+        self.content.addWidget(self.charts)
+        self.content.addWidget(self.search_view)
         self.log = LogView()
         self.evaluation = EvaluationView()
         self.name_edit = QLineEdit()
@@ -184,7 +199,7 @@ class JobPage(QWidget):
         self.side.addTab(self.log, "Log")
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.charts)
+        split.addWidget(self.content)
         split.addWidget(self.side)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
@@ -220,8 +235,12 @@ class JobPage(QWidget):
         self._crash_shown = False
         self._use_text("")
         self.use_status.setStyleSheet("")
+        self._set_kind(info.kind if info is not None else "train")
+        self.search_view.follow(info if self.kind == "search" else None)
         name = (info.job.get("name") if info is not None else "") or ""
-        self.title.setText(f"<b>{name}</b> <span style='color:{theme.TEXT_DIM}'>{info.id}</span>" if info else "")
+        what = " settings search" if self.kind == "search" else ""
+        self.title.setText(f"<b>{name}</b>{what} <span style='color:{theme.TEXT_DIM}'>{info.id}</span>"
+                           if info else "")
         self.name_edit.setText(name)
         self.version_edit.setText(str(info.job.get("version") or "") if info else "")
         self.tail.follow(info.events_file if info is not None else None)
@@ -239,6 +258,8 @@ class JobPage(QWidget):
         # a terminal event outranks a "running" that state.json still says
         if not (disk == "running" and self.progress.done):
             self.state = disk
+        if self.kind == "search":
+            self.search_view.update_info(info, self.state)
         self._update_state_label()
         self._update_buttons()
         self._maybe_load_report()
@@ -247,6 +268,7 @@ class JobPage(QWidget):
     def stop(self) -> None:
         self.tail.stop()
         self._tick.stop()
+        self.search_view.stop()
         if self._export is not None and self._export.state() != QProcess.ProcessState.NotRunning:
             self._export.kill()
             self._export.waitForFinished(2000)
@@ -263,7 +285,8 @@ class JobPage(QWidget):
         """Events of the followed job, in order (from the tail; tests call it too)."""
         if self.job_id is None:
             return
-        self.charts.add_events(events)
+        if self.kind != "search":
+            self.charts.add_events(events)
         self.log.add_events(events)
         for e in events:
             self.progress.add(e)
@@ -275,14 +298,34 @@ class JobPage(QWidget):
                 self.eventState.emit(self.job_id, self.state, getattr(e, "reason", None))
             elif e.type == "evaluation":
                 self._maybe_load_report(force=True)
+        if self.kind == "search":  # a trial may have finished: read trials.json again
+            self.search_view.set_state(self.state, force=True)
         self._update_progress()
         self._update_state_label()
         self._update_buttons()
         if self.state == "finished":
             self._maybe_load_report()
 
+    def _set_kind(self, kind: str) -> None:
+        """Training shows charts and the evaluation; a search its trials (and the log)."""
+        if kind == self.kind and self.job_id is not None:
+            return
+        self.kind = kind
+        search = kind == "search"
+        self.content.setCurrentWidget(self.search_view if search else self.charts)
+        self.side.setTabVisible(0, not search)
+        if search:
+            self.side.setCurrentWidget(self.log)
+        kept = "keep the trials finished so far" if search else "keep a checkpoint"
+        self.cancel_button.setToolTip(f"Stop after the current batch and {kept} (stopped by force if it has not "
+                                      "within 30 s); press again to stop at once")
+        self.splitter.setSizes([560, 460] if search else [420, 600])
+
     def _update_progress(self) -> None:
         p = self.progress
+        if self.kind == "search" and not (self.state == "queued" and p.state is None):
+            self._update_search_progress()
+            return
         if self.state == "queued" and p.state is None:
             text = "Queued: starts when the jobs before it have finished."
         elif self.state in ("failed", "cancelled") and not p.done:
@@ -298,10 +341,22 @@ class JobPage(QWidget):
             if left is not None:
                 short += f", {format_duration(left)} left"
             self.progressText.emit(self.job_id, short)
-        if p.state == "running" and self.state == "running":
-            if not self._tick.isActive():
-                self._tick.start()
-        else:
+        self._run_tick(p.state == "running" and self.state == "running")
+
+    def _update_search_progress(self) -> None:
+        reason = self.progress.reason or (self.info.reason if self.info is not None else None)
+        text, fraction, short = self.search_view.progress(reason)
+        self.eta_label.setText(text)
+        self.bar.setValue(int(fraction * 1000))
+        self.bar.setVisible(self.progress.state is not None or bool(self.search_view.status.trials))
+        if short and self.state == "running" and self.job_id:
+            self.progressText.emit(self.job_id, short)
+        self._run_tick(self.state == "running")
+
+    def _run_tick(self, on: bool) -> None:
+        if on and not self._tick.isActive():
+            self._tick.start()
+        elif not on:
             self._tick.stop()
 
     def _use_text(self, text: str) -> None:
@@ -330,7 +385,7 @@ class JobPage(QWidget):
         self.start_button.setVisible(has and s in ("queued", "failed", "cancelled"))
         self.remove_button.setVisible(has and s not in ("running",))
         self.folder_button.setVisible(has)
-        finished = s == "finished"
+        finished = s == "finished" and self.kind != "search"  # a search makes no model
         self.use_row.setVisible(finished)
         self.use_status.setVisible(bool(self.use_status.text()))
         self.register_button.setEnabled(finished and not self.registered)
@@ -357,7 +412,7 @@ class JobPage(QWidget):
     # ------------------------------------------------------------------ evaluation
 
     def _maybe_load_report(self, force: bool = False) -> None:
-        if self.state != "finished" or self.folder is None or self._loading_report:
+        if self.state != "finished" or self.folder is None or self._loading_report or self.kind == "search":
             return
         if self.report is not None and not force:
             return

@@ -43,6 +43,8 @@ def describe_event(e) -> tuple[str, str] | None:
         metrics = ", ".join(f"{k} {_f(v, 3)}" for k, v in e.metrics.items())
         return "info", f"test set evaluation: {metrics}"
     if kind == "finished":
+        if e.model.endswith(".json"):  # a hyper-parameter search: its result is a job file
+            return "info", f"finished: the best settings are in {e.model}"
         return "info", f"finished: model in {e.model}"
     if kind == "failed":
         text = f"FAILED: {e.reason}"

@@ -1,8 +1,10 @@
 """The Trainer tab: a composer of the job queue, the new-job pages and the job page.
 
 Left, the queue (:mod:`trainer.jobs` on disk, listed in a pool thread every
-``LIST_MS``); right, either the new-job pages (data set, then model and preset) or the
-selected job (:class:`~.job_page.JobPage`). Training runs in a subprocess started by
+``LIST_MS``); right, either the new-job pages (data set, then model and preset, then
+train or first find the best settings) or the selected job (:class:`~.job_page.JobPage`).
+A settings search is a job like any other; when it has a result, its page queues a
+training job with the best settings (``best_job.json``). Training runs in a subprocess started by
 the queue, so a crash there never takes the viewer down; this tab only reads what the
 trainer writes. Nothing here blocks the GUI thread: every file-system operation and
 every queue operation (enqueue, start, cancel — which may wait 30 s for a graceful
@@ -26,6 +28,7 @@ from medview.qt import theme
 from medview.qt.trainer_tab.dataset_page import DatasetPage
 from medview.qt.trainer_tab.job_list import JobQueueModel
 from medview.qt.trainer_tab.job_page import JobPage
+from medview.qt.trainer_tab.search_options import SearchOptions
 from medview.qt.trainer_tab.setup_form import SetupForm
 from medview.qt.workers import Workers
 
@@ -75,6 +78,13 @@ def _enqueue_and_start(job: dict):
         info = jobs.start(info.id, start_next=True)
         lower_priority(info.pid)
     return info
+
+
+def _enqueue_best(folder: str):
+    """Queue (and start if nothing runs) the training job a finished search recommends."""
+    from trainer.search_results import read_best_job
+
+    return _enqueue_and_start(read_best_job(folder))
 
 
 def _start(job_id: str, resume: bool):
@@ -190,6 +200,7 @@ class TrainerTab(QWidget):
         # right: new job / one job
         self.dataset_page = DatasetPage(self.workers, self.settings)
         self.setup_form = SetupForm()
+        self.search_options = SearchOptions()
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start_new_job)
@@ -200,6 +211,7 @@ class TrainerTab(QWidget):
         nl = QVBoxLayout(new_page)
         nl.addWidget(self.dataset_page)
         nl.addWidget(self.setup_form)
+        nl.addWidget(self.search_options)
         row = QHBoxLayout()
         row.addWidget(self.start_button)
         row.addWidget(self.start_note, 1)
@@ -225,12 +237,15 @@ class TrainerTab(QWidget):
         lay.addWidget(split)
 
         self.dataset_page.datasetChanged.connect(self.setup_form.set_dataset)
+        self.dataset_page.datasetChanged.connect(self.search_options.set_dataset)
         self.setup_form.changed.connect(self._form_changed)
+        self.search_options.changed.connect(self._form_changed)
         self.job_page.eventState.connect(self._event_state)
         self.job_page.progressText.connect(self.queue.set_progress)
         self.job_page.cancelRequested.connect(self.cancel_job)
         self.job_page.startRequested.connect(self.start_job)
         self.job_page.removeRequested.connect(lambda job_id: self.remove_job(job_id, confirm=True))
+        self.job_page.trainRequested.connect(self.train_with_best)
         self.job_page.modelRegistered.connect(self._model_registered)
         self._form_changed()
 
@@ -316,39 +331,82 @@ class TrainerTab(QWidget):
     # ------------------------------------------------------------------ new job
 
     def _form_changed(self) -> None:
-        err = self.setup_form.error
+        err = self.setup_form.error or self.search_options.error
         running = any(s == "running" for s in self.queue.states().values())
+        search = self.search_options.is_search
+        self.search_options.set_train_epochs(self._train_epochs())
         self.start_button.setEnabled(err is None)
-        self.start_button.setText("Add to queue" if running else "Start training")
+        if search:
+            self.start_button.setText("Add search to queue" if running else "Find best settings")
+        else:
+            self.start_button.setText("Add to queue" if running else "Start training")
         self.dataset_page.set_split_fractions(*self.setup_form.split_fractions())
         if err is not None:
             self.start_note.setText("" if self.dataset_page.dataset is not None else
                                     "Choose the labelled images above to start.")
         else:
+            what = "The search" if search else "Training"
             self.start_note.setText(("Another job is running: this one waits in the queue. " if running else "")
-                                    + "Training runs in its own process at low priority, so the viewer stays "
+                                    + f"{what} runs in its own process at low priority, so the viewer stays "
                                       "responsive; you can keep reading images, or even close medview.")
 
+    def _train_epochs(self) -> int | None:
+        """Epochs of the training job the form describes (None while it is invalid)."""
+        if self.setup_form.error is not None:
+            return None
+        from trainer.config import parse_job
+
+        try:
+            return parse_job(self.setup_form.job_dict()).epochs
+        except ValueError:
+            return None
+
     def start_new_job(self) -> None:
-        """Queue the job the form describes and start it if nothing else runs."""
-        if self.setup_form.validate_now() is not None:
+        """Queue the job (or settings search) the form describes and start it if nothing else runs."""
+        if self.setup_form.validate_now() is not None or self.search_options.error is not None:
             return
         job = self.setup_form.job_dict()
+        spec = self.search_options.spec()
+        if spec is not None:
+            job["search"] = spec.to_dict()
         self.start_button.setEnabled(False)
         self.start_note.setText("Queuing…")
 
         def done(info) -> None:
             self.start_button.setEnabled(True)
-            if self.queue.row(info.id) is None:  # show it at once; the next listing confirms
-                self.queue.set_jobs(self.queue_infos() + [info])
-            self.select_job(info.id)
-            self.refresh_jobs()
+            self._show_queued(info)
 
         def failed(exc) -> None:
             self.start_button.setEnabled(True)
             self.start_note.setText(f"Could not start: {exc}")
 
         self.workers.start(_enqueue_and_start, job, on_return=done, on_error=failed)
+
+    def _show_queued(self, info) -> None:
+        if self.queue.row(info.id) is None:  # show it at once; the next listing confirms
+            self.queue.set_jobs(self.queue_infos() + [info])
+        self.select_job(info.id)
+        self.refresh_jobs()
+
+    def train_with_best(self, job_id: str) -> None:
+        """Queue a training job with the best settings a search found (``best_job.json``)."""
+        row = self.queue.row(job_id)
+        if row is None:
+            return
+        view = self.job_page.search_view
+        view.train_button.setEnabled(False)
+        view.show_note("Queuing the training job…", error=False)
+
+        def done(info) -> None:
+            view.train_button.setEnabled(True)
+            view.show_note("")
+            self._show_queued(info)
+
+        def failed(exc) -> None:
+            view.train_button.setEnabled(True)
+            view.show_note(f"Could not queue the training job: {exc}")
+
+        self.workers.start(_enqueue_best, str(row.folder), on_return=done, on_error=failed)
 
     def queue_infos(self) -> list:
         return [r.info for r in self.queue.rows]

@@ -1,0 +1,74 @@
+"""The ``search`` block of a job: a hyper-parameter search instead of one training run.
+
+A job whose JSON holds ``"search": {"trials": 8, "folds": 3, "epochs": 3, "seed": 0}``
+is run by :mod:`trainer.search` (the queue starts ``python -m trainer.search``, or the
+frozen app's ``search`` sub-command), not by the trainer; every other field is the
+training job the search tunes (``trainer/JOBS.md``). Standard library only: the job
+queue and the trainer tab validate the block without loading torch or Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from medview.core.json_fields import Fields
+
+__all__ = ["SEARCH_KEY", "SearchSpec", "parse_search", "split_search", "training_epochs"]
+
+#: The job field that makes a job a search.
+SEARCH_KEY = "search"
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """How much searching: Optuna trials, cross-validation folds, epochs per fold run.
+
+    The defaults are small on purpose: a clinic PC with 2 cores finishes them in
+    minutes to an hour on a few hundred small images.
+    """
+
+    trials: int = 8
+    folds: int = 3
+    epochs: int = 3
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def parse_search(value: Any) -> SearchSpec:
+    """Validate a ``search`` block (absent keys take the :class:`SearchSpec` defaults).
+
+    Raises
+    ------
+    trainer.config.JobError
+        Naming the field, e.g. ``job field 'search.folds': must be at least 2 (got 1)``.
+    """
+    from trainer.config import JobError
+
+    sec = Fields(value, JobError, prefix=f"{SEARCH_KEY}.")
+    sec.only(("trials", "folds", "epochs", "seed"))
+    d = SearchSpec()
+    return SearchSpec(trials=sec.integer("trials", default=d.trials, minimum=1, maximum=1000),
+                      folds=sec.integer("folds", default=d.folds, minimum=2, maximum=50),
+                      epochs=sec.integer("epochs", default=d.epochs, minimum=1, maximum=1000),
+                      seed=sec.integer("seed", default=d.seed, minimum=0, maximum=2**31 - 1))
+
+
+def split_search(data: dict[str, Any]) -> tuple[dict[str, Any], SearchSpec | None]:
+    """``(the training job without its search block, the block parsed or None)``."""
+    if not isinstance(data, dict) or data.get(SEARCH_KEY) is None:
+        return data, None
+    rest = {k: v for k, v in data.items() if k != SEARCH_KEY}
+    return rest, parse_search(data[SEARCH_KEY])
+
+
+def training_epochs(spec: SearchSpec) -> int:
+    """The search's cost in epochs over the whole data set (for a person's estimate).
+
+    Each of ``trials × folds`` runs trains ``epochs`` epochs on ``(folds − 1) / folds``
+    of the images, so the total is ``trials × epochs × (folds − 1)`` full epochs
+    (validation adds a little).
+    """
+    return spec.trials * spec.epochs * (spec.folds - 1)
