@@ -322,6 +322,29 @@ def test_two_epoch_training_job(bundle, home, tmp_path):
     assert types[-1] == "finished", events[-1]
 
 
+def test_settings_search(bundle, home, tmp_path):
+    """``medview search JOB`` (what the Trainer tab queues for "Find the best settings"):
+    Optuna and the k-fold runs work in the bundle and leave a ready-to-run best job."""
+    data = tmp_path / "demo"
+    ok(frozen(bundle, home, "demo-data", data, "--n", "8", "--size", "64"))
+    job = {"name": "bundle-search", "task": "classification",
+           "dataset": {"path": str(data / "classification")},
+           "model": {"architecture": "resnet18"},
+           "input": {"size": [64, 64], "channels": 1},
+           "freeze_epochs": 0, "early_stopping": 0, "workers": 0, "cache": False,
+           "device": "cpu"}
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(job), encoding="utf-8")
+    out = tmp_path / "search"
+    proc = ok(frozen(bundle, home, "search", job_file, "--out", out, "--trials", "2",
+                     "--folds", "2", "--epochs", "1", timeout=1200))
+    types = [json.loads(line)["type"] for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert types[-1] == "finished", proc.stdout[-2000:]
+    assert len(json.loads((out / "trials.json").read_text())["trials"]) == 2
+    best_job = json.loads((out / "best_job.json").read_text())
+    assert best_job["optimizer"] in ("adam", "adamw", "sgd") and best_job["lr"] > 0
+
+
 # ----------------------------------------------------------------------- GUI
 
 @pytest.mark.parametrize("platform", ["offscreen", "xcb"])
