@@ -87,3 +87,13 @@ def test_the_tab_modules_import_neither_torch_nor_start_up_heavy_things():
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"light": [], "torch": False}
+
+
+@pytest.mark.parametrize("span", [(0.8, 2.2), (0.5, 3.5), (1.0, 12.5), (1.0, 200.0)])
+def test_epoch_axis_labels_whole_epochs_only(qtbot, span):
+    from medview.qt.trainer_tab.charts import make_plot
+
+    plot = make_plot("loss", "loss")
+    qtbot.addWidget(plot)
+    ticks = [v for _, values in plot.getAxis("bottom").tickValues(*span, 600) for v in values]
+    assert ticks and all(float(v).is_integer() for v in ticks), ticks

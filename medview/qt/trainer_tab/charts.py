@@ -56,9 +56,22 @@ def nice_ceiling(v: float) -> float:
     return 10 ** (k + 1)
 
 
+class EpochAxis(pg.AxisItem):
+    """A bottom axis that labels whole epochs only: a two-epoch run must not show an
+    "epoch 1.5" tick (pyqtgraph would pick 0.5 spacing for so short a range)."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
+        levels = [(spacing, ticks) for spacing, ticks in super().tickValues(minVal, maxVal, size)
+                  if spacing >= 1]
+        if levels:
+            return levels
+        return [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+
+
 def make_plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     configure_pyqtgraph()
-    w = pg.PlotWidget()
+    axes = {"bottom": EpochAxis("bottom")} if x_label == "epoch" else None
+    w = pg.PlotWidget(axisItems=axes)
     w.setTitle(title, color=theme.TEXT, size="10pt")
     w.setLabel("left", y_label)
     w.setLabel("bottom", x_label)
