@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 # --- chrome ------------------------------------------------------------------
 WINDOW = "#1e1f22"  #: window and dock backgrounds
@@ -151,3 +151,12 @@ def apply_dark_theme(app: QApplication) -> None:
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
     app.setStyleSheet(_STYLESHEET)
+
+
+def note_label(text: str = "", parent: QWidget | None = None, *, colour: str = TEXT_DIM) -> QLabel:
+    """A word-wrapped label in a secondary colour: hints, notes, warnings and errors
+    beside a form (``colour`` is one of this module's colours, e.g. :data:`ERROR`)."""
+    label = QLabel(text, parent)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {colour};")
+    return label

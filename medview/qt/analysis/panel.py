@@ -176,9 +176,8 @@ class AnalysisPanel(QWidget):
         cl.addLayout(brow)
         lay.addWidget(box)
         lay.addStretch(1)
-        note = QLabel("Decision support only: a model's output is not a diagnosis.", body)
-        note.setWordWrap(True)
-        note.setStyleSheet(f"color: {theme.TEXT_DISABLED};")
+        note = theme.note_label("Decision support only: a model's output is not a diagnosis.", body,
+                                colour=theme.TEXT_DISABLED)
         lay.addWidget(note)
 
     def _connect(self) -> None:

@@ -196,9 +196,7 @@ class DatasetPage(QWidget):
         self.class_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.class_table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
         self.class_table.setMaximumHeight(170)
-        self.split_note = QLabel()
-        self.split_note.setWordWrap(True)
-        self.split_note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.split_note = theme.note_label()
 
         self.thumb_grid = QGridLayout()
         self.thumb_grid.setHorizontalSpacing(4)

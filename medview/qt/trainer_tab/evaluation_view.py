@@ -81,9 +81,7 @@ class EvaluationView(QWidget):
     # ------------------------------------------------------------------ building
 
     def _build(self) -> None:
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.message = theme.note_label()
         self.headline = QLabel()
         self.headline.setWordWrap(True)
         self.headline.setTextFormat(Qt.TextFormat.RichText)
@@ -130,11 +128,9 @@ class EvaluationView(QWidget):
         self.reset_button.setToolTip("The threshold the trainer chose on the validation set (the one the "
                                      "registered model uses)")
         self.reset_button.clicked.connect(lambda: self.set_threshold(self.saved_threshold))
-        self.threshold_note = QLabel(
+        self.threshold_note = theme.note_label(
             "Moving the threshold shows the trade-off on the test set. The model keeps the threshold "
             "chosen on the validation set; choosing one on the test set would make these numbers optimistic.")
-        self.threshold_note.setWordWrap(True)
-        self.threshold_note.setStyleSheet(f"color: {theme.TEXT_DIM};")
         picker = QWidget()
         pl = QGridLayout(picker)
         pl.setContentsMargins(0, 0, 0, 0)
@@ -150,9 +146,7 @@ class EvaluationView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.notes = QLabel()
-        self.notes.setWordWrap(True)
-        self.notes.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.notes = theme.note_label()
 
         plots = QHBoxLayout()
         plots.addWidget(self.cm_plot, 1)

@@ -157,9 +157,7 @@ class SetupForm(QWidget):
         self.preset_group = QButtonGroup(self)
         presets = QHBoxLayout()
         self.preset_buttons: dict[str, QRadioButton] = {}
-        self.preset_help = QLabel()
-        self.preset_help.setWordWrap(True)
-        self.preset_help.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.preset_help = theme.note_label()
         presets.addWidget(QLabel("<b>3. How to train</b>"))
         for key in self._config.PRESETS:
             b = QRadioButton(PRESET_TEXT[key][0])
@@ -169,9 +167,7 @@ class SetupForm(QWidget):
             presets.addWidget(b)
             b.toggled.connect(self._preset_toggled)
         presets.addStretch(1)
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setStyleSheet(f"color: {theme.WARNING};")
+        self.warning = theme.note_label(colour=theme.WARNING)
         self.warning.hide()
 
         self.advanced = QGroupBox("Advanced settings")
@@ -198,9 +194,7 @@ class SetupForm(QWidget):
         forms[1].addRow("Other job fields (JSON)", self.extra_edit)
         self.advanced.hide()
 
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"color: {theme.ERROR};")
+        self.error_label = theme.note_label(colour=theme.ERROR)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

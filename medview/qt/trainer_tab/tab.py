@@ -184,10 +184,8 @@ class TrainerTab(QWidget):
         self.queue_button.setToolTip("Start the oldest queued job; the others follow one after another")
         self.queue_button.clicked.connect(self.start_queue)
         self.queue_button.hide()
-        self.queue_note = QLabel("Jobs run one at a time in the background and keep running if medview is "
-                                 "closed; they are listed here again when it opens.")
-        self.queue_note.setWordWrap(True)
-        self.queue_note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.queue_note = theme.note_label("Jobs run one at a time in the background and keep running if "
+                                           "medview is closed; they are listed here again when it opens.")
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 4, 0)
@@ -204,9 +202,7 @@ class TrainerTab(QWidget):
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start_new_job)
-        self.start_note = QLabel()
-        self.start_note.setWordWrap(True)
-        self.start_note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.start_note = theme.note_label()
         new_page = QWidget()
         nl = QVBoxLayout(new_page)
         nl.addWidget(self.dataset_page)
