@@ -33,6 +33,23 @@ def isolated(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def sources(tmp_path_factory) -> dict[str, Path]:
+    """Random-weight model folders (a classifier and a segmenter) outside any registry
+    root, built once per session (``tests/inference/builders.py``)."""
+    from tests.inference.builders import CLASSIFIER, SEGMENTER, write_model
+
+    root = tmp_path_factory.mktemp("model-sources")
+    return {"classifier": write_model(root / "chest-demo", CLASSIFIER),
+            "segmenter": write_model(root / "prostate-demo", SEGMENTER)}
+
+
+@pytest.fixture(scope="session")
+def engine_cache(tmp_path_factory) -> Path:
+    """One engine-choice cache for the session: each model's engines are measured once."""
+    return tmp_path_factory.mktemp("engine-cache")
+
+
 @pytest.fixture
 def settings(tmp_path):
     """medview's settings in this test's own ini file (never the user's QSettings)."""

@@ -12,21 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.inference.builders import CLASSIFIER, SEGMENTER, write_model
-
-
-@pytest.fixture(scope="session")
-def sources(tmp_path_factory) -> dict[str, Path]:
-    """Model folders outside any registry root, built once per session."""
-    root = tmp_path_factory.mktemp("model-sources")
-    return {"classifier": write_model(root / "chest-demo", CLASSIFIER),
-            "segmenter": write_model(root / "prostate-demo", SEGMENTER)}
-
-
-@pytest.fixture(scope="session")
-def engine_cache(tmp_path_factory) -> Path:
-    """One engine-choice cache for the session: each model's engines are measured once."""
-    return tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture

@@ -17,21 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.inference.builders import CLASSIFIER, SEGMENTER, write_model
 from tests.qt_analysis.helpers import install
-
-
-@pytest.fixture(scope="session")
-def sources(tmp_path_factory) -> dict[str, Path]:
-    """Model folders outside any registry root, built once per session."""
-    root = tmp_path_factory.mktemp("ai-model-sources")
-    return {"classifier": write_model(root / "chest-demo", CLASSIFIER),
-            "segmenter": write_model(root / "prostate-demo", SEGMENTER)}
-
-
-@pytest.fixture(scope="session")
-def engine_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("ai-engine-cache")
 
 
 @pytest.fixture(autouse=True)
