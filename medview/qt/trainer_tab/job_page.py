@@ -319,7 +319,8 @@ class JobPage(QWidget):
         kept = "keep the trials finished so far" if search else "keep a checkpoint"
         self.cancel_button.setToolTip(f"Stop after the current batch and {kept} (stopped by force if it has not "
                                       "within 30 s); press again to stop at once")
-        self.splitter.setSizes([560, 460] if search else [420, 600])
+        # a search has only its log beside the trials table, which needs ~650 px for its columns
+        self.splitter.setSizes([720, 300] if search else [420, 600])
 
     def _update_progress(self) -> None:
         p = self.progress
