@@ -280,10 +280,6 @@ def _first(batch):
     return batch[0]
 
 
-def _worker_init(_worker_id: int) -> None:
-    cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would fight them
-
-
 def prepare(samples: list, indices: Sequence[int], task: str, manifest: Manifest, *,
             binary_mask: bool = False, workers: int = 0,
             progress: Callable[[int, int], None] | None = None
@@ -302,7 +298,7 @@ def prepare(samples: list, indices: Sequence[int], task: str, manifest: Manifest
     indices = list(indices)
     items = _PrepareItems(samples, indices, task, manifest, binary_mask)
     loader = DataLoader(items, batch_size=1, shuffle=False, num_workers=workers,
-                        collate_fn=_first, worker_init_fn=_worker_init if workers else None)
+                        collate_fn=_first)
     c, h, w = manifest.input_shape
     images = np.empty((len(indices), c, h, w), np.float32)
     seg = task == "segmentation"
@@ -407,9 +403,14 @@ def collate(items):
 
 
 def make_loader(dataset, batches: list[list[int]], workers: int):
-    """A DataLoader over fixed batches (no workers for an in-memory source)."""
+    """A DataLoader over fixed batches (no workers for an in-memory source).
+
+    Workers leave OpenCV's thread count alone: a forked worker that calls
+    ``cv2.setNumThreads`` after the parent's OpenCV pool has run waits forever (OpenCV 5,
+    pthreads backend), which hung the trainer at its first loader after main-process
+    augmentation.
+    """
     from torch.utils.data import DataLoader
 
     return DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=collate,
-                      worker_init_fn=_worker_init if workers else None,
                       persistent_workers=False)

@@ -103,3 +103,41 @@ def test_epoch_batches_are_seeded_and_partition_the_data():
     ranks = [epoch_batches(23, 4, 1, 3, rank=r, world=2) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1])  # DDP: every process takes as many steps
     assert {i for r in ranks for b in r for i in b} == set(range(23))
+
+
+_FORK_AFTER_OPENCV = """
+import sys
+import cv2
+import numpy as np
+from trainer.config import AugmentSpec
+from trainer.data import LazySource, TrainItems, epoch_batches, make_loader
+from trainer.datasets import discover
+from tests.trainer_loop.test_data import manifest
+
+# The parent's OpenCV thread pool is busy first (main-process augmentation does this), then
+# the loader forks its workers: what the trainer does at its test evaluation.
+a = np.random.default_rng(0).random((2000, 2000), dtype=np.float32)
+for _ in range(5):
+    cv2.resize(a, (3000, 3000))
+    cv2.GaussianBlur(a, (15, 15), 3)
+ds = discover(sys.argv[1])
+m = manifest()
+items = TrainItems(LazySource(ds.samples, range(8), "classification", m, False), AugmentSpec(), m,
+                   seed=0, task="classification")
+print(sum(len(b[0]) for b in make_loader(items, epoch_batches(8, 4, 0, 1), 2)))
+"""
+
+
+def test_loader_workers_start_after_opencv_threads_ran_in_the_parent(demo):
+    """Forked DataLoader workers must not reconfigure OpenCV's thread pool: with the parent's
+    pool already started, ``cv2.setNumThreads`` in the child waits forever (OpenCV 5,
+    pthreads), and the trainer hung at its first loader after main-process augmentation."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", _FORK_AFTER_OPENCV, str(demo / "labels.csv")],
+                          capture_output=True, text=True, timeout=120, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-1] == "8"
