@@ -51,6 +51,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from medview.core.imports import load
+
 __all__ = [
     "CHEST_FOV_MM",
     "CT_FOV_MM",
@@ -1450,8 +1452,7 @@ def write_png(
     pathlib.Path
         The written file.
     """
-    from PIL import Image
-
+    Image = load("PIL.Image")
     if bits not in (8, 16):
         raise ValueError(f"bits must be 8 or 16, got {bits}")
     a = np.asarray(image)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from medview.core.imports import load
+
 # Set by medview from the manifest's classes/input.channels, or forbidden because
 # they would fetch pretrained weights from the internet.
 _TORCHVISION_RESERVED = ("num_classes", "weights", "weights_backbone", "progress")
@@ -51,8 +53,7 @@ class Architecture:
 
 def _torchvision(name: str) -> Callable[[int, int, dict[str, Any]], Any]:
     def build(in_channels: int, num_classes: int, arguments: dict[str, Any]):
-        import torchvision
-
+        torchvision = load("torchvision")
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes,
                                              **arguments)
         if in_channels != 3:
@@ -63,8 +64,7 @@ def _torchvision(name: str) -> Callable[[int, int, dict[str, Any]], Any]:
 
 def _smp(arch: str) -> Callable[[int, int, dict[str, Any]], Any]:
     def build(in_channels: int, num_classes: int, arguments: dict[str, Any]):
-        import segmentation_models_pytorch as smp
-
+        smp = load("segmentation_models_pytorch")
         encoder = arguments.get("encoder_name", "resnet34")
         _check_encoder(smp, encoder)
         args = {k: v for k, v in arguments.items() if k != "encoder_name"}
@@ -87,8 +87,7 @@ def _replace_first_conv(model, in_channels: int) -> None:
     torchvision classifiers are hard-wired to RGB; a grey model keeps one channel
     instead of triplicating it (a third of the first layer's work).
     """
-    import torch.nn as nn
-
+    nn = load("torch.nn")
     for path, child in model.named_modules():  # registration order: the stem comes first
         if isinstance(child, nn.Conv2d):
             parent_path, _, attr = path.rpartition(".")

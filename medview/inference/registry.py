@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from medview.core.imports import load
 from medview.inference.manifest import (MANIFEST_NAME, WEIGHTS_NAME, Manifest, ManifestError,
                                         ModelError, WeightsSpec, read_manifest, write_manifest)
 
@@ -111,9 +112,7 @@ def user_data_dir() -> Path:
     override = os.environ.get("MEDVIEW_USER_DIR")
     if override:
         return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("medview", appauthor=False))
+    return Path(load("platformdirs").user_data_dir("medview", appauthor=False))
 
 
 def user_models_dir() -> Path:
@@ -334,8 +333,7 @@ def check_output(module, manifest: Manifest) -> None:
         For ``input.size`` when the network cannot take it, or ``classes``
         when the output has another number of channels.
     """
-    import torch
-
+    torch = load("torch")
     c, h, w = manifest.input_shape
     try:
         with torch.inference_mode():

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from medview.core.atomic import atomic_path
+from medview.core.imports import load
 from medview.inference.manifest import ModelError
 
 # Keys under which training scripts commonly nest the state dict of a checkpoint.
@@ -51,8 +52,7 @@ def read_safetensors(path: str | Path, model: str) -> dict[str, torch.Tensor]:
     WeightsError
         If the file is missing, truncated or not safetensors.
     """
-    from safetensors.torch import load_file
-
+    load_file = load("safetensors.torch").load_file
     path = Path(path)
     if not path.is_file():
         raise WeightsError(model, path, "file not found")
@@ -84,8 +84,7 @@ def write_safetensors(state: Mapping[str, torch.Tensor], path: str | Path,
     str
         SHA-256 of the written file, hexadecimal.
     """
-    from safetensors.torch import save_file
-
+    save_file = load("safetensors.torch").save_file
     path = Path(path)
     # safetensors refuses tensors sharing memory; independent contiguous copies are always safe.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}

@@ -7,6 +7,7 @@ use, e.g. when the AI panel runs a model or a PNG is opened.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from medview.qt.internal_errors import install_log_file
 from medview.qt.theme import apply_dark_theme, configure_high_dpi
 
 
@@ -61,11 +63,34 @@ def create_window(paths: list[str], settings=None):
 def run(paths: list[str]) -> int:
     """Entry point of ``medview [PATHS...]``; returns the exit status."""
     app = create_app()
+    install_log_file()
     window = create_window(paths)
-    smoke_ms = os.environ.get("MEDVIEW_SMOKE_QUIT_MS")  # smoke test: close N ms after 1st paint
-    if smoke_ms:
+    smoke_ms = os.environ.get("MEDVIEW_SMOKE_QUIT_MS")
+    if smoke_ms:  # smoke test: close N ms after the first paint, once nothing is loading
         window.after_first_paint(lambda w=window: (print("medview: first paint", file=sys.stderr),
-                                                   QTimer.singleShot(int(smoke_ms), w.close)))
+                                                   _close_when_idle(w, int(smoke_ms))))
     status = app.exec()
     del window  # kept alive until exec returns
     return status
+
+
+def smoke_summary(window) -> dict:
+    """What a smoke run opened: series, images, skipped files (name, reason), and the
+    number of elements the DICOM Tags panel lists (None when it is not built)."""
+    tags = window.tag_browser
+    return {"series": len(window.library.series()), "images": len(window.library.frames()),
+            "skipped": [[p.name, r] for p, r in window.last_skipped],
+            "tags": tags.model.element_count if tags is not None else None}
+
+
+def _close_when_idle(window, after_ms: int) -> None:
+    """Print :func:`smoke_summary` as one ``medview-smoke: {json}`` line on stdout and
+    close the window, ``after_ms`` from now at the earliest and once all loading is done."""
+    def poll() -> None:
+        if window.is_busy:
+            QTimer.singleShot(50, poll)
+            return
+        print("medview-smoke: " + json.dumps(smoke_summary(window)), flush=True)
+        window.close()
+
+    QTimer.singleShot(after_ms, poll)

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from medview.core.imports import load
 from medview.qt.workers import Workers
 
 
@@ -40,11 +41,10 @@ def anonymize_series(series_list: list, dst: str | Path) -> Iterator[tuple[int, 
     """Generator for a :class:`~medview.qt.workers.Worker`: yields ``(done, total)``
     and returns the combined ``AnonymizeReport``. One Anonymizer for the whole
     run keeps the new UIDs of one study consistent across its series."""
-    from medview.core.anonymize import AnonymizeReport, Anonymizer, anonymize_path
-
+    anon = load("medview.core.anonymize")
     dst = Path(dst)
-    anonymizer = Anonymizer()
-    report = AnonymizeReport()
+    anonymizer = anon.Anonymizer()
+    report = anon.AnonymizeReport()
     jobs = []
     used: set[str] = set()
     for k, series in enumerate(series_list, 1):
@@ -59,7 +59,7 @@ def anonymize_series(series_list: list, dst: str | Path) -> Iterator[tuple[int, 
     for done, (src, target) in enumerate(jobs, 1):
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            r = anonymize_path(src, target, anonymizer)
+            r = anon.anonymize_path(src, target, anonymizer)
         except Exception as exc:  # missing source, refusing to overwrite
             report.skipped.append((src, getattr(exc, "reason", None) or str(exc)))
         else:

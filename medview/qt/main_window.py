@@ -20,22 +20,28 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
                                QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
 
 from medview import __version__
+from medview.core.imports import load, loaded
+from medview.core.pixel_cache import PIXELS
 from medview.qt.analysis.panel import AnalysisPanel  # light: torch loads on first use
 from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
+from medview.qt.internal_errors import user_reason
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.widgets.notice import show_skipped
+from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
 from medview.qt.workers import FrameLoader, Workers
 
 APP_NAME = "medview"
+_TAG_BROWSER = "medview.qt.widgets.tag_browser"
 
 
 def _load_job(worker, paths: list[str]):
     """Pool thread: read the headers under ``paths`` (progress throttled to ~20 Hz)."""
-    from medview.core.io.folder import load_paths
+    load_paths = load("medview.core.io.folder").load_paths
 
     last = [0.0]
 
@@ -70,6 +76,7 @@ class MainWindow(QMainWindow):
         self.workers = Workers(parent=self)
         self._loading = 0
         self._first_paint_callbacks: list = []
+        self.last_skipped: list[tuple[Path, str]] = []  # what the last notice listed
 
         # central: tabs (the viewer first), hidden tab bar while alone
         self.grid = ViewerGrid(self.loader, self.series_by_id, self)
@@ -91,6 +98,7 @@ class MainWindow(QMainWindow):
                                            Qt.DockWidgetArea.LeftDockWidgetArea)
         # The tag browser imports pydicom: it is built when its dock is first shown.
         self.tag_browser = None
+        self._tags_importing = False
         self.tags_dock = self.add_panel(QWidget(self), "DICOM Tags", "TagsDock",
                                         Qt.DockWidgetArea.RightDockWidgetArea)
         self.tags_dock.hide()
@@ -133,9 +141,7 @@ class MainWindow(QMainWindow):
     def library(self):
         """Everything open, as one :class:`~medview.core.study.Library`."""
         if self._library is None:
-            from medview.core.study import Library
-
-            self._library = Library()
+            self._library = load("medview.core.study").Library()
         return self._library
 
     def add_panel(self, widget: QWidget, title: str, object_name: str,
@@ -152,8 +158,7 @@ class MainWindow(QMainWindow):
     def open_trainer(self) -> None:
         """Show the Trainer tab; training itself runs in subprocesses."""
         if self.trainer_tab is None:
-            from medview.qt.trainer_tab import LazyTrainerTab
-
+            LazyTrainerTab = load("medview.qt.trainer_tab").LazyTrainerTab
             self.trainer_tab = LazyTrainerTab(self.settings, self.analysis.refresh_models, self)
             self.add_tab(self.trainer_tab, "Trainer")
         self.tabs.setCurrentWidget(self.trainer_tab)
@@ -196,8 +201,7 @@ class MainWindow(QMainWindow):
         return self.browser.current_series() or self.grid.active.series
 
     def user_presets(self, modality: str):
-        from medview.core.pixels import Window
-
+        Window = load("medview.core.pixels").Window
         out = []
         for name, center, width in self.settings.user_presets(modality):
             try:
@@ -230,6 +234,11 @@ class MainWindow(QMainWindow):
     def is_loading(self) -> bool:
         return self._loading > 0
 
+    @property
+    def is_busy(self) -> bool:
+        """Reading files, running a pool job, or about to refresh the Tags panel."""
+        return self.is_loading or self.workers.busy or self._tags_timer.isActive()
+
     def _load_progress(self, p) -> None:
         done, total = p
         self._progress.setRange(0, total)
@@ -242,11 +251,12 @@ class MainWindow(QMainWindow):
             self._loading = 0
             self._progress.hide()
 
-    def _load_failed(self, paths: list[str], exc: Exception) -> None:
-        """An unexpected error while reading: listed like skipped files, without blocking."""
+    def _load_failed(self, paths: list[str], exc: BaseException) -> None:
+        """An unexpected error while reading: listed like skipped files, without blocking;
+        an internal error says what to do (its traceback goes to the log file)."""
         self._status_label.setText("Could not open " + ", ".join(Path(p).name for p in paths))
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        self.show_skipped([(Path(p), f"could not be read ({reason})") for p in paths], loaded=0)
+        reason = user_reason(exc, "reading " + ", ".join(paths))
+        self.show_skipped([(Path(p), reason) for p in paths], loaded=0)
 
     def _loaded(self, new) -> None:
         known = {s.id for s in self.library.series()}
@@ -269,26 +279,21 @@ class MainWindow(QMainWindow):
 
     def show_skipped(self, skipped, loaded: int, title: str | None = None) -> None:
         """The non-modal notice listing files that were not used, and why."""
-        from medview.qt.widgets.notice import show_skipped
-
-        self.last_notice = show_skipped(self, [(Path(p), str(r)) for p, r in skipped], loaded)
+        self.last_skipped = [(Path(p), str(r)) for p, r in skipped]
+        self.last_notice = show_skipped(self, self.last_skipped, loaded)
         if title and self.last_notice is not None and hasattr(self.last_notice, "setWindowTitle"):
             self.last_notice.setWindowTitle(title)
 
     def close_all(self) -> None:
         """Close every study: viewports, browser, measurements, decoded pixels."""
-        from medview.core.study import Library
-
         keys = [f.key for f in self.library.frames()]
         self.loader.forget()
         self.grid.clear()
         self.browser.forget(s.id for s in self.library.series())
-        self._library = Library()
+        self._library = load("medview.core.study").Library()
         self.browser.set_library(self._library)
         for vp in self.grid._all:
             vp._drop_render_cache()
-        from medview.core.pixel_cache import PIXELS
-
         for k in keys:
             PIXELS.discard(k)
         if self.tag_browser is not None:
@@ -358,8 +363,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Removed your presets for {modality}", 4000)
 
     def show_shortcuts(self) -> None:
-        from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
-
         actions = self._file_actions + self.viewer_actions.all() + self._other_actions
         dlg = ShortcutsDialog(actions, self, extra=GESTURES)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -517,14 +520,28 @@ class MainWindow(QMainWindow):
 
     def _update_tags(self) -> None:
         if self.tag_browser is None:
-            from medview.qt.widgets.tag_browser import TagBrowser
-
-            self.tag_browser = TagBrowser(self)
+            if not loaded(_TAG_BROWSER):  # pydicom: imported in the pool, then shown
+                if not self._tags_importing:
+                    self._tags_importing = True
+                    self.workers.start(load, _TAG_BROWSER, on_return=self._tags_imported,
+                                       on_error=self._tags_import_failed)
+                return
+            self.tag_browser = load(_TAG_BROWSER).TagBrowser(self)
             self.tags_dock.setWidget(self.tag_browser)
             if self.tags_dock.width() < 300 and not self.tags_dock.isFloating():
                 self.resizeDocks([self.tags_dock], [420], Qt.Orientation.Horizontal)
         f = self.grid.active.frame
         self.tag_browser.set_dataset(f.header if f is not None else None)
+
+    def _tags_imported(self, _module) -> None:
+        self._tags_importing = False
+        self._update_tags()
+
+    def _tags_import_failed(self, exc: BaseException) -> None:
+        self._tags_importing = False
+        label = QLabel(user_reason(exc, "loading the DICOM tag browser"))
+        label.setWordWrap(True)
+        self.tags_dock.setWidget(label)
 
     def _update_title(self) -> None:
         s = self.grid.active.series
@@ -547,8 +564,6 @@ class MainWindow(QMainWindow):
             self.grid.show_series(series)
 
     def _apply_cache_budget(self) -> None:
-        from medview.core.pixel_cache import PIXELS
-
         mb = int(self.settings.value("cache/pixel_cache_mb"))
         if mb >= 64:
             PIXELS.max_bytes = mb * 1024 * 1024

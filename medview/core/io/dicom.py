@@ -20,6 +20,7 @@ from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndia
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
 from medview.core.errors import ReadError
+from medview.core.imports import load
 from medview.core.io.gdcm_direct import decode_grey_frame
 
 # Image Pixel module attributes every displayable object must carry (PS3.3 C.7.6.3).
@@ -194,8 +195,7 @@ def _mask_bits(arr: np.ndarray, ds: Dataset) -> np.ndarray:
 
 
 def _decoder_available(syntax: UID) -> bool:
-    from pydicom.pixels.decoders.base import get_decoder
-
+    get_decoder = load("pydicom.pixels.decoders.base").get_decoder
     try:
         return get_decoder(syntax).is_available
     except NotImplementedError:

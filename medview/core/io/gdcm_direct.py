@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from medview.core.imports import load
+
 _DTYPES = {"UINT8": np.uint8, "INT8": np.int8, "UINT16": np.uint16, "INT16": np.int16,
            "UINT32": np.uint32, "INT32": np.int32}
 
 
 def _gdcm():
-    import gdcm
-
+    gdcm = load("gdcm")
     # GDCM's C++ traces go straight to stderr; medview reports reasons itself.
     gdcm.Trace.WarningOff()
     gdcm.Trace.ErrorOff()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from medview.core.errors import ReadError
+from medview.core.imports import load
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 
@@ -34,8 +35,8 @@ def probe_image(path: str | Path) -> ImageInfo:
     ReadError
         If the file is not a readable image.
     """
-    from PIL import Image, UnidentifiedImageError
-
+    Image = load("PIL.Image")
+    UnidentifiedImageError = Image.UnidentifiedImageError
     path = Path(path)
     try:
         with Image.open(path) as im:
@@ -60,9 +61,7 @@ def _declared_bits(path: Path, im_format: str | None) -> int:
             ihdr = fh.read(26)
         return 16 if len(ihdr) == 26 and ihdr[24] == 16 else 8
     if im_format == "TIFF":
-        from PIL import Image
-
-        with Image.open(path) as im:
+        with load("PIL.Image").open(path) as im:
             per_sample = im.tag_v2.get(258, (8,))
         per_sample = per_sample if isinstance(per_sample, tuple) else (per_sample,)
         return 16 if max(per_sample) > 8 else 8
@@ -87,8 +86,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def _read_with_opencv(path: Path, reason: str) -> np.ndarray:
-    import cv2
-
+    cv2 = load("cv2")
     try:
         # imdecode from bytes: cv2.imread cannot open non-ASCII paths on Windows
         data = np.fromfile(path, dtype=np.uint8)

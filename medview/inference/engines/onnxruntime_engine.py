@@ -7,13 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Engine, EngineError
+from medview.core.imports import load
 from medview.offline import disable_telemetry
+
+from .base import Engine, EngineError
 
 
 def _ort():
     disable_telemetry()  # ORT_DISABLE_TELEMETRY=1 must be set before the library loads
-    import onnxruntime as ort
+    ort = load("onnxruntime")
 
     # Windows builds of ONNX Runtime log ETW telemetry events instead; switch those off too.
     try:

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Engine, EngineError
+from medview.core.imports import load
 from medview.offline import disable_telemetry
+
+from .base import Engine, EngineError
 _core = None
 _core_lock = threading.Lock()
 
@@ -42,9 +44,7 @@ def import_openvino():
         If OpenVINO is not installed.
     """
     disable_telemetry()
-    import openvino
-
-    return openvino
+    return load("openvino")
 
 
 def core():

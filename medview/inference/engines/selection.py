@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medview.core.imports import load
+
 from .base import Engine
 from .precision import compare
 
@@ -283,9 +285,7 @@ def cache_key(fields: dict) -> str:
 
 def default_cache_dir() -> Path:
     """``platformdirs.user_cache_dir("medview")``."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("medview", appauthor=False))
+    return Path(load("platformdirs").user_cache_dir("medview", appauthor=False))
 
 
 class EngineCache:

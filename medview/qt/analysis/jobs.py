@@ -36,6 +36,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from medview.core.imports import load
 from medview.qt.workers import Worker, Workers
 
 # request states
@@ -286,8 +287,8 @@ def _load_model_job(worker, entry, options: dict, notice):
             yield "Loading the AI runtime (first time only)…"
             runtime.import_torch()
         yield f"Loading {name}…"
-        from medview.inference.analyze import Analyzer
-        from medview.inference.audit import AuditLog
+        Analyzer = load("medview.inference.analyze").Analyzer
+        AuditLog = load("medview.inference.audit").AuditLog
         from medview.inference.registry import load_entry
 
         model = load_entry(entry)
@@ -324,7 +325,7 @@ def _batch_job(worker, analyzer, job: BatchJob, cache: ResultCache):
     """Pool thread: every frame of a batch; yields ("total", n) then ("row", BatchRow)."""
     frames = job.frames
     if frames is None:
-        from medview.core.io.folder import load_paths
+        load_paths = load("medview.core.io.folder").load_paths
 
         yield ("status", "Reading the files…")
         library = load_paths(job.paths, cancelled=worker.is_cancelled)

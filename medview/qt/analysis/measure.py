@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from statistics import median
 
+from medview.core.imports import load
+
 
 @dataclass(frozen=True)
 class SliceSpacing:
@@ -64,7 +66,7 @@ def slice_spacing(frames) -> SliceSpacing | None:
     """
     frames = list(frames)
     if len(frames) >= 2:
-        from medview.core.geometry import slice_location
+        slice_location = load("medview.core.geometry").slice_location
 
         planes = [f.plane for f in frames]
         if all(p is not None for p in planes):

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLab
                                QProgressBar, QPushButton, QScrollArea, QSlider, QVBoxLayout,
                                QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.analysis import overlays
 from medview.qt.analysis.jobs import (CANCELLED, WAITING, Analysis, AnalysisService, ModelId,
@@ -285,7 +286,7 @@ class AnalysisPanel(QWidget):
 
     def open_batch(self, source: str | None = None, start: bool = False):
         """Show the batch window (and start a batch over ``source`` at once)."""
-        from medview.qt.analysis.batch import BatchDialog
+        BatchDialog = load("medview.qt.analysis.batch").BatchDialog
 
         if self.batch_dialog is None:
             self.batch_dialog = BatchDialog(self)

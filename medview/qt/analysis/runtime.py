@@ -30,6 +30,8 @@ import sys
 import threading
 from contextlib import contextmanager
 
+from medview.core import imports
+
 log = logging.getLogger(__name__)
 
 _gc_lock = threading.Lock()
@@ -130,7 +132,13 @@ def preload_native_libraries() -> list[str]:
 
 
 def import_torch() -> None:
-    """Import torch (and OpenCV) the GUI-friendly way; call it from a pool thread."""
-    preload_native_libraries()
-    import cv2  # noqa: F401  (preprocessing)
-    import torch  # noqa: F401
+    """Import torch (and OpenCV) the GUI-friendly way; call it from a pool thread.
+
+    Holds the lock of :mod:`medview.core.imports` throughout, so that two threads
+    never import torch (or anything else heavy) at once."""
+    if imports.loaded("torch") and imports.loaded("cv2"):
+        return
+    with imports.serial():
+        preload_native_libraries()
+        imports.load("cv2")  # preprocessing
+        imports.load("torch")

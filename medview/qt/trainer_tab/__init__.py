@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from medview.core.imports import load
+
 __all__ = ["LazyTrainerTab"]
 
 
@@ -41,7 +43,7 @@ class LazyTrainerTab(QWidget):
     def ensure(self):
         """Build the real tab now (if not yet) and return it."""
         if self.tab is None:
-            from medview.qt.trainer_tab.tab import TrainerTab
+            TrainerTab = load("medview.qt.trainer_tab.tab").TrainerTab
 
             self.tab = TrainerTab(self._settings, self._models_changed, self)
             self._layout.addWidget(self.tab)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFrame, QGridLayo
                                QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 
 __all__ = ["DatasetPage", "THUMBS_PER_CLASS", "DEMO_N", "DEMO_SIZE", "GUIDANCE"]
@@ -50,7 +51,7 @@ GUIDANCE = (
 
 def _thumbnail_job(worker, samples: list[tuple[int, int, Path, int, Path | None]]):
     """Pool thread: yield (class row, slot, QImage) for each (row, slot, path, frame, mask)."""
-    from medview.core.io.folder import load_paths
+    load_paths = load("medview.core.io.folder").load_paths
     from medview.qt.browser.thumbnails import render_thumbnail
 
     library = load_paths(sorted({s[2] for s in samples}))
@@ -75,7 +76,7 @@ def _tint(img: QImage, mask_path: Path) -> QImage:
     """The thumbnail with the mask's foreground tinted (segmentation preview)."""
     import numpy as np
 
-    from trainer.images import load_mask
+    load_mask = load("trainer.images").load_mask
 
     mask = load_mask(mask_path) > 0
     img = img.convertToFormat(QImage.Format.Format_RGB32)
@@ -94,19 +95,19 @@ def _tint(img: QImage, mask_path: Path) -> QImage:
 
 
 def _discover_job(path: str):
-    from trainer.datasets import discover
+    discover = load("trainer.datasets").discover
 
     return discover(path)
 
 
 def _split_job(dataset, val: float, test: float, seed: int):
-    from trainer.splits import stratified_split
+    stratified_split = load("trainer.splits").stratified_split
 
     return stratified_split(dataset.strata(), dataset.groups(), val_fraction=val, test_fraction=test, seed=seed)
 
 
 def _demo_job(worker, out: str, n: int, size: int, seed: int):
-    from medview.core.demo_data import write_demo_data
+    write_demo_data = load("medview.core.demo_data").write_demo_data
 
     def progress(done: int, total: int) -> None:
         worker.signals.progress.emit((done, total))

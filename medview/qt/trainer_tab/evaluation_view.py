@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHea
                                QPushButton, QSizePolicy, QSlider, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.trainer_tab.charts import configure_pyqtgraph, make_plot
 
@@ -242,7 +243,7 @@ class EvaluationView(QWidget):
         self.cm_plot.setYRange(0, c, padding=0.02)
 
     def _show_cm(self, cm: np.ndarray) -> None:
-        from trainer.metrics import precision_recall_f1
+        precision_recall_f1 = load("trainer.metrics").precision_recall_f1
 
         self.cm = cm
         c = cm.shape[0]
@@ -303,7 +304,8 @@ class EvaluationView(QWidget):
         self._threshold_moved(t)
 
     def _threshold_moved(self, t: float) -> None:
-        from trainer.metrics import confusion_matrix, sensitivity_specificity
+        confusion_matrix = load("trainer.metrics").confusion_matrix
+        sensitivity_specificity = load("trainer.metrics").sensitivity_specificity
 
         if self._binary is None:
             return

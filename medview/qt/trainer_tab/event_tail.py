@@ -31,6 +31,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from medview.core.imports import load
+
 __all__ = ["EventTail"]
 
 _READ_CHUNK = 1 << 20  # bytes read per poll at most
@@ -141,7 +143,7 @@ class EventTail(QObject):
         self.poll()
 
     def _drain(self) -> None:
-        from trainer.events import parse_line
+        parse_line = load("trainer.events").parse_line
 
         if not self._pending:
             return

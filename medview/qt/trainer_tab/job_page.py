@@ -25,6 +25,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QScrollArea, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.trainer_tab.charts import TrainingCharts
 from medview.qt.trainer_tab.evaluation_view import EvaluationView
@@ -53,7 +54,7 @@ def _load_report(folder: str, name: str, version: str):
 
 
 def _register(folder: str, name: str | None, version: str | None, replace: bool):
-    from trainer.register import register
+    register = load("trainer.register").register
 
     return register(folder, name=name or None, version=version or None, replace_existing=replace)
 

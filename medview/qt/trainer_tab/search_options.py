@@ -13,6 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 
 __all__ = ["SearchOptions", "describe_search"]
@@ -20,7 +21,7 @@ __all__ = ["SearchOptions", "describe_search"]
 
 def describe_search(spec, metric: str, epochs: int | None) -> str:
     """One paragraph: what a search of ``spec`` does and costs (``epochs``: the training job's)."""
-    from trainer.search_spec import training_epochs
+    training_epochs = load("trainer.search_spec").training_epochs
 
     work = training_epochs(spec)
     compared = f", about {work / epochs:.1f}× the training itself ({epochs} epochs)" if epochs else ""
@@ -51,7 +52,7 @@ class SearchOptions(QWidget):
         self._build()
 
     def _build(self) -> None:
-        from trainer.search_spec import SearchSpec
+        SearchSpec = load("trainer.search_spec").SearchSpec
 
         d = SearchSpec()
         self.train_radio = QRadioButton("Train the model")
@@ -123,7 +124,7 @@ class SearchOptions(QWidget):
 
     def spec(self):
         """The :class:`trainer.search_spec.SearchSpec` chosen, or None when training is chosen."""
-        from trainer.search_spec import SearchSpec
+        SearchSpec = load("trainer.search_spec").SearchSpec
 
         if not self.is_search:
             return None

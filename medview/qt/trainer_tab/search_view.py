@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.trainer_tab.progress import format_duration, now, parse_time
 from medview.qt.trainer_tab.trials_model import OPTIMIZER_NAMES, TrialsModel
@@ -28,8 +29,9 @@ POLL_MS = 2000
 
 def spec_of(job: dict):
     """The :class:`~trainer.search_spec.SearchSpec` of a queued search's ``job.json`` (defaults if damaged)."""
-    from trainer.config import JobError
-    from trainer.search_spec import SearchSpec, parse_search
+    JobError = load("trainer.config").JobError
+    SearchSpec = load("trainer.search_spec").SearchSpec
+    parse_search = load("trainer.search_spec").parse_search
 
     try:
         return parse_search(job.get("search") or {})
@@ -68,7 +70,7 @@ def search_progress(status, spec, state: str | None, started: float | None = Non
 
 
 def _read_status(folder: str):
-    from trainer.search_results import read_status
+    read_status = load("trainer.search_results").read_status
 
     return read_status(folder)
 
@@ -88,8 +90,8 @@ class SearchView(QWidget):
     statusChanged = Signal()
 
     def __init__(self, workers, parent: QWidget | None = None) -> None:
-        from trainer.search_results import SearchStatus
-        from trainer.search_spec import SearchSpec
+        SearchStatus = load("trainer.search_results").SearchStatus
+        SearchSpec = load("trainer.search_spec").SearchSpec
 
         super().__init__(parent)
         self.workers = workers
@@ -139,7 +141,7 @@ class SearchView(QWidget):
 
     def follow(self, info) -> None:
         """Show the search job ``info`` (a :class:`trainer.jobs.JobInfo`); None shows nothing."""
-        from trainer.search_results import SearchStatus
+        SearchStatus = load("trainer.search_results").SearchStatus
 
         self.folder = info.folder if info is not None else None
         self.spec = spec_of(info.job) if info is not None else self.spec

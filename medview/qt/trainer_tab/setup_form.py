@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, 
                                QHBoxLayout, QLabel, QLineEdit, QRadioButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 
 __all__ = ["SetupForm", "ADVANCED_FIELDS", "default_name"]
@@ -117,7 +118,7 @@ class SetupForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from trainer import config
+        config = load("trainer.config")
 
         self._config = config
         self.dataset_path: str | None = None

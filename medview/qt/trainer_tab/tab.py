@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QPushButton, QScrollArea, QSplitter, QStackedWidget, QTableView,
                                QVBoxLayout, QWidget)
 
+from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.trainer_tab.dataset_page import DatasetPage
 from medview.qt.trainer_tab.job_list import JobQueueModel
@@ -65,13 +66,13 @@ def lower_priority(pid: int | None) -> None:
 # ---------------------------------------------------------------------- pool-thread jobs
 
 def _list_jobs():
-    from trainer import jobs
+    jobs = load("trainer.jobs")
 
     return jobs.list_jobs()
 
 
 def _enqueue_and_start(job: dict):
-    from trainer import jobs
+    jobs = load("trainer.jobs")
 
     info = jobs.enqueue(job)
     if not any(j.state == "running" for j in jobs.list_jobs()):
@@ -82,13 +83,13 @@ def _enqueue_and_start(job: dict):
 
 def _enqueue_best(folder: str):
     """Queue (and start if nothing runs) the training job a finished search recommends."""
-    from trainer.search_results import read_best_job
+    read_best_job = load("trainer.search_results").read_best_job
 
     return _enqueue_and_start(read_best_job(folder))
 
 
 def _start(job_id: str, resume: bool):
-    from trainer import jobs
+    jobs = load("trainer.jobs")
 
     if any(j.state == "running" and j.id != job_id for j in jobs.list_jobs()):
         raise RuntimeError("another job is running; this one starts when the queue reaches it")
@@ -98,7 +99,7 @@ def _start(job_id: str, resume: bool):
 
 
 def _start_queue():
-    from trainer import jobs
+    jobs = load("trainer.jobs")
 
     info = jobs.start_next()
     if info is not None:
@@ -107,13 +108,13 @@ def _start_queue():
 
 
 def _cancel(job_id: str, timeout: float):
-    from trainer import jobs
+    jobs = load("trainer.jobs")
 
     return jobs.cancel(job_id, timeout=timeout)
 
 
 def _remove(job_id: str):
-    from trainer import jobs
+    jobs = load("trainer.jobs")
 
     jobs.remove(job_id)
     return job_id
@@ -350,7 +351,7 @@ class TrainerTab(QWidget):
         """Epochs of the training job the form describes (None while it is invalid)."""
         if self.setup_form.error is not None:
             return None
-        from trainer.config import parse_job
+        parse_job = load("trainer.config").parse_job
 
         try:
             return parse_job(self.setup_form.job_dict()).epochs

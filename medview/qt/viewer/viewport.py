@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from medview.core.annotations import (ANGLE, ELLIPSE, LENGTH, RECT, Annotation,
                                       AnnotationStore, nearest_pixel)
+from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.drop_paths import accept_url_drag, local_paths
 from medview.qt.viewer import annotation_painter as ap
@@ -46,8 +47,7 @@ class _LazyPixels:
     must not delay the first showing of the window."""
 
     def __getattr__(self, name):
-        import medview.core.pixels as mod
-
+        mod = load("medview.core.pixels")
         globals()["pixels"] = mod
         return getattr(mod, name)
 

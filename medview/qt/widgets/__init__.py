@@ -1,7 +1,6 @@
-"""Small reusable widgets: DICOM tag browser, shortcuts dialog, skipped-files notice."""
+"""Small reusable widgets: DICOM tag browser (:mod:`.tag_browser`, imports pydicom),
+shortcuts dialog (:mod:`.shortcuts_dialog`), skipped-files notice (:mod:`.notice`).
 
-from medview.qt.widgets.notice import SkippedNotice, show_skipped
-from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
-from medview.qt.widgets.tag_browser import TagBrowser
-
-__all__ = ["ShortcutsDialog", "SkippedNotice", "TagBrowser", "show_skipped"]
+Import the module you need: this package imports nothing, so that the light widgets
+do not drag pydicom in with the tag browser.
+"""
