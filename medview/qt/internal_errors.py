@@ -57,5 +57,7 @@ def user_reason(exc: BaseException, doing: str) -> str:
         return " ".join(str(exc).split())
     if isinstance(exc, MemoryError):
         return "not enough memory; close other studies or programs and try again"
+    if isinstance(exc, OSError):  # the file system said no: its words are plain
+        return f"cannot read ({exc.strerror or exc})"
     log_internal_error(doing, exc)
     return internal_error_hint()

@@ -118,6 +118,34 @@ def test_close_all_forgets_studies(qtbot, window, ct_folder):
     assert len(window.grid.annotations) == 0
 
 
+def test_internal_error_says_what_to_do_and_logs_the_traceback(qtbot, window, ct_folder,
+                                                                monkeypatch, tmp_path):
+    """Issue 10: the user saw "cannot import name 'Dataset' from partially initialized
+    module 'pydicom.dataset'"; a bug must read as what to do, the details in the log."""
+    import medview.core.io.folder as folder
+    from medview.qt import internal_errors
+
+    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
+    log_path = internal_errors.install_log_file()
+    handler = internal_errors.log.handlers[-1]
+    try:
+        def broken(*a, **k):
+            raise ImportError("cannot import name 'Dataset' from partially initialized module")
+
+        monkeypatch.setattr(folder, "load_paths", broken)
+        window.open_paths([str(ct_folder)])
+        qtbot.waitUntil(lambda: not window.is_loading, timeout=10000)
+        text = window.last_notice.report_text()
+        assert "internal problem" in text and "restart medview" in text and str(log_path) in text
+        assert "ImportError" not in text and "partially initialized" not in text
+        handler.flush()
+        logged = log_path.read_text()
+        assert "Traceback" in logged and "partially initialized" in logged
+    finally:
+        internal_errors.log.removeHandler(handler)
+        handler.close()
+
+
 def test_unexpected_reader_error_is_a_notice_not_a_crash(qtbot, window, ct_folder, monkeypatch):
     import medview.core.io.folder as folder
 
