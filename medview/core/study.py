@@ -55,8 +55,12 @@ class Frame:
 
     @property
     def label(self) -> str:
-        """Short name for messages: the file, and the frame when multi-frame."""
-        n = dicom.number_of_frames(self.header) if self.header is not None else 1
+        """Short name for messages: the file, and the frame when multi-frame (never
+        raises: it names files whose header is damaged too)."""
+        try:
+            n = dicom.number_of_frames(self.header) if self.header is not None else 1
+        except Exception:  # noqa: BLE001 - a bad NumberOfFrames: name the file alone
+            n = 1
         return self.path.name + (f" [frame {self.index + 1}/{n}]" if n > 1 else "")
 
     @property

@@ -28,6 +28,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from medview.core.errors import plain_reason
+
 # --------------------------------------------------------------------------- generic worker
 
 
@@ -87,8 +89,8 @@ class Worker(QRunnable):
                     emit("progress", value)
             if not self._cancel.is_set():
                 emit("returned", result)
-        except Exception as exc:  # reported, never raised into Qt
-            emit("errored", exc)
+        except BaseException as exc:  # noqa: BLE001 - reported, never raised into Qt: an
+            emit("errored", exc)      # exception escaping a QRunnable aborts the app
         finally:
             emit("finished")
 
@@ -266,7 +268,10 @@ class FrameLoader(QObject):
             return
         if budget_bytes is None:
             budget_bytes = int(0.6 * frames[0].cache.max_bytes)
-        rows, cols = frames[0].shape
+        try:
+            rows, cols = frames[0].shape
+        except Exception:  # noqa: BLE001 - a nonsense header: each decode will say why
+            rows, cols = 1, 1
         per_frame = max(1, rows * cols * 2)
         limit = max(1, budget_bytes // per_frame)
         indices = range(len(frames))
@@ -363,21 +368,17 @@ class FrameLoader(QObject):
         if job.kind == "thumb":
             try:
                 image = job.renderer(frame)  # type: ignore[attr-defined]
-            except Exception:
+            except BaseException:  # noqa: BLE001 - no thumbnail; the viewport says why
                 return
             if image is not None:
                 self.signals.thumbnail.emit(job.series_id, image)
             return
-        from medview.core.errors import ReadError
-
         try:
             frame.stored()
-        except ReadError as err:
-            self.signals.failed.emit(frame.key, err.reason)
-        except MemoryError:
-            self.signals.failed.emit(frame.key, "not enough memory to decode this image")
-        except Exception as exc:  # a decoder bug must not kill the pool
-            self.signals.failed.emit(frame.key, f"cannot decode ({type(exc).__name__}: {exc})")
+        # Anything, incl. BaseException subclasses from native decoders (pyo3's
+        # PanicException): nothing may escape a pool thread.
+        except BaseException as exc:  # noqa: BLE001
+            self.signals.failed.emit(frame.key, plain_reason(exc))
         else:
             self.signals.decoded.emit(frame.key)
         finally:

@@ -183,9 +183,12 @@ def test_unwritable_cache_still_gives_an_engine(classifier, tmp_path):
     assert engine.run(np.zeros((1, *SHAPE), np.float32)).shape == (1, 5)
 
 
-def test_measurement_is_short(classifier, tmp_path):
+def test_measurement_time_is_recorded(classifier, tmp_path):
+    # Short by construction: rounds stop at the time budget and losers are pruned
+    # (test_measure_candidates_picks_the_fastest_and_prunes_losers); how long it takes
+    # on a machine is bench/inference.py's figure, not a unit test's bound.
     engine = _auto(classifier, tmp_path)
-    assert engine.selection["measure_s"] < 15  # typically ~2 s here; generous for a busy machine
+    assert engine.selection["source"] == "measured" and engine.selection["measure_s"] > 0
 
 
 def test_onnx_export_is_reused_between_loads(classifier, tmp_path, monkeypatch):
@@ -234,7 +237,7 @@ def test_measure_candidates_picks_the_fastest_and_prunes_losers():
     assert t["torch:fast"] < t["torch:mid"] < t["torch:slow"]
     # 20× and 6× slower: dropped after the first timed round (check run + warm-up + 1)
     assert engines["slow"].runs == 3 and engines["mid"].runs == 3
-    assert m.seconds < 3
+    assert engines["fast"].runs <= 20 + 2  # max_rounds timed rounds + check + warm-up
 
 
 def test_measure_candidates_reference_callable_only_when_needed():

@@ -11,6 +11,7 @@ would be), count its runs, or fix its output. ``window`` and ``settings`` come f
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -37,11 +38,13 @@ def installed(isolated, sources) -> Path:
 class EngineControl:
     """What the test engine does: ``delay`` s of extra real forward passes per run,
     ``runs`` counted, ``square`` (segmentation: a centre square, for a known mask),
-    ``logits`` (classification: fixed logits)."""
+    ``logits`` (classification: fixed logits); ``spans`` records (thread id, start,
+    end) of each run."""
 
     def __init__(self) -> None:
         self.delay = 0.0
         self.runs = 0
+        self.spans: list[tuple[int, float, float]] = []
         self.square = False
         self.logits = None
         self.built = 0
@@ -64,10 +67,12 @@ def engines(monkeypatch) -> EngineControl:
 
         def _run(self, batch):
             control.runs += 1
+            start = time.perf_counter()
             out = self.inner.run(batch)
             end = time.perf_counter() + control.delay
             while time.perf_counter() < end:  # a slow model: real work, GIL released
                 self.inner.run(batch)
+            control.spans.append((threading.get_ident(), start, time.perf_counter()))
             if self.task == "segmentation" and control.square:
                 h, w = out.shape[-2:]
                 out = np.full(out.shape, -10.0, np.float32)

@@ -1,78 +1,55 @@
 """Loading a model for the first time (torch import, engine measurement) never freezes the GUI.
 
 Run in a fresh interpreter, so that torch is really imported, and with an empty engine
-cache, so that the engines are really measured: the slowest first use there is.
+cache, so that the engines are really measured: the slowest first use there is. The
+child is ``bench/gui_stall.py``'s; the bench prints the stall figures beside their
+target (``python bench/gui_stall.py --first-load``). This test checks only what holds on
+any machine, however loaded: the import and the measurement run off the GUI thread,
+and the GUI thread's event loop keeps turning while they do.
 """
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_SCRIPT = r"""
-import json, sys, time
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QLabel
 
-app = QApplication([])
-label = QLabel("status"); label.show()
-from medview.inference.registry import Registry
-from medview.qt.analysis.jobs import AnalysisService
+def _bench():
+    spec = importlib.util.spec_from_file_location("gui_stall", ROOT / "bench" / "gui_stall.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-assert "torch" not in sys.modules
-entry = Registry().find("chest-demo")
-svc = AnalysisService()
-messages, done = [], []
-svc.modelStatus.connect(lambda k, m: (messages.append(m), label.setText(m)))
-svc.modelReady.connect(lambda k, info: done.append(info))
-svc.modelFailed.connect(lambda k, m: done.append({"error": m}))
-ticks = [time.perf_counter()]
-timer = QTimer(); timer.setInterval(10)
-timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-timer.start()
-svc.load_model(entry)
-deadline = time.time() + 240
-while not done and time.time() < deadline:
-    app.processEvents(); time.sleep(0.002)
-timer.stop()
-gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-print(json.dumps({"info": done[0] if done else None, "messages": messages,
-                  "seconds": ticks[-1] - ticks[0], "max_gap_ms": max(gaps) * 1000,
-                  "ticks": len(ticks), "torch": "torch" in sys.modules}))
-"""
+
+def _ticks_within(ticks: list[float], span: dict) -> int:
+    return sum(span["t0"] < t < span["t1"] for t in ticks)
 
 
 @pytest.mark.slow
 def test_first_model_load_keeps_the_event_loop_running(tmp_path, sources):
     models = tmp_path / "user" / "models"
     models.mkdir(parents=True)
-    import shutil
-
     shutil.copytree(sources["classifier"], models / "chest-demo")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
                MEDVIEW_USER_DIR=str(tmp_path / "user"),
                MEDVIEW_MODELS_DIR=str(tmp_path / "shipped"),
                XDG_CACHE_HOME=str(tmp_path / "fresh-cache"))
-    out = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
-                         env=env, timeout=300, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = _bench().first_load("chest-demo", env)
     info = result["info"]
     assert info is not None and "error" not in info, result
     assert info["selection"] == "measured" and result["torch"]
     assert any("AI runtime" in m for m in result["messages"])
     assert any("fastest engine" in m for m in result["messages"])
-    print(f"\nfirst load (torch import + engine measurement): {result['seconds']:.1f} s, "
-          f"max event-loop gap {result['max_gap_ms']:.0f} ms, engine {info['describe']}")
-    # Importing torch on the GUI thread would freeze it for ~4 s here. Off it, the
-    # longest stall measured was ~0.3 s, in the one-time ONNX export of the engine
-    # measurement (TorchScript tracing holds the GIL); the bound leaves room for a
-    # loaded CI machine.
-    assert result["max_gap_ms"] < 750
+    spans, gui, ticks = result["spans"], result["gui_thread"], result["ticks"]
+    for step in ("import", "engine"):  # torch import; engine construction and measurement
+        assert spans[step]["thread"] != gui, f"{step} ran on the GUI thread"
+        turns = _ticks_within(ticks, spans[step])
+        print(f"\n{step}: {spans[step]['t1'] - spans[step]['t0']:.1f} s off the GUI thread, "
+              f"{turns} heartbeat ticks meanwhile")
+        assert turns > 0, f"the event loop stood still during the {step}"

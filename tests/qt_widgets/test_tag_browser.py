@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
@@ -280,7 +278,8 @@ def test_none_empties_the_tree(browser):
     assert browser.title_label.text() == "No image selected"
 
 
-def test_thousands_of_elements_stay_fast(qtbot, browser):
+def test_thousands_of_elements_build_and_filter(qtbot, browser):
+    # How fast: bench/viewer.py section 5 (a unit test asserts no wall-clock bound).
     ds = Dataset()
     frames = []
     for i in range(2000):  # an enhanced multi-frame header: 8 elements per frame
@@ -297,18 +296,13 @@ def test_thousands_of_elements_stay_fast(qtbot, browser):
         frame.FrameVOILUTSequence = Sequence([voi])
         frames.append(frame)
     ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
-    t0 = time.perf_counter()
     browser.set_dataset(ds)
-    build = time.perf_counter() - t0
     assert browser.element_count == 16_001
-    assert build < 3.0, f"building took {build:.2f} s"
-    t0 = time.perf_counter()
     qtbot.keyClicks(browser.filter_edit, "InStackPositionNumber")
-    qtbot.waitUntil(lambda: browser.model.match_count == 2000, timeout=3000)
-    assert time.perf_counter() - t0 < 3.0
+    qtbot.waitUntil(lambda: browser.model.match_count == 2000, timeout=30000)
     qtbot.keyClick(browser.filter_edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(browser.filter_edit, "1999")
-    qtbot.waitUntil(lambda: browser.model.match_count == 1, timeout=3000)
+    qtbot.waitUntil(lambda: browser.model.match_count == 1, timeout=30000)
     (ix,) = [ix for _, c, ix in rows(browser) if c[COL_VALUE] == "1999"]
     assert ix.data() == "(0020,9057)"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,7 @@ def test_search_two_trials_two_folds(tmp_path, isolated):
                     model={"architecture": "resnet18"})
     out = tmp_path / "search"
     seen: list[ev.Event] = []
-    t0 = time.monotonic()
     best = run_search(job, trials=2, folds=2, epochs=1, seed=0, out_dir=out, emit=seen.append)
-    assert time.monotonic() - t0 < 90
 
     trials = json.loads((out / "trials.json").read_text())["trials"]
     assert [t["number"] for t in trials] == [1, 2]

@@ -15,6 +15,7 @@ move and pan; length, angle, rectangle and ellipse ROIs by clicks or drags).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from medview.core.annotations import (ANGLE, ELLIPSE, LENGTH, RECT, Annotation,
                                       AnnotationStore, nearest_pixel)
+from medview.core.errors import plain_reason
 from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.drop_paths import accept_url_drag, local_paths
@@ -36,6 +38,7 @@ from medview.qt.viewer.overlay import CornerCache, corner_text, draw_centre_mess
 from medview.qt.viewer.view_state import ViewState, from_rc, to_rc
 from medview.qt.workers import FrameLoader
 
+log = logging.getLogger(__name__)
 SERIES_MIME = "application/x-medview-series"
 POINTER = "pointer"
 TOOLS = (POINTER, LENGTH, ANGLE, RECT, ELLIPSE)
@@ -95,6 +98,8 @@ class Viewport(QWidget):
         self.invert = False
         self.overlays_visible = True
         self.annotations_visible = True
+        self.paint_error: str | None = None   # the one line shown instead of the frame
+        self._logged_paint_errors: set = set()
         self.active = False
         self.smooth = True
         self.tool = POINTER
@@ -265,7 +270,10 @@ class Viewport(QWidget):
         f = self.frame
         if f is None:
             return (0, 0)
-        rows, cols = f.shape
+        try:
+            rows, cols = f.shape
+        except Exception:  # noqa: BLE001 - a nonsense Rows/Columns: the paint says why
+            return (0, 0)
         return cols, rows
 
     def transform(self):
@@ -504,9 +512,34 @@ class Viewport(QWidget):
         return image, step
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint; never raises: a frame that cannot be shown (a header value that makes
+        no sense, a decoder fault) draws one line naming its file instead, because an
+        exception escaping a paint event can take the whole application down."""
         p = QPainter(self)
-        self.paint(p, overlays=self.overlays_visible, annotations=self.annotations_visible,
-                   border=True)
+        self.paint_error = None
+        try:
+            self.paint(p, overlays=self.overlays_visible, annotations=self.annotations_visible,
+                       border=True)
+        except BaseException as exc:  # noqa: BLE001 - incl. pyo3's PanicException
+            p.end()
+            self._paint_failed(exc)
+        finally:
+            if p.isActive():
+                p.end()
+
+    def _paint_failed(self, exc: BaseException) -> None:
+        """Draw the error state of a frame that raised while painting; log it once."""
+        name = self.frame.label if self.frame is not None else "this image"
+        self.paint_error = f"Cannot show {name}: {plain_reason(exc)}"
+        key = getattr(self.frame, "key", None)
+        if key not in self._logged_paint_errors:
+            self._logged_paint_errors.add(key)
+            log.warning("%s", self.paint_error, exc_info=(type(exc), exc, exc.__traceback__))
+        p = QPainter(self)
+        rect = QRectF(0, 0, self.width(), self.height())
+        p.fillRect(rect, QColor(theme.VIEWPORT_BG))
+        draw_centre_message(p, rect, self.paint_error, theme.ERROR)
+        self._draw_border(p, rect)
         p.end()
 
     def paint(self, p: QPainter, overlays: bool = True, annotations: bool = True,
@@ -540,7 +573,8 @@ class Viewport(QWidget):
         else:
             reason = self.loader.error_for(f)
             if reason:
-                draw_centre_message(p, rect, f"Cannot show {f.label}:\n{reason}", theme.ERROR)
+                self.paint_error = f"Cannot show {f.label}: {reason}"
+                draw_centre_message(p, rect, self.paint_error, theme.ERROR)
             else:
                 self.loader.request_around(self.series, self.index)
                 draw_centre_message(p, rect, "Decoding…")
