@@ -11,7 +11,7 @@ tab bar stays hidden while the viewer is the only tab.
 from __future__ import annotations
 
 import os
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer
@@ -28,6 +28,7 @@ from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
 from medview.qt.internal_errors import user_reason
+from medview.qt.open_job import PendingFiles, load_job
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
@@ -37,21 +38,17 @@ from medview.qt.workers import FrameLoader, Workers
 
 APP_NAME = "medview"
 _TAG_BROWSER = "medview.qt.widgets.tag_browser"
+_SHOW_EVERY_MS = 150  # files read in the pool appear at this pace while a folder loads
 
 
-def _load_job(worker, paths: list[str]):
-    """Pool thread: read the headers under ``paths`` (progress throttled to ~20 Hz)."""
-    load_paths = load("medview.core.io.folder").load_paths
+@dataclass
+class _Opening:
+    """One open_paths call: files read and not shown yet, and what it added so far."""
 
-    last = [0.0]
-
-    def progress(done: int, total: int, path) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] > 0.05:
-            last[0] = now
-            worker.signals.progress.emit((done, total))
-
-    return load_paths(paths, progress=progress, cancelled=worker.is_cancelled)
+    pending: PendingFiles = field(default_factory=PendingFiles)
+    series: int = 0
+    images: int = 0
+    skipped: list = field(default_factory=list)
 
 
 class MainWindow(QMainWindow):
@@ -226,9 +223,24 @@ class MainWindow(QMainWindow):
         self._progress.show()
         self._status_label.setText("Reading " + (Path(paths[0]).name if len(paths) == 1
                                                  else f"{len(paths)} items") + "…")
-        self.workers.start(_load_job, paths, pass_worker=True, on_return=self._loaded,
-                           on_error=lambda exc: self._load_failed(paths, exc),
-                           on_progress=self._load_progress, on_finished=self._load_finished)
+        opening = _Opening()
+        timer = QTimer(self, interval=_SHOW_EVERY_MS)
+        timer.timeout.connect(lambda: self._show_read(opening))
+        timer.start()
+
+        def returned(rest) -> None:
+            opening.pending.add(rest)
+            self._show_read(opening)
+            self._loaded(opening)
+
+        def finished() -> None:
+            timer.stop()
+            timer.deleteLater()
+            self._load_finished()
+
+        self.workers.start(load_job, paths, opening.pending, pass_worker=True,
+                           on_return=returned, on_error=lambda exc: self._load_failed(paths, exc),
+                           on_progress=self._load_progress, on_finished=finished)
 
     @property
     def is_loading(self) -> bool:
@@ -258,24 +270,38 @@ class MainWindow(QMainWindow):
         reason = user_reason(exc, "reading " + ", ".join(paths))
         self.show_skipped([(Path(p), reason) for p in paths], loaded=0)
 
-    def _loaded(self, new) -> None:
+    def _show_read(self, opening: _Opening) -> None:
+        """Show the files read since the last call: the first series opened goes to
+        the active viewport, later ones fill empty viewports."""
+        new = opening.pending.take()
+        if new is None:
+            return
         known = {s.id for s in self.library.series()}
         self.library.merge(new)
         added = [s for s in self.library.series() if s.id not in known]
+        opening.images += sum(len(s.frames) for s in new.series())
+        opening.skipped += new.skipped
+        if not added and not new.series():
+            return
         self.browser.set_library(self.library)
         for s in added:
             if not self.browser.has_thumbnail(s.id):
                 self.loader.request_thumbnail(s, render_thumbnail)
-        if added:
+        if added and opening.series == 0:
             self.grid.show_series(added[0])  # show what was just opened
-            self.grid.fill_empty(added)
             self.browser.select_series(added[0].id)
-        n_img = sum(len(s.frames) for s in added)
-        self._status_label.setText(
-            f"Opened {len(added)} series, {n_img} images" if added else "Nothing new to show")
-        if new.skipped:
-            self.show_skipped(new.skipped, loaded=sum(len(s.frames) for s in new.series()))
+        self.grid.fill_empty(added)
+        for vp in self.grid.viewports:
+            vp.update()  # a shown series may have grown
+        opening.series += len(added)
         self._update_title()
+
+    def _loaded(self, opening: _Opening) -> None:
+        self._status_label.setText(
+            f"Opened {opening.series} series, {opening.images} images" if opening.series
+            else "Nothing new to show")
+        if opening.skipped:
+            self.show_skipped(opening.skipped, loaded=opening.images)
 
     def show_skipped(self, skipped, loaded: int, title: str | None = None) -> None:
         """The non-modal notice listing files that were not used, and why."""

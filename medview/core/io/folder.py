@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, plain_reason
 from medview.core.io import dicom, dicomdir, image
 from medview.core.study import Library
 
@@ -34,7 +34,8 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def load_paths(paths: Iterable[str | Path], progress: Progress | None = None,
-               cancelled: Callable[[], bool] | None = None) -> Library:
+               cancelled: Callable[[], bool] | None = None,
+               deliver: Callable[[Library], None] | None = None) -> Library:
     """Read the headers of everything under ``paths`` into a Library.
 
     Parameters
@@ -45,19 +46,29 @@ def load_paths(paths: Iterable[str | Path], progress: Progress | None = None,
         Called as ``progress(done, total, path)`` after each file.
     cancelled : callable, optional
         Polled between files; loading stops early when it returns True.
+    deliver : callable, optional
+        Called with a Library of each file (or its skip reason) as soon as it is
+        read, so that a viewer can show good files before the slowest one is read.
 
     Returns
     -------
     Library
         Sorted patient → study → series tree; ``skipped`` lists each file that
-        could not be used with its reason.
+        could not be used with its reason. With ``deliver``, only what was not
+        delivered (unreadable DICOMDIRs).
     """
     library = Library()
     files = list(_expand_dicomdirs(iter_files(paths), library))
     for done, path in enumerate(files, 1):
         if cancelled is not None and cancelled():
             break
-        _add_file(library, path)
+        if deliver is None:
+            _add_file(library, path)
+        else:
+            one = Library()
+            _add_file(one, path)
+            one.finish()
+            deliver(one)
         if progress is not None:
             progress(done, len(files), path)
     library.finish()
@@ -94,5 +105,8 @@ def _add_file(library: Library, path: Path) -> None:
         library.skip(err.path, err.reason)
     except OSError as exc:
         library.skip(path, f"cannot read file ({exc.strerror or exc})")
-    except Exception as exc:  # last line of defence: one odd file must not stop a folder
-        library.skip(path, f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})")
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - last line of defence, incl. a native
+        # reader's PanicException: one odd file must not stop a folder
+        library.skip(path, plain_reason(exc))
