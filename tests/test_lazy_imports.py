@@ -184,3 +184,24 @@ def test_load_returns_loaded_modules_without_the_lock(name):
         t.join(5)
         assert not t.is_alive(), "load() waited for the lock on a loaded module"
     assert done[0] is sys.modules[name]
+
+
+def test_modules_loaded_by_name_reach_the_frozen_build():
+    """PyInstaller finds modules through import statements; one imported only by
+    name through load() must be a hidden import in build.spec."""
+    static: set[str] = set()
+    by_name: dict[str, str] = {}
+    for path in _sources("medview", "trainer"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                static.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                static.add(node.module)
+            elif (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "load"
+                  and node.args and isinstance(node.args[0], ast.Constant)):
+                by_name[node.args[0].value] = f"{path.relative_to(ROOT)}:{node.lineno}"
+    spec = (ROOT / "build.spec").read_text(encoding="utf-8")
+    missing = [f"{where} loads {name}" for name, where in sorted(by_name.items())
+               if name.split(".")[0] not in ("medview", "trainer")  # collect_submodules
+               and name not in static and f'"{name}"' not in spec]
+    assert not missing, "add to build.spec's hiddenimports:\n" + "\n".join(missing)
