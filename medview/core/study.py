@@ -228,8 +228,9 @@ class Library:
                 study.series.sort(key=lambda s: (s.number is None, s.number or 0, s.description))
             patient.studies.sort(key=lambda st: (st.date, st.time))
 
-    def merge(self, other: Library) -> None:
-        """Add another library's content (e.g. a second drop) to this one."""
+    def merge(self, other: Library, finish: bool = True) -> None:
+        """Add another library's content (e.g. a second drop) to this one; with
+        ``finish=False`` the sort is left to a later :meth:`finish` (many small merges)."""
         for patient in other.patients:
             mine = self._get_patient(patient.id, patient.name, patient.birth_date, patient.sex)
             for study in patient.studies:
@@ -241,7 +242,8 @@ class Library:
                 for series in study.series:
                     _merge_series(existing, series)
         self.skipped.extend(other.skipped)
-        self.finish()
+        if finish:
+            self.finish()
 
     # -- grouping -------------------------------------------------------------
 

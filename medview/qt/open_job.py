@@ -18,9 +18,9 @@ from medview.core.imports import load
 class PendingFiles:
     """Files read by the pool thread and not shown yet (thread-safe).
 
-    The reading thread merges each one-file Library in (cheap: the pending library
-    only holds what was read since the last :meth:`take`); the GUI thread takes them
-    all at once and merges them into what is shown with one sort.
+    The reading thread merges each one-file Library in, unsorted (cheap: the pending
+    library only holds what was read since the last :meth:`take`); the GUI thread
+    takes them all at once and merges them into what is shown with one sort.
     """
 
     def __init__(self) -> None:
@@ -33,7 +33,7 @@ class PendingFiles:
             if self._library is None:
                 self._library = library
             else:
-                self._library.merge(library)
+                self._library.merge(library, finish=False)  # sorted once, when shown
 
     def take(self):
         """GUI thread: everything read since the last call (a Library), or None."""

@@ -47,8 +47,9 @@ def load_paths(paths: Iterable[str | Path], progress: Progress | None = None,
     cancelled : callable, optional
         Polled between files; loading stops early when it returns True.
     deliver : callable, optional
-        Called with a Library of each file (or its skip reason) as soon as it is
-        read, so that a viewer can show good files before the slowest one is read.
+        Called with a Library of each file (or its skip reason, not yet sorted) as
+        soon as it is read, so that a viewer can show good files before the slowest
+        one is read.
 
     Returns
     -------
@@ -67,8 +68,7 @@ def load_paths(paths: Iterable[str | Path], progress: Progress | None = None,
         else:
             one = Library()
             _add_file(one, path)
-            one.finish()
-            deliver(one)
+            deliver(one)  # unsorted: the receiver merges and sorts many at once
         if progress is not None:
             progress(done, len(files), path)
     library.finish()
