@@ -283,9 +283,9 @@ def cache_key(fields: dict) -> str:
 
 def default_cache_dir() -> Path:
     """``platformdirs.user_cache_dir("medview")``."""
-    import platformdirs
+    from medview.inference.registry import user_cache_dir
 
-    return Path(platformdirs.user_cache_dir("medview", appauthor=False))
+    return user_cache_dir()
 
 
 class EngineCache:
