@@ -84,10 +84,14 @@ def _child(args) -> None:
     panel.analyse()
     wait(lambda: "t" in out, args.timeout)
     seconds = out.pop("t", float("nan")) - t0
-    info = sv.model_info(sv.current_model_id(panel.current_entry())) \
-        if hasattr(sv, "current_model_id") else {}
+    try:  # the load steps as the service timed them (runtime import, model + engine)
+        from medview.qt.analysis.load_times import LoadTimes
+
+        steps = json.loads(LoadTimes().path.read_text())
+    except (OSError, ValueError):
+        steps = {}
     print(json.dumps({"seconds": seconds, "status": panel.status_label.full_text(),
-                      "selection": info.get("selection", ""), **out}), flush=True)
+                      "steps": steps, **out}), flush=True)
     win.close()
     sv.pool.waitForDone(60000)
 
@@ -123,7 +127,8 @@ def _run(file: Path, model: str, measure: str, timeout: float) -> dict:
 def _row(name: str, r: dict) -> str:
     what = (f"{r.get('label')} on {r.get('engine')}" + (" + heat map" if r.get("heatmap") else "")
             if r.get("ok") else f"failed: {r.get('message', '')}")
-    return f"{name:<28} {r['seconds']:7.2f} s   {what}"
+    steps = ", ".join(f"{k.split(':')[0]} {v:.2f} s" for k, v in (r.get("steps") or {}).items())
+    return f"{name:<28} {r['seconds']:7.2f} s   {what}" + (f"   ({steps})" if steps else "")
 
 
 def main() -> None:
