@@ -1,7 +1,7 @@
-"""Loading a model for the first time (torch import, engine measurement) never freezes the GUI.
+"""Loading a model for the first time (torch import) never freezes the GUI.
 
 Run in a fresh interpreter, so that torch is really imported, and with an empty engine
-cache, so that the engines are really measured: the slowest first use there is.
+cache: the slowest first use there is.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def test_first_model_load_keeps_the_event_loop_running(tmp_path, sources):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     info = result["info"]
     assert info is not None and "error" not in info, result
-    assert info["selection"] == "measured" and result["torch"]
-    assert any("AI runtime" in m for m in result["messages"])
-    assert any("fastest engine" in m for m in result["messages"])
-    print(f"\nfirst load (torch import + engine measurement): {result['seconds']:.1f} s, "
+    # a fresh profile runs on fp32 torch at once; the engines are measured later, when idle
+    assert info["selection"] == "default" and result["torch"]
+    assert any("AI runtime" in m and "(first time only, about " in m for m in result["messages"])
+    print(f"\nfirst load (torch import, model, default engine): {result['seconds']:.1f} s, "
           f"max event-loop gap {result['max_gap_ms']:.0f} ms, engine {info['describe']}")
     # Importing torch on the GUI thread would freeze it for ~4 s here. Off it, the
     # longest stall measured was ~0.3 s, in the one-time ONNX export of the engine

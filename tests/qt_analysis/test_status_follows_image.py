@@ -9,26 +9,11 @@ fragments read, so it opens; decoding fails).
 
 from __future__ import annotations
 
-import pydicom
 import pytest
-from pydicom.encaps import encapsulate
-from pydicom.uid import RLELossless
 
 from tests.datafiles import find
 from tests.qt.helpers import wait_loaded
-from tests.qt_analysis.helpers import analyse, select_model, wait_shown
-
-
-def damaged_rle(folder):
-    """CT_small.dcm as RLE Lossless whose one fragment has a corrupt RLE header."""
-    ds = pydicom.dcmread(find("CT_small.dcm"))
-    ds.file_meta.TransferSyntaxUID = RLELossless
-    ds.PixelData = encapsulate([b"\x05\x00\x00\x00" + b"\x00" * 60 + b"\x01\x02" * 200])
-    ds["PixelData"].VR = "OB"
-    ds.SeriesInstanceUID = pydicom.uid.generate_uid(entropy_srcs=["medview-damaged-rle"])
-    path = folder / "damaged_rle.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+from tests.qt_analysis.helpers import analyse, damaged_rle, select_model, wait_shown
 
 
 def show(qtbot, win, name):
