@@ -62,25 +62,27 @@ class Analyzer:
         self._lock = threading.Lock()
         self.engine = self._create(model.module, measure)
 
-    def _create(self, module, measure: bool):
+    def _create(self, module, measure: bool, cancelled=None):
         from medview.inference.engines import create_engine
 
         return create_engine(module, self.model.input_shape, task=self.manifest.task,
-                             model_key=self.model.key, measure=measure, **self._options)
+                             model_key=self.model.key, measure=measure, cancelled=cancelled,
+                             **self._options)
 
-    def measure_engine(self) -> bool:
+    def measure_engine(self, cancelled: Callable[[], bool] | None = None) -> bool:
         """Measure the engines for this model (the choice is cached) and switch to the winner.
 
         For an analyzer made with ``measure=False`` that got the fp32 default; safe while
         other threads analyse (measuring works on a copy of the network, so Grad-CAM's hooks
         on the model never see its runs). Returns True if the engine changed.
+        ``cancelled`` is polled while measuring (``selection.MeasureCancelled``).
         """
         import copy
 
         selected = getattr(self.engine, "selection", None) or {}
         if selected.get("source") != "default":
             return False
-        engine = self._create(copy.deepcopy(self.model.module), True)
+        engine = self._create(copy.deepcopy(self.model.module), True, cancelled)
         with self._lock:
             old, self.engine = self.engine, engine
         old.close()

@@ -81,6 +81,14 @@ def test_without_measuring_fp32_torch_runs_at_once_and_a_later_call_measures(
     assert (again.name, again.precision) == (measured.name, measured.precision)
 
 
+def test_a_cancelled_measurement_caches_nothing(classifier, tmp_path):
+    asked = []
+    with pytest.raises(selection.MeasureCancelled):
+        _auto(classifier, tmp_path, cancelled=lambda: asked.append(1) or len(asked) > 2)
+    assert not (tmp_path / "engines.json").exists()
+    assert _auto(classifier, tmp_path, measure=False).selection["source"] == "default"
+
+
 def test_changed_weights_are_measured_again(tmp_path, measure_counter):
     import torch
     import torchvision

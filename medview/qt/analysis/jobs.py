@@ -332,7 +332,7 @@ def _measure_job(worker, analyzer):
 
     yield "measuring"
     with runtime.quiet_gc():
-        return analyzer.measure_engine()
+        return analyzer.measure_engine(cancelled=worker.is_cancelled)
 
 
 def _check_job(worker, frame, manifest):
@@ -455,7 +455,7 @@ class AnalysisService(QObject):
                         "measure": measure}
         self.load_times = load_times if load_times is not None else LoadTimes()
         self._unmeasured: list[_Model] = []   # on the fp32 default, to measure when idle
-        self._measuring: Worker | None = None
+        self._measuring: tuple[Worker, _Model] | None = None
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(1, threads))
         self.workers = Workers(self.pool, self)
@@ -557,23 +557,33 @@ class AnalysisService(QObject):
         if self._measuring is not None or not self._unmeasured or not self.idle:
             return
         m = self._unmeasured.pop(0)
-        if not self._current(m) or m.analyzer is None:
+        if not self._current(m) or m.analyzer is None or \
+                _engine_info(m.analyzer.engine)["selection"] != "default":
             self._measure_when_idle()
             return
-        self._measuring = self.workers.start(
+        worker = self.workers.start(
             _measure_job, m.analyzer, pass_worker=True, priority=P_MEASURE,
-            on_return=lambda changed, m=m: self._measured(m, changed),
-            on_error=lambda exc, m=m: log.info("measuring the engines of %s failed: %s",
+            on_error=lambda exc, m=m: log.info("measuring the engines of %s stopped: %s",
                                                m.id.label, one_line(exc)),
-            on_finished=self._measure_finished)
+            on_finished=lambda m=m: self._measure_finished(m))
+        self._measuring = (worker, m)
 
-    def _measured(self, m: _Model, changed: bool) -> None:
-        if changed and self._current(m) and m.analyzer is not None:
-            m.info = {**m.info, **_engine_info(m.analyzer.engine)}
-            self.engineChanged.emit(m.id.key, dict(m.info))
+    def _pause_measuring(self) -> None:
+        """The user wants something: stop measuring (it starts again when idle)."""
+        if self._measuring is not None:
+            worker, m = self._measuring
+            if not worker.is_cancelled():
+                worker.cancel()
+                self._unmeasured.insert(0, m)
 
-    def _measure_finished(self) -> None:
+    def _measure_finished(self, m: _Model) -> None:
+        # also after a cancel that came too late to stop the switch
         self._measuring = None
+        if self._current(m) and m.analyzer is not None:
+            info = _engine_info(m.analyzer.engine)
+            if info["selection"] != m.info.get("selection"):
+                m.info = {**m.info, **info}
+                self.engineChanged.emit(m.id.key, dict(m.info))
         self._measure_when_idle()
 
     def _load_failed(self, m: _Model, exc) -> None:
@@ -620,6 +630,7 @@ class AnalysisService(QObject):
             return req
         self._supersede(slot)
         self._active[slot] = req
+        self._pause_measuring()
         req.worker = self.workers.start(
             _check_job, frame, entry.manifest, pass_worker=True, priority=P_CHECK,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
@@ -719,6 +730,7 @@ class AnalysisService(QObject):
         """Analyse ``frames`` (or every image under ``paths``) with ``entry``'s model."""
         job = BatchJob(ModelId.of(entry), frames, paths, title)
         self._batches.append(job)
+        self._pause_measuring()
         state = self.load_model(entry)
         if state == "ready":
             self._start_batch(job, self._models[job.model.key].analyzer)
