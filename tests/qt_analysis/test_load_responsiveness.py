@@ -68,7 +68,7 @@ def test_first_model_load_keeps_the_event_loop_running(tmp_path, sources):
     assert info is not None and "error" not in info, result
     # a fresh profile runs on fp32 torch at once; the engines are measured later, when idle
     assert info["selection"] == "default" and result["torch"]
-    assert any("AI runtime" in m and "(first time only, about " in m for m in result["messages"])
+    assert any("AI runtime" in m and "AI runtime (about " in m for m in result["messages"])
     print(f"\nfirst load (torch import, model, default engine): {result['seconds']:.1f} s, "
           f"max event-loop gap {result['max_gap_ms']:.0f} ms, engine {info['describe']}")
     # Importing torch on the GUI thread would freeze it for ~4 s here. Off it, the

@@ -79,6 +79,8 @@ def test_an_error_is_shown_for_its_image_only_and_not_over_the_trainer(qtbot, op
     win.open_trainer()  # another page: the line about an image goes
     qtbot.waitUntil(lambda: win.tabs.currentWidget() is win.trainer_tab)
     assert "damaged_rle" not in status(panel) and not is_red(panel)
+    assert not panel.result_box.isVisible()  # nor its result
 
     win.tabs.setCurrentWidget(win.grid)  # back to the viewer, the same image: it is back
     assert status(panel).startswith("damaged_rle.dcm: ") and is_red(panel)
+    assert panel.result_box.isVisible() and panel.result_view.headline.text() == "Analysis failed"

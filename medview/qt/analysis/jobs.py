@@ -303,11 +303,11 @@ def _load_model_job(worker, entry, options: dict, notice, times):
     with runtime.quiet_gc():
         if "torch" not in sys.modules:
             left = times.estimate(RUNTIME) + model_s
-            yield f"Loading the AI runtime (first time only, {about(left)})…", left
+            yield f"Loading the AI runtime ({about(left)}, first time only)…", left
             t0 = time.perf_counter()
             runtime.import_torch()
             times.record(RUNTIME, time.perf_counter() - t0)
-        yield f"Loading {name} ({about(model_s)})…", model_s
+        yield f"Loading the model ({about(model_s)}): {name}…", model_s
         t0 = time.perf_counter()
         from medview.inference.analyze import Analyzer
         from medview.inference.audit import AuditLog

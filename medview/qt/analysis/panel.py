@@ -524,6 +524,7 @@ class AnalysisPanel(QWidget):
         """The viewer tab is (not) the one shown: lines about an image only show with it."""
         self._viewing = on
         self._show_current()
+        self._update_controls()  # the result of an image not shown is hidden too
 
     def _show_current(self) -> None:
         """Show the active viewport's result for the frame on screen, if there is one
@@ -657,7 +658,7 @@ class AnalysisPanel(QWidget):
         self.batch_button.setEnabled(entry is not None)
         task = entry.manifest.task if entry is not None else ""
         self.controls.setVisible(self.picker.has_models)
-        self.result_box.setVisible(self.picker.has_models)
+        self.result_box.setVisible(self.picker.has_models and self._viewing)
         self.gradcam_check.setEnabled(task != "segmentation")
         self.contour_check.setEnabled(task != "classification")
         state = self.state
