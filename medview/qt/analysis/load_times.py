@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 
 RUNTIME, MODEL = "runtime", "model"
-#: seconds, before this PC was measured (torch import; a ResNet-18 load on 2 cores)
-DEFAULTS = {RUNTIME: 4.0, MODEL: 1.0}
+#: seconds, before this PC was measured (an idle 2-core PC: the torch and OpenCV import;
+#: a ResNet-18 model, torchvision's import included)
+DEFAULTS = {RUNTIME: 2.5, MODEL: 2.5}
 
 
 class LoadTimes:
