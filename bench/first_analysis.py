@@ -8,7 +8,8 @@ fresh, empty user, cache and settings folders (no engine choice cached, no ONNX 
 showing the real :class:`~medview.qt.main_window.MainWindow` offscreen with a real file
 open and a shipped model chosen. Timed from the Analyse request until the result (label,
 and the classifier's Grad-CAM heat map, which is on by default) is delivered. Also timed:
-a damaged copy of the file (its pixel data cut short): until its one-line failure.
+a damaged file (CT_small.dcm as RLE with a corrupt RLE header: it opens, its pixels cannot
+be decoded) until its one-line failure.
 
 Rows:
 
@@ -100,14 +101,6 @@ def _child(args) -> None:
     sv.pool.waitForDone(60000)
 
 
-def _damaged_copy(src: Path, folder: Path) -> Path:
-    """``src`` with the end of its pixel data cut off (the header still reads)."""
-    data = src.read_bytes()
-    out = folder / f"damaged_{src.name}"
-    out.write_bytes(data[: len(data) - len(data) // 3])
-    return out
-
-
 def _run(file: Path, model: str, measure: str, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="medview-first-") as tmp:
         tmp = Path(tmp)
@@ -162,7 +155,9 @@ def main() -> None:
           f"load {load[0]:.1f}")
     ours, peers, damaged, cpu_ours, cpu_peers = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        bad = _damaged_copy(src, Path(tmp))
+        from tests.qt_analysis.helpers import damaged_rle  # opens; its pixel data cannot decode
+
+        bad = damaged_rle(Path(tmp))
         for i in range(args.runs):
             r = _run(src, args.model, "", args.timeout)
             ours.append(r["seconds"])
