@@ -172,7 +172,7 @@ def first_load_main(model: str) -> int:
     print(f"gui_stall --first-load: {os.cpu_count()} CPUs"
           + (f", load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}"
              if hasattr(os, "getloadavg") else ""))
-    print(f"first load of {model} (torch import + engine measurement), engine {info.get('describe')}")
+    print(f"first load of {model} (torch import + engine), engine {info.get('describe')}")
     print(line("first-load", stalls, ticks[-1] - ticks[0]))
     p99 = pct(stalls, 99)
     print(f"target p99 <= 50 ms while a model loads: {'met' if p99 <= 50 else 'NOT met'} "

@@ -39,6 +39,10 @@ class Analyzer:
     on_notice : callable, optional
         Receives one-line notices of the engine factory (e.g. a fall-back from
         the GPU to the CPU).
+    measure : bool
+        False: use the engine already chosen for this model on this machine, or
+        else fp32 torch at once, and leave measuring the engines to
+        :meth:`measure_engine` (see ``create_engine``).
 
     Raises
     ------
@@ -48,24 +52,52 @@ class Analyzer:
 
     def __init__(self, model: LoadedModel, *, audit: AuditLog | None, device: str = "auto",
                  engine: str = "auto", precision: str = "auto",
-                 on_notice: Callable[[str], None] | None = None) -> None:
-        from medview.inference.engines import create_engine
-
+                 on_notice: Callable[[str], None] | None = None, measure: bool = True) -> None:
         self.model = model
         self.manifest: Manifest = model.manifest
         self.audit = audit
+        self._options = {"device": device, "engine": engine, "precision": precision,
+                         "on_notice": on_notice}
         # Grad-CAM hooks the module the torch engine may be running: one at a time.
         self._lock = threading.Lock()
-        self.engine = create_engine(model.module, model.input_shape, task=self.manifest.task,
-                                    model_key=model.key, device=device, engine=engine,
-                                    precision=precision, on_notice=on_notice)
+        self.engine = self._create(model.module, measure)
 
-    def analyze(self, frame) -> ClassificationResult | SegmentationResult:
+    def _create(self, module, measure: bool, cancelled=None):
+        from medview.inference.engines import create_engine
+
+        return create_engine(module, self.model.input_shape, task=self.manifest.task,
+                             model_key=self.model.key, measure=measure, cancelled=cancelled,
+                             **self._options)
+
+    def measure_engine(self, cancelled: Callable[[], bool] | None = None) -> bool:
+        """Measure the engines for this model (the choice is cached) and switch to the winner.
+
+        For an analyzer made with ``measure=False`` that got the fp32 default; safe while
+        other threads analyse (measuring works on a copy of the network, so Grad-CAM's hooks
+        on the model never see its runs). Returns True if the engine changed.
+        ``cancelled`` is polled while measuring (``selection.MeasureCancelled``).
+        """
+        import copy
+
+        selected = getattr(self.engine, "selection", None) or {}
+        if selected.get("source") != "default":
+            return False
+        engine = self._create(copy.deepcopy(self.model.module), True, cancelled)
+        with self._lock:
+            old, self.engine = self.engine, engine
+        old.close()
+        return True
+
+    def analyze(self, frame, pre: Preprocessed | None = None
+                ) -> ClassificationResult | SegmentationResult:
         """Analyse one frame.
 
         Parameters
         ----------
         frame : medview.core.study.Frame
+        pre : Preprocessed, optional
+            ``prepare(frame, manifest)`` done already (the image checked before any
+            engine work); made here if not given.
 
         Returns
         -------
@@ -79,10 +111,11 @@ class Analyzer:
             If the image cannot be prepared as the manifest asks.
         """
         start = time.perf_counter()
-        pre = self._prepare(frame)
+        pre = pre if pre is not None else prepare(frame, self.manifest)
         t0 = time.perf_counter()
         with self._lock:
-            logits = self.engine.run(pre.image[None])[0]
+            engine = self.engine  # measure_engine may swap it between analyses
+            logits = engine.run(pre.image[None])[0]
         ms_inference = (time.perf_counter() - t0) * 1000.0
         if self.manifest.task == "classification":
             fields = classification_fields(logits, self.manifest)
@@ -90,13 +123,14 @@ class Analyzer:
         else:
             fields = segmentation_fields(logits, pre, frame.spacing, self.manifest)
             make = SegmentationResult
-        result = make(**fields, **self._provenance(frame), ms_inference=ms_inference,
+        result = make(**fields, **self._provenance(frame, engine), ms_inference=ms_inference,
                       ms=(time.perf_counter() - start) * 1000.0)
         if self.audit is not None:
             self.audit.record(result)
         return result
 
-    def explain(self, frame, class_index: int | None = None) -> np.ndarray:
+    def explain(self, frame, class_index: int | None = None,
+                pre: Preprocessed | None = None) -> np.ndarray:
         """Grad-CAM heat map of a classifier at the frame's size.
 
         Parameters
@@ -104,6 +138,8 @@ class Analyzer:
         frame : medview.core.study.Frame
         class_index : int, optional
             Default: the most probable class.
+        pre : Preprocessed, optional
+            As for :meth:`analyze`.
 
         Returns
         -------
@@ -114,24 +150,34 @@ class Analyzer:
 
         if self.manifest.task != "classification":
             raise ValueError(f"Grad-CAM explains classifiers; '{self.manifest.name}' segments")
-        pre = self._prepare(frame)
+        pre = pre if pre is not None else prepare(frame, self.manifest)
         with self._lock:
             if class_index is None:
                 class_index = int(np.argmax(self.engine.run(pre.image[None])[0]))
             cam = gradcam(self.model.module, pre.image, class_index)
         return pre.transform.to_original(cam, fill=0.0)
 
-    def _prepare(self, frame) -> Preprocessed:
-        values, context = frame_input(frame)
-        return preprocess(values, self.manifest, context)
-
-    def _provenance(self, frame) -> dict[str, Any]:
+    def _provenance(self, frame, engine) -> dict[str, Any]:
         uid = frame.get("SOPInstanceUID")
         return {"file": str(frame.path), "frame": frame.index + 1,
                 "sop_instance_uid": str(uid) if uid else None,
                 "model": self.manifest.name, "version": self.manifest.version,
-                "weights_sha256": self.manifest.weights.sha256, "engine": self.engine.name,
-                "device": self.engine.device, "precision": self.engine.precision}
+                "weights_sha256": self.manifest.weights.sha256, "engine": engine.name,
+                "device": engine.device, "precision": engine.precision}
+
+
+def prepare(frame, manifest: Manifest) -> Preprocessed:
+    """Decode ``frame`` and preprocess it as ``manifest`` asks (no torch, no engine).
+
+    Raises
+    ------
+    medview.core.errors.ReadError
+        If the pixels cannot be decoded (the message names the file).
+    medview.inference.preprocess.PreprocessError
+        If the image cannot be prepared as the manifest asks.
+    """
+    values, context = frame_input(frame)
+    return preprocess(values, manifest, context)
 
 
 # ----------------------------------------------------------------------- postprocessing

@@ -115,6 +115,12 @@ def user_data_dir() -> Path:
     return Path(load("platformdirs").user_data_dir("medview", appauthor=False))
 
 
+def user_cache_dir() -> Path:
+    """medview's per-user cache folder: ``platformdirs.user_cache_dir("medview")``
+    (engine choices, ONNX exports, load times; all can be remade)."""
+    return Path(load("platformdirs").user_cache_dir("medview", appauthor=False))
+
+
 def user_models_dir() -> Path:
     """Where imported models go: ``<user data dir>/models``."""
     return user_data_dir() / "models"

@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisPanel(self.grid, self.settings, self)
         self.analysis_dock = self.add_panel(self.analysis, "AI", "AnalysisDock")
         self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
+        # the AI status about an image is shown only with the viewer
+        self.tabs.currentChanged.connect(
+            lambda _i: self.analysis.set_viewing(self.tabs.currentWidget() is self.grid))
         self.trainer_tab = None  # the Trainer tab is built when first opened (pyqtgraph, trainer)
         self.trainer_action = self._act("&Trainer", self.open_trainer, area="View")
         self.panels_menu.parentWidget().addAction(self.trainer_action)

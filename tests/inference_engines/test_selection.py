@@ -65,6 +65,30 @@ def test_second_load_uses_the_cache_without_measuring(classifier, tmp_path, meas
     assert cache_file.stat().st_mtime_ns == stamp  # cache not rewritten
 
 
+def test_without_measuring_fp32_torch_runs_at_once_and_a_later_call_measures(
+        classifier, batch, tmp_path, measure_counter):
+    # a fresh profile: nothing cached; the first use must not wait for the measurement
+    first = _auto(classifier, tmp_path, measure=False)
+    assert measure_counter.calls == 0
+    assert first.selection["source"] == "default" and (first.name, first.precision) == ("torch", "fp32")
+    assert not (tmp_path / "engines.json").exists()
+    assert np.allclose(first.run(batch), torch_reference(classifier, batch), atol=1e-5)  # the model itself
+
+    measured = _auto(classifier, tmp_path)  # later, in the background
+    assert measure_counter.calls == 1 and measured.selection["source"] == "measured"
+    again = _auto(classifier, tmp_path, measure=False)  # once measured, the choice is used
+    assert measure_counter.calls == 1 and again.selection["source"] == "cache"
+    assert (again.name, again.precision) == (measured.name, measured.precision)
+
+
+def test_a_cancelled_measurement_caches_nothing(classifier, tmp_path):
+    asked = []
+    with pytest.raises(selection.MeasureCancelled):
+        _auto(classifier, tmp_path, cancelled=lambda: asked.append(1) or len(asked) > 2)
+    assert not (tmp_path / "engines.json").exists()
+    assert _auto(classifier, tmp_path, measure=False).selection["source"] == "default"
+
+
 def test_changed_weights_are_measured_again(tmp_path, measure_counter):
     import torch
     import torchvision

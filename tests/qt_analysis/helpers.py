@@ -20,6 +20,25 @@ def install(isolated: Path, *folders: Path) -> Path:
     return models
 
 
+def damaged_rle(folder: Path) -> Path:
+    """A real file that opens but cannot be decoded: pydicom's CT_small.dcm as RLE Lossless
+    whose one fragment has a corrupt RLE header (the header and fragments read fine)."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import RLELossless
+
+    from tests.datafiles import find
+
+    ds = pydicom.dcmread(find("CT_small.dcm"))
+    ds.file_meta.TransferSyntaxUID = RLELossless
+    ds.PixelData = encapsulate([b"\x05\x00\x00\x00" + b"\x00" * 60 + b"\x01\x02" * 200])
+    ds["PixelData"].VR = "OB"
+    ds.SeriesInstanceUID = pydicom.uid.generate_uid(entropy_srcs=["medview-damaged-rle"])
+    path = folder / "damaged_rle.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 def open_and_show(qtbot, win, paths, n_series: int = 1):
     win.open_paths([str(p) for p in paths])
     wait_loaded(qtbot, win, n_series)

@@ -1,11 +1,12 @@
-"""Loading a model for the first time (torch import, engine measurement) never freezes the GUI.
+"""Loading a model for the first time (torch import) never freezes the GUI.
 
 Run in a fresh interpreter, so that torch is really imported, and with an empty engine
-cache, so that the engines are really measured: the slowest first use there is. The
-child is ``bench/gui_stall.py``'s; the bench prints the stall figures beside their
-target (``python bench/gui_stall.py --first-load``). This test checks only what holds on
-any machine, however loaded: the import and the measurement run off the GUI thread,
-and the GUI thread's event loop keeps turning while they do.
+cache: the slowest first use there is (a fresh profile runs on fp32 torch at once; the
+engines are measured later, when idle). The child is ``bench/gui_stall.py``'s; the bench
+prints the stall figures beside their target (``python bench/gui_stall.py --first-load``).
+This test checks only what holds on any machine, however loaded: the import and the
+engine's construction run off the GUI thread, and the GUI thread's event loop keeps
+turning while they do.
 """
 
 from __future__ import annotations
@@ -43,11 +44,10 @@ def test_first_model_load_keeps_the_event_loop_running(tmp_path, sources):
     result = _bench().first_load("chest-demo", env)
     info = result["info"]
     assert info is not None and "error" not in info, result
-    assert info["selection"] == "measured" and result["torch"]
-    assert any("AI runtime" in m for m in result["messages"])
-    assert any("fastest engine" in m for m in result["messages"])
+    assert info["selection"] == "default" and result["torch"]
+    assert any("AI runtime (about " in m for m in result["messages"])  # with an estimate
     spans, gui, ticks = result["spans"], result["gui_thread"], result["ticks"]
-    for step in ("import", "engine"):  # torch import; engine construction and measurement
+    for step in ("import", "engine"):  # torch import; engine construction
         assert spans[step]["thread"] != gui, f"{step} ran on the GUI thread"
         turns = _ticks_within(ticks, spans[step])
         print(f"\n{step}: {spans[step]['t1'] - spans[step]['t0']:.1f} s off the GUI thread, "

@@ -85,13 +85,15 @@ def test_result_labels_name_model_version_engine_device_and_time(qtbot, window, 
     select_model(panel, "chest-demo")
     engines.logits = [0.0, 1.0]  # abnormal 73 % (threshold 30 %)
     shown = []
-    original = panel._status
-    monkeypatch.setattr(panel, "_status",
-                        lambda text, kind="ok": (shown.append((text, kind)), original(text, kind)))
+    original = panel.status.say
+    monkeypatch.setattr(panel.status, "say", lambda text, kind="ok", frame=None, model=None: (
+        shown.append((text, kind)), original(text, kind, frame, model))[1])
     req, analysis = analyse(qtbot, panel)
-    # loading said what it did, with the busy bar, before the analysis ran
+    # loading said what it did, with the busy bar and an estimate, before the analysis ran
     assert ("Loading chest-demo 1.0.0…", "busy") in shown
-    assert any(t.startswith("Choosing the fastest engine") for t, _ in shown)
+    assert any(t.startswith("Loading the model (about ") and t.endswith("chest-demo 1.0.0…")
+               and k == "busy" for t, k in shown)
+    assert not any("fastest engine" in t for t, _ in shown)  # never measured on request
     text = panel.result_view.provenance.text()
     assert "chest-demo 1.0.0" in text and "torch fp32" in text and "CPU" in text
     assert "\u00a0ms" in text  # the time taken

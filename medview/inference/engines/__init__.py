@@ -21,7 +21,10 @@ How the engine is chosen
   torch fp32 output; candidates outside tolerance are dropped, the rest are timed
   round-robin, and the fastest is kept. The choice is cached in ``engines.json``
   (see :mod:`.selection`), so later loads skip measuring. About 2–4 s for ResNet-18 at
-  224 px on two cores (export to ONNX included).
+  224 px on two cores (export to ONNX included). ``measure=False`` never waits for it:
+  without a cached choice it returns fp32 torch (the reference itself, no check needed),
+  and a later ``measure=True`` call — the GUI makes it in the background, when idle —
+  measures and caches (``cancelled`` stops it between candidates and rounds).
 * **Precision.** bf16/fp16 are used only where the outputs stay within tolerance of the
   fp32 model (:mod:`.precision`: probabilities ``|Δ| ≤ 0.02``; mask Dice ``≥ 0.99``), and
   bf16 on CPU only where the hardware runs it natively (AVX512-BF16 / AMX); otherwise it

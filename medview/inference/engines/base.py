@@ -47,7 +47,7 @@ class Engine(abc.ABC):
         ``"classification"`` or ``"segmentation"``.
     selection : dict or None
         How :func:`~medview.inference.engines.create_engine` chose this engine
-        (``source`` "measured" / "cache" / "fixed", ``choice``, ``timings_ms``,
+        (``source`` "measured" / "cache" / "fixed" / "default", ``choice``, ``timings_ms``,
         ``measure_s``); None for engines built directly.
     """
 

@@ -218,9 +218,22 @@ def _cuda_candidates(module: torch.nn.Module, input_shape, task: str, *, precisi
 # --------------------------------------------------------------------------- selection
 
 
+def _default(candidates: list[selection.Candidate]) -> selection.Candidate | None:
+    """The candidate that needs no check: fp32 torch (the reference arithmetic itself)."""
+    for cand in candidates:
+        if cand.is_reference or (cand.engine, cand.variant) == ("torch", "fp32"):
+            return cand
+    return None
+
+
 def _select(candidates: list[selection.Candidate], *, module, input_shape, task: str,
-            key_fields: dict, cache: selection.EngineCache | None, reraise=()) -> Engine:
-    """Cached choice if valid, else verify + measure (and cache when there was a choice)."""
+            key_fields: dict, cache: selection.EngineCache | None, reraise=(),
+            measure: bool = True, cancelled=None) -> Engine:
+    """Cached choice if valid, else verify + measure (and cache when there was a choice).
+
+    ``measure=False``: without a valid cached choice, build the fp32 torch default at once
+    (``source`` "default") and leave measuring to a later call.
+    """
     key = selection.cache_key(key_fields)
     by_label = {c.label: c for c in candidates}
     if cache is not None and len(candidates) > 1:
@@ -244,12 +257,18 @@ def _select(candidates: list[selection.Candidate], *, module, input_shape, task:
         eng = candidates[0].build()
         eng.selection = {"source": "fixed", "choice": candidates[0].label, "timings_ms": {}, "measure_s": 0.0}
         return eng
+    default = None if measure else _default(candidates)
+    if default is not None:
+        eng = default.build()
+        eng.selection = {"source": "default", "choice": default.label, "timings_ms": {}, "measure_s": 0.0}
+        return eng
     example = verification_input(input_shape)
 
     def reference() -> np.ndarray:  # only needed when torch fp32 itself is not a candidate
         return TorchEngine(module, input_shape, task, variant="fp32", threads=physical_cores()).run(example)
 
-    m = selection.measure_candidates(candidates, example, reference, task, reraise=reraise)
+    m = selection.measure_candidates(candidates, example, reference, task, reraise=reraise,
+                                     cancelled=cancelled)
     m.engine.selection = {"source": "measured", "choice": m.candidate.label, "timings_ms": m.timings_ms,
                           "first_run_ms": m.first_run_ms, "rejected": m.rejected,
                           "measure_s": round(m.seconds, 3)}
@@ -290,7 +309,7 @@ def _key_fields(*, model_key, fingerprint, input_shape, task, device, engine, pr
 
 
 def _create_cpu(module, input_shape, *, task, model_key, engine, precision, cache_dir, notice,
-                fingerprint) -> Engine:
+                fingerprint, measure: bool = True, cancelled=None) -> Engine:
     threads = physical_cores()
     if precision == "fp16":
         notice("fp16 is not offered on CPU (no speed-up without native fp16); using fp32")
@@ -302,22 +321,25 @@ def _create_cpu(module, input_shape, *, task, model_key, engine, precision, cach
         if precision == "bf16":
             notice("bf16 is not supported natively on this CPU; using fp32")
             return _create_cpu(module, input_shape, task=task, model_key=model_key, engine=engine,
-                               precision="fp32", cache_dir=cache_dir, notice=notice, fingerprint=fingerprint)
+                               precision="fp32", cache_dir=cache_dir, notice=notice, fingerprint=fingerprint,
+                               measure=measure, cancelled=cancelled)
         raise EngineError(f"no CPU engine matches engine={engine!r}, precision={precision!r}")
     fields = _key_fields(model_key=model_key, fingerprint=fingerprint, input_shape=input_shape, task=task,
                          device="cpu", engine=engine, precision=precision, threads=threads)
     cache = selection.EngineCache(cache_dir / "engines.json") if cache_dir else None
     try:
         return _select(candidates, module=module, input_shape=input_shape, task=task,
-                       key_fields=fields, cache=cache)
+                       key_fields=fields, cache=cache, measure=measure, cancelled=cancelled)
     except selection.NoCandidateError as exc:
         if precision != "fp32":
             notice(f"{precision} results are outside tolerance for this model; using fp32")
             return _create_cpu(module, input_shape, task=task, model_key=model_key, engine=engine,
-                               precision="fp32", cache_dir=cache_dir, notice=notice, fingerprint=fingerprint)
+                               precision="fp32", cache_dir=cache_dir, notice=notice, fingerprint=fingerprint,
+                               measure=measure, cancelled=cancelled)
         notice(f"{engine} does not reproduce the model's results ({exc}); using torch")
         return _create_cpu(module, input_shape, task=task, model_key=model_key, engine="torch",
-                           precision="fp32", cache_dir=cache_dir, notice=notice, fingerprint=fingerprint)
+                           precision="fp32", cache_dir=cache_dir, notice=notice, fingerprint=fingerprint,
+                           measure=measure, cancelled=cancelled)
 
 
 class CudaFallbackEngine(Engine):
@@ -375,6 +397,8 @@ def create_engine(
     precision: str = "auto",
     cache_dir: Path | None = None,
     on_notice: Callable[[str], None] | None = None,
+    measure: bool = True,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Engine:
     """Build the fastest engine for a model that reproduces its fp32 results.
 
@@ -409,12 +433,19 @@ def create_engine(
     on_notice : callable, optional
         Receives one-line messages for the user (e.g. ``"GPU out of memory: running on
         CPU"``). Notices are also logged as warnings.
+    measure : bool
+        False: when no choice is cached for this model and machine, do not measure now:
+        return the fp32 torch engine, which reproduces the model by definition (``source``
+        "default"); a later call with True measures and caches. Where an explicitly
+        requested engine excludes fp32 torch, it is measured anyway (it must be verified).
+    cancelled : callable, optional
+        Polled while measuring; True stops with ``selection.MeasureCancelled``.
 
     Returns
     -------
     Engine
         Its ``selection`` attribute says how it was chosen: ``{"source": "measured" |
-        "cache" | "fixed", "choice": "engine:variant", "timings_ms": {...},
+        "cache" | "fixed" | "default", "choice": "engine:variant", "timings_ms": {...},
         "measure_s": float}``.
 
     Raises
@@ -449,7 +480,8 @@ def create_engine(
     def make_cpu(engine: str = engine) -> Engine:
         return _create_cpu(module, shape, task=task, model_key=model_key, engine=engine,
                            precision="auto" if precision == "fp16" else precision,
-                           cache_dir=cache_root, notice=notice, fingerprint=fingerprint)
+                           cache_dir=cache_root, notice=notice, fingerprint=fingerprint,
+                           measure=measure, cancelled=cancelled)
 
     # device="auto" with a CPU-only engine named explicitly means: that engine, on the CPU
     use_cuda = device == "cuda" or (device == "auto" and engine in ("auto", "torch") and _cuda_available())
@@ -476,7 +508,8 @@ def create_engine(
     cache = selection.EngineCache(cache_root / "engines.json")
     try:
         primary = _select(candidates, module=module, input_shape=shape, task=task,
-                          key_fields=fields, cache=cache, reraise=(torch.cuda.OutOfMemoryError,))
+                          key_fields=fields, cache=cache, reraise=(torch.cuda.OutOfMemoryError,),
+                          measure=measure, cancelled=cancelled)
     except torch.cuda.OutOfMemoryError:
         if _cuda_available():
             torch.cuda.empty_cache()

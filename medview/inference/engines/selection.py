@@ -126,6 +126,10 @@ class NoCandidateError(RuntimeError):
     """No candidate engine could be built and agreed with the fp32 model."""
 
 
+class MeasureCancelled(Exception):
+    """The measurement was cancelled (e.g. the app closes); nothing was cached."""
+
+
 def _close_all(live: list) -> None:
     for _, engine in live:
         engine.close()
@@ -147,6 +151,7 @@ def measure_candidates(
     min_rounds: int | None = None,
     max_rounds: int | None = None,
     reraise: tuple[type[BaseException], ...] = (),
+    cancelled: Callable[[], bool] | None = None,
 ) -> Measurement:
     """Build, verify and time candidates; return the fastest that agrees with fp32.
 
@@ -170,6 +175,9 @@ def measure_candidates(
     reraise : tuple of exception types
         Errors that must propagate instead of merely dropping the candidate (CUDA
         out-of-memory, so the caller can fall back to the CPU).
+    cancelled : callable, optional
+        Asked before each candidate and each round; True stops with
+        :class:`MeasureCancelled` (every engine built is closed).
 
     Returns
     -------
@@ -180,6 +188,8 @@ def measure_candidates(
     ------
     NoCandidateError
         If every candidate failed to build or to agree.
+    MeasureCancelled
+        If ``cancelled()`` said so.
     """
     budget_s = TIME_BUDGET_S if budget_s is None else budget_s
     min_rounds = MIN_ROUNDS if min_rounds is None else min_rounds
@@ -192,8 +202,14 @@ def measure_candidates(
     order = {c.label: i for i, c in enumerate(candidates)}
     ref_out: np.ndarray | None = None if callable(reference) else np.asarray(reference)
 
+    def check_cancelled(engines) -> None:
+        if cancelled is not None and cancelled():
+            _close_all(engines)
+            raise MeasureCancelled("engine measurement cancelled")
+
     # 1. build each candidate and check its first run against the fp32 output
     for cand in sorted(candidates, key=lambda c: not c.is_reference):
+        check_cancelled(live)
         engine: Engine | None = None
         try:
             engine = cand.build()
@@ -242,6 +258,7 @@ def measure_candidates(
     if len(active) > 1:
         t_timed = time.perf_counter()
         for rnd in range(max_rounds):
+            check_cancelled(live)
             shift = rnd % len(active)  # rotate the order so no engine always follows another
             for cand, engine in active[shift:] + active[:shift]:
                 times[cand.label].append(_time_once(engine, example))
@@ -285,7 +302,9 @@ def cache_key(fields: dict) -> str:
 
 def default_cache_dir() -> Path:
     """``platformdirs.user_cache_dir("medview")``."""
-    return Path(load("platformdirs").user_cache_dir("medview", appauthor=False))
+    from medview.inference.registry import user_cache_dir
+
+    return user_cache_dir()
 
 
 class EngineCache:

@@ -5,9 +5,15 @@ as a :class:`medview.qt.workers.Worker` (generator functions: each ``yield`` is 
 progress message and a point where a cancel stops the job) in the service's own small
 thread pool, and comes back as Qt signals in the GUI thread:
 
-* **Loading** a model (the torch import, building the network, the engine choice that
-  is measured once per model and PC) is a job of its own, started by the first request
-  that needs the model; requests wait for it and the status messages say what happens.
+* **Checking** comes first: a request decodes and preprocesses its image before any
+  model or engine work, so a damaged file fails at once with its one line.
+* **Loading** a model (the torch import, building the network and its engine) is a job of
+  its own, started by the first checked request that needs the model; requests wait for
+  it, and the status messages say what happens and about how long it takes
+  (:mod:`.load_times`). The model runs at once on the engine already chosen for it on
+  this PC, or else on fp32 torch (exact by definition); the engines are **measured in
+  the background** once nothing else is running, and the model switches to the winner
+  (``engineChanged``). Option ``measure="now"`` measures during the load instead.
 * **Requests** belong to a *slot* (a viewport). A new request for a slot supersedes the
   slot's unfinished one: the old one is cancelled and its result is never delivered.
   :meth:`AnalysisService.cancel` does the same without a successor. A job that is past
@@ -25,6 +31,7 @@ two-core PC responsive: one can preprocess while the other runs the network.
 from __future__ import annotations
 
 import itertools
+import logging
 import sys
 import threading
 import time
@@ -39,7 +46,10 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from medview.core.imports import load
 from medview.qt.workers import Worker, Workers
 
+log = logging.getLogger(__name__)
+
 # request states
+CHECKING = "checking"        # its image is decoded and preprocessed (before any engine work)
 WAITING = "waiting"          # for its model to load
 QUEUED = "queued"            # in the pool
 RUNNING = "running"
@@ -47,10 +57,10 @@ DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
 SUPERSEDED = "superseded"
-_OPEN = (WAITING, QUEUED, RUNNING)
+_OPEN = (CHECKING, WAITING, QUEUED, RUNNING)
 
 # pool priorities (higher first)
-P_LOAD, P_INTERACTIVE, P_BATCH = 30, 20, 10
+P_CHECK, P_LOAD, P_INTERACTIVE, P_BATCH, P_MEASURE = 40, 30, 20, 10, 0
 POOL_THREADS = 2
 CACHE_BYTES = 256 * 1024 * 1024
 
@@ -205,10 +215,11 @@ class Request:
         self.id = next(_ids)
         self.slot, self.frame, self.model, self.explain = slot, frame, model, explain
         self.layer = layer
-        self.state = WAITING
+        self.state = CHECKING
         self.cached = False
         self.worker: Worker | None = None
         self.message = ""
+        self.pre = None  # the checked, preprocessed image
         self.created = time.perf_counter()
 
     @property
@@ -277,43 +288,80 @@ class _Model:
 # --------------------------------------------------------------------------- pool jobs
 
 
-def _load_model_job(worker, entry, options: dict, notice):
-    """Pool thread: torch, the network with its weights, the engine for this PC."""
+def _load_model_job(worker, entry, options: dict, notice, times):
+    """Pool thread: torch, the network with its weights, its engine for this PC.
+
+    Yields ``(message, seconds expected for the rest of the load)``; ``times`` is the
+    :class:`~medview.qt.analysis.load_times.LoadTimes` that estimates and records.
+    """
     from medview.qt.analysis import runtime
+    from medview.qt.analysis.load_times import MODEL, RUNTIME, about
 
     name = f"{entry.name} {entry.version}"
+    key = f"{entry.name}@{entry.version}"
+    measure = options.get("measure") == "now"
+    model_s = times.estimate(MODEL, key)
     with runtime.quiet_gc():
         if "torch" not in sys.modules:
-            yield "Loading the AI runtime (first time only)…"
+            left = times.estimate(RUNTIME) + model_s
+            yield f"Loading the AI runtime ({about(left)}, first time only)…", left
+            t0 = time.perf_counter()
             runtime.import_torch()
-        yield f"Loading {name}…"
+            times.record(RUNTIME, time.perf_counter() - t0)
+        yield f"Loading the model ({about(model_s)}): {name}…", model_s
+        t0 = time.perf_counter()
         Analyzer = load("medview.inference.analyze").Analyzer
         AuditLog = load("medview.inference.audit").AuditLog
         from medview.inference.registry import load_entry
 
         model = load_entry(entry)
-        yield f"Choosing the fastest engine for {name} (measured once on this PC)…"
-        t0 = time.perf_counter()
+        if measure:
+            yield f"Choosing the fastest engine for {name} (measured once on this PC)…", 0.0
+        t1 = time.perf_counter()
         analyzer = Analyzer(model, audit=AuditLog(), device=options["device"],
                             engine=options["engine"], precision=options["precision"],
-                            on_notice=notice)
-    return analyzer, time.perf_counter() - t0
+                            on_notice=notice, measure=measure)
+        engine_s = time.perf_counter() - t1
+        if not measure:
+            times.record(MODEL, time.perf_counter() - t0, key)
+    return analyzer, engine_s
 
 
-def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None):
-    """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
-    layer the viewer will draw, so that a large image costs the GUI thread nothing)."""
+def _measure_job(worker, analyzer):
+    """Pool thread, lowest priority: measure the engines and switch to the fastest."""
+    from medview.qt.analysis import runtime
+
+    yield "measuring"
+    with runtime.quiet_gc():
+        return analyzer.measure_engine(cancelled=worker.is_cancelled)
+
+
+def _check_job(worker, frame, manifest):
+    """Pool thread: decode and preprocess the image (no model, no engine)."""
+    from medview.inference.analyze import prepare
+
     yield "Reading the image…"
-    frame.stored()
+    return prepare(frame, manifest)
+
+
+def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None):
+    """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
+    layer the viewer will draw, so that a large image costs the GUI thread nothing).
+    ``pre``: the frame checked and preprocessed already."""
+    if pre is None:
+        from medview.inference.analyze import prepare
+
+        yield "Reading the image…"
+        pre = prepare(frame, analyzer.manifest)
     yield f"Running {analyzer.manifest.name}…"
-    result = analyzer.analyze(frame)
+    result = analyzer.analyze(frame, pre)
     analysis = Analysis(result)
     if explain and result.task == "classification":
         yield "Computing the Grad-CAM heat map…"
         names = list(analyzer.manifest.classes)
         target = result.label or max(result.probabilities, key=result.probabilities.get)
         t0 = time.perf_counter()
-        analysis.heatmap = analyzer.explain(frame, names.index(target))
+        analysis.heatmap = analyzer.explain(frame, names.index(target), pre)
         analysis.heatmap_class = target
         analysis.ms_heatmap = (time.perf_counter() - t0) * 1000.0
     if layer is not None:
@@ -354,6 +402,13 @@ def _batch_job(worker, analyzer, job: BatchJob, cache: ResultCache):
     return len(frames)
 
 
+def _engine_info(eng) -> dict:
+    """What the GUI shows of an engine: name, device, precision, how it was chosen."""
+    selection = getattr(eng, "selection", None) or {}
+    return {"engine": eng.name, "device": eng.device, "precision": eng.precision,
+            "describe": eng.describe(), "selection": selection.get("source", "")}
+
+
 # --------------------------------------------------------------------------- the service
 
 
@@ -366,10 +421,18 @@ class AnalysisService(QObject):
         Passed to :class:`~medview.inference.analyze.Analyzer` ("auto" each by default).
     threads : int
         Pool threads (two: one engine runs at a time anyway).
+    measure : {"background", "now"}
+        When a model's engines are measured on a PC that has no choice cached for it:
+        in the background once nothing else runs (the model runs on fp32 torch
+        meanwhile), or during the load, while the first request waits.
+    load_times : LoadTimes, optional
+        Estimates of the load steps (default: the user cache folder's).
     """
 
     modelStatus = Signal(str, str)         # model key, what loading does now
+    modelEta = Signal(str, float)          # model key, seconds the rest of the load should take
     modelReady = Signal(str, object)       # model key, info dict (engine, device, ...)
+    engineChanged = Signal(str, object)    # model key, info dict after a background measurement
     modelFailed = Signal(str, str)         # model key, one-line reason
     started = Signal(object)               # Request
     progress = Signal(object, str)         # Request, message
@@ -384,9 +447,16 @@ class AnalysisService(QObject):
     importFailed = Signal(str)             # one-line reason
 
     def __init__(self, device: str = "auto", engine: str = "auto", precision: str = "auto",
-                 threads: int = POOL_THREADS, parent: QObject | None = None) -> None:
+                 threads: int = POOL_THREADS, parent: QObject | None = None,
+                 measure: str = "background", load_times=None) -> None:
         super().__init__(parent)
-        self.options = {"device": device, "engine": engine, "precision": precision}
+        from medview.qt.analysis.load_times import LoadTimes
+
+        self.options = {"device": device, "engine": engine, "precision": precision,
+                        "measure": measure}
+        self.load_times = load_times if load_times is not None else LoadTimes()
+        self._unmeasured: list[_Model] = []   # on the fp32 default, to measure when idle
+        self._measuring: tuple[Worker, _Model] | None = None
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(1, threads))
         self.workers = Workers(self.pool, self)
@@ -426,8 +496,8 @@ class AnalysisService(QObject):
         self._models[model.key] = m
         self.modelStatus.emit(model.key, f"Loading {model.label}…")
         m.worker = self.workers.start(
-            _load_model_job, entry, dict(self.options), self.notice.emit, pass_worker=True,
-            priority=P_LOAD,
+            _load_model_job, entry, dict(self.options), self.notice.emit, self.load_times,
+            pass_worker=True, priority=P_LOAD,
             on_progress=lambda msg, m=m: self._load_progress(m, msg),
             on_return=lambda out, m=m: self._loaded(m, *out),
             on_error=lambda exc, m=m: self._load_failed(m, exc),
@@ -448,8 +518,10 @@ class AnalysisService(QObject):
     def _current(self, m: _Model) -> bool:
         return self._models.get(m.id.key) is m
 
-    def _load_progress(self, m: _Model, message) -> None:
+    def _load_progress(self, m: _Model, item) -> None:
         if self._current(m):
+            message, eta = item
+            self.modelEta.emit(m.id.key, float(eta))
             self.modelStatus.emit(m.id.key, str(message))
 
     def _loaded(self, m: _Model, analyzer, engine_seconds: float) -> None:
@@ -458,16 +530,62 @@ class AnalysisService(QObject):
         eng = analyzer.engine
         selection = getattr(eng, "selection", None) or {}
         m.analyzer, m.state = analyzer, "ready"
-        m.info = {"engine": eng.name, "device": eng.device, "precision": eng.precision,
-                  "describe": eng.describe(), "selection": selection.get("source", ""),
-                  "seconds": engine_seconds}
+        m.info = _engine_info(eng)
+        m.info["seconds"] = engine_seconds
         self.modelReady.emit(m.id.key, dict(m.info))
+        if m.info["selection"] == "default" and self.options.get("measure") == "background":
+            self._unmeasured.append(m)
         for item in self._waiting.pop(m.id.key, []):
             if isinstance(item, BatchJob):
                 if item.is_open:
                     self._start_batch(item, analyzer)
             elif item.is_open and self._active.get(item.slot) is item:
                 self._start_request(item, analyzer)
+        self._measure_when_idle()
+
+    # ------------------------------------------------------------------ measuring
+
+    @property
+    def idle(self) -> bool:
+        """No request, batch or model load is open (background work may run)."""
+        return (not any(r.is_open for r in self._active.values())
+                and not any(j.is_open for j in self._batches)
+                and not any(m.state == "loading" for m in self._models.values()))
+
+    def _measure_when_idle(self) -> None:
+        """Measure the engines of one model on its fp32 default, once nothing else runs
+        (measuring takes both cores for seconds: never while the user waits)."""
+        if self._measuring is not None or not self._unmeasured or not self.idle:
+            return
+        m = self._unmeasured.pop(0)
+        if not self._current(m) or m.analyzer is None or \
+                _engine_info(m.analyzer.engine)["selection"] != "default":
+            self._measure_when_idle()
+            return
+        worker = self.workers.start(
+            _measure_job, m.analyzer, pass_worker=True, priority=P_MEASURE,
+            on_error=lambda exc, m=m: log.info("measuring the engines of %s stopped: %s",
+                                               m.id.label, one_line(exc)),
+            on_finished=lambda m=m: self._measure_finished(m))
+        self._measuring = (worker, m)
+
+    def _pause_measuring(self) -> None:
+        """The user wants something: stop measuring (it starts again when idle)."""
+        if self._measuring is not None:
+            worker, m = self._measuring
+            if not worker.is_cancelled():
+                worker.cancel()
+                self._unmeasured.insert(0, m)
+
+    def _measure_finished(self, m: _Model) -> None:
+        # also after a cancel that came too late to stop the switch
+        self._measuring = None
+        if self._current(m) and m.analyzer is not None:
+            info = _engine_info(m.analyzer.engine)
+            if info["selection"] != m.info.get("selection"):
+                m.info = {**m.info, **info}
+                self.engineChanged.emit(m.id.key, dict(m.info))
+        self._measure_when_idle()
 
     def _load_failed(self, m: _Model, exc) -> None:
         if not self._current(m):
@@ -513,12 +631,24 @@ class AnalysisService(QObject):
             return req
         self._supersede(slot)
         self._active[slot] = req
+        self._pause_measuring()
+        req.worker = self.workers.start(
+            _check_job, frame, entry.manifest, pass_worker=True, priority=P_CHECK,
+            on_progress=lambda msg, r=req: self._req_progress(r, msg),
+            on_return=lambda pre, r=req, e=entry: self._checked(r, e, pre),
+            on_error=lambda exc, r=req: self._fail(r, one_line(exc)))
+        return req
+
+    def _checked(self, req: Request, entry, pre) -> None:
+        """The image is good: now the model (loaded first if need be)."""
+        if not req.is_open or self._active.get(req.slot) is not req:
+            return
+        req.pre, req.state = pre, WAITING
         state = self.load_model(entry)
         if state == "ready":
-            self._start_request(req, self._models[model.key].analyzer)
+            self._start_request(req, self._models[req.model.key].analyzer)
         else:
-            self._waiting.setdefault(model.key, []).append(req)
-        return req
+            self._waiting.setdefault(req.model.key, []).append(req)
 
     def cancel(self, slot: Hashable) -> bool:
         """Cancel the slot's unfinished request (its result will never be delivered)."""
@@ -531,6 +661,7 @@ class AnalysisService(QObject):
         self._active.pop(slot, None)
         self._drop_unneeded_load(req.model)
         self.cancelled.emit(req)
+        self._measure_when_idle()
         return True
 
     def _supersede(self, slot: Hashable) -> None:
@@ -553,8 +684,9 @@ class AnalysisService(QObject):
 
     def _start_request(self, req: Request, analyzer) -> None:
         req.state = QUEUED
+        pre, req.pre = req.pre, None
         req.worker = self.workers.start(
-            _analyse_job, analyzer, req.frame, req.explain, req.layer, pass_worker=True,
+            _analyse_job, analyzer, req.frame, req.explain, req.layer, pre, pass_worker=True,
             priority=P_INTERACTIVE,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
             on_return=lambda analysis, r=req: self._req_done(r, analysis),
@@ -578,6 +710,7 @@ class AnalysisService(QObject):
         if self._active.get(req.slot) is req:
             del self._active[req.slot]
         self.finished.emit(req, analysis)
+        self._measure_when_idle()
 
     def _fail(self, item, message: str) -> None:
         if not item.is_open:
@@ -589,6 +722,7 @@ class AnalysisService(QObject):
         if self._active.get(item.slot) is item:
             del self._active[item.slot]
         self.failed.emit(item, message)
+        self._measure_when_idle()
 
     # ------------------------------------------------------------------ batches
 
@@ -597,6 +731,7 @@ class AnalysisService(QObject):
         """Analyse ``frames`` (or every image under ``paths``) with ``entry``'s model."""
         job = BatchJob(ModelId.of(entry), frames, paths, title)
         self._batches.append(job)
+        self._pause_measuring()
         state = self.load_model(entry)
         if state == "ready":
             self._start_batch(job, self._models[job.model.key].analyzer)
@@ -653,6 +788,7 @@ class AnalysisService(QObject):
         if job in self._batches:
             self._batches.remove(job)
         self.batchFinished.emit(job)
+        self._measure_when_idle()
 
     # ------------------------------------------------------------------ import
 

@@ -7,6 +7,11 @@ are drawn by :mod:`.result_view` and, on the image, by the viewport's image-over
 the frame on screen, and with *Analyse each image shown* it analyses every frame the
 user scrolls to (each new frame supersedes the unfinished one).
 
+The status line belongs to what it describes (:mod:`.status`): a result or an error is
+about one image and model and is shown only while that image is on screen with that
+model, in the viewer tab; loading messages are about the model (with a progress bar
+that follows the estimate of :mod:`.load_times`).
+
 The model list follows the model folders: :meth:`AnalysisPanel.refresh_models` re-reads
 them, and a file-system watcher on the user model folder calls it when a model is
 imported or registered by the trainer.
@@ -14,6 +19,7 @@ imported or registered by the trainer.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QStandardPaths, Qt, QTimer, Signal
@@ -24,6 +30,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLab
 from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.analysis import overlays
+from medview.qt.analysis.status import BUSY, ERROR, OK, WARNING, StatusLines
 from medview.qt.analysis.jobs import (CANCELLED, WAITING, Analysis, AnalysisService, ModelId,
                                       Request, one_line)
 from medview.qt.analysis.measure import series_volume
@@ -32,6 +39,14 @@ from medview.qt.analysis.result_view import ResultView
 
 OVERLAY = "ai"   #: the viewport image-overlay layer the panel draws in
 _AUTO_DELAY_MS = 60
+
+
+def _ready_text(key: str, info: dict) -> str:
+    how = {"measured": " (fastest measured now)",
+           "default": " (the faster engines are measured in the background)"}.get(
+        info.get("selection"), "")
+    return (f"Ready: {key.replace('@', ' ')} · {info.get('engine')} {info.get('precision')} · "
+            f"{str(info.get('device', '')).upper()}{how}")
 
 
 def _setting(settings, key: str, default):
@@ -48,6 +63,8 @@ class AnalysisPanel(QWidget):
     result_view : ResultView
     status_label : QLabel
         One line: what happens now, or what went wrong (model and field named).
+    status : StatusLines
+        The lines by image, model and panel; ``status.current`` is the one shown.
     """
 
     stateChanged = Signal(str)
@@ -64,6 +81,9 @@ class AnalysisPanel(QWidget):
         self.batch_dialog = None
         self._vp = None
         self._state = ""
+        self.status = StatusLines()
+        self._viewing = True
+        self._eta: dict[str, tuple[float, float]] = {}  # model key → (start, seconds)
         self._build()
         self._connect()
 
@@ -73,6 +93,8 @@ class AnalysisPanel(QWidget):
         self._watcher.directoryChanged.connect(lambda _p: self._refresh_timer.start())
         self._auto_timer = QTimer(self, singleShot=True, interval=_AUTO_DELAY_MS)
         self._auto_timer.timeout.connect(self._auto_analyse)
+        self._eta_timer = QTimer(self, interval=200)
+        self._eta_timer.timeout.connect(self._render_status)
 
         from medview.qt.viewer.viewport import Viewport
 
@@ -197,16 +219,18 @@ class AnalysisPanel(QWidget):
         self.contour_check.toggled.connect(lambda on: self._option("ai/contours_only", on))
         self.opacity_slider.valueChanged.connect(self._opacity_changed)
         sv.modelStatus.connect(self._on_model_status)
+        sv.modelEta.connect(self._on_model_eta)
         sv.modelReady.connect(self._on_model_ready)
+        sv.engineChanged.connect(self._on_engine_changed)
         sv.modelFailed.connect(self._on_model_failed)
         sv.started.connect(lambda r: self._update_controls())
         sv.progress.connect(self._on_progress)
         sv.finished.connect(self._on_finished)
         sv.failed.connect(self._on_failed)
         sv.cancelled.connect(self._on_cancelled)
-        sv.notice.connect(lambda m: self._status(m, "warning"))
+        sv.notice.connect(lambda m: self._status(m, WARNING))
         sv.importFinished.connect(self._on_imported)
-        sv.importFailed.connect(lambda m: self._status(m, "error"))
+        sv.importFailed.connect(lambda m: self._status(m, ERROR))
         sv.batchRow.connect(self._on_batch_row)
         sv.batchFinished.connect(lambda job: self._show_current())
 
@@ -241,7 +265,7 @@ class AnalysisPanel(QWidget):
         try:
             entries = registry.entries()
         except OSError as err:
-            self._status(f"Cannot read the model folders: {err}", "error")
+            self._status(f"Cannot read the model folders: {err}", ERROR)
             entries = []
         chosen = {}
         for e in entries:  # as Registry.available(): a user model hides a shipped twin
@@ -259,21 +283,17 @@ class AnalysisPanel(QWidget):
         vp = self._vp
         entry = self.picker.current()
         if entry is None:
-            self._status("No model installed: import one first.", "error")
+            self._status("No model installed: import one first.", ERROR)
             return None
         frame = frame if frame is not None else (vp.frame if vp is not None else None)
         if frame is None:
-            self._status("Open an image first.", "error")
+            self._status("Open an image first.", ERROR)
             return None
         explain = self.gradcam_check.isChecked()
         req = self.service.analyze(vp, frame, entry, explain=explain,
                                    layer=self._layer_mode(entry.manifest.task))
         if req.is_open:
-            m = req.model
-            if req.state == WAITING:
-                self._status(f"Loading {m.label}…", "busy")
-            else:
-                self._status(f"Analysing {frame.label} with {m.label}…", "busy")
+            self._say_running(req)
             if vp is not None and frame is vp.frame and self.result_view.analysis is None:
                 self.result_view.show_message("Analysing…")
         self._update_controls()
@@ -359,7 +379,7 @@ class AnalysisPanel(QWidget):
             parsed = read_manifest(Path(manifest) if manifest else (
                 source if source.is_dir() else source.with_name("model.json")))
         except ModelError as err:
-            self._status(one_line(err), "error")
+            self._status(one_line(err), ERROR)
             return False
         replace = False
         registry = Registry()
@@ -370,14 +390,14 @@ class AnalysisPanel(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return False
             replace = True
-        self._status(f"Importing {parsed.name} {parsed.version}…", "busy")
+        self._status(f"Importing {parsed.name} {parsed.version}…", BUSY)
         self.service.import_model(source, manifest, replace_existing=replace)
         return True
 
     def _on_imported(self, entry) -> None:
         self.refresh_models()
         self.picker.select(entry.name, entry.version)
-        self._status(f"Imported {entry.name} {entry.version}.", "ok")
+        self._status(f"Imported {entry.name} {entry.version}.", OK)
 
     # ------------------------------------------------------------------ reactions
 
@@ -419,32 +439,39 @@ class AnalysisPanel(QWidget):
             self.service.load_model(entry)
 
     def _on_model_status(self, key: str, message: str) -> None:
-        if self._is_current_model(key):
-            self._status(message, "busy")
+        self._status(message, BUSY, model=key)
+
+    def _on_model_eta(self, key: str, seconds: float) -> None:
+        self._eta[key] = (time.monotonic(), seconds)
 
     def _on_model_ready(self, key: str, info: dict) -> None:
-        if not self._is_current_model(key):
-            return
-        entry = self.picker.current()
-        how = " (engine measured now)" if info.get("selection") == "measured" else ""
-        text = (f"Ready: {entry.name} {entry.version} · {info.get('engine')} "
-                f"{info.get('precision')} · {str(info.get('device', '')).upper()}{how}")
+        self._eta.pop(key, None)
+        self._status(_ready_text(key, info), OK, model=key)
         req = self.service.current(self._vp)
         if req is not None and req.model.key == key:
-            text = f"Analysing {req.frame.label} with {req.model.label}…"
-        self._status(text, "busy" if req is not None else "ok")
+            self._say_running(req)  # what the user waits for now
         self._update_controls()
 
+    def _on_engine_changed(self, key: str, info: dict) -> None:
+        # measured in the background: the next results name the new engine. Only the
+        # model's own "Ready" line changes; a newer line about an image stays on top.
+        line = self.status.line_for(None, key)
+        if line is not None and line.kind == OK:
+            if self.status.current is line:
+                self.status.say(_ready_text(key, info), OK, model=key)
+            else:  # saying it would put it over the newer line; its old text is stale
+                self.status.drop(None, key)
+            self._render_status()
+
     def _on_model_failed(self, key: str, message: str) -> None:
-        if self._is_current_model(key):
-            self._status(message, "error")
-            if self.result_view.analysis is None:
-                self.result_view.show_message("")
+        self._eta.pop(key, None)
+        self._status(message, ERROR, model=key)
+        if self._is_current_model(key) and self.result_view.analysis is None:
+            self.result_view.show_message("")
         self._update_controls()
 
     def _on_progress(self, req: Request, message: str) -> None:
-        if req.slot is self._vp:
-            self._status(f"{req.frame.label}: {message}", "busy")
+        self._status(f"{req.frame.label}: {message}", BUSY, req.frame.key, req.model.key)
 
     def _on_finished(self, req: Request, analysis: Analysis) -> None:
         vp = req.slot
@@ -456,26 +483,28 @@ class AnalysisPanel(QWidget):
             return
         if vp.frame is not None and vp.frame.key == req.frame.key:
             self._display(vp, analysis)
-        if vp is self._vp:
-            r = analysis.result
-            where = "from cache" if req.cached else f"{r.ms:.0f} ms"
-            self._status(f"{req.frame.label}: {r.label or 'no finding'} ({where})", "ok")
+        r = analysis.result
+        where = "from cache" if req.cached else f"{r.ms:.0f} ms"
+        self._status(f"{req.frame.label}: {r.label or 'no finding'} ({where})", OK,
+                     req.frame.key, req.model.key)
         self._update_controls()
 
     def _on_failed(self, req: Request, message: str) -> None:
-        if req.slot is self._vp:
-            label = req.frame.label
-            # a model problem names the model (and the field); an image problem the file
-            named = message.startswith((label, f"model '{req.model.name}'"))
-            self._status(message if named else f"{label}: {message}", "error")
-            if self.result_view.analysis is None:
-                self.result_view.show_message("Analysis failed")
+        label = req.frame.label
+        # a model problem names the model (and the field); an image problem the file
+        named = message.startswith((label, f"model '{req.model.name}'"))
+        self._status(message if named else f"{label}: {message}", ERROR,
+                     req.frame.key, req.model.key)
+        self._show_current()
         self._update_controls()
 
     def _on_cancelled(self, req: Request) -> None:
-        if req.slot is self._vp and req.state == CANCELLED:
-            self._status("Cancelled.", "ok")
+        if req.state == CANCELLED:
+            self._status("Cancelled.", OK, req.frame.key, req.model.key)
             self._show_current()
+        else:  # superseded: its "Analysing…" line no longer describes anything
+            self.status.drop(req.frame.key, req.model.key, kind=BUSY)
+            self._render_status()
         self._update_controls()
 
     def _on_batch_row(self, job, row) -> None:
@@ -492,10 +521,21 @@ class AnalysisPanel(QWidget):
             return None
         return self.service.cached(frame, ModelId.of(entry))
 
+    def set_viewing(self, on: bool) -> None:
+        """The viewer tab is (not) the one shown: lines about an image only show with it."""
+        self._viewing = on
+        self._show_current()
+        self._update_controls()  # the result of an image not shown is hidden too
+
     def _show_current(self) -> None:
-        """Show the active viewport's result for the frame on screen, if there is one."""
+        """Show the active viewport's result for the frame on screen, if there is one
+        (and the status line that applies to it)."""
         vp = self._vp
         entry = self.picker.current()
+        frame = vp.frame if vp is not None else None
+        model_key = ModelId.of(entry).key if entry is not None else None
+        self.status.show(frame.key if frame is not None else None, model_key, self._viewing)
+        self._render_status()
         if vp is None:
             return
         if entry is None:
@@ -514,7 +554,9 @@ class AnalysisPanel(QWidget):
         elif req is not None and req.frame.key == frame.key:
             self.result_view.show_message("Analysing…")
         else:
-            self.result_view.show_message("Not analysed yet")
+            line = self.status.line_for(frame.key, model_key)
+            failed = line is not None and line.kind == ERROR
+            self.result_view.show_message("Analysis failed" if failed else "Not analysed yet")
 
     def _display(self, vp, analysis: Analysis) -> None:
         r = analysis.result
@@ -576,13 +618,34 @@ class AnalysisPanel(QWidget):
 
     # ------------------------------------------------------------------ status
 
-    def _status(self, text: str, kind: str = "ok") -> None:
-        """One line: ``kind`` is ``"ok"``, ``"busy"`` (with a busy bar), ``"warning"``
-        or ``"error"``."""
-        colour = {"error": theme.ERROR, "warning": theme.WARNING}.get(kind, theme.TEXT_DIM)
+    def _status(self, text: str, kind: str = OK, frame=None, model: str | None = None) -> None:
+        """Set the status line of a scope: an image (``frame`` key, analysed by ``model``),
+        a ``model`` key, or the panel (neither). ``kind`` is ``"ok"``, ``"busy"`` (with a
+        busy bar), ``"warning"`` or ``"error"``. Shown if it applies to what is on screen."""
+        self.status.say(text, kind, frame, model)
+        self._render_status()
+
+    def _say_running(self, req: Request) -> None:
+        self._status(f"Analysing {req.frame.label} with {req.model.label}…", BUSY,
+                     req.frame.key, req.model.key)
+
+    def _render_status(self) -> None:
+        line = self.status.current
+        kind = line.kind if line is not None else OK
+        colour = {ERROR: theme.ERROR, WARNING: theme.WARNING}.get(kind, theme.TEXT_DIM)
         self.status_label.setStyleSheet(f"color: {colour};")
-        self.status_label.set_full_text(text)
-        self.progress.setVisible(kind == "busy")
+        self.status_label.set_full_text(line.text if line is not None else "")
+        eta = self._eta.get(line.model) if line is not None and kind == BUSY else None
+        if eta is not None and eta[1] > 0:  # loading: the bar follows the estimate
+            start, seconds = eta
+            self.progress.setRange(0, 100)
+            self.progress.setValue(min(95, int(100 * (time.monotonic() - start) / seconds)))
+            if not self._eta_timer.isActive():
+                self._eta_timer.start()
+        else:
+            self.progress.setRange(0, 0)
+            self._eta_timer.stop()
+        self.progress.setVisible(kind == BUSY)
 
     def _update_controls(self) -> None:
         entry = self.picker.current()
@@ -596,7 +659,7 @@ class AnalysisPanel(QWidget):
         self.batch_button.setEnabled(entry is not None)
         task = entry.manifest.task if entry is not None else ""
         self.controls.setVisible(self.picker.has_models)
-        self.result_box.setVisible(self.picker.has_models)
+        self.result_box.setVisible(self.picker.has_models and self._viewing)
         self.gradcam_check.setEnabled(task != "segmentation")
         self.contour_check.setEnabled(task != "classification")
         state = self.state
