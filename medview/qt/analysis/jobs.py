@@ -338,10 +338,8 @@ def _measure_job(worker, analyzer):
 
 def _check_job(worker, frame, manifest):
     """Pool thread: decode and preprocess the image (no model, no engine)."""
-    from medview.inference.analyze import prepare
-
     yield "Reading the image…"
-    return prepare(frame, manifest)
+    return load("medview.inference.analyze").prepare(frame, manifest)
 
 
 def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None):
@@ -349,10 +347,8 @@ def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=
     layer the viewer will draw, so that a large image costs the GUI thread nothing).
     ``pre``: the frame checked and preprocessed already."""
     if pre is None:
-        from medview.inference.analyze import prepare
-
         yield "Reading the image…"
-        pre = prepare(frame, analyzer.manifest)
+        pre = load("medview.inference.analyze").prepare(frame, analyzer.manifest)
     yield f"Running {analyzer.manifest.name}…"
     result = analyzer.analyze(frame, pre)
     analysis = Analysis(result)
