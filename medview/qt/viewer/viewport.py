@@ -596,7 +596,9 @@ class Viewport(QWidget):
             return
         p.save()
         p.setTransform(t)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth and s * dpr < 3.0)
+        # Bilinear at every magnification: the setting's promise ("interpolate when
+        # zoomed"); turning it off is how a reader sees the pixels as squares.
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         p.drawImage(QPointF(0, 0), image)
         p.restore()
 
@@ -712,6 +714,8 @@ class Viewport(QWidget):
         if kind == "wl":
             self._drag_wl(dx, dy)
         elif kind == "pan":
+            if dx or dy:
+                self._leave_fit()
             self._begin_interaction()
             self.view.pan_x = self._drag_start_pan[0] + dx
             self.view.pan_y = self._drag_start_pan[1] + dy
@@ -860,6 +864,10 @@ class Viewport(QWidget):
     def _start_pan(self) -> None:
         self._drag_kind = "pan"
         self._drag_start_pan = (self.view.pan_x, self.view.pan_y)
+
+    def _leave_fit(self) -> None:
+        """Freeze the fitted scale (a pan moved the image); a mere click stays fitted,
+        so a later resize or layout change still refits."""
         if self.view.fit:
             cols, rows = self.image_size()
             self.view.scale = self.view.fit_scale(cols, rows, self.width(), self.height())
