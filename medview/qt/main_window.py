@@ -48,6 +48,17 @@ def _load_job(worker, paths: list[str]):
     return load_paths(paths, progress=progress, cancelled=worker.is_cancelled)
 
 
+def open_status(n_series: int, n_new: int, already: int) -> str:
+    """The status line after opening: what is new, and what was open already."""
+    from medview.qt.widgets.notice import already_open_text
+
+    if n_series or n_new:
+        what = (f"Opened {n_series} series, {n_new} images" if n_series
+                else f"Added {n_new} images to open series")
+        return what + (f" ({already} already open)" if already else "")
+    return already_open_text(already) if already else "Nothing new to show"
+
+
 class MainWindow(QMainWindow):
     """medview's main window.
 
@@ -250,8 +261,11 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, new) -> None:
         known = {s.id for s in self.library.series()}
+        was_open = {f.key for f in self.library.frames()}
+        read = [f.key for f in new.frames()]
         self.library.merge(new)
         added = [s for s in self.library.series() if s.id not in known]
+        already = sum(k in was_open for k in read)
         self.browser.set_library(self.library)
         for s in added:
             if not self.browser.has_thumbnail(s.id):
@@ -260,18 +274,32 @@ class MainWindow(QMainWindow):
             self.grid.show_series(added[0])  # show what was just opened
             self.grid.fill_empty(added)
             self.browser.select_series(added[0].id)
-        n_img = sum(len(s.frames) for s in added)
-        self._status_label.setText(
-            f"Opened {len(added)} series, {n_img} images" if added else "Nothing new to show")
+        elif already:
+            self._show_open_again(read[0])
+        self._status_label.setText(open_status(len(added), len(read) - already, already))
         if new.skipped:
-            self.show_skipped(new.skipped, loaded=sum(len(s.frames) for s in new.series()))
+            self.show_skipped(new.skipped, loaded=len(read) - already, already=already)
         self._update_title()
 
-    def show_skipped(self, skipped, loaded: int, title: str | None = None) -> None:
+    def _show_open_again(self, key) -> None:
+        """Files that were open already: select their series and bring it on screen."""
+        series = next(s for s in self.library.series() if any(f.key == key for f in s.frames))
+        index = next(i for i, f in enumerate(series.frames) if f.key == key)
+        on_screen = next((vp for vp in self.grid.viewports if vp.series is series), None)
+        if on_screen is not None:
+            self.grid.set_active(on_screen)
+            on_screen.set_index(index)
+        else:
+            self.grid.show_series(series, index=index)
+        self.browser.select_series(series.id)
+
+    def show_skipped(self, skipped, loaded: int, title: str | None = None,
+                     already: int = 0) -> None:
         """The non-modal notice listing files that were not used, and why."""
         from medview.qt.widgets.notice import show_skipped
 
-        self.last_notice = show_skipped(self, [(Path(p), str(r)) for p, r in skipped], loaded)
+        self.last_notice = show_skipped(self, [(Path(p), str(r)) for p, r in skipped], loaded,
+                                        already)
         if title and self.last_notice is not None and hasattr(self.last_notice, "setWindowTitle"):
             self.last_notice.setWindowTitle(title)
 
