@@ -124,6 +124,10 @@ class MainWindow(QMainWindow):
         self._build_status()
         self.analysis = AnalysisPanel(self.grid, self.settings, self)
         self.analysis_dock = self.add_panel(self.analysis, "AI", "AnalysisDock")
+        # Tags share the AI panel's full height as a tab: stacked under it they got two rows.
+        self.tabifyDockWidget(self.analysis_dock, self.tags_dock)
+        self.tags_dock.toggleViewAction().toggled.connect(
+            lambda on: on and QTimer.singleShot(0, self.tags_dock.raise_))  # shown: in front
         self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
         self.trainer_tab = None  # the Trainer tab is built when first opened (pyqtgraph, trainer)
         self.trainer_action = self._act("&Trainer", self.open_trainer, area="View")
@@ -549,8 +553,9 @@ class MainWindow(QMainWindow):
 
             self.tag_browser = TagBrowser(self)
             self.tags_dock.setWidget(self.tag_browser)
-            if self.tags_dock.width() < 300 and not self.tags_dock.isFloating():
-                self.resizeDocks([self.tags_dock], [420], Qt.Orientation.Horizontal)
+            if self.tags_dock.width() < 420 and not self.tags_dock.isFloating():
+                width = max(420, min(560, self.width() // 3))  # room for a readable Value column
+                self.resizeDocks([self.tags_dock], [width], Qt.Orientation.Horizontal)
         f = self.grid.active.frame
         self.tag_browser.set_dataset(f.header if f is not None else None)
 
