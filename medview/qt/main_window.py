@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         self.grid.set_layout(layout if layout in LAYOUTS else "1x1")
         self.grid.layoutChanged.connect(self._layout_changed)
         self.resize(1400, 900)
-        self.settings.restore_geometry(self)
+        self._state_restored = self.settings.restore_geometry(self)
 
     # ------------------------------------------------------------------ public API
 
@@ -553,7 +553,9 @@ class MainWindow(QMainWindow):
 
             self.tag_browser = TagBrowser(self)
             self.tags_dock.setWidget(self.tag_browser)
-            if self.tags_dock.width() < 420 and not self.tags_dock.isFloating():
+            # widen on first show, but keep a width the user chose (saved window state)
+            if (self.tags_dock.width() < (300 if self._state_restored else 420)
+                    and not self.tags_dock.isFloating()):
                 width = max(420, min(560, self.width() // 3))  # room for a readable Value column
                 self.resizeDocks([self.tags_dock], [width], Qt.Orientation.Horizontal)
         f = self.grid.active.frame

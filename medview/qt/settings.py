@@ -217,6 +217,15 @@ class Settings:
             ok = window.restoreState(state, STATE_VERSION) and ok
         return ok
 
+    def save_splitter(self, name: str, splitter) -> None:
+        """Remember the pane sizes of ``splitter`` (a ``QSplitter``) under ``name``."""
+        self.qsettings.setValue(f"splitters/{name}", splitter.saveState())
+
+    def restore_splitter(self, name: str, splitter) -> bool:
+        """Restore what :meth:`save_splitter` stored; False when nothing (valid) was stored."""
+        state = self.qsettings.value(f"splitters/{name}")
+        return isinstance(state, QByteArray) and not state.isEmpty() and splitter.restoreState(state)
+
     @staticmethod
     def _window_group(window: QWidget, name: str | None) -> str:
         return "window_" + (name or window.objectName() or type(window).__name__)
