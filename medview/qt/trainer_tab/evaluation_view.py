@@ -153,6 +153,8 @@ class EvaluationView(QWidget):
         self.notes = theme.note_label()
 
         self.plots = QGridLayout()  # side by side, or stacked when narrow: see _reflow
+        for i, w in enumerate((self.cm_plot, self.roc_plot, self.hist_plot)):
+            self.plots.addWidget(w, 0, i)  # parented now: showing one never makes a window
         self._plot_columns = 0
         lay = QVBoxLayout(self)
         lay.addWidget(self.message)
