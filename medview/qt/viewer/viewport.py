@@ -510,7 +510,7 @@ class Viewport(QWidget):
         p.end()
 
     def paint(self, p: QPainter, overlays: bool = True, annotations: bool = True,
-              border: bool = False) -> None:
+              border: bool = False, anonymous: bool = False) -> None:
         rect = QRectF(0, 0, self.width(), self.height())
         f = self.frame
         image, step = self._image_for_paint() if f is not None else (None, 1)
@@ -549,7 +549,8 @@ class Viewport(QWidget):
             self._draw_annotations(p)
         if overlays:
             text = corner_text(self.series, f, self.index, self.current_window(),
-                               self.zoom_percent(), [self.readout] if self.readout else [])
+                               self.zoom_percent(), [self.readout] if self.readout else [],
+                               anonymous)
             if self.invert:
                 text.bottom_right.insert(0, "Inverted")
             draw_corners(p, rect, text, self._corner_cache)
@@ -619,14 +620,17 @@ class Viewport(QWidget):
             ap.draw_annotation(p, self._draft, self.rc_to_widget, label, selected=False,
                                preview=preview)
 
-    def grab_view(self, overlays: bool = True, annotations: bool = True) -> QImage:
-        """The view as shown (at device resolution), with or without overlays/annotations."""
+    def grab_view(self, overlays: bool = True, annotations: bool = True,
+                  anonymous: bool = False) -> QImage:
+        """The view as shown (at device resolution), with or without overlays/annotations;
+        ``anonymous`` drops the patient's identity from the overlay text."""
         dpr = self.devicePixelRatioF()
         img = QImage(round(self.width() * dpr), round(self.height() * dpr),
                      QImage.Format.Format_RGB32)
         img.setDevicePixelRatio(dpr)
         p = QPainter(img)
-        self.paint(p, overlays=overlays, annotations=annotations, border=False)
+        self.paint(p, overlays=overlays, annotations=annotations, border=False,
+                   anonymous=anonymous)
         p.end()
         return img
 
