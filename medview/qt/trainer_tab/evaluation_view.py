@@ -147,9 +147,9 @@ class EvaluationView(QWidget):
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        # whole headers and values: columns fit their text, the last takes what is left
+        # whole headers and values: columns fit their text (a stretched last column would be
+        # cut in a narrow panel); the table scrolls sideways when they do not fit
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.notes = theme.note_label()
 
         self.plots = QGridLayout()  # side by side, or stacked when narrow: see _reflow
