@@ -43,3 +43,18 @@ def test_tags_panel_shows_tag_name_vr_and_value(qtbot, small, ct_folder):
     win.resizeDocks([win.tags_dock], [340], Qt.Orientation.Horizontal)
     qtbot.waitUntil(lambda: view.viewport().width() < 340, timeout=3000)
     assert header.sectionViewportPosition(COL_VALUE) + 12 * x <= view.viewport().width()
+
+
+def test_panel_sizes_are_remembered_across_restarts(qtbot, settings, ct_folder):
+    with main_window(qtbot, settings, SMALL) as win:
+        win.tags_dock.toggleViewAction().trigger()
+        qtbot.waitUntil(lambda: win.tag_browser is not None, timeout=5000)
+        win.resizeDocks([win.tags_dock, win.browser_dock], [380, 240], Qt.Orientation.Horizontal)
+        qtbot.waitUntil(lambda: abs(win.tags_dock.width() - 380) <= 2, timeout=3000)
+        sizes = (win.tags_dock.width(), win.browser_dock.width())
+    with main_window(qtbot, settings, SMALL) as win:  # the next start: same panels, same sizes
+        assert win.tags_dock.isVisible()
+        qtbot.waitUntil(lambda: win.tag_browser is not None, timeout=5000)
+        qtbot.wait(50)
+        assert abs(win.tags_dock.width() - sizes[0]) <= 2  # not widened again
+        assert abs(win.browser_dock.width() - sizes[1]) <= 2
