@@ -492,9 +492,9 @@ class TrainerTab(QWidget):
             self._list_timer.start()
             self.refresh_jobs()
         super().showEvent(event)
-        if not self._sized:  # once the real width is known
+        if not self._sized:  # once, after the first layout pass has given the real width
             self._sized = True
-            self._restore_sizes()
+            QTimer.singleShot(0, self._restore_sizes)
 
     def _restore_sizes(self) -> None:
         """The pane sizes the user left (settings), else a job list of ~280 px."""
