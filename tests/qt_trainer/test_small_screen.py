@@ -89,11 +89,13 @@ def test_trainer_pane_sizes_are_remembered(qtbot, settings):
     from tests.qt_trainer.conftest import make_tab
 
     first = make_tab(qtbot, settings)
+    qtbot.waitUntil(lambda: first.sizes_restored)
     first.splitter.setSizes([410, first.splitter.width() - 410])
     left = first.splitter.sizes()[0]
     first.shutdown()
     second = make_tab(qtbot, settings)
     try:
+        qtbot.waitUntil(lambda: second.sizes_restored)
         assert second.splitter.sizes()[0] == left
     finally:
         second.shutdown()

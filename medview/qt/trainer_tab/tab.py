@@ -234,6 +234,7 @@ class TrainerTab(QWidget):
         split.setChildrenCollapsible(False)
         self.splitter = split
         self._sized = False
+        self.sizes_restored = False  # True once the first showing has sized the panes
         lay = QHBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(split)
@@ -505,10 +506,11 @@ class TrainerTab(QWidget):
             self.splitter.setSizes([left, max(1, width - left)])
         if s is not None:
             s.restore_splitter("trainer/job_page", self.job_page.splitter)
+        self.sizes_restored = True
 
     def save_sizes(self) -> None:
         """Remember the pane sizes in the settings (called on shutdown)."""
-        if self.settings is not None and self._sized:
+        if self.settings is not None and self.sizes_restored:
             self.settings.save_splitter("trainer/jobs", self.splitter)
             if not self.job_page.narrow:
                 self.settings.save_splitter("trainer/job_page", self.job_page.splitter)
