@@ -99,3 +99,23 @@ def test_trainer_pane_sizes_are_remembered(qtbot, settings):
         assert second.splitter.sizes()[0] == left
     finally:
         second.shutdown()
+
+
+def test_new_job_page_needs_no_sideways_scrolling_at_1366x768(qtbot, settings, demo):
+    from tests.qt_trainer.test_setup import _wait_dataset
+
+    with main_window(qtbot, settings, (1366, 768)) as win:
+        win.tags_dock.show()
+        win.open_trainer()
+        qtbot.waitUntil(lambda: win.trainer_tab.tab is not None, timeout=10000)
+        tab = win.trainer_tab.tab
+        tab.show_new_job()
+        page = tab.dataset_page
+        page.set_path(demo / "classification")
+        _wait_dataset(qtbot, page)
+        qtbot.waitUntil(lambda: page.thumb_scroll.isVisible(), timeout=5000)
+        qtbot.wait(50)
+        # thumbnails and long paths do not widen the page: it only scrolls down
+        assert tab.new_scroll.horizontalScrollBar().maximum() == 0
+        assert tab.new_scroll.widget().minimumSizeHint().width() <= tab.new_scroll.viewport().width()
+        assert page.path_label.toolTip() == str(demo / "classification")
