@@ -25,8 +25,9 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 ORGANISATION = "medview"
 APPLICATION = "medview"
 MAX_RECENT = 10
-#: Bump when docks are added/renamed so that an old saved layout is ignored.
-STATE_VERSION = 1
+#: Bump when docks are added/renamed/rearranged so that an old saved layout is ignored.
+#: 2: the DICOM Tags panel is a tab beside the AI panel (stacked under it, it got two rows).
+STATE_VERSION = 2
 
 #: Every known key with its default; the default's type is the key's type.
 DEFAULTS: dict[str, Any] = {

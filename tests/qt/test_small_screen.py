@@ -58,3 +58,23 @@ def test_panel_sizes_are_remembered_across_restarts(qtbot, settings, ct_folder):
         qtbot.wait(50)
         assert abs(win.tags_dock.width() - sizes[0]) <= 2  # not widened again
         assert abs(win.browser_dock.width() - sizes[1]) <= 2
+
+
+def _tags_tabbed_with_ai(qtbot, win) -> bool:
+    win.tags_dock.show()
+    qtbot.wait(10)
+    return win.tags_dock in win.tabifiedDockWidgets(win.analysis_dock)
+
+
+def test_a_layout_saved_by_an_older_version_does_not_bring_back_the_cramped_tags(
+        qtbot, settings):
+    with main_window(qtbot, settings, SMALL) as win:
+        assert _tags_tabbed_with_ai(qtbot, win)
+        win.removeDockWidget(win.tags_dock)  # stacked under the AI panel, as the old release had it
+        win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, win.tags_dock)
+        assert not _tags_tabbed_with_ai(qtbot, win)
+        old = win.saveState(1)  # the arrangement (and version) the old release saved
+    settings.qsettings.setValue("window_MainWindow/state", old)
+    settings.sync()
+    with main_window(qtbot, settings, SMALL) as win:
+        assert _tags_tabbed_with_ai(qtbot, win)
