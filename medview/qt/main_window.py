@@ -437,7 +437,8 @@ class MainWindow(QMainWindow):
                                        area="Window/Level")
         self.smooth_action = QAction("Smooth Interpolation", self, checkable=True, checked=True)
         self.smooth_action.setProperty("shortcutArea", "View")
-        self.smooth_action.setToolTip("Interpolate between pixels at every zoom; off shows the pixels as squares")
+        self.smooth_action.setToolTip("Interpolate between pixels at every zoom; "
+                                      "off shows the pixels as squares")
         self.smooth_action.toggled.connect(self._set_smooth)
         self.open_selected_action = a("Open in Active Viewport", self._open_selected, area="Studies")
         self.shortcuts_action = a("&Keyboard and Mouse Shortcuts", self.show_shortcuts, "F1", "Help")
