@@ -59,9 +59,11 @@ def overlay_question(parent: QWidget | None, anonymous_default: bool) -> QMessag
     box = QMessageBox(parent)
     box.setWindowTitle("Export View as PNG")
     box.setIcon(QMessageBox.Icon.Question)
-    box.setText("Leave the patient's name, ID, birth date and study date out of the picture?")
+    box.setText("Leave the patient's name, ID, birth date, study date and the study and "
+                "series descriptions out of the picture?")
     box.setInformativeText("Recommended when the picture leaves the study's folder. Image "
-                           "details (series, slice, window, zoom) and measurements stay.")
+                           "details (series number, modality, slice, window, zoom) and "
+                           "measurements stay.")
     box.anonymous_button = box.addButton("Anonymised overlay", QMessageBox.ButtonRole.AcceptRole)
     box.identified_button = box.addButton("Keep patient details", QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)

@@ -151,6 +151,8 @@ def test_png_anonymised_overlay_leaves_out_the_patient(qtbot, ct_window, tmp_pat
                        anonymous=True)
     lines = " ".join(text.top_left + text.top_right + text.bottom_left + text.bottom_right)
     assert patient.name not in lines and patient.id not in lines
+    assert vp.series.description and vp.series.description not in lines  # free text: may name
+    assert f"#{vp.series.number} {vp.series.modality}" in lines
     assert "W " in lines and "Zoom" in lines
 
 
@@ -186,3 +188,4 @@ def test_png_export_asks_and_defaults_to_anonymous_outside_the_study_folder(
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "c2.png"), ""))
     ct_window.export_clean_action.trigger()
     assert asked == [True, False] and (tmp_path / "c2.png").exists()
+

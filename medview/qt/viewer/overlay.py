@@ -24,7 +24,9 @@ def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[s
     """The four corners for ``frame`` (index ``index`` of ``series``).
 
     ``anonymous`` leaves out what identifies the patient (name, ID, birth date, sex,
-    study date, accession number), e.g. for a picture that leaves the study's folder.
+    study date, accession number) and the free-text study and series descriptions
+    (which, like folder names for plain images, can carry a name), e.g. for a picture
+    that leaves the study's folder.
     """
     tl: list[str] = []
     tr: list[str] = []
@@ -35,15 +37,15 @@ def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[s
         ident = [patient.id and f"ID {patient.id}", _format_date(patient.birth_date),
                  patient.sex]
         tl.append("  ".join(x for x in ident if x))
-    if study is not None:
-        date = "" if anonymous else _format_date(study.date)
-        line = " ".join(x for x in (date, study.description) if x)
+    if study is not None and not anonymous:
+        line = " ".join(x for x in (_format_date(study.date), study.description) if x)
         if line:
             tr.append(line)
-        if study.accession and not anonymous:
+        if study.accession:
             tr.append(f"Acc {study.accession}")
     tr.append(" ".join(x for x in (f"#{series.number}" if series.number is not None else "",
-                                   series.modality, series.description) if x))
+                                   series.modality, "" if anonymous else series.description)
+                       if x))
     inst = frame.instance_number if frame is not None else None
     bl = [f"Im {index + 1}/{len(series.frames)}" + (f"  (#{inst})" if inst is not None else "")]
     if frame is not None:
