@@ -15,8 +15,7 @@ def run_anonymize(src: Path, dst: Path, patient_name: str | None, patient_id: st
         raise CliError(f"{src}: file not found")
     if dst.resolve() == src.resolve():
         raise CliError(f"{dst}: output must differ from the source (sources are never overwritten)")
-    kwargs = {k: v for k, v in (("patient_name", patient_name), ("patient_id", patient_id)) if v}
-    report = anonymize_path(src, dst, Anonymizer(**kwargs))
+    report = anonymize_path(src, dst, Anonymizer.with_pseudonym(patient_name, patient_id))
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     for warning in report.warnings:

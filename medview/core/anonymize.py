@@ -351,6 +351,15 @@ class Anonymizer:
         # original → replacement; identifying, like the secret: keep it private
         self.uid_map: dict[str, str] = {}
 
+    @classmethod
+    def with_pseudonym(cls, patient_name: str | None = None,
+                       patient_id: str | None = None) -> Anonymizer:
+        """The anonymiser for the user's pseudonym options (CLI ``--patient-name`` /
+        ``--patient-id``, the GUI's export dialog): blank or None keeps the default."""
+        kwargs = {k: v.strip() for k, v in (("patient_name", patient_name),
+                                            ("patient_id", patient_id)) if v and v.strip()}
+        return cls(**kwargs)
+
     def anonymize(self, ds: Dataset) -> list[str]:
         """De-identify ``ds`` in place, file meta included; pixel data is untouched.
 

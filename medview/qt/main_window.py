@@ -32,7 +32,7 @@ from medview.qt.open_job import PendingFiles, load_job
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
-from medview.qt.widgets.notice import show_skipped
+from medview.qt.widgets.notice import already_open_text, show_skipped
 from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
 from medview.qt.workers import FrameLoader, Workers
 
@@ -49,8 +49,20 @@ class _Opening:
 
     pending: PendingFiles = field(default_factory=PendingFiles)
     series: int = 0
-    images: int = 0
+    images: int = 0  # new ones; files open already are counted in ``already``
     skipped: list = field(default_factory=list)
+    already: int = 0
+    again: tuple | None = None  # the first file read that was open already
+
+
+def open_status(n_series: int, n_new: int, already: int) -> str:
+    """The status line after opening: what is new, and what was open already."""
+
+    if n_series or n_new:
+        what = (f"Opened {n_series} series, {n_new} images" if n_series
+                else f"Added {n_new} images to open series")
+        return what + (f" ({already} already open)" if already else "")
+    return already_open_text(already) if already else "Nothing new to show"
 
 
 class MainWindow(QMainWindow):
@@ -120,6 +132,10 @@ class MainWindow(QMainWindow):
         self._build_status()
         self.analysis = AnalysisPanel(self.grid, self.settings, self)
         self.analysis_dock = self.add_panel(self.analysis, "AI", "AnalysisDock")
+        # Tags share the AI panel's full height as a tab: stacked under it they got two rows.
+        self.tabifyDockWidget(self.analysis_dock, self.tags_dock)
+        self.tags_dock.toggleViewAction().toggled.connect(
+            lambda on: on and QTimer.singleShot(0, self.tags_dock.raise_))  # shown: in front
         self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
         # the AI status about an image is shown only with the viewer
         self.tabs.currentChanged.connect(
@@ -135,7 +151,7 @@ class MainWindow(QMainWindow):
         self.grid.set_layout(layout if layout in LAYOUTS else "1x1")
         self.grid.layoutChanged.connect(self._layout_changed)
         self.resize(1400, 900)
-        self.settings.restore_geometry(self)
+        self._state_restored = self.settings.restore_geometry(self)
 
     # ------------------------------------------------------------------ public API
 
@@ -287,9 +303,15 @@ class MainWindow(QMainWindow):
         if new is None:
             return False
         known = {s.id for s in self.library.series()}
+        was_open = {f.key for f in self.library.frames()}
+        read = [f.key for f in new.frames()]
         self.library.merge(new)
         added = [s for s in self.library.series() if s.id not in known]
-        opening.images += sum(len(s.frames) for s in new.series())
+        already = sum(k in was_open for k in read)
+        opening.images += len(read) - already
+        opening.already += already
+        if already and opening.again is None:
+            opening.again = read[[k in was_open for k in read].index(True)]
         opening.skipped += new.skipped
         if not added and not new.series():
             return True
@@ -308,16 +330,29 @@ class MainWindow(QMainWindow):
         return True
 
     def _loaded(self, opening: _Opening) -> None:
-        self._status_label.setText(
-            f"Opened {opening.series} series, {opening.images} images" if opening.series
-            else "Nothing new to show")
+        if not opening.series and opening.again is not None:
+            self._show_open_again(opening.again)  # nothing new: show what was asked for
+        self._status_label.setText(open_status(opening.series, opening.images, opening.already))
         if opening.skipped:
-            self.show_skipped(opening.skipped, loaded=opening.images)
+            self.show_skipped(opening.skipped, loaded=opening.images, already=opening.already)
 
-    def show_skipped(self, skipped, loaded: int, title: str | None = None) -> None:
+    def _show_open_again(self, key) -> None:
+        """Files that were open already: select their series and bring it on screen."""
+        series = next(s for s in self.library.series() if any(f.key == key for f in s.frames))
+        index = next(i for i, f in enumerate(series.frames) if f.key == key)
+        on_screen = next((vp for vp in self.grid.viewports if vp.series is series), None)
+        if on_screen is not None:
+            self.grid.set_active(on_screen)
+            on_screen.set_index(index)
+        else:
+            self.grid.show_series(series, index=index)
+        self.browser.select_series(series.id)
+
+    def show_skipped(self, skipped, loaded: int, title: str | None = None,
+                     already: int = 0) -> None:
         """The non-modal notice listing files that were not used, and why."""
         self.last_skipped = [(Path(p), str(r)) for p, r in skipped]
-        self.last_notice = show_skipped(self, self.last_skipped, loaded)
+        self.last_notice = show_skipped(self, self.last_skipped, loaded, already)
         if title and self.last_notice is not None and hasattr(self.last_notice, "setWindowTitle"):
             self.last_notice.setWindowTitle(title)
 
@@ -445,7 +480,8 @@ class MainWindow(QMainWindow):
                                        area="Window/Level")
         self.smooth_action = QAction("Smooth Interpolation", self, checkable=True, checked=True)
         self.smooth_action.setProperty("shortcutArea", "View")
-        self.smooth_action.setToolTip("Interpolate when zoomed; off shows the pixels as squares")
+        self.smooth_action.setToolTip("Interpolate between pixels at every zoom; "
+                                      "off shows the pixels as squares")
         self.smooth_action.toggled.connect(self._set_smooth)
         self.open_selected_action = a("Open in Active Viewport", self._open_selected, area="Studies")
         self.shortcuts_action = a("&Keyboard and Mouse Shortcuts", self.show_shortcuts, "F1", "Help")
@@ -565,8 +601,11 @@ class MainWindow(QMainWindow):
                 return
             self.tag_browser = load(_TAG_BROWSER).TagBrowser(self)
             self.tags_dock.setWidget(self.tag_browser)
-            if self.tags_dock.width() < 300 and not self.tags_dock.isFloating():
-                self.resizeDocks([self.tags_dock], [420], Qt.Orientation.Horizontal)
+            # widen on first show, but keep a width the user chose (saved window state)
+            if (self.tags_dock.width() < (300 if self._state_restored else 420)
+                    and not self.tags_dock.isFloating()):
+                width = max(420, min(560, self.width() // 3))  # room for a readable Value column
+                self.resizeDocks([self.tags_dock], [width], Qt.Orientation.Horizontal)
         f = self.grid.active.frame
         self.tag_browser.set_dataset(f.header if f is not None else None)
 

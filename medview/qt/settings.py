@@ -25,8 +25,9 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 ORGANISATION = "medview"
 APPLICATION = "medview"
 MAX_RECENT = 10
-#: Bump when docks are added/renamed so that an old saved layout is ignored.
-STATE_VERSION = 1
+#: Bump when docks are added/renamed/rearranged so that an old saved layout is ignored.
+#: 2: the DICOM Tags panel is a tab beside the AI panel (stacked under it, it got two rows).
+STATE_VERSION = 2
 
 #: Every known key with its default; the default's type is the key's type.
 DEFAULTS: dict[str, Any] = {
@@ -216,6 +217,15 @@ class Settings:
         if isinstance(window, QMainWindow) and isinstance(state, QByteArray):
             ok = window.restoreState(state, STATE_VERSION) and ok
         return ok
+
+    def save_splitter(self, name: str, splitter) -> None:
+        """Remember the pane sizes of ``splitter`` (a ``QSplitter``) under ``name``."""
+        self.qsettings.setValue(f"splitters/{name}", splitter.saveState())
+
+    def restore_splitter(self, name: str, splitter) -> bool:
+        """Restore what :meth:`save_splitter` stored; False when nothing (valid) was stored."""
+        state = self.qsettings.value(f"splitters/{name}")
+        return isinstance(state, QByteArray) and not state.isEmpty() and splitter.restoreState(state)
 
     @staticmethod
     def _window_group(window: QWidget, name: str | None) -> str:

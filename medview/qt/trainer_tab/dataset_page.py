@@ -19,7 +19,8 @@ from pathlib import Path
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFrame, QGridLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget,
+                               QHeaderView, QLabel, QProgressBar, QPushButton, QScrollArea,
+                               QSizePolicy, QTableWidget,
                                QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from medview.core.imports import load
@@ -171,7 +172,9 @@ class DatasetPage(QWidget):
         top.addWidget(self.folder_button)
         top.addWidget(self.csv_button)
         top.addWidget(self.demo_button)
-        top.addWidget(self.path_label, 1)
+        top.addStretch(1)
+        # a long path must not widen the page: it gets its own row and may be cut (tooltip whole)
+        self.path_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.guidance = QLabel(GUIDANCE)
         self.guidance.setWordWrap(True)
@@ -204,6 +207,12 @@ class DatasetPage(QWidget):
         self.thumb_grid.setVerticalSpacing(4)
         self.thumb_box = QWidget()
         self.thumb_box.setLayout(self.thumb_grid)
+        # in a narrow window the thumbnails scroll sideways instead of widening the page
+        self.thumb_scroll = QScrollArea()
+        self.thumb_scroll.setWidget(self.thumb_box)
+        self.thumb_scroll.setWidgetResizable(True)
+        self.thumb_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.thumb_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.problems = QTreeWidget()
         self.problems.setHeaderLabels(["left out / warning", "reason"])
@@ -216,11 +225,12 @@ class DatasetPage(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
+        lay.addWidget(self.path_label)
         lay.addWidget(self.guidance)
         lay.addWidget(self.status)
         lay.addWidget(self.progress)
         lay.addWidget(self.summary)
-        lay.addWidget(self.thumb_box)
+        lay.addWidget(self.thumb_scroll)
         lay.addWidget(self.class_table)
         lay.addWidget(self.split_note)
         lay.addWidget(self.problems)
@@ -433,6 +443,8 @@ class DatasetPage(QWidget):
                 self.thumbs[row].append(cell)
                 jobs.append((row, slot, path, frame, mask))
         self.thumb_grid.setColumnStretch(THUMBS_PER_CLASS + 1, 1)
+        bar = self.thumb_scroll.horizontalScrollBar().sizeHint().height()
+        self.thumb_scroll.setFixedHeight(self.thumb_box.sizeHint().height() + bar)
         token = self._token
         self._thumb_worker = self.workers.start(
             _thumbnail_job, jobs, pass_worker=True,
@@ -449,7 +461,8 @@ class DatasetPage(QWidget):
         has = self.dataset is not None
         self.guidance.setVisible(self.path is None or (self.error is not None and self.dataset is None))
         self.path_label.setText(str(self.path) if self.path else "no data set chosen")
-        for w in (self.summary, self.thumb_box, self.class_table, self.split_note):
+        self.path_label.setToolTip(str(self.path) if self.path else "")
+        for w in (self.summary, self.thumb_scroll, self.class_table, self.split_note):
             w.setVisible(has)
         if not has:
             self.problems.hide()

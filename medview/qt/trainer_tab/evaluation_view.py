@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QLabel,
                                QPushButton, QSizePolicy, QSlider, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -32,6 +32,7 @@ from medview.qt.trainer_tab.charts import configure_pyqtgraph, make_plot
 __all__ = ["EvaluationView", "binary_scores"]
 
 SLIDER_STEPS = 1000
+PLOT_MIN = 240  # px: a plot's smallest side; narrower than two of them, plots stack
 
 
 def _f(v, digits: int = 3) -> str:
@@ -111,7 +112,7 @@ class EvaluationView(QWidget):
         self.hist_bars: pg.BarGraphItem | None = None
 
         for w in (self.cm_plot, self.roc_plot, self.hist_plot):
-            w.setMinimumSize(240, 240)
+            w.setMinimumSize(PLOT_MIN, PLOT_MIN)
             w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
         # threshold picker
@@ -121,7 +122,7 @@ class EvaluationView(QWidget):
         self.slider.setToolTip("Decision threshold on P(positive): a case at or above it is called positive")
         self.slider.valueChanged.connect(lambda v: self._threshold_moved(v / SLIDER_STEPS))
         self.threshold_label = QLabel()
-        self.threshold_label.setMinimumWidth(120)
+        self.threshold_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.0000"))
         self.sens_spec_label = QLabel()
         self.sens_spec_label.setTextFormat(Qt.TextFormat.RichText)
         self.sens_spec_label.setWordWrap(True)
@@ -138,28 +139,61 @@ class EvaluationView(QWidget):
         pl.addWidget(QLabel("Threshold"), 0, 0)
         pl.addWidget(self.slider, 0, 1)
         pl.addWidget(self.threshold_label, 0, 2)
-        pl.addWidget(self.reset_button, 0, 3)
-        pl.addWidget(self.sens_spec_label, 1, 0, 1, 4)
-        pl.addWidget(self.threshold_note, 2, 0, 1, 4)
+        pl.addWidget(self.reset_button, 1, 0, 1, 3, Qt.AlignmentFlag.AlignLeft)
+        pl.addWidget(self.sens_spec_label, 2, 0, 1, 3)
+        pl.addWidget(self.threshold_note, 3, 0, 1, 3)
+        pl.setColumnStretch(1, 1)
         self.picker = picker
 
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # whole headers and values: columns fit their text (a stretched last column would be
+        # cut in a narrow panel); the table scrolls sideways when they do not fit
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.notes = theme.note_label()
 
-        plots = QHBoxLayout()
-        plots.addWidget(self.cm_plot, 1)
-        plots.addWidget(self.roc_plot, 1)
-        plots.addWidget(self.hist_plot, 1)
+        self.plots = QGridLayout()  # side by side, or stacked when narrow: see _reflow
+        for i, w in enumerate((self.cm_plot, self.roc_plot, self.hist_plot)):
+            self.plots.addWidget(w, 0, i)  # parented now: showing one never makes a window
+        self._plot_columns = 0
         lay = QVBoxLayout(self)
         lay.addWidget(self.message)
         lay.addWidget(self.headline)
-        lay.addLayout(plots, 1)
+        lay.addLayout(self.plots, 1)
         lay.addWidget(picker)
         lay.addWidget(self.table)
         lay.addWidget(self.notes)
+
+    def _shown_plots(self) -> list:
+        return [w for w in (self.cm_plot, self.roc_plot, self.hist_plot) if not w.isHidden()]
+
+    def _reflow(self) -> None:
+        """As many plots per row as fit at :data:`PLOT_MIN` (one under the other in a
+        narrow panel, so none is cut: the page scrolls vertically instead)."""
+        shown = self._shown_plots()
+        spacing = max(0, self.plots.spacing())
+        room = self.width() - self.layout().contentsMargins().left() * 2
+        columns = max(1, min(len(shown) or 1, (room + spacing) // (PLOT_MIN + 20 + spacing)))
+        placed = [self.plots.itemAt(i).widget() for i in range(self.plots.count())]
+        if columns == self._plot_columns and placed == shown:
+            return
+        self._plot_columns = columns
+        for w in placed:
+            self.plots.removeWidget(w)
+        for c in range(3):
+            self.plots.setColumnStretch(c, 1 if c < columns else 0)
+        for i, w in enumerate(shown):
+            self.plots.addWidget(w, i // columns, i % columns)
+
+    @property
+    def plot_columns(self) -> int:
+        """Plots per row now (1 when the panel is narrow)."""
+        return self._plot_columns
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._reflow()
 
     # ------------------------------------------------------------------ content
 
@@ -173,6 +207,7 @@ class EvaluationView(QWidget):
         for w in (self.headline, self.cm_plot, self.roc_plot, self.hist_plot, self.picker, self.table,
                   self.notes):
             w.hide()
+        self._reflow()
 
     def set_report(self, report: dict) -> None:
         """Show ``report`` (the parsed ``evaluation.json``)."""
@@ -190,6 +225,7 @@ class EvaluationView(QWidget):
         notes = report.get("notes") or []
         self.notes.setText("\n".join("• " + n for n in notes))
         self.notes.setVisible(bool(notes))
+        self._reflow()
 
     # -- classification
 
@@ -271,6 +307,8 @@ class EvaluationView(QWidget):
         rows = self.table.rowCount()
         height = self.table.horizontalHeader().sizeHint().height() + 4
         height += sum(self.table.rowHeight(r) for r in range(min(rows, 6)))
+        # room for its own horizontal scroll bar: in a narrow panel the table scrolls, not the page
+        height += self.table.horizontalScrollBar().sizeHint().height()
         self.table.setFixedHeight(height + 2)
 
     def _draw_roc(self, report: dict) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QScrollArea, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from medview.core.imports import load
@@ -38,6 +38,9 @@ from medview.qt.trainer_tab.search_view import SearchView
 __all__ = ["JobPage", "export_command"]
 
 _LOG_TAIL_BYTES = 6000
+#: Below this width the charts become a tab beside the evaluation and the log, so that
+#: neither is squeezed (1366 × 768 with the viewer's panels open leaves ~450 px here).
+NARROW_PX = 900
 
 
 def _load_report(folder: str, name: str, version: str):
@@ -129,6 +132,7 @@ class JobPage(QWidget):
     def _build(self) -> None:
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)  # long job ids must not widen the page past the screen
         self.state_label = QLabel()
         self.eta_label = QLabel()
         self.eta_label.setObjectName("eta")
@@ -167,7 +171,7 @@ class JobPage(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setToolTip("The model's name in the AI panel")
         self.version_edit = QLineEdit()
-        self.version_edit.setMaximumWidth(160)
+        self.version_edit.textChanged.connect(self._fit_version)
         self.register_button = QPushButton("Register model")
         self.register_button.setToolTip("Install the model so the viewer's AI panel can run it")
         self.register_button.clicked.connect(self.register_model)
@@ -177,24 +181,29 @@ class JobPage(QWidget):
         self.use_status = QLabel()
         self.use_status.setWordWrap(True)
         self.use_row = QWidget()  # putting the model to work: shown once the job has finished
-        use = QHBoxLayout(self.use_row)
+        use = QGridLayout(self.use_row)  # two rows: fits a narrow page (1366 × 768, panels open)
         use.setContentsMargins(0, 0, 0, 0)
-        use.addWidget(QLabel("Model name"))
-        use.addWidget(self.name_edit, 1)
-        use.addWidget(QLabel("Version"))
-        use.addWidget(self.version_edit)
-        use.addWidget(self.register_button)
-        use.addWidget(self.export_button)
+        use.addWidget(QLabel("Model name"), 0, 0)
+        use.addWidget(self.name_edit, 0, 1)
+        use.addWidget(QLabel("Version"), 0, 2)
+        use.addWidget(self.version_edit, 0, 3)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.register_button)
+        buttons.addWidget(self.export_button)
+        use.addLayout(buttons, 1, 0, 1, 4)
+        use.setColumnStretch(1, 3)
+        use.setColumnStretch(3, 1)
         self.name_edit.setMinimumWidth(140)
         eval_page = QWidget()
         ev = QVBoxLayout(eval_page)
         ev.setContentsMargins(0, 0, 0, 0)
         ev.addWidget(self.evaluation, 1)
-        scroll = QScrollArea()
+        scroll = QScrollArea()  # scrolls (both ways) rather than cut what cannot shrink
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(eval_page)
+        self.eval_scroll = scroll
         self.side = QTabWidget()
         self.side.addTab(scroll, "Evaluation")
         self.side.addTab(self.log, "Log")
@@ -207,18 +216,47 @@ class JobPage(QWidget):
         split.setSizes([420, 600])  # as ratios: the evaluation needs the room of two square plots
         split.setChildrenCollapsible(False)
         self.splitter = split
+        self.narrow = False
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(head)
-        row = QHBoxLayout()
-        row.addWidget(self.eta_label, 1)
-        row.addWidget(self.use_row, 2)
-        lay.addLayout(row)
+        self.eta_label.setWordWrap(True)
+        lay.addWidget(self.eta_label)
+        lay.addWidget(self.use_row)  # a row of its own: the name and version fields need the width
         lay.addWidget(self.use_status)
         lay.addWidget(self.bar)
         lay.addWidget(split, 1)
         self._update_buttons()
+
+    def _fit_version(self, text: str) -> None:
+        """The version field shows its whole text (e.g. ``2026-12-02.1444``)."""
+        fm = self.version_edit.fontMetrics()
+        self.version_edit.setMinimumWidth(max(fm.horizontalAdvance("0.0.00"), fm.horizontalAdvance(text)) + 24)
+
+    def _content_title(self) -> str:
+        return "Trials" if self.kind == "search" else "Charts"
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange(self.width() < NARROW_PX)
+
+    def _arrange(self, narrow: bool) -> None:
+        """Wide: charts | evaluation and log, side by side. Narrow: one tab each."""
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        if narrow:
+            self.side.insertTab(0, self.content, self._content_title())
+            if self.report is None or self.kind == "search":
+                self.side.setCurrentWidget(self.content)
+        else:
+            current = self.side.currentWidget()
+            self.splitter.insertWidget(0, self.content)  # leaves the tab widget
+            self.content.show()
+            self.splitter.setSizes([720, 300] if self.kind == "search" else [420, 600])
+            if current is self.content:
+                self.side.setCurrentWidget(self.log if self.kind == "search" else self.eval_scroll)
 
     # ------------------------------------------------------------------ following a job
 
@@ -314,7 +352,9 @@ class JobPage(QWidget):
         self.kind = kind
         search = kind == "search"
         self.content.setCurrentWidget(self.search_view if search else self.charts)
-        self.side.setTabVisible(0, not search)
+        self.side.setTabVisible(self.side.indexOf(self.eval_scroll), not search)
+        if self.narrow:
+            self.side.setTabText(self.side.indexOf(self.content), self._content_title())
         if search:
             self.side.setCurrentWidget(self.log)
         kept = "keep the trials finished so far" if search else "keep a checkpoint"
@@ -433,7 +473,7 @@ class JobPage(QWidget):
             else:
                 self.report = report
                 self.evaluation.set_report(report)
-                self.side.setCurrentIndex(0)
+                self.side.setCurrentWidget(self.eval_scroll)
             if self.registered:
                 self._use_text(f"{name} {version} is registered: choose it in the AI panel.")
             self._update_buttons()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QPushButton, QScrollArea, QSplitter, QStackedWidget, QTableView,
                                QVBoxLayout, QWidget)
@@ -36,6 +36,7 @@ from medview.qt.workers import Workers
 __all__ = ["TrainerTab", "lower_priority"]
 
 LIST_MS = 2000
+QUEUED_COLUMN_FROM_PX = 360  # a job list narrower than this hides "Queued" so names stay readable
 CANCEL_TIMEOUT_S = 30.0
 
 
@@ -173,6 +174,8 @@ class TrainerTab(QWidget):
         self.job_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.job_view.verticalHeader().setVisible(False)
         self.job_view.setShowGrid(False)
+        self.job_view.setWordWrap(False)  # a narrow list elides names ("chest-les…") rather than cut them in two
+        self.job_view.viewport().installEventFilter(self)  # narrow: the Queued column gives way
         self.job_view.setAlternatingRowColors(True)
         hh = self.job_view.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -229,6 +232,10 @@ class TrainerTab(QWidget):
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setSizes([300, 1100])
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        self._sized = False
+        self.sizes_restored = False  # True once the first showing has sized the panes
         lay = QHBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(split)
@@ -477,11 +484,37 @@ class TrainerTab(QWidget):
 
     # ------------------------------------------------------------------ life cycle
 
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.job_view.viewport() and event.type() == QEvent.Type.Resize:
+            self.job_view.setColumnHidden(3, obj.width() < QUEUED_COLUMN_FROM_PX)
+        return super().eventFilter(obj, event)
+
     def showEvent(self, event) -> None:
         if not self._list_timer.isActive():
             self._list_timer.start()
             self.refresh_jobs()
         super().showEvent(event)
+        if not self._sized:  # once, after the first layout pass has given the real width
+            self._sized = True
+            QTimer.singleShot(0, self._restore_sizes)
+
+    def _restore_sizes(self) -> None:
+        """The pane sizes the user left (settings), else a job list of ~280 px."""
+        s = self.settings
+        if s is None or not s.restore_splitter("trainer/jobs", self.splitter):
+            width = self.splitter.width()
+            left = min(280, width // 3)
+            self.splitter.setSizes([left, max(1, width - left)])
+        if s is not None:
+            s.restore_splitter("trainer/job_page", self.job_page.splitter)
+        self.sizes_restored = True
+
+    def save_sizes(self) -> None:
+        """Remember the pane sizes in the settings (called on shutdown)."""
+        if self.settings is not None and self.sizes_restored:
+            self.settings.save_splitter("trainer/jobs", self.splitter)
+            if not self.job_page.narrow:
+                self.settings.save_splitter("trainer/job_page", self.job_page.splitter)
 
     def hideEvent(self, event) -> None:
         self._list_timer.stop()  # the followed job's tail keeps its charts current meanwhile
@@ -489,6 +522,7 @@ class TrainerTab(QWidget):
 
     def shutdown(self, wait_ms: int = 3000) -> None:
         """Stop timers and the followed tail; running trainers keep running."""
+        self.save_sizes()
         self._list_timer.stop()
         self.job_page.stop()
         self.workers.cancel_all()

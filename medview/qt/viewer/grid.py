@@ -70,6 +70,8 @@ class ViewerGrid(QWidget):
         for vp in self._all[rows * cols:]:
             self.cines[vp].stop()
         self.layout_name = name
+        for vp in self.viewports:
+            vp.fit()  # a new cell size: show the whole image, as RadiAnt and Weasis do
         if self.active not in self.viewports:
             self.set_active(self._all[0])
         # a newly shown empty viewport gets the next series of the active study

@@ -19,25 +19,33 @@ class CornerText:
     bottom_right: list[str]
 
 
-def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[str]) -> CornerText:
-    """The four corners for ``frame`` (index ``index`` of ``series``)."""
+def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[str],
+                anonymous: bool = False) -> CornerText:
+    """The four corners for ``frame`` (index ``index`` of ``series``).
+
+    ``anonymous`` leaves out what identifies the patient (name, ID, birth date, sex,
+    study date, accession number) and the free-text study and series descriptions
+    (which, like folder names for plain images, can carry a name), e.g. for a picture
+    that leaves the study's folder.
+    """
     tl: list[str] = []
     tr: list[str] = []
     study = series.study
-    patient = study.patient if study is not None else None
+    patient = study.patient if study is not None and not anonymous else None
     if patient is not None:
         tl.append(patient.name or "(no name)")
         ident = [patient.id and f"ID {patient.id}", _format_date(patient.birth_date),
                  patient.sex]
         tl.append("  ".join(x for x in ident if x))
-    if study is not None:
+    if study is not None and not anonymous:
         line = " ".join(x for x in (_format_date(study.date), study.description) if x)
         if line:
             tr.append(line)
         if study.accession:
             tr.append(f"Acc {study.accession}")
     tr.append(" ".join(x for x in (f"#{series.number}" if series.number is not None else "",
-                                   series.modality, series.description) if x))
+                                   series.modality, "" if anonymous else series.description)
+                       if x))
     inst = frame.instance_number if frame is not None else None
     bl = [f"Im {index + 1}/{len(series.frames)}" + (f"  (#{inst})" if inst is not None else "")]
     if frame is not None:

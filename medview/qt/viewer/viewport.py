@@ -543,7 +543,7 @@ class Viewport(QWidget):
         p.end()
 
     def paint(self, p: QPainter, overlays: bool = True, annotations: bool = True,
-              border: bool = False) -> None:
+              border: bool = False, anonymous: bool = False) -> None:
         rect = QRectF(0, 0, self.width(), self.height())
         f = self.frame
         image, step = self._image_for_paint() if f is not None else (None, 1)
@@ -583,7 +583,8 @@ class Viewport(QWidget):
             self._draw_annotations(p)
         if overlays:
             text = corner_text(self.series, f, self.index, self.current_window(),
-                               self.zoom_percent(), [self.readout] if self.readout else [])
+                               self.zoom_percent(), [self.readout] if self.readout else [],
+                               anonymous)
             if self.invert:
                 text.bottom_right.insert(0, "Inverted")
             draw_corners(p, rect, text, self._corner_cache)
@@ -630,7 +631,9 @@ class Viewport(QWidget):
             return
         p.save()
         p.setTransform(t)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth and s * dpr < 3.0)
+        # Bilinear at every magnification: the setting's promise ("interpolate when
+        # zoomed"); turning it off is how a reader sees the pixels as squares.
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         p.drawImage(QPointF(0, 0), image)
         p.restore()
 
@@ -651,14 +654,17 @@ class Viewport(QWidget):
             ap.draw_annotation(p, self._draft, self.rc_to_widget, label, selected=False,
                                preview=preview)
 
-    def grab_view(self, overlays: bool = True, annotations: bool = True) -> QImage:
-        """The view as shown (at device resolution), with or without overlays/annotations."""
+    def grab_view(self, overlays: bool = True, annotations: bool = True,
+                  anonymous: bool = False) -> QImage:
+        """The view as shown (at device resolution), with or without overlays/annotations;
+        ``anonymous`` drops the patient's identity from the overlay text."""
         dpr = self.devicePixelRatioF()
         img = QImage(round(self.width() * dpr), round(self.height() * dpr),
                      QImage.Format.Format_RGB32)
         img.setDevicePixelRatio(dpr)
         p = QPainter(img)
-        self.paint(p, overlays=overlays, annotations=annotations, border=False)
+        self.paint(p, overlays=overlays, annotations=annotations, border=False,
+                   anonymous=anonymous)
         p.end()
         return img
 
@@ -746,6 +752,8 @@ class Viewport(QWidget):
         if kind == "wl":
             self._drag_wl(dx, dy)
         elif kind == "pan":
+            if dx or dy:
+                self._leave_fit()
             self._begin_interaction()
             self.view.pan_x = self._drag_start_pan[0] + dx
             self.view.pan_y = self._drag_start_pan[1] + dy
@@ -894,6 +902,10 @@ class Viewport(QWidget):
     def _start_pan(self) -> None:
         self._drag_kind = "pan"
         self._drag_start_pan = (self.view.pan_x, self.view.pan_y)
+
+    def _leave_fit(self) -> None:
+        """Freeze the fitted scale (a pan moved the image); a mere click stays fitted,
+        so a later resize or layout change still refits."""
         if self.view.fit:
             cols, rows = self.image_size()
             self.view.scale = self.view.fit_scale(cols, rows, self.width(), self.height())

@@ -29,11 +29,24 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def summary_text(skipped_count: int, loaded: int) -> str:
-    """``Opened 12 images; skipped 3 files.`` (or that nothing could be opened)."""
+def summary_text(skipped_count: int, loaded: int, already: int = 0) -> str:
+    """``Opened 12 images; skipped 3 files.`` (or that nothing could be opened).
+
+    ``already`` counts images that were read again but were open before: they are
+    not "opened" (nothing new appears), and the text says so.
+    """
+    skipped = f"skipped {_plural(skipped_count, 'file')}."
     if loaded:
-        return f"Opened {_plural(loaded, 'image')}; skipped {_plural(skipped_count, 'file')}."
-    return f"No image could be opened; skipped {_plural(skipped_count, 'file')}."
+        again = f" ({already} already open)" if already else ""
+        return f"Opened {_plural(loaded, 'image')}{again}; {skipped}"
+    if already:
+        return f"{already_open_text(already)}; {skipped}"
+    return f"No image could be opened; {skipped}"
+
+
+def already_open_text(n: int) -> str:
+    """``3 images already open; nothing new``."""
+    return f"{_plural(n, 'image')} already open; nothing new"
 
 
 def reasons_text(reasons: Sequence[str], most: int = 3) -> str:
@@ -62,6 +75,8 @@ class SkippedNotice(QDialog):
         How many images were opened.
     parent : QWidget, optional
         The main window; the notice stays on top of it.
+    already : int
+        How many of the images read were already open (not counted in ``loaded``).
 
     Attributes
     ----------
@@ -78,6 +93,7 @@ class SkippedNotice(QDialog):
         skipped: Sequence[tuple[Path | str, str]],
         loaded: int,
         parent: QWidget | None = None,
+        already: int = 0,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("SkippedNotice")
@@ -86,6 +102,7 @@ class SkippedNotice(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.skipped = [(Path(p), str(reason)) for p, reason in skipped]
         self.loaded = loaded
+        self.already = already
 
         icon = QLabel(self)
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize)
@@ -93,7 +110,7 @@ class SkippedNotice(QDialog):
             self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(size)
         )
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.summary_label = QLabel(summary_text(len(self.skipped), loaded), self)
+        self.summary_label = QLabel(summary_text(len(self.skipped), loaded, already), self)
         font = self.summary_label.font()
         font.setBold(True)
         self.summary_label.setFont(font)
@@ -163,7 +180,7 @@ class SkippedNotice(QDialog):
 
     def report_text(self) -> str:
         """The summary and one ``path<TAB>reason`` line per skipped file."""
-        lines = [summary_text(len(self.skipped), self.loaded)]
+        lines = [summary_text(len(self.skipped), self.loaded, self.already)]
         lines += [f"{os.fspath(p)}\t{reason}" for p, reason in self.skipped]
         return "\n".join(lines)
 
@@ -178,6 +195,7 @@ def show_skipped(
     parent: QWidget | None,
     skipped: Sequence[tuple[Path | str, str]],
     loaded: int,
+    already: int = 0,
 ) -> SkippedNotice | None:
     """Show a :class:`SkippedNotice` (without blocking); None when nothing was skipped.
 
@@ -189,7 +207,7 @@ def show_skipped(
             old.close()
     if not skipped:
         return None
-    notice = SkippedNotice(skipped, loaded, parent)
+    notice = SkippedNotice(skipped, loaded, parent, already)
     if parent is None:
         _keep_alive.add(notice)
         notice.finished.connect(lambda _=0, n=notice: _keep_alive.discard(n))

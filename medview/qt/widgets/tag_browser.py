@@ -52,6 +52,7 @@ MAX_SHOWN_BYTES = 16  # binary values up to this size are shown as hex
 MAX_DISPLAY_CHARS = 160  # longer values are cut in the tree (full text in tooltip and copy)
 MAX_FULL_CHARS = 65_536  # what is kept for copying / searching at most
 MAX_VALUES = 64  # of a multi-valued element, joined with "\"
+MIN_VALUE_CHARS = 24  # the Value column keeps room for this many characters when the dock is narrow
 DEBOUNCE_ABOVE = 5000  # elements; above this the filter waits for a pause in typing
 
 _TAG_QUERY = re.compile(r"^\(?\s*([0-9a-f]{4})\s*[,\s]?\s*([0-9a-f]{4})\s*\)?$", re.IGNORECASE)
@@ -524,7 +525,11 @@ class TagBrowser(QWidget):
 
     # --- internals ----------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        """In the filter field, Down moves into the tree and Escape clears the filter."""
+        """In the filter field, Down moves into the tree and Escape clears the filter;
+        a resized tree re-shares its width between Name and Value."""
+        if obj is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_name_column()
+            return False
         if obj is self.filter_edit and event.type() == QEvent.Type.KeyPress:
             if event.key() == Qt.Key.Key_Down and self.model.rowCount() > 0:
                 selection = self.view.selectionModel()
@@ -543,11 +548,32 @@ class TagBrowser(QWidget):
 
     def _size_columns(self) -> None:
         header = self.view.header()
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(True)  # Value takes what is left
         fm = self.view.fontMetrics()
-        self.view.setColumnWidth(COL_TAG, self._tag_width(2))
-        self.view.setColumnWidth(COL_NAME, fm.horizontalAdvance("x") * 38)
+        self._name_sized_by_user = False
+        self._sizing = True
+        self.view.setColumnWidth(COL_TAG, self._tag_width(0))  # widened as rows expand
         self.view.setColumnWidth(COL_VR, fm.horizontalAdvance("WW") + 18)
+        self._sizing = False
+        self._fit_name_column()
+        header.sectionResized.connect(self._section_resized)
+        self.view.viewport().installEventFilter(self)
+
+    def _fit_name_column(self) -> None:
+        """Name gets up to ~30 characters but always leaves Value room for ~24: in a
+        narrow dock the Value column stays on screen (the user's own width is kept)."""
+        if self._name_sized_by_user:
+            return
+        x = self.view.fontMetrics().horizontalAdvance("x")
+        room = (self.view.viewport().width() - self.view.columnWidth(COL_TAG)
+                - self.view.columnWidth(COL_VR) - x * MIN_VALUE_CHARS)
+        self._sizing = True
+        self.view.setColumnWidth(COL_NAME, max(x * 8, min(x * 30, room)))
+        self._sizing = False
+
+    def _section_resized(self, section: int, _old: int, _new: int) -> None:
+        if section == COL_NAME and not self._sizing:
+            self._name_sized_by_user = True
 
     def _tag_width(self, depth: int) -> int:
         """Width of the tag column that shows a tag at tree ``depth`` (0: top level) whole."""
@@ -559,6 +585,7 @@ class TagBrowser(QWidget):
         needed = self._tag_width(depth)
         if needed > self.view.columnWidth(COL_TAG):
             self.view.setColumnWidth(COL_TAG, needed)
+            self._fit_name_column()
 
     def _row_expanded(self, index: QModelIndex) -> None:
         depth = 1
