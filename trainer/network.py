@@ -69,11 +69,11 @@ def build_network(job, ds, device, sink) -> Network:
     """
     from medview.inference.manifest import ManifestError, ModelError, parse_manifest
     from medview.inference.registry import build_module
-    from trainer.start_weights import load_start_weights
+    from trainer.start_weights import load_start_weights, output_classes
 
     task = ds.task
     binary_seg = task == "segmentation" and len(ds.classes) == 2
-    out_classes = [ds.classes[1]] if binary_seg else list(ds.classes)
+    out_classes = output_classes(task, ds.classes)
     init_state, init_source = None, None
     base_classes = None
     if job.model.base:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from trainer.errors import JobFailed
 
-__all__ = ["StartReport", "output_layer", "class_rows", "adapt_input_conv", "load_start_weights"]
+__all__ = ["StartReport", "output_classes", "classes_differ", "output_layer", "class_rows",
+           "adapt_input_conv", "load_start_weights"]
 
 #: Names listed in one log line before "and N more".
 _NAME_LIMIT = 20
@@ -44,6 +45,23 @@ class StartReport:
     loaded: list[str] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
     fresh: list[str] = field(default_factory=list)
+
+
+def output_classes(task: str, classes: list[str]) -> list[str]:
+    """The outputs of a network trained on a data set's ``classes``.
+
+    Two-class segmentation has one sigmoid output, the foreground class; otherwise one
+    output per class (background included).
+    """
+    if task == "segmentation" and len(classes) == 2:
+        return [classes[1]]
+    return list(classes)
+
+
+def classes_differ(base_classes: list[str], task: str, classes: list[str]) -> bool:
+    """Whether a base model's outputs and a data set's classes are other names (not
+    merely another order): fine-tuning then needs a ``model.class_map`` to keep the head."""
+    return sorted(base_classes) != sorted(output_classes(task, classes))
 
 
 def output_layer(module, n_outputs: int) -> str | None:
