@@ -47,7 +47,8 @@ def model_card(job, summary, sizes: dict[str, int], parent: str, history: list[d
                if isinstance(v, (int, float)) and v is not None and math.isfinite(v)}
     if report.get("n_test"):
         metrics["test_images"] = float(report["n_test"])
-    limitations = [job.card.limitations] if job.card.limitations else []
+    limitations = [f"WARNING, {report['below_chance']}."] if report.get("below_chance") else []
+    limitations += [job.card.limitations] if job.card.limitations else []
     intended = job.card.intended_use
     if job.card.demo:
         demo = "DEMO, synthetic data, not for clinical use."
