@@ -98,7 +98,8 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> 
                     "files_relative_to": str(source if source.is_dir() else source.parent),
                     "n_samples": ds.summary.n_samples, "n_patients": ds.summary.n_patients,
                     "counts": ds.summary.counts},
-        "split": {**t.sizes, "by": "patient", "seed": t.job.split.seed, "file": split_file},
+        "split": {**t.sizes, "by": ds.summary.split_by, "description": ds.summary.split_description(),
+                  "seed": t.job.split.seed, "file": split_file},
         "best_epoch": t.best["epoch"], "monitor": t.monitor, "best_validation": t.best["metric"],
         "history": t.history, "parent": t.net.parent,
     }

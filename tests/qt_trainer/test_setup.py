@@ -69,7 +69,12 @@ def test_preview_shows_counts_sizes_thumbnails_split_and_left_out_files(qtbot, t
     for r in range(table.rowCount()):
         parts = [int(table.item(r, c).text()) for c in (2, 3, 4)]
         assert sum(parts) == int(table.item(r, 1).text())
-    assert "No patient is on two sides" in page.split_note.text()
+    # the demo's PNG files carry no patient ID: the page says the split is mixed and may leak
+    n_png = truth.summary.n_without_patient_id
+    assert n_png > 0
+    assert f"Split mixed: by patient, but by image for the {n_png} images without patient ID" in page.split_note.text()
+    assert "leakage" in page.split_note.text() and "No patient is on two sides" not in page.split_note.text()
+    assert any("leakage" in page.problems.topLevelItem(i).text(1) for i in range(page.problems.topLevelItemCount()))
     # and the form now knows the task and offers classification models only
     form = tab.setup_form
     qtbot.waitUntil(lambda: form.task == "classification", timeout=5000)

@@ -72,6 +72,7 @@ def test_register_refuses_unfinished_run(tmp_path, isolated, capsys):
 
 
 def test_below_chance_model_needs_force(tmp_path, isolated, capsys):
+    """Also: a data set without patient IDs is said to be split by image (card, report, events)."""
     import cv2
     import numpy as np
 
@@ -95,6 +96,13 @@ def test_below_chance_model_needs_force(tmp_path, isolated, capsys):
     assert "WARNING: below chance" in (model / "card.md").read_text()
     card = json.loads((model / "model.json").read_text())["card"]
     assert card["limitations"].startswith("WARNING, below chance")
+    # PNG files without patient ID: the split was by image, and every place says so
+    assert report["split"]["by"] == "image"
+    assert "split by image (no image has a patient ID)" in card["training_data"]
+    assert "split by patient" not in card["training_data"] and "may be in both training and test" in card["limitations"]
+    assert any(m.startswith("no image has a patient ID: the split is by image") for m in warnings)
+    started = next(e for e in events if isinstance(e, ev.JobStarted))
+    assert started.dataset["split_by"] == "image" and any("leakage" in w for w in started.dataset["warnings"])
     assert not Registry().available() or all(e.name != "coin" for e in Registry().available())
 
     assert cli.main(["register-model", str(tmp_path / "run")]) == 2
