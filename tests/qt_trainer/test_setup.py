@@ -72,8 +72,9 @@ def test_preview_shows_counts_sizes_thumbnails_split_and_left_out_files(qtbot, t
     # the demo's PNG files carry no patient ID: the page says the split is mixed and may leak
     n_png = truth.summary.n_without_patient_id
     assert n_png > 0
-    assert f"Split mixed: by patient, but by image for the {n_png} images without patient ID" in page.split_note.text()
-    assert "leakage" in page.split_note.text() and "No patient is on two sides" not in page.split_note.text()
+    note = page.split_note.text()
+    assert f"The split is mixed: by patient, but by image for the {n_png} images without patient ID" in note
+    assert "leakage" in note and "No patient is on two sides" not in note
     assert any("leakage" in page.problems.topLevelItem(i).text(1) for i in range(page.problems.topLevelItemCount()))
     # and the form now knows the task and offers classification models only
     form = tab.setup_form

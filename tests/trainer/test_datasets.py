@@ -52,7 +52,8 @@ def test_folders_on_demo(demo):
     n_png = sum(s.path.suffix == ".png" for s in ds.samples)
     assert warning.startswith(f"{n_png} of {2 * DEMO_N} images have no patient ID") and "leakage" in warning
     assert ds.summary.split_by == "mixed" and ds.summary.to_dict()["split_by"] == "mixed"
-    assert ds.summary.split_description() == f"mixed: by patient, but by image for the {n_png} images without patient ID"
+    assert ds.summary.split_description() == (f"mixed: by patient, but by image for the {n_png} images "
+                                              "without patient ID")
     assert ds.summary.size_min == ds.summary.size_max == ds.summary.size_most_common == (DEMO_SIZE, DEMO_SIZE)
     rows = _csv_rows(demo)
     for s in ds.samples:

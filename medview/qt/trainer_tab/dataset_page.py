@@ -388,7 +388,7 @@ class DatasetPage(QWidget):
         by_patient = summary.split_by == "patient"
         unit = "patients" if by_patient else "patients or single images"
         tail = ("No patient is on two sides; the test set is only used for the final report." if by_patient else
-                f"⚠ Split {summary.split_description()}: images of one patient may be on two sides "
+                f"⚠ The split is {summary.split_description()}: images of one patient may be on two sides "
                 "(leakage), so the test scores may look better than they are. Give every image a patient ID.")
         self.split_note.setText(
             f"Split: train {sizes['train']} images ({patients['train']} {unit}) · validation {sizes['val']} "
