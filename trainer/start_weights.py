@@ -259,8 +259,8 @@ def _log(report: StartReport, source: str, in_channels: int, sink) -> None:
                             f"({'RGB filters summed' if in_channels == 1 else 'filters repeated and scaled'}): "
                             f"{_names(report.adapted)}")
     if report.fresh:
-        sink.log("warning", f"{len(report.fresh)} tensor(s) not in {source} or of another shape "
-                            f"start fresh (random): {_names(report.fresh)}")
+        sink.log("warning", f"{len(report.fresh)} tensor(s) start fresh (random), not taken from "
+                            f"{source}: {_names(report.fresh)}")
     used = len(report.loaded) + len(report.adapted)
     share = f"{used} of {used + len(report.fresh)}" if report.fresh else f"all {used}"
     sink.log("info", f"{share} tensors loaded from {source}")
