@@ -16,6 +16,7 @@ Three things go wrong silently if tensors are only matched by name and shape:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -231,7 +232,7 @@ def _head_tensors(own: dict, state: dict, head: str, source: str, classes: list[
         sink.log("warning", f"the classes differ: {source} has {', '.join(base_classes)}, the data "
                             f"set has {', '.join(classes)}; the output layer '{head}' is NOT "
                             "loaded and starts fresh. To carry outputs over, map each class in "
-                            f"the job: \"model\": {{\"class_map\": {_json(suggestion)}}} "
+                            f"the job: \"model\": {{\"class_map\": {json.dumps(suggestion)}}} "
                             "(new class: base class, or null for fresh)")
     elif how == "reordered":
         sink.log("info", f"classes matched by name: {source} has {', '.join(base_classes)}, the "
@@ -269,9 +270,3 @@ def _log(report: StartReport, source: str, in_channels: int, sink) -> None:
 def _names(names: list[str]) -> str:
     shown = ", ".join(f"'{n}'" for n in names[:_NAME_LIMIT])
     return shown + (f" and {len(names) - _NAME_LIMIT} more" if len(names) > _NAME_LIMIT else "")
-
-
-def _json(obj) -> str:
-    import json
-
-    return json.dumps(obj)
