@@ -22,6 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="continue from the run folder's last checkpoint")
     parser.add_argument("--register", action="store_true",
                         help="when finished, install the model so 'medview analyze --model NAME' uses it")
+    parser.add_argument("--force", action="store_true",
+                        help="with --register: register even a model whose best validation score is at "
+                             "or below chance (refused otherwise)")
     parser.add_argument("--output", metavar="DIR",
                         help="run folder (default: the job's 'output', else next to the job file)")
     parser.add_argument("--start-next", action="store_true",
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         _mark_failed(job_path, str(err))
         return EXIT_INVALID
     run_dir = Path(args.output) if args.output else run_dir_for(job_path, job)
-    code = run_job(job, run_dir, resume=args.resume, register=args.register)
+    code = run_job(job, run_dir, resume=args.resume, register=args.register, force=args.force)
     if args.start_next and os.environ.get("RANK", "0") == "0":
         _start_next(run_dir)
     return code

@@ -87,13 +87,19 @@ class DatasetSpec:
 @dataclass(frozen=True)
 class ModelSpec:
     """The starting model: a registered ``base`` (name, optional version), or an
-    ``architecture`` with random weights or local ``weights`` (.safetensors or .pth)."""
+    ``architecture`` with random weights or local ``weights`` (.safetensors or .pth).
+
+    ``class_map`` (base only) says which output of the base model each class of the data
+    set starts from (``{"new": "old"}``, ``null`` for a fresh output), for when the class
+    names differ; equal class sets are matched by name without it.
+    """
 
     base: str | None = None
     base_version: str | None = None
     architecture: str | None = None
     arguments: dict[str, Any] = field(default_factory=dict)
     weights: str | None = None
+    class_map: dict[str, str | None] | None = None
 
     @property
     def label(self) -> str:
@@ -374,7 +380,7 @@ def _model(top: Fields, base: Path | None) -> ModelSpec:
     if isinstance(raw, str):
         return _base_ref(top, "model", raw)
     sec = top.section("model")
-    sec.only(("base", "version", "architecture", "arguments", "weights"))
+    sec.only(("base", "version", "architecture", "arguments", "weights", "class_map"))
     has_base, has_arch = "base" in sec.data, "architecture" in sec.data
     if has_base == has_arch:
         sec.top_fail("model", "give either 'base' (a registered model name) or 'architecture' "
@@ -385,9 +391,11 @@ def _model(top: Fields, base: Path | None) -> ModelSpec:
                 sec.fail(key, "only with 'architecture' (a base model brings its own)")
         spec = _base_ref(sec, "base", sec.text("base"))
         version = sec.text("version", default=None)
-        return replace(spec, base_version=version or spec.base_version)
-    if "version" in sec.data:
-        sec.fail("version", "only with 'base'")
+        return replace(spec, base_version=version or spec.base_version, class_map=_class_map(sec))
+    for key in ("version", "class_map"):
+        if key in sec.data:
+            sec.fail(key, "only with 'base'" + (" (a weights file carries no class names)"
+                                                if key == "class_map" else ""))
     from medview.inference.architectures import ARCHITECTURES, architecture_names
 
     arch = sec.text("architecture").lower()
@@ -403,6 +411,17 @@ def _model(top: Fields, base: Path | None) -> ModelSpec:
     if weights is not None and Path(weights).suffix.lower() not in (".safetensors", ".pth", ".pt", ".bin"):
         sec.fail("weights", "must be a .safetensors file or a PyTorch state dict (.pth/.pt)")
     return ModelSpec(architecture=arch, arguments=arguments, weights=weights)
+
+
+def _class_map(sec: Fields) -> dict[str, str | None] | None:
+    raw = sec.mapping("class_map", default=None)
+    if raw is None:
+        return None
+    for key, value in raw.items():
+        if not key.strip() or not (value is None or (isinstance(value, str) and value.strip())):
+            sec.fail(f"class_map.{key}", "must name a class of the base model, or be null (the "
+                                         f"output starts fresh); got {value!r}")
+    return dict(raw)
 
 
 def _base_ref(fields: Fields, key: str, text: str) -> ModelSpec:

@@ -166,6 +166,23 @@ class DatasetSummary:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def split_by(self) -> str:
+        """What the split keeps together: ``"patient"`` (every image has a patient ID),
+        ``"image"`` (none has; each file is its own group) or ``"mixed"``."""
+        if self.n_without_patient_id == 0:
+            return "patient"
+        return "image" if self.n_patients == 0 else "mixed"
+
+    def split_description(self) -> str:
+        """How the split really was, for the card and ``evaluation.json``, e.g. "by patient"."""
+        if self.split_by == "patient":
+            return "by patient"
+        if self.split_by == "image":
+            return "by image (no image has a patient ID)"
+        return (f"mixed: by patient, but by image for the {self.n_without_patient_id} images without "
+                "patient ID")
+
     def to_dict(self) -> dict:
         """JSON-ready form (paths as strings, sizes as lists)."""
         def size(s):
@@ -175,7 +192,7 @@ class DatasetSummary:
             "task": self.task, "source": self.source, "classes": list(self.classes),
             "counts": dict(self.counts), "n_samples": self.n_samples,
             "n_patients": self.n_patients, "n_without_patient_id": self.n_without_patient_id,
-            "size_min": size(self.size_min), "size_max": size(self.size_max),
+            "split_by": self.split_by, "size_min": size(self.size_min), "size_max": size(self.size_max),
             "size_most_common": size(self.size_most_common),
             "size_most_common_count": self.size_most_common_count,
             "skipped": [{"path": str(p), "reason": r} for p, r in self.skipped],
@@ -609,7 +626,18 @@ def _patient_warnings(known_ids: list[str], n_samples: int) -> list[str]:
     if len(distinct) == 1 and len(known_ids) == n_samples and n_samples > 1:
         return [f"all {n_samples} images carry the same patient ID '{known_ids[0]}' (anonymised?); "
                 "a patient-aware split cannot separate them"]
-    return []
+    missing = n_samples - len(known_ids)
+    if n_samples < 2 or missing == 0:
+        return []
+    # Without an ID an image is its own split group: two images of one patient (two views, a
+    # DICOM and its PNG copy) can then sit in training and test, and the test scores flatter.
+    leak = ("so images of one patient can land in both training and test (leakage: the test "
+            "scores would look better than they are); give every image a patient ID (a "
+            "patient_id column in a labels CSV, or the DICOM PatientID)")
+    if not known_ids:
+        return [f"no image has a patient ID: the split is by image, {leak}"]
+    return [f"{missing} of {n_samples} images have no patient ID and are split by image while the "
+            f"others are split by patient; if they show the same patients, {leak}"]
 
 
 def _fmt(shape) -> str:

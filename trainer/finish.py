@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainer import events as ev
+from trainer.chance import chance_warning
 from trainer.checkpoints import BEST_NAME
 from trainer.evaluate import finite_or_none
 from trainer.model_card import model_card
@@ -70,6 +71,10 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
             t.sink.log("warning", info["note"])
         thresholds = {t.dataset.classes[t.pos]: threshold}
     report, tested = _test_report(t, threshold, info, split_file)
+    warning = chance_warning(t.task, t.history, t.best, t.num_classes)
+    if warning:
+        t.sink.log("warning", warning)
+        report["below_chance"] = warning
     manifest = replace(t.manifest, thresholds=thresholds)
     card = model_card(t.job, t.dataset.summary, t.sizes, t.net.parent, t.history, t.best, t.monitor, report)
     write_model_folder(t, manifest, card, report, model_dir)
@@ -93,7 +98,8 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> 
                     "files_relative_to": str(source if source.is_dir() else source.parent),
                     "n_samples": ds.summary.n_samples, "n_patients": ds.summary.n_patients,
                     "counts": ds.summary.counts},
-        "split": {**t.sizes, "by": "patient", "seed": t.job.split.seed, "file": split_file},
+        "split": {**t.sizes, "by": ds.summary.split_by, "description": ds.summary.split_description(),
+                  "seed": t.job.split.seed, "file": split_file},
         "best_epoch": t.best["epoch"], "monitor": t.monitor, "best_validation": t.best["metric"],
         "history": t.history, "parent": t.net.parent,
     }

@@ -56,7 +56,7 @@ SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
 
 
 def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bool = False,
-            stream: IO[str] | None = None, job_id: str | None = None,
+            force: bool = False, stream: IO[str] | None = None, job_id: str | None = None,
             split: dict[str, list[int]] | None = None, cancel: CancelToken | None = None) -> int:
     """Run a training job to its end (see the module docstring for exit statuses).
 
@@ -71,6 +71,8 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         in the job).
     register : bool
         Install the trained model in the user registry at the end.
+    force : bool
+        Register it even when its validation score is at or below chance.
     stream : text stream, optional
         Where events go besides ``events.jsonl`` (default ``sys.stdout``).
     job_id : str, optional
@@ -143,7 +145,7 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
     code = EXIT_FINISHED
     if register and dist.main:
-        code = _register(run_dir, sink)
+        code = _register(run_dir, sink, force)
     return _close(dist, owned, code)
 
 
@@ -184,11 +186,11 @@ def _execute(job: Job, run_dir: Path, job_id: str, dist, sink: EventSink, token:
         torch.set_grad_enabled(True)
 
 
-def _register(run_dir: Path, sink: EventSink) -> int:
+def _register(run_dir: Path, sink: EventSink, force: bool) -> int:
     from trainer.register import RegistrationError, register
 
     try:
-        entry = register(run_dir)
+        entry = register(run_dir, force=force)
     except RegistrationError as err:
         sink.log("error", f"the model was trained but not registered: {err}")
         return EXIT_REGISTER_FAILED

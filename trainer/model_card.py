@@ -39,7 +39,7 @@ def model_card(job, summary, sizes: dict[str, int], parent: str, history: list[d
     counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
     training = (f"{s.n_samples} images ({counts}) of {s.n_patients} patients"
                 f"{f' and {s.n_without_patient_id} images without patient ID' if s.n_without_patient_id else ''}"
-                f" from {s.source}; split by patient (seed {job.split.seed}): train {sizes['train']}, "
+                f" from {s.source}; split {s.split_description()} (seed {job.split.seed}): train {sizes['train']}, "
                 f"validation {sizes['val']}, test {sizes['test']}. {parent[0].upper()}"
                 f"{parent[1:]}; {len(history)} epoch(s), best at epoch {best['epoch']} "
                 f"(validation {monitor} {format_metric(best['metric'])}); preset '{job.preset}'.")
@@ -47,7 +47,8 @@ def model_card(job, summary, sizes: dict[str, int], parent: str, history: list[d
                if isinstance(v, (int, float)) and v is not None and math.isfinite(v)}
     if report.get("n_test"):
         metrics["test_images"] = float(report["n_test"])
-    limitations = [job.card.limitations] if job.card.limitations else []
+    limitations = [f"WARNING, {report['below_chance']}."] if report.get("below_chance") else []
+    limitations += [job.card.limitations] if job.card.limitations else []
     intended = job.card.intended_use
     if job.card.demo:
         demo = "DEMO, synthetic data, not for clinical use."
@@ -55,6 +56,9 @@ def model_card(job, summary, sizes: dict[str, int], parent: str, history: list[d
             intended = f"{demo} {intended}"
         limitations.append("Trained and tested on synthetic images only (medview demo-data); it knows "
                            "nothing about real patients.")
+    if s.split_by != "patient":
+        limitations.append(f"The split was {s.split_description()}: images of one patient may be in both "
+                           "training and test, so the test numbers may be optimistic.")
     if report.get("n_test", 0) and report["n_test"] < 50:
         limitations.append(f"Tested on only {report['n_test']} images; the numbers are rough.")
     if not report.get("n_test"):

@@ -69,13 +69,16 @@ def build_network(job, ds, device, sink) -> Network:
     """
     from medview.inference.manifest import ManifestError, ModelError, parse_manifest
     from medview.inference.registry import build_module
+    from trainer.start_weights import load_start_weights, output_classes
 
     task = ds.task
     binary_seg = task == "segmentation" and len(ds.classes) == 2
-    out_classes = [ds.classes[1]] if binary_seg else list(ds.classes)
+    out_classes = output_classes(task, ds.classes)
     init_state, init_source = None, None
+    base_classes = None
     if job.model.base:
         base, state, init_source = _base_model(job)
+        base_classes = list(base.classes)
         if base.task != task:
             raise JobFailed(f"model.base '{base.name}' is a {base.task} model but the data set is "
                             f"for {task}")
@@ -108,8 +111,11 @@ def build_network(job, ds, device, sink) -> Network:
         raise JobFailed(str(err)) from None
     parent = (f"fine-tuned from {init_source}" if init_source else
               f"trained from random initialisation ({manifest.architecture.name})")
+    fresh: list[str] = []
     if init_state is not None:
-        _load_initial(module, manifest, init_state, init_source, sink)
+        fresh = load_start_weights(module, init_state, init_source, manifest.input.channels,
+                                   list(manifest.classes), sink, base_classes,
+                                   job.model.class_map).fresh
     elif job.freeze_epochs:
         sink.log("warning", f"the backbone is frozen for {job.freeze_epochs} epoch(s) but starts "
                             "from random weights, so only the head learns then; start from a "
@@ -117,6 +123,9 @@ def build_network(job, ds, device, sink) -> Network:
     module.to(device)
     _faster_batchnorm(module)
     backbone, backbone_params, head_params = backbone_and_head(module)
+    if init_state is not None:
+        backbone_params, head_params = _fresh_never_frozen(module, fresh, backbone_params, head_params,
+                                                           job.freeze_epochs, sink)
     return Network(manifest, module, binary_seg, parent, init_state is not None, backbone,
                    backbone_params, head_params)
 
@@ -148,19 +157,23 @@ def _user_weights(job, path: str) -> dict:
         raise JobFailed(f"job field 'model.weights': {err}") from None
 
 
-def _load_initial(module, manifest, state: dict, source: str, sink) -> None:
-    own = module.state_dict()
-    fits = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-    if not fits:
-        raise JobFailed(f"the starting weights ({source}) do not fit {manifest.architecture.name}: "
-                        "no tensor has a matching name and shape")
-    fresh = [k for k in own if k not in fits]
-    module.load_state_dict(fits, strict=False)
-    if fresh:
-        sink.log("info", f"{len(fits)} tensors from {source}; {len(fresh)} start fresh (new head "
-                         f"for {len(manifest.classes)} output(s), e.g. '{fresh[0]}')")
-    else:
-        sink.log("info", f"all {len(fits)} tensors loaded from {source}")
+def _fresh_never_frozen(module, fresh: list[str], backbone_params: list, head_params: list,
+                       freeze_epochs: int, sink) -> tuple[list, list]:
+    """Move freshly initialised backbone parameters to the head group.
+
+    Freezing keeps what was learnt; a random layer frozen inside the backbone would stay
+    random for the frozen epochs (the whole run under the quick preset).
+    """
+    names = set(fresh)
+    ids = {id(p) for n, p in module.named_parameters() if n in names}
+    moved = [p for p in backbone_params if id(p) in ids]
+    if not moved:
+        return backbone_params, head_params
+    if freeze_epochs:
+        sink.log("warning", f"{len(moved)} fresh (random) parameter tensor(s) of the backbone "
+                            "learn from the start at the head's rate: freezing never holds a "
+                            "freshly initialised layer")
+    return [p for p in backbone_params if id(p) not in ids], head_params + moved
 
 
 def _job_field(manifest_field: str) -> str:

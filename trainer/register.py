@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RegistrationError", "register", "card_text", "EXTRA_FILES"]
+__all__ = ["RegistrationError", "register", "below_chance", "card_text", "EXTRA_FILES"]
 
 #: Files of a trained model folder copied into the registry next to model.json and weights.
 EXTRA_FILES = ("card.md", "evaluation.json", "training_curves.png", "confusion_matrix.png", "roc.png",
@@ -26,7 +26,7 @@ class RegistrationError(Exception):
 
 
 def register(run_dir: str | Path, *, name: str | None = None, version: str | None = None,
-             replace_existing: bool = False, registry=None):
+             replace_existing: bool = False, registry=None, force: bool = False):
     """Install ``RUN_DIR/model`` (or a model folder given directly) in the user registry.
 
     Parameters
@@ -39,6 +39,9 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
         Overwrite an installed model with the same name and version.
     registry : Registry, optional
         Default: the shipped + user registry.
+    force : bool
+        Register even a model whose best validation score was at or below chance
+        (``below_chance`` in ``evaluation.json``; see :mod:`trainer.chance`).
 
     Returns
     -------
@@ -47,8 +50,9 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
     Raises
     ------
     RegistrationError
-        If the folder holds no finished model, or the registry refuses it (the message
-        says why, e.g. already installed).
+        If the folder holds no finished model, the model is no better than chance and
+        ``force`` is not set, or the registry refuses it (the message says why, e.g.
+        already installed).
     """
     from medview.inference.manifest import ManifestError, ModelError, parse_manifest, read_manifest, write_manifest
     from medview.inference.registry import Registry
@@ -58,6 +62,9 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
     if not (folder / "model.json").exists():
         raise RegistrationError(f"{run_dir}: no trained model here (expected {run_dir / 'model' / 'model.json'}; "
                                 "has the job finished?)")
+    warning = below_chance(folder)
+    if warning and not force:
+        raise RegistrationError(f"{warning}. To register it anyway, add --force")
     registry = registry or Registry()
     source = folder
     staging = None
@@ -93,11 +100,24 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
     return entry
 
 
+def below_chance(folder: str | Path) -> str | None:
+    """The ``below_chance`` warning of a trained model folder's ``evaluation.json`` (None: none,
+    or no readable report)."""
+    try:
+        report = json.loads((Path(folder) / "evaluation.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    warning = report.get("below_chance") if isinstance(report, dict) else None
+    return warning if isinstance(warning, str) and warning else None
+
+
 def card_text(manifest, report: dict[str, Any], job) -> str:
     """The model card as Markdown (``card.md``), for a person deciding whether to trust it."""
     card = manifest.card
     m = report.get("metrics") or {}
     lines = [f"# {manifest.name} {manifest.version}", ""]
+    if report.get("below_chance"):
+        lines += [f"> **WARNING: {report['below_chance']}.**", ""]
     if job.card.demo:
         lines += ["> **DEMO, synthetic data, not for clinical use.**", ""]
     lines += [

@@ -80,6 +80,8 @@ def configure_register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", help="register under another version than the job gave")
     parser.add_argument("--replace", action="store_true",
                         help="overwrite an installed model with the same name and version")
+    parser.add_argument("--force", action="store_true",
+                        help="register even a model whose best validation score is at or below chance")
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -87,7 +89,7 @@ def run_register(args: argparse.Namespace) -> int:
 
     try:
         entry = register(Path(args.run_dir), name=args.name, version=args.version,
-                         replace_existing=args.replace)
+                         replace_existing=args.replace, force=args.force)
     except RegistrationError as err:
         raise CliError(str(err)) from None
     print(f"registered {entry.name} {entry.version} in {entry.path}; use it with "

@@ -9,8 +9,11 @@ building block, so a file carrying code is refused before that code can run.
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
+import pickletools
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,7 +25,14 @@ from medview.inference.manifest import ModelError
 
 # Keys under which training scripts commonly nest the state dict of a checkpoint.
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
-_GLOBAL_RE = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+# torch's wording changes between releases ("Unsupported global: GLOBAL x.y",
+# "Trying to load unsupported GLOBAL x.y whose module x is blocked"); the opcode scan
+# below does not depend on it.
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+# Globals a plain state dict pickles (torch's safe loader accepts these).
+_PLAIN_GLOBALS = ("torch.", "collections.OrderedDict", "_codecs.encode", "builtins.set",
+                  "builtins.frozenset", "numpy.core.multiarray._reconstruct", "numpy.dtype",
+                  "numpy.ndarray")
 _SHAPE_REPORT_LIMIT = 3
 
 
@@ -113,7 +123,7 @@ def read_legacy_pth(path: str | Path, model: str) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise WeightsError(model, path, _unsafe_reason(str(err))) from None
+        raise WeightsError(model, path, _unsafe_reason(str(err), pickled_globals(path))) from None
     except Exception as err:  # zip/EOF/runtime errors of a damaged file
         raise WeightsError(model, path, f"not a readable PyTorch file ({_one_line(err)})"
                            ) from None
@@ -188,12 +198,55 @@ def _state_dict_of(obj, model: str, path: Path) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-def _unsafe_reason(message: str) -> str:
+def pickled_globals(path: str | Path) -> list[str]:
+    """The ``module.name`` globals a pickle (or a torch zip file's pickles) would import.
+
+    Read with :mod:`pickletools` opcode by opcode: nothing is unpickled or imported.
+    Unreadable or damaged files give what was read before the damage.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return []
+    blobs = [data]
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                blobs = [zf.read(n) for n in zf.namelist() if n.endswith(".pkl")]
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return []
+    found: list[str] = []
+    for blob in blobs:
+        for name in _globals_in(blob):
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _globals_in(blob: bytes) -> list[str]:
+    names, strings = [], []
+    try:
+        for op, arg, _pos in pickletools.genops(blob):
+            if op.name == "GLOBAL":  # protocol 0-3: "module name" in one argument
+                names.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:  # protocol 4+: two pushed strings
+                names.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str) and "UNICODE" in op.name:
+                strings.append(arg)
+    except Exception:  # damaged or not a pickle: keep what was read
+        pass
+    return names
+
+
+def _unsafe_reason(message: str, found: list[str] | None = None) -> str:
+    code = [g for g in (found or []) if not g.startswith(_PLAIN_GLOBALS)]
     match = _GLOBAL_RE.search(message)
-    if match is None:  # e.g. "Unsupported operand": random bytes or another pickle dialect
+    if not code and match is not None:
+        code = [match.group(1)]
+    if not code:  # e.g. "Unsupported operand": random bytes or another pickle dialect
         return ("refused: not a plain tensor state dict that the safe loader accepts "
                 "(damaged, or it holds objects other than tensors)")
-    return (f"refused: the file carries pickled code ({match.group(1)}), which medview never "
+    return (f"refused: the file carries pickled code ({code[0]}), which medview never "
             "runs; re-save it with torch.save(model.state_dict(), ...) or as safetensors")
 
 

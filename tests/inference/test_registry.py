@@ -97,6 +97,33 @@ def test_pickle_payload_is_refused_without_running_it(isolated, tmp_path):
     assert not user_models_dir().exists() or not any(user_models_dir().iterdir())
 
 
+class SystemCall:
+    """Unpickling this would run a shell command (it never may): the classic hostile .pth."""
+
+    def __init__(self, marker: pathlib.Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def test_hostile_pickle_refusal_names_the_global(isolated, tmp_path):
+    # torch refuses os.system with "unsupported GLOBAL posix.system whose module posix is
+    # blocked", a wording the old message parser did not know: the user saw "damaged".
+    marker = tmp_path / "pwned"
+    state = build_module(CLASSIFIER).state_dict()
+    state["payload"] = SystemCall(marker)
+    torch.save(state, tmp_path / "evil.pth")
+    expected = f"{os.system.__module__}.system"  # posix.system (nt.system on Windows)
+    assert expected in weights.pickled_globals(tmp_path / "evil.pth")  # read, never unpickled
+    assert not marker.exists()
+    manifest = _manifest_only(tmp_path / "m", CLASSIFIER)
+    with pytest.raises(WeightsError) as info:
+        Registry().import_model(tmp_path / "evil.pth", manifest)
+    assert f"refused: the file carries pickled code ({expected})" in str(info.value)
+    assert not marker.exists()
+
+
 def test_whole_pickled_model_is_refused_and_named(isolated, tmp_path):
     torch.save(build_module(CLASSIFIER), tmp_path / "model.pth")
     manifest = _manifest_only(tmp_path / "m", CLASSIFIER)

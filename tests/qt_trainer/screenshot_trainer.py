@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     spin(app, 60, until=lambda: jp.job_id is not None)
     spin(app, 1800, until=lambda: jp.progress.done)
     spin(app, 60, until=lambda: jp.evaluation.report is not None or jp.progress.state != "finished")
-    jp.register_model()
+    jp.register_model(confirmed=True)  # a below-chance run would ask first; this shot shows registration
     spin(app, 120, until=lambda: jp.registered or "Not registered" in jp.use_status.text())
     spin(app, 2)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

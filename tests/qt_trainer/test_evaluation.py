@@ -116,3 +116,45 @@ def test_finished_job_shows_its_evaluation_in_the_tab(qtbot, tab, demo):
     assert page.side.currentIndex() == 0 and page.evaluation.isVisible()
     assert page.register_button.isEnabled() and page.export_button.isEnabled()
     assert page.name_edit.text() == "judged" and page.version_edit.text() == "1.0.0"
+
+
+def test_below_chance_run_is_flagged_and_registering_it_needs_a_confirmation(qtbot, tab, demo, isolated):
+    """The trainer's ``below_chance`` verdict (trainer/chance.py) is shown above the evaluation and
+    on the job page; Register asks first, and only "Register anyway" installs the model."""
+    from medview.inference.registry import Registry
+    from tests.inference.builders import CLASSIFIER, manifest_data, write_model
+    from trainer import events as ev
+    from trainer.chance import chance_warning
+
+    info = fake_job(demo, "running", name="coin")
+    write_model(info.folder / "model", manifest_data(CLASSIFIER, name="coin", version="1.0.0",
+                                                     classes=["lesion", "normal"], thresholds={}))
+    warning = chance_warning("classification", [{"epoch": 1, "metrics": {"auc": 0.34}}], {"epoch": 1}, 2)
+    write_json(info.folder / "model" / "evaluation.json", {**binary_report(Y, S), "below_chance": warning})
+    wait_listed(qtbot, tab, 1)
+    tab.select_job(info.id)
+    page = tab.job_page
+    w = EventWriter(info)
+    w.write(ev.Log(job=info.id, level="warning", message=warning))
+    w.write(ev.Finished(job=info.id, model=str(info.folder / "model"), best_metric=0.34, metric_name="auc"))
+    qtbot.waitUntil(lambda: page.evaluation.report is not None, timeout=10000)
+    banner = page.evaluation.chance_warning
+    assert banner.isVisible() and "Not usable" in banner.text() and "AUC is 0.340" in banner.text()
+    assert "no better than chance" in page.use_status.text() and page.use_status.isVisible()
+    page.grab().save(str(isolated / "below_chance_job_page.png"))
+
+    qtbot.mouseClick(page.register_button, Qt.MouseButton.LeftButton)
+    box = page.confirm_box
+    qtbot.waitUntil(box.isVisible, timeout=5000)
+    assert "AUC is 0.340" in box.text()
+    refuse, = [b for b in box.buttons() if b.text() == "Don't register"]
+    qtbot.mouseClick(refuse, Qt.MouseButton.LeftButton)
+    assert not page.registered and not any(e.source == "user" for e in Registry().available())
+
+    qtbot.mouseClick(page.register_button, Qt.MouseButton.LeftButton)
+    box = page.confirm_box
+    qtbot.waitUntil(box.isVisible, timeout=5000)
+    anyway, = [b for b in box.buttons() if b.text() == "Register anyway"]
+    qtbot.mouseClick(anyway, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.registered, timeout=120000)
+    assert Registry().find("coin").source == "user"

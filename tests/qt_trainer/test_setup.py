@@ -69,7 +69,13 @@ def test_preview_shows_counts_sizes_thumbnails_split_and_left_out_files(qtbot, t
     for r in range(table.rowCount()):
         parts = [int(table.item(r, c).text()) for c in (2, 3, 4)]
         assert sum(parts) == int(table.item(r, 1).text())
-    assert "No patient is on two sides" in page.split_note.text()
+    # the demo's PNG files carry no patient ID: the page says the split is mixed and may leak
+    n_png = truth.summary.n_without_patient_id
+    assert n_png > 0
+    note = page.split_note.text()
+    assert f"The split is mixed: by patient, but by image for the {n_png} images without patient ID" in note
+    assert "leakage" in note and "No patient is on two sides" not in note
+    assert any("leakage" in page.problems.topLevelItem(i).text(1) for i in range(page.problems.topLevelItemCount()))
     # and the form now knows the task and offers classification models only
     form = tab.setup_form
     qtbot.waitUntil(lambda: form.task == "classification", timeout=5000)
@@ -141,4 +147,59 @@ def test_registered_models_of_the_task_are_offered(qtbot, settings, demo, isolat
     qtbot.waitUntil(lambda: "base" in form.model_spec(), timeout=10000)
     assert form.model_combo.currentText().startswith(form.model_spec()["base"])
     assert form.preset == "quick"  # a registered model: the gentle preset by default
+    tab.shutdown()
+
+
+def test_base_model_with_other_classes_asks_for_a_class_map_before_starting(qtbot, settings, demo, isolated):
+    """The base model knows normal/abnormal, the images are lesion/normal: the tab asks, and
+    the real trainer process uses the answer (never the outputs by position)."""
+    import json
+
+    from tests.inference.builders import CLASSIFIER, write_model
+    from trainer import jobs
+
+    write_model(isolated / "user" / "models" / "chest-demo", CLASSIFIER)  # classes normal, abnormal
+    tab = make_tab(qtbot, settings)
+    form = tab.setup_form
+    tab.dataset_page.set_path(demo / "classification")
+    _wait_dataset(qtbot, tab.dataset_page)
+    qtbot.waitUntil(lambda: "base" in form.model_spec(), timeout=10000)
+    qtbot.waitUntil(tab.start_button.isEnabled, timeout=10000)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    dialog = tab.class_map_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    assert jobs.list_jobs() == []  # nothing starts before the user answers
+    assert dialog.class_map() == {"lesion": None, "normal": "normal"}  # by name, else fresh
+    dialog.combos["lesion"].setCurrentText("abnormal")
+    dialog.grab().save(str(isolated / "class_map_dialog.png"))
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(jobs.list_jobs()) == 1, timeout=20000)
+    (info,) = jobs.list_jobs()
+    job = json.loads((info.folder / "job.json").read_text())
+    assert job["model"]["class_map"] == {"lesion": "abnormal", "normal": "normal"}
+
+    def mapped() -> bool:
+        text = info.events_file.read_text() if info.events_file.exists() else ""
+        return "classes mapped by model.class_map: lesion ← abnormal, normal ← normal" in text
+
+    qtbot.waitUntil(mapped, timeout=120000)
+    jobs.cancel(info.id, timeout=60)
+    tab.shutdown()
+
+
+def test_declining_the_class_map_starts_nothing(qtbot, settings, demo, isolated):
+    from tests.inference.builders import CLASSIFIER, write_model
+    from trainer import jobs
+
+    write_model(isolated / "user" / "models" / "chest-demo", CLASSIFIER)
+    tab = make_tab(qtbot, settings)
+    tab.dataset_page.set_path(demo / "classification")
+    _wait_dataset(qtbot, tab.dataset_page)
+    qtbot.waitUntil(lambda: "base" in tab.setup_form.model_spec(), timeout=10000)
+    qtbot.waitUntil(tab.start_button.isEnabled, timeout=10000)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(tab.class_map_dialog.isVisible, timeout=5000)
+    tab.class_map_dialog.reject()
+    assert "Not started" in tab.start_note.text()
+    assert jobs.list_jobs() == []
     tab.shutdown()

@@ -46,7 +46,14 @@ def test_folders_on_demo(demo):
     ds = discover_classification_folders(demo / "classification")
     assert ds.task == "classification" and ds.classes == ["lesion", "normal"]
     assert ds.summary.counts == {"lesion": DEMO_N, "normal": DEMO_N}
-    assert ds.summary.skipped == [] and ds.summary.warnings == []
+    assert ds.summary.skipped == []
+    # the PNG half has no patient ID: split by image, which may leak patients across parts
+    (warning,) = ds.summary.warnings
+    n_png = sum(s.path.suffix == ".png" for s in ds.samples)
+    assert warning.startswith(f"{n_png} of {2 * DEMO_N} images have no patient ID") and "leakage" in warning
+    assert ds.summary.split_by == "mixed" and ds.summary.to_dict()["split_by"] == "mixed"
+    assert ds.summary.split_description() == (f"mixed: by patient, but by image for the {n_png} images "
+                                              "without patient ID")
     assert ds.summary.size_min == ds.summary.size_max == ds.summary.size_most_common == (DEMO_SIZE, DEMO_SIZE)
     rows = _csv_rows(demo)
     for s in ds.samples:
@@ -321,3 +328,17 @@ def test_jpeg_mask_is_refused(tmp_path):
     shutil.copy(png(tmp_path / "m.png"), tmp_path / "m.jpg")
     with pytest.raises(ReadError, match="masks must be .png or .dcm"):
         load_mask(tmp_path / "m.jpg")
+
+
+def test_split_basis_is_named_and_leakage_warned(tmp_path):
+    for cls in ("a", "b"):
+        for i in range(5):
+            png(tmp_path / "png" / cls / f"{i}.png")
+            dicom(tmp_path / "dcm" / cls / f"{i}.dcm", f"P{cls}{i}")
+    none = discover_classification_folders(tmp_path / "png").summary
+    assert none.split_by == "image" and none.split_description() == "by image (no image has a patient ID)"
+    assert any(w.startswith("no image has a patient ID: the split is by image") and "leakage" in w
+               for w in none.warnings)
+    every = discover_classification_folders(tmp_path / "dcm").summary
+    assert every.split_by == "patient" and every.split_description() == "by patient"
+    assert not any("leakage" in w for w in every.warnings)

@@ -395,11 +395,16 @@ class DatasetPage(QWidget):
                 self.class_table.setItem(i, col, QTableWidgetItem(str(n)))
         sizes = split.sizes()
         patients = {p: len(set(groups[getattr(split, p)])) for p in ("train", "val", "test")}
+        summary = ds.summary
+        by_patient = summary.split_by == "patient"
+        unit = "patients" if by_patient else "patients or single images"
+        tail = ("No patient is on two sides; the test set is only used for the final report." if by_patient else
+                f"⚠ The split is {summary.split_description()}: images of one patient may be on two sides "
+                "(leakage), so the test scores may look better than they are. Give every image a patient ID.")
         self.split_note.setText(
-            f"Split: train {sizes['train']} images ({patients['train']} patients) · validation {sizes['val']} "
-            f"({patients['val']}) · test {sizes['test']} ({patients['test']}). No patient is on two sides; "
-            "the test set is only used for the final report.")
-        self.split_note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+            f"Split: train {sizes['train']} images ({patients['train']} {unit}) · validation {sizes['val']} "
+            f"({patients['val']}) · test {sizes['test']} ({patients['test']}). {tail}")
+        self.split_note.setStyleSheet(f"color: {theme.TEXT_DIM if by_patient else theme.WARNING};")
 
     def _split_failed(self, message: str) -> None:
         self.split = None

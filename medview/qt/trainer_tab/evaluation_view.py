@@ -84,6 +84,11 @@ class EvaluationView(QWidget):
 
     def _build(self) -> None:
         self.message = theme.note_label()
+        # A model no better than guessing: said above everything else, in the error colour
+        # (trainer/chance.py writes the text into evaluation.json as ``below_chance``).
+        self.chance_warning = theme.note_label(colour=theme.ERROR)
+        self.chance_warning.setObjectName("chanceWarning")
+        self.chance_warning.setTextFormat(Qt.TextFormat.RichText)
         self.headline = QLabel()
         self.headline.setWordWrap(True)
         self.headline.setTextFormat(Qt.TextFormat.RichText)
@@ -158,6 +163,7 @@ class EvaluationView(QWidget):
             self.plots.addWidget(w, 0, i)  # parented now: showing one never makes a window
         self._plot_columns = 0
         lay = QVBoxLayout(self)
+        lay.addWidget(self.chance_warning)
         lay.addWidget(self.message)
         lay.addWidget(self.headline)
         lay.addLayout(self.plots, 1)
@@ -204,8 +210,8 @@ class EvaluationView(QWidget):
         self.cm = None
         self.message.setText(message)
         self.message.setVisible(bool(message))
-        for w in (self.headline, self.cm_plot, self.roc_plot, self.hist_plot, self.picker, self.table,
-                  self.notes):
+        for w in (self.chance_warning, self.headline, self.cm_plot, self.roc_plot, self.hist_plot, self.picker,
+                  self.table, self.notes):
             w.hide()
         self._reflow()
 
@@ -214,6 +220,11 @@ class EvaluationView(QWidget):
         self.clear()
         self.report = report
         self.message.hide()
+        warning = report.get("below_chance")
+        if warning:
+            self.chance_warning.setText(f"<b>⚠ Not usable — {warning}.</b> "
+                                        "The numbers below are shown for diagnosis only.")
+            self.chance_warning.show()
         if not report.get("n_test"):
             self.message.setText("Not evaluated: " + "; ".join(report.get("notes") or ["the job had no test set"]))
             self.message.show()

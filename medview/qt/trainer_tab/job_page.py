@@ -22,7 +22,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
+                               QPushButton,
                                QScrollArea, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from medview.core.imports import load
@@ -56,10 +57,10 @@ def _load_report(folder: str, name: str, version: str):
     return report, registered
 
 
-def _register(folder: str, name: str | None, version: str | None, replace: bool):
+def _register(folder: str, name: str | None, version: str | None, replace: bool, force: bool = False):
     register = load("trainer.register").register
 
-    return register(folder, name=name or None, version=version or None, replace_existing=replace)
+    return register(folder, name=name or None, version=version or None, replace_existing=replace, force=force)
 
 
 def _trainer_log_tail(folder: str) -> str:
@@ -476,6 +477,10 @@ class JobPage(QWidget):
                 self.side.setCurrentWidget(self.eval_scroll)
             if self.registered:
                 self._use_text(f"{name} {version} is registered: choose it in the AI panel.")
+            elif report is not None and report.get("below_chance"):
+                self._use_text("Warning: this model is no better than chance (see the evaluation); "
+                               "registering it asks for a confirmation.")
+                self.use_status.setStyleSheet(f"color: {theme.ERROR};")
             self._update_buttons()
 
         def failed(exc) -> None:
@@ -487,9 +492,17 @@ class JobPage(QWidget):
 
     # ------------------------------------------------------------------ using the model
 
-    def register_model(self, replace: bool = False) -> None:
-        """Install the finished model in the registry (pool thread)."""
+    def register_model(self, replace: bool = False, confirmed: bool = False) -> None:
+        """Install the finished model in the registry (pool thread).
+
+        A model whose validation score was at or below chance (``below_chance`` in its
+        report) is registered only after the user confirms it in :attr:`confirm_box`.
+        """
         if self.state != "finished" or self.folder is None:
+            return
+        warning = (self.report or {}).get("below_chance")
+        if warning and not confirmed:
+            self._confirm_register(warning, replace)
             return
         name, version = self.name_edit.text().strip(), self.version_edit.text().strip()
         job_id = self.job_id
@@ -517,7 +530,19 @@ class JobPage(QWidget):
             self.use_status.setStyleSheet(f"color: {theme.ERROR};")
             self._update_buttons()
 
-        self.workers.start(_register, str(self.folder), name, version, replace, on_return=done, on_error=failed)
+        self.workers.start(_register, str(self.folder), name, version, replace, bool(warning),
+                           on_return=done, on_error=failed)
+
+    def _confirm_register(self, warning: str, replace: bool) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Register a model no better than chance?",
+                          f"{warning[0].upper()}{warning[1:]}.\n\nRegistering puts it in the AI panel's model "
+                          "list, where it could be used on patients' images.", parent=self)
+        box.setObjectName("belowChanceConfirm")
+        register = box.addButton("Register anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(box.addButton("Don't register", QMessageBox.ButtonRole.RejectRole))
+        box.buttonClicked.connect(lambda b: b is register and self.register_model(replace, confirmed=True))
+        self.confirm_box = box
+        box.open()
 
     def _choose_export(self) -> None:
         name = self.name_edit.text().strip() or "model"

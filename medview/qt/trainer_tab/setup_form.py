@@ -331,6 +331,15 @@ class SetupForm(QWidget):
         data = self.model_combo.currentData()
         return json.loads(data) if isinstance(data, str) else {}
 
+    def base_manifest(self):
+        """The manifest of the registered model chosen as the starting point (None: an architecture)."""
+        spec = self.model_spec()
+        for e in self.entries:
+            m = e.manifest
+            if m is not None and "base" in spec and (m.name, m.version) == (spec["base"], spec.get("version")):
+                return m
+        return None
+
     def split_fractions(self) -> tuple[float, float, int]:
         """(validation share, test share, seed) the job will split with."""
         if self.preset != "advanced":

@@ -373,6 +373,31 @@ class TrainerTab(QWidget):
         spec = self.search_options.spec()
         if spec is not None:
             job["search"] = spec.to_dict()
+        if not self._ask_class_map(job):
+            self._queue_new(job)
+
+    def _ask_class_map(self, job: dict) -> bool:
+        """Ask how the base model's outputs map to the data set's classes when their names
+        differ (the trainer never maps them by position); True if the dialog was opened —
+        the job is queued when the user accepts it."""
+        from medview.qt.trainer_tab.class_map import ClassMapDialog
+        from trainer.start_weights import classes_differ, output_classes
+
+        form = self.setup_form
+        base = form.base_manifest()
+        model = job.get("model", {})
+        if base is None or "class_map" in model or not classes_differ(list(base.classes), form.task, form.classes):
+            return False
+        dialog = ClassMapDialog(f"{base.name} {base.version}", list(base.classes),
+                                output_classes(form.task, form.classes), self)
+        self.class_map_dialog = dialog
+        dialog.accepted.connect(lambda: self._queue_new({**job, "model": {**model, "class_map": dialog.class_map()}}))
+        dialog.rejected.connect(lambda: self.start_note.setText(
+            "Not started: the base model's classes were not matched to yours."))
+        dialog.open()
+        return True
+
+    def _queue_new(self, job: dict) -> None:
         self.start_button.setEnabled(False)
         self.start_note.setText("Queuing…")
 
