@@ -381,8 +381,9 @@ class TrainerTab(QWidget):
         differ (the trainer never maps them by position); True if the dialog was opened —
         the job is queued when the user accepts it."""
         from medview.qt.trainer_tab.class_map import ClassMapDialog
-        from trainer.start_weights import classes_differ, output_classes
 
+        start_weights = load("trainer.start_weights")  # light: no torch
+        classes_differ, output_classes = start_weights.classes_differ, start_weights.output_classes
         form = self.setup_form
         base = form.base_manifest()
         model = job.get("model", {})
