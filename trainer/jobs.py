@@ -28,6 +28,7 @@ shows another computer's job as running there. Nothing here imports torch or Qt.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.cancel import CANCEL_FILE
-from trainer.checkpoints import write_json
+from trainer.checkpoints import WriteError, write_json
 
 __all__ = ["STATES", "JobInfo", "QueueError", "QueueBusy", "queue_dir", "queue_lock", "this_host", "write_state", "read_state", "enqueue",
            "list_jobs", "get", "start", "start_next", "cancel", "remove", "read_events",
@@ -204,8 +205,33 @@ def write_state(folder: str | Path, state: str, *, pid: Any = _KEEP, reason: Any
     if ended:
         data["ended"] = _now()
     data["updated"] = _now()
-    write_json(folder / STATE_NAME, data)
+    try:
+        write_json(folder / STATE_NAME, data)
+    except WriteError as err:
+        # A full disk must not leave a failed job saying "running": state.json's own
+        # blocks are enough for its new text, written in place (not atomic: a reader
+        # may briefly find it unreadable, which lists the job as failed anyway).
+        if err.errno != errno.ENOSPC or not _overwrite_in_place(folder / STATE_NAME, data):
+            raise
     return data
+
+
+def _overwrite_in_place(path: Path, data: dict[str, Any]) -> bool:
+    """Rewrite ``path`` inside the space it already has on disk; False if it cannot."""
+    text = (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    try:
+        st = os.stat(path)
+        room = st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+        if not st.st_size or len(text) > room:
+            return False
+        with open(path, "r+b") as fh:
+            fh.write(text)
+            fh.truncate()
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------- processes

@@ -86,13 +86,16 @@ def write_safetensors(state: Mapping[str, torch.Tensor], path: str | Path,
     str
         SHA-256 of the written file, hexadecimal.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     # safetensors refuses tensors sharing memory; independent contiguous copies are always safe.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    # Serialised in memory and written by Python, so a full disk is an OSError (ENOSPC) that
+    # callers explain, not safetensors' own error type.
+    data = save(tensors, metadata=dict(metadata or {}))
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=dict(metadata or {}))
+        tmp.write_bytes(data)
         digest = sha256_file(tmp)
     return digest
 
