@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from medview.inference.manifest import ModelError
 from medview.inference.registry import Registry
 from medview.inference.results import ClassificationResult
 from medview.inference.weights import WeightsError, write_safetensors
@@ -65,6 +66,12 @@ def test_import_refuses_nan_weights_naming_the_tensor(isolated, tmp_path):
     torch.save(state, tmp_path / "src" / "legacy.pth")
     with pytest.raises(WeightsError, match="tensor 'layer2.0.conv1.weight' holds 2 NaN"):
         Registry().import_model(tmp_path / "src" / "legacy.pth", tmp_path / "src" / "model.json")
+
+
+def test_import_refuses_weights_whose_outputs_overflow(isolated, tmp_path):
+    source = _model_folder(tmp_path / "src", _overflowing)
+    with pytest.raises(ModelError, match="model 'chest-demo': the network answers NaN or infinity for a test"):
+        Registry().import_model(source)
 
 
 def test_an_installed_model_with_nan_weights_is_refused_in_one_line(isolated, tmp_path):
