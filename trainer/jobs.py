@@ -3,12 +3,12 @@
 The queue is a folder, ``<user data dir>/jobs`` (``MEDVIEW_USER_DIR`` overrides the user
 data dir, as for the model registry). Each job is a sub-folder::
 
+    .queue.lock           held while a job is chosen and started (:func:`queue_lock`)
     20250501-093000-chest/
         job.json          the job as queued (paths made absolute)
         state.json        {"state": queued|running|finished|failed|cancelled, "pid",
                            "process_start", "host", "created", "started", "ended", "reason",
                            ...}, always written atomically
-    .queue.lock           held while a job is chosen and started (:func:`queue_lock`)
         events.jsonl      every event of the job, appended by the trainer
         trainer.log       the trainer's stdout and stderr (for a crash's traceback)
         checkpoints/  model/  split.json  job.resolved.json   (see trainer.loop)
@@ -45,9 +45,9 @@ from typing import Any
 from trainer.cancel import CANCEL_FILE
 from trainer.checkpoints import WriteError, write_json
 
-__all__ = ["STATES", "JobInfo", "QueueError", "QueueBusy", "queue_dir", "queue_lock", "this_host", "write_state", "read_state", "enqueue",
-           "list_jobs", "get", "start", "start_next", "cancel", "remove", "read_events",
-           "trainer_command", "search_command", "job_command", "process_alive", "TRAINER_COMMAND",
+__all__ = ["STATES", "JobInfo", "QueueError", "QueueBusy", "queue_dir", "queue_lock", "this_host",
+           "write_state", "read_state", "enqueue", "list_jobs", "get", "start", "start_next",
+           "cancel", "remove", "read_events", "trainer_command", "search_command", "job_command", "process_alive", "TRAINER_COMMAND",
            "SEARCH_COMMAND"]
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
