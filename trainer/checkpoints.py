@@ -88,7 +88,12 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """``torch.save`` a resume state atomically (tensors and plain containers only)."""
     import torch
 
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+    def write(tmp: str) -> None:
+        # Through a Python file: a full disk is then OSError(ENOSPC); torch.save(path) would
+        # raise a RuntimeError that has lost the reason.
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+    return atomic_write(path, write)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

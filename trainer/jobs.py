@@ -3,10 +3,12 @@
 The queue is a folder, ``<user data dir>/jobs`` (``MEDVIEW_USER_DIR`` overrides the user
 data dir, as for the model registry). Each job is a sub-folder::
 
+    .queue.lock           held while a job is chosen and started (:func:`queue_lock`)
     20250501-093000-chest/
         job.json          the job as queued (paths made absolute)
-        state.json        {"state": queued|running|finished|failed|cancelled, "pid", "created",
-                           "started", "ended", "reason", ...}, always written atomically
+        state.json        {"state": queued|running|finished|failed|cancelled, "pid",
+                           "process_start", "host", "created", "started", "ended", "reason",
+                           ...}, always written atomically
         events.jsonl      every event of the job, appended by the trainer
         trainer.log       the trainer's stdout and stderr (for a crash's traceback)
         checkpoints/  model/  split.json  job.resolved.json   (see trainer.loop)
@@ -19,15 +21,19 @@ and ``runs/`` instead of checkpoints and a model (:mod:`trainer.search_job`).
 Anyone may read these files at any time (the trainer tab polls them). A job whose state
 says ``running`` but whose process is gone (killed, crashed, machine restarted) is marked
 ``failed`` the next time it is loaded, with a reason that says its last checkpoint can be
-resumed. Nothing here imports torch or Qt.
+resumed. The process is identified by pid and start time (psutil, every platform), and
+only on the computer that runs it (``host``): a user folder shared between computers
+shows another computer's job as running there. Nothing here imports torch or Qt.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,11 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from trainer.cancel import CANCEL_FILE
-from trainer.checkpoints import write_json
+from trainer.checkpoints import WriteError, write_json
 
-__all__ = ["STATES", "JobInfo", "QueueError", "queue_dir", "write_state", "read_state", "enqueue",
-           "list_jobs", "get", "start", "start_next", "cancel", "remove", "read_events",
-           "trainer_command", "search_command", "job_command", "process_alive", "TRAINER_COMMAND",
+__all__ = ["STATES", "JobInfo", "QueueError", "QueueBusy", "queue_dir", "queue_lock", "this_host",
+           "write_state", "read_state", "enqueue", "list_jobs", "get", "start", "start_next",
+           "cancel", "remove", "read_events", "trainer_command", "search_command", "job_command", "process_alive", "TRAINER_COMMAND",
            "SEARCH_COMMAND"]
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
@@ -56,12 +62,22 @@ TRAINER_COMMAND: list[str] | None = None
 #: or ``[sys.executable, "search"]`` in a frozen app.
 SEARCH_COMMAND: list[str] | None = None
 
+#: Start times of one process read twice agree to well under this; a recycled pid's differ by more.
+_START_TOLERANCE_S = 0.05
+#: How long :func:`start` / :func:`start_next` wait for another program holding the queue lock.
+LOCK_TIMEOUT_S = 30.0
+LOCK_NAME = ".queue.lock"
+
 # Popen objects of trainers this process started: poll() reaps them and tells their fate.
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
 class QueueError(Exception):
     """A queue operation is not possible (unknown job, already running, …)."""
+
+
+class QueueBusy(QueueError):
+    """Another job is running: the queue runs one at a time."""
 
 
 @dataclass
@@ -99,6 +115,20 @@ class JobInfo:
     @property
     def reason(self) -> str | None:
         return self.status.get("reason")
+
+    @property
+    def host(self) -> str | None:
+        """The computer that runs (or ran) the job's process; None in older files."""
+        return self.status.get("host")
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether the job's process belongs to another computer sharing the queue folder.
+
+        Its liveness cannot be judged here: it shows as "running on HOST" until that
+        computer (or its trainer) writes an outcome.
+        """
+        return bool(self.host) and self.host != this_host()
 
     @property
     def job_file(self) -> Path:
@@ -152,8 +182,10 @@ def write_state(folder: str | Path, state: str, *, pid: Any = _KEEP, reason: Any
                 ended: bool = False) -> dict[str, Any]:
     """Update ``state.json`` atomically (other fields are kept).
 
-    ``running`` records the start time and the process (its id and, where the system
-    tells, its start time, so a recycled pid is not mistaken for the trainer).
+    ``running`` records the start time and the process: its id, its start time (so a
+    recycled pid is not mistaken for the trainer) and the computer it runs on (``host``:
+    only that computer can tell whether the process still lives, when the user folder
+    is shared).
     """
     if state not in STATES:
         raise ValueError(f"unknown state {state!r}")
@@ -164,6 +196,7 @@ def write_state(folder: str | Path, state: str, *, pid: Any = _KEEP, reason: Any
     if pid is not _KEEP:
         data["pid"] = pid
         data["process_start"] = _process_start(pid) if pid else None
+        data["host"] = this_host() if pid else None
     if reason is not _KEEP:
         data["reason"] = reason
     if state == "running":
@@ -172,62 +205,79 @@ def write_state(folder: str | Path, state: str, *, pid: Any = _KEEP, reason: Any
     if ended:
         data["ended"] = _now()
     data["updated"] = _now()
-    write_json(folder / STATE_NAME, data)
+    try:
+        write_json(folder / STATE_NAME, data)
+    except WriteError as err:
+        # A full disk must not leave a failed job saying "running": state.json's own
+        # blocks are enough for its new text, written in place (not atomic: a reader
+        # may briefly find it unreadable, which lists the job as failed anyway).
+        if err.errno != errno.ENOSPC or not _overwrite_in_place(folder / STATE_NAME, data):
+            raise
     return data
+
+
+def _overwrite_in_place(path: Path, data: dict[str, Any]) -> bool:
+    """Rewrite ``path`` inside the space it already has on disk; False if it cannot."""
+    text = (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    try:
+        st = os.stat(path)
+        room = st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+        if not st.st_size or len(text) > room:
+            return False
+        with open(path, "r+b") as fh:
+            fh.write(text)
+            fh.truncate()
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------- processes
 
-def _process_start(pid: int) -> str | None:
-    """Start time of a process (Linux: clock ticks since boot), to tell a recycled pid apart."""
+def this_host() -> str:
+    """This computer's name, as recorded in ``state.json`` (``host``)."""
+    return socket.gethostname()
+
+
+def _process_start(pid: int) -> float | None:
+    """Start time of a process (seconds since the epoch), to tell a recycled pid apart."""
+    import psutil
+
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return round(psutil.Process(pid).create_time(), 3)
+    except (psutil.Error, OSError):
         return None
-    return text.rsplit(")", 1)[1].split()[19]
 
 
-def process_alive(pid: int | None, process_start: str | None = None) -> bool:
-    """Whether process ``pid`` is still running (and is the one that started at ``process_start``)."""
+def process_alive(pid: int | None, process_start: float | None = None) -> bool:
+    """Whether process ``pid`` on this computer runs, and is the one started at ``process_start``.
+
+    psutil reads the start time on every platform (Windows and macOS included), so a
+    recycled pid is not taken for the trainer; an ended process its parent has not
+    collected yet (a zombie) counts as ended. ``process_start`` that is not a number
+    (older ``state.json`` files) is not compared.
+    """
+    import psutil
+
     if not pid:
         return False
     child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
-    if os.name == "nt":
-        return _windows_alive(pid)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS): the signal test is all there is
-    fields = text.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):  # a zombie has ended; only its parent has not collected it
-        return False
-    return process_start is None or fields[19] == process_start
-
-
-def _windows_alive(pid: int) -> bool:
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
+        started = proc.create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # another user's process with this pid: alive, identity unknown
+        return True
+    if isinstance(process_start, (int, float)) and not isinstance(process_start, bool):
+        return abs(started - process_start) < _START_TOLERANCE_S
+    return True
 
 
 def trainer_command() -> list[str]:
@@ -318,8 +368,9 @@ def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: 
         except FileExistsError:
             folder, n = root / f"{stem}-{n}", n + 1
     data["id"] = folder.name
-    write_json(folder / JOB_NAME, data)
+    # state.json first: a folder is listed once its job.json exists, and must have a state then
     write_state(folder, "queued", pid=None, reason=None)
+    write_json(folder / JOB_NAME, data)
     return _load(folder)
 
 
@@ -348,12 +399,12 @@ def _load(folder: Path) -> JobInfo:
 
 
 def _notice_death(info: JobInfo) -> JobInfo:
-    """A ``running`` job whose process has gone is marked failed (kept on disk)."""
-    if info.state != "running" or process_alive(info.pid, info.status.get("process_start")):
+    """A ``running`` job of this computer whose process has gone is marked failed (kept on disk)."""
+    if not _looks_dead(info):
         return info
     info.status = read_state(info.folder) or info.status  # it may have just finished
     info.state = info.status.get("state", info.state)
-    if info.state != "running" or process_alive(info.pid, info.status.get("process_start")):
+    if not _looks_dead(info):
         return info
     ckpt = info.checkpoint
     reason = (f"the trainer process (pid {info.pid}) ended without reporting an outcome (killed, crashed "
@@ -368,6 +419,11 @@ def _notice_death(info: JobInfo) -> JobInfo:
         info.status = dict(info.status, state="failed", reason=reason)
     info.state = "failed"
     return info
+
+
+def _looks_dead(info: JobInfo) -> bool:
+    return (info.state == "running" and not info.elsewhere
+            and not process_alive(info.pid, info.status.get("process_start")))
 
 
 def list_jobs(queue: str | Path | None = None) -> list[JobInfo]:
@@ -395,8 +451,44 @@ def get(job_id: str, queue: str | Path | None = None) -> JobInfo:
     return _load(folder)
 
 
+def queue_lock(queue: str | Path | None = None):
+    """The queue's lock file (:mod:`filelock`): held while a job is chosen and started.
+
+    Starting is check-then-act (is a job running? which is next? is this one still
+    queued?); the GUI, ``medview jobs``/``medview train --queue`` and a finishing
+    trainer (``--start-next``) may all do it at once, on one computer or several
+    sharing the user folder, and without the lock two of them could start two jobs.
+
+    Raises
+    ------
+    QueueError
+        From the returned context manager, if another program holds the lock for
+        :data:`LOCK_TIMEOUT_S`.
+    """
+    import contextlib
+
+    from filelock import FileLock, Timeout
+
+    root = Path(queue) if queue is not None else queue_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(root / LOCK_NAME), timeout=LOCK_TIMEOUT_S)
+
+    @contextlib.contextmanager
+    def held():
+        try:
+            lock.acquire()
+        except Timeout:
+            raise QueueError(f"the job queue {root} is locked by another program (its "
+                             f"{LOCK_NAME} was held for {LOCK_TIMEOUT_S:g} s); try again") from None
+        try:
+            yield
+        finally:
+            lock.release()
+    return held()
+
+
 def start(job_id: str, *, resume: bool = False, register: bool = False, start_next: bool = False,
-          queue: str | Path | None = None) -> JobInfo:
+          queue: str | Path | None = None, if_idle: bool = False) -> JobInfo:
     """Start a job's trainer (or search) as a subprocess (see :func:`job_command`).
 
     Parameters
@@ -408,15 +500,28 @@ def start(job_id: str, *, resume: bool = False, register: bool = False, start_ne
         Install the model in the registry when the job finishes (training only).
     start_next : bool
         When it ends, the trainer starts the next queued job (a queue that runs itself).
+    if_idle : bool
+        Only when no other job runs (the queue runs one job at a time); else
+        :class:`QueueBusy`. Checked under the queue lock, as is everything here.
 
     Raises
     ------
     QueueError
-        If the job is running already.
+        If the job is running already; :class:`QueueBusy` (``if_idle``) if another is.
     """
-    info = get(job_id, queue)
+    with queue_lock(queue):
+        if if_idle:
+            busy = [j for j in list_jobs(queue) if j.state == "running" and j.id != job_id]
+            if busy:
+                raise QueueBusy(f"job '{busy[0].id}' is running{_where(busy[0])}; "
+                                f"'{job_id}' starts when the queue reaches it")
+        return _start(get(job_id, queue), resume=resume, register=register, start_next=start_next)
+
+
+def _start(info: JobInfo, *, resume: bool, register: bool, start_next: bool) -> JobInfo:
+    """Start ``info``'s process and mark it running (the caller holds the queue lock)."""
     if info.state == "running":
-        raise QueueError(f"job '{job_id}' is already running (pid {info.pid})")
+        raise QueueError(f"job '{info.id}' is already running{_where(info)} (pid {info.pid})")
     (info.folder / CANCEL_FILE).unlink(missing_ok=True)
     args = job_command(info, resume=resume, register=register, start_next=start_next)
     kwargs: dict[str, Any] = {}
@@ -436,15 +541,24 @@ def start(job_id: str, *, resume: bool = False, register: bool = False, start_ne
     return _load(info.folder)
 
 
+def _where(info: JobInfo) -> str:
+    return f" on {info.host}" if info.elsewhere else ""
+
+
 def start_next(queue: str | Path | None = None, *, register: bool = False) -> JobInfo | None:
-    """Start the oldest queued job, unless a job is running; returns it (or None)."""
-    jobs = list_jobs(queue)
-    if any(j.state == "running" for j in jobs):
-        return None
-    queued = [j for j in jobs if j.state == "queued"]
-    if not queued:
-        return None
-    return start(queued[0].id, register=register, start_next=True, queue=queue)
+    """Start the oldest queued job, unless a job is running; returns it (or None).
+
+    The check and the start happen under the queue lock, so of several programs
+    calling this at once exactly one starts the job.
+    """
+    with queue_lock(queue):
+        jobs = list_jobs(queue)
+        if any(j.state == "running" for j in jobs):
+            return None
+        queued = [j for j in jobs if j.state == "queued"]
+        if not queued:
+            return None
+        return _start(queued[0], resume=False, register=register, start_next=True)
 
 
 def cancel(job_id: str, *, timeout: float = 30.0, queue: str | Path | None = None) -> JobInfo:
@@ -462,6 +576,8 @@ def cancel(job_id: str, *, timeout: float = 30.0, queue: str | Path | None = Non
     if info.state != "running":
         return info
     (info.folder / CANCEL_FILE).touch()
+    if info.elsewhere:
+        return _cancel_elsewhere(info, timeout)
     pid = info.pid
     _signal(pid, graceful=True)
     deadline = time.monotonic() + timeout
@@ -480,6 +596,24 @@ def cancel(job_id: str, *, timeout: float = 30.0, queue: str | Path | None = Non
     child = _CHILDREN.pop(pid, None)
     if child is not None:
         child.poll()
+    return _load(info.folder)
+
+
+def _cancel_elsewhere(info: JobInfo, timeout: float) -> JobInfo:
+    """Another computer's job: its pid means nothing here, so only the cancel file asks it.
+
+    Its trainer looks for the file every 0.5 s and writes ``cancelled`` itself; if
+    ``state.json`` still says running after ``timeout`` (that computer is off, or cannot
+    see the folder), the job is marked cancelled here on the user's word.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and read_state(info.folder).get("state") == "running":
+        time.sleep(0.2)
+    if read_state(info.folder).get("state") == "running":
+        write_state(info.folder, "cancelled", ended=True,
+                    reason=f"{info.host} did not answer the cancel request within {timeout:g} s; "
+                           "marked cancelled here (if it still runs there, it stops at its next "
+                           "look at the cancel file)")
     return _load(info.folder)
 
 

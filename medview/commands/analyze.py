@@ -46,6 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse every image under ``args.paths``; see the module docstring."""
+    from medview.inference.analyze import NonFiniteOutputError
     from medview.inference.preprocess import PreprocessError
 
     registry = Registry()
@@ -62,13 +63,14 @@ def run(args: argparse.Namespace) -> int:
     for frame in frames:
         try:
             result = analyzer.analyze(frame)
-        except (ReadError, PreprocessError) as err:
+        except (ReadError, PreprocessError, NonFiniteOutputError) as err:
             _report(f"{_where(frame)}: {getattr(err, 'reason', err)}")
             continue
         if out_dir is not None and result.task == "segmentation":
             result = dataclasses.replace(result, mask_file=str(_write_mask(result, frame, out_dir,
                                                                            names)))
-        print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        # strict JSON: to_json maps non-finite numbers to null, and a NaN slipping by is a bug
+        print(json.dumps(result.to_json(), ensure_ascii=False, allow_nan=False), flush=True)
         done += 1
     return EXIT_OK if done else EXIT_BAD_INPUT
 

@@ -135,7 +135,8 @@ def run_jobs(args: argparse.Namespace) -> int:
                 print(f"no jobs in {jobs.queue_dir()}")
             for j in ([] if args.json else found):
                 reason = f"  ({j.reason})" if j.reason and j.state in ("failed", "cancelled") else ""
-                print(f"{j.id}  {j.state}{reason}")
+                where = f" on {j.host}" if j.state == "running" and j.elsewhere else ""
+                print(f"{j.id}  {j.state}{where}{reason}")
         elif args.action == "add":
             info = jobs.enqueue(Path(args.job))
             print(f"{info.id}: queued")

@@ -16,10 +16,29 @@ import numpy as np
 
 from medview.core.geometry import Measurement, Spacing
 from medview.inference.audit import AuditLog
-from medview.inference.manifest import Manifest
+from medview.inference.manifest import Manifest, ModelError
 from medview.inference.preprocess import Preprocessed, frame_input, preprocess
 from medview.inference.registry import LoadedModel
 from medview.inference.results import ClassificationResult, SegmentationResult
+
+
+class NonFiniteOutputError(ModelError):
+    """The network answered NaN or infinity for an image: there is no result to give.
+
+    A NaN probability fails every threshold test, so a decision rule would turn it
+    into "normal"; the analysis is refused instead.
+    """
+
+
+def check_finite_output(logits: np.ndarray, manifest: Manifest) -> None:
+    """Raise :class:`NonFiniteOutputError` if ``logits`` hold NaN or infinity."""
+    logits = np.asarray(logits)
+    bad = int(logits.size - np.count_nonzero(np.isfinite(logits)))
+    if bad:
+        raise NonFiniteOutputError(
+            f"model '{manifest.name}' {manifest.version}: the network's output holds {bad} NaN "
+            f"or infinite value(s) of {logits.size} for this image, so no result is given "
+            "(damaged weights, or a precision too low for this input; try --precision fp32)")
 
 
 class Analyzer:
@@ -109,6 +128,8 @@ class Analyzer:
             If the pixels cannot be decoded.
         medview.inference.preprocess.PreprocessError
             If the image cannot be prepared as the manifest asks.
+        NonFiniteOutputError
+            If the network answers NaN or infinity (never turned into a label).
         """
         start = time.perf_counter()
         pre = pre if pre is not None else prepare(frame, self.manifest)
@@ -117,6 +138,7 @@ class Analyzer:
             engine = self.engine  # measure_engine may swap it between analyses
             logits = engine.run(pre.image[None])[0]
         ms_inference = (time.perf_counter() - t0) * 1000.0
+        check_finite_output(logits, self.manifest)
         if self.manifest.task == "classification":
             fields = classification_fields(logits, self.manifest)
             make = ClassificationResult
@@ -153,7 +175,9 @@ class Analyzer:
         pre = pre if pre is not None else prepare(frame, self.manifest)
         with self._lock:
             if class_index is None:
-                class_index = int(np.argmax(self.engine.run(pre.image[None])[0]))
+                logits = self.engine.run(pre.image[None])[0]
+                check_finite_output(logits, self.manifest)
+                class_index = int(np.argmax(logits))
             cam = gradcam(self.model.module, pre.image, class_index)
         return pre.transform.to_original(cam, fill=0.0)
 

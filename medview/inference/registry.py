@@ -331,19 +331,24 @@ def build_module(manifest: Manifest):
 
 
 def check_output(module, manifest: Manifest) -> None:
-    """Run one blank input and check the output shape the manifest promises.
+    """Run one test input and check the output shape the manifest promises, and that
+    the output is finite.
 
     Raises
     ------
     ManifestError
         For ``input.size`` when the network cannot take it, or ``classes``
         when the output has another number of channels.
+    ModelError
+        When the output holds NaN or infinity.
     """
     torch = load("torch")
     c, h, w = manifest.input_shape
     try:
         with torch.inference_mode():
-            out = module(torch.zeros(1, c, h, w))
+            # seeded noise, not zeros: a blank image can hide weights that overflow
+            probe = torch.randn(1, c, h, w, generator=torch.Generator().manual_seed(0))
+            out = module(probe)
     except RuntimeError as err:
         raise ManifestError(manifest.name, "input.size",
                             f"the network cannot take {h}x{w}: {' '.join(str(err).split())}"
@@ -353,6 +358,9 @@ def check_output(module, manifest: Manifest) -> None:
     if tuple(out.shape) != expected:
         raise ManifestError(manifest.name, "classes", f"network output {tuple(out.shape)} does "
                                                       f"not match {expected}")
+    if not bool(torch.isfinite(out).all()):  # finite weights can still overflow
+        raise ModelError(f"model '{manifest.name}': the network answers NaN or infinity for a "
+                         "test image, so its weights cannot give results; it is refused")
 
 
 def _verify_sha256(manifest: Manifest, path: Path) -> None:

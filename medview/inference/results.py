@@ -6,6 +6,7 @@ read these.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,8 +59,8 @@ class ResultBase:
         return {"file": self.file, "frame": self.frame,
                 "sop_instance_uid": self.sop_instance_uid, "model": self.model,
                 "version": self.version, "engine": self.engine, "device": self.device,
-                "precision": self.precision, "ms": round(self.ms, 2),
-                "ms_inference": round(self.ms_inference, 2)}
+                "precision": self.precision, "ms": _finite(self.ms, 2),
+                "ms_inference": _finite(self.ms_inference, 2)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +86,7 @@ class ClassificationResult(ResultBase):
     task: str = field(default="classification", init=False)
 
     def to_json(self) -> dict[str, Any]:
-        """One JSON-ready dict (the CLI prints it as a line)."""
+        """One JSON-ready dict (the CLI prints it as a line); non-finite numbers are None."""
         return {**self._common_json(), "task": self.task, "label": self.label,
                 "probabilities": _rounded(self.probabilities),
                 "positives": list(self.positives)}
@@ -126,12 +127,18 @@ class SegmentationResult(ResultBase):
         return {**self._common_json(), "task": self.task, "label": self.label,
                 "probabilities": _rounded(self.probabilities), "mask": self.mask_file,
                 "mask_values": {str(v): name for v, name in self.mask_values.items()},
-                "areas": {name: {"value": round(m.value, 3), "unit": m.unit, "source": m.source}
+                "areas": {name: {"value": _finite(m.value, 3), "unit": m.unit, "source": m.source}
                           for name, m in self.areas.items()}}
 
 
 AnalysisResult = ClassificationResult | SegmentationResult
 
 
-def _rounded(probabilities: dict[str, float]) -> dict[str, float]:
-    return {k: round(float(v), 6) for k, v in probabilities.items()}
+def _rounded(probabilities: dict[str, float]) -> dict[str, float | None]:
+    return {k: _finite(v, 6) for k, v in probabilities.items()}
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """``value`` rounded, or None when it is NaN or infinite (JSON has no NaN)."""
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None

@@ -67,10 +67,12 @@ def read_safetensors(path: str | Path, model: str) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise WeightsError(model, path, "file not found")
     try:
-        return load_file(str(path), device="cpu")
+        state = load_file(str(path), device="cpu")
     except Exception as err:  # safetensors raises its own error types, and OSError
         raise WeightsError(model, path, f"not a readable safetensors file ({_one_line(err)})"
                            ) from None
+    check_finite(state, model, path)
+    return state
 
 
 def write_safetensors(state: Mapping[str, torch.Tensor], path: str | Path,
@@ -94,12 +96,15 @@ def write_safetensors(state: Mapping[str, torch.Tensor], path: str | Path,
     str
         SHA-256 of the written file, hexadecimal.
     """
-    save_file = load("safetensors.torch").save_file
+    save = load("safetensors.torch").save
     path = Path(path)
     # safetensors refuses tensors sharing memory; independent contiguous copies are always safe.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    # Serialised in memory and written by Python, so a full disk is an OSError (ENOSPC) that
+    # callers explain, not safetensors' own error type.
+    data = save(tensors, metadata=dict(metadata or {}))
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=dict(metadata or {}))
+        tmp.write_bytes(data)
         digest = sha256_file(tmp)
     return digest
 
@@ -127,7 +132,35 @@ def read_legacy_pth(path: str | Path, model: str) -> dict[str, torch.Tensor]:
     except Exception as err:  # zip/EOF/runtime errors of a damaged file
         raise WeightsError(model, path, f"not a readable PyTorch file ({_one_line(err)})"
                            ) from None
-    return _state_dict_of(obj, model, path)
+    state = _state_dict_of(obj, model, path)
+    check_finite(state, model, path)
+    return state
+
+
+def check_finite(state: Mapping[str, torch.Tensor], model: str, file: str | Path) -> None:
+    """Refuse weights holding NaN or infinity (a diverged training, a damaged file).
+
+    Such a network answers NaN for every image, which a decision rule would read as
+    "below threshold", i.e. "normal"; so it is refused where weights are read.
+
+    Raises
+    ------
+    WeightsError
+        Naming the first tensor with non-finite values and how many it holds.
+    """
+    for name, tensor in state.items():
+        if not tensor.is_floating_point() and not tensor.is_complex():
+            continue
+        # A sum is NaN/inf when any value is (10x faster than isfinite on every value); in
+        # float64 finite float32 weights cannot overflow it. Only then are values counted.
+        if torch.isfinite(tensor.sum(dtype=torch.complex128 if tensor.is_complex()
+                                     else torch.float64)):
+            continue
+        bad = int(tensor.numel() - torch.isfinite(tensor).sum())
+        if bad:
+            raise WeightsError(model, file, f"tensor '{name}' holds {bad} NaN or infinite "
+                                            f"value(s) of {tensor.numel()}; the model is damaged "
+                                            "(diverged training?) and cannot be used")
 
 
 def sha256_file(path: str | Path) -> str:

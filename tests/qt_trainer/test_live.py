@@ -159,3 +159,73 @@ def test_cancel_button_cancels_a_queued_job(qtbot, tab, demo):
     qtbot.waitUntil(lambda: tab.queue.index(0, 1).data() == "cancelled", timeout=10000)
     qtbot.waitUntil(lambda: page.state == "cancelled", timeout=5000)
     assert not page.cancel_button.isVisible()
+
+
+DIRECT_RUN = """
+import os, sys, time
+from pathlib import Path
+from trainer import events as ev
+from trainer import jobs
+from trainer.sink import EventSink
+
+folder = Path(sys.argv[1])
+jobs.write_state(folder, "running", pid=os.getpid(), reason=None)  # as run_job does
+sink = EventSink(folder.name, folder / "events.jsonl", stream=open(os.devnull, "w"))
+sink.emit(ev.JobStarted(job=folder.name, task="classification", model="mobilenet_v3_small",
+                        dataset={"n_samples": 12}, split={"train": 8, "val": 2, "test": 2}, device="cpu"))
+sink.emit(ev.EpochStarted(job=folder.name, epoch=1, epochs=3))
+sink.emit(ev.Batch(job=folder.name, epoch=1, batch=1, batches=4, loss=0.5, images_per_s=None))
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(__import__("os").name == "nt", reason="SIGKILL")
+def test_a_killed_direct_run_is_shown_failed_not_running(qtbot, tab, demo):
+    """``python -m trainer job.json`` run by hand (not started by the queue), then killed:
+    its events stop at "running"; the tab must say failed, in the list and on the page."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.trainer_loop.conftest import ROOT
+
+    info = fake_job(demo, "queued", name="direct")
+    run = subprocess.Popen([sys.executable, "-c", DIRECT_RUN, str(info.folder)], cwd=ROOT,
+                           stdout=subprocess.PIPE, text=True)
+    assert run.stdout.readline().strip() == "ready"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    wait_listed(qtbot, tab, 1)
+    assert tab.queue.rows[0].state == "failed"
+    tab.select_job(info.id)
+    page = tab.job_page
+    qtbot.waitUntil(lambda: page.progress.state is not None, timeout=5000)  # the events are read
+    assert page.state == "failed" and page.state_label.text() == "failed"
+    assert not page.cancel_button.isVisible() and page.start_button.text() == "Run again"
+    assert tab.queue.rows[0].state == "failed"
+    assert "ended without reporting an outcome" in page.eta_label.text()
+
+
+def test_another_computers_job_shows_running_there(qtbot, tab, demo, tmp_path):
+    """A user folder shared by two computers: the other one's job is not judged dead here."""
+    import json
+
+    from trainer import jobs
+
+    info = fake_job(demo, "queued", name="elsewhere")
+    jobs.write_state(info.folder, "running", pid=2**22 + 12345, reason=None)  # no such pid here
+    status = json.loads((info.folder / "state.json").read_text())
+    (info.folder / "state.json").write_text(json.dumps(dict(status, host="radiology-pc-2")))
+    EventWriter(info).write(started(info.id))
+    wait_listed(qtbot, tab, 1)
+    tab.select_job(info.id)
+    page = tab.job_page
+    qtbot.waitUntil(lambda: page.progress.state is not None, timeout=5000)
+    state_index = tab.queue.index(0, 1)
+    assert tab.queue.data(state_index) == "running on radiology-pc-2"
+    assert page.state_label.text() == "running on radiology-pc-2"
+    assert page.cancel_button.isVisible()  # through the cancel file, which that computer watches
+    tab.grab().save(str(tmp_path / "elsewhere.png"))
+    print("screenshot:", tmp_path / "elsewhere.png")

@@ -29,7 +29,7 @@ class Row:
     """One job as shown (a :class:`trainer.jobs.JobInfo` plus what the tab knows)."""
 
     __slots__ = ("id", "name", "disk_state", "event_state", "disk_reason", "event_reason", "created", "progress",
-                 "busy", "folder", "has_checkpoint", "info")
+                 "busy", "folder", "has_checkpoint", "info", "host")
 
     def __init__(self, info) -> None:
         self.id = info.id
@@ -47,6 +47,8 @@ class Row:
         self.created = info.status.get("created", "")
         self.folder = info.folder
         self.has_checkpoint = info.checkpoint is not None
+        # another computer sharing the user folder runs it: only that one can tell if it lives
+        self.host = info.host if info.elsewhere else None
 
     @property
     def state(self) -> str:
@@ -54,6 +56,12 @@ class Row:
         if self.event_state in ("finished", "failed", "cancelled") and self.disk_state == "running":
             return self.event_state
         return self.disk_state
+
+    @property
+    def label(self) -> str:
+        """The state as shown, e.g. ``running on RADIOLOGY-2`` for another computer's job."""
+        text = STATE_LABELS.get(self.state, self.state)
+        return f"{text} on {self.host}" if self.host and self.state == "running" else text
 
     @property
     def reason(self) -> str | None:
@@ -97,7 +105,7 @@ class JobQueueModel(QAbstractTableModel):
             if col == 0:
                 return row.name
             if col == 1:
-                return row.busy or STATE_LABELS.get(row.state, row.state)
+                return row.busy or row.label
             if col == 2:
                 return row.progress if row.state == "running" else ""
             if col == 3:

@@ -33,7 +33,7 @@ from medview.qt.trainer_tab.evaluation_view import EvaluationView
 from medview.qt.trainer_tab.event_tail import EventTail
 from medview.qt.trainer_tab.job_list import STATE_COLOURS
 from medview.qt.trainer_tab.log_view import LogView
-from medview.qt.trainer_tab.progress import TERMINAL, JobProgress, format_duration
+from medview.qt.trainer_tab.progress import TERMINAL, JobProgress, format_duration, parse_time
 from medview.qt.trainer_tab.search_view import SearchView
 
 __all__ = ["JobPage", "export_command"]
@@ -331,6 +331,8 @@ class JobPage(QWidget):
         for e in events:
             self.progress.add(e)
             if e.type == "job_started":
+                if self._ended_since(e.time):
+                    continue  # a killed run's last events say running; its recorded end wins
                 self.state = "running"
                 self.eventState.emit(self.job_id, "running", None)
             elif e.type in TERMINAL:
@@ -345,6 +347,22 @@ class JobPage(QWidget):
         self._update_buttons()
         if self.state == "finished":
             self._maybe_load_report()
+
+    def _ended_since(self, event_time: str) -> bool:
+        """Whether ``state.json`` records an end of the job after ``event_time``.
+
+        A run killed outright (or whose process the queue found gone) writes no
+        terminal event: its events end in ``running``. The listing's recorded end then
+        outranks them; a resumed run's new ``job_started`` comes after that end.
+        """
+        info = self.info
+        ended = info.status.get("ended") if info is not None else None
+        if info is None or info.state not in TERMINAL.values() or not ended:
+            return False
+        try:  # "ended" has whole seconds: the end lies within the second after it
+            return parse_time(event_time) < parse_time(ended) + 1.0
+        except (TypeError, ValueError):
+            return False
 
     def _set_kind(self, kind: str) -> None:
         """Training shows charts and the evaluation; a search its trials (and the log)."""
@@ -408,7 +426,8 @@ class JobPage(QWidget):
 
     def _update_state_label(self) -> None:
         s = self.state or ""
-        self.state_label.setText(s)
+        elsewhere = s == "running" and self.info is not None and self.info.elsewhere
+        self.state_label.setText(f"running on {self.info.host}" if elsewhere else s)
         self.state_label.setStyleSheet(f"color: {STATE_COLOURS.get(s, theme.TEXT)}; font-weight: bold;")
 
     def _update_buttons(self) -> None:

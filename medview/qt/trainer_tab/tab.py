@@ -76,9 +76,11 @@ def _enqueue_and_start(job: dict):
     jobs = load("trainer.jobs")
 
     info = jobs.enqueue(job)
-    if not any(j.state == "running" for j in jobs.list_jobs()):
-        info = jobs.start(info.id, start_next=True)
-        lower_priority(info.pid)
+    try:  # the check and the start under the queue lock: a CLI or trainer may start one too
+        info = jobs.start(info.id, start_next=True, if_idle=True)
+    except jobs.QueueBusy:
+        return info
+    lower_priority(info.pid)
     return info
 
 
@@ -92,9 +94,7 @@ def _enqueue_best(folder: str):
 def _start(job_id: str, resume: bool):
     jobs = load("trainer.jobs")
 
-    if any(j.state == "running" and j.id != job_id for j in jobs.list_jobs()):
-        raise RuntimeError("another job is running; this one starts when the queue reaches it")
-    info = jobs.start(job_id, resume=resume, start_next=True)
+    info = jobs.start(job_id, resume=resume, start_next=True, if_idle=True)  # QueueBusy says why not
     lower_priority(info.pid)
     return info
 
