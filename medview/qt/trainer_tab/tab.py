@@ -380,8 +380,7 @@ class TrainerTab(QWidget):
         """Ask how the base model's outputs map to the data set's classes when their names
         differ (the trainer never maps them by position); True if the dialog was opened —
         the job is queued when the user accepts it."""
-        from medview.qt.trainer_tab.class_map import ClassMapDialog
-
+        ClassMapDialog = load("medview.qt.trainer_tab.class_map").ClassMapDialog
         start_weights = load("trainer.start_weights")  # light: no torch
         classes_differ, output_classes = start_weights.classes_differ, start_weights.output_classes
         form = self.setup_form
