@@ -12,6 +12,12 @@ warm-up -- for:
   from pydicom's output range to uint8 and inverted for MONOCHROME1 -- the same
   8-bit picture (checked: max difference printed, must be <= 1). A second pydicom
   figure re-runs ``apply_modality_lut`` every time as well.
+
+Then decoding: for a compressed 512x512 CT and a ~2k x 2k JPEG 2000 radiograph it
+times one frame decoded through the decoder-process pool (``decode_frame``, the
+app's path: worker process, shared-memory return) beside the same decode in this
+process (``decode_frame_in_process``), alternating the two, median after the
+pool's workers are warm. Target: the pool costs <= 15 % more.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from medview.core.io.dicom import decode_frame, read_header  # noqa: E402
+from medview.core.io.dicom import (decode_frame, decode_frame_in_process,  # noqa: E402
+                                   read_header)
 from medview.core.pixels import FrameRenderer, Window, display_params  # noqa: E402
 from tests.datafiles import find  # noqa: E402
 
@@ -38,6 +45,15 @@ CASES = (
     ("CR radiograph (RG1_UNCR.dcm, MONOCHROME1)", "RG1_UNCR.dcm", 40, 20.0),
 )
 WARMUP = 5
+
+# (label, file, iterations, overhead target or None) for decoding through the pool vs
+# in process; the small MR shows the fixed per-frame cost (pipe round trip), untargeted
+DECODE_CASES = (
+    ("CT 512x512 JPEG 2000 lossless (693_J2KR.dcm)", "693_J2KR.dcm", 30, 0.15),
+    ("CR 1955x1841 JPEG 2000 lossless (RG1_J2KR.dcm)", "RG1_J2KR.dcm", 8, 0.15),
+    ("MR 64x64 JPEG-LS lossless (MR_small_jpeg_ls_lossless.dcm)",
+     "MR_small_jpeg_ls_lossless.dcm", 200, None),
+)
 
 
 def windows(center: float, width: float, n: int) -> list[Window]:
@@ -125,10 +141,41 @@ def bench_case(label: str, name: str, n: int, target_ms: float) -> bool:
     return ok_target and ok_faster and ok_same
 
 
+def bench_decode(label: str, name: str, n: int, target: float | None) -> bool:
+    path = find(name)
+    header = read_header(path)
+    pooled = decode_frame(path, 0, header)  # starts the pool's worker (not timed)
+    same = np.array_equal(pooled, decode_frame_in_process(path, 0, header))
+    local_t, pool_t = [], []
+    for _ in range(n):  # alternate, so that load on a shared machine hits both alike
+        t0 = time.perf_counter()
+        decode_frame_in_process(path, 0, header)
+        t1 = time.perf_counter()
+        decode_frame(path, 0, header)
+        t2 = time.perf_counter()
+        local_t.append(t1 - t0)
+        pool_t.append(t2 - t1)
+    local_ms, pool_ms = statistics.median(local_t) * 1e3, statistics.median(pool_t) * 1e3
+    overhead = pool_ms / local_ms - 1.0
+    rows, cols = pooled.shape[:2]
+    print(f"\n{label}: {rows}x{cols} {pooled.dtype}, {n} decodes each")
+    print(f"  in-process decode (decode_frame_in_process)  : {local_ms:8.2f} ms")
+    print(f"  decoder-process pool (decode_frame)          : {pool_ms:8.2f} ms"
+          f"   ratio pool/in-process = {pool_ms / local_ms:5.2f}x ({overhead:+.1%}, "
+          f"{pool_ms - local_ms:+.2f} ms)")
+    fast = target is None or overhead <= target
+    verdict = "no target (fixed cost)" if target is None else \
+        f"target overhead <= {target:.0%}: {'PASS' if fast else 'FAIL'}"
+    print(f"  {verdict}; same pixels: {'PASS' if same else 'FAIL'}")
+    return fast and same
+
+
 def main() -> int:
     print("medview pixel pipeline: per re-window time, median after warm-up")
     print(f"numpy {np.__version__}; a new window every iteration")
     results = [bench_case(*case) for case in CASES]
+    print("\nDecoding compressed frames: through the decoder-process pool vs in process")
+    results += [bench_decode(*case) for case in DECODE_CASES]
     print("\nOVERALL:", "PASS" if all(results) else "FAIL")
     return 0 if all(results) else 1
 

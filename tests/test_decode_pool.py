@@ -54,14 +54,14 @@ def truncated_jpeg_ls(tmp_path: Path) -> Path:
 
 
 def greedy_j2k(tmp_path: Path) -> Path:
-    """MR_small_jp2klossless.dcm with 60 bytes of its codestream replaced by 58 zero bytes.
+    """MR_small_jp2klossless.dcm with 58 bytes of its codestream replaced by 60 zero bytes.
 
     pydicom refuses the broken fragment items; GDCM's reader then grows to 1.15 GB RSS
     (measured in-process) before giving up.
     """
     data = find("MR_small_jp2klossless.dcm").read_bytes()
     path = tmp_path / "greedy_j2k.dcm"
-    path.write_bytes(data[:5548] + bytes(58) + data[5548 + 60:])
+    path.write_bytes(data[:5548] + bytes(60) + data[5548 + 58:])
     return path
 
 

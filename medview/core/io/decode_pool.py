@@ -271,7 +271,8 @@ def pool() -> DecodePool:
 
 def decode(task: str, path: str | Path, *args, decoder: str) -> np.ndarray:
     """Run decoder task ``task`` on ``path`` in the shared pool; see :meth:`DecodePool.run`."""
-    return pool().run(task, (str(path), *args), path, decoder)
+    # absolute: the worker's working folder is the one it started in
+    return pool().run(task, (os.path.abspath(path), *args), path, decoder)
 
 
 def shutdown() -> None:

@@ -160,10 +160,18 @@ def _silence_stderr() -> None:
 # --------------------------------------------------------------------------- memory cap
 
 def memory_limiter() -> Callable[[int | None], None]:
-    """``limit(cap)`` caps further allocation at ``cap`` bytes; ``limit(None)`` lifts it."""
-    if sys.platform == "win32":
-        return _JobObjectLimit()
-    return _rlimit_as
+    """``limit(cap)`` caps further allocation at ``cap`` bytes; ``limit(None)`` lifts it.
+
+    Where the platform refuses (a Job Object the process cannot join, a system
+    without RLIMIT_AS) decoding goes on uncapped: a missing cap must not stop
+    every compressed image from showing. The timeout still holds.
+    """
+    try:
+        limit = _JobObjectLimit() if sys.platform == "win32" else _rlimit_as
+        limit(None)
+    except (OSError, ValueError, AttributeError):
+        return lambda cap: None
+    return limit
 
 
 def _rlimit_as(cap: int | None) -> None:
