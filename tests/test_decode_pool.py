@@ -257,6 +257,34 @@ def test_app_exit_stops_workers_and_frees_segments(tmp_path):
     assert "leaked" not in proc.stderr  # multiprocessing's resource tracker found nothing
 
 
+def _decode_in_forked_child(path: str, queue) -> None:
+    arr = decode_frame(path)
+    own = decode_pool.pool()
+    queue.put((int(arr.astype(np.int64).sum()), own.pids(), own.max_workers))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_gets_its_own_one_worker_pool():
+    # The trainer's DataLoader workers are forked: they must not use the parent's pipes.
+    import multiprocessing
+
+    path = find("693_J2KR.dcm")
+    expected = decode_frame_in_process(path)
+    decode_frame(path)
+    parent_pids = decode_pool.pool().pids()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_decode_in_forked_child, args=(str(path), queue))
+    child.start()
+    total, child_pids, workers = queue.get(timeout=300)
+    child.join(60)
+    assert child.exitcode == 0 and total == int(expected.astype(np.int64).sum())
+    assert child_pids and set(child_pids).isdisjoint(parent_pids) and workers == 1
+    assert not any(_alive(pid) for pid in child_pids)  # the child stopped its pool at exit
+    np.testing.assert_array_equal(decode_frame(path), expected)  # the parent's pool still serves
+    assert decode_pool.pool().pids() == parent_pids
+
+
 # --------------------------------------------------------------------------- Windows
 
 @pytest.mark.skipif(ctypes.sizeof(ctypes.c_void_p) != 8, reason="sizes below are for 64-bit")

@@ -261,12 +261,28 @@ _POOL_LOCK = threading.Lock()
 
 
 def pool() -> DecodePool:
-    """The process-wide pool, created on first use (per process: a forked child gets its own)."""
+    """The process-wide pool, created on first use (per process: a forked child gets its own).
+
+    In a multiprocessing child (the trainer's DataLoader workers) it has one decoder, so
+    that N loader workers do not start N full pools.
+    """
     global _POOL
     with _POOL_LOCK:
         if _POOL is None or _POOL._pid != os.getpid():
-            _POOL = DecodePool()
+            child = multiprocessing.parent_process() is not None
+            _POOL = DecodePool(workers=1 if child else None)
         return _POOL
+
+
+def _forget_parent_pool() -> None:
+    # After fork(), in the child: the parent's workers and segments are not ours to use,
+    # and a lock another parent thread held at the fork would never be released.
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_pool)
 
 
 def decode(task: str, path: str | Path, *args, decoder: str) -> np.ndarray:
