@@ -259,8 +259,12 @@ def test_app_exit_stops_workers_and_frees_segments(tmp_path):
 
 def _decode_in_forked_child(path: str, queue) -> None:
     arr = decode_frame(path)
+    total = int(arr.astype(np.int64).sum())
+    if decode_pool._POOL is None:  # a daemonic child decodes in itself
+        queue.put((total, [], 0))
+        return
     own = decode_pool.pool()
-    queue.put((int(arr.astype(np.int64).sum()), own.pids(), own.max_workers))
+    queue.put((total, own.pids(), own.max_workers))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
@@ -283,6 +287,20 @@ def test_a_forked_child_gets_its_own_one_worker_pool():
     assert not any(_alive(pid) for pid in child_pids)  # the child stopped its pool at exit
     np.testing.assert_array_equal(decode_frame(path), expected)  # the parent's pool still serves
     assert decode_pool.pool().pids() == parent_pids
+
+
+def test_a_daemonic_child_decodes_in_itself():
+    # The trainer's DataLoader workers are daemonic: multiprocessing forbids them children.
+    import multiprocessing
+
+    path = find("693_J2KR.dcm")
+    expected = int(decode_frame_in_process(path).astype(np.int64).sum())
+    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_decode_in_forked_child, args=(str(path), queue), daemon=True)
+    child.start()
+    assert queue.get(timeout=300) == (expected, [], 0)
+    child.join(60)
 
 
 # --------------------------------------------------------------------------- Windows

@@ -286,7 +286,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def decode(task: str, path: str | Path, *args, decoder: str) -> np.ndarray:
-    """Run decoder task ``task`` on ``path`` in the shared pool; see :meth:`DecodePool.run`."""
+    """Run decoder task ``task`` on ``path`` in the shared pool; see :meth:`DecodePool.run`.
+
+    A daemonic multiprocessing child (the trainer's DataLoader workers) may not start
+    processes: there the task runs in that process, itself a disposable worker.
+    """
+    if multiprocessing.current_process().daemon:
+        return decode_worker.TASKS[task](str(path), *args)
     # absolute: the worker's working folder is the one it started in
     return pool().run(task, (os.path.abspath(path), *args), path, decoder)
 
