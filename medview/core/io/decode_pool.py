@@ -118,6 +118,9 @@ class DecodePool:
         except _TimedOut:
             raise ReadError(path, f"the {decoder} decoder did not finish within "
                                   f"{self.timeout:g} s on this file's pixel data") from None
+        except (OSError, ValueError) as exc:  # no shared memory left, or a garbled reply
+            raise ReadError(path, f"the {decoder} decoder's frame could not be passed back "
+                                  f"({exc})") from None
         finally:
             self._release(worker, keep)
 
@@ -228,6 +231,8 @@ class DecodePool:
     def _read_frame(worker: _Worker, shape: tuple, dtype: str) -> np.ndarray:
         dt = np.dtype(dtype)
         count = int(np.prod(shape, dtype=np.int64))
+        if count * dt.itemsize > worker.segment.size:
+            raise ValueError("the reply claims more data than the segment holds")
         view = np.frombuffer(worker.segment.buf, dt, count)
         try:
             return view.reshape(shape).copy()
