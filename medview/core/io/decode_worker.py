@@ -202,8 +202,8 @@ class _JobObjectLimit:
     """Windows: the worker puts itself in a Job Object with a process memory limit.
 
     The limit counts committed private memory; over it, allocations fail (MemoryError
-    in Python, bad_alloc in C++), as RLIMIT_AS does on Linux. Lifting it sets it to
-    the whole address space rather than clearing the flag, which keeps one code path.
+    in Python, bad_alloc in C++), as RLIMIT_AS does on Linux. Written from the Win32
+    documentation; the test suite checks the structures' layout, not a Windows run.
     """
 
     def __init__(self) -> None:
@@ -227,10 +227,10 @@ class _JobObjectLimit:
 
     def __call__(self, cap: int | None) -> None:
         ctypes = self._ctypes
-        info = JOBOBJECT_EXTENDED_LIMIT_INFORMATION()
-        info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_PROCESS_MEMORY
-        info.ProcessMemoryLimit = (self._private_bytes() + cap if cap is not None
-                                   else ctypes.c_size_t(-1).value)
+        info = JOBOBJECT_EXTENDED_LIMIT_INFORMATION()  # zeroed: no flags = no limits
+        if cap is not None:
+            info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_PROCESS_MEMORY
+            info.ProcessMemoryLimit = self._private_bytes() + cap
         if not self._k32.SetInformationJobObject(self._job, JOB_OBJECT_EXTENDED_LIMIT_INFO,
                                                  ctypes.byref(info), ctypes.sizeof(info)):
             raise OSError(ctypes.get_last_error(), "cannot set the decoder's memory limit")
