@@ -197,6 +197,18 @@ def test_timeout_is_one_line_and_a_fresh_worker_follows(make_pool):
     assert pool.pids() != [first]
 
 
+def test_a_worker_that_cannot_start_is_one_line_and_does_not_block_the_pool(make_pool,
+                                                                          monkeypatch):
+    pool = make_pool(workers=1)
+    with monkeypatch.context() as m:
+        m.setattr(decode_worker, "serve", os.abort)  # the child dies before it says ready
+        with pytest.raises(ReadError) as err:
+            pool.run("_alloc", (10,), "/data/d.dcm", "test")
+    assert str(err.value).startswith(f"{Path('/data/d.dcm')}: could not start a decoder process")
+    assert "\n" not in str(err.value)
+    assert pool.run("_alloc", (10,), "then", "test").sum() == 10  # its slot was given back
+
+
 def test_memory_cap_stops_a_huge_allocation(make_pool):
     pool = make_pool(workers=1, memory_cap=256 * MB)
     with pytest.raises(ReadError) as err:

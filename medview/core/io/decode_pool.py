@@ -106,8 +106,9 @@ class DecodePool:
             reply = self._call(worker, task, args)
             kind = reply[0]
             if kind == "ok":
+                arr = self._read_frame(worker, reply[1], reply[2])
                 keep = True
-                return self._read_frame(worker, reply[1], reply[2])
+                return arr
             if kind == "error":
                 keep = True
                 raise ReadError(path, reply[1])
@@ -169,6 +170,8 @@ class DecodePool:
             with self._cond:
                 self._count -= 1
                 self._cond.notify()
+            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
+                raise
             raise ReadError(path, f"could not start a decoder process ({exc})") from None
 
     def _start(self) -> _Worker:
@@ -182,6 +185,9 @@ class DecodePool:
             if not parent.poll(START_TIMEOUT_S):
                 raise TimeoutError(f"no answer in {START_TIMEOUT_S:g} s")
             parent.recv()  # ("ready", pid)
+        except EOFError:
+            _dispose(worker)
+            raise RuntimeError(f"it exited while starting, status {proc.exitcode}") from None
         except BaseException:
             _dispose(worker)
             raise
