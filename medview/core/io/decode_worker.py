@@ -68,6 +68,9 @@ def _test_tasks() -> dict[str, Callable]:
 
 def serve(conn, memory_cap: int, quiet: bool = True) -> None:
     """Worker main loop (the target of the pool's ``Process``)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the app's to handle; it stops us
     if quiet:
         _silence_stderr()  # codecs print to fd 2; the user gets medview's one line
     tasks = dict(TASKS)
@@ -98,7 +101,7 @@ def serve(conn, memory_cap: int, quiet: bool = True) -> None:
         finally:
             limiter(None)
         if arr is not None:
-            if arr.nbytes > shm_size:
+            if segment is None or arr.nbytes > shm_size:
                 conn.send(("grow", arr.nbytes))
                 shm_name, shm_size = conn.recv()
                 segment = _attach(segment, shm_name)
