@@ -2,8 +2,8 @@
 of memory without taking medview down (issue 11, item 1).
 
 Real files throughout: pydicom's and pydicom-data's compressed test files, a truncated
-JPEG-LS file that aborts any process that decodes it (found by fuzzing), and a damaged
-JPEG 2000 file that makes GDCM allocate over 1 GB. The ``_abort``/``_hang``/``_alloc``/
+JPEG-LS file and a damaged JPEG baseline file that abort any process that decodes them
+(found by fuzzing), and a damaged JPEG 2000 file that makes GDCM allocate over 1 GB. The ``_abort``/``_hang``/``_alloc``/
 ``_modules`` tasks are the worker's test hooks (``MEDVIEW_DECODE_TEST_HOOKS=1``).
 """
 
@@ -51,6 +51,20 @@ def truncated_jpeg_ls(tmp_path: Path) -> Path:
     path = tmp_path / "truncated_jpeg_ls.dcm"
     path.write_bytes(find("JPEGLSNearLossless_16.dcm").read_bytes()[:572])
     return path
+
+
+def zeroed_jpeg_baseline(tmp_path: Path) -> Path:
+    """SC_rgb_jpeg_dcmtk.dcm with 52 bytes at 1754 replaced by 19 zero bytes: GDCM's JPEG
+    codec throws gdcm::Exception through its C API and the process aborts (found by fuzzing)."""
+    data = find("SC_rgb_jpeg_dcmtk.dcm").read_bytes()
+    path = tmp_path / "zeroed_jpeg_baseline.dcm"
+    path.write_bytes(data[:1754] + bytes(19) + data[1754 + 52:])
+    return path
+
+
+# real files that abort any process decoding them, and the decoder the message names
+CRASHERS = [(truncated_jpeg_ls, "JPEG-LS", "MR_small_jpeg_ls_lossless.dcm"),
+            (zeroed_jpeg_baseline, "JPEG baseline", "SC_rgb_jpeg_dcmtk.dcm")]
 
 
 def greedy_j2k(tmp_path: Path) -> Path:
@@ -152,9 +166,10 @@ def test_workers_import_neither_qt_nor_torch(make_pool):
 
 # --------------------------------------------------------------------------- faults
 
-def test_a_real_crashing_file_kills_an_in_process_decoder(tmp_path):
-    # Without the pool this file takes the whole app down (SIGABRT from GDCM/CharLS).
-    path = truncated_jpeg_ls(tmp_path)
+@pytest.mark.parametrize("make,decoder,good", CRASHERS)
+def test_a_real_crashing_file_kills_an_in_process_decoder(tmp_path, make, decoder, good):
+    # Without the pool this file takes the whole app down (SIGABRT from GDCM).
+    path = make(tmp_path)
     code = ("import sys; from medview.core.io.dicom import decode_frame_in_process; "
             "decode_frame_in_process(sys.argv[1], 0)")
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
@@ -162,12 +177,14 @@ def test_a_real_crashing_file_kills_an_in_process_decoder(tmp_path):
     assert proc.returncode != 0 and proc.returncode in (-signal.SIGABRT, 3, 0xC0000409), proc
 
 
-def test_a_real_crashing_file_gives_one_line_and_the_next_decode_works(tmp_path):
-    path = truncated_jpeg_ls(tmp_path)
+@pytest.mark.parametrize("make,decoder,good", CRASHERS)
+def test_a_real_crashing_file_gives_one_line_and_the_next_decode_works(tmp_path, make,
+                                                                       decoder, good):
+    path = make(tmp_path)
     with pytest.raises(ReadError) as err:
         decode_frame(path)
-    assert str(err.value) == f"{path}: the JPEG-LS decoder crashed on this file's pixel data"
-    good = find("MR_small_jpeg_ls_lossless.dcm")
+    assert str(err.value) == f"{path}: the {decoder} decoder crashed on this file's pixel data"
+    good = find(good)
     np.testing.assert_array_equal(decode_frame(good), decode_frame_in_process(good))
 
 
