@@ -3,8 +3,9 @@ of memory without taking medview down (issue 11, item 1).
 
 Real files throughout: pydicom's and pydicom-data's compressed test files, a truncated
 JPEG-LS file and a damaged JPEG baseline file that abort any process that decodes them
-(found by fuzzing), and a damaged JPEG 2000 file that makes GDCM allocate over 1 GB. The ``_abort``/``_hang``/``_alloc``/
-``_modules`` tasks are the worker's test hooks (``MEDVIEW_DECODE_TEST_HOOKS=1``).
+(found by fuzzing), and a damaged JPEG 2000 file that makes GDCM allocate over 1 GB.
+The ``_abort``/``_hang``/``_alloc``/``_modules`` tasks are the worker's test hooks
+(``MEDVIEW_DECODE_TEST_HOOKS=1``).
 """
 
 from __future__ import annotations
