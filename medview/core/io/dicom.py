@@ -123,19 +123,52 @@ def decode_frame(path: str | Path, index: int = 0, header: Dataset | None = None
     colour (YBR_FULL/YBR_FULL_422 converted to RGB, planar configuration
     normalised). Palette colour stays as indices: the display pipeline applies it.
     Pass the file's ``header`` (from :func:`read_header`) when known, to save
-    reading it again.
+    reading it again. Compressed pixel data is decoded in a decoder process
+    (:mod:`medview.core.io.decode_pool`); native pixel data is read here.
 
     Raises
     ------
     ReadError
-        With the reason (truncated pixel data, unsupported syntax, ...).
+        With the reason (truncated pixel data, unsupported syntax, a decoder
+        that crashed or ran out of time, ...).
+    """
+    if header is None:
+        header = read_header(path)
+    syntax = transfer_syntax(header)
+    if syntax is not None and syntax.is_transfer_syntax and syntax.is_compressed:
+        from medview.core.io import decode_pool
+
+        return decode_pool.decode("dicom", path, index, decoder=decoder_name(syntax))
+    return decode_frame_in_process(path, index, header)
+
+
+def decoder_name(syntax: UID) -> str:
+    """The codec family of a compressed transfer syntax, as a user reads it in an error."""
+    return _DECODER_NAMES.get(str(syntax), syntax.name)
+
+
+_DECODER_NAMES = {
+    "1.2.840.10008.1.2.4.50": "JPEG baseline", "1.2.840.10008.1.2.4.51": "JPEG extended",
+    "1.2.840.10008.1.2.4.57": "JPEG lossless", "1.2.840.10008.1.2.4.70": "JPEG lossless",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS", "1.2.840.10008.1.2.4.81": "JPEG-LS",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000", "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.4.201": "HTJ2K", "1.2.840.10008.1.2.4.202": "HTJ2K",
+    "1.2.840.10008.1.2.4.203": "HTJ2K", "1.2.840.10008.1.2.5": "RLE",
+}
+
+
+def decode_frame_in_process(path: str | Path, index: int = 0,
+                            header: Dataset | None = None) -> np.ndarray:
+    """:func:`decode_frame` with the codecs in THIS process.
+
+    For native pixel data, the decoder worker and benchmarks: the app decodes
+    compressed data only through :func:`decode_frame`. ``header`` is needed only
+    for files without a transfer syntax or deflated ones.
     """
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if header is None:
-                header = read_header(path)
             arr = _decode_with_pydicom(path, index, header)
     except FileNotFoundError:
         raise ReadError(path, "file not found") from None

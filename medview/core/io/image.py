@@ -44,9 +44,9 @@ def probe_image(path: str | Path) -> ImageInfo:
             mode, im_format = im.mode, im.format
     except FileNotFoundError:
         raise ReadError(path, "file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError):
         # Pillow cannot open 16-bit RGB PNGs; OpenCV can, at the cost of a decode.
-        arr = _read_with_opencv(path, reason=f"not a readable image ({exc})")
+        arr = read_image(path)  # in a decoder process: a file Pillow refuses is suspect
         return ImageInfo(arr.shape[0], arr.shape[1], 1 if arr.ndim == 2 else 3,
                          arr.itemsize * 8)
     bits = 16 if mode in ("I;16", "I;16B", "I;16L", "I", "F") else _declared_bits(path, im_format)
@@ -72,8 +72,17 @@ def read_image(path: str | Path) -> np.ndarray:
     """Decode a plain image to uint8/uint16, (rows, cols) grey or (rows, cols, 3) RGB.
 
     Alpha is dropped; palette images become RGB; greyscale stored as RGB stays
-    RGB (what the file says). Raises ReadError with the reason.
+    RGB (what the file says). The codec runs in a decoder process
+    (:mod:`medview.core.io.decode_pool`). Raises ReadError with the reason.
     """
+    from medview.core.io import decode_pool
+
+    decoder = Path(path).suffix.lstrip(".").upper() or "image"
+    return decode_pool.decode("image", path, decoder=decoder)
+
+
+def read_image_in_process(path: str | Path) -> np.ndarray:
+    """:func:`read_image` with the codec in THIS process (the decoder worker runs this)."""
     path = Path(path)
     arr = _read_with_opencv(path, reason="not a readable image")
     if arr.ndim == 3:
