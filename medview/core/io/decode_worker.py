@@ -115,12 +115,12 @@ def serve(conn, memory_cap: int, quiet: bool = True) -> None:
 
 def _warm_up() -> None:
     """Import the codecs now, so the first frame is as fast as the rest."""
-    from pydicom.uid import (JPEG2000Lossless, JPEGBaseline8Bit, JPEGLSLossless,
-                             RLELossless)
-
+    from medview.core.imports import load
     from medview.core.io.dicom import _decoder_available
 
-    for uid in (JPEGBaseline8Bit, JPEGLSLossless, JPEG2000Lossless, RLELossless):
+    uids = load("pydicom.uid")
+    for uid in (uids.JPEGBaseline8Bit, uids.JPEGLSLossless, uids.JPEG2000Lossless,
+                uids.RLELossless):
         _decoder_available(uid)
 
 
