@@ -7,6 +7,7 @@ size and areas are counted on the frame's own pixel grid with its spacing.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from medview.inference.manifest import Manifest
 from medview.inference.preprocess import Preprocessed, frame_input, preprocess
 from medview.inference.registry import LoadedModel
 from medview.inference.results import ClassificationResult, SegmentationResult
+from medview.inference.scope import ImageFacts, OutsideScopeError, Scope, check_scope
 
 
 class Analyzer:
@@ -60,12 +62,31 @@ class Analyzer:
                                     model_key=model.key, device=device, engine=engine,
                                     precision=precision, on_notice=on_notice)
 
-    def analyze(self, frame) -> ClassificationResult | SegmentationResult:
-        """Analyse one frame.
+    def scope(self, frame, accept_unknown_body_part: bool | None = None) -> Scope:
+        """Is ``frame`` inside the model's declared input? (Header only: cheap.)
 
         Parameters
         ----------
         frame : medview.core.study.Frame
+        accept_unknown_body_part : bool, optional
+            The user's choice for images recording no body part (default: the manifest's).
+        """
+        return check_scope(self.manifest.intended_input, ImageFacts.from_frame(frame),
+                           accept_unknown_body_part)
+
+    def analyze(self, frame, *, outside_scope: bool = False,
+                accept_unknown_body_part: bool | None = None
+                ) -> ClassificationResult | SegmentationResult:
+        """Analyse one frame, after checking it is inside the model's declared input.
+
+        Parameters
+        ----------
+        frame : medview.core.study.Frame
+        outside_scope : bool
+            Run even if the image is outside the declared input ("Run anyway");
+            the result's scope then says so, and the audit log records it.
+        accept_unknown_body_part : bool, optional
+            The user's choice for images that record no body part.
 
         Returns
         -------
@@ -73,12 +94,19 @@ class Analyzer:
 
         Raises
         ------
+        medview.inference.scope.OutsideScopeError
+            If the image is outside the declared input and ``outside_scope`` is False.
         medview.core.errors.ReadError
             If the pixels cannot be decoded.
         medview.inference.preprocess.PreprocessError
             If the image cannot be prepared as the manifest asks.
         """
         start = time.perf_counter()
+        scope = self.scope(frame, accept_unknown_body_part)
+        if not scope.inside:
+            if not outside_scope:
+                raise OutsideScopeError(scope)
+            scope = dataclasses.replace(scope, overridden=True)
         pre = self._prepare(frame)
         t0 = time.perf_counter()
         with self._lock:
@@ -90,8 +118,8 @@ class Analyzer:
         else:
             fields = segmentation_fields(logits, pre, frame.spacing, self.manifest)
             make = SegmentationResult
-        result = make(**fields, **self._provenance(frame), ms_inference=ms_inference,
-                      ms=(time.perf_counter() - start) * 1000.0)
+        result = make(**fields, **self._provenance(frame), scope=scope,
+                      ms_inference=ms_inference, ms=(time.perf_counter() - start) * 1000.0)
         if self.audit is not None:
             self.audit.record(result)
         return result

@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 
 from medview.core.geometry import Measurement
+from medview.inference.scope import UNCHECKED_MESSAGE, Scope
+
+#: The verdict of a model that declares no intended input.
+UNCHECKED = Scope(inside=True, checked=False, message=UNCHECKED_MESSAGE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +44,9 @@ class ResultBase:
         Wall time of the whole analysis: preprocessing, network and postprocessing.
     ms_inference : float
         The network alone.
+    scope : Scope
+        Whether the image is inside the model's declared input, and whether the
+        user ran it anyway (:mod:`medview.inference.scope`).
     """
 
     file: str
@@ -53,13 +60,14 @@ class ResultBase:
     precision: str
     ms: float
     ms_inference: float
+    scope: Scope = UNCHECKED
 
     def _common_json(self) -> dict[str, Any]:
         return {"file": self.file, "frame": self.frame,
                 "sop_instance_uid": self.sop_instance_uid, "model": self.model,
                 "version": self.version, "engine": self.engine, "device": self.device,
                 "precision": self.precision, "ms": round(self.ms, 2),
-                "ms_inference": round(self.ms_inference, 2)}
+                "ms_inference": round(self.ms_inference, 2), "scope": self.scope.to_json()}
 
 
 @dataclass(frozen=True, kw_only=True)
