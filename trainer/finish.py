@@ -61,16 +61,19 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
                     v.copy_(v.half().float())
         t.sink.log("info", "weights rounded to float16 for storage; the evaluation below uses them")
     t.module.eval()
-    thresholds, threshold, info = {}, 0.5, {}
-    if t.task == "classification" and t.pos is not None:
+    thresholds, threshold, info, calibration = {}, 0.5, {}, None
+    if t.task == "classification":
         val = E.run_model(t.module, t.sources["val"], list(range(len(t.sources["val"]))), t.criterion, t.task,
                           t.num_classes, t.per_rank_batch * 2, t.device, t.loader_workers)
-        threshold, info = E.choose_threshold(val, t.pos, t.job.threshold)
-        if "note" in info:
-            t.sink.log("warning", info["note"])
-        thresholds = {t.dataset.classes[t.pos]: threshold}
-    report, tested = _test_report(t, threshold, info, split_file)
-    manifest = replace(t.manifest, thresholds=thresholds)
+        calibration = _calibrate(t, val)  # before the threshold: it applies to calibrated scores
+        if t.pos is not None:
+            threshold, info = E.choose_threshold(val, t.pos, t.job.threshold)
+            if "note" in info:
+                t.sink.log("warning", info["note"])
+            thresholds = {t.dataset.classes[t.pos]: threshold}
+    report, tested = _test_report(t, threshold, info, split_file, calibration)
+    temperature = calibration["temperature"] if calibration else 1.0
+    manifest = replace(t.manifest, thresholds=thresholds, temperature=temperature)
     card = model_card(t.job, t.dataset.summary, t.sizes, t.net.parent, t.history, t.best, t.monitor, report)
     write_model_folder(t, manifest, card, report, model_dir)
     if tested:
@@ -79,7 +82,45 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
     return model_dir
 
 
-def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> tuple[dict[str, Any], bool]:
+def _calibrate(t: Training, val) -> dict[str, Any]:
+    """Fit the temperature on the validation outputs (scaled in place); the report's block."""
+    from trainer import calibration as C
+
+    if val.n < 10 or len(set(val.labels.tolist())) < 2:
+        note = (f"probabilities not calibrated: {val.n} validation image(s) of "
+                f"{len(set(val.labels.tolist()))} class(es) cannot fit a temperature; 1 kept")
+        t.sink.log("warning", note)
+        return {"temperature": 1.0, "fitted_on": "none", "note": note}
+    before = C.reliability(val.probs, val.labels)["ece"]
+    temperature = C.fit_temperature(val.probs, val.labels)
+    if C.at_range_end(temperature):
+        note = (f"probabilities not calibrated: the best temperature on the {val.n} validation "
+                f"images is at the end of the search range ({temperature:.3g}), which says the "
+                "validation set is too small or too easy to estimate it; 1 kept")
+        t.sink.log("warning", note)
+        return {"temperature": 1.0, "fitted_on": "none", "note": note,
+                "validation": {"ece_before": before, "ece_after": before, "n": val.n}}
+    val.probs = C.scale(val.probs, temperature)
+    after = C.reliability(val.probs, val.labels)["ece"]
+    t.sink.log("info", f"probabilities calibrated on the validation split: temperature "
+                       f"{temperature:.3g}, expected calibration error {before:.3f} -> {after:.3f}")
+    return {"temperature": temperature, "fitted_on": "validation",
+            "validation": {"ece_before": before, "ece_after": after, "n": val.n}}
+
+
+def _test_calibration(calibration: dict[str, Any], out) -> dict[str, Any]:
+    """Scale the test outputs in place; the reliability before and after, on the test set."""
+    from trainer import calibration as C
+
+    raw = out.probs
+    out.probs = C.scale(raw, calibration["temperature"])
+    before, after = C.reliability(raw, out.labels), C.reliability(out.probs, out.labels)
+    return {**calibration, "test": {"ece_before": before["ece"], "ece_after": after["ece"],
+                                    "bins_before": before["bins"], "bins_after": after["bins"]}}
+
+
+def _test_report(t: Training, threshold: float, info: dict, split_file: str,
+                 calibration: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     """The content of ``evaluation.json``, and whether there was a test part to measure."""
     from trainer import evaluate as E
 
@@ -97,6 +138,8 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> 
         "best_epoch": t.best["epoch"], "monitor": t.monitor, "best_validation": t.best["metric"],
         "history": t.history, "parent": t.net.parent,
     }
+    if calibration is not None:
+        report["calibration"] = calibration
     if len(src) == 0:
         report["metrics"] = {}
         report["notes"] = ["no test set: the model was not evaluated on held-out images"]
@@ -105,6 +148,8 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> 
                       t.per_rank_batch * 2, t.device, t.loader_workers)
     files = E.files_of(ds.samples, src.indices, source if source.is_dir() else source.parent)
     if t.task == "classification":
+        if calibration is not None:
+            report["calibration"] = _test_calibration(calibration, out)
         report.update(E.classification_report(out, list(ds.classes), t.pos, threshold, info, files))
     else:
         report.update(E.segmentation_report(out, list(ds.classes), files))

@@ -101,6 +101,12 @@ def _charts(t: Training, folder: Path, report: dict) -> dict[str, str]:
         curves = [(n, c["fpr"], c["tpr"], c["auc"]) for n, c in report["roc_one_vs_rest"].items() if c]
         if curves:
             made["roc"] = charts.roc_png(curves, folder / "roc.png", title="ROC, one class vs the rest (test)").name
+    test_calibration = (report.get("calibration") or {}).get("test")
+    if test_calibration:
+        made["reliability"] = charts.reliability_png(
+            test_calibration["bins_before"], test_calibration["bins_after"],
+            test_calibration["ece_before"], test_calibration["ece_after"],
+            report["calibration"]["temperature"], folder / "reliability.png").name
     if t.task == "segmentation" and len(t.sources["test"]):
         made["examples"] = _examples(t, folder / "examples.png").name
     return made

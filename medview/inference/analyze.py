@@ -190,7 +190,8 @@ def classification_fields(logits: np.ndarray, manifest: Manifest) -> dict[str, A
     a screening operating point); the label is the most probable positive
     finding, else the most probable class without a threshold, else None.
     """
-    probs = activate(logits, manifest.activation)
+    # Temperature scaling (calibration): the same division on every engine's logits.
+    probs = activate(np.asarray(logits, np.float64) / manifest.temperature, manifest.activation)
     by_class = {name: float(p) for name, p in zip(manifest.classes, probs)}
     if manifest.activation == "sigmoid":
         candidates = manifest.classes

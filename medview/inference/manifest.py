@@ -194,6 +194,9 @@ class Manifest:
     format: int = FORMAT_VERSION
     #: Where the model applies; None: anywhere, unchecked (manifests made before it existed).
     intended_input: IntendedInput | None = None
+    #: Logits are divided by it before the activation (temperature scaling, fitted on the
+    #: validation split by the trainer so probabilities are calibrated; 1: as trained).
+    temperature: float = 1.0
 
     @property
     def key(self) -> str:
@@ -214,6 +217,9 @@ class Manifest:
         """The manifest as JSON-ready data; :func:`parse_manifest` reads it back unchanged."""
         data = asdict(self)
         data["output"] = {"activation": data.pop("activation")}
+        temperature = data.pop("temperature")
+        if temperature != 1.0:
+            data["output"]["temperature"] = temperature
         data["preprocessing"]["window"] = _window_to_json(self.preprocessing.window)
         data["intended_input"] = (self.intended_input.to_json() if self.intended_input
                                   else None)
@@ -286,10 +292,12 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
     architecture = _architecture(top.section("architecture"), task)
     classes = _classes(top, task)
     inp = _input(top.section("input"))
-    activation = _activation(top.section("output", optional=True), task, classes)
+    output = top.section("output", optional=True)
+    activation = _activation(output, task, classes)
     return Manifest(
         name=name, version=version, task=task, architecture=architecture, classes=classes,
         input=inp, card=_card(top.section("card")), activation=activation,
+        temperature=output.number("temperature", default=1.0, minimum=0.01, maximum=100.0),
         normalisation=_normalisation(top.section("normalisation", optional=True), inp.channels),
         preprocessing=_preprocessing(top.section("preprocessing", optional=True)),
         thresholds=_thresholds(top.section("thresholds", optional=True), classes),
@@ -366,7 +374,7 @@ def _input(sec: Fields) -> InputSpec:
 
 
 def _activation(sec: Fields, task: str, classes: tuple[str, ...]) -> str:
-    sec.only(("activation",))
+    sec.only(("activation", "temperature"))
     # One segmentation class can only be a sigmoid (foreground probability).
     default = "sigmoid" if task == "segmentation" and len(classes) == 1 else "softmax"
     activation = sec.choice("activation", ACTIVATIONS, default=default)
