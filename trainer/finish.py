@@ -73,13 +73,34 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
             thresholds = {t.dataset.classes[t.pos]: threshold}
     report, tested = _test_report(t, threshold, info, split_file, calibration)
     temperature = calibration["temperature"] if calibration else 1.0
-    manifest = replace(t.manifest, thresholds=thresholds, temperature=temperature)
+    manifest = replace(t.manifest, thresholds=thresholds, temperature=temperature,
+                       intended_input=_intended_input(t))
     card = model_card(t.job, t.dataset.summary, t.sizes, t.net.parent, t.history, t.best, t.monitor, report)
     write_model_folder(t, manifest, card, report, model_dir)
     if tested:
         t.sink.emit(ev.Evaluation(job=t.job_id, report=str(model_dir / "evaluation.json"),
                                   metrics=E.headline(report)))
     return model_dir
+
+
+def _intended_input(t: Training):
+    """The job's declaration, else the one the training images imply (their DICOM tags)."""
+    from medview.core.io.folder import load_paths
+    from medview.inference.scope import ImageFacts, derive_intended_input
+
+    if t.job.intended_input is not None:
+        return t.job.intended_input
+    paths = [Path(getattr(s, "path", None) or getattr(s, "image")) for s in t.dataset.samples]
+    facts = [ImageFacts.from_frame(f) for f in load_paths(paths).frames()]
+    intended = derive_intended_input(facts)
+    if not intended.modalities:
+        t.sink.log("warning", "the data set holds no DICOM tags, so nothing says which modality "
+                              "or body part this model is for: it will analyse any image. State "
+                              "it in the job's 'intended_input' (trainer/JOBS.md)")
+    else:
+        t.sink.log("info", f"intended input, from the data set's DICOM tags: "
+                           f"{intended.describe()}; edit 'intended_input' in model.json to change")
+    return intended
 
 
 def _calibrate(t: Training, val) -> dict[str, Any]:

@@ -302,8 +302,8 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
         preprocessing=_preprocessing(top.section("preprocessing", optional=True)),
         thresholds=_thresholds(top.section("thresholds", optional=True), classes),
         weights=_weights(top.section("weights", optional=True)),
-        intended_input=_intended_input(top.section("intended_input", optional=True,
-                                                   nullable=True)),
+        intended_input=parse_intended_input(top.section("intended_input", optional=True,
+                                                        nullable=True)),
     )
 
 
@@ -485,7 +485,14 @@ def _card(sec: Fields) -> ModelCard:
                      authors=sec.text("authors", default="", allow_empty=True))
 
 
-def _intended_input(sec: Fields | None) -> IntendedInput | None:
+def parse_intended_input(sec: Fields | None) -> IntendedInput | None:
+    """The ``intended_input`` block (of a manifest, or of a training job that states it).
+
+    Parameters
+    ----------
+    sec : Fields or None
+        The block; None when absent (the model applies anywhere, unchecked).
+    """
     if sec is None:
         return None
     sec.only(("description", "modalities", "body_parts", "views", "photometric",

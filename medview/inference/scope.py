@@ -256,6 +256,37 @@ def _range_reasons(intended: IntendedInput, facts: ImageFacts) -> list[str]:
     return reasons
 
 
+def derive_intended_input(facts: list[ImageFacts]) -> IntendedInput:
+    """The declaration a training set implies: what its images are, with margins.
+
+    Modalities, body parts, views and photometric interpretations are those the DICOM
+    images record; sizes and spacings span half the smallest to twice the largest seen;
+    plain images are accepted if the set holds any. A set of plain images only records no
+    modality or body part, so the result checks nothing but size: the user must say.
+
+    Parameters
+    ----------
+    facts : list of ImageFacts
+        One per training image.
+    """
+    dicom = [f for f in facts if f.is_dicom]
+
+    def terms(attr: str) -> tuple[str, ...]:
+        return tuple(sorted({getattr(f, attr) for f in dicom} - {""}))
+
+    sizes = [sorted((f.rows, f.cols)) for f in facts]
+    spacings = [f.spacing_mm for f in dicom]
+    calibrated = bool(spacings) and all(s is not None for s in spacings)
+    return IntendedInput(
+        modalities=terms("modality"), body_parts=terms("body_part"), views=terms("view"),
+        photometric=terms("photometric"),
+        pixel_spacing_mm=(min(spacings) / 2, max(spacings) * 2) if calibrated else None,
+        image_size=(max(1, min(s[0] for s in sizes) // 2), max(s[1] for s in sizes) * 2)
+        if sizes else None,
+        non_dicom=len(dicom) < len(facts),
+        unknown_body_part=any(not f.body_part for f in dicom))
+
+
 def _body_part(frame) -> str:
     """Body Part Examined, else the first Anatomic Region's meaning (DX/CR often carry both)."""
     term = vocab.normalise_term(frame.get("BodyPartExamined"))

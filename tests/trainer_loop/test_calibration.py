@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trainer.config import JobError, parse_job
+
 from medview.inference.analyze import classification_fields
 from medview.inference.manifest import read_manifest
 from tests.trainer_loop.conftest import TINY_CLASSIFIER, medview_env, run_module, write_job
@@ -76,7 +78,7 @@ def test_the_manifest_temperature_divides_the_logits(tmp_path):
     assert cooled["lesion"] == pytest.approx(1 / (1 + np.exp(-1.5)))
 
 
-def test_a_run_stores_its_temperature_and_reports_reliability(demo, tmp_path, isolated):
+def test_a_run_stores_temperature_reliability_and_intended_input(demo, tmp_path, isolated):
     job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"),
                     epochs=2, split={"val": 0.45, "test": 0.3, "seed": 0})
     proc = run_module("trainer", job, timeout=300, env=medview_env())
@@ -98,9 +100,34 @@ def test_a_run_stores_its_temperature_and_reports_reliability(demo, tmp_path, is
     manifest = read_manifest(model_dir)
     assert manifest.temperature == pytest.approx(cal["temperature"])
     assert (model_dir / "reliability.png").stat().st_size > 0
+    # No declaration in the job: the training images' DICOM tags (DX chest PA) decide; the
+    # PNG half of the demo data means plain images are accepted too.
+    intended = manifest.intended_input
+    assert (intended.modalities, intended.body_parts, intended.views) == (
+        ("DX",), ("CHEST",), ("PA",))
+    assert intended.non_dicom and intended.image_size == (32, 128)
+    assert "intended input, from the data set's DICOM tags: chest radiographs (DX, PA)" \
+        in proc.stdout
     # The test report's probabilities are the calibrated ones the engines will give.
     probs = np.array([[p["probabilities"][c] for c in report["classes"]]
                       for p in report["predictions"]])
     assert C.reliability(probs, np.array([report["classes"].index(p["true"])
                                           for p in report["predictions"]]))["ece"] == \
         pytest.approx(cal["test"]["ece_after"])
+
+
+def test_a_job_states_its_intended_input(demo, tmp_path, isolated):
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"),
+                    epochs=1, intended_input={"modalities": ["CR"], "body_parts": ["chest"],
+                                              "description": "our CR chest films"})
+    proc = run_module("trainer", job, timeout=300, env=medview_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    intended = read_manifest(tmp_path / "run" / "model").intended_input
+    assert intended.modalities == ("CR",) and intended.body_parts == ("CHEST",)
+    assert intended.describe() == "our CR chest films (CR)"
+
+
+def test_a_bad_intended_input_names_the_job_field():
+    data = dict(TINY_CLASSIFIER, dataset="x.csv", intended_input={"body_parts": ["CHEEST"]})
+    with pytest.raises(JobError, match="intended_input.body_parts.*did you mean 'chest'"):
+        parse_job(data)
