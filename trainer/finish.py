@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medview.inference.manifest import FamiliaritySpec
 from trainer import events as ev
 from trainer.checkpoints import BEST_NAME
 from trainer.evaluate import finite_or_none
@@ -72,15 +73,44 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
                 t.sink.log("warning", info["note"])
             thresholds = {t.dataset.classes[t.pos]: threshold}
     report, tested = _test_report(t, threshold, info, split_file, calibration)
+    reference = _reference(t, report)
     temperature = calibration["temperature"] if calibration else 1.0
     manifest = replace(t.manifest, thresholds=thresholds, temperature=temperature,
-                       intended_input=_intended_input(t))
+                       intended_input=_intended_input(t),
+                       familiarity=FamiliaritySpec() if reference is not None else None)
     card = model_card(t.job, t.dataset.summary, t.sizes, t.net.parent, t.history, t.best, t.monitor, report)
-    write_model_folder(t, manifest, card, report, model_dir)
+    write_model_folder(t, manifest, card, report, model_dir, reference)
     if tested:
         t.sink.emit(ev.Evaluation(job=t.job_id, report=str(model_dir / "evaluation.json"),
                                   metrics=E.headline(report)))
     return model_dir
+
+
+def _reference(t: Training, report: dict[str, Any]):
+    """The reference of the training images, its threshold set on the validation images;
+    the share of test images it flags goes into the report."""
+    import numpy as np
+
+    from medview.inference.familiarity import METHOD, fit_reference, thumbnail
+
+    def thumbnails(part: str) -> np.ndarray:
+        src = t.sources[part]
+        return np.array([thumbnail(src.get(i)[0]) for i in range(len(src))])
+
+    train = thumbnails("train")
+    if len(train) < 3:
+        t.sink.log("warning", "too few training images to describe them: analyses of this model "
+                              "cannot say when an image is unlike its training images")
+        return None
+    ref = fit_reference(train, thumbnails("val"))
+    test = thumbnails("test")
+    flagged = float(np.mean([ref.score(x) > ref.threshold for x in test])) if len(test) else None
+    report["familiarity"] = {"method": METHOD, "threshold": ref.threshold,
+                             "training_images": len(train), "test_flagged": flagged}
+    shown = f"; it flags {flagged:.0%} of the test images" if flagged is not None else ""
+    t.sink.log("info", f"reference of the {len(train)} training images stored: images scoring "
+                       f"above {ref.threshold:.3g} are reported as unlike them{shown}")
+    return ref
 
 
 def _intended_input(t: Training):

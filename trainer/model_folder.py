@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["write_model_folder"]
 
 
-def write_model_folder(t: Training, manifest, card, report: dict, target: Path) -> Path:
+def write_model_folder(t: Training, manifest, card, report: dict, target: Path,
+                       reference=None) -> Path:
     """Write the trained model to ``target`` (replacing an earlier one only once complete).
 
     Parameters
@@ -37,6 +38,8 @@ def write_model_folder(t: Training, manifest, card, report: dict, target: Path) 
         The test report; ``charts`` is added to it.
     target : Path
         The run folder's ``model/``.
+    reference : medview.inference.familiarity.Reference, optional
+        The training images' reference, written where the manifest's ``familiarity`` says.
 
     Raises
     ------
@@ -61,6 +64,8 @@ def write_model_folder(t: Training, manifest, card, report: dict, target: Path) 
                                    {"medview.model": f"{manifest.name}@{manifest.version}"})
         manifest = replace(manifest, card=card, weights=WeightsSpec("weights.safetensors", digest))
         write_manifest(manifest, staging / "model.json")
+        if reference is not None:
+            reference.save(staging / manifest.familiarity.file)
         report["charts"] = _charts(t, staging, report)
         write_json(staging / "evaluation.json", _json_safe(report))
         write_text(staging / "card.md", card_text(manifest, report, t.job))

@@ -19,7 +19,7 @@ from medview.core.geometry import Measurement, Spacing
 from medview.inference.audit import AuditLog
 from medview.inference.manifest import Manifest
 from medview.inference.preprocess import Preprocessed, frame_input, preprocess
-from medview.inference.registry import LoadedModel
+from medview.inference.registry import LoadedModel, load_reference
 from medview.inference.results import ClassificationResult, SegmentationResult
 from medview.inference.scope import ImageFacts, OutsideScopeError, Scope, check_scope
 
@@ -56,6 +56,7 @@ class Analyzer:
         self.model = model
         self.manifest: Manifest = model.manifest
         self.audit = audit
+        self.reference = load_reference(model.manifest, model.path)
         # Grad-CAM hooks the module the torch engine may be running: one at a time.
         self._lock = threading.Lock()
         self.engine = create_engine(model.module, model.input_shape, task=self.manifest.task,
@@ -108,6 +109,7 @@ class Analyzer:
                 raise OutsideScopeError(scope)
             scope = dataclasses.replace(scope, overridden=True)
         pre = self._prepare(frame)
+        familiarity = self.reference.check(pre.image) if self.reference is not None else None
         t0 = time.perf_counter()
         with self._lock:
             logits = self.engine.run(pre.image[None])[0]
@@ -118,7 +120,7 @@ class Analyzer:
         else:
             fields = segmentation_fields(logits, pre, frame.spacing, self.manifest)
             make = SegmentationResult
-        result = make(**fields, **self._provenance(frame), scope=scope,
+        result = make(**fields, **self._provenance(frame), scope=scope, familiarity=familiarity,
                       ms_inference=ms_inference, ms=(time.perf_counter() - start) * 1000.0)
         if self.audit is not None:
             self.audit.record(result)

@@ -26,6 +26,7 @@ from medview.core.json_fields import Fields
 from medview.core import vocabulary as vocab
 from medview.core.json_fields import did_you_mean
 from medview.inference.architectures import ARCHITECTURES, architecture_names
+from medview.inference.familiarity import METHOD, REFERENCE_NAME
 from medview.inference.scope import IntendedInput
 
 FORMAT_VERSION = 1
@@ -172,6 +173,14 @@ class WeightsSpec:
 
 
 @dataclass(frozen=True)
+class FamiliaritySpec:
+    """Where the reference of the training images lies, and how it was made."""
+
+    file: str = REFERENCE_NAME
+    method: str = METHOD
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A validated ``model.json``.
 
@@ -194,6 +203,9 @@ class Manifest:
     format: int = FORMAT_VERSION
     #: Where the model applies; None: anywhere, unchecked (manifests made before it existed).
     intended_input: IntendedInput | None = None
+    #: The compact description of the training images (:mod:`medview.inference.familiarity`);
+    #: None: no check of "unlike the training images".
+    familiarity: FamiliaritySpec | None = None
     #: Logits are divided by it before the activation (temperature scaling, fitted on the
     #: validation split by the trainer so probabilities are calibrated; 1: as trained).
     temperature: float = 1.0
@@ -225,10 +237,13 @@ class Manifest:
                                   else None)
         order = ("format", "name", "version", "task", "intended_input", "architecture",
                  "classes", "input", "normalisation", "preprocessing", "output", "thresholds",
-                 "card", "weights")
-        # The order people read a model.json in; no block at all when nothing is declared.
+                 "card", "weights", "familiarity")
+        # The order people read a model.json in; optional blocks only when present.
         return {key: data[key] for key in order
-                if key != "intended_input" or data[key] is not None}
+                if key not in _OPTIONAL_BLOCKS or data[key] is not None}
+
+
+_OPTIONAL_BLOCKS = ("intended_input", "familiarity")
 
 
 # ----------------------------------------------------------------------- reading
@@ -283,7 +298,7 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
     top = Fields(data, partial(ManifestError, name))
     top.only(("format", "name", "version", "task", "intended_input", "architecture", "classes",
               "input", "normalisation", "preprocessing", "output", "thresholds", "card",
-              "weights"))
+              "weights", "familiarity"))
     _check_format(top)
     top.text("name", pattern=_NAME_RE,
              hint="lower-case letters, digits, '.', '_' or '-', at most 64")
@@ -304,6 +319,7 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
         weights=_weights(top.section("weights", optional=True)),
         intended_input=parse_intended_input(top.section("intended_input", optional=True,
                                                         nullable=True)),
+        familiarity=_familiarity(top.section("familiarity", optional=True, nullable=True)),
     )
 
 
@@ -536,6 +552,18 @@ def _terms(sec: Fields, key: str, known) -> tuple[str, ...]:
         if term not in terms:
             terms.append(term)
     return tuple(terms)
+
+
+def _familiarity(sec: Fields | None) -> FamiliaritySpec | None:
+    if sec is None:
+        return None
+    sec.only(("file", "method"))
+    name = sec.text("file", default=FamiliaritySpec.file)
+    if Path(name).name != name or not name.endswith(".safetensors") or name == WEIGHTS_NAME:
+        sec.fail("file", "must be a .safetensors file name inside the model folder, "
+                         "other than the weights")
+    method = sec.choice("method", (METHOD,), default=METHOD)
+    return FamiliaritySpec(name, method)
 
 
 def _weights(sec: Fields) -> WeightsSpec:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from medview.core.geometry import Measurement
+from medview.inference.familiarity import Familiarity
 from medview.inference.scope import UNCHECKED_MESSAGE, Scope
 
 #: The verdict of a model that declares no intended input.
@@ -47,6 +48,9 @@ class ResultBase:
     scope : Scope
         Whether the image is inside the model's declared input, and whether the
         user ran it anyway (:mod:`medview.inference.scope`).
+    familiarity : Familiarity or None
+        How like the model's training images the image is; None when the model
+        carries no reference (:mod:`medview.inference.familiarity`).
     """
 
     file: str
@@ -61,13 +65,15 @@ class ResultBase:
     ms: float
     ms_inference: float
     scope: Scope = UNCHECKED
+    familiarity: Familiarity | None = None
 
     def _common_json(self) -> dict[str, Any]:
         return {"file": self.file, "frame": self.frame,
                 "sop_instance_uid": self.sop_instance_uid, "model": self.model,
                 "version": self.version, "engine": self.engine, "device": self.device,
                 "precision": self.precision, "ms": round(self.ms, 2),
-                "ms_inference": round(self.ms_inference, 2), "scope": self.scope.to_json()}
+                "ms_inference": round(self.ms_inference, 2), "scope": self.scope.to_json(),
+                "familiarity": self.familiarity.to_json() if self.familiarity else None}
 
 
 @dataclass(frozen=True, kw_only=True)
