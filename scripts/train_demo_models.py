@@ -41,6 +41,11 @@ INTENDED = ("DEMO, synthetic data, not for clinical use. Shows how medview's AI 
 LIMITS = ("Synthetic phantoms with round lesions only; meaningless on real radiographs. Do not use for any "
           "decision about a patient.")
 
+# What the demo models are for (checked before every analysis; manifest 'intended_input').
+INTENDED_INPUT = {"description": "chest radiographs", "modalities": ["DX", "CR"], "body_parts": ["CHEST"],
+                  "views": ["PA", "AP"], "photometric": ["MONOCHROME1", "MONOCHROME2"],
+                  "image_size": [64, 4096], "non_dicom": True, "unknown_body_part": False}
+
 JOBS = {
     "classifier": {
         "name": "demo-lesion-classifier", "version": "1.0.0",
@@ -57,6 +62,7 @@ JOBS = {
         # is measured on the float16 weights that ship).
         "weights_precision": "float16",
         "card": {"demo": True, "intended_use": INTENDED, "limitations": LIMITS, "authors": "medview project"},
+        "intended_input": INTENDED_INPUT,
     },
     "segmenter": {
         "name": "demo-lesion-segmenter", "version": "1.0.0",
@@ -72,6 +78,7 @@ JOBS = {
         "split": {"val": 0.15, "test": 0.2, "seed": 0}, "seed": 0,
         "weights_precision": "float16",
         "card": {"demo": True, "intended_use": INTENDED, "limitations": LIMITS, "authors": "medview project"},
+        "intended_input": INTENDED_INPUT,
     },
 }
 # The shipped card and report name the data by its recipe, not by this machine's work folder.

@@ -149,6 +149,26 @@ def roc_png(curves: list[tuple[str, Sequence[float], Sequence[float], float | No
     return _save(img, path)
 
 
+def reliability_png(before: list[dict], after: list[dict], ece_before: float | None,
+                    ece_after: float | None, temperature: float, path: str | Path) -> Path:
+    """Reliability diagram: accuracy against stated confidence per bin, before and after
+    temperature scaling (``bins`` as made by :func:`trainer.calibration.reliability`)."""
+    img = np.full((520, 560, 3), 255, np.uint8)
+    ax = _Axes(img, (80, 50, 530, 450), (0.0, 1.0), (0.0, 1.0),
+               f"Reliability (test set), temperature {temperature:.3g}",
+               "stated confidence (top class)", "observed accuracy")
+    ax.line([0, 1], [0, 1], GREY, 1, dashed=True)
+    items = []
+    for bins, ece, colour, name in ((before, ece_before, ORANGE, "before"),
+                                    (after, ece_after, BLUE, "calibrated")):
+        if bins:
+            ax.line([b["confidence"] for b in bins], [b["accuracy"] for b in bins], colour, 2,
+                    marker=True)
+            items.append((f"{name}  ECE {ece:.3f}" if ece is not None else name, colour))
+    ax.legend(items, "br")
+    return _save(img, path)
+
+
 def curves_png(history: list[dict], metric_name: str | None, path: str | Path,
                title: str = "Training") -> Path:
     """Loss (train, validation) and the validation metric by epoch, side by side."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
+from medview.inference.scope import IntendedInput
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
@@ -198,6 +199,8 @@ class Job:
     device: str = "auto"
     output: str | None = None
     card: CardSpec = CardSpec()
+    #: What the model is for (manifest ``intended_input``); None: derived from the data set.
+    intended_input: IntendedInput | None = None
     resume: bool = False
     weights_precision: str = "float32"
     source: str | None = None
@@ -279,7 +282,8 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
               "backbone_lr_factor", "weight_decay", "momentum", "scheduler", "step_size", "gamma",
               "plateau_patience", "early_stopping", "min_delta", "monitor", "class_weights",
               "augment", "split", "threshold", "positive_class", "seed", "workers", "cache",
-              "device", "output", "card", "resume", "weights_precision", "comment"))
+              "device", "output", "card", "intended_input", "resume", "weights_precision",
+              "comment"))
     preset = top.choice("preset", PRESETS, default="full")
     defaults = _PRESET_DEFAULTS[preset]
     dataset = _dataset(top, base)
@@ -333,6 +337,7 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         device=top.choice("device", DEVICES, default="auto"),
         output=_path(top.text("output", default=None), base),
         card=_card(top.section("card", optional=True)),
+        intended_input=_intended_input(top),
         resume=top.boolean("resume", default=False),
         weights_precision=top.choice("weights_precision", ("float32", "float16"), default="float32"),
         source=source,
@@ -498,6 +503,12 @@ def _threshold(sec: Fields) -> ThresholdSpec:
     if method == "sensitivity" and target is None:
         sec.fail("target_sensitivity", "is required with method 'sensitivity' (e.g. 0.9)")
     return ThresholdSpec(method, target)
+
+
+def _intended_input(top: Fields) -> IntendedInput | None:
+    from medview.inference.manifest import parse_intended_input
+
+    return parse_intended_input(top.section("intended_input", optional=True, nullable=True))
 
 
 def _card(sec: Fields) -> CardSpec:

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medview.inference.manifest import FamiliaritySpec
 from trainer import events as ev
 from trainer.chance import chance_warning
 from trainer.checkpoints import BEST_NAME
@@ -62,29 +63,120 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
                     v.copy_(v.half().float())
         t.sink.log("info", "weights rounded to float16 for storage; the evaluation below uses them")
     t.module.eval()
-    thresholds, threshold, info = {}, 0.5, {}
-    if t.task == "classification" and t.pos is not None:
+    thresholds, threshold, info, calibration = {}, 0.5, {}, None
+    if t.task == "classification":
         val = E.run_model(t.module, t.sources["val"], list(range(len(t.sources["val"]))), t.criterion, t.task,
                           t.num_classes, t.per_rank_batch * 2, t.device, t.loader_workers)
-        threshold, info = E.choose_threshold(val, t.pos, t.job.threshold)
-        if "note" in info:
-            t.sink.log("warning", info["note"])
-        thresholds = {t.dataset.classes[t.pos]: threshold}
-    report, tested = _test_report(t, threshold, info, split_file)
+        calibration = _calibrate(t, val)  # before the threshold: it applies to calibrated scores
+        if t.pos is not None:
+            threshold, info = E.choose_threshold(val, t.pos, t.job.threshold)
+            if "note" in info:
+                t.sink.log("warning", info["note"])
+            thresholds = {t.dataset.classes[t.pos]: threshold}
+    report, tested = _test_report(t, threshold, info, split_file, calibration)
     warning = chance_warning(t.task, t.history, t.best, t.num_classes)
     if warning:
         t.sink.log("warning", warning)
         report["below_chance"] = warning
-    manifest = replace(t.manifest, thresholds=thresholds)
+    reference = _reference(t, report)
+    temperature = calibration["temperature"] if calibration else 1.0
+    manifest = replace(t.manifest, thresholds=thresholds, temperature=temperature,
+                       intended_input=_intended_input(t),
+                       familiarity=FamiliaritySpec() if reference is not None else None)
     card = model_card(t.job, t.dataset.summary, t.sizes, t.net.parent, t.history, t.best, t.monitor, report)
-    write_model_folder(t, manifest, card, report, model_dir)
+    write_model_folder(t, manifest, card, report, model_dir, reference)
     if tested:
         t.sink.emit(ev.Evaluation(job=t.job_id, report=str(model_dir / "evaluation.json"),
                                   metrics=E.headline(report)))
     return model_dir
 
 
-def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> tuple[dict[str, Any], bool]:
+def _reference(t: Training, report: dict[str, Any]):
+    """The reference of the training images, its threshold set on the validation images;
+    the share of test images it flags goes into the report."""
+    import numpy as np
+
+    from medview.inference.familiarity import METHOD, fit_reference, thumbnail
+
+    def thumbnails(part: str) -> np.ndarray:
+        src = t.sources[part]
+        return np.array([thumbnail(src.get(i)[0]) for i in range(len(src))])
+
+    train = thumbnails("train")
+    if len(train) < 3:
+        t.sink.log("warning", "too few training images to describe them: analyses of this model "
+                              "cannot say when an image is unlike its training images")
+        return None
+    ref = fit_reference(train, thumbnails("val"))
+    test = thumbnails("test")
+    flagged = float(np.mean([ref.score(x) > ref.threshold for x in test])) if len(test) else None
+    report["familiarity"] = {"method": METHOD, "threshold": ref.threshold,
+                             "training_images": len(train), "test_flagged": flagged}
+    shown = f"; it flags {flagged:.0%} of the test images" if flagged is not None else ""
+    t.sink.log("info", f"reference of the {len(train)} training images stored: images scoring "
+                       f"above {ref.threshold:.3g} are reported as unlike them{shown}")
+    return ref
+
+
+def _intended_input(t: Training):
+    """The job's declaration, else the one the training images imply (their DICOM tags)."""
+    from medview.core.io.folder import load_paths
+    from medview.inference.scope import ImageFacts, derive_intended_input
+
+    if t.job.intended_input is not None:
+        return t.job.intended_input
+    paths = [Path(getattr(s, "path", None) or getattr(s, "image")) for s in t.dataset.samples]
+    facts = [ImageFacts.from_frame(f) for f in load_paths(paths).frames()]
+    intended = derive_intended_input(facts)
+    if not intended.modalities:
+        t.sink.log("warning", "the data set holds no DICOM tags, so nothing says which modality "
+                              "or body part this model is for: it will analyse any image. State "
+                              "it in the job's 'intended_input' (trainer/JOBS.md)")
+    else:
+        t.sink.log("info", f"intended input, from the data set's DICOM tags: "
+                           f"{intended.describe()}; edit 'intended_input' in model.json to change")
+    return intended
+
+
+def _calibrate(t: Training, val) -> dict[str, Any]:
+    """Fit the temperature on the validation outputs (scaled in place); the report's block."""
+    from trainer import calibration as C
+
+    if val.n < 10 or len(set(val.labels.tolist())) < 2:
+        note = (f"probabilities not calibrated: {val.n} validation image(s) of "
+                f"{len(set(val.labels.tolist()))} class(es) cannot fit a temperature; 1 kept")
+        t.sink.log("warning", note)
+        return {"temperature": 1.0, "fitted_on": "none", "note": note}
+    before = C.reliability(val.probs, val.labels)["ece"]
+    temperature = C.fit_temperature(val.probs, val.labels)
+    if C.at_range_end(temperature):
+        note = (f"probabilities not calibrated: the best temperature on the {val.n} validation "
+                f"images is at the end of the search range ({temperature:.3g}), which says the "
+                "validation set is too small or too easy to estimate it; 1 kept")
+        t.sink.log("warning", note)
+        return {"temperature": 1.0, "fitted_on": "none", "note": note,
+                "validation": {"ece_before": before, "ece_after": before, "n": val.n}}
+    val.probs = C.scale(val.probs, temperature)
+    after = C.reliability(val.probs, val.labels)["ece"]
+    t.sink.log("info", f"probabilities calibrated on the validation split: temperature "
+                       f"{temperature:.3g}, expected calibration error {before:.3f} -> {after:.3f}")
+    return {"temperature": temperature, "fitted_on": "validation",
+            "validation": {"ece_before": before, "ece_after": after, "n": val.n}}
+
+
+def _test_calibration(calibration: dict[str, Any], out) -> dict[str, Any]:
+    """Scale the test outputs in place; the reliability before and after, on the test set."""
+    from trainer import calibration as C
+
+    raw = out.probs
+    out.probs = C.scale(raw, calibration["temperature"])
+    before, after = C.reliability(raw, out.labels), C.reliability(out.probs, out.labels)
+    return {**calibration, "test": {"ece_before": before["ece"], "ece_after": after["ece"],
+                                    "bins_before": before["bins"], "bins_after": after["bins"]}}
+
+
+def _test_report(t: Training, threshold: float, info: dict, split_file: str,
+                 calibration: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     """The content of ``evaluation.json``, and whether there was a test part to measure."""
     from trainer import evaluate as E
 
@@ -103,6 +195,8 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> 
         "best_epoch": t.best["epoch"], "monitor": t.monitor, "best_validation": t.best["metric"],
         "history": t.history, "parent": t.net.parent,
     }
+    if calibration is not None:
+        report["calibration"] = calibration
     if len(src) == 0:
         report["metrics"] = {}
         report["notes"] = ["no test set: the model was not evaluated on held-out images"]
@@ -111,6 +205,8 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str) -> 
                       t.per_rank_batch * 2, t.device, t.loader_workers)
     files = E.files_of(ds.samples, src.indices, source if source.is_dir() else source.parent)
     if t.task == "classification":
+        if calibration is not None:
+            report["calibration"] = _test_calibration(calibration, out)
         report.update(E.classification_report(out, list(ds.classes), t.pos, threshold, info, files))
     else:
         report.update(E.segmentation_report(out, list(ds.classes), files))

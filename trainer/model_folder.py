@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["write_model_folder"]
 
 
-def write_model_folder(t: Training, manifest, card, report: dict, target: Path) -> Path:
+def write_model_folder(t: Training, manifest, card, report: dict, target: Path,
+                       reference=None) -> Path:
     """Write the trained model to ``target`` (replacing an earlier one only once complete).
 
     Parameters
@@ -37,6 +38,8 @@ def write_model_folder(t: Training, manifest, card, report: dict, target: Path) 
         The test report; ``charts`` is added to it.
     target : Path
         The run folder's ``model/``.
+    reference : medview.inference.familiarity.Reference, optional
+        The training images' reference, written where the manifest's ``familiarity`` says.
 
     Raises
     ------
@@ -61,6 +64,8 @@ def write_model_folder(t: Training, manifest, card, report: dict, target: Path) 
                                    {"medview.model": f"{manifest.name}@{manifest.version}"})
         manifest = replace(manifest, card=card, weights=WeightsSpec("weights.safetensors", digest))
         write_manifest(manifest, staging / "model.json")
+        if reference is not None:
+            reference.save(staging / manifest.familiarity.file)
         report["charts"] = _charts(t, staging, report)
         write_json(staging / "evaluation.json", _json_safe(report))
         write_text(staging / "card.md", card_text(manifest, report, t.job))
@@ -101,6 +106,12 @@ def _charts(t: Training, folder: Path, report: dict) -> dict[str, str]:
         curves = [(n, c["fpr"], c["tpr"], c["auc"]) for n, c in report["roc_one_vs_rest"].items() if c]
         if curves:
             made["roc"] = charts.roc_png(curves, folder / "roc.png", title="ROC, one class vs the rest (test)").name
+    test_calibration = (report.get("calibration") or {}).get("test")
+    if test_calibration:
+        made["reliability"] = charts.reliability_png(
+            test_calibration["bins_before"], test_calibration["bins_after"],
+            test_calibration["ece_before"], test_calibration["ece_after"],
+            report["calibration"]["temperature"], folder / "reliability.png").name
     if t.task == "segmentation" and len(t.sources["test"]):
         made["examples"] = _examples(t, folder / "examples.png").name
     return made

@@ -78,6 +78,8 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
             shutil.copy2(folder / manifest.weights.file, staging / manifest.weights.file)
+            if manifest.familiarity is not None and (folder / manifest.familiarity.file).is_file():
+                shutil.copy2(folder / manifest.familiarity.file, staging / manifest.familiarity.file)
             write_manifest(manifest, staging / "model.json")
             source = staging
         entry = registry.import_model(source, replace_existing=replace_existing)

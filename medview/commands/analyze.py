@@ -39,6 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="auto: the fastest on this machine that matches torch fp32")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: reduced precision only where results stay within tolerance")
+    parser.add_argument("--outside-scope", action="store_true",
+                        help="also analyse images outside the model's declared input "
+                             "(modality, body part, view...); each such result says so")
+    parser.add_argument("--accept-unknown-body-part", action="store_true",
+                        help="treat DICOM images that record no body part as inside a model "
+                             "that declares body parts")
     parser.add_argument("--out", metavar="DIR",
                         help="folder for segmentation masks (PNG, created if missing); "
                              "without it no mask file is written")
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     """Analyse every image under ``args.paths``; see the module docstring."""
     from medview.inference.analyze import NonFiniteOutputError
     from medview.inference.preprocess import PreprocessError
+    from medview.inference.scope import OutsideScopeError
 
     registry = Registry()
     _check_model_choice(registry, args.model)
@@ -62,7 +69,12 @@ def run(args: argparse.Namespace) -> int:
     names: set[str] = set()
     for frame in frames:
         try:
-            result = analyzer.analyze(frame)
+            result = analyzer.analyze(
+                frame, outside_scope=args.outside_scope,
+                accept_unknown_body_part=True if args.accept_unknown_body_part else None)
+        except OutsideScopeError as err:
+            _report(f"{_where(frame)}: {err} Use --outside-scope to analyse it anyway.")
+            continue
         except (ReadError, PreprocessError, NonFiniteOutputError) as err:
             _report(f"{_where(frame)}: {getattr(err, 'reason', err)}")
             continue

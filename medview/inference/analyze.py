@@ -7,6 +7,7 @@ size and areas are counted on the frame's own pixel grid with its spacing.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +19,9 @@ from medview.core.geometry import Measurement, Spacing
 from medview.inference.audit import AuditLog
 from medview.inference.manifest import Manifest, ModelError
 from medview.inference.preprocess import Preprocessed, frame_input, preprocess
-from medview.inference.registry import LoadedModel
+from medview.inference.registry import LoadedModel, load_reference
 from medview.inference.results import ClassificationResult, SegmentationResult
+from medview.inference.scope import ImageFacts, OutsideScopeError, Scope, check_scope
 
 
 class NonFiniteOutputError(ModelError):
@@ -77,6 +79,7 @@ class Analyzer:
         self.audit = audit
         self._options = {"device": device, "engine": engine, "precision": precision,
                          "on_notice": on_notice}
+        self.reference = load_reference(model.manifest, model.path)
         # Grad-CAM hooks the module the torch engine may be running: one at a time.
         self._lock = threading.Lock()
         self.engine = self._create(model.module, measure)
@@ -107,9 +110,22 @@ class Analyzer:
         old.close()
         return True
 
-    def analyze(self, frame, pre: Preprocessed | None = None
+    def scope(self, frame, accept_unknown_body_part: bool | None = None) -> Scope:
+        """Is ``frame`` inside the model's declared input? (Header only: cheap.)
+
+        Parameters
+        ----------
+        frame : medview.core.study.Frame
+        accept_unknown_body_part : bool, optional
+            The user's choice for images recording no body part (default: the manifest's).
+        """
+        return check_scope(self.manifest.intended_input, ImageFacts.from_frame(frame),
+                           accept_unknown_body_part)
+
+    def analyze(self, frame, pre: Preprocessed | None = None, *, outside_scope: bool = False,
+                accept_unknown_body_part: bool | None = None
                 ) -> ClassificationResult | SegmentationResult:
-        """Analyse one frame.
+        """Analyse one frame, after checking it is inside the model's declared input.
 
         Parameters
         ----------
@@ -117,6 +133,11 @@ class Analyzer:
         pre : Preprocessed, optional
             ``prepare(frame, manifest)`` done already (the image checked before any
             engine work); made here if not given.
+        outside_scope : bool
+            Run even if the image is outside the declared input ("Run anyway");
+            the result's scope then says so, and the audit log records it.
+        accept_unknown_body_part : bool, optional
+            The user's choice for images that record no body part.
 
         Returns
         -------
@@ -124,6 +145,8 @@ class Analyzer:
 
         Raises
         ------
+        medview.inference.scope.OutsideScopeError
+            If the image is outside the declared input and ``outside_scope`` is False.
         medview.core.errors.ReadError
             If the pixels cannot be decoded.
         medview.inference.preprocess.PreprocessError
@@ -132,7 +155,13 @@ class Analyzer:
             If the network answers NaN or infinity (never turned into a label).
         """
         start = time.perf_counter()
+        scope = self.scope(frame, accept_unknown_body_part)
+        if not scope.inside:
+            if not outside_scope:
+                raise OutsideScopeError(scope)
+            scope = dataclasses.replace(scope, overridden=True)
         pre = pre if pre is not None else prepare(frame, self.manifest)
+        familiarity = self.reference.check(pre.image) if self.reference is not None else None
         t0 = time.perf_counter()
         with self._lock:
             engine = self.engine  # measure_engine may swap it between analyses
@@ -145,7 +174,8 @@ class Analyzer:
         else:
             fields = segmentation_fields(logits, pre, frame.spacing, self.manifest)
             make = SegmentationResult
-        result = make(**fields, **self._provenance(frame, engine), ms_inference=ms_inference,
+        result = make(**fields, **self._provenance(frame, engine), scope=scope,
+                      familiarity=familiarity, ms_inference=ms_inference,
                       ms=(time.perf_counter() - start) * 1000.0)
         if self.audit is not None:
             self.audit.record(result)
@@ -232,7 +262,8 @@ def classification_fields(logits: np.ndarray, manifest: Manifest) -> dict[str, A
     a screening operating point); the label is the most probable positive
     finding, else the most probable class without a threshold, else None.
     """
-    probs = activate(logits, manifest.activation)
+    # Temperature scaling (calibration): the same division on every engine's logits.
+    probs = activate(np.asarray(logits, np.float64) / manifest.temperature, manifest.activation)
     by_class = {name: float(p) for name, p in zip(manifest.classes, probs)}
     if manifest.activation == "sigmoid":
         candidates = manifest.classes

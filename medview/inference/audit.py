@@ -88,6 +88,12 @@ def audit_record(result: ClassificationResult | SegmentationResult) -> dict[str,
         "device": result.device,
         "precision": result.precision,
         "label": result.label,
+        # Inside the model's declared input (None: the model declares none); an
+        # out-of-scope run is always a person's "Run anyway", and stays on record.
+        "inside_scope": result.scope.inside if result.scope.checked else None,
+        "run_anyway": result.scope.overridden,
+        "unlike_training": (result.familiarity.unlike_training if result.familiarity
+                            else None),
     }
 
 

@@ -23,7 +23,11 @@ from typing import Any
 from medview.core import atomic
 from medview.core.errors import MedviewError
 from medview.core.json_fields import Fields
+from medview.core import vocabulary as vocab
+from medview.core.json_fields import did_you_mean
 from medview.inference.architectures import ARCHITECTURES, architecture_names
+from medview.inference.familiarity import METHOD, REFERENCE_NAME
+from medview.inference.scope import IntendedInput
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "model.json"
@@ -169,6 +173,14 @@ class WeightsSpec:
 
 
 @dataclass(frozen=True)
+class FamiliaritySpec:
+    """Where the reference of the training images lies, and how it was made."""
+
+    file: str = REFERENCE_NAME
+    method: str = METHOD
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A validated ``model.json``.
 
@@ -189,6 +201,14 @@ class Manifest:
     thresholds: dict[str, float] = field(default_factory=dict)
     weights: WeightsSpec = WeightsSpec()
     format: int = FORMAT_VERSION
+    #: Where the model applies; None: anywhere, unchecked (manifests made before it existed).
+    intended_input: IntendedInput | None = None
+    #: The compact description of the training images (:mod:`medview.inference.familiarity`);
+    #: None: no check of "unlike the training images".
+    familiarity: FamiliaritySpec | None = None
+    #: Logits are divided by it before the activation (temperature scaling, fitted on the
+    #: validation split by the trainer so probabilities are calibrated; 1: as trained).
+    temperature: float = 1.0
 
     @property
     def key(self) -> str:
@@ -209,10 +229,21 @@ class Manifest:
         """The manifest as JSON-ready data; :func:`parse_manifest` reads it back unchanged."""
         data = asdict(self)
         data["output"] = {"activation": data.pop("activation")}
+        temperature = data.pop("temperature")
+        if temperature != 1.0:
+            data["output"]["temperature"] = temperature
         data["preprocessing"]["window"] = _window_to_json(self.preprocessing.window)
-        order = ("format", "name", "version", "task", "architecture", "classes", "input",
-                 "normalisation", "preprocessing", "output", "thresholds", "card", "weights")
-        return {key: data[key] for key in order}  # the order people read a model.json in
+        data["intended_input"] = (self.intended_input.to_json() if self.intended_input
+                                  else None)
+        order = ("format", "name", "version", "task", "intended_input", "architecture",
+                 "classes", "input", "normalisation", "preprocessing", "output", "thresholds",
+                 "card", "weights", "familiarity")
+        # The order people read a model.json in; optional blocks only when present.
+        return {key: data[key] for key in order
+                if key not in _OPTIONAL_BLOCKS or data[key] is not None}
+
+
+_OPTIONAL_BLOCKS = ("intended_input", "familiarity")
 
 
 # ----------------------------------------------------------------------- reading
@@ -265,8 +296,9 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
     """
     name = _peek_name(data, fallback_name)
     top = Fields(data, partial(ManifestError, name))
-    top.only(("format", "name", "version", "task", "architecture", "classes", "input",
-              "normalisation", "preprocessing", "output", "thresholds", "card", "weights"))
+    top.only(("format", "name", "version", "task", "intended_input", "architecture", "classes",
+              "input", "normalisation", "preprocessing", "output", "thresholds", "card",
+              "weights", "familiarity"))
     _check_format(top)
     top.text("name", pattern=_NAME_RE,
              hint="lower-case letters, digits, '.', '_' or '-', at most 64")
@@ -275,14 +307,19 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
     architecture = _architecture(top.section("architecture"), task)
     classes = _classes(top, task)
     inp = _input(top.section("input"))
-    activation = _activation(top.section("output", optional=True), task, classes)
+    output = top.section("output", optional=True)
+    activation = _activation(output, task, classes)
     return Manifest(
         name=name, version=version, task=task, architecture=architecture, classes=classes,
         input=inp, card=_card(top.section("card")), activation=activation,
+        temperature=output.number("temperature", default=1.0, minimum=0.01, maximum=100.0),
         normalisation=_normalisation(top.section("normalisation", optional=True), inp.channels),
         preprocessing=_preprocessing(top.section("preprocessing", optional=True)),
         thresholds=_thresholds(top.section("thresholds", optional=True), classes),
         weights=_weights(top.section("weights", optional=True)),
+        intended_input=parse_intended_input(top.section("intended_input", optional=True,
+                                                        nullable=True)),
+        familiarity=_familiarity(top.section("familiarity", optional=True, nullable=True)),
     )
 
 
@@ -353,7 +390,7 @@ def _input(sec: Fields) -> InputSpec:
 
 
 def _activation(sec: Fields, task: str, classes: tuple[str, ...]) -> str:
-    sec.only(("activation",))
+    sec.only(("activation", "temperature"))
     # One segmentation class can only be a sigmoid (foreground probability).
     default = "sigmoid" if task == "segmentation" and len(classes) == 1 else "softmax"
     activation = sec.choice("activation", ACTIVATIONS, default=default)
@@ -462,6 +499,71 @@ def _card(sec: Fields) -> ModelCard:
                      training_data=sec.text("training_data"), date=date, metrics=metrics,
                      limitations=sec.text("limitations", default="", allow_empty=True),
                      authors=sec.text("authors", default="", allow_empty=True))
+
+
+def parse_intended_input(sec: Fields | None) -> IntendedInput | None:
+    """The ``intended_input`` block (of a manifest, or of a training job that states it).
+
+    Parameters
+    ----------
+    sec : Fields or None
+        The block; None when absent (the model applies anywhere, unchecked).
+    """
+    if sec is None:
+        return None
+    sec.only(("description", "modalities", "body_parts", "views", "photometric",
+              "pixel_spacing_mm", "image_size", "non_dicom", "unknown_body_part"))
+    spacing = sec.get("pixel_spacing_mm", None)
+    if spacing is not None:
+        spacing = sec.float_list("pixel_spacing_mm", length=2,
+                                 reason="must be [smallest, largest] in mm")
+        if not 0 < spacing[0] <= spacing[1]:
+            sec.fail("pixel_spacing_mm", "must be 0 < smallest <= largest")
+    size = sec.get("image_size", None)
+    if size is not None:
+        size = sec.int_pair("image_size", reason="must be [smallest side, largest side] in "
+                                                 "pixels")
+    if size is not None and not size[0] <= size[1]:
+        sec.fail("image_size", "must be [smallest side, largest side] in pixels, "
+                               "1 <= smallest <= largest")
+    return IntendedInput(
+        modalities=_terms(sec, "modalities", vocab.MODALITIES),
+        body_parts=_terms(sec, "body_parts", vocab.BODY_PARTS),
+        views=_terms(sec, "views", vocab.VIEWS),
+        photometric=_terms(sec, "photometric", vocab.PHOTOMETRIC),
+        pixel_spacing_mm=tuple(spacing) if spacing is not None else None, image_size=size,
+        non_dicom=sec.boolean("non_dicom", default=False),
+        unknown_body_part=sec.boolean("unknown_body_part", default=False),
+        description=sec.text("description", default="", allow_empty=True),
+    )
+
+
+def _terms(sec: Fields, key: str, known) -> tuple[str, ...]:
+    """DICOM defined terms, upper-cased; an unknown one fails with the closest known term."""
+    raw = sec.get(key, [])
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        sec.fail(key, "must be a list of DICOM defined terms (strings); [] means any")
+    terms = []
+    for value in raw:
+        term = " ".join(value.split()).upper()
+        if term not in known:
+            hint = did_you_mean(term.lower(), [k.lower() for k in known])
+            sec.fail(key, f"unknown term '{value.strip()}'{hint}")
+        if term not in terms:
+            terms.append(term)
+    return tuple(terms)
+
+
+def _familiarity(sec: Fields | None) -> FamiliaritySpec | None:
+    if sec is None:
+        return None
+    sec.only(("file", "method"))
+    name = sec.text("file", default=FamiliaritySpec.file)
+    if Path(name).name != name or not name.endswith(".safetensors") or name == WEIGHTS_NAME:
+        sec.fail("file", "must be a .safetensors file name inside the model folder, "
+                         "other than the weights")
+    method = sec.choice("method", (METHOD,), default=METHOD)
+    return FamiliaritySpec(name, method)
 
 
 def _weights(sec: Fields) -> WeightsSpec:

@@ -233,9 +233,11 @@ class Registry:
         module = build_module(parsed)
         weights.load_state(module, state, parsed.name, weights_path)
         check_output(module, parsed)
-        return self._install(parsed, module.state_dict(), replace_existing)
+        return self._install(parsed, module.state_dict(), replace_existing,
+                             _reference_file(parsed, manifest_path.parent))
 
-    def _install(self, parsed: Manifest, state, replace_existing: bool) -> ModelEntry:
+    def _install(self, parsed: Manifest, state, replace_existing: bool,
+                 reference: Path | None = None) -> ModelEntry:
         from medview.inference.weights import write_safetensors
 
         target = self.user_dir / _folder_name(parsed)
@@ -249,6 +251,8 @@ class Registry:
                                        {"medview.model": parsed.key})
             final = replace(parsed, weights=WeightsSpec(WEIGHTS_NAME, digest))
             write_manifest(final, staging / MANIFEST_NAME)
+            if reference is not None:
+                shutil.copy2(reference, staging / parsed.familiarity.file)
             _swap_into_place(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -260,6 +264,33 @@ class Registry:
         if not installed:
             return f"{what} not found: {no_models_message(self)}"
         return f"{what} not found; installed: {installed}"
+
+
+def load_reference(manifest: Manifest, folder: Path):
+    """The reference of the training images a manifest names (None if it names none).
+
+    Raises
+    ------
+    ModelError
+        If the file is missing or not a valid reference.
+    """
+    from medview.inference.familiarity import Reference
+
+    if manifest.familiarity is None:
+        return None
+    try:
+        return Reference.load(folder / manifest.familiarity.file)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"model '{manifest.name}': its reference of the training images "
+                         f"({manifest.familiarity.file}) cannot be read ({err}); "
+                         "reinstall the model") from None
+
+
+def _reference_file(parsed: Manifest, folder: Path) -> Path | None:
+    """The reference file to install with a model, checked first."""
+    if load_reference(parsed, folder) is None:
+        return None
+    return folder / parsed.familiarity.file
 
 
 def no_models_message(registry: Registry) -> str:

@@ -13,6 +13,11 @@ from typing import Any
 import numpy as np
 
 from medview.core.geometry import Measurement
+from medview.inference.familiarity import Familiarity
+from medview.inference.scope import UNCHECKED_MESSAGE, Scope
+
+#: The verdict of a model that declares no intended input.
+UNCHECKED = Scope(inside=True, checked=False, message=UNCHECKED_MESSAGE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +46,12 @@ class ResultBase:
         Wall time of the whole analysis: preprocessing, network and postprocessing.
     ms_inference : float
         The network alone.
+    scope : Scope
+        Whether the image is inside the model's declared input, and whether the
+        user ran it anyway (:mod:`medview.inference.scope`).
+    familiarity : Familiarity or None
+        How like the model's training images the image is; None when the model
+        carries no reference (:mod:`medview.inference.familiarity`).
     """
 
     file: str
@@ -54,13 +65,16 @@ class ResultBase:
     precision: str
     ms: float
     ms_inference: float
+    scope: Scope = UNCHECKED
+    familiarity: Familiarity | None = None
 
     def _common_json(self) -> dict[str, Any]:
         return {"file": self.file, "frame": self.frame,
                 "sop_instance_uid": self.sop_instance_uid, "model": self.model,
                 "version": self.version, "engine": self.engine, "device": self.device,
                 "precision": self.precision, "ms": _finite(self.ms, 2),
-                "ms_inference": _finite(self.ms_inference, 2)}
+                "ms_inference": _finite(self.ms_inference, 2), "scope": self.scope.to_json(),
+                "familiarity": self.familiarity.to_json() if self.familiarity else None}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,9 +19,11 @@ from tests.datafiles import find
 from tests.inference.builders import CLASSIFIER, build_module, subprocess_env
 
 COMMON_KEYS = {"file", "frame", "sop_instance_uid", "model", "version", "engine", "device",
-               "precision", "ms", "ms_inference", "task", "label", "probabilities"}
+               "precision", "ms", "ms_inference", "task", "label", "probabilities", "scope",
+               "familiarity"}
 AUDIT_KEYS = {"audit_format", "time", "user", "file", "frame", "sop_instance_uid", "task",
-              "model", "version", "weights_sha256", "engine", "device", "precision", "label"}
+              "model", "version", "weights_sha256", "engine", "device", "precision", "label",
+              "inside_scope", "run_anyway", "unlike_training"}
 
 
 def medview(*args):

@@ -48,3 +48,18 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     assert target.read_text().strip().replace(" ", "").replace("\n", "") == '{"a":1}'
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
     assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_reliability_diagram_draws_both_curves(tmp_path):
+    from trainer import calibration as C
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 2, (400, 2))
+    probs = np.exp(3 * z) / np.exp(3 * z).sum(axis=1, keepdims=True)
+    labels = (rng.random(400) < np.exp(z[:, 1]) / np.exp(z).sum(axis=1)).astype(int)
+    before, after = C.reliability(probs, labels), C.reliability(C.scale(probs, 3.0), labels)
+    img = _png(charts.reliability_png(before["bins"], after["bins"], before["ece"], after["ece"],
+                                      3.0, tmp_path / "reliability.png"))
+    orange = (np.abs(img.astype(int) - charts.ORANGE).sum(axis=2) < 40).sum()
+    blue = (np.abs(img.astype(int) - charts.BLUE).sum(axis=2) < 40).sum()
+    assert orange > 100 and blue > 100  # both curves (and their legend swatches) are drawn

@@ -51,7 +51,8 @@ def test_classifier_run_events_files_and_split(demo, tmp_path, isolated):
     finished = events[-1]
     model_dir = Path(finished.model)
     assert sorted(p.name for p in model_dir.iterdir()) == [
-        "card.md", "confusion_matrix.png", "evaluation.json", "model.json", "roc.png",
+        "card.md", "confusion_matrix.png", "evaluation.json", "model.json", "reference.safetensors",
+        "reliability.png", "roc.png",
         "training_curves.png", "weights.safetensors"]
     # the events file holds the same events
     assert [e.type for e in events_of((tmp_path / "run" / "events.jsonl").read_text())] == [e.type for e in events]
