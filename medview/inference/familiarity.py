@@ -123,9 +123,10 @@ class Reference:
 
     def save(self, path: str | Path) -> None:
         """Write the reference as safetensors (atomically)."""
-        from safetensors.numpy import save
-
         from medview.core import atomic
+        from medview.core.imports import load
+
+        save = load("safetensors.numpy").save
 
         tensors = {"mean": self.mean, "components": self.components,
                    "variances": self.variances,
@@ -143,7 +144,10 @@ class Reference:
         ValueError
             If the file is not a reference of this method or its arrays disagree.
         """
-        from safetensors import SafetensorError, safe_open
+        from medview.core.imports import load
+
+        safetensors = load("safetensors")
+        SafetensorError, safe_open = safetensors.SafetensorError, safetensors.safe_open
 
         try:
             with safe_open(str(path), framework="numpy") as f:
