@@ -160,6 +160,15 @@ class Scope:
     message: str = ""
     overridden: bool = False
 
+    def short(self) -> str:
+        """The verdict in a few words, for provenance lines and exported tables."""
+        if not self.checked:
+            return "scope unchecked"
+        if self.inside:
+            return "inside intended input"
+        return ("OUTSIDE intended input (run anyway)" if self.overridden
+                else "outside intended input")
+
     def to_json(self) -> dict[str, Any]:
         """``{"inside": bool, "checked": bool, "reasons": [...]}`` (+ ``overridden``)."""
         data: dict[str, Any] = {"inside": self.inside, "checked": self.checked,

@@ -97,7 +97,7 @@ def test_result_labels_name_model_version_engine_device_and_time(qtbot, window, 
     text = panel.result_view.provenance.text()
     assert "chest-demo 1.0.0" in text and "torch fp32" in text and "CPU" in text
     assert "\u00a0ms" in text  # the time taken
-    assert panel.result_view.headline.text() == "Prediction: abnormal"
+    assert panel.result_view.headline.text() == "Model output: abnormal 73% (threshold 30%)"
     rows = {r.name: r for r in panel.result_view.bars.rows}
     assert rows["abnormal"].decided and rows["abnormal"].threshold == pytest.approx(0.3)
     assert rows["normal"].threshold is None  # softmax: the fall-back class has none

@@ -45,7 +45,7 @@ def csv_header(task: str, classes: list[str]) -> list[str]:
         head += [f"p_{c}" for c in classes]
     else:
         head += [f"area_{c}" for c in classes] + ["area_unit"]
-    return head + ["ms", "error"]
+    return head + ["scope", "unlike_training", "ms", "error"]
 
 
 def csv_rows(job: BatchJob, task: str, classes: list[str]) -> list[list]:
@@ -67,7 +67,8 @@ def csv_rows(job: BatchJob, task: str, classes: list[str]) -> list[list]:
                       for c in classes]
             unit = next(iter(row.areas.values())).unit if row.areas else ""
             cells.append({"mm²": "mm2", "px²": "px2"}.get(unit, unit))
-        cells += ["" if row.error else f"{row.ms:.1f}", _text_cell(row.error)]
+        cells += [p.get("scope", ""), p.get("unlike_training", ""),
+                  "" if row.error else f"{row.ms:.1f}", _text_cell(row.error)]
         out.append(cells)
     return out
 
@@ -285,7 +286,9 @@ class BatchDialog(QDialog):
         self.table_model.reset(m.task, list(m.classes) if m.task == "classification" else
                                [n for _, n in sorted(self._mask_values(m).items())])
         self._described = False
-        self.job = self.service.run_batch(entry, frames=frames, paths=paths, title=title)
+        self.job = self.service.run_batch(
+            entry, frames=frames, paths=paths, title=title,
+            accept_unknown_body_part=self.panel.accepts_unknown_body_part(entry))
         self.model_label.setText(f"{title} — model {m.name} {m.version}")
         self.progress.setRange(0, max(1, self.job.total) if frames is not None else 0)
         self.progress.setValue(0)

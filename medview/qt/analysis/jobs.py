@@ -211,10 +211,12 @@ class Request:
     """One frame to analyse for one slot (viewport); its ``state`` says where it is."""
 
     def __init__(self, slot: Hashable, frame, model: ModelId, explain: bool,
-                 layer: str | None = None) -> None:
+                 layer: str | None = None, scope: dict | None = None) -> None:
         self.id = next(_ids)
         self.slot, self.frame, self.model, self.explain = slot, frame, model, explain
         self.layer = layer
+        #: ``Analyzer.analyze`` keywords: ``outside_scope``, ``accept_unknown_body_part``
+        self.scope = dict(scope or {})
         self.state = CHECKING
         self.cached = False
         self.worker: Worker | None = None
@@ -253,9 +255,12 @@ class BatchJob:
     """A batch over frames (or over files still to be read); rows arrive in order."""
 
     def __init__(self, model: ModelId, frames: Sequence | None = None,
-                 paths: Sequence[str] | None = None, title: str = "") -> None:
+                 paths: Sequence[str] | None = None, title: str = "",
+                 accept_unknown_body_part: bool | None = None) -> None:
         self.id = next(_ids)
         self.model = model
+        # Each image's scope is checked; one outside it is a row that says why.
+        self.accept_unknown_body_part = accept_unknown_body_part
         self.frames = list(frames) if frames is not None else None
         self.paths = [str(p) for p in paths] if paths is not None else None
         self.title = title
@@ -342,15 +347,17 @@ def _check_job(worker, frame, manifest):
     return load("medview.inference.analyze").prepare(frame, manifest)
 
 
-def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None):
+def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None,
+                 scope: dict | None = None):
     """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
     layer the viewer will draw, so that a large image costs the GUI thread nothing).
-    ``pre``: the frame checked and preprocessed already."""
+    ``pre``: the frame checked and preprocessed already; ``scope``: the keywords of
+    ``Analyzer.analyze`` about the model's declared input."""
     if pre is None:
         yield "Reading the image…"
         pre = load("medview.inference.analyze").prepare(frame, analyzer.manifest)
     yield f"Running {analyzer.manifest.name}…"
-    result = analyzer.analyze(frame, pre)
+    result = analyzer.analyze(frame, pre, **(scope or {}))
     analysis = Analysis(result)
     if explain and result.task == "classification":
         yield "Computing the Grad-CAM heat map…"
@@ -383,7 +390,8 @@ def _batch_job(worker, analyzer, job: BatchJob, cache: ResultCache):
         row = BatchRow(i, str(frame.path), frame.index + 1, frame.key, cached=cached)
         try:
             if analysis is None:
-                analysis = Analysis(analyzer.analyze(frame))
+                analysis = Analysis(analyzer.analyze(
+                    frame, accept_unknown_body_part=job.accept_unknown_body_part))
                 cache.put(key, analysis)
         except Exception as err:  # noqa: BLE001 - one bad image never stops a batch
             row.error = one_line(err)
@@ -394,6 +402,9 @@ def _batch_job(worker, analyzer, job: BatchJob, cache: ResultCache):
             row.ms = r.ms
             row.provenance = {k: getattr(r, k) for k in (
                 "model", "version", "engine", "device", "precision", "sop_instance_uid")}
+            row.provenance["scope"] = r.scope.short()
+            row.provenance["unlike_training"] = (r.familiarity.unlike_training
+                                                 if r.familiarity is not None else "")
         yield ("row", row)
     return len(frames)
 
@@ -607,7 +618,7 @@ class AnalysisService(QObject):
         return self.cache.get(cache_key(frame, model))
 
     def analyze(self, slot: Hashable, frame, entry, explain: bool = False,
-                layer: str | None = None) -> Request:
+                layer: str | None = None, scope: dict | None = None) -> Request:
         """Analyse ``frame`` with the model of registry ``entry`` for ``slot``.
 
         ``explain`` asks for a classifier's Grad-CAM; ``layer`` for the overlay layer
@@ -615,9 +626,10 @@ class AnalysisService(QObject):
         thread too. A cached result is delivered before this returns (``finished``, then the
         request is ``done`` with ``cached`` True). Otherwise the slot's previous
         unfinished request is superseded and this one waits for its model or runs.
+        ``scope``: ``outside_scope`` ("Run anyway") and ``accept_unknown_body_part``.
         """
         model = ModelId.of(entry)
-        req = Request(slot, frame, model, explain, layer)
+        req = Request(slot, frame, model, explain, layer, scope)
         hit = self.cache.get(cache_key(frame, model))
         wants_cam = explain and entry.manifest.task == "classification"
         if hit is not None and (hit.heatmap is not None or not wants_cam):
@@ -682,7 +694,8 @@ class AnalysisService(QObject):
         req.state = QUEUED
         pre, req.pre = req.pre, None
         req.worker = self.workers.start(
-            _analyse_job, analyzer, req.frame, req.explain, req.layer, pre, pass_worker=True,
+            _analyse_job, analyzer, req.frame, req.explain, req.layer, pre, req.scope,
+            pass_worker=True,
             priority=P_INTERACTIVE,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
             on_return=lambda analysis, r=req: self._req_done(r, analysis),
@@ -723,9 +736,11 @@ class AnalysisService(QObject):
     # ------------------------------------------------------------------ batches
 
     def run_batch(self, entry, frames: Sequence | None = None,
-                  paths: Sequence[str] | None = None, title: str = "") -> BatchJob:
-        """Analyse ``frames`` (or every image under ``paths``) with ``entry``'s model."""
-        job = BatchJob(ModelId.of(entry), frames, paths, title)
+                  paths: Sequence[str] | None = None, title: str = "",
+                  accept_unknown_body_part: bool | None = None) -> BatchJob:
+        """Analyse ``frames`` (or every image under ``paths``) with ``entry``'s model; an
+        image outside the model's declared input becomes a row that says why."""
+        job = BatchJob(ModelId.of(entry), frames, paths, title, accept_unknown_body_part)
         self._batches.append(job)
         self._pause_measuring()
         state = self.load_model(entry)

@@ -35,6 +35,7 @@ from medview.qt.analysis.jobs import (CANCELLED, WAITING, Analysis, AnalysisServ
                                       Request, one_line)
 from medview.qt.analysis.measure import series_volume
 from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
+from medview.inference.scope import ImageFacts, Scope, check_scope
 from medview.qt.analysis.result_view import ResultView
 
 OVERLAY = "ai"   #: the viewport image-overlay layer the panel draws in
@@ -51,6 +52,11 @@ def _ready_text(key: str, info: dict) -> str:
 
 def _setting(settings, key: str, default):
     return settings.value(key, default) if settings is not None else default
+
+
+def _unknown_key(entry) -> str:
+    """Setting: does the user let ``entry``'s model run on images with no body part?"""
+    return f"ai/accept_unknown_body_part/{entry.name}"
 
 
 class AnalysisPanel(QWidget):
@@ -122,6 +128,16 @@ class AnalysisPanel(QWidget):
 
         self.picker = ModelPicker(body)
         lay.addWidget(self.picker)
+        # What the chosen model is for, at full size, before anything runs.
+        self.intended_label = QLabel(body)
+        self.intended_label.setObjectName("AiIntendedInput")
+        self.intended_label.setWordWrap(True)
+        lay.addWidget(self.intended_label)
+        self.unknown_check = QCheckBox("Analyse images that record no body part", body)
+        self.unknown_check.setToolTip(
+            "This model declares the body parts it is for. Images whose header names no "
+            "body part are refused unless you tick this (remembered per model).")
+        lay.addWidget(self.unknown_check)
 
         # everything below needs a model: hidden while none is installed
         self.controls = box = QWidget(body)
@@ -210,6 +226,8 @@ class AnalysisPanel(QWidget):
         self.picker.importFolderRequested.connect(self.import_folder)
         self.picker.importFileRequested.connect(self.import_file)
         self.analyse_button.clicked.connect(lambda: self.analyse())
+        self.result_view.runAnyway.connect(lambda: self.analyse(run_anyway=True))
+        self.unknown_check.toggled.connect(self._unknown_toggled)
         self.cancel_button.clicked.connect(self.cancel)
         self.series_button.clicked.connect(lambda: self.open_batch("series", start=True))
         self.batch_button.clicked.connect(lambda: self.open_batch())
@@ -276,10 +294,14 @@ class AnalysisPanel(QWidget):
         self.picker.set_entries(available, broken, no_models_message(registry))
         self.service.forget_models([ModelId.of(e) for e in available])
         self._watch(registry)
+        self._show_intended()
         self._update_controls()
 
-    def analyse(self, frame=None) -> Request | None:
-        """Analyse the active viewport's frame (or ``frame``) with the chosen model."""
+    def analyse(self, frame=None, run_anyway: bool = False) -> Request | None:
+        """Analyse the active viewport's frame (or ``frame``) with the chosen model.
+
+        An image outside the model's declared input is not analysed: the result area
+        says why, with "Run anyway" (``run_anyway=True``: analysed, marked, audited)."""
         vp = self._vp
         entry = self.picker.current()
         if entry is None:
@@ -289,9 +311,16 @@ class AnalysisPanel(QWidget):
         if frame is None:
             self._status("Open an image first.", ERROR)
             return None
+        scope = self.scope_of(frame, entry)
+        if not scope.inside and not run_anyway and self.service.cached(
+                frame, ModelId.of(entry)) is None:
+            self._refuse(frame, entry, scope)
+            return None
         explain = self.gradcam_check.isChecked()
-        req = self.service.analyze(vp, frame, entry, explain=explain,
-                                   layer=self._layer_mode(entry.manifest.task))
+        req = self.service.analyze(
+            vp, frame, entry, explain=explain, layer=self._layer_mode(entry.manifest.task),
+            scope={"outside_scope": run_anyway,
+                   "accept_unknown_body_part": self.accepts_unknown_body_part(entry)})
         if req.is_open:
             self._say_running(req)
             if vp is not None and frame is vp.frame and self.result_view.analysis is None:
@@ -303,6 +332,29 @@ class AnalysisPanel(QWidget):
         """Cancel the active viewport's analysis (its result is never shown)."""
         self._auto_timer.stop()
         self.service.cancel(self._vp)
+
+    def accepts_unknown_body_part(self, entry) -> bool | None:
+        """The user's choice for ``entry``'s model on images that record no body part
+        (None: the manifest's own default)."""
+        value = _setting(self.settings, _unknown_key(entry), None)
+        return None if value is None else value in (True, "true", "1", 1)
+
+    def scope_of(self, frame, entry) -> Scope:
+        """Is ``frame`` inside ``entry``'s declared input? (Header only: instant.)"""
+        return check_scope(entry.manifest.intended_input, ImageFacts.from_frame(frame),
+                           self.accepts_unknown_body_part(entry))
+
+    def _refuse(self, frame, entry, scope: Scope) -> None:
+        self.result_view.show_refusal(scope, entry.manifest)
+        self._status(f"{frame.label}: not analysed, outside {entry.name}'s intended input",
+                     WARNING, frame.key, ModelId.of(entry).key)
+        self._update_controls()
+
+    def _unknown_toggled(self, on: bool) -> None:
+        entry = self.picker.current()
+        if entry is not None and self.settings is not None:
+            self.settings.set_value(_unknown_key(entry), on)
+            self._show_current()
 
     def open_batch(self, source: str | None = None, start: bool = False):
         """Show the batch window (and start a batch over ``source`` at once)."""
@@ -420,7 +472,7 @@ class AnalysisPanel(QWidget):
         if vp is None or vp.frame is None or self.picker.current() is None:
             return
         if self._cached_for(vp.frame) is None:
-            self.analyse()
+            self.analyse()  # outside the declared input it only says why
 
     def _auto_toggled(self, on: bool) -> None:
         self._option("ai/auto", on, redraw=False)
@@ -431,6 +483,7 @@ class AnalysisPanel(QWidget):
         self._option("ai/gradcam", on)
 
     def _model_changed(self) -> None:
+        self._show_intended()
         self._show_current()
         self._update_controls()
 
@@ -553,6 +606,8 @@ class AnalysisPanel(QWidget):
             self.result_view.show_message("")
         elif req is not None and req.frame.key == frame.key:
             self.result_view.show_message("Analysing…")
+        elif not (scope := self.scope_of(frame, entry)).inside:
+            self.result_view.show_refusal(scope, entry.manifest)
         else:
             line = self.status.line_for(frame.key, model_key)
             failed = line is not None and line.kind == ERROR
@@ -646,6 +701,27 @@ class AnalysisPanel(QWidget):
             self.progress.setRange(0, 0)
             self._eta_timer.stop()
         self.progress.setVisible(kind == BUSY)
+
+    def _show_intended(self) -> None:
+        """What the chosen model is for, and its per-model choice on unknown body parts."""
+        entry = self.picker.current()
+        intended = entry.manifest.intended_input if entry is not None else None
+        if entry is None:
+            self.intended_label.clear()
+        elif intended is None:
+            self.intended_label.setText("For: any image (this model declares no intended "
+                                        "input, so nothing is checked)")
+        else:
+            self.intended_label.setText(f"For: {intended.describe()}")
+        self.intended_label.setVisible(entry is not None)
+        asks = intended is not None and bool(intended.body_parts)
+        self.unknown_check.setVisible(asks)
+        if asks:
+            accepted = self.accepts_unknown_body_part(entry)
+            self.unknown_check.blockSignals(True)
+            self.unknown_check.setChecked(intended.unknown_body_part if accepted is None
+                                          else accepted)
+            self.unknown_check.blockSignals(False)
 
     def _update_controls(self) -> None:
         entry = self.picker.current()

@@ -6,7 +6,13 @@
 - segmentation: what was found, then per class its colour, area (mm² when the image
   is calibrated, px² otherwise, with the spacing source) and series volume;
 - always: model name and version, engine, precision, device and time taken, and the
-  model card's intended use (a screening aid is not a diagnosis).
+  model card's intended use at full size (a screening aid is not a diagnosis);
+- in the warning colour, when it applies: a run outside the model's declared input
+  ("Run anyway") and an image unlike the model's training images;
+- an image outside the declared input that was not run: why, in words, and "Run anyway".
+
+Wording is that of decision support: "Model output" and a score with its threshold,
+never "Found" or a bold diagnosis.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from medview.qt import theme
 from medview.qt.analysis.measure import VolumeEstimate, format_area, format_volume
@@ -108,7 +114,10 @@ def _gradient_pixmap(width: int = 120, height: int = 8) -> QPixmap:
 
 
 class ResultView(QWidget):
-    """The panel's result area; :meth:`show_analysis` or :meth:`show_message`."""
+    """The panel's result area; :meth:`show_analysis`, :meth:`show_refusal` or
+    :meth:`show_message`. ``runAnyway`` is emitted by the refusal's button."""
+
+    runAnyway = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,11 +143,20 @@ class ResultView(QWidget):
         self.areas.setWordWrap(True)
         self.provenance = theme.note_label(parent=self)
         self.provenance.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warning = QLabel(self)
+        self.warning.setObjectName("AiWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(f"color: {theme.WARNING};")
+        self.run_anyway = QPushButton("Run anyway", self)
+        self.run_anyway.setToolTip("Analyse this image although the model was not made for it; "
+                                   "the result is marked and the audit log records it")
+        self.run_anyway.clicked.connect(self.runAnyway)
+        # The intended use at full size, as the text it is (not a footnote).
         self.card = QLabel(self)
+        self.card.setObjectName("AiIntendedUse")
         self.card.setWordWrap(True)
-        self.card.setStyleSheet(f"color: {theme.TEXT_DIM}; font-style: italic;")
-        for w in (self.headline, self.bars, self.legend, self.legend_bar, self.areas,
-                  self.provenance, self.card):
+        for w in (self.headline, self.warning, self.run_anyway, self.bars, self.legend,
+                  self.legend_bar, self.areas, self.provenance, self.card):
             lay.addWidget(w)
         self.analysis = None
         self.show_message("")
@@ -150,9 +168,17 @@ class ResultView(QWidget):
         self.analysis = None
         self.headline.setText(text)
         self.headline.setVisible(bool(text))
-        for w in (self.bars, self.legend, self.legend_bar, self.areas, self.provenance,
-                  self.card):
+        for w in (self.warning, self.run_anyway, self.bars, self.legend, self.legend_bar,
+                  self.areas, self.provenance, self.card):
             w.hide()
+
+    def show_refusal(self, scope, manifest) -> None:
+        """An image outside the model's declared input, not analysed: why, and "Run anyway"."""
+        self.show_message("Not analysed: outside this model's intended input")
+        self.warning.setText(scope.message)
+        self.warning.show()
+        self.run_anyway.show()
+        self._show_card(manifest)
 
     def show_analysis(self, analysis, manifest=None, colours: dict[int, str] | None = None,
                       volume: VolumeEstimate | None = None, heatmap_shown: bool = False
@@ -171,14 +197,19 @@ class ResultView(QWidget):
             self._segmentation(r, colours or {}, volume)
         self.provenance.setText(provenance_text(analysis))
         self.provenance.show()
-        use = getattr(getattr(manifest, "card", None), "intended_use", "")
-        self.card.setText(use)
-        self.card.setVisible(bool(use))
+        self.run_anyway.hide()
+        warnings = caution_lines(r)
+        self.warning.setText("\n".join(warnings))
+        self.warning.setVisible(bool(warnings))
+        self._show_card(manifest)
+
+    def _show_card(self, manifest) -> None:
+        self.card.setText(intended_text(manifest))
+        self.card.setVisible(bool(self.card.text()))
 
     def _classification(self, analysis, manifest, heatmap_shown: bool) -> None:
         r = analysis.result
-        self.headline.setText(f"Prediction: {r.label}" if r.label else
-                              "No class above its threshold")
+        self.headline.setText(classification_headline(r, manifest))
         rows = []
         for name, prob in r.probabilities.items():
             rows.append(BarRow(name, float(prob), _threshold(manifest, name),
@@ -194,7 +225,8 @@ class ResultView(QWidget):
 
     def _segmentation(self, r, colours: dict[int, str], volume: VolumeEstimate | None) -> None:
         found = [n for n, m in r.areas.items() if m.value > 0]
-        self.headline.setText("Found: " + ", ".join(found) if found else "Nothing segmented")
+        self.headline.setText("Model output: " + (", ".join(found) + " segmented" if found
+                                                  else "nothing segmented"))
         self.bars.hide()
         self.legend.hide()
         self.legend_bar.hide()
@@ -222,6 +254,42 @@ class ResultView(QWidget):
         self.areas.show()
 
 
+def classification_headline(r, manifest) -> str:
+    """``Model output: lesion 44 % (threshold 40 %)``: a score and its threshold, never a
+    diagnosis."""
+    if not r.label:
+        return "Model output: no class above its threshold"
+    threshold = _threshold(manifest, r.label)
+    score = f"{r.probabilities[r.label]:.0%}"
+    return (f"Model output: {r.label} {score}"
+            + (f" (threshold {threshold:.0%})" if threshold is not None else ""))
+
+
+def caution_lines(r) -> list[str]:
+    """What must be read with the output: a run outside the declared input, an image
+    unlike the training images."""
+    lines = []
+    if not r.scope.inside:
+        lines.append("Run anyway, outside this model's intended input: " + r.scope.message)
+    f = r.familiarity
+    if f is not None and f.unlike_training:
+        lines.append(f"This image is unlike the images the model was trained on (score "
+                     f"{f.score:.3g}; above {f.threshold:.3g} is unlike): the output may "
+                     "mean nothing here.")
+    return lines
+
+
+def intended_text(manifest) -> str:
+    """The model card's intended use and the declared input, in full."""
+    if manifest is None:
+        return ""
+    use = manifest.card.intended_use
+    intended = manifest.intended_input
+    declared = (f"Intended input: {intended.describe()}." if intended is not None
+                else "This model declares no intended input: it runs on any image, unchecked.")
+    return f"{use}\n{declared}" if use else declared
+
+
 def _threshold(manifest, name: str) -> float | None:
     if manifest is None:
         return None
@@ -235,7 +303,7 @@ def provenance_text(analysis) -> str:
     r = analysis.result
     nb = "\u00a0"  # keep "49 ms" and "Grad-CAM 87 ms" on one line when wrapped
     text = (f"{r.model} {r.version} · {r.engine} {r.precision} · {r.device.upper()} · "
-            f"{r.ms:.0f}{nb}ms")
+            f"{r.ms:.0f}{nb}ms · {r.scope.short()}")
     if analysis.heatmap is not None:
         text += f" (+{nb}Grad-CAM{nb}{analysis.ms_heatmap:.0f}{nb}ms)"
     return text
