@@ -132,6 +132,7 @@ def card_text(manifest, report: dict[str, Any], job) -> str:
         f"- **Date:** {card.date}",
         "",
         "## Intended use", "", card.intended_use, "",
+        "## Intended input", "", _intended_text(manifest), "",
         "## Training data", "", card.training_data, "",
         "## Results on the held-out test set", "",
     ]
@@ -150,6 +151,7 @@ def card_text(manifest, report: dict[str, Any], job) -> str:
                       + "; ".join(f"{c}: {row}" for c, row in zip(report["classes"], report["confusion_matrix"]))]
     else:
         lines.append("Not evaluated: the job had no test set.")
+    lines += _trust_lines(report)
     lines += ["", "## Limitations", "", card.limitations or "None stated.", ""]
     for note in report.get("notes", []):
         lines.append(f"- {note}")
@@ -162,3 +164,40 @@ def card_text(manifest, report: dict[str, Any], job) -> str:
               f"batch {job.batch_size}; best epoch {report.get('best_epoch')} by validation {report.get('monitor')}.",
               ""]
     return "\n".join(lines)
+
+
+def _intended_text(manifest) -> str:
+    """What the model is checked against before every analysis (``intended_input``)."""
+    intended = manifest.intended_input
+    if intended is None:
+        return "Not declared: the model runs on any image, unchecked."
+    ranges = []
+    if intended.pixel_spacing_mm:
+        ranges.append(f"pixel spacing {intended.pixel_spacing_mm[0]:g}–"
+                      f"{intended.pixel_spacing_mm[1]:g} mm")
+    if intended.image_size:
+        ranges.append(f"{intended.image_size[0]}–{intended.image_size[1]} px a side")
+    return (f"{intended.describe()}"
+            + (f"; photometric {'/'.join(intended.photometric)}" if intended.photometric else "")
+            + (f"; {', '.join(ranges)}" if ranges else "")
+            + ("; plain (non-DICOM) images accepted" if intended.non_dicom else "; DICOM only")
+            + ("; images recording no body part accepted" if intended.unknown_body_part
+               else "") + ". Images outside it are refused unless a person runs them anyway.")
+
+
+def _trust_lines(report: dict[str, Any]) -> list[str]:
+    """Calibration and the training-image reference, from the report."""
+    lines = []
+    cal = report.get("calibration") or {}
+    test = cal.get("test") or {}
+    if cal:
+        lines.append(f"- probabilities: temperature {cal['temperature']:.3g} fitted on "
+                     f"{cal.get('fitted_on')}" + (f" ({cal['note']})" if cal.get("note") else ""))
+    if test.get("ece_before") is not None:
+        lines.append(f"- expected calibration error on the test set: {test['ece_before']:.3f} "
+                     f"before, {test['ece_after']:.3f} after")
+    fam = report.get("familiarity") or {}
+    if fam.get("test_flagged") is not None:
+        lines.append(f"- the reference of the {fam['training_images']} training images flags "
+                     f"{fam['test_flagged']:.0%} of the test images as unlike them")
+    return lines

@@ -108,6 +108,10 @@ def test_a_run_stores_temperature_reliability_and_intended_input(demo, tmp_path,
     assert intended.non_dicom and intended.image_size == (32, 128)
     assert "intended input, from the data set's DICOM tags: chest radiographs (DX, PA)" \
         in proc.stdout
+    card = (model_dir / "card.md").read_text()
+    assert "## Intended input\n\nchest radiographs (DX, PA)" in card
+    assert "- probabilities: temperature" in card
+    assert "training images flags" in card and "expected calibration error" in card
     # The test report's probabilities are the calibrated ones the engines will give.
     probs = np.array([[p["probabilities"][c] for c in report["classes"]]
                       for p in report["predictions"]])
