@@ -36,7 +36,7 @@ from medview.qt.analysis.jobs import (CANCELLED, WAITING, Analysis, AnalysisServ
 from medview.qt.analysis.measure import series_volume
 from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
 from medview.inference.scope import ImageFacts, Scope, check_scope
-from medview.qt.analysis.result_view import ResultView
+from medview.qt.analysis.result_view import ResultView, overlay_caption
 
 OVERLAY = "ai"   #: the viewport image-overlay layer the panel draws in
 _AUTO_DELAY_MS = 60
@@ -629,7 +629,8 @@ class AnalysisPanel(QWidget):
         rgba = self._rgba(analysis)
         frame_key = vp.frame.key if vp.frame is not None else None
         vp.set_image_overlay(OVERLAY, rgba, frame_key=frame_key,
-                             opacity=self.opacity_slider.value() / 100.0)
+                             opacity=self.opacity_slider.value() / 100.0,
+                             caption=overlay_caption(analysis.result))
 
     @staticmethod
     def _colours(result) -> dict[int, str]:

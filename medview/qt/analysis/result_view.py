@@ -309,6 +309,15 @@ def provenance_text(analysis) -> str:
     return text
 
 
+def overlay_caption(r) -> str:
+    """The line drawn with an AI overlay on the image (and so in an exported PNG):
+    ``AI demo-lesion-classifier 1.0.0 · torch fp32 · inside intended input``."""
+    unlike = (" · UNLIKE its training images" if r.familiarity is not None
+              and r.familiarity.unlike_training else "")
+    return (f"AI {r.model} {r.version} · {r.engine} {r.precision} · {r.scope.short()}{unlike}"
+            " · decision support only")
+
+
 def volume_text(volume: VolumeEstimate) -> str:
     """One line on the series volume: complete, partial or why there is none."""
     if volume.reason:

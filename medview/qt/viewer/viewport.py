@@ -116,7 +116,8 @@ class Viewport(QWidget):
         self.render_count = 0
         self._corner_cache = CornerCache()
         self.last_render_ms = 0.0
-        #: name -> (frame key or None, premultiplied QImage, opacity): see set_image_overlay
+        #: name -> (frame key or None, premultiplied QImage, opacity, caption): see
+        #: set_image_overlay
         self._image_overlays: dict[str, tuple] = {}
 
         # interaction
@@ -387,7 +388,7 @@ class Viewport(QWidget):
     # ------------------------------------------------------------------ image overlays
 
     def set_image_overlay(self, name: str, rgba: np.ndarray | None, frame_key=None,
-                          opacity: float = 1.0) -> None:
+                          opacity: float = 1.0, caption: str = "") -> None:
         """Show an RGBA layer over the image (e.g. an AI mask or heat map), or remove it.
 
         ``rgba`` is uint8 (rows, cols, 4), not premultiplied, normally at the frame's
@@ -395,6 +396,8 @@ class Viewport(QWidget):
         coordinates, so it follows zoom, pan, rotation and flips, above the image and
         under the measurements, at ``opacity``. With ``frame_key`` it shows only while
         that frame is on screen. ``None`` removes the layer called ``name``.
+        ``caption`` is drawn with the overlay text while the layer shows (an AI layer
+        names its model, version, engine and scope, on screen and in exported PNGs).
         """
         if rgba is None:
             self._image_overlays.pop(name, None)
@@ -406,21 +409,21 @@ class Viewport(QWidget):
             img = QImage(arr.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
             # a copy Qt owns, in the format it paints fastest
             img = img.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
-            self._image_overlays[name] = (frame_key, img, float(opacity))
+            self._image_overlays[name] = (frame_key, img, float(opacity), caption)
         self.update()
 
     def set_image_overlay_opacity(self, name: str, opacity: float) -> None:
         """Change a layer's opacity (0 hides it) without re-making it."""
         if name in self._image_overlays:
-            key, img, _ = self._image_overlays[name]
-            self._image_overlays[name] = (key, img, float(opacity))
+            key, img, _, caption = self._image_overlays[name]
+            self._image_overlays[name] = (key, img, float(opacity), caption)
             self.update()
 
     def _draw_image_overlays(self, p: QPainter) -> None:
         f = self.frame
         cols, rows = self.image_size()
-        for frame_key, img, opacity in self._image_overlays.values():
-            if opacity <= 0 or (frame_key is not None and frame_key != f.key):
+        for frame_key, img, opacity, _ in self._image_overlays.values():
+            if not self._layer_shown(frame_key, opacity):
                 continue
             p.save()
             p.setTransform(self.transform())
@@ -429,6 +432,14 @@ class Viewport(QWidget):
                             self.smooth and not self._interacting)
             p.drawImage(QRectF(0, 0, cols, rows), img)
             p.restore()
+
+    def _layer_shown(self, frame_key, opacity: float) -> bool:
+        return opacity > 0 and (frame_key is None or frame_key == self.frame.key)
+
+    def overlay_captions(self) -> list[str]:
+        """Captions of the image overlays shown on the current frame."""
+        return [caption for key, _, opacity, caption in self._image_overlays.values()
+                if caption and self._layer_shown(key, opacity)]
 
     # ------------------------------------------------------------------ rendering
 
@@ -587,6 +598,8 @@ class Viewport(QWidget):
                                anonymous)
             if self.invert:
                 text.bottom_right.insert(0, "Inverted")
+            if image is not None and annotations:
+                text.bottom_left[:0] = self.overlay_captions()
             draw_corners(p, rect, text, self._corner_cache)
         if border:
             self._draw_border(p, rect)
