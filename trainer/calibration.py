@@ -18,11 +18,13 @@ import math
 
 import numpy as np
 
-__all__ = ["fit_temperature", "scale", "reliability", "at_range_end", "TEMPERATURE_RANGE"]
+__all__ = ["fit_temperature", "scale", "reliability", "too_sharp", "uninformative",
+           "TEMPERATURE_RANGE"]
 
-#: Search range of T. An optimum at an end is no estimate: a validation set that the model
-#: separates perfectly drives T towards 0 (every probability to 0 or 1), which is over-
-#: fitting a few images, not calibration.
+#: Search range of T. An optimum at the low end is no estimate: a validation set that the
+#: model separates perfectly drives T towards 0 (every probability to 0 or 1), which is
+#: over-fitting a few images, not calibration. At the high end the scores carry almost no
+#: information and calibrated probabilities say so (near 1 / number of classes).
 TEMPERATURE_RANGE = (0.1, 10.0)
 _EPS = 1e-12
 
@@ -76,10 +78,14 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(math.exp((lo + hi) / 2))
 
 
-def at_range_end(temperature: float, tolerance: float = 0.02) -> bool:
-    """True when a fitted T sits at an end of :data:`TEMPERATURE_RANGE` (not an estimate)."""
-    lo, hi = TEMPERATURE_RANGE
-    return temperature <= lo * (1 + tolerance) or temperature >= hi * (1 - tolerance)
+def too_sharp(temperature: float, tolerance: float = 0.02) -> bool:
+    """True when a fitted T sits at the low end of :data:`TEMPERATURE_RANGE` (no estimate)."""
+    return temperature <= TEMPERATURE_RANGE[0] * (1 + tolerance)
+
+
+def uninformative(temperature: float, tolerance: float = 0.02) -> bool:
+    """True when a fitted T sits at the high end: the scores say almost nothing."""
+    return temperature >= TEMPERATURE_RANGE[1] * (1 - tolerance)
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:

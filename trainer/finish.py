@@ -149,15 +149,18 @@ def _calibrate(t: Training, val) -> dict[str, Any]:
         return {"temperature": 1.0, "fitted_on": "none", "note": note}
     before = C.reliability(val.probs, val.labels)["ece"]
     temperature = C.fit_temperature(val.probs, val.labels)
-    if C.at_range_end(temperature):
-        note = (f"probabilities not calibrated: the best temperature on the {val.n} validation "
-                f"images is at the end of the search range ({temperature:.3g}), which says the "
-                "validation set is too small or too easy to estimate it; 1 kept")
+    if C.too_sharp(temperature):
+        note = (f"probabilities not calibrated: the model separates the {val.n} validation "
+                f"images perfectly, so they cannot say how sure it should be; temperature 1 kept")
         t.sink.log("warning", note)
         return {"temperature": 1.0, "fitted_on": "none", "note": note,
                 "validation": {"ece_before": before, "ece_after": before, "n": val.n}}
     val.probs = C.scale(val.probs, temperature)
     after = C.reliability(val.probs, val.labels)["ece"]
+    if C.uninformative(temperature):
+        t.sink.log("warning", f"calibration flattens this model's probabilities (temperature "
+                              f"{temperature:.3g}): on validation its scores carry almost no "
+                              "information")
     t.sink.log("info", f"probabilities calibrated on the validation split: temperature "
                        f"{temperature:.3g}, expected calibration error {before:.3f} -> {after:.3f}")
     return {"temperature": temperature, "fitted_on": "validation",

@@ -59,7 +59,16 @@ def test_a_perfectly_separated_validation_set_is_no_estimate():
     probs = np.array([[0.7, 0.3], [0.4, 0.6], [0.8, 0.2], [0.35, 0.65]] * 5)
     labels = probs.argmax(axis=1)
     t = C.fit_temperature(probs, labels)
-    assert C.at_range_end(t) and not C.at_range_end(3.0)
+    assert C.too_sharp(t) and not C.too_sharp(3.0) and not C.uninformative(t)
+
+
+def test_scores_that_say_nothing_are_flattened_not_refused():
+    rng = np.random.default_rng(1)
+    probs = _softmax(rng.normal(0, 3, (500, 2)))  # confident, and unrelated to the labels
+    labels = rng.integers(0, 2, 500)
+    t = C.fit_temperature(probs, labels)
+    assert C.uninformative(t)
+    assert np.abs(C.scale(probs, t) - 0.5).max() < 0.4
 
 
 def test_no_images_keep_temperature_one():
