@@ -13,7 +13,7 @@
 
 Usage::
 
-    .venv/bin/python bench/trust.py            # ~4 min on 2 idle cores
+    .venv/bin/python bench/trust.py            # ~6 min on 2 idle cores
     .venv/bin/python bench/trust.py --no-train # part 1 only (~1 min)
 """
 
@@ -94,11 +94,17 @@ def familiarity_table(work: Path) -> None:
 
 def calibration_table(work: Path) -> None:
     data = work / "train-data"
-    write_demo_data(data, n=60, size=128, seed=3)
+    write_demo_data(data, n=150, size=256, seed=3)
+    # The shipped demo classifier's recipe (scripts/train_demo_models.py), fewer epochs.
     job = {"name": "bench-calibration", "version": "1.0.0", "dataset": str(data / "labels.csv"),
            "model": {"architecture": "resnet18"}, "input": {"size": [128, 128], "channels": 1},
-           "preset": "advanced", "epochs": 8, "freeze_epochs": 0, "batch_size": 16, "lr": 0.001,
-           "workers": 0, "seed": 0, "split": {"val": 0.25, "test": 0.25, "seed": 0},
+           "preprocessing": {"window": "auto", "resize": "letterbox",
+                             "clahe": {"clip_limit": 2.0, "tile_grid": [8, 8]}},
+           "preset": "advanced", "epochs": 15, "freeze_epochs": 0, "batch_size": 16,
+           "optimizer": "adamw", "lr": 0.001, "scheduler": "cosine", "early_stopping": 8,
+           "augment": {"flip": True, "rotate": 8, "scale": 0.08, "brightness": 0.05,
+                       "contrast": 0.1},
+           "workers": 0, "seed": 0, "split": {"val": 0.2, "test": 0.2, "seed": 0},
            "output": str(work / "run")}
     path = work / "job.json"
     path.write_text(json.dumps(job))
@@ -110,7 +116,7 @@ def calibration_table(work: Path) -> None:
         raise SystemExit("the training job failed")
     report = json.loads((work / "run" / "model" / "evaluation.json").read_text())
     cal = report["calibration"]
-    print(f"\n2. Calibration (ResNet-18, 128 px, 120 demo images, 8 epochs: "
+    print(f"\n2. Calibration (ResNet-18, 128 px, 300 demo images, up to 15 epochs: "
           f"{time.perf_counter() - start:.0f} s)")
     print(f"temperature {cal['temperature']:.3g} fitted on {cal['fitted_on']}"
           + (f" ({cal['note']})" if "note" in cal else ""))
