@@ -476,6 +476,9 @@ def fuzz(n: int, seed: int, jobs: int = 1, timeout: float = 10.0, mem_gb: float 
                 if progress and done % 100 == 0:
                     print(f"  {done}/{n} mutants, {tally.failed_mutants} with a failure",
                           file=sys.stderr, flush=True)
+                    if out is not None:  # a partial table survives an interrupted run
+                        out.mkdir(parents=True, exist_ok=True)
+                        (out / "table.md").write_text(table(tally, done) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return tally

@@ -24,3 +24,34 @@ class ReadError(MedviewError):
         self.path = Path(path)
         self.reason = " ".join(str(reason).split())  # always one line
         super().__init__(f"{self.path}: {self.reason}")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One plain line for an unexpected failure while handling a file.
+
+    Covers what native code raises outside ``Exception`` (pyo3's
+    ``PanicException`` from the Rust decoders) and resource failures, so an
+    error boundary can report any exception without a traceback.
+    """
+    if isinstance(exc, MedviewError):
+        return getattr(exc, "reason", None) or _one_line(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory to read this file (damaged or too large)"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read (damaged file)"
+    if type(exc).__name__ == "PanicException":
+        return "a native decoder failed on this file's data (damaged file)"
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot read or write{where} ({exc.strerror or _one_line(exc)})"
+    return f"cannot be processed ({_one_line(exc)})"
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """True for exceptions a boundary must let through (Ctrl+C, exit)."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

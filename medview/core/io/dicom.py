@@ -19,7 +19,8 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, describe_failure, is_fatal
+from medview.core.io.dicom_bounds import PixelElement, check_pixel_bounds
 from medview.core.io.gdcm_direct import decode_grey_frame
 
 # Image Pixel module attributes every displayable object must carry (PS3.3 C.7.6.3).
@@ -68,11 +69,11 @@ def read_header(path: str | Path) -> Dataset:
 
 
 def _read_partial(path: Path, force: bool) -> tuple[Dataset, bool]:
-    seen: list[int] = []
+    seen: list[tuple[int, str | None, int]] = []
 
     def stop_at_pixels(tag, vr, length) -> bool:
         if tag in PIXEL_DATA_TAGS:
-            seen.append(tag)
+            seen.append((tag, vr, length))
             return True
         return False
 
@@ -80,7 +81,20 @@ def _read_partial(path: Path, force: bool) -> tuple[Dataset, bool]:
         warnings.simplefilter("ignore")
         ds = pydicom.filereader.read_partial(fp, stop_when=stop_at_pixels, force=force)
         ds.filename = str(path)
+        if seen:
+            ds.medview_pixel_element = _pixel_element(ds, fp.tell(), path, *seen[0][1:])
     return ds, bool(seen)
+
+
+def _pixel_element(ds: Dataset, start: int, path: Path, vr: str | None, length: int) -> PixelElement:
+    """Where the pixel data value starts: read_partial leaves ``fp`` at its element header."""
+    syntax = transfer_syntax(ds)
+    size = path.stat().st_size
+    if syntax == DeflatedExplicitVRLittleEndian:
+        return PixelElement(length, None, size)  # ``fp`` is the compressed file, not the dataset
+    header = 8 if vr is None or vr not in ("OB", "OW", "OF", "OD", "OL", "OV", "UN") else 12
+    little = getattr(ds, "original_encoding", (None, True))[1] is not False
+    return PixelElement(length, start + header, size, little)
 
 
 def check_displayable(path: str | Path, ds: Dataset) -> None:
@@ -97,6 +111,7 @@ def check_displayable(path: str | Path, ds: Dataset) -> None:
     if syntax is not None and syntax.is_compressed:
         if not _decoder_available(syntax):
             raise ReadError(path, f"unsupported transfer syntax {syntax.name} ({syntax})")
+    check_pixel_bounds(path, ds, encapsulated=syntax is not None and syntax.is_encapsulated)
 
 
 def transfer_syntax(ds: Dataset) -> UID | None:
@@ -140,7 +155,11 @@ def decode_frame(path: str | Path, index: int = 0, header: Dataset | None = None
         raise ReadError(path, "file not found") from None
     except ReadError:
         raise
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 - Rust decoders panic with a BaseException
+        if is_fatal(exc):
+            raise
+        if isinstance(exc, (MemoryError, RecursionError)) or not isinstance(exc, Exception):
+            raise ReadError(path, describe_failure(exc)) from None
         arr = _try_gdcm_direct(path, index)
         if arr is None:
             raise ReadError(path, _pixel_reason(exc)) from None

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, describe_failure
 from medview.core.io import dicom, dicomdir, image
 from medview.core.study import Library
 
@@ -95,4 +95,4 @@ def _add_file(library: Library, path: Path) -> None:
     except OSError as exc:
         library.skip(path, f"cannot read file ({exc.strerror or exc})")
     except Exception as exc:  # last line of defence: one odd file must not stop a folder
-        library.skip(path, f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})")
+        library.skip(path, describe_failure(exc))

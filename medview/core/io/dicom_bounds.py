@@ -1,0 +1,297 @@
+"""Header-time checks that a DICOM file's claims fit the bytes it really has.
+
+A damaged or hostile header can claim 2,147,483,647 frames in a 39 KB file, a
+65535 × 65535 frame in a few bytes of JPEG 2000, or a rescale slope of 1e308.
+Everything here is checked from the header and the pixel data's item headers
+(seeks, no pixel reads) before any buffer is allocated, so such a file is
+listed with the skipped files and its reason instead of being decoded.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from medview.core.errors import ReadError
+
+# A decoded frame larger than this is refused (a 16k × 16k RGB 16-bit frame is 1.5 GiB).
+MAX_FRAME_BYTES = 1 << 30
+# Rescale slope/intercept beyond this overflow any display arithmetic (|slope × 65535|).
+MAX_RESCALE = 1e12
+# Fragments walked when counting encapsulated frames; past this, trust the rest.
+_MAX_ITEMS = 1_000_000
+_UNDEFINED = 0xFFFFFFFF
+_BITS_ALLOCATED = (1, 8, 16, 32, 64)
+_PALETTE_KEYS = ("RedPaletteColorLookupTableDescriptor", "GreenPaletteColorLookupTableDescriptor",
+                 "BluePaletteColorLookupTableDescriptor")
+_PALETTE_DATA = (("RedPaletteColorLookupTableData", "SegmentedRedPaletteColorLookupTableData"),
+                 ("GreenPaletteColorLookupTableData", "SegmentedGreenPaletteColorLookupTableData"),
+                 ("BluePaletteColorLookupTableData", "SegmentedBluePaletteColorLookupTableData"))
+
+
+@dataclass(frozen=True)
+class PixelElement:
+    """Where a file's pixel data element lies, read while parsing the header.
+
+    Attributes
+    ----------
+    length : int
+        The element's declared value length (0xFFFFFFFF: undefined, encapsulated).
+    value_offset : int or None
+        File offset of its first value byte; None when unknown (deflated files).
+    file_size : int
+        Size of the file in bytes.
+    little_endian : bool
+        Byte order of the item headers.
+    """
+
+    length: int
+    value_offset: int | None
+    file_size: int
+    little_endian: bool = True
+
+    @property
+    def available(self) -> int | None:
+        """Bytes of the value really present in the file (None when unknown)."""
+        if self.value_offset is None:
+            return None
+        return max(0, self.file_size - self.value_offset)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    rows: int
+    columns: int
+    frames: int
+    samples: int
+    bits_allocated: int
+
+    @property
+    def frame_bytes(self) -> int:
+        return (self.rows * self.columns * self.samples * self.bits_allocated + 7) // 8
+
+    @property
+    def native_bytes(self) -> int:
+        """Bytes the uncompressed pixel data needs (1-bit frames are packed across frames)."""
+        bits = self.rows * self.columns * self.samples * self.bits_allocated * self.frames
+        return (bits + 7) // 8
+
+
+def check_pixel_bounds(path: str | Path, ds: Dataset, encapsulated: bool) -> Geometry:
+    """Check that ``ds``'s image attributes are sane and fit its pixel data.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, for the error message.
+    ds : Dataset
+        The header from :func:`medview.core.io.dicom.read_header`; its
+        ``medview_pixel_element`` (a :class:`PixelElement`) locates the pixel data.
+    encapsulated : bool
+        True for compressed transfer syntaxes.
+
+    Returns
+    -------
+    Geometry
+        The checked rows, columns, frames, samples and bits.
+
+    Raises
+    ------
+    ReadError
+        With a one-line reason, e.g. "truncated pixel data: has 1,024 bytes, needs 32,768".
+    """
+    geo = image_geometry(path, ds)
+    pixel = getattr(ds, "medview_pixel_element", None)
+    if pixel is not None:
+        if encapsulated:
+            _check_encapsulated(path, ds, pixel, geo.frames)
+        else:
+            _check_native(path, pixel, geo, _photometric(ds))
+    _check_functional_groups(path, ds, geo.frames)
+    _check_rescale(path, ds)
+    _check_palette(path, ds)
+    return geo
+
+
+def image_geometry(path: str | Path, ds: Dataset) -> Geometry:
+    """Rows, Columns, NumberOfFrames, SamplesPerPixel and BitsAllocated, validated."""
+    rows = _positive(path, ds, "Rows")
+    cols = _positive(path, ds, "Columns")
+    samples = _positive(path, ds, "SamplesPerPixel")
+    bits = _positive(path, ds, "BitsAllocated")
+    if samples not in (1, 3):
+        raise ReadError(path, f"unsupported SamplesPerPixel {samples} (must be 1 or 3)")
+    if bits not in _BITS_ALLOCATED:
+        raise ReadError(path, f"unsupported BitsAllocated {bits}")
+    stored = _optional_int(ds, "BitsStored")
+    if stored is not None and not 1 <= stored <= bits:
+        raise ReadError(path, f"invalid BitsStored {stored} for BitsAllocated {bits}")
+    if samples == 3 and _optional_int(ds, "PlanarConfiguration") not in (None, 0, 1):
+        raise ReadError(path, f"invalid PlanarConfiguration {ds.get('PlanarConfiguration')}")
+    _check_photometric(path, ds, samples)
+    geo = Geometry(rows, cols, frame_count(path, ds), samples, bits)
+    if geo.frame_bytes > MAX_FRAME_BYTES:
+        raise ReadError(path, f"image too large: {cols} × {rows} × {samples} samples at "
+                              f"{bits} bits is {geo.frame_bytes / 2**30:.1f} GB per frame "
+                              f"(limit {MAX_FRAME_BYTES / 2**30:.0f} GB)")
+    return geo
+
+
+def frame_count(path: str | Path, ds: Dataset) -> int:
+    """NumberOfFrames (1 when absent or empty); a value that is not a positive integer is refused."""
+    value = ds.get("NumberOfFrames")
+    if value is None or value == "":
+        return 1
+    try:
+        frames = int(value)
+    except (TypeError, ValueError):
+        raise ReadError(path, f"invalid NumberOfFrames {str(value)[:20]!r}") from None
+    if frames < 1:
+        raise ReadError(path, f"invalid NumberOfFrames {frames}")
+    return frames
+
+
+def _check_native(path, pixel: PixelElement, geo: Geometry, photometric: str) -> None:
+    if pixel.length == _UNDEFINED:
+        raise ReadError(path, "compressed (encapsulated) pixel data in an uncompressed transfer syntax")
+    have = pixel.length if pixel.available is None else min(pixel.length, pixel.available)
+    need = geo.native_bytes
+    if photometric == "YBR_FULL_422":  # two samples per pixel once subsampled (PS3.3 C.7.6.3.1.2)
+        need = need * 2 // 3
+    if have < need:
+        raise ReadError(path, f"truncated pixel data: has {have:,} bytes, needs {need:,} "
+                              f"({geo.frames:,} frame(s) of {geo.columns} × {geo.rows})")
+
+
+def _check_encapsulated(path, ds: Dataset, pixel: PixelElement, frames: int) -> None:
+    if pixel.length != _UNDEFINED:
+        raise ReadError(path, "compressed pixel data is not encapsulated (defined length)")
+    if pixel.value_offset is None:
+        return
+    offsets, fragments = _walk_items(path, pixel)
+    if fragments == 0:
+        raise ReadError(path, "no compressed frames in the pixel data")
+    extended = ds.get("ExtendedOffsetTable")
+    if isinstance(extended, (bytes, bytearray)) and extended and len(extended) // 8 != frames:
+        raise ReadError(path, f"extended offset table lists {len(extended) // 8:,} frame(s), "
+                              f"the header says {frames:,}")
+    if offsets and len(offsets) != frames:
+        raise ReadError(path, f"basic offset table lists {len(offsets):,} frame(s), "
+                              f"the header says {frames:,}")
+    if fragments < frames and not extended:
+        raise ReadError(path, f"truncated pixel data: {fragments:,} compressed fragment(s) "
+                              f"for {frames:,} frames")
+
+
+def _walk_items(path, pixel: PixelElement) -> tuple[list[int], int]:
+    """Basic offset table entries and the fragment count, checking each item lies in the file."""
+    end = pixel.file_size
+    fmt = "<HHI" if pixel.little_endian else ">HHI"
+    offsets: list[int] = []
+    fragments = 0
+    with open(path, "rb") as fh:
+        pos = pixel.value_offset
+        for n in range(_MAX_ITEMS):
+            fh.seek(pos)
+            head = fh.read(8)
+            if len(head) < 8:
+                if n == 0:
+                    raise ReadError(path, "truncated pixel data: no basic offset table item")
+                break  # no sequence delimiter: tolerated, as pydicom does
+            group, element, length = struct.unpack(fmt, head)
+            tag = group << 16 | element
+            if tag == 0xFFFEE0DD:
+                break
+            if tag != 0xFFFEE000 or length == _UNDEFINED:
+                raise ReadError(path, f"damaged compressed pixel data (unexpected item at byte {pos:,})")
+            if pos + 8 + length > end:
+                raise ReadError(path, f"truncated pixel data: item {n} needs {pos + 8 + length:,} "
+                                      f"bytes, the file has {end:,}")
+            if n == 0:
+                offsets = _basic_offsets(fh, length, pixel.little_endian)
+            else:
+                fragments += 1
+            pos += 8 + length
+    return offsets, fragments
+
+
+def _basic_offsets(fh, length: int, little: bool) -> list[int]:
+    count = length // 4
+    data = fh.read(count * 4)
+    return list(struct.unpack(("<" if little else ">") + "I" * count, data)) if count else []
+
+
+def _check_functional_groups(path, ds: Dataset, frames: int) -> None:
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and 0 < len(per_frame) < frames:
+        raise ReadError(path, f"per-frame functional groups cover {len(per_frame):,} of "
+                              f"{frames:,} frames")
+
+
+def _check_rescale(path, ds: Dataset) -> None:
+    """Rescale slope and intercept must be finite and of a size display arithmetic can hold."""
+    for item in _rescale_sources(ds):
+        for keyword in ("RescaleSlope", "RescaleIntercept"):
+            value = item.get(keyword)
+            if value is None or value == "":
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue  # unparsable: the display pipeline falls back to 1 / 0
+            if not math.isfinite(number) or abs(number) > MAX_RESCALE:
+                name = "rescale slope" if keyword == "RescaleSlope" else "rescale intercept"
+                raise ReadError(path, f"{name} {value} is out of range")
+
+
+def _rescale_sources(ds: Dataset):
+    yield ds
+    for keyword in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for group in ds.get(keyword) or ():
+            for item in group.get("PixelValueTransformationSequence") or ():
+                yield item
+
+
+def _check_palette(path, ds: Dataset) -> None:
+    if _photometric(ds) != "PALETTE COLOR":
+        return
+    missing = [k for k in _PALETTE_KEYS if k not in ds]
+    missing += [pair[0] for pair in _PALETTE_DATA if not any(k in ds for k in pair)]
+    if missing:
+        raise ReadError(path, "palette colour image without its palette "
+                              f"(missing {', '.join(missing)})")
+
+
+def _photometric(ds: Dataset) -> str:
+    return str(ds.get("PhotometricInterpretation", "")).strip().upper()
+
+
+def _check_photometric(path, ds: Dataset, samples: int) -> None:
+    photometric = _photometric(ds)
+    grey = photometric in ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR")
+    colour = photometric in ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT",
+                             "YBR_PARTIAL_420", "YBR_PARTIAL_422")
+    if not (grey or colour):
+        raise ReadError(path, f"unsupported PhotometricInterpretation {photometric[:20]!r}")
+    if (samples == 1) != grey:
+        raise ReadError(path, f"PhotometricInterpretation {photometric} does not match "
+                              f"SamplesPerPixel {samples}")
+
+
+def _positive(path, ds: Dataset, keyword: str) -> int:
+    value = _optional_int(ds, keyword)
+    if value is None or value < 1:
+        raise ReadError(path, f"invalid {keyword} {str(ds.get(keyword))[:20]!r}")
+    return value
+
+
+def _optional_int(ds: Dataset, keyword: str) -> int | None:
+    try:
+        value = ds.get(keyword)
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return -1
