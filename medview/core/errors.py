@@ -34,7 +34,7 @@ def describe_failure(exc: BaseException) -> str:
     error boundary can report any exception without a traceback.
     """
     if isinstance(exc, MedviewError):
-        return getattr(exc, "reason", None) or _one_line(exc)
+        return getattr(exc, "reason", None) or one_line(exc)
     if isinstance(exc, MemoryError):
         return "not enough memory to read this file (damaged or too large)"
     if isinstance(exc, RecursionError):
@@ -43,8 +43,8 @@ def describe_failure(exc: BaseException) -> str:
         return "a native decoder failed on this file's data (damaged file)"
     if isinstance(exc, OSError):
         where = f" {exc.filename}" if exc.filename else ""
-        return f"cannot read or write{where} ({exc.strerror or _one_line(exc)})"
-    return f"cannot be processed ({_one_line(exc)})"
+        return f"cannot read or write{where} ({exc.strerror or one_line(exc)})"
+    return f"cannot be processed ({one_line(exc)})"
 
 
 def is_fatal(exc: BaseException) -> bool:
@@ -52,6 +52,7 @@ def is_fatal(exc: BaseException) -> bool:
     return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
 
 
-def _one_line(exc: BaseException, limit: int = 160) -> str:
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message as one line of at most ``limit`` characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -19,7 +19,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
-from medview.core.errors import ReadError, describe_failure, is_fatal
+from medview.core.errors import ReadError, describe_failure, is_fatal, one_line
 from medview.core.io.dicom_bounds import PixelElement, check_pixel_bounds
 from medview.core.io.gdcm_direct import decode_grey_frame
 
@@ -111,7 +111,7 @@ def check_displayable(path: str | Path, ds: Dataset) -> None:
     if syntax is not None and syntax.is_compressed:
         if not _decoder_available(syntax):
             raise ReadError(path, f"unsupported transfer syntax {syntax.name} ({syntax})")
-    check_pixel_bounds(path, ds, encapsulated=syntax is not None and syntax.is_encapsulated)
+    check_pixel_bounds(path, ds, syntax)
 
 
 def transfer_syntax(ds: Dataset) -> UID | None:
@@ -243,5 +243,4 @@ def _pixel_reason(exc: Exception) -> str:
 
 
 def _short(exc: Exception, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(exc, limit)

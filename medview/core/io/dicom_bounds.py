@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from medview.core.errors import ReadError
 
@@ -25,6 +26,14 @@ MAX_RESCALE = 1e12
 # Fragments walked when counting encapsulated frames; past this, trust the rest.
 _MAX_ITEMS = 1_000_000
 _UNDEFINED = 0xFFFFFFFF
+# How each encapsulated syntax's first fragment starts (PS3.5 A.4 and the codec standards).
+_STREAM_FAMILY = {
+    **{f"1.2.840.10008.1.2.4.{n}": "JPEG" for n in (50, 51, 57, 70, 80, 81)},
+    **{f"1.2.840.10008.1.2.4.{n}": "JPEG 2000" for n in (90, 91, 92, 93, 201, 202, 203)},
+    "1.2.840.10008.1.2.5": "RLE",
+}
+_MAGIC = {"JPEG": (b"\xff\xd8",),
+          "JPEG 2000": (b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP  ")}
 _BITS_ALLOCATED = (1, 8, 16, 32, 64)
 _PALETTE_KEYS = ("RedPaletteColorLookupTableDescriptor", "GreenPaletteColorLookupTableDescriptor",
                  "BluePaletteColorLookupTableDescriptor")
@@ -81,7 +90,7 @@ class Geometry:
         return (bits + 7) // 8
 
 
-def check_pixel_bounds(path: str | Path, ds: Dataset, encapsulated: bool) -> Geometry:
+def check_pixel_bounds(path: str | Path, ds: Dataset, syntax: str | None) -> Geometry:
     """Check that ``ds``'s image attributes are sane and fit its pixel data.
 
     Parameters
@@ -91,8 +100,8 @@ def check_pixel_bounds(path: str | Path, ds: Dataset, encapsulated: bool) -> Geo
     ds : Dataset
         The header from :func:`medview.core.io.dicom.read_header`; its
         ``medview_pixel_element`` (a :class:`PixelElement`) locates the pixel data.
-    encapsulated : bool
-        True for compressed transfer syntaxes.
+    syntax : str or None
+        The Transfer Syntax UID (None: uncompressed, from a file without meta).
 
     Returns
     -------
@@ -107,8 +116,8 @@ def check_pixel_bounds(path: str | Path, ds: Dataset, encapsulated: bool) -> Geo
     geo = image_geometry(path, ds)
     pixel = getattr(ds, "medview_pixel_element", None)
     if pixel is not None:
-        if encapsulated:
-            _check_encapsulated(path, ds, pixel, geo.frames)
+        if syntax is not None and UID(syntax).is_encapsulated:
+            _check_encapsulated(path, ds, pixel, geo.frames, str(syntax))
         else:
             _check_native(path, pixel, geo, _photometric(ds))
     _check_functional_groups(path, ds, geo.frames)
@@ -167,14 +176,15 @@ def _check_native(path, pixel: PixelElement, geo: Geometry, photometric: str) ->
                               f"({geo.frames:,} frame(s) of {geo.columns} × {geo.rows})")
 
 
-def _check_encapsulated(path, ds: Dataset, pixel: PixelElement, frames: int) -> None:
+def _check_encapsulated(path, ds: Dataset, pixel: PixelElement, frames: int, syntax: str) -> None:
     if pixel.length != _UNDEFINED:
         raise ReadError(path, "compressed pixel data is not encapsulated (defined length)")
     if pixel.value_offset is None:
         return
-    offsets, fragments = _walk_items(path, pixel)
+    offsets, fragments, start = _walk_items(path, pixel)
     if fragments == 0:
         raise ReadError(path, "no compressed frames in the pixel data")
+    _check_stream_start(path, syntax, start)
     extended = ds.get("ExtendedOffsetTable")
     if isinstance(extended, (bytes, bytearray)) and extended and len(extended) // 8 != frames:
         raise ReadError(path, f"extended offset table lists {len(extended) // 8:,} frame(s), "
@@ -193,6 +203,7 @@ def _walk_items(path, pixel: PixelElement) -> tuple[list[int], int]:
     fmt = "<HHI" if pixel.little_endian else ">HHI"
     offsets: list[int] = []
     fragments = 0
+    start = b""
     with open(path, "rb") as fh:
         pos = pixel.value_offset
         for n in range(_MAX_ITEMS):
@@ -215,8 +226,23 @@ def _walk_items(path, pixel: PixelElement) -> tuple[list[int], int]:
                 offsets = _basic_offsets(fh, length, pixel.little_endian)
             else:
                 fragments += 1
+                start = start or fh.read(min(length, 12))
             pos += 8 + length
-    return offsets, fragments
+    return offsets, fragments, start
+
+
+def _check_stream_start(path, syntax: str, start: bytes) -> None:
+    """The first fragment must begin as its codec's stream does (some decoders abort otherwise)."""
+    family = _STREAM_FAMILY.get(syntax)
+    if family is None:
+        return
+    if family == "RLE":
+        segments = struct.unpack("<I", start[:4])[0] if len(start) >= 4 else 0
+        ok = 1 <= segments <= 15  # PS3.5 G.5: at most 15 segments
+    else:
+        ok = any(start.startswith(magic) for magic in _MAGIC[family])
+    if not ok:
+        raise ReadError(path, f"damaged compressed pixel data (not a {family} stream)")
 
 
 def _basic_offsets(fh, length: int, little: bool) -> list[int]:
