@@ -122,17 +122,22 @@ def _native_stderr_silenced(active: bool) -> Iterator[None]:
         yield
         return
     previous = sys.stderr
+    try:  # under test capture sys.stderr is not fd 2: leave it alone
+        python_on_fd2 = previous.fileno() == 2
+    except (OSError, ValueError, AttributeError):
+        python_on_fd2 = False
     real = os.fdopen(saved, "w", buffering=1, encoding=getattr(previous, "encoding", None) or "utf-8",
                      errors="backslashreplace")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     os.close(null)
-    sys.stderr = real
+    if python_on_fd2:
+        sys.stderr = real
     try:
         yield
     finally:
         real.flush()
-        os.dup2(real.fileno(), 2)
+        os.dup2(saved, 2)
         sys.stderr = previous
         real.close()
 

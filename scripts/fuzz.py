@@ -237,6 +237,7 @@ def m_lie(rng: random.Random, src: Source, data: bytes) -> tuple[bytes, str] | N
     import pydicom
     from pydicom import config
 
+    saved = config.settings.reading_validation_mode, config.settings.writing_validation_mode
     config.settings.reading_validation_mode = config.IGNORE
     config.settings.writing_validation_mode = config.IGNORE
     try:
@@ -246,6 +247,8 @@ def m_lie(rng: random.Random, src: Source, data: bytes) -> tuple[bytes, str] | N
         ds.save_as(out, enforce_file_format=False)
     except Exception:
         return None
+    finally:  # the settings are global; a test process must get them back
+        config.settings.reading_validation_mode, config.settings.writing_validation_mode = saved
     return out.getvalue(), how
 
 
@@ -341,6 +344,9 @@ def start(argv: list[str], err_path: Path, mem_bytes: int, use_exec: bool) -> in
         err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(null, 1)
         os.dup2(err, 2)
+        # as in a fresh interpreter (the parent's may be a test runner's capture objects)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
         from medview.cli import main
 
         code = main(argv)
