@@ -81,6 +81,12 @@ def test_wrong_codec_stream_is_refused_before_the_decoder_sees_it(tmp_path):
     assert _only_skipped(path) == "damaged compressed pixel data (not a JPEG stream)"
 
 
+def test_codec_image_smaller_than_the_header_is_refused(tmp_path):
+    # GDCM aborts the process on a JPEG-LS stream smaller than Rows × Columns (found by fuzzing)
+    path = _rewrite(tmp_path, "JPEGLSNearLossless_16.dcm", lambda ds: setattr(ds, "Rows", 65535))
+    assert _only_skipped(path) == "compressed image is 10 × 50 but the header says 10 × 65535"
+
+
 def test_per_frame_groups_must_cover_every_frame(tmp_path):
     def drop_items(ds):
         del ds.PerFrameFunctionalGroupsSequence[1:]

@@ -26,6 +26,8 @@ MAX_RESCALE = 1e12
 # Fragments walked when counting encapsulated frames; past this, trust the rest.
 _MAX_ITEMS = 1_000_000
 _UNDEFINED = 0xFFFFFFFF
+# Bytes of the first fragment read to find the codec's image size (SOF / SIZ marker).
+_STREAM_HEAD = 4096
 # How each encapsulated syntax's first fragment starts (PS3.5 A.4 and the codec standards).
 _STREAM_FAMILY = {
     **{f"1.2.840.10008.1.2.4.{n}": "JPEG" for n in (50, 51, 57, 70, 80, 81)},
@@ -185,6 +187,7 @@ def _check_encapsulated(path, ds: Dataset, pixel: PixelElement, frames: int, syn
     if fragments == 0:
         raise ReadError(path, "no compressed frames in the pixel data")
     _check_stream_start(path, syntax, start)
+    _check_stream_size(path, ds, syntax, start)
     extended = ds.get("ExtendedOffsetTable")
     if isinstance(extended, (bytes, bytearray)) and extended and len(extended) // 8 != frames:
         raise ReadError(path, f"extended offset table lists {len(extended) // 8:,} frame(s), "
@@ -226,7 +229,7 @@ def _walk_items(path, pixel: PixelElement) -> tuple[list[int], int]:
                 offsets = _basic_offsets(fh, length, pixel.little_endian)
             else:
                 fragments += 1
-                start = start or fh.read(min(length, 12))
+                start = start or fh.read(min(length, _STREAM_HEAD))
             pos += 8 + length
     return offsets, fragments, start
 
@@ -243,6 +246,48 @@ def _check_stream_start(path, syntax: str, start: bytes) -> None:
         ok = any(start.startswith(magic) for magic in _MAGIC[family])
     if not ok:
         raise ReadError(path, f"damaged compressed pixel data (not a {family} stream)")
+
+
+def _check_stream_size(path, ds: Dataset, syntax: str, start: bytes) -> None:
+    """The codec's own image must hold the header's rows and columns.
+
+    GDCM aborts the process when it is smaller. A larger one is left to the
+    decoder: a real test file has junk in its SIZ marker yet decodes.
+    """
+    family = _STREAM_FAMILY.get(syntax)
+    size = _jpeg_size(start) if family == "JPEG" else _j2k_size(start) if family == "JPEG 2000" else None
+    if size is None:
+        return
+    cols, rows = size
+    if rows < int(ds.Rows) or cols < int(ds.Columns):
+        raise ReadError(path, f"compressed image is {cols} × {rows} but the header says "
+                              f"{int(ds.Columns)} × {int(ds.Rows)}")
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(columns, rows) from a JPEG or JPEG-LS frame header (ITU T.81 B.2.2, T.87 C.2.2)."""
+    pos = 2
+    while pos + 9 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) or marker == 0xF7:
+            rows, cols = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return (cols, rows) if rows else None  # 0 rows: defined later by a DNL marker
+        pos += 2 + length
+    return None
+
+
+def _j2k_size(data: bytes) -> tuple[int, int] | None:
+    """(columns, rows) from a JPEG 2000 codestream's SIZ marker (ITU T.800 A.5.1)."""
+    if not data.startswith(b"\xff\x4f\xff\x51") or len(data) < 24:
+        return None
+    xsiz, ysiz, xo, yo = struct.unpack(">IIII", data[8:24])
+    return (xsiz - xo, ysiz - yo) if xsiz > xo and ysiz > yo else None
 
 
 def _basic_offsets(fh, length: int, little: bool) -> list[int]:
