@@ -7,8 +7,11 @@ files and its reason, and keep the good files.
 
 from __future__ import annotations
 
+import gc
 import resource
 import shutil
+
+import numpy as np
 
 import pydicom
 import pytest
@@ -16,6 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from medview.core.io.folder import load_paths
+from medview.core.study import Frame
 from medview.core.tags import MAX_SEQUENCE_DEPTH, tag_rows
 from tests.datafiles import find
 
@@ -106,8 +110,7 @@ def test_palette_colour_needs_its_palette(tmp_path):
         del ds.RedPaletteColorLookupTableData
 
     reason = _only_skipped(_rewrite(tmp_path, "OBXXXX1A_rle.dcm", drop_palette))
-    assert reason.startswith("palette colour image without its palette")
-    assert "RedPaletteColorLookupTableData" in reason
+    assert reason == "palette colour image without its palette (RedPaletteColorLookupTableData missing)"
 
 
 @pytest.mark.parametrize("keyword,value,words", [
@@ -173,3 +176,40 @@ def test_tag_listing_survives_an_unconvertible_element(tmp_path):
     rows = {r.keyword: r.value for r in tag_rows(ds, include_meta=False)}
     assert rows["PatientName"] == "ok"
     assert rows["Rows"].startswith("<unreadable")
+
+
+def _many_frames(path, n: int) -> None:
+    ds = pydicom.dcmread(find("CT_small.dcm"))
+    ds.Rows = ds.Columns = 4
+    ds.NumberOfFrames = n
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = (np.arange(n * 16) % 251).astype(np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=False)
+
+
+def test_a_hundred_thousand_frames_keep_no_object_per_frame(tmp_path):
+    path = tmp_path / "many.dcm"
+    _many_frames(path, 100_000)
+    lib = load_paths([path])
+    frames = lib.series()[0].frames
+    assert len(frames) == 100_000
+    alive = sum(isinstance(o, Frame) for o in gc.get_objects())
+    assert alive == 0, f"{alive} Frame objects after loading"
+    last = frames[-1]
+    assert last.index == 99_999 and last.label == "many.dcm [frame 100000/100000]"
+    assert frames[-1] is last  # shared while held: its cached params stay with it
+    assert last.stored().ravel()[0] == (99_999 * 16) % 251
+
+
+def test_compact_frames_sort_like_files(tmp_path):
+    # two single-frame files in reverse position order and a 3-frame file: sorted along
+    # the normal, the multi-frame file's frames in file order
+    for name, z in (("a.dcm", 5.0), ("b.dcm", -5.0)):
+        ds = pydicom.dcmread(find("CT_small.dcm"))
+        ds.ImagePositionPatient = [0, 0, z]
+        ds.save_as(tmp_path / name, enforce_file_format=False)
+    lib = load_paths([tmp_path])
+    assert [f.path.name for f in lib.series()[0].frames] == ["b.dcm", "a.dcm"]
+    _many_frames(tmp_path / "m.dcm", 3)
+    frames = load_paths([tmp_path / "m.dcm"]).series()[0].frames
+    assert [f.index for f in frames] == [0, 1, 2] and frames[1:] == [frames[1], frames[2]]

@@ -333,8 +333,8 @@ def _check_palette(path, ds: Dataset) -> None:
     missing = [k for k in _PALETTE_KEYS if k not in ds]
     missing += [pair[0] for pair in _PALETTE_DATA if not any(k in ds for k in pair)]
     if missing:
-        raise ReadError(path, "palette colour image without its palette "
-                              f"(missing {', '.join(missing)})")
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise ReadError(path, f"palette colour image without its palette ({missing[0]}{more} missing)")
 
 
 def _photometric(ds: Dataset) -> str:
