@@ -40,6 +40,16 @@ def test_rust_decoder_panic_is_one_line(tmp_path):
     assert not (tmp_path / "out.png").exists()
 
 
+def test_bad_rle_never_reaches_gdcm(tmp_path):
+    # RLE data shorter than Rows claims: every RLE decoder refuses it, and GDCM's own
+    # reader (the 12-bit JPEG fallback) aborted the whole process on it (found by fuzzing)
+    ds = pydicom.dcmread(find("rtdose_rle_1frame.dcm"))
+    ds.Rows = 255
+    path = tmp_path / "rle_rows.dcm"
+    ds.save_as(path, enforce_file_format=False)
+    one_line(medview("export", path, tmp_path / "out.png"), "rle_rows.dcm")
+
+
 def test_native_decoder_noise_does_not_reach_the_user(tmp_path):
     # Pillow's libjpeg prints "Unsupported JPEG data precision 12" to fd 2 before
     # medview falls back to GDCM; the export itself succeeds

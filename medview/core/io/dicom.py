@@ -17,7 +17,8 @@ import pydicom.filereader
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
-                         ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+                         ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit,
+                         JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1)
 
 from medview.core.errors import ReadError, describe_failure, is_fatal, one_line
 from medview.core.io.dicom_bounds import PixelElement, check_pixel_bounds
@@ -30,6 +31,8 @@ REQUIRED_PIXEL_TAGS = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel",
 
 
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
+# JPEG processes pydicom's plugins may refuse (12-bit) that GDCM's own reader decodes.
+_GDCM_DIRECT_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1})
 
 
 def read_header(path: str | Path) -> Dataset:
@@ -192,8 +195,8 @@ def _try_gdcm_direct(path: Path, index: int) -> np.ndarray | None:
     try:
         ds = read_header(path)
         syntax = transfer_syntax(ds)
-        if syntax is None or not syntax.is_compressed or ds.get("SamplesPerPixel", 1) != 1:
-            return None
+        if syntax not in _GDCM_DIRECT_SYNTAXES or ds.get("SamplesPerPixel", 1) != 1:
+            return None  # only the JPEG processes it exists for: GDCM aborts on some bad RLE
         arr = decode_grey_frame(path, index, int(ds.Rows), int(ds.Columns))
     except Exception:
         return None
