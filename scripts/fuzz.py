@@ -214,7 +214,10 @@ def m_swap_syntax(rng: random.Random, src: Source, data: bytes) -> tuple[bytes, 
     meta.TransferSyntaxUID = syntax
     out = DicomBytesIO()
     out.is_little_endian, out.is_implicit_VR = True, False
-    write_file_meta_info(out, meta, enforce_standard=False)
+    try:
+        write_file_meta_info(out, meta, enforce_standard=False)
+    except Exception:  # a meta element the writer cannot encode: another mutation instead
+        return None
     return b"\0" * 128 + b"DICM" + out.getvalue() + rest, f"syntax={syntax}"
 
 

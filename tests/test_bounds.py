@@ -91,6 +91,12 @@ def test_codec_image_smaller_than_the_header_is_refused(tmp_path):
     assert _only_skipped(path) == "compressed image is 10 × 50 but the header says 10 × 65535"
 
 
+def test_jpeg_bits_that_gdcm_aborts_on_are_refused(tmp_path):
+    # JPEG Baseline labelled 64-bit: GDCM's JPEG codec aborted the process (found by fuzzing)
+    path = _rewrite(tmp_path, "SC_rgb_small_odd_jpeg.dcm", lambda ds: setattr(ds, "BitsAllocated", 64))
+    assert _only_skipped(path) == "BitsAllocated 64 is impossible for JPEG pixel data (8 or 16)"
+
+
 def test_per_frame_groups_must_cover_every_frame(tmp_path):
     def drop_items(ds):
         del ds.PerFrameFunctionalGroupsSequence[1:]

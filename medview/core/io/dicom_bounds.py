@@ -249,13 +249,20 @@ def _check_stream_start(path, syntax: str, start: bytes) -> None:
 
 
 def _check_stream_size(path, ds: Dataset, syntax: str, start: bytes) -> None:
-    """The codec's own image must hold the header's rows and columns.
+    """The codec's own image must hold the header's rows, columns, samples and bits.
 
-    GDCM aborts the process when it is smaller. A larger one is left to the
+    GDCM aborts the process when it does not. A larger image is left to the
     decoder: a real test file has junk in its SIZ marker yet decodes.
     """
     family = _STREAM_FAMILY.get(syntax)
-    size = _jpeg_size(start) if family == "JPEG" else _j2k_size(start) if family == "JPEG 2000" else None
+    if family == "JPEG":
+        _check_jpeg_frame_header(path, ds, start)
+        size = _jpeg_frame_header(start)
+        size = size[:2] if size is not None else None
+    elif family == "JPEG 2000":
+        size = _j2k_size(start)
+    else:
+        return
     if size is None:
         return
     cols, rows = size
@@ -264,10 +271,27 @@ def _check_stream_size(path, ds: Dataset, syntax: str, start: bytes) -> None:
                               f"{int(ds.Columns)} × {int(ds.Rows)}")
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(columns, rows) from a JPEG or JPEG-LS frame header (ITU T.81 B.2.2, T.87 C.2.2)."""
+def _check_jpeg_frame_header(path, ds: Dataset, start: bytes) -> None:
+    """JPEG/JPEG-LS: 8- or 16-bit containers, the stream's precision and components must fit."""
+    bits = int(ds.BitsAllocated)
+    if bits not in (8, 16):
+        raise ReadError(path, f"BitsAllocated {bits} is impossible for JPEG pixel data (8 or 16)")
+    header = _jpeg_frame_header(start)
+    if header is None:
+        return
+    _, _, precision, components = header
+    if precision > bits:
+        raise ReadError(path, f"JPEG data has {precision}-bit samples but BitsAllocated is {bits}")
+    if components != int(ds.SamplesPerPixel):
+        raise ReadError(path, f"JPEG data has {components} component(s) but SamplesPerPixel is "
+                              f"{int(ds.SamplesPerPixel)}")
+
+
+def _jpeg_frame_header(data: bytes) -> tuple[int, int, int, int] | None:
+    """(columns, rows, precision, components) from a JPEG or JPEG-LS frame header
+    (ITU T.81 B.2.2, T.87 C.2.2); None when not found in ``data``."""
     pos = 2
-    while pos + 9 <= len(data):
+    while pos + 10 <= len(data):
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
@@ -276,8 +300,12 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             continue
         length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) or marker == 0xF7:
+            precision = data[pos + 4]
             rows, cols = struct.unpack(">HH", data[pos + 5:pos + 9])
-            return (cols, rows) if rows else None  # 0 rows: defined later by a DNL marker
+            components = data[pos + 9]
+            if not rows:  # 0 rows: defined later by a DNL marker
+                return None
+            return cols, rows, precision, components
         pos += 2 + length
     return None
 
