@@ -1,7 +1,9 @@
 """The ``medview`` command: the GUI by default, and headless sub-commands.
 
-Expected failures (bad files, bad arguments) print one line naming the file and
-exit with status 2; they never print a traceback.
+Every failure of a sub-command (bad files, bad arguments, and anything a
+damaged file provokes, including exceptions from native code that do not derive
+from ``Exception``) prints one line naming the file and exits with status 2; a
+traceback never reaches the user. :func:`_run_command` is that one boundary.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from medview import __version__
@@ -20,16 +24,25 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 # name -> (help, builder of its argument parser, handler); filled by @command
 _COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
+# Commands that decode files: native decoders' stderr is silenced while they run.
+_READS_FILES: set[str] = set()
 
 
 class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
 
 
-def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
-    """Register ``fn`` as sub-command ``name``; ``configure`` adds its arguments."""
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None],
+            reads_files: bool = False):
+    """Register ``fn`` as sub-command ``name``; ``configure`` adds its arguments.
+
+    ``reads_files`` commands run with native libraries' own stderr output
+    (libjpeg, OpenJPEG, GDCM traces) silenced: medview reports reasons itself.
+    """
     def register(fn):
         _COMMANDS[name] = (help, configure, fn)
+        if reads_files:
+            _READS_FILES.add(name)
         return fn
     return register
 
@@ -66,11 +79,67 @@ def _run_command(name: str, argv: list[str]) -> int:
     configure(parser)
     args = parser.parse_args(argv)
     try:
-        return handler(args)
+        with _native_stderr_silenced(name in _READS_FILES):
+            return handler(args)
     except CliError as err:
         return _fail(str(err))
     except KeyboardInterrupt:
         return 130
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the one boundary: native panics too
+        return _fail(_failure_line(args, exc))
+
+
+def _failure_line(args: argparse.Namespace, exc: BaseException) -> str:
+    """``FILE: reason`` for an exception no command turned into a CliError."""
+    from medview.core.errors import ReadError, plain_reason
+
+    if isinstance(exc, ReadError):
+        return str(exc)
+    subject = next((getattr(args, k) for k in ("path", "src", "paths", "inputs")
+                    if getattr(args, k, None)), None)
+    if isinstance(subject, list):
+        subject = subject[0] if len(subject) == 1 else None
+    reason = plain_reason(exc)
+    return f"{subject}: {reason}" if subject is not None else reason
+
+
+@contextmanager
+def _native_stderr_silenced(active: bool) -> Iterator[None]:
+    """Point file descriptor 2 at the null device; keep ``sys.stderr`` on the real one.
+
+    Native decoders print to fd 2 directly ("Unsupported JPEG data precision 12",
+    OpenJPEG's marker complaints); medview's own one-line messages go through
+    ``sys.stderr``, which is re-opened on a duplicate of the original descriptor.
+    """
+    try:
+        if not active:
+            raise OSError
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # inactive, or no stderr (windowed build)
+        yield
+        return
+    previous = sys.stderr
+    try:  # under test capture sys.stderr is not fd 2: leave it alone
+        python_on_fd2 = previous.fileno() == 2
+    except (OSError, ValueError, AttributeError):
+        python_on_fd2 = False
+    real = os.fdopen(saved, "w", buffering=1, encoding=getattr(previous, "encoding", None) or "utf-8",
+                     errors="backslashreplace")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    if python_on_fd2:
+        sys.stderr = real
+    try:
+        yield
+    finally:
+        real.flush()
+        os.dup2(saved, 2)
+        sys.stderr = previous
+        real.close()
 
 
 def _fail(message: str) -> int:
@@ -92,7 +161,7 @@ def _configure_info(p: argparse.ArgumentParser) -> None:
 
 
 @command("info", "show the patient/study/series tree of a folder, or all tags of one file",
-         _configure_info)
+         _configure_info, reads_files=True)
 def info(args) -> int:
     from medview.commands.info import info_file, info_tree
 
@@ -121,7 +190,8 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
                        help="a stored window (e.g. WINDOW1) or modality preset (e.g. Lung)")
 
 
-@command("export", "render an image to PNG exactly as the viewer shows it", _configure_export)
+@command("export", "render an image to PNG exactly as the viewer shows it", _configure_export,
+         reads_files=True)
 def export(args) -> int:
     from medview.commands.export import export_png
 
@@ -141,7 +211,7 @@ def _configure_anonymize(p: argparse.ArgumentParser) -> None:
 
 
 @command("anonymize", "de-identify DICOM files (PS3.15 basic profile), pixels untouched",
-         _configure_anonymize)
+         _configure_anonymize, reads_files=True)
 def anonymize(args) -> int:
     from medview.commands.anonymize import run_anonymize
 
@@ -176,7 +246,8 @@ def _configure_analyze(p: argparse.ArgumentParser) -> None:
     configure(p)
 
 
-@command("analyze", "run an AI model on images, one JSON line per image", _configure_analyze)
+@command("analyze", "run an AI model on images, one JSON line per image", _configure_analyze,
+         reads_files=True)
 def analyze(args) -> int:
     from medview.commands.analyze import run
 

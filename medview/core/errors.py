@@ -27,26 +27,41 @@ class ReadError(MedviewError):
 
 
 def plain_reason(exc: BaseException) -> str:
-    """Why something failed, in one line a radiographer can read, for any exception.
+    """Why handling a file failed, in one line a radiographer can read, for any exception.
 
     medview's own errors give their reason; anything else its message, never the name
-    of an exception class. Works for ``BaseException`` subclasses that are not
-    ``Exception`` too (a Rust decoder's ``PanicException``).
+    of an exception class. Covers what native code raises outside ``Exception`` (pyo3's
+    ``PanicException`` from the Rust decoders) and resource failures, so an error
+    boundary (CLI, folder reader, paint, pool threads) can report any exception without
+    a traceback.
     """
-    if isinstance(exc, ReadError):
+    if isinstance(exc, MedviewError) and getattr(exc, "reason", None):
         return exc.reason
     if isinstance(exc, MemoryError):
-        return "not enough memory for this image"
+        return "not enough memory to read this file (damaged or too large)"
     if isinstance(exc, RecursionError):
-        return "its data is nested too deeply to read"
+        return "its data is nested too deeply to read (damaged file)"
+    if type(exc).__name__ == "PanicException":
+        return "a native decoder failed on this file's data (damaged file)"
     if isinstance(exc, OSError):
-        return f"cannot read the file ({exc.strerror or exc})"
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot read or write{where} ({exc.strerror or one_line(exc)})"
     text = " ".join(str(exc).split())
     if isinstance(exc, KeyError):
         return f"a required value is missing ({text})" if text else "a required value is missing"
     if not text:
         return "the file is damaged or in a form medview cannot read"
     if isinstance(exc, MedviewError):
-        return text
-    text = text if len(text) <= 160 else text[:159] + "…"
-    return f"a value in the file cannot be used ({text})"
+        return one_line(exc)
+    return f"a value in the file cannot be used ({one_line(exc)})"
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """True for exceptions a boundary must let through (Ctrl+C, exit)."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
+
+
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message as one line of at most ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

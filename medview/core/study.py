@@ -8,6 +8,8 @@ so the first image of a long series can be shown before the rest is decoded.
 from __future__ import annotations
 
 import itertools
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -122,6 +124,91 @@ class Frame:
         return default if value in (None, "") else value
 
 
+class FrameList(Sequence):
+    """A series' frames, stored compactly: one row per file, two int32 numbers per frame.
+
+    A multi-frame object with 10^5 frames costs 8 bytes a frame here, not a
+    Python object a frame. A :class:`Frame` is made when asked for and shared
+    while anyone holds it (a weak cache), so its cached display parameters and
+    plane live as long as it is in use.
+    """
+
+    def __init__(self, frames: Iterable[Frame] = ()) -> None:
+        self._sources: list[tuple[Path, Dataset | None, image.ImageInfo | None]] = []
+        self._source_ids: dict[str, int] = {}
+        self._file = np.empty(0, np.int32)    # position -> source number
+        self._index = np.empty(0, np.int32)   # position -> frame number inside the file
+        self._made: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self.extend(frames)
+
+    def __len__(self) -> int:
+        return len(self._file)
+
+    def __getitem__(self, pos):
+        if isinstance(pos, slice):
+            return [self._frame(i) for i in range(len(self))[pos]]
+        n = len(self)
+        if not -n <= pos < n:
+            raise IndexError("frame position out of range")
+        return self._frame(pos % n)
+
+    def __iter__(self) -> Iterator[Frame]:
+        return (self._frame(i) for i in range(len(self)))
+
+    def add_file(self, path: Path, header: Dataset, count: int) -> None:
+        """Append frames 0 .. count-1 of one DICOM file without making Frame objects."""
+        source = self._source(Path(path), header, None)
+        self._file = np.concatenate([self._file, np.full(count, source, np.int32)])
+        self._index = np.concatenate([self._index, np.arange(count, dtype=np.int32)])
+
+    def append(self, frame: Frame) -> None:
+        self.extend([frame])
+
+    def extend(self, frames: Iterable[Frame]) -> None:
+        files, indices = [], []
+        for f in frames:
+            source = self._source(f.path, f.header, f.image_info)
+            self._made[(source, f.index)] = f
+            files.append(source)
+            indices.append(f.index)
+        if files:
+            self._file = np.concatenate([self._file, np.asarray(files, np.int32)])
+            self._index = np.concatenate([self._index, np.asarray(indices, np.int32)])
+
+    def keys(self) -> set[tuple[str, int]]:
+        """Every frame's :attr:`Frame.key`, without making Frame objects."""
+        paths = [str(path) for path, _, _ in self._sources]
+        return {(paths[f], int(i)) for f, i in zip(self._file.tolist(), self._index.tolist())}
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Put the frames in ``order`` (positions, as from :func:`numpy.lexsort`)."""
+        self._file, self._index = self._file[order], self._index[order]
+
+    def sources(self) -> list[tuple[Path, Dataset | None, image.ImageInfo | None]]:
+        return list(self._sources)
+
+    def layout(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source number, frame number) per position, read-only views."""
+        return self._file, self._index
+
+    def _source(self, path: Path, header: Dataset | None, info: image.ImageInfo | None) -> int:
+        key = str(path)
+        source = self._source_ids.get(key)
+        if source is None:
+            source = self._source_ids[key] = len(self._sources)
+            self._sources.append((Path(path), header, info))
+        return source
+
+    def _frame(self, pos: int) -> Frame:
+        key = (int(self._file[pos]), int(self._index[pos]))
+        frame = self._made.get(key)
+        if frame is None:
+            path, header, info = self._sources[key[0]]
+            frame = Frame(path, key[1], header, info)
+            self._made[key] = frame
+        return frame
+
+
 @dataclass(eq=False)
 class Series:
     """Frames that share a SeriesInstanceUID (or, for plain images, a folder)."""
@@ -130,9 +217,13 @@ class Series:
     number: int | None = None
     modality: str = ""
     description: str = ""
-    frames: list[Frame] = field(default_factory=list)
+    frames: FrameList = field(default_factory=FrameList)
     study: Study | None = field(default=None, repr=False)
     id: int = field(default_factory=lambda: next(_ids))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.frames, FrameList):
+            self.frames = FrameList(self.frames)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -149,9 +240,11 @@ class Series:
 
         Position along the normal (ImagePositionPatient · normal) is used only
         when every frame has a plane and they all share one orientation, e.g.
-        not for a localiser mixed into an axial series.
+        not for a localiser mixed into an axial series. Works on the compact
+        frame list: a file's plane is computed once unless it has per-frame groups.
         """
-        self.frames.sort(key=_frame_order_key(self.frames))
+        if len(self.frames) > 1:
+            self.frames.reorder(_frame_order(self.frames))
 
 
 @dataclass(eq=False)
@@ -207,8 +300,7 @@ class Library:
     def add_dicom(self, path: Path, header: Dataset) -> None:
         """Add every frame of a DICOM file whose header has been read."""
         series = self._series_for(header)
-        for i in range(dicom.number_of_frames(header)):
-            series.frames.append(Frame(Path(path), i, header))
+        series.frames.add_file(Path(path), header, dicom.number_of_frames(header))
 
     def add_image(self, path: Path, info: image.ImageInfo) -> None:
         """Add a plain image; images of one folder form one series."""
@@ -297,17 +389,47 @@ def _merge_series(study: Study, series: Series) -> None:
         series.study = study
         study.series.append(series)
         return
-    known = {f.key for f in mine.frames}
+    known = mine.frames.keys()
     mine.frames.extend(f for f in series.frames if f.key not in known)
 
 
-def _frame_order_key(frames: list[Frame]):
-    planes = [f.plane for f in frames]
-    same_orientation = all(p is not None for p in planes) and len(
-        {tuple(np.round(p.normal, 3)) for p in planes}) == 1
-    if same_orientation and len(frames) > 1:
-        return lambda f: (geometry.slice_location(f.plane), f.instance_number or 0, f.index)
-    return lambda f: (f.instance_number is None, f.instance_number or 0, str(f.path), f.index)
+def _frame_order(frames: FrameList) -> np.ndarray:
+    """Positions of ``frames`` in display order (see :meth:`Series.sort`)."""
+    sources = frames.sources()
+    file_of, index_of = frames.layout()
+    instance = [_int_or_none(h.get("InstanceNumber")) if h is not None else None
+                for _, h, _ in sources]
+    inst = np.array([instance[f] or 0 for f in file_of.tolist()], np.int64)
+    location = _slice_locations(sources, file_of, index_of)
+    if location is not None:
+        return np.lexsort((index_of, inst, location))
+    no_inst = np.array([instance[f] is None for f in file_of.tolist()])
+    path_rank = np.argsort(np.argsort([str(p) for p, _, _ in sources], kind="stable"))
+    return np.lexsort((index_of, path_rank[file_of], inst, no_inst))
+
+
+def _slice_locations(sources, file_of: np.ndarray, index_of: np.ndarray) -> np.ndarray | None:
+    """Position along the shared slice normal per frame; None unless every frame has a
+    plane and all share one orientation. A file without per-frame groups has one plane,
+    computed once for all its frames."""
+    normals, locations = set(), np.empty(len(file_of))
+    for f, (_, header, _) in enumerate(sources):
+        positions = np.flatnonzero(file_of == f)
+        if header is None:
+            return None
+        per_frame = "PerFrameFunctionalGroupsSequence" in header
+        for pos in positions if per_frame else positions[:1]:
+            plane = geometry.image_plane(header, int(index_of[pos]) if per_frame else 0)
+            if plane is None:
+                return None
+            normals.add(tuple(np.round(plane.normal, 3)))
+            if len(normals) > 1:
+                return None
+            if per_frame:
+                locations[pos] = geometry.slice_location(plane)
+            else:
+                locations[positions] = geometry.slice_location(plane)
+    return locations
 
 
 def _int_or_none(value) -> int | None:

@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
+from medview.core.errors import one_line
+
 _BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 MAX_VALUE_CHARS = 200
+# Sequences nested deeper than this are summarised, not listed: real objects nest a
+# few levels; a hostile file can nest thousands (and would exhaust the stack).
+MAX_SEQUENCE_DEPTH = 16
 
 
 @dataclass
@@ -37,19 +42,47 @@ def tag_rows(ds: Dataset, include_meta: bool = True) -> list[TagRow]:
     rows = []
     meta = getattr(ds, "file_meta", None)
     if include_meta and meta is not None:
-        rows.extend(_row(el) for el in meta)
-    rows.extend(_row(el) for el in ds)
+        rows.extend(_rows(meta, 0))
+    rows.extend(_rows(ds, 0))
     return rows
 
 
-def _row(el: DataElement) -> TagRow:
-    tag = f"({el.tag.group:04X},{el.tag.element:04X})"
+def _rows(ds: Dataset, depth: int) -> list[TagRow]:
+    """Rows of one dataset; an element pydicom cannot convert becomes an 'unreadable' row."""
+    rows = []
+    for tag in list(ds.keys()):
+        try:
+            rows.append(_row(ds[tag], depth))
+        except Exception as exc:  # damaged value or VR: list it, keep going
+            raw = ds.get_item(tag)
+            vr = str(getattr(raw, "VR", "") or "??")
+            rows.append(TagRow(_tag_text(tag), _keyword(tag), vr, f"<unreadable: {one_line(exc, 120)}>"))
+    return rows
+
+
+def _row(el: DataElement, depth: int) -> TagRow:
+    tag = _tag_text(el.tag)
     keyword = el.keyword or el.name
     vr = str(el.VR)
     if vr == "SQ":
-        items = [[_row(sub) for sub in item] for item in (el.value or [])]
+        seq = el.value or []
+        if depth >= MAX_SEQUENCE_DEPTH:
+            return TagRow(tag, keyword, vr, f"<{len(seq)} item(s), nested deeper than "
+                                            f"{MAX_SEQUENCE_DEPTH} levels: not listed>")
+        items = [_rows(item, depth + 1) for item in seq]
         return TagRow(tag, keyword, vr, f"<{len(items)} item(s)>", items)
     return TagRow(tag, keyword, vr, value_text(el))
+
+
+def _tag_text(tag) -> str:
+    tag = int(tag)
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _keyword(tag) -> str:
+    from pydicom.datadict import keyword_for_tag
+
+    return keyword_for_tag(int(tag)) or "Unknown"
 
 
 def value_text(el: DataElement) -> str:
@@ -57,12 +90,12 @@ def value_text(el: DataElement) -> str:
     vr = str(el.VR)
     try:
         value = el.value
+        if value is None or value == "":
+            return ""
+        if vr in _BINARY_VRS or isinstance(value, (bytes, bytearray)):
+            return f"<{vr}, {len(value)} bytes>"
+        text = "\\".join(map(str, value)) if el.VM > 1 else str(value)
     except Exception as exc:  # deferred or damaged values
-        return f"<unreadable: {exc}>"
-    if value is None or value == "":
-        return ""
-    if vr in _BINARY_VRS or isinstance(value, (bytes, bytearray)):
-        return f"<{vr}, {len(value)} bytes>"
-    text = "\\".join(map(str, value)) if el.VM > 1 else str(value)
+        return f"<unreadable: {one_line(exc, 120)}>"
     text = " ".join(text.split())
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"

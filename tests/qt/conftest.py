@@ -12,7 +12,7 @@ import pytest
 
 from tests.datafiles import PYDICOM_DATA_DIR
 
-from tests.qt.helpers import CT_FILES, MR_MULTIFRAME
+from tests.qt.helpers import CT_FILES, MR_MULTIFRAME, write_broken_last_frames
 
 
 def _need_data() -> Path:
@@ -31,9 +31,8 @@ def drop_folder(tmp_path) -> Path:
     for name in CT_FILES:
         shutil.copy(data / name, folder / "ct" / name)
     shutil.copy(data / MR_MULTIFRAME, folder / "mr" / MR_MULTIFRAME)
-    # the same MR cut short: a readable header whose last frames cannot decode
-    raw = (data / MR_MULTIFRAME).read_bytes()
-    (folder / "mr" / "broken_pixels.dcm").write_bytes(raw[: len(raw) * 6 // 10])
+    # the same MR with damaged RLE data: a readable header whose last frames cannot decode
+    write_broken_last_frames(data / MR_MULTIFRAME, folder / "mr" / "broken_pixels.dcm")
     (folder / "notes.txt").write_text("not an image\n")
     (folder / "report.pdf").write_bytes(b"%PDF-1.4 not dicom")
     raw = (data / "693_UNCI.dcm").read_bytes()

@@ -14,6 +14,26 @@ CT_SPACING_MM = 0.478516
 # ----------------------------------------------------------------- helpers
 
 
+def write_broken_last_frames(src, dst) -> None:
+    """``src`` re-encoded as RLE with the RLE data of its last 40 % of frames cut short.
+
+    The header and the item structure are intact, so the file passes the
+    header-time checks (a truncated file no longer does) and its first frames
+    show; the last frames fail when decoded.
+    """
+    import pydicom
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(src)
+    n = int(ds.get("NumberOfFrames", 1) or 1)
+    ds.compress(pydicom.uid.RLELossless)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=n))
+    for i in range(n * 6 // 10, n):
+        frames[i] = frames[i][:64] + b"\x80" * 4  # RLE header, then almost no data
+    ds.PixelData = encapsulate(frames)
+    ds.save_as(dst)
+
+
 def wait_loaded(qtbot, win, n_series: int = 1, timeout: int = 15000) -> None:
     qtbot.waitUntil(lambda: not win.is_loading and len(win.library.series()) >= n_series,
                     timeout=timeout)

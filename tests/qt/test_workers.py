@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from medview.qt.workers import P_CURRENT, FrameLoader, Workers
 from tests.datafiles import PYDICOM_DATA_DIR
-from tests.qt.helpers import make_ct_series, wait_loaded, wait_shown
+from tests.qt.helpers import make_ct_series, wait_loaded, wait_shown, write_broken_last_frames
 
 
 @pytest.fixture
@@ -80,17 +80,15 @@ def test_scroll_to_undecoded_slice_shows_decoding_then_image(qtbot, window, ct_s
 def test_failed_frame_reports_reason(qtbot, tmp_path):
     from medview.core.io.folder import load_paths
 
-    src = PYDICOM_DATA_DIR / "693_UNCI.dcm"
-    raw = src.read_bytes()
     bad = tmp_path / "cut.dcm"
-    bad.write_bytes(raw[: len(raw) // 2])
-    frame = load_paths([bad]).series()[0].frames[0]
+    write_broken_last_frames(PYDICOM_DATA_DIR / "emri_small.dcm", bad)
+    frame = load_paths([bad]).series()[0].frames[-1]
     loader = FrameLoader(threads=1)
     failures = []
     loader.failed.connect(lambda key, reason: failures.append(reason))
     loader.request(frame)
     qtbot.waitUntil(lambda: bool(failures), timeout=10000)
-    assert "truncated" in failures[0]
+    assert "cannot decode pixel data" in failures[0]
     assert loader.error_for(frame) == failures[0]
     assert loader.request(frame) is False and loader.pending == 0  # not retried
 

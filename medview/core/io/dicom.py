@@ -17,10 +17,12 @@ import pydicom.filereader
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
-                         ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+                         ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit,
+                         JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1)
 
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, is_fatal, one_line, plain_reason
 from medview.core.imports import load
+from medview.core.io.dicom_bounds import PixelElement, check_pixel_bounds
 from medview.core.io.gdcm_direct import decode_grey_frame
 
 # Image Pixel module attributes every displayable object must carry (PS3.3 C.7.6.3).
@@ -30,6 +32,8 @@ REQUIRED_PIXEL_TAGS = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel",
 
 
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
+# JPEG processes pydicom's plugins may refuse (12-bit) that GDCM's own reader decodes.
+_GDCM_DIRECT_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1})
 
 
 def read_header(path: str | Path) -> Dataset:
@@ -69,11 +73,11 @@ def read_header(path: str | Path) -> Dataset:
 
 
 def _read_partial(path: Path, force: bool) -> tuple[Dataset, bool]:
-    seen: list[int] = []
+    seen: list[tuple[int, str | None, int]] = []
 
     def stop_at_pixels(tag, vr, length) -> bool:
         if tag in PIXEL_DATA_TAGS:
-            seen.append(tag)
+            seen.append((tag, vr, length))
             return True
         return False
 
@@ -81,7 +85,20 @@ def _read_partial(path: Path, force: bool) -> tuple[Dataset, bool]:
         warnings.simplefilter("ignore")
         ds = pydicom.filereader.read_partial(fp, stop_when=stop_at_pixels, force=force)
         ds.filename = str(path)
+        if seen:
+            ds.medview_pixel_element = _pixel_element(ds, fp.tell(), path, *seen[0][1:])
     return ds, bool(seen)
+
+
+def _pixel_element(ds: Dataset, start: int, path: Path, vr: str | None, length: int) -> PixelElement:
+    """Where the pixel data value starts: read_partial leaves ``fp`` at its element header."""
+    syntax = transfer_syntax(ds)
+    size = path.stat().st_size
+    if syntax == DeflatedExplicitVRLittleEndian:
+        return PixelElement(length, None, size)  # ``fp`` is the compressed file, not the dataset
+    header = 8 if vr is None or vr not in ("OB", "OW", "OF", "OD", "OL", "OV", "UN") else 12
+    little = getattr(ds, "original_encoding", (None, True))[1] is not False
+    return PixelElement(length, start + header, size, little)
 
 
 def check_displayable(path: str | Path, ds: Dataset) -> None:
@@ -98,6 +115,7 @@ def check_displayable(path: str | Path, ds: Dataset) -> None:
     if syntax is not None and syntax.is_compressed:
         if not _decoder_available(syntax):
             raise ReadError(path, f"unsupported transfer syntax {syntax.name} ({syntax})")
+    check_pixel_bounds(path, ds, syntax)
 
 
 def transfer_syntax(ds: Dataset) -> UID | None:
@@ -174,7 +192,11 @@ def decode_frame_in_process(path: str | Path, index: int = 0,
         raise ReadError(path, "file not found") from None
     except ReadError:
         raise
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 - Rust decoders panic with a BaseException
+        if is_fatal(exc):
+            raise
+        if isinstance(exc, (MemoryError, RecursionError)) or not isinstance(exc, Exception):
+            raise ReadError(path, plain_reason(exc)) from None
         arr = _try_gdcm_direct(path, index)
         if arr is None:
             raise ReadError(path, _pixel_reason(exc)) from None
@@ -207,8 +229,8 @@ def _try_gdcm_direct(path: Path, index: int) -> np.ndarray | None:
     try:
         ds = read_header(path)
         syntax = transfer_syntax(ds)
-        if syntax is None or not syntax.is_compressed or ds.get("SamplesPerPixel", 1) != 1:
-            return None
+        if syntax not in _GDCM_DIRECT_SYNTAXES or ds.get("SamplesPerPixel", 1) != 1:
+            return None  # only the JPEG processes it exists for: GDCM aborts on some bad RLE
         arr = decode_grey_frame(path, index, int(ds.Rows), int(ds.Columns))
     except Exception:
         return None
@@ -257,5 +279,4 @@ def _pixel_reason(exc: Exception) -> str:
 
 
 def _short(exc: Exception, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(exc, limit)

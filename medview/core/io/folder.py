@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from medview.core.errors import ReadError, plain_reason
+from medview.core.errors import ReadError, is_fatal, plain_reason
 from medview.core.io import dicom, dicomdir, image
 from medview.core.study import Library
 
@@ -105,8 +105,8 @@ def _add_file(library: Library, path: Path) -> None:
         library.skip(err.path, err.reason)
     except OSError as exc:
         library.skip(path, f"cannot read file ({exc.strerror or exc})")
-    except (KeyboardInterrupt, SystemExit):
-        raise
     except BaseException as exc:  # noqa: BLE001 - last line of defence, incl. a native
         # reader's PanicException: one odd file must not stop a folder
+        if is_fatal(exc):
+            raise
         library.skip(path, plain_reason(exc))
