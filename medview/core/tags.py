@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
@@ -80,8 +81,6 @@ def _tag_text(tag) -> str:
 
 
 def _keyword(tag) -> str:
-    from pydicom.datadict import keyword_for_tag
-
     return keyword_for_tag(int(tag)) or "Unknown"
 
 
