@@ -75,7 +75,7 @@ def test_damaged_jpeg_is_one_line_without_libjpeg_messages(tmp_path):
     (MemoryError(), "not enough memory"),
     (RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
     (type("PanicException", (BaseException,), {})("index out of bounds"), "native decoder failed"),
-    (KeyError("Rows"), "cannot be processed"),
+    (KeyError("Rows"), "a required value is missing"),
 ])
 def test_boundary_turns_any_exception_into_one_line(monkeypatch, capsys, exc, words):
     import medview.commands.export as export

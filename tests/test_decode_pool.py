@@ -55,17 +55,28 @@ def truncated_jpeg_ls(tmp_path: Path) -> Path:
 
 
 def zeroed_jpeg_baseline(tmp_path: Path) -> Path:
-    """SC_rgb_jpeg_dcmtk.dcm with 52 bytes at 1754 replaced by 19 zero bytes: GDCM's JPEG
-    codec throws gdcm::Exception through its C API and the process aborts (found by fuzzing)."""
+    """SC_rgb_jpeg_dcmtk.dcm with 52 bytes at 1754 zeroed (its length unchanged, so it
+    passes the header checks): GDCM's JPEG codec throws gdcm::Exception through its C API
+    and the process aborts (found by fuzzing)."""
     data = find("SC_rgb_jpeg_dcmtk.dcm").read_bytes()
     path = tmp_path / "zeroed_jpeg_baseline.dcm"
-    path.write_bytes(data[:1754] + bytes(19) + data[1754 + 52:])
+    path.write_bytes(data[:1754] + bytes(52) + data[1754 + 52:])
     return path
 
 
 # real files that abort any process decoding them, and the decoder the message names
-CRASHERS = [(truncated_jpeg_ls, "JPEG-LS", "MR_small_jpeg_ls_lossless.dcm"),
-            (zeroed_jpeg_baseline, "JPEG baseline", "SC_rgb_jpeg_dcmtk.dcm")]
+# (truncated_jpeg_ls aborted in GDCM's own reader, which is no longer tried for JPEG-LS:
+# in process it now fails with an exception, and through the pool with one line)
+CRASHERS = [(zeroed_jpeg_baseline, "JPEG baseline", "SC_rgb_jpeg_dcmtk.dcm")]
+
+
+def test_the_truncated_jpeg_ls_file_no_longer_aborts_in_process(tmp_path):
+    """It aborted in GDCM's own reader, now tried for the JPEG processes only."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from medview.core.io.dicom import "
+         "decode_frame_in_process as d; d(sys.argv[1])", str(truncated_jpeg_ls(tmp_path))],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "ReadError" in proc.stderr
 
 
 def greedy_j2k(tmp_path: Path) -> Path:
@@ -261,7 +272,7 @@ def test_no_shared_memory_segment_outlives_the_pool(make_pool, tmp_path):
             pool.run(task, (), "x", "test")
     pool.run("_alloc", (5 * MB,), "grow again", "test")
     with pytest.raises(ReadError):
-        decode_frame(truncated_jpeg_ls(tmp_path))
+        decode_frame(zeroed_jpeg_baseline(tmp_path))
     assert set(os.listdir("/dev/shm")) - before, "the live pool holds segments"
     pool.shutdown()
     decode_pool.shutdown()

@@ -11,9 +11,11 @@ from tests.qt.helpers import wait_loaded, wait_shown
 def test_viewer_survives_a_crashing_decoder_and_shows_the_good_files(qtbot, window, tmp_path):
     folder = tmp_path / "cd"
     folder.mkdir()
-    # JPEGLSNearLossless_16.dcm cut to 572 bytes: GDCM's JPEG-LS codec aborts the process
+    # SC_rgb_jpeg_dcmtk.dcm with 52 bytes at 1754 zeroed: it passes the header checks,
+    # and GDCM's JPEG codec aborts any process that decodes it
+    data = find("SC_rgb_jpeg_dcmtk.dcm").read_bytes()
     bad = folder / "crash.dcm"
-    bad.write_bytes(find("JPEGLSNearLossless_16.dcm").read_bytes()[:572])
+    bad.write_bytes(data[:1754] + bytes(52) + data[1754 + 52:])
     shutil.copy(find("MR_small_jpeg_ls_lossless.dcm"), folder / "mr_jls.dcm")
     shutil.copy(find("693_J2KR.dcm"), folder / "ct_j2k.dcm")
     window.open_paths([folder])
@@ -24,7 +26,8 @@ def test_viewer_survives_a_crashing_decoder_and_shows_the_good_files(qtbot, wind
     window.grid.show_series(by_file["crash.dcm"], vp)
     frame = by_file["crash.dcm"].frames[0]
     qtbot.waitUntil(lambda: window.loader.error_for(frame) is not None, timeout=30000)
-    assert window.loader.error_for(frame) == "the JPEG-LS decoder crashed on this file's pixel data"
+    assert window.loader.error_for(frame) == \
+        "the JPEG baseline decoder crashed on this file's pixel data"
     vp.repaint()  # the error state paints
     window.grab().save(str(tmp_path.parent / "decoder_crash_window.png"))
 
