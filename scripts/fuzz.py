@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import re
@@ -547,11 +548,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for one reproducer per failure signature")
     p.add_argument("--exec", dest="use_exec", action="store_true",
                    help="run 'python -m medview' per mutant instead of forking (slow)")
+    p.add_argument("--json", type=Path, help="also write the counts there as JSON")
     args = p.parse_args(argv)
     t0 = time.monotonic()
     tally = fuzz(args.n, args.seed, args.jobs, args.timeout, args.mem_gb, args.rss_mb, args.out,
                  args.use_exec, args.start)
     print(table(tally, args.n))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "counts": {c: dict(tally.counts[c]) for c in COMMANDS},
+            "signatures": dict(tally.signatures), "failed_mutants": tally.failed_mutants}))
     print(f"baseline RSS of the forking parent: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
           f"wall {time.monotonic() - t0:.0f} s; reproducers in {args.out}")
