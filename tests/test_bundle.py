@@ -235,15 +235,18 @@ def test_other_codecs_decode_like_the_source_install(bundle, home, tmp_path, nam
 
 def test_a_crashing_decoder_costs_a_worker_not_the_frozen_app(bundle, home, tmp_path):
     """Decoder processes start from the frozen executable (spawn + freeze_support): a file
-    that aborts GDCM's JPEG-LS codec gives the same one line and exit 2 as the source install."""
+    that aborts GDCM's JPEG codec gives the same one line and exit 2 as the source install."""
     from tests.datafiles import find
 
-    bad = tmp_path / "crash.dcm"  # JPEG-LS cut short: aborts any process that decodes it
-    bad.write_bytes(find("JPEGLSNearLossless_16.dcm").read_bytes()[:572])
+    # SC_rgb_jpeg_dcmtk.dcm with 52 bytes at 1754 zeroed: passes the header checks and
+    # aborts any process that decodes it
+    data = find("SC_rgb_jpeg_dcmtk.dcm").read_bytes()
+    bad = tmp_path / "crash.dcm"
+    bad.write_bytes(data[:1754] + bytes(52) + data[1754 + 52:])
     proc = frozen(bundle, home, "export", bad, tmp_path / "out.png")
     assert proc.returncode == 2, proc.stderr[-4000:]
     assert proc.stderr.strip() == (
-        f"medview: {bad}: the JPEG-LS decoder crashed on this file's pixel data")
+        f"medview: {bad}: the JPEG baseline decoder crashed on this file's pixel data")
 
 
 def _same_export(bundle, home, tmp_path, path: Path) -> None:
