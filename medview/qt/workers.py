@@ -174,6 +174,15 @@ class _TakeNext(QRunnable):
         self._loader._run_one()
 
 
+def _emit(signal, *args) -> None:
+    """Emit from a pool thread; quietly nothing once the window that listens is gone
+    (a decode still running while the app quits: "Signal source has been deleted")."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:
+        pass
+
+
 def default_thread_count() -> int:
     """Decoder threads: all cores but leave the GUI responsive on a 2-core PC."""
     return max(2, min(6, (os.cpu_count() or 2)))
@@ -371,16 +380,16 @@ class FrameLoader(QObject):
             except BaseException:  # noqa: BLE001 - no thumbnail; the viewport says why
                 return
             if image is not None:
-                self.signals.thumbnail.emit(job.series_id, image)
+                _emit(self.signals.thumbnail, job.series_id, image)
             return
         try:
             frame.stored()
         # Anything, incl. BaseException subclasses from native decoders (pyo3's
         # PanicException): nothing may escape a pool thread.
         except BaseException as exc:  # noqa: BLE001
-            self.signals.failed.emit(frame.key, plain_reason(exc))
+            _emit(self.signals.failed, frame.key, plain_reason(exc))
         else:
-            self.signals.decoded.emit(frame.key)
+            _emit(self.signals.decoded, frame.key)
         finally:
             with self._lock:
                 self._running.discard(frame.key)

@@ -138,3 +138,21 @@ def test_browser_gets_thumbnails_and_progress(qtbot, window, tmp_path):
     item = window.browser.item_for(series.id)
     qtbot.waitUntil(lambda: item.data(0, PROGRESS_ROLE) == (8, 8), timeout=10000)
     assert not item.icon(0).isNull()
+
+
+def test_a_decode_finishing_after_the_window_closed_is_dropped_quietly(qtbot):
+    """A pool thread still decoding while the app quits must not print a traceback."""
+    import shiboken6
+    from PySide6.QtCore import QObject, Signal
+
+    from medview.qt.workers import _emit
+
+    class Signals(QObject):
+        decoded = Signal(object)
+
+    signals = Signals()
+    bound = signals.decoded
+    shiboken6.delete(signals)
+    with pytest.raises(RuntimeError):
+        bound.emit("key")  # what killed the pool thread's run()
+    _emit(bound, "key")  # dropped
