@@ -647,3 +647,8 @@ def _fmt(shape) -> str:
 def _names(paths: list[Path], limit: int = 5) -> str:
     names = ", ".join(p.name for p in paths[:limit])
     return names + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def sample_paths(samples: list) -> list[Path]:
+    """The image file of each sample (classification ``path``, segmentation ``image``)."""
+    return [Path(getattr(s, "path", None) or getattr(s, "image")) for s in samples]

@@ -13,6 +13,7 @@ from medview.inference.manifest import FamiliaritySpec
 from trainer import events as ev
 from trainer.chance import chance_warning
 from trainer.checkpoints import BEST_NAME
+from trainer.datasets import sample_paths
 from trainer.evaluate import finite_or_none
 from trainer.model_card import model_card
 from trainer.model_folder import write_model_folder
@@ -120,14 +121,11 @@ def _reference(t: Training, report: dict[str, Any]):
 
 def _intended_input(t: Training):
     """The job's declaration, else the one the training images imply (their DICOM tags)."""
-    from medview.core.io.folder import load_paths
-    from medview.inference.scope import ImageFacts, derive_intended_input
+    from medview.inference.scope import derive_for_files
 
     if t.job.intended_input is not None:
         return t.job.intended_input
-    paths = [Path(getattr(s, "path", None) or getattr(s, "image")) for s in t.dataset.samples]
-    facts = [ImageFacts.from_frame(f) for f in load_paths(paths).frames()]
-    intended = derive_intended_input(facts)
+    intended = derive_for_files(sample_paths(t.dataset.samples))
     if not intended.modalities:
         t.sink.log("warning", "the data set holds no DICOM tags, so nothing says which modality "
                               "or body part this model is for: it will analyse any image. State "

@@ -296,6 +296,15 @@ def derive_intended_input(facts: list[ImageFacts]) -> IntendedInput:
         unknown_body_part=any(not f.body_part for f in dicom))
 
 
+def derive_for_files(paths) -> IntendedInput:
+    """:func:`derive_intended_input` of the images in ``paths`` (headers only; an
+    unreadable file is left out)."""
+    from medview.core.io.folder import load_paths
+
+    frames = [f for f in load_paths([str(p) for p in paths]).frames() if f.index == 0]
+    return derive_intended_input([ImageFacts.from_frame(f) for f in frames])
+
+
 def _body_part(frame) -> str:
     """Body Part Examined, else the first Anatomic Region's meaning (DX/CR often carry both)."""
     term = vocab.normalise_term(frame.get("BodyPartExamined"))

@@ -96,9 +96,12 @@ def _tint(img: QImage, mask_path: Path) -> QImage:
 
 
 def _discover_job(path: str):
-    discover = load("trainer.datasets").discover
+    """The data set, and the intended input its images' DICOM tags imply."""
+    datasets = load("trainer.datasets")
+    scope = load("medview.inference.scope")
 
-    return discover(path)
+    dataset = datasets.discover(path)
+    return dataset, scope.derive_for_files(datasets.sample_paths(dataset.samples))
 
 
 def _split_job(dataset, val: float, test: float, seed: int):
@@ -132,6 +135,8 @@ class DatasetPage(QWidget):
     """
 
     datasetChanged = Signal(object)
+    #: What the images' DICOM tags say they are (an ``IntendedInput``), before datasetChanged.
+    intendedChanged = Signal(object)
 
     def __init__(self, workers, settings=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -303,7 +308,7 @@ class DatasetPage(QWidget):
         self.progress.show()
         self._show_state()
         self.workers.start(_discover_job, str(self.path),
-                           on_return=lambda ds: token == self._token and self._discovered(ds),
+                           on_return=lambda found: token == self._token and self._discovered(*found),
                            on_error=lambda exc: token == self._token and self._fail(str(exc)))
 
     def set_split_fractions(self, val: float, test: float, seed: int) -> None:
@@ -322,8 +327,9 @@ class DatasetPage(QWidget):
         self.status.setStyleSheet(f"color: {theme.ERROR};")
         self._show_state()
 
-    def _discovered(self, ds) -> None:
+    def _discovered(self, ds, intended=None) -> None:
         self.progress.hide()
+        self.intendedChanged.emit(intended)
         self.dataset = ds
         self.status.setText("")
         s = ds.summary

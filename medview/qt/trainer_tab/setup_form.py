@@ -122,6 +122,7 @@ class SetupForm(QWidget):
 
         self._config = config
         self.dataset_path: str | None = None
+        self.derived = None  # the IntendedInput the data set's DICOM tags imply
         self.task: str | None = None
         self.classes: list[str] = []
         self.entries: list = []
@@ -170,6 +171,7 @@ class SetupForm(QWidget):
         presets.addStretch(1)
         self.warning = theme.note_label(colour=theme.WARNING)
         self.warning.hide()
+        self.intended_box = self._build_intended()
 
         self.advanced = QGroupBox("Advanced settings")
         cols = QHBoxLayout(self.advanced)
@@ -200,6 +202,7 @@ class SetupForm(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(head)
+        lay.addWidget(self.intended_box)
         lay.addLayout(presets)
         lay.addWidget(self.preset_help)
         lay.addWidget(self.warning)
@@ -212,6 +215,64 @@ class SetupForm(QWidget):
         self.model_combo.activated.connect(lambda _i: setattr(self, "_model_chosen", True))
         self.preset_buttons["quick"].setChecked(True)
         self.preset_group.buttonClicked.connect(lambda _b: setattr(self, "_preset_chosen", True))
+
+    def _build_intended(self) -> QGroupBox:
+        """What the model is for: checked before every analysis (manifest ``intended_input``)."""
+        box = QGroupBox("What the model is for (checked before every analysis)")
+        grid = QGridLayout(box)
+        self.intended_edits: dict[str, QLineEdit] = {}
+        for col, (key, label, example) in enumerate((
+                ("modalities", "Modalities", "DX, CR"), ("body_parts", "Body parts", "CHEST"),
+                ("views", "Views", "PA, AP"))):
+            edit = QLineEdit()
+            edit.setPlaceholderText(f"any (e.g. {example})")
+            edit.setToolTip(f"DICOM terms, comma-separated; empty means any. Images whose "
+                            f"header says otherwise are refused unless a person runs them anyway.")
+            edit.textChanged.connect(self._changed)
+            self.intended_edits[key] = edit
+            grid.addWidget(QLabel(label), 0, 2 * col)
+            grid.addWidget(edit, 0, 2 * col + 1)
+        self.plain_images_check = QCheckBox("Plain images (PNG, JPEG) too")
+        self.plain_images_check.setToolTip("They record no modality or body part, so nothing "
+                                           "about them can be checked")
+        self.plain_images_check.toggled.connect(self._changed)
+        grid.addWidget(self.plain_images_check, 1, 0, 1, 2)
+        self.intended_note = theme.note_label()
+        grid.addWidget(self.intended_note, 2, 0, 1, 6)
+        return box
+
+    def set_intended(self, intended) -> None:
+        """Fill the fields from what the data set's DICOM tags say (None: nothing known);
+        a data set that records no modality asks the user to say it."""
+        self.derived = intended
+        for key, edit in self.intended_edits.items():
+            edit.blockSignals(True)
+            edit.setText(", ".join(getattr(intended, key, ()) or ()))
+            edit.blockSignals(False)
+        self.plain_images_check.setChecked(bool(intended is None or intended.non_dicom))
+        if intended is not None and not intended.modalities:
+            self.intended_note.setText(
+                "These images record no modality or body part: say what the model is for "
+                "(e.g. DX, CHEST, PA), or it will analyse any image unchecked.")
+            self.intended_note.setStyleSheet(f"color: {theme.WARNING};")
+        else:
+            self.intended_note.setText("Taken from the images' DICOM tags; edit to widen or "
+                                       "narrow it.")
+            self.intended_note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self._changed()
+
+    def intended_input(self) -> dict | None:
+        """The job's ``intended_input``: the fields as edited, with the sizes, spacings and
+        photometric interpretations the data set showed (None before a data set is read)."""
+        if self.derived is None:
+            return None
+        data = self.derived.to_json()
+        for key, edit in self.intended_edits.items():
+            data[key] = [t.strip() for t in edit.text().split(",") if t.strip()]
+        data["non_dicom"] = self.plain_images_check.isChecked()
+        if not data["modalities"] and not data["body_parts"]:
+            data["photometric"] = []  # nothing declared: do not refuse on photometric alone
+        return data
 
     def _field_widget(self, kind: str, default, extra) -> QWidget:
         if kind == "int":
@@ -388,6 +449,9 @@ class SetupForm(QWidget):
                     raise ValueError("other job fields must be a JSON object")
                 job.update(extra)
         job["model"] = model
+        intended = self.intended_input()
+        if intended is not None and "intended_input" not in job:  # "other job fields" win
+            job["intended_input"] = intended
         if "input" in job and not job["input"]:
             del job["input"]
         return job

@@ -240,6 +240,7 @@ class TrainerTab(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(split)
 
+        self.dataset_page.intendedChanged.connect(self.setup_form.set_intended)
         self.dataset_page.datasetChanged.connect(self.setup_form.set_dataset)
         self.dataset_page.datasetChanged.connect(self.search_options.set_dataset)
         self.setup_form.changed.connect(self._form_changed)
