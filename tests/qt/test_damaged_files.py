@@ -144,3 +144,52 @@ def test_a_panicking_decoder_fails_one_frame_not_the_pool(qtbot, window, mixed_f
     reason = loader.error_for(bad)
     assert reason and not RAW_EXCEPTION.search(reason)
     assert all(f.is_decoded for f in frames if f is not bad)
+
+
+def _fuzz_module():
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("medview_fuzz", root / "scripts" / "fuzz.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_folder_of_seeded_fuzz_mutants_beside_good_files(qtbot, window, tmp_path, ct_folder):
+    """scripts/fuzz.py's mutants 0-29 of seed 5, each in its own series, opened with a good
+    CT series: every frame of every series is shown or says why not, and the CT still shows."""
+    fuzz = _fuzz_module()
+    sources = [fuzz.load_source(p) for p in fuzz.corpus_paths()]
+    folder = tmp_path / "mutants"
+    shutil.copytree(ct_folder, folder / "good_ct")
+    for i in range(30):
+        data, _how, _src = fuzz.make_mutant(5, i, sources)
+        (folder / f"m{i:02d}.dcm").write_bytes(data)
+    window.open_paths([str(folder)])
+    qtbot.waitUntil(lambda: not window.is_loading, timeout=120000)
+    vp = window.grid.active
+    for line in (r for _, r in window.last_skipped):
+        assert "\n" not in line and not RAW_EXCEPTION.search(line), line
+    shown = 0
+    for series in window.library.series():
+        window.grid.show_series(series, vp)
+        for i in range(min(len(series.frames), 3)):  # first frames: multi-frame lies are long
+            vp.set_index(i)
+            _settle(qtbot, vp)
+            if vp.paint_error:
+                assert not RAW_EXCEPTION.search(vp.paint_error), vp.paint_error
+            shown += 1
+    assert shown >= 4  # the CT's 3 slices and at least one mutant got this far
+    opened = {f.path.name for f in window.library.frames()}
+    refused = {p.name for p, _ in window.last_skipped}
+    assert {f"m{i:02d}.dcm" for i in range(30)} <= opened | refused  # each one accounted for
+    print(f"\n{len(opened & {f'm{i:02d}.dcm' for i in range(30)})} mutants opened, "
+          f"{len(refused)} refused with a reason, {shown} frames shown")
+    good = next(s for s in window.library.series() if s.frames[0].path.parent.name == "good_ct")
+    window.grid.show_series(good, vp)
+    _settle(qtbot, vp)
+    assert vp.is_current_decoded() and vp.paint_error is None
+    assert centre_mean(grab_array(vp)) > 5
