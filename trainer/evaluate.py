@@ -324,11 +324,12 @@ def _div(a: int, b: int) -> float | None:
 
 def files_of(samples: list, indices: np.ndarray, root: str | Path | None = None) -> list[dict[str, Any]]:
     """Per source position: the file (relative to ``root`` when inside it) and its patient."""
+    from trainer.datasets import sample_paths
+
     base = Path(root).resolve() if root is not None else None
+    chosen = [samples[i] for i in indices.tolist()]
     out = []
-    for i in indices.tolist():
-        s = samples[i]
-        path = Path(getattr(s, "path", None) or getattr(s, "image"))
+    for s, path in zip(chosen, sample_paths(chosen)):
         try:
             shown = path.resolve().relative_to(base).as_posix() if base is not None else str(path)
         except ValueError:
