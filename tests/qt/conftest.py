@@ -56,3 +56,15 @@ def mr_file(tmp_path) -> Path:
     target = tmp_path / MR_MULTIFRAME
     shutil.copy(data / MR_MULTIFRAME, target)
     return target
+
+
+@pytest.fixture
+def ct_view(qtbot, window, ct_folder):
+    """The main window showing the 3-slice CT series; its active viewport."""
+    from tests.qt.helpers import wait_loaded, wait_shown
+
+    window.open_paths([str(ct_folder)])
+    wait_loaded(qtbot, window)
+    vp = window.grid.active
+    wait_shown(qtbot, vp)
+    return vp

@@ -7,17 +7,8 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 
-from tests.qt.helpers import grab_array, wait_loaded, wait_shown
+from tests.qt.helpers import grab_array
 from tests.qt.test_viewport import mouse
-
-
-@pytest.fixture
-def ct_view(qtbot, window, ct_folder):
-    window.open_paths([str(ct_folder)])
-    wait_loaded(qtbot, window)
-    vp = window.grid.active
-    wait_shown(qtbot, vp)
-    return vp
 
 
 def _whole_image_visible(vp) -> bool:

@@ -41,15 +41,6 @@ def right_drag(widget, start: QPointF, end: QPointF, steps: int = 8) -> None:
 
 
 @pytest.fixture
-def ct_view(qtbot, window, ct_folder):
-    window.open_paths([str(ct_folder)])
-    wait_loaded(qtbot, window)
-    vp = window.grid.active
-    wait_shown(qtbot, vp)
-    return vp
-
-
-@pytest.fixture
 def mr_view(qtbot, window, mr_file):
     window.open_paths([str(mr_file)])
     wait_loaded(qtbot, window)
