@@ -211,7 +211,9 @@ def medview_cell(task: str, row: str, n: int, train: Path, test: Path, start, wo
 
     cell = Cell(task, row, n)
     extra, cell.note = budget_fields(features, budget_min, task, n, rate)
-    job = {"name": f"lc-{task[:3]}-{row}-{n}", "version": "1", "task": task, "dataset": str(train),
+    dataset = (str(train) if task == "classification"
+               else {"path": str(train), "class_names": ["background", lesion_data.CLASSES[0]]})
+    job = {"name": f"lc-{task[:3]}-{row}-{n}", "version": "1", "task": task, "dataset": dataset,
            "model": model_spec(task, start), "seed": 0, **extra}
     run_dir = work / "runs" / f"{task}-{row}-{n}"
     cell.seconds, events, reason = run_trainer(job, run_dir, timeout_s=budget_min * 180 + 300)
