@@ -44,8 +44,8 @@ class Written:
 def write_ct(folder: Path, *, slices: int = 40, size: int = 64,
              spacing: tuple[float, float] = (0.7, 0.7), step: float = 2.5,
              row=(1.0, 0.0, 0.0), col=(0.0, 1.0, 0.0), stack=None,
-             gaps: list[float] | None = None, skip=(), series_uid: str | None = None,
-             start: int = 0) -> Written:
+             gaps: list[float] | None = None, skip=(), start: int = 0,
+             join: Path | None = None) -> Written:
     """Write a CT series of ``slices`` ``size``² slices centred near the patient origin.
 
     Parameters
@@ -55,6 +55,8 @@ def write_ct(folder: Path, *, slices: int = 40, size: int = 64,
         else is a gantry tilt).
     gaps : distances between consecutive slices (default ``step`` each).
     skip : slice numbers not written (a missing file).
+    start : number of the first file (IM{start:04d}.dcm).
+    join : a file whose study and series these slices join.
     """
     folder.mkdir(parents=True, exist_ok=True)
     row, col = np.asarray(row, float), np.asarray(col, float)
@@ -66,8 +68,11 @@ def write_ct(folder: Path, *, slices: int = 40, size: int = 64,
     rs, cs = spacing
     centre_offset = ((size - 1) / 2) * (rs * col + cs * row)
     jj, ii = np.meshgrid(np.arange(size), np.arange(size))
-    series_uid = series_uid or generate_uid()
-    study_uid = generate_uid()
+    if join is not None:
+        ds = pydicom.dcmread(join, stop_before_pixels=True)
+        series_uid, study_uid = ds.SeriesInstanceUID, ds.StudyInstanceUID
+    else:
+        series_uid, study_uid = generate_uid(), generate_uid()
     kept, ipps = [], []
     for k, d in enumerate(along):
         ipp = d * stack - centre_offset

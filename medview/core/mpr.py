@@ -266,13 +266,19 @@ def _orthogonal(volume: Volume, kind: str, position_mm: float | None, slab_mm: f
     step = float(min(volume.spacing[lay.row_axis], volume.spacing[lay.col_axis]))
     image = _resample(image, 0, volume.spacing[lay.row_axis], step)
     image = _resample(image, 1, volume.spacing[lay.col_axis], step)
-    corner = np.zeros(3)
+    corner = _top_left(volume, lay)
     corner[a] = layer
-    corner[lay.row_axis] = volume.shape[lay.row_axis] - 1 if lay.flip_rows else 0
-    corner[lay.col_axis] = volume.shape[lay.col_axis] - 1 if lay.flip_cols else 0
     where = _image_plane(volume.voxel_to_patient(corner), lay.row_cosine, lay.col_cosine, step)
     return PlaneImage(np.ascontiguousarray(image), where, volume.params, kind,
                       base + layer * along, slab_mm, mode)
+
+
+def _top_left(volume: Volume, lay: _Layout) -> np.ndarray:
+    """Voxel coordinates (layer 0) shown at the top left of the plane."""
+    corner = np.zeros(3)
+    corner[lay.row_axis] = volume.shape[lay.row_axis] - 1 if lay.flip_rows else 0
+    corner[lay.col_axis] = volume.shape[lay.col_axis] - 1 if lay.flip_cols else 0
+    return corner
 
 
 def _reduce(data: np.ndarray, axis: int, lo: int, hi: int, mode: str) -> np.ndarray:
@@ -326,16 +332,20 @@ def _oblique(volume: Volume, kind: str, position_mm: float | None, slab_mm: floa
     centre = volume.centre
     if position_mm is None:
         position_mm = float(centre @ normal)
-    through = centre + (position_mm - float(centre @ normal)) * normal
-    # pixel grid: multiples of the step from the centre line, covering the block's shadow
+    # The pixel grid is the orthogonal plane's grid turned about the centre (so no
+    # rotation is the orthogonal plane), extended to cover the block's shadow.
+    top_left = volume.voxel_to_patient(_top_left(volume, _layout(volume, kind)))
+    anchor = centre + rotation @ (top_left - centre)
+    through = anchor + (position_mm - float(anchor @ normal)) * normal
     rel = volume.corners() - through
     u, v = rel @ row / step, rel @ col / step
     q0, q1 = math.ceil(u.min() - 1e-6), math.floor(u.max() + 1e-6)
     m0, m1 = math.ceil(v.min() - 1e-6), math.floor(v.max() + 1e-6)
     origin = through + q0 * step * row + m0 * step * col
     shape = (m1 - m0 + 1, q1 - q0 + 1)
-    to_voxel = volume.axes.T / volume.spacing          # patient offset -> voxel offset
-    du, dv = step * row @ to_voxel, step * col @ to_voxel
+    start = volume.patient_to_voxel(origin)
+    du = volume.patient_to_voxel(origin + step * row) - start      # voxels per pixel
+    dv = volume.patient_to_voxel(origin + step * col) - start
     reach = int(math.floor(slab_mm / 2 / step + 1e-6))
     combined = None
     for n in range(-reach, reach + 1):

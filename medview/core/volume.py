@@ -89,6 +89,8 @@ class Volume:
         self.origin = _frozen(origin)
         self.axes = _frozen(axes)
         self.spacing = _frozen(spacing)
+        # header cosines are rounded, so not exactly orthogonal: invert, not transpose
+        self._to_voxel = np.linalg.inv(self.axes * self.spacing[:, None])
         self.notes = tuple(notes)
         self.modality = modality
         # value outside the scanned block (oblique planes): the darkest stored value
@@ -141,7 +143,7 @@ class Volume:
             data = _resample_slices(data, distances, step)
             notes.append(f"uneven slice spacing {gaps.min():.2f}–{gaps.max():.2f} mm: "
                          f"resampled to {step:.2f} mm")
-        axes = np.stack([first.normal, first.col_cosine, first.row_cosine])
+        axes = _orthonormal(first.row_cosine, first.col_cosine)
         spacing = (step, first.spacing.row_mm, first.spacing.col_mm)
         return cls(data, params, origin, axes, spacing, notes,
                    str(frames[0].get("Modality", "") or ""))
@@ -165,8 +167,7 @@ class Volume:
 
     def patient_to_voxel(self, point) -> np.ndarray:
         """Voxel coordinates ``(k, i, j)`` (fractional) of a patient position (mm)."""
-        offset = np.asarray(point, dtype=np.float64) - self.origin
-        return (offset @ self.axes.T) / self.spacing
+        return (np.asarray(point, dtype=np.float64) - self.origin) @ self._to_voxel
 
     def corners(self) -> np.ndarray:
         """Patient positions of the 8 corner voxel centres, shape (8, 3)."""
@@ -338,6 +339,15 @@ def _resample_slices(data: np.ndarray, distances: np.ndarray, step: float) -> np
         mixed = data[k] * np.float32(1.0 - w) + data[k + 1] * np.float32(w)
         out[m] = np.rint(mixed) if data.dtype.kind in "iu" else mixed
     return out
+
+
+def _orthonormal(row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Axes k, i, j from header cosines, made exactly orthonormal (headers round them;
+    image_plane has refused any that are not orthogonal to 1e-2)."""
+    row = row / np.linalg.norm(row)
+    col = col - (col @ row) * row
+    col = col / np.linalg.norm(col)
+    return np.stack([np.cross(row, col), col, row])
 
 
 def _frozen(v) -> np.ndarray:
