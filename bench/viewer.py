@@ -380,38 +380,38 @@ def _mpr_volume(slices: int):
     return Volume(data, params, (-179.0, -179.0, -150.0), axes, (1.0, 0.7, 0.7), (), "CT")
 
 
-def _numpy_reslice(vol, plane) -> "np.ndarray":
-    """The peer: plain numpy trilinear sampling of every pixel of ``plane`` (8 gathers)."""
+def _numpy_reslice(vol, plane):
+    """The peer: plain numpy trilinear sampling of every pixel of ``plane`` (8 gathers a
+    pixel), thick slabs as the maximum of parallel planes one finest spacing apart.
+    Returns the pixels and where the plane is a voxel or more inside the block."""
     import numpy as np
 
-    rows, cols = plane.pixels.shape
-    s = plane.spacing_mm
-    reach = int(plane.slab_mm / 2 / s + 1e-6) if plane.rotation is not None else \
-        int(plane.slab_mm / 2 / min(vol.spacing) + 1e-6)
-    flat = vol.data.reshape(-1)
-    n_k, n_i, n_j = vol.shape
+    step = float(min(vol.spacing))
+    reach = int(plane.slab_mm / 2 / step + 1e-6)
+    rows, cols = np.mgrid[0:plane.pixels.shape[0], 0:plane.pixels.shape[1]]
+    s, p = plane.spacing_mm, plane.plane
+    points = (p.origin + cols[..., None] * s * p.row_cosine
+              + rows[..., None] * s * p.col_cosine).astype(np.float32)
+    flat, (n_k, n_i, n_j) = vol.data.reshape(-1), vol.shape
     best = None
+    last = np.array(vol.shape) - 1
     for n in range(-reach, reach + 1):
-        r, c = np.mgrid[0:rows, 0:cols].astype(np.float32)
-        origin = plane.plane.origin + n * s * plane.normal
-        kij = [(vol.patient_to_voxel(origin)[a] + c * (s * plane.plane.row_cosine @ vol.axes[a])
-                / vol.spacing[a] + r * (s * plane.plane.col_cosine @ vol.axes[a]) / vol.spacing[a])
-               for a in range(3)]
-        k, i, j = (np.clip(v, 0, m - 1.001) for v, m in zip(kij, vol.shape))
-        k0, i0, j0 = k.astype(np.intp), i.astype(np.intp), j.astype(np.intp)
-        wk, wi, wj = k - k0, i - i0, j - j0
-        base = (k0 * n_i + i0) * n_j + j0
-
-        def at(offset):
-            return flat.take(base + offset).astype(np.float32)
-
-        lo = ((at(0) * (1 - wj) + at(1) * wj) * (1 - wi)
-              + (at(n_j) * (1 - wj) + at(n_j + 1) * wj) * wi)
-        hi = ((at(n_i * n_j) * (1 - wj) + at(n_i * n_j + 1) * wj) * (1 - wi)
-              + (at(n_i * n_j + n_j) * (1 - wj) + at(n_i * n_j + n_j + 1) * wj) * wi)
-        layer = lo * (1 - wk) + hi * wk
+        kij = vol.patient_to_voxel(points + n * step * plane.normal).astype(np.float32)
+        inside = np.all((kij >= 0) & (kij <= last), axis=-1)
+        if n == 0:
+            interior = np.all((kij >= 1) & (kij <= last - 1), axis=-1)
+        kij = np.clip(kij, 0, np.array(vol.shape) - 1.001)
+        lower = kij.astype(np.intp)
+        w = kij - lower
+        base = (lower[..., 0] * n_i + lower[..., 1]) * n_j + lower[..., 2]
+        value = 0.0
+        for dk, di, dj in np.ndindex(2, 2, 2):
+            weight = ((w[..., 0] if dk else 1 - w[..., 0]) * (w[..., 1] if di else 1 - w[..., 1])
+                      * (w[..., 2] if dj else 1 - w[..., 2]))
+            value = value + weight * flat.take(base + (dk * n_i + di) * n_j + dj)
+        layer = np.where(inside, value, vol.fill)
         best = layer if best is None else np.maximum(best, layer)
-    return np.rint(best).astype(vol.data.dtype)
+    return np.rint(best).astype(vol.data.dtype), interior
 
 
 def bench_mpr(slices: int, repeat: int) -> None:
@@ -420,7 +420,8 @@ def bench_mpr(slices: int, repeat: int) -> None:
     from medview.core import mpr
 
     print(f"\n== 6. MPR re-slice of a 512×512×{slices} int16 volume "
-          "(0.7 mm pixels, 1 mm slices)")
+          f"(0.7 mm pixels, 1 mm slices; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs)")
     t0 = time.perf_counter()
     vol = _mpr_volume(slices)
     print(f"   volume built in memory in {(time.perf_counter() - t0) * 1000:.0f} ms "
@@ -447,14 +448,17 @@ def bench_mpr(slices: int, repeat: int) -> None:
         for position in steps[:3]:
             plane = vol.plane(position_mm=position, **case)
             t0 = time.perf_counter()
-            reference = _numpy_reslice(vol, plane)
+            reference, interior = _numpy_reslice(vol, plane)
             peer_ms.append((time.perf_counter() - t0) * 1000)
-        close = np.abs(reference.astype(np.int32) - plane.pixels).max()
+        # a voxel inside the block (at its faces the two treat the outside differently)
+        diff = np.abs(reference.astype(np.int32) - plane.pixels)[interior]
+        typical = np.percentile(diff, 99.9)
         s, u, p = (statistics.median(v) for v in (slice_ms, update_ms, peer_ms))
         print(f"   {label:24s} {plane.pixels.shape[1]:4d}×{plane.pixels.shape[0]:<4d} re-slice "
-              f"{s:6.1f} ms, + 8-bit render {u:6.1f} ms (target 30 ms: "
-              f"{'OK' if u <= 30 else 'MISSED'}); numpy trilinear {p:7.1f} ms, "
-              f"ratio {s / p:5.2f} (max difference {close} stored units)")
+              f"{s:6.1f} ms (best {min(slice_ms):5.1f}), + 8-bit render {u:6.1f} ms "
+              f"(target 30 ms: {'OK' if u <= 30 else 'MISSED'}); numpy trilinear {p:7.1f} ms; "
+              f"ratio {s / p:5.2f}; 99.9 % of pixels within {typical:.0f}, all within {diff.max()} "
+              "stored units")
 
 
 def screenshot(path: Path) -> None:

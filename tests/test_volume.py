@@ -166,6 +166,23 @@ def test_oblique_plane_samples_the_volume_where_it_says(case):
     assert far.any() and np.all(plane.pixels[far] == vol.fill)
 
 
+@pytest.mark.parametrize("turn", [mpr.rotation_about((0, 0, 1), 40),     # k constant on rows
+                                  mpr.rotation_about((1, 1, 0), 3),      # nearly a slice
+                                  mpr.rotation_about((0, 1, 1), 70)])
+def test_oblique_sampling_in_runs_of_slices(case, turn, monkeypatch):
+    name, written, vol = case
+    whole = vol.plane("axial", 1.0, rotation=turn)
+    monkeypatch.setattr(mpr, "_REMAP_LIMIT", 64 * 6)   # runs of 5 slice pairs, not 1
+    runs = vol.plane("axial", 1.0, rotation=turn)
+    assert np.abs(runs.pixels.astype(int) - whole.pixels).max() <= 1
+    points = plane_points(whole)
+    expected = numpy_reslice(written, points)
+    voxels = vol.patient_to_voxel(points)
+    within = np.all((voxels > 0.01) & (voxels < np.array(vol.shape) - 1.01), axis=-1)
+    assert within.mean() > 0.2
+    assert np.abs(runs.pixels - expected)[within & away_from_sphere(points)].max() <= 2
+
+
 def test_identity_rotation_gives_the_orthogonal_plane(case):
     name, written, vol = case
     flat = vol.plane("sagittal", vol.position_of("sagittal", SPHERE_CENTRE))

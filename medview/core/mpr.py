@@ -20,8 +20,8 @@ maximum (MIP), minimum (MinIP) or mean.
 
 Speed (``bench/viewer.py``, 512×512×300 int16): orthogonal planes are numpy views of
 the volume with one reduction and one 1-D interpolation, a few ms; oblique planes are
-sampled trilinearly by OpenCV ``remap`` one slice pair at a time over the pixels that
-fall between those two slices.
+sampled trilinearly by OpenCV ``remap`` over runs of slices seen as one 2-D image, a
+few calls a plane (see :func:`_sample`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ _SCREEN = {
     "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
     "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
 }
-_REMAP_CHUNK = 32000  # OpenCV remap handles maps shorter than SHRT_MAX
+_REMAP_LIMIT = 32767  # OpenCV remap: images and maps smaller than SHRT_MAX a side
+_REMAP_CHUNK = 32000
 _REMAP_TYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 
 
@@ -372,50 +373,76 @@ def _sample(data: np.ndarray, start: np.ndarray, du: np.ndarray, dv: np.ndarray,
     """Trilinear samples (float32, ``shape``) of ``data`` at voxel coordinates
     ``start + col·du + row·dv``; ``fill`` outside the block.
 
-    The pixels are grouped by the pair of slices they fall between (a stable sort on
-    the lower slice number); each group is sampled bilinearly in both slices with
-    OpenCV ``remap`` and blended along k.
+    OpenCV ``remap`` samples 2-D images bilinearly (positions quantised to 1/32 pixel).
+    A run of consecutive slices is one 2-D image of stacked rows (a view), so one call
+    samples every pixel whose slice pair lies in the run in the lower slice, a second
+    call in the upper one (``R`` rows further down), and the two are blended along k.
+    The pixels of a run form one interval on each image row (the coordinates are
+    affine), so they are found from the block's faces, without sorting.
     """
     cv2 = load("cv2")
     count, n_rows, n_cols = data.shape
-    cols = np.arange(shape[1], dtype=np.float32)
-    rows = np.arange(shape[0], dtype=np.float32)[:, None]
-    start, du, dv = (np.asarray(v, np.float32) for v in (start, du, dv))
-    k, i, j = ((start[n] + cols * du[n] + rows * dv[n]).ravel() for n in range(3))
-    out = np.full(k.size, fill, np.float32)
-    # pixels of the block (or within a voxel of its sides, which bilinear sampling blends)
-    inside = np.flatnonzero((k >= -1e-4) & (k <= count - 1 + 1e-4) & (i > -1) & (i < n_rows)
-                            & (j > -1) & (j < n_cols))
-    if inside.size == 0:
-        return out.reshape(shape)
-    kk = k[inside]
-    lower = np.minimum(np.maximum(kk, 0).astype(np.int32), count - 2)
-    order = np.argsort(lower.astype(np.int16) if count < 32768 else lower, kind="stable")
-    inside, lower = inside[order], lower[order]
-    weight = kk[order] - lower
-    mi, mj = i[inside], j[inside]
+    if 2 * n_rows >= _REMAP_LIMIT or n_cols >= _REMAP_LIMIT:
+        raise ValueError(f"oblique planes need slices under {_REMAP_LIMIT // 2} pixels")
     source = data if data.dtype in _REMAP_TYPES else data.astype(np.float32)
-    below = np.empty(inside.size, source.dtype)
-    above = np.empty(inside.size, source.dtype)
-    starts = np.searchsorted(lower, np.arange(lower[0], lower[-1] + 2))
-    for s, (a, b) in zip(range(lower[0], lower[-1] + 1), zip(starts[:-1], starts[1:])):
-        for c0 in range(a, b, _REMAP_CHUNK):
-            c1 = min(c0 + _REMAP_CHUNK, b)
-            mx, my = mj[None, c0:c1], mi[None, c0:c1]
-            _remap(cv2, source[s], mx, my, fill, below[None, c0:c1])
-            _remap(cv2, source[s + 1], mx, my, fill, above[None, c0:c1])
-    below = below.astype(np.float32, copy=False)
-    out[inside] = below + (above - below) * weight
-    return out.reshape(shape)
+    out = np.full(shape, fill, np.float32)
+    pairs = _REMAP_LIMIT // n_rows - 1                  # slice pairs per stacked run
+    for first in range(0, count - 1, pairs):
+        last = min(first + pairs, count - 1)            # the run's slices: first..last
+        rows, cols = _pixels_between(start, du, dv, shape, data.shape, first, last)
+        if rows.size == 0:
+            continue
+        r32, c32 = rows.astype(np.float32), cols.astype(np.float32)
+        k, i, j = ((np.float32(start[n]) + c32 * np.float32(du[n]) + r32 * np.float32(dv[n]))
+                   for n in range(3))
+        np.clip(i, 0, n_rows - 1, out=i)   # never blend into the neighbouring slice
+        np.clip(j, 0, n_cols - 1, out=j)
+        lower = np.clip(np.floor(k), first, last - 1)
+        weight = np.clip(k - lower, 0, 1)
+        y = (lower - first) * n_rows + i
+        stacked = source[first:last + 1].reshape(-1, n_cols)   # a view
+        below = np.empty(y.size, source.dtype)
+        above = np.empty(y.size, source.dtype)
+        for c0 in range(0, y.size, _REMAP_CHUNK):
+            c1 = min(c0 + _REMAP_CHUNK, y.size)
+            mx, my = j[None, c0:c1], y[None, c0:c1]
+            below[c0:c1] = _remap(cv2, stacked, mx, my, fill)
+            above[c0:c1] = _remap(cv2, stacked, mx, my + np.float32(n_rows), fill)
+        below = below.astype(np.float32, copy=False)
+        out[rows, cols] = below + (above - below) * weight
+    return out
 
 
-def _remap(cv2, image: np.ndarray, mx: np.ndarray, my: np.ndarray, fill,
-           dst: np.ndarray) -> None:
-    """Bilinear samples of ``image`` at (``my``, ``mx``) written into ``dst``."""
-    got = cv2.remap(image, mx, my, cv2.INTER_LINEAR, dst=dst,
-                    borderMode=cv2.BORDER_CONSTANT, borderValue=float(fill))
-    if got is not dst and not np.shares_memory(got, dst):  # OpenCV made a new array
-        dst[...] = got
+def _pixels_between(start, du, dv, shape: tuple[int, int], size: tuple[int, ...],
+                    first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column numbers of the pixels whose voxel coordinates
+    ``start + col·du + row·dv`` lie in the block with ``first <= k < last`` (``k <=
+    last`` for the block's last slice; faces widened by 1e-3 voxel)."""
+    n_r, n_c = shape
+    rows = np.arange(n_r, dtype=np.float64)
+    lo, hi = np.zeros(n_r), np.full(n_r, float(n_c - 1))
+    top = last + 1e-3 if last == size[0] - 1 else last - 1e-9
+    ranges = ((first - (1e-3 if first == 0 else 0.0), top),
+              (-1e-3, size[1] - 1 + 1e-3), (-1e-3, size[2] - 1 + 1e-3))
+    for n, (low, high) in enumerate(ranges):
+        base = start[n] + rows * dv[n]          # coordinate n at column 0 of each row
+        if abs(du[n]) < 1e-9:                   # constant along each row
+            hi[(base < low) | (base > high)] = -1.0
+            continue
+        a, b = (low - base) / du[n], (high - base) / du[n]
+        lo = np.maximum(lo, np.minimum(a, b))
+        hi = np.minimum(hi, np.maximum(a, b))
+    lo, hi = np.ceil(lo - 1e-9).astype(np.intp), np.floor(hi + 1e-9).astype(np.intp)
+    length = np.maximum(hi - lo + 1, 0)
+    row_of = np.repeat(np.arange(n_r), length)
+    col_of = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length - lo, length)
+    return row_of, col_of
+
+
+def _remap(cv2, image: np.ndarray, mx: np.ndarray, my: np.ndarray, fill) -> np.ndarray:
+    """Bilinear samples of ``image`` at (``my``, ``mx``), 1-D."""
+    return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=float(fill))[0]
 
 
 # ----------------------------------------------------------------------------- helpers
