@@ -13,7 +13,7 @@ import pytest
 
 from medview.core import mpr
 from medview.core.io.folder import load_paths
-from medview.core.volume import NotAVolume, Volume
+from medview.core.volume import NotAVolume, Volume, refusal
 from tests.volumes import (INTERCEPT, SPHERE_CENTRE, SPHERE_RADIUS, ct_value, resample_rows,
                            write_ct)
 
@@ -78,6 +78,7 @@ def away_from_sphere(points: np.ndarray, margin: float = 2.0) -> np.ndarray:
 
 def test_volume_takes_spacing_and_orientation_from_headers(case):
     name, written, vol = case
+    assert refusal(load_paths([written.folder]).series()[0]) is None
     assert vol.shape == (40, 64, 64) and vol.notes == ()
     np.testing.assert_allclose(vol.spacing, (2.5, 0.7, 0.7), atol=1e-6)
     np.testing.assert_allclose(vol.axes, [np.cross(written.row, written.col), written.col,
@@ -293,8 +294,11 @@ def test_slices_with_their_own_rescale_become_modality_values(tmp_path):
 
 
 def _refusal(folder) -> str:
+    """The reason from_series gives, which the header-only check gives too."""
+    (series,) = load_paths([folder]).series()
     with pytest.raises(NotAVolume) as info:
-        build(folder)
+        Volume.from_series(series)
+    assert refusal(series) == info.value.reason
     return info.value.reason
 
 
@@ -331,3 +335,8 @@ def test_refuses_images_without_position(tmp_path):
     del ds.ImagePositionPatient
     ds.save_as(path)
     assert "has no position in the patient" in _refusal(written.folder)
+
+
+def test_refuses_spacing_too_uneven_to_resample(tmp_path):
+    written = write_ct(tmp_path / "uneven", slices=4, gaps=[0.5, 30.0, 30.0])
+    assert _refusal(written.folder) == "not a volume: slice spacing varies from 0.50 to 30.00 mm"

@@ -118,15 +118,7 @@ class Volume:
         ReadError
             When a frame's pixels cannot be decoded (names the file).
         """
-        frames = list(series.frames)
-        planes = _check_frames(frames)
-        distances = np.array([float((p.origin - planes[0].origin) @ planes[0].normal)
-                              for p in planes])
-        order = np.argsort(distances, kind="stable")
-        frames = [frames[k] for k in order]
-        planes = [planes[k] for k in order]
-        distances = distances[order] - distances[order[0]]
-        step = _even_step(distances)
+        frames, planes, distances, step = _sorted_slices(series)
         data, params = _stack(frames)
         first = planes[0]
         notes = []
@@ -193,7 +185,31 @@ class Volume:
                          rotation=rotation)
 
 
+def refusal(series) -> str | None:
+    """Why ``series`` cannot be reformatted, from its headers alone (no pixels are
+    decoded: cheap enough to enable or explain an MPR control), or None when it can.
+    The reason is the one :meth:`Volume.from_series` raises."""
+    try:
+        _sorted_slices(series)
+    except NotAVolume as err:
+        return err.reason
+    return None
+
+
 # ----------------------------------------------------------------------------- checks
+
+
+def _sorted_slices(series) -> tuple[list, list, np.ndarray, float | None]:
+    """The frames and their planes sorted along the normal, each slice's distance from
+    the first (mm), and the step to resample to (None when evenly spaced)."""
+    frames = list(series.frames)
+    planes = _check_frames(frames)
+    distances = np.array([float((p.origin - planes[0].origin) @ planes[0].normal)
+                          for p in planes])
+    order = np.argsort(distances, kind="stable")
+    distances = distances[order] - distances[order[0]]
+    step = _even_step(distances)
+    return [frames[k] for k in order], [planes[k] for k in order], distances, step
 
 
 def _check_frames(frames: list) -> list[geometry.ImagePlane]:
