@@ -46,7 +46,8 @@ def numpy_reslice(written, points: np.ndarray) -> np.ndarray:
     from the files' own geometry, not from the Volume."""
     normal = np.cross(written.row, written.col)
     rel = points - written.positions[0]
-    step = float((written.positions[-1] - written.positions[0]) @ normal) / (len(written.stored) - 1)
+    span = float((written.positions[-1] - written.positions[0]) @ normal)
+    step = span / (len(written.stored) - 1)
     coords = [rel @ normal / step, rel @ written.col / written.spacing[0],
               rel @ written.row / written.spacing[1]]
     data = written.stored.astype(float)

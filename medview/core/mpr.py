@@ -198,7 +198,8 @@ def plane(volume: Volume, kind: str, position_mm: float | None = None, *,
     Raises
     ------
     ValueError
-        For an unknown kind or mode, a negative slab or a matrix that is not a rotation.
+        For an unknown kind or mode, a negative slab, a matrix that is not a rotation,
+        or an oblique plane through slices of 16,384 rows or more (OpenCV's limit).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown plane '{kind}' (choose from {', '.join(KINDS)})")
