@@ -169,6 +169,10 @@ class AnnotationStore:
         else:
             self._by_frame.pop(frame_key, None)
 
+    def items(self) -> list[tuple[tuple, list[Annotation]]]:
+        """``(frame key, annotations)`` for every image that has some."""
+        return [(k, list(v)) for k, v in self._by_frame.items() if v]
+
     def forget_frames(self, keys) -> None:
         for k in keys:
             self._by_frame.pop(k, None)
