@@ -18,45 +18,13 @@ import pytest
 from PIL import Image
 
 from medview.core.annotations import ANGLE, ELLIPSE, LENGTH, RECT, Annotation, AnnotationStore
-from medview.core.io.folder import load_paths
 from medview.core.key_images import KeyImages
 from medview.core.readings import (FORMAT, load_reading, read_reading_file, reading_path,
                                    save_reading, study_key)
-from tests.datafiles import PYDICOM_DATA_DIR, PYDICOM_TEST_DIR
-
-STUDY_UID = "1.2.826.0.1.3680043.8.498.7701"
-
-
-def _one_study(folder: Path, names=("CT_small.dcm", "MR_small.dcm", "emri_small.dcm")) -> Path:
-    """Copies of real files, made one study (one patient) with fresh SOP UIDs kept."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        src = PYDICOM_TEST_DIR / name
-        if not src.exists():
-            if PYDICOM_DATA_DIR is None:
-                pytest.skip("pydicom-data is not installed")
-            src = PYDICOM_DATA_DIR / name
-        ds = pydicom.dcmread(src)
-        ds.StudyInstanceUID = STUDY_UID
-        ds.PatientID, ds.PatientName = "SR-1", "Test^Reading"
-        ds.save_as(folder / name)
-    return folder
-
-
-def _open(folder: Path):
-    library = load_paths([folder])
-    (patient,) = library.patients
-    (study,) = patient.studies
-    return study
-
-
-def _frame(study, name: str, index: int = 0):
-    for series in study.series:
-        for f in series.frames:
-            if f.path.name == name and f.index == index:
-                return f
-    raise AssertionError(f"{name}[{index}] not open")
-
+from tests.study_files import STUDY_UID
+from tests.study_files import frame_of as _frame
+from tests.study_files import one_study as _one_study
+from tests.study_files import open_study as _open
 
 def _measured(study) -> tuple[AnnotationStore, KeyImages, dict]:
     store, keys = AnnotationStore(), KeyImages()

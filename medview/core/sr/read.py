@@ -20,6 +20,7 @@ from medview.core.annotations import ANGLE, ELLIPSE, KIND_NAMES, LENGTH, RECT, A
 from medview.core.errors import ReadError, plain_reason
 from medview.core.image_refs import FrameFinder, ImageRef
 from medview.core.imports import load
+from medview.core.io.dicom import read_header
 from medview.core.sr import concepts
 
 KEY_OBJECT_SELECTION_UID = "1.2.840.10008.5.1.4.1.1.88.59"
@@ -96,10 +97,7 @@ class Document:
 def read_document(path: str | Path) -> Document:
     """Read a TID 1500 Measurement Report or a Key Object Selection document."""
     path = Path(path)
-    try:
-        ds = load("pydicom").dcmread(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file: one line
-        raise ReadError(path, plain_reason(exc)) from None
+    ds = read_header(path)  # SR documents have no pixel data: this is all of it
     try:
         if str(ds.get("SOPClassUID", "")) == KEY_OBJECT_SELECTION_UID:
             return _key_objects(ds)
@@ -109,7 +107,10 @@ def read_document(path: str | Path) -> Document:
     except ReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged document: one line
-        raise ReadError(path, f"damaged SR document ({plain_reason(exc)})") from None
+        # pydicom parses sequences when first read, so a cut file fails here
+        why = ("its content is cut short" if isinstance(exc, (OSError, EOFError))
+               else plain_reason(exc))
+        raise ReadError(path, f"damaged SR document ({why})") from None
     raise ReadError(path, "not a DICOM SR measurement report (TID 1500) or key object "
                           "selection document")
 
