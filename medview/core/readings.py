@@ -108,8 +108,7 @@ def load_reading(study: Study, annotations: AnnotationStore, key_images: KeyImag
             bad += 1
             continue
         key = finder.key_of(ref) if annotation is not None else None
-        if key is not None and not _already_there(annotations, key, annotation):
-            annotations.add(key, annotation)
+        if key is not None and annotations.add_once(key, annotation):
             loaded.annotations += 1
     for entry in data["key_images"]:
         try:
@@ -255,10 +254,6 @@ def _annotation_from_json(entry) -> tuple[ImageRef, Annotation | None]:
     known = {f.name for f in dataclasses.fields(Annotation)} - _OWN_KEYS
     extra = {k: v for k, v in entry.items() if k in known and not k.startswith("_")}
     return ref, Annotation(kind, [(float(r), float(c)) for r, c in points], **extra)
-
-
-def _already_there(store: AnnotationStore, key: tuple, a: Annotation) -> bool:
-    return any(b.kind == a.kind and b.points == a.points for b in store.on(key))
 
 
 def _is_point(p) -> bool:
