@@ -205,4 +205,5 @@ def test_a_truncated_sr_is_refused_in_one_line(study, tmp_path):
     (tmp_path / "cut.dcm").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(ReadError) as err:
         read_document(tmp_path / "cut.dcm")
-    assert str(err.value) == f"{tmp_path / 'cut.dcm'}: damaged SR document (its content is cut short)"
+    cut = tmp_path / "cut.dcm"
+    assert str(err.value) == f"{cut}: damaged SR document (its content is cut short)"

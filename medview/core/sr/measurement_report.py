@@ -7,8 +7,9 @@ Each annotation is one measurement group:
   SCOORD POLYLINE of its 2 or 3 points on the source image;
 - rectangle, ellipse ROI: TID 1410 (Planar ROI Measurements) whose image region is a
   closed POLYLINE (the four corners and the first again: a 2-D SCOORD has no POLYGON)
-  or an ELLIPSE (major then minor axis end points, PS3.3 C.18.6.1.1), with Area and the Mean, Standard Deviation, Minimum and Maximum
-  (derivations, CID 7464) of the modality values.
+  or an ELLIPSE (major then minor axis end points, PS3.3 C.18.6.1.1), with Area and
+  the Mean, Standard Deviation, Minimum and Maximum (derivations, CID 7464) of the
+  modality values.
 
 Lengths, angles and areas carry a Measurement Method that names the pixel spacing they
 relied on (:mod:`.concepts`): Pixel Spacing, Imager Pixel Spacing (at the detector),
