@@ -43,7 +43,7 @@ def _lesion_image(work: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from medview.core.demo_data import write_demo_data
+    from medview.demo.demo_data import write_demo_data
 
     data = work / "demo"
     write_demo_data(data, n=20, size=256, seed=1)

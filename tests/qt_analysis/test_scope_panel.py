@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from medview.core.demo_data import write_demo_data
+from medview.demo.demo_data import write_demo_data
 from medview.inference.audit import AuditLog
 from tests.datafiles import find
 from tests.qt_analysis.helpers import analyse, install, open_and_show, select_model, wait_idle
