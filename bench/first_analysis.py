@@ -90,7 +90,7 @@ def _child(args) -> None:
     seconds = out.pop("t", float("nan")) - t0
     out["cpu"] = out.get("cpu", float("nan")) - c0
     try:  # the load steps as the service timed them (runtime import, model + engine)
-        from medview.qt.analysis.load_times import LoadTimes
+        from medview.analysis.load_times import LoadTimes
 
         steps = json.loads(LoadTimes().path.read_text())
     except (OSError, ValueError):

@@ -100,8 +100,8 @@ app = QApplication([])
 label = QLabel("status"); label.show()
 from medview.core.imports import load
 from medview.inference.registry import Registry
-from medview.qt.analysis import runtime
-from medview.qt.analysis.jobs import AnalysisService
+from medview.analysis import runtime
+from medview.qt.analysis.service import AnalysisService
 
 assert "torch" not in sys.modules
 spans = {}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from medview.qt.analysis.jobs import CANCELLED, DONE, SUPERSEDED
+from medview.analysis.jobs import CANCELLED, DONE, SUPERSEDED
 from tests.qt_analysis.helpers import (EventLoopProbe, analyse, grab_array, image_point,
                                        magenta_score, open_and_show, select_model, wait_idle,
                                        wait_shown)
@@ -155,7 +155,7 @@ def test_gui_stays_responsive_with_a_large_radiograph(qtbot, window, installed, 
     the GUI thread only wraps the layer and paints."""
     from PIL import Image
 
-    from medview.qt.analysis import overlays
+    from medview.analysis import overlays
 
     yy, xx = np.mgrid[0:2500, 0:2500]
     img = ((np.sin(xx / 90.0) + np.cos(yy / 70.0)) * 60 + 128).astype(np.uint8)

@@ -1,6 +1,6 @@
 """The AI panel (a dock): pick a model, analyse the image shown, see and overlay the result.
 
-Thin: the work is done by :class:`~medview.qt.analysis.jobs.AnalysisService`; results
+Thin: the work is done by :class:`~medview.qt.analysis.service.AnalysisService`; results
 are drawn by :mod:`.result_view` and, on the image, by the viewport's image-overlay layer
 (:meth:`~medview.qt.viewer.viewport.Viewport.set_image_overlay`) with layers made by
 :mod:`.overlays`. The panel follows the active viewport: it shows the cached result of
@@ -27,16 +27,16 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLab
                                QProgressBar, QPushButton, QScrollArea, QSlider, QVBoxLayout,
                                QWidget)
 
+from medview.analysis import overlays
+from medview.analysis.jobs import CANCELLED, WAITING, Analysis, ModelId, Request, one_line
+from medview.analysis.measure import series_volume
+from medview.analysis.status import BUSY, ERROR, OK, WARNING, StatusLines
 from medview.core.imports import load
-from medview.qt import theme
-from medview.qt.analysis import overlays
-from medview.qt.analysis.status import BUSY, ERROR, OK, WARNING, StatusLines
-from medview.qt.analysis.jobs import (CANCELLED, WAITING, Analysis, AnalysisService, ModelId,
-                                      Request, one_line)
-from medview.qt.analysis.measure import series_volume
-from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
 from medview.inference.scope import ImageFacts, Scope, check_scope
+from medview.qt import theme
+from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
 from medview.qt.analysis.result_view import ResultView, overlay_caption
+from medview.qt.analysis.service import AnalysisService
 
 OVERLAY = "ai"   #: the viewport image-overlay layer the panel draws in
 _AUTO_DELAY_MS = 60
