@@ -53,12 +53,13 @@ def test_only_medview_qt_imports_qt():
         assert not bad, f"{f.relative_to(ROOT)} imports {sorted(bad)}"
 
 
-def test_importing_core_and_cli_loads_neither_qt_nor_torch():
+def test_importing_core_view_and_cli_loads_neither_qt_nor_torch():
     # At run time too: nothing imported transitively drags Qt or torch in.
     code = (
-        "import sys, pkgutil, importlib, medview.core, medview.cli\n"
-        "for m in pkgutil.walk_packages(medview.core.__path__, 'medview.core.'):\n"
-        "    importlib.import_module(m.name)\n"
+        "import sys, pkgutil, importlib, medview.core, medview.view, medview.cli\n"
+        "for pkg in (medview.core, medview.view):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
         "import medview.commands.info, medview.commands.export, medview.commands.anonymize\n"
         f"bad = [m for m in sys.modules if m.split('.')[0] in {QT_MODULES + TORCH_MODULES!r}]\n"
         "print(','.join(bad))\n"

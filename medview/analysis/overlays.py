@@ -1,7 +1,7 @@
 """Analysis results as RGBA layers for the viewport: mask fills, contours, heat maps.
 
 Pure numpy (no Qt, no OpenCV). Each function returns a ``(rows, cols, 4)`` uint8 RGBA
-array at the frame's size for :meth:`medview.qt.viewer.viewport.Viewport.set_image_overlay`,
+array at the frame's size for :meth:`medview.view.model.ViewModel.set_image_overlay`,
 which paints it in image coordinates (so it follows zoom, pan, rotation and flips) and
 applies the opacity slider as a global opacity: changing the opacity never recomputes
 a layer.

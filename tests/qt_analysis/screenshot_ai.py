@@ -92,7 +92,7 @@ def main(out: Path) -> Path:
 
     def run(vp, entry) -> None:
         win.grid.show_series(series, vp)
-        _wait(app, vp.is_current_decoded)
+        _wait(app, vp.model.is_current_decoded)
         panel.picker.select(entry.name, entry.version)
         done = []
         panel.service.finished.connect(lambda r, a: done.append(a))

@@ -10,10 +10,10 @@ thread pool, and comes back as Qt signals in the GUI thread:
 * **Loading** a model (the torch import, building the network and its engine) is a job of
   its own, started by the first checked request that needs the model; requests wait for
   it, and the status messages say what happens and about how long it takes
-  (:mod:`medview.analysis.load_times`). The model runs at once on the engine already chosen for it on
-  this PC, or else on fp32 torch (exact by definition); the engines are **measured in
-  the background** once nothing else is running, and the model switches to the winner
-  (``engineChanged``). Option ``measure="now"`` measures during the load instead.
+  (:mod:`medview.analysis.load_times`). The model runs at once on the engine already
+  chosen for it on this PC, or else on fp32 torch (exact by definition); the engines are
+  **measured in the background** once nothing else is running, and the model switches to
+  the winner (``engineChanged``). Option ``measure="now"`` measures during the load instead.
 * **Requests** belong to a *slot* (a viewport). A new request for a slot supersedes the
   slot's unfinished one: the old one is cancelled and its result is never delivered.
   :meth:`AnalysisService.cancel` does the same without a successor. A job that is past

@@ -1,81 +1,14 @@
-"""Corner overlays: patient, study, series, slice n/N, W/L, zoom, calibration."""
+"""Drawing the corner overlays (their text comes from :mod:`medview.view.corners`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from medview.qt import theme
-
-
-@dataclass
-class CornerText:
-    top_left: list[str]
-    top_right: list[str]
-    bottom_left: list[str]
-    bottom_right: list[str]
-
-
-def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[str],
-                anonymous: bool = False) -> CornerText:
-    """The four corners for ``frame`` (index ``index`` of ``series``).
-
-    ``anonymous`` leaves out what identifies the patient (name, ID, birth date, sex,
-    study date, accession number) and the free-text study and series descriptions
-    (which, like folder names for plain images, can carry a name), e.g. for a picture
-    that leaves the study's folder.
-    """
-    tl: list[str] = []
-    tr: list[str] = []
-    study = series.study
-    patient = study.patient if study is not None and not anonymous else None
-    if patient is not None:
-        tl.append(patient.name or "(no name)")
-        ident = [patient.id and f"ID {patient.id}", _format_date(patient.birth_date),
-                 patient.sex]
-        tl.append("  ".join(x for x in ident if x))
-    if study is not None and not anonymous:
-        line = " ".join(x for x in (_format_date(study.date), study.description) if x)
-        if line:
-            tr.append(line)
-        if study.accession:
-            tr.append(f"Acc {study.accession}")
-    tr.append(" ".join(x for x in (f"#{series.number}" if series.number is not None else "",
-                                   series.modality, "" if anonymous else series.description)
-                       if x))
-    inst = frame.instance_number if frame is not None else None
-    bl = [f"Im {index + 1}/{len(series.frames)}" + (f"  (#{inst})" if inst is not None else "")]
-    if frame is not None:
-        loc = frame.get("SliceLocation")
-        thick = frame.get("SliceThickness")
-        parts = []
-        if loc is not None:
-            try:
-                parts.append(f"Loc {float(loc):.1f} mm")
-            except (TypeError, ValueError):
-                pass
-        if thick is not None:
-            try:
-                parts.append(f"Thk {float(thick):.1f} mm")
-            except (TypeError, ValueError):
-                pass
-        if parts:
-            bl.append("  ".join(parts))
-    bl.extend(extra_bl)
-    br = []
-    if window is not None:
-        name = f" {window.name}" if getattr(window, "name", "") else ""
-        br.append(f"W {window.width:.0f}  L {window.center:.0f}{name}")
-    br.append(f"Zoom {zoom * 100:.0f}%")
-    if frame is not None:
-        br.append(frame.spacing.label)
-        lossy = frame.get("LossyImageCompression")
-        if str(lossy) == "01":
-            br.append("LOSSY COMPRESSED")
-    return CornerText([s for s in tl if s], tr, bl, br)
+from medview.view.corners import CornerText
 
 
 class CornerCache:
@@ -156,6 +89,3 @@ def draw_centre_message(p: QPainter, rect: QRectF, text: str, colour: str = them
                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
     p.restore()
 
-
-def _format_date(da: str) -> str:
-    return f"{da[:4]}-{da[4:6]}-{da[6:8]}" if len(da) == 8 and da.isdigit() else da
