@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
                                QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
 
 from medview import __version__
+from medview.app.internal_errors import user_reason
+from medview.app.opening import PendingFiles, load_job
 from medview.core.imports import load, loaded
 from medview.core.pixel_cache import PIXELS
 from medview.qt.analysis.panel import AnalysisPanel  # light: torch loads on first use
@@ -27,8 +29,6 @@ from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
-from medview.qt.internal_errors import user_reason
-from medview.qt.open_job import PendingFiles, load_job
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid

@@ -123,7 +123,7 @@ def test_internal_error_says_what_to_do_and_logs_the_traceback(qtbot, window, ct
     """Issue 10: the user saw "cannot import name 'Dataset' from partially initialized
     module 'pydicom.dataset'"; a bug must read as what to do, the details in the log."""
     import medview.core.io.folder as folder
-    from medview.qt import internal_errors
+    from medview.app import internal_errors
 
     monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
     log_path = internal_errors.install_log_file()
