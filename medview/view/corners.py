@@ -1,5 +1,6 @@
-"""What the four corners of a viewport say: patient, study, series, image n/N, W/L,
-zoom, calibration, the pixel under the pointer. No Qt (the widget draws the lines)."""
+"""What the four corners of a viewport say: patient, study, series, laterality of a
+radiograph, image n/N, W/L, zoom, calibration, the pixel under the pointer. No Qt (the
+widget draws the lines)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from medview.core.annotations import nearest_pixel
 from medview.core.imports import load
 from medview.view.frames import decoded
+from medview.view.orientation import laterality
 
 
 @dataclass
@@ -47,6 +49,9 @@ def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[s
     tr.append(" ".join(x for x in (f"#{series.number}" if series.number is not None else "",
                                    series.modality, "" if anonymous else series.description)
                        if x))
+    side = laterality(frame, series.modality)
+    if side:
+        tr.append(side)
     inst = frame.instance_number if frame is not None else None
     bl = [f"Im {index + 1}/{len(series.frames)}" + (f"  (#{inst})" if inst is not None else "")]
     if frame is not None:

@@ -3,10 +3,12 @@
 A :class:`ViewModel` holds the series and the position in it, the window and inversion,
 the camera (zoom, pan, rotation, flips), the active tool, the measurements with the
 selection and the one being drawn, image layers (AI masks, heat maps) and the pixel
-readout. Every change emits one of :attr:`ViewModel.EVENTS` (``model.events.frame``,
-``model.events.window``, ...); the Qt viewport (:mod:`medview.qt.viewer.viewport`) only
-listens, paints, and turns mouse and keys into calls here, so everything a reader does
-with a view can be done and checked without a QApplication. Links between views
+readout; it also says which side of the patient lies toward each edge of the view
+(:meth:`ViewModel.orientation_markers`). Every change emits one of
+:attr:`ViewModel.EVENTS` (``model.events.frame``, ``model.events.window``, ...); the Qt
+viewport (:mod:`medview.qt.viewer.viewport`) only listens, paints, and turns mouse and
+keys into calls here, so everything a reader does with a view can be done and checked
+without a QApplication. Links between views
 (:mod:`medview.view.links`) are objects over several models.
 
 Position
@@ -37,6 +39,7 @@ from medview.view.camera import Affine, Camera, Point, from_rc, to_rc
 from medview.view.corners import readout_text
 from medview.view.events import Events
 from medview.view.frames import decoded
+from medview.view.orientation import Markers, frame_orientation, markers
 
 POINTER = "pointer"
 TOOLS = (POINTER, LENGTH, ANGLE, RECT, ELLIPSE)
@@ -102,6 +105,7 @@ class ViewModel:
         self.user_presets: Callable[[str], list] | None = None
         self._renderer = None
         self._renderer_key = None
+        self._orientation = (None, None)   # (frame key, its Orientation or None)
 
     # ------------------------------------------------------------------ content
 
@@ -463,6 +467,21 @@ class ViewModel:
     def overlay_captions(self) -> list[str]:
         """Captions of the image overlays shown on the current frame."""
         return [layer.caption for layer in self.layers_shown() if layer.caption]
+
+    # ------------------------------------------------------------------ orientation
+
+    def orientation_markers(self) -> Markers | None:
+        """The patient direction at each edge of the view (after its rotation and flips),
+        or None when the frame's header gives no orientation."""
+        f = self.frame
+        if f is None:
+            return None
+        if self._orientation[0] != f.key:
+            self._orientation = (f.key, frame_orientation(f))
+        orientation = self._orientation[1]
+        if orientation is None:
+            return None
+        return markers(orientation, self.camera.orientation())
 
     # ------------------------------------------------------------------ readout
 

@@ -16,7 +16,8 @@ def write_series(folder: Path, n: int = 5, orientation=AXIAL, origin=(0.0, 0.0, 
                  modality: str = "CT", frame_of_reference: str | None = "1.2.3.4.5",
                  study_uid: str | None = None, extra: dict | None = None) -> list[Path]:
     """``n`` slices ``step_mm`` apart along the normal of ``orientation``; a ramp image
-    (value = row + column) with Rescale slope 1, intercept -1024."""
+    (value = row + column) with Rescale slope 1, intercept -1024. ``extra``: attributes
+    to set (None: to leave out)."""
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -47,8 +48,11 @@ def write_series(folder: Path, n: int = 5, orientation=AXIAL, origin=(0.0, 0.0, 
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
         ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        for keyword, value in (extra or {}).items():
-            setattr(ds, keyword, value)
+        for keyword, value in (extra or {}).items():  # None: leave the attribute out
+            if value is None:
+                delattr(ds, keyword)
+            else:
+                setattr(ds, keyword, value)
         ds.PixelData = pixels.tobytes()
         path = folder / f"IM{i:03d}.dcm"
         pydicom.dcmwrite(path, ds, enforce_file_format=True)

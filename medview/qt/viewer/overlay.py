@@ -1,4 +1,5 @@
-"""Drawing the corner overlays (their text comes from :mod:`medview.view.corners`)."""
+"""Drawing the corner overlays and the orientation markers (what they say comes from
+:mod:`medview.view.corners` and :mod:`medview.view.orientation`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from medview.qt import theme
 from medview.view.corners import CornerText
+from medview.view.orientation import Markers
 
 
 class CornerCache:
@@ -55,8 +57,9 @@ def _render_block(lines: tuple[str, ...], dims: tuple[bool, ...], font: QFont,
 
 
 def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
-                 cache: CornerCache | None = None) -> None:
-    """Draw the four corners; the top corners' first line bright, the rest dimmer."""
+                 cache: CornerCache | None = None) -> list[QRectF]:
+    """Draw the four corners; the top corners' first line bright, the rest dimmer.
+    Returns where each line (or block) went."""
     font = QFont(p.font())
     font.setPointSizeF(max(8.5, font.pointSizeF()))
     dev = p.device()
@@ -64,6 +67,7 @@ def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
     cache = cache if cache is not None else CornerCache()
     lh = QFontMetricsF(font).height()
     m = 6.0
+    drawn: list[QRectF] = []
     for lines, left, top in ((text.top_left, True, True), (text.top_right, False, True),
                              (text.bottom_left, True, False), (text.bottom_right, False, False)):
         n = len(lines)
@@ -74,12 +78,42 @@ def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
             img = cache.block(tuple(lines), dims, font, dpr)
             y = rect.top() + m if top else rect.bottom() - m - n * lh - 2
             p.drawImage(QPointF(rect.left() + m, y), img)
+            drawn.append(QRectF(QPointF(rect.left() + m, y), img.deviceIndependentSize()))
             continue
         for i, line in enumerate(lines):  # right-aligned: a block per line
             img = cache.block((line,), (dims[i],), font, dpr)
             x = rect.right() - m - img.deviceIndependentSize().width()
             y = rect.top() + m + i * lh if top else rect.bottom() - m - (n - i) * lh - 2
             p.drawImage(QPointF(x, y), img)
+            drawn.append(QRectF(QPointF(x, y), img.deviceIndependentSize()))
+    return drawn
+
+
+def draw_markers(p: QPainter, rect: QRectF, markers: Markers,
+                 cache: CornerCache | None = None, avoid: list[QRectF] = ()) -> None:
+    """Draw the orientation letters at the middle of each edge of ``rect``; the top and
+    bottom ones move inwards past the corner text in ``avoid`` that would cover them."""
+    font = QFont(p.font())
+    font.setPointSizeF(max(8.5, font.pointSizeF()) + 2)
+    font.setBold(True)
+    dev = p.device()
+    dpr = dev.devicePixelRatioF() if dev is not None else 1.0
+    cache = cache if cache is not None else CornerCache()
+    m = 6.0
+    cx, cy = rect.center().x(), rect.center().y()
+    for text, edge in ((markers.left, "left"), (markers.right, "right"),
+                       (markers.top, "top"), (markers.bottom, "bottom")):
+        if not text:
+            continue
+        img = cache.block((text,), (False,), font, dpr)
+        w, h = img.deviceIndependentSize().width(), img.deviceIndependentSize().height()
+        x = {"left": rect.left() + m, "right": rect.right() - m - w}.get(edge, cx - w / 2)
+        y = {"top": rect.top() + m, "bottom": rect.bottom() - m - h}.get(edge, cy - h / 2)
+        box = QRectF(x, y, w, h)
+        for other in sorted(avoid, key=lambda r: r.top(), reverse=edge == "bottom"):
+            if edge in ("top", "bottom") and other.intersects(box):
+                box.moveTop(other.bottom() + 1 if edge == "top" else other.top() - h - 1)
+        p.drawImage(box.topLeft(), img)
 
 
 def draw_centre_message(p: QPainter, rect: QRectF, text: str, colour: str = theme.TEXT_DIM) -> None:

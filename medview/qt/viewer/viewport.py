@@ -29,7 +29,7 @@ from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.drop_paths import accept_url_drag, local_paths
 from medview.qt.viewer import annotation_painter as ap
-from medview.qt.viewer.overlay import CornerCache, draw_centre_message, draw_corners
+from medview.qt.viewer.overlay import CornerCache, draw_centre_message, draw_corners, draw_markers
 from medview.qt.viewer.surface import Surface
 from medview.qt.workers import FrameLoader
 from medview.view.corners import view_corner_text
@@ -301,7 +301,10 @@ class Viewport(QWidget):
             self._draw_annotations(p)
         if overlays:
             text = view_corner_text(m, anonymous, captions=image is not None and annotations)
-            draw_corners(p, rect, text, self._corner_cache)
+            corners = draw_corners(p, rect, text, self._corner_cache)
+            markers = m.orientation_markers() if image is not None else None
+            if markers is not None:
+                draw_markers(p, rect, markers, self._corner_cache, avoid=corners)
         if border:
             self._draw_border(p, rect)
 
