@@ -14,8 +14,11 @@ without a QApplication. Links between views
 Position
 --------
 A view shows one frame of :attr:`ViewModel.frames` at :attr:`ViewModel.index`; today the
-frames are the series' own. A re-sliced view of a volume (MPR: a plane, a slab) will
-supply its frames there, and the index runs over them the same way.
+frames are the series' own. A re-sliced view of a volume (MPR: a plane or slab of
+:mod:`medview.core.mpr`, positioned by :func:`medview.core.mpr.positions`) supplies its
+planes there, and the index runs over them the same way; each plane image carries its
+:class:`~medview.core.geometry.ImagePlane`, whose cosines give the orientation markers
+(:class:`medview.view.orientation.Orientation`) as a frame's header does.
 
 Geometry
 --------
