@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from medview.cli import EXIT_OK, CliError, print_json
+from medview.commands.common import EXIT_OK, CliError, print_json
 from medview.core.annotations import KIND_NAMES, SOURCE_NAMES, AnnotationStore
 from medview.core.image_refs import FrameFinder
 from medview.core.key_images import KeyImages
