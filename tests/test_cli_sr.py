@@ -76,7 +76,7 @@ def _points(reading: dict) -> list:
 def test_failures_are_one_line(tmp_path):
     folder = one_study(tmp_path / "study", names=("CT_small.dcm",))
     _one_line_failure(medview("sr", "export", folder, tmp_path / "sr.dcm", user=tmp_path / "me"),
-                      "no measurements saved for this study")
+                      "no measurements or key images in this study to export")
     assert not (tmp_path / "sr.dcm").exists()
     one_study(tmp_path / "study" / "other", names=("MR_small.dcm",), StudyInstanceUID="1.2.3.9")
     _one_line_failure(medview("sr", "export", folder, tmp_path / "sr.dcm", user=tmp_path / "me"),

@@ -45,36 +45,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(args) -> int:
+    from medview.app.readings import export_reading
     from medview.core.readings import load_reading
-    from medview.core.sr.key_objects import write_key_object_selection
-    from medview.core.sr.measurement_report import write_measurement_report
 
     study = _choose_study(Path(args.study_dir), args.study)
     store, keys = AnnotationStore(), KeyImages()
-    loaded = load_reading(study, store, keys)
-    _notes(loaded.notes)
-    if not len(store) and not (args.key_images and len(keys)):
-        raise CliError(f"{args.study_dir}: no measurements saved for this study"
-                       + (" (its key images need --key-images FILE)" if len(keys) else ""))
-    finder = FrameFinder([study])
+    _notes(load_reading(study, store, keys).notes)
     try:
-        if len(store):
-            items = [(finder.frame_of_key(k), a) for k, items in store.items() for a in items]
-            written = write_measurement_report(items, Path(args.out), observer=args.observer)
-            _notes(written.notes)
-            print(f"wrote {written.count} measurement(s) to {written.path}")
-        else:
-            _notes([f"no measurements saved for this study: {args.out} not written"])
-        if args.key_images and len(keys):
-            frames = [finder.frame_of_key(k) for k in keys]
-            written = write_key_object_selection(frames, Path(args.key_images),
-                                                 observer=args.observer)
-            _notes(written.notes)
-            print(f"wrote {written.count} key image(s) to {written.path}")
-        elif args.key_images:
-            _notes([f"no key images saved for this study: {args.key_images} not written"])
+        done, notes = export_reading(study, store, keys, args.out, args.key_images,
+                                     observer=args.observer)
     except ValueError as err:
-        raise CliError(f"{args.study_dir}: {err}") from None
+        hint = " (its key images need --key-images FILE)" if len(keys) and not len(store) else ""
+        raise CliError(f"{args.study_dir}: {err}{hint}") from None
+    for line in done:
+        print(line)
+    _notes(notes)
     return EXIT_OK
 
 

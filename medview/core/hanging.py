@@ -86,7 +86,7 @@ def prior_studies(current: Study, others: Sequence[Study]) -> list[Study]:
     """The studies of ``current``'s patient dated before it, the most recent first (a
     study without a date counts as earlier)."""
     mine = [s for s in others if s is not current and s.uid != current.uid
-            and _same_patient(s, current) and (not s.date or not current.date
+            and same_patient(s, current) and (not s.date or not current.date
                                                or s.date < current.date)]
     return sorted(mine, key=lambda s: (s.date, s.time), reverse=True)
 
@@ -170,13 +170,18 @@ def _likeness(series: Series, model: Series) -> tuple[int, ...]:
     return tuple(int(x) for x in same)
 
 
+def fit_grid(rows: int, cols: int, n: int) -> tuple[int, int]:
+    """A ``rows`` × ``cols`` grid shrunk to hold ``n`` viewports: one row of ``n`` when
+    they fit in a row, else as few rows as they need."""
+    if n <= cols:
+        return 1, max(1, n)
+    return min(rows, math.ceil(n / cols)), cols
+
+
 def _shape(protocol: Protocol, placed: list[Cell | None]) -> Layout:
     """The protocol's grid, shrunk to the viewports filled (in order)."""
     cells = [c for c in placed if c is not None]
-    cols = protocol.cols
-    rows = min(protocol.rows, math.ceil(len(cells) / cols))
-    if rows == 1:
-        cols = len(cells)
+    rows, cols = fit_grid(protocol.rows, protocol.cols, len(cells))
     cells += [None] * (rows * cols - len(cells))
     return Layout(rows, cols, tuple(cells), protocol.name)
 
@@ -199,7 +204,8 @@ def _body_part(series: Series) -> str:
     return _tag(_header(series), "BodyPartExamined")
 
 
-def _same_patient(a: Study, b: Study) -> bool:
+def same_patient(a: Study, b: Study) -> bool:
+    """Whether two studies are of one patient (one Patient object, or equal ID and name)."""
     if a.patient is not None and a.patient is b.patient:
         return True
     pa, pb = a.patient, b.patient

@@ -14,6 +14,9 @@ from medview.view.frames import decoded
 from medview.view.orientation import laterality
 
 
+KEY_IMAGE_TEXT = "★ Key image"
+
+
 @dataclass
 class CornerText:
     top_left: list[str]
@@ -93,6 +96,8 @@ def view_corner_text(model, anonymous: bool = False, captions: bool = True) -> C
                        anonymous)
     if model.invert:
         text.bottom_right.insert(0, "Inverted")
+    if model.is_key_image:
+        text.top_right.append(KEY_IMAGE_TEXT)
     if captions:
         text.bottom_left[:0] = model.overlay_captions()
     return text

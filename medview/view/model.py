@@ -38,6 +38,7 @@ import numpy as np
 from medview.core.annotations import (ANGLE, ELLIPSE, LENGTH, RECT, Annotation,
                                       AnnotationStore)
 from medview.core.imports import load
+from medview.core.key_images import KeyImages
 from medview.view.camera import Affine, Camera, Point, from_rc, to_rc
 from medview.view.corners import readout_text
 from medview.view.events import Events
@@ -78,6 +79,8 @@ class ViewModel:
     ----------
     annotations : AnnotationStore, optional
         The measurements per image, shared by the views of one window.
+    key_images : KeyImages, optional
+        The images marked as key images, shared likewise.
     """
 
     #: ``series``: another series (or none); ``frame(index)``: another frame shown;
@@ -85,13 +88,17 @@ class ViewModel:
     #: ``annotations``: a measurement added, removed or moved; ``selection``; ``draft``:
     #: the measurement being drawn; ``layers(name)``; ``readout``; ``redraw``: only the
     #: picture changed (a point dragged, a rubber band); ``display_failed(key, reason)``:
-    #: a frame's pixels cannot be displayed.
+    #: a frame's pixels cannot be displayed; ``key_image``: the current frame was marked
+    #: or unmarked as a key image.
     EVENTS = ("series", "frame", "window", "invert", "camera", "tool", "annotations",
-              "selection", "draft", "layers", "readout", "redraw", "display_failed")
+              "selection", "draft", "layers", "readout", "redraw", "display_failed",
+              "key_image")
 
-    def __init__(self, annotations: AnnotationStore | None = None) -> None:
+    def __init__(self, annotations: AnnotationStore | None = None,
+                 key_images: KeyImages | None = None) -> None:
         self.events = Events(*self.EVENTS)
         self.annotations = annotations if annotations is not None else AnnotationStore()
+        self.key_images = key_images if key_images is not None else KeyImages()
         self.series = None
         self.index = 0
         self.window = None          # a core Window; None: the frame's default / VOI LUT
@@ -430,6 +437,22 @@ class ViewModel:
         self.events.annotations.emit()
         self.events.draft.emit()
         return "done"
+
+    # ------------------------------------------------------------------ key images
+
+    @property
+    def is_key_image(self) -> bool:
+        f = self.frame
+        return f is not None and f.key in self.key_images
+
+    def toggle_key_image(self) -> bool:
+        """Mark the current frame as a key image, or unmark it; whether it is one now."""
+        f = self.frame
+        if f is None:
+            return False
+        marked = self.key_images.toggle(f.key)
+        self.events.key_image.emit()
+        return marked
 
     # ------------------------------------------------------------------ image layers
 

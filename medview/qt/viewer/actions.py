@@ -37,8 +37,8 @@ GESTURES = (
     ("Mouse", "Open files or folders", "Drop them on the window"),
     ("Mouse", "Open a series in a viewport", "Double-click it in the browser, or drag it"),
 )
-LAYOUT_KEYS = {"1x1": "Alt+1", "1x2": "Alt+2", "2x2": "Alt+4"}
-LAYOUT_NAMES = {"1x1": "1 × 1", "1x2": "1 × 2", "2x2": "2 × 2"}
+LAYOUT_KEYS = {"1x1": "Alt+1", "1x2": "Alt+2", "1x3": "Alt+3", "2x2": "Alt+4"}
+LAYOUT_NAMES = {"1x1": "1 × 1", "1x2": "1 × 2", "1x3": "1 × 3", "2x2": "2 × 2"}
 
 
 class ViewerActions(QObject):
@@ -102,6 +102,9 @@ class ViewerActions(QObject):
                         grid_only=True)
         self.clear_measurements = a("Clear Measurements on Image", "Ctrl+Del",
                                     lambda m: m.clear_annotations())
+        self.key_image = a("Mark as &Key Image", "K", lambda m: m.toggle_key_image(),
+                           tip="Mark or unmark this image as a key image (saved with the "
+                               "study, exported as a Key Object Selection)")
 
         # cine
         self._area = "Stack"
