@@ -230,3 +230,32 @@ def test_no_protocol_and_no_series(tmp_path):
     layout = choose_layout([cr], protocols=[])
     assert layout.protocol == NO_PROTOCOL and _cells(layout) == [("Cervical LAT", None,
                                                                   "current")]
+
+
+GRID = {"1x1": (1, 1), "1x2": (1, 2), "1x3": (1, 3), "2x2": (2, 2)}
+
+
+def test_the_grid_plan_without_and_with_mpr_views():
+    from medview.app.hanging import grid_plan
+
+    (ct,) = _studies(CT_MR_PATIENT)
+    layout = choose_layout([ct])
+    name, series = grid_plan(layout, GRID)          # the viewer shows no MPR planes yet
+    assert name == "1x1" and [s.description for s in series] == ["SmartScore - Gated 0.5 sec"]
+    name, series = grid_plan(layout, GRID, mpr=True)
+    assert name == "1x3" and len(series) == 3 and len({id(s) for s in series}) == 1
+    name, _ = grid_plan(layout, {"1x1": (1, 1), "2x2": (2, 2)}, mpr=True)
+    assert name == "2x2"  # no 1 × 3 grid: the smallest that holds three
+
+
+def test_opening_the_prior_after_the_current_still_hangs_the_current_first(tmp_path):
+    from medview.app.hanging import hang
+
+    _copy(CR_PATIENT / "CR1" / "6154", tmp_path / "prior", "lat", StudyInstanceUID=generate_uid(),
+          StudyDate="19990101", SeriesInstanceUID=generate_uid(), StudyDescription="prior")
+    studies = _studies(CR_PATIENT, tmp_path)
+    prior = _study(studies, "prior")
+    name, series, protocol = hang(prior, studies, GRID)
+    assert (name, protocol) == ("1x2", "Radiograph: current beside prior")
+    assert [(s.study.description, s.description) for s in series] == [
+        ("XR C Spine Comp Min 4 Views", "Cervical LAT"), ("prior", "Cervical LAT")]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -223,3 +222,42 @@ def test_the_user_folder_is_the_default_root(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "me"))
     study = _open(_one_study(tmp_path / "a", names=("CT_small.dcm",)))
     assert reading_path(study) == tmp_path / "me" / "readings" / f"{STUDY_UID}.json"
+
+
+def test_the_keeper_saves_before_it_loads_and_forgets_on_close(tmp_path):
+    from medview.app.readings import ReadingKeeper
+
+    study = _open(_one_study(tmp_path / "a", names=("CT_small.dcm",)))
+    store, keys = AnnotationStore(), KeyImages()
+    keeper = ReadingKeeper(store, keys, root=tmp_path / "user")
+    ct = _frame(study, "CT_small.dcm")
+    a = Annotation(LENGTH, [(1.0, 1.0), (5.0, 5.0)])
+    store.add(ct.key, a)
+    keeper.changed(study)
+    assert keeper.unsaved and keeper.flush() == [] and not keeper.unsaved
+    store.remove(ct.key, a)       # deleted, not saved yet ...
+    keeper.changed(study)
+    assert keeper.opened([study]) == []  # ... more images arrive: saved first, not read back
+    assert len(store) == 0 and read_reading_file(reading_path(study, tmp_path / "user")) \
+        ["annotations"] == []
+    store.add(ct.key, a)
+    keeper.changed(study)
+    keeper.forget()               # closing after a flush: the cleared store is not saved
+    store.clear()
+    assert keeper.flush() == [] and read_reading_file(
+        reading_path(study, tmp_path / "user"))["annotations"] == []
+
+
+def test_a_reading_that_cannot_be_written_is_one_line_and_kept_for_later(tmp_path):
+    from medview.app.readings import ReadingKeeper
+
+    study = _open(_one_study(tmp_path / "a", names=("CT_small.dcm",)))
+    blocked = tmp_path / "user"
+    blocked.write_text("a file where the folder should be")
+    store, keys = AnnotationStore(), KeyImages()
+    keeper = ReadingKeeper(store, keys, root=blocked)
+    store.add(_frame(study, "CT_small.dcm").key, Annotation(LENGTH, [(1.0, 1.0), (5.0, 5.0)]))
+    keeper.changed(study)
+    (note,) = keeper.flush()
+    assert note.startswith("measurements of ") and "not saved: " in note and "\n" not in note
+    assert keeper.unsaved

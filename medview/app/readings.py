@@ -84,8 +84,8 @@ def export_reading(study: Study, annotations: AnnotationStore, key_images: KeyIm
     from medview.core.sr.measurement_report import write_measurement_report
 
     finder = FrameFinder([study])
-    items = [(finder.frame_of_key(k), a) for k, group in annotations.items()
-             for a in group if finder.frame_of_key(k) is not None]
+    items = [(frame, a) for k, group in annotations.items()
+             if (frame := finder.frame_of_key(k)) is not None for a in group]
     frames = [f for f in map(finder.frame_of_key, key_images) if f is not None]
     done, notes = [], []
     if sr_path is not None:

@@ -17,8 +17,8 @@ from tests.study_files import frame_of, one_study
 
 
 @pytest.fixture
-def user(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
+def user(window, tmp_path):
+    """The window's own user data folder (the ``window`` fixture sets it)."""
     return tmp_path / "user"
 
 
