@@ -2,7 +2,7 @@
 
 :class:`MprViews` puts planes of a :class:`~medview.core.volume.Volume` into up to four
 view models: axial, coronal, sagittal, and an oblique plane (the axial plane turned,
-:data:`OBLIQUE_START`). Scrolling a view moves its plane along the normal, one voxel
+:func:`oblique_start`). Scrolling a view moves its plane along the normal, one voxel
 layer (orthogonal planes) or the finest voxel spacing (oblique) at a time. The views
 share one window (:class:`~medview.view.links.WindowSync`); each has its own slab
 thickness and mode (:meth:`MprViews.set_slab`). The rotate-plane tool turns the oblique
@@ -17,19 +17,29 @@ import math
 
 import numpy as np
 
-from medview.core.mpr import rotation_about
+from medview.core.imports import load
 from medview.view.links import ViewLink, WindowSync
 from medview.view.planes import PlaneStack, series_tags
 
-#: The oblique view starts as the axial plane tilted 30° about the patient's left-right
-#: axis and 15° about the antero-posterior one, so that it differs from the three others
-#: at once and its reference lines do not lie over theirs.
-OBLIQUE_START = rotation_about((0.0, 1.0, 0.0), 15.0) @ rotation_about((1.0, 0.0, 0.0), 30.0)
-#: (kind, rotation, name) of each view, in grid order.
-VIEWS = (("axial", None, "Axial"), ("coronal", None, "Coronal"),
-         ("sagittal", None, "Sagittal"), ("axial", OBLIQUE_START, "Oblique"))
+#: (kind, turned, name) of each view, in grid order; the turned one starts at
+#: :func:`oblique_start`.
+VIEWS = (("axial", False, "Axial"), ("coronal", False, "Coronal"),
+         ("sagittal", False, "Sagittal"), ("axial", True, "Oblique"))
 #: Degrees of tilt per logical pixel dragged in the oblique view.
 TILT_PER_PX = 0.4
+
+
+def oblique_start() -> np.ndarray:
+    """The rotation the oblique view starts with: the axial plane tilted 30° about the
+    patient's left-right axis and 15° about the antero-posterior one, so that it differs
+    from the three others at once and its reference lines do not lie over theirs."""
+    turn = _rotation_about
+    return turn((0.0, 1.0, 0.0), 15.0) @ turn((1.0, 0.0, 0.0), 30.0)
+
+
+def _rotation_about(axis, degrees: float) -> np.ndarray:
+    # core.mpr imports pydicom (through core.geometry): not at start-up
+    return load("medview.core.mpr").rotation_about(axis, degrees)
 
 
 class MprViews:
@@ -54,9 +64,9 @@ class MprViews:
         tags, token = series_tags(series), str(series.uid)
         through = self.anchor()
         self._turns = []
-        for model, (kind, rotation, name) in zip(self.models, VIEWS):
-            stack = PlaneStack(volume, kind, rotation=rotation, name=name, token=token,
-                               tags=tags)
+        for model, (kind, turned, name) in zip(self.models, VIEWS):
+            stack = PlaneStack(volume, kind, rotation=oblique_start() if turned else None,
+                               name=name, token=token, tags=tags)
             model.set_series(series, stack.index_through(through), planes=stack)
             turn = (lambda a, b, m=model: self.turn(m, a, b))
             model.events.turn.connect(turn)
@@ -125,7 +135,8 @@ class MprViews:
         anchor = self.anchor()
         if model is oblique:
             dx, dy = end[0] - start[0], end[1] - start[1]
-            turn = rotation_about(down, dx * TILT_PER_PX) @ rotation_about(right, -dy * TILT_PER_PX)
+            turn = (_rotation_about(down, dx * TILT_PER_PX)
+                    @ _rotation_about(right, -dy * TILT_PER_PX))
         else:
             shown = model.patient_to_widget(anchor)
             if shown is None:
@@ -134,7 +145,7 @@ class MprViews:
             swept = math.atan2(end[1] - cy, end[0] - cx) - math.atan2(start[1] - cy, start[0] - cx)
             swept = math.degrees((swept + math.pi) % (2 * math.pi) - math.pi)
             # screen-clockwise (y down) carries right toward down: about right × down
-            turn = rotation_about(np.cross(right, down), swept)
+            turn = _rotation_about(np.cross(right, down), swept)
         self.set_rotation(turn @ oblique.planes.rotation, anchor)
 
     def set_rotation(self, rotation, through=None) -> None:
@@ -150,8 +161,8 @@ class MprViews:
                                                       else through))
 
     def reset_oblique(self) -> None:
-        """The oblique plane back to :data:`OBLIQUE_START`."""
-        self.set_rotation(OBLIQUE_START)
+        """The oblique plane back to :func:`oblique_start`."""
+        self.set_rotation(oblique_start())
 
 
 def _screen_axes(model, pos) -> tuple[np.ndarray, np.ndarray] | None:

@@ -14,7 +14,7 @@ from medview.view.corners import view_corner_text
 from medview.view.cursor import Cursor3D
 from medview.view.links import ScrollSync, ViewLink, same_space
 from medview.view.model import ViewModel
-from medview.view.mpr_views import OBLIQUE_START, MprViews
+from medview.view.mpr_views import MprViews, oblique_start
 from medview.view.orientation import Markers
 from medview.view.reference_lines import reference_lines
 from tests.view.series import load_series
@@ -145,7 +145,7 @@ def test_turning_in_another_view_turns_the_oblique_line_with_the_pointer(mpr):
     # the oblique plane still goes through the cursor
     assert cursor.where(oblique) is not None
     views.reset_oblique()
-    assert np.allclose(oblique.planes.rotation, OBLIQUE_START)
+    assert np.allclose(oblique.planes.rotation, oblique_start())
 
 
 def test_tilting_the_oblique_view_itself(mpr):
