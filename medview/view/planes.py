@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -72,6 +73,11 @@ class PlaneFrame:
     @property
     def label(self) -> str:
         return f"{self.image.kind} plane at {self.image.position_mm:.1f} mm"
+
+    @property
+    def path(self) -> Path:
+        """A name for lists of results (a plane has no file of its own)."""
+        return Path(f"MPR {self.label}")
 
     @property
     def shape(self) -> tuple[int, int]:
