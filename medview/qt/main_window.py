@@ -586,6 +586,7 @@ class MainWindow(QMainWindow):
         mpr_bar.setObjectName("MprToolBar")
         mpr_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.mpr.fill_toolbar(mpr_bar)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # a row of its own: never clipped
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, mpr_bar)
 
     def _build_status(self) -> None:
