@@ -54,9 +54,8 @@ class ViewerLinks(QObject):
                                         "by patient position", self._set_sync)
         for vp in grid._all:
             vp.decorations.append(self._paint)
-            events = vp.model.events
-            for name in ("series", "frame", "camera"):
-                getattr(events, name).connect(lambda *_, v=vp: self._changed(v))
+            vp.model.events.frame.connect(lambda *_, v=vp: self._moved(v))
+            vp.model.events.series.connect(self._repaint)  # lines may appear or go anywhere
         self.cursor.events.moved.connect(lambda _point: self._repaint())
         grid.layoutChanged.connect(lambda _name: self._layout_changed())
         self._layout_changed()
@@ -89,10 +88,12 @@ class ViewerLinks(QObject):
     def _set_sync(self, on: bool) -> None:
         self.scroll.enabled = on
 
-    def _changed(self, vp: Viewport) -> None:
-        """A view moved or changed: the lines on the others move with it."""
+    def _moved(self, vp: Viewport) -> None:
+        """A view went to another image: its line moves on the views linked to it (a cine
+        loop in an unlinked view repaints nothing else)."""
+        peers = self.link.peers(vp.model)
         for other in self.grid.viewports:
-            if other is not vp:
+            if other.model in peers:
                 other.update()
 
     def _repaint(self) -> None:
