@@ -39,7 +39,7 @@ class Gestures:
     def __init__(self, model: ViewModel, on_interaction: Callable[[], None] | None = None) -> None:
         self.model = model
         self.on_interaction = on_interaction or (lambda: None)
-        self.kind: str | None = None    # "wl" | "pan" | "move" | "handle" | "draw" | "pick" | "turn"
+        self.kind: str | None = None    # wl, pan, move, handle, draw, pick, turn
         self.hover: Point | None = None
         self._press: Point | None = None
         self._start_window = None
