@@ -33,6 +33,8 @@ from medview.qt.readings import ReadingController
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.viewer.linking import ViewerLinks
+from medview.qt.viewer.mpr_mode import MprController
 from medview.qt.widgets.notice import already_open_text, show_skipped
 from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
 from medview.qt.workers import FrameLoader, Workers
@@ -129,11 +131,15 @@ class MainWindow(QMainWindow):
         fps = int(self.settings.value("viewer/cine_fps"))
         self.viewer_actions = ViewerActions(self.grid, self, fps=fps)
         self.viewer_actions.fpsChanged.connect(lambda v: self.settings.set_value("viewer/cine_fps", v))
+        self.links = ViewerLinks(self.grid, self)
+        self.mpr = MprController(self.grid, self.viewer_actions, self.links, self.workers, self)
         self.export = ExportController(self, self.settings, self.workers)
         self._build_file_actions()
         self._build_menus()
         self._build_toolbar()
         self._build_status()
+        self.mpr.message.connect(self._status_label.setText)
+        self.mpr.progress.connect(self._mpr_progress)
         self.analysis = AnalysisPanel(self.grid, self.settings, self)
         self.analysis_dock = self.add_panel(self.analysis, "AI", "AnalysisDock")
         # Tags share the AI panel's full height as a tab: stacked under it they got two rows.
@@ -333,6 +339,7 @@ class MainWindow(QMainWindow):
         self.grid.fill_empty(added)
         for vp in self.grid.viewports:
             vp.update()  # a shown series may have grown
+        self.mpr.refresh()
         opening.series += len(added)
         self._update_title()
         return True
@@ -537,7 +544,8 @@ class MainWindow(QMainWindow):
         for act in (self.open_selected_action, self.export_series_action,
                     self.export_study_action):
             tree.addAction(act)
-        for act in self._file_actions + self._other_actions + self.viewer_actions.window_actions():
+        for act in (self._file_actions + self._other_actions + self.viewer_actions.window_actions()
+                    + self.links.actions() + self.mpr.actions()[:2]):
             self.addAction(act)  # shortcuts work with the menu bar hidden too
 
     def _build_menus(self) -> None:
@@ -569,6 +577,9 @@ class MainWindow(QMainWindow):
         for act in va.layouts.values():
             m.addAction(act)
         m.addAction(self.hanging_action)
+        m.addSeparator()
+        for act in self.mpr.actions()[:2] + self.links.actions():
+            m.addAction(act)
         m.addSeparator()
         self.panels_menu = m.addMenu("&Panels")
         for dock in (self.browser_dock, self.tags_dock):
@@ -617,6 +628,12 @@ class MainWindow(QMainWindow):
         tb.addAction(self.export_png_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         self.toolbar = tb
+        mpr_bar = QToolBar("MPR and Linked Views", self)
+        mpr_bar.setObjectName("MprToolBar")
+        mpr_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.mpr.fill_toolbar(mpr_bar)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # a row of its own: never clipped
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, mpr_bar)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -630,6 +647,14 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self._progress)
 
     # ------------------------------------------------------------------ reactions
+
+    def _mpr_progress(self, done: int, total: int) -> None:
+        if total:
+            self._progress.setRange(0, total)
+            self._progress.setValue(done)
+            self._progress.show()
+        elif not self.is_loading:
+            self._progress.hide()
 
     def _frame_changed(self, vp) -> None:
         if vp is self.grid.active:

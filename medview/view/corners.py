@@ -94,6 +94,9 @@ def view_corner_text(model, anonymous: bool = False, captions: bool = True) -> C
     text = corner_text(model.series, model.frame, model.index, model.current_window(),
                        model.zoom_percent(), [model.readout] if model.readout else [],
                        anonymous)
+    caption = getattr(model.frames, "caption", None)
+    if caption is not None:  # a reformatted plane: its name, number, position, slab
+        text.bottom_left[:1] = caption(model.index)
     if model.invert:
         text.bottom_right.insert(0, "Inverted")
     if model.is_key_image:

@@ -3,7 +3,9 @@
 Right-drag windows (right: wider, down: higher level), middle-drag pans, the wheel
 scrolls the stack (Ctrl+wheel zooms about the pointer, Shift+wheel pages), the left
 button uses the active tool: the pointer selects, moves and reshapes measurements or
-pans; the measuring tools place points by clicks or press-drag-release. Positions are
+pans; the measuring tools place points by clicks or press-drag-release; the cross-hair
+picks the patient point under it (press and drag), the rotate-plane tool reports its
+drag for a link to turn a plane (:mod:`medview.view.mpr_views`). Positions are
 widget coordinates (logical pixels); the Qt viewport translates its events into these
 calls and knows nothing of what a drag means.
 """
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from medview.core.imports import load
 from medview.view.camera import Point
 from medview.view.hit_test import hit_test
-from medview.view.model import POINTER, ViewModel
+from medview.view.model import CROSSHAIR, POINTER, ROTATE_PLANE, ViewModel
 
 LEFT, MIDDLE, RIGHT = "left", "middle", "right"
 DRAG_THRESHOLD = 4.0   #: logical pixels a press must move to count as a drag
@@ -37,13 +39,14 @@ class Gestures:
     def __init__(self, model: ViewModel, on_interaction: Callable[[], None] | None = None) -> None:
         self.model = model
         self.on_interaction = on_interaction or (lambda: None)
-        self.kind: str | None = None    # "wl" | "pan" | "move" | "handle" | "draw"
+        self.kind: str | None = None    # wl, pan, move, handle, draw, pick, turn
         self.hover: Point | None = None
         self._press: Point | None = None
         self._start_window = None
         self._wl_step = 1.0
         self._pan0 = (0.0, 0.0)
         self._last_rc = (0.0, 0.0)
+        self._last_pos = (0.0, 0.0)
         self._handle = -1
         self._draft_moved = False
         self._wheel = 0.0
@@ -59,6 +62,8 @@ class Gestures:
         elif button == LEFT and self.model.frame is not None:
             if self.model.tool == POINTER:
                 self._pointer_press(pos)
+            elif self.model.tool in (CROSSHAIR, ROTATE_PLANE):
+                self._link_press(pos)
             else:
                 self._draw_press(pos)
 
@@ -91,6 +96,11 @@ class Gestures:
             if math.hypot(dx, dy) > DRAG_THRESHOLD:
                 self._draft_moved = True
             m.events.redraw.emit()
+        elif self.kind == "pick":
+            self._pick(pos)
+        elif self.kind == "turn":
+            m.events.turn.emit(self._last_pos, pos)
+            self._last_pos = pos
 
     def release(self, pos: Point) -> str | None:
         """The button is up; returns the kind of drag it ended (None: none)."""
@@ -190,6 +200,19 @@ class Gestures:
                 return
         m.select(None)
         self._start_pan()
+
+    def _link_press(self, pos: Point) -> None:
+        if self.model.tool == CROSSHAIR:
+            self.kind = "pick"
+            self._pick(pos)
+        else:
+            self.kind = "turn"
+            self._last_pos = pos
+
+    def _pick(self, pos: Point) -> None:
+        point = self.model.widget_to_patient(pos)
+        if point is not None:
+            self.model.events.pick.emit(point)
 
     def _draw_press(self, pos: Point) -> None:
         self.kind = "draw"

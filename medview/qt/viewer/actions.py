@@ -175,6 +175,19 @@ class ViewerActions(QObject):
         self._list.append(act)
         return act
 
+    def add_tool(self, tool: str, text: str, key: str, tip: str, area: str) -> QAction:
+        """One more tool in the exclusive tool group (e.g. the cross-hair of linked views);
+        the caller places it in its menus and toolbars."""
+        act = QAction(text, self, checkable=True)
+        act.setShortcut(key)
+        act.setToolTip(f"{tip} ({key})")
+        act.triggered.connect(lambda _=False: self.set_tool(tool))
+        self.tool_group.addAction(act)
+        self.tools[tool] = act
+        act.setProperty("shortcutArea", area)
+        self._list.append(act)
+        return act
+
     def all(self) -> list[QAction]:
         return list(self._list)
 
