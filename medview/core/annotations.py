@@ -156,6 +156,14 @@ class AnnotationStore:
     def add(self, frame_key: tuple, a: Annotation) -> None:
         self._by_frame.setdefault(frame_key, []).append(a)
 
+    def add_once(self, frame_key: tuple, a: Annotation) -> bool:
+        """Add ``a`` unless one of its kind with the same points is there (a saved
+        reading loaded again, an SR imported twice); whether it was added."""
+        if any(b.kind == a.kind and b.points == a.points for b in self.on(frame_key)):
+            return False
+        self.add(frame_key, a)
+        return True
+
     def remove(self, frame_key: tuple, a: Annotation) -> bool:
         items = self._by_frame.get(frame_key, [])
         if a in items:
@@ -168,6 +176,10 @@ class AnnotationStore:
             self._by_frame.clear()
         else:
             self._by_frame.pop(frame_key, None)
+
+    def items(self) -> list[tuple[tuple, list[Annotation]]]:
+        """``(frame key, annotations)`` for every image that has some."""
+        return [(k, list(v)) for k, v in self._by_frame.items() if v]
 
     def forget_frames(self, keys) -> None:
         for k in keys:

@@ -25,10 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from medview.core.imports import load
+from medview.core.user_dirs import user_cache_dir, user_data_dir  # noqa: F401 - re-exported
 from medview.inference.manifest import (MANIFEST_NAME, WEIGHTS_NAME, Manifest, ManifestError,
                                         ModelError, WeightsSpec, read_manifest, write_manifest)
 
 SHIPPED, USER = "shipped", "user"
+#: The folder of backbones inside a models folder: not models, never listed as such
+#: (see :mod:`medview.inference.backbones`).
+BACKBONES_FOLDER = "backbones"
 _LEGACY_SUFFIXES = (".pth", ".pt", ".bin")
 
 
@@ -106,20 +110,6 @@ class LoadedModel:
 
 
 # ----------------------------------------------------------------------- folders
-
-def user_data_dir() -> Path:
-    """medview's per-user data folder (``MEDVIEW_USER_DIR`` overrides it)."""
-    override = os.environ.get("MEDVIEW_USER_DIR")
-    if override:
-        return Path(override)
-    return Path(load("platformdirs").user_data_dir("medview", appauthor=False))
-
-
-def user_cache_dir() -> Path:
-    """medview's per-user cache folder: ``platformdirs.user_cache_dir("medview")``
-    (engine choices, ONNX exports, load times; all can be remade)."""
-    return Path(load("platformdirs").user_cache_dir("medview", appauthor=False))
-
 
 def user_models_dir() -> Path:
     """Where imported models go: ``<user data dir>/models``."""
@@ -418,8 +408,9 @@ def _check_stride(module, manifest: Manifest) -> None:
 def _model_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    # Dot-folders are staging areas of imports in progress.
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # Dot-folders are staging areas of imports in progress; backbones are not models.
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and p.name != BACKBONES_FOLDER)
 
 
 def _entry(folder: Path, source: str) -> ModelEntry:
