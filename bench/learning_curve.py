@@ -137,7 +137,8 @@ def trainer_features(work: Path) -> dict[str, bool]:
     from trainer.config import JobError, parse_job
 
     probe = work / "probe"
-    probe.mkdir(parents=True, exist_ok=True)
+    if not any(probe.glob("*.dcm")):
+        lesion_data.write_unlabelled(probe, 1, seed=0, size=64)  # a data set to validate against
 
     def accepts(job: dict) -> bool:
         try:
