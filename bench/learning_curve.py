@@ -309,9 +309,14 @@ def row_labels(args) -> dict[str, str]:
 def _pretrain_start(args, data: Data, work: Path, features: dict, label: str):
     if not (features["pretrain"] and features["backbones"]):
         return None, f"{label}; n/a, this trainer has no pretrain task / backbones yet"
-    name, note = pretrained_backbone(PRETRAIN_NAME, data.unlabelled(args.unlabelled, "same"), work,
-                                     args.pretrain_minutes)
+    name, note = pretrained_backbone(backbone_name(PRETRAIN_NAME, args), data.unlabelled(args.unlabelled, "same"),
+                                     work, args.pretrain_minutes)
     return (("backbone", name) if name else None), f"{label}; {note}"
+
+
+def backbone_name(stem: str, args) -> str:
+    """A name that changes with the pre-training settings, so --work never reuses a stale one."""
+    return f"{stem}-{args.unlabelled}-{args.pretrain_minutes:g}min-{args.image_size}px-seed{args.seed}"
 
 
 def _import_start(args, data: Data, work: Path, features: dict, label: str):
@@ -321,8 +326,8 @@ def _import_start(args, data: Data, work: Path, features: dict, label: str):
     elif not (features["pretrain"] and features["backbones"]):
         return None, f"{label}; n/a, needs --import-weights FILE (no pretrain task here to make one)"
     else:
-        name, note = pretrained_backbone(OTHER_NAME, data.unlabelled(args.unlabelled, "other"), work,
-                                         args.pretrain_minutes)
+        name, note = pretrained_backbone(backbone_name(OTHER_NAME, args), data.unlabelled(args.unlabelled, "other"),
+                                         work, args.pretrain_minutes)
         if name is None:
             return None, f"{label}; n/a, {note}"
         path = exported_backbone(name, work / "other-kind-resnet18.pth")
