@@ -57,7 +57,9 @@ def polygon_mask(shape: tuple[int, int], points: Sequence[Point]) -> np.ndarray:
     """Pixels whose centres lie inside the closed polygon (even-odd rule).
 
     Vertices may lie outside the image (the mask is clipped). One scan: for every
-    pixel row, each edge crossing that row toggles "inside" from its column on.
+    pixel row, each edge crossing that row toggles "inside" for the centres strictly
+    right of the crossing (a centre on a left edge is outside, as a ray cast to the
+    left from it would say).
     """
     rows, cols = int(shape[0]), int(shape[1])
     mask = np.zeros((rows, cols), dtype=bool)
@@ -72,8 +74,8 @@ def polygon_mask(shape: tuple[int, int], points: Sequence[Point]) -> np.ndarray:
     (ya, xa), (yb, xb) = pts.T, np.roll(pts, -1, axis=0).T
     crosses = (ya <= y) != (yb <= y)                # half-open: a vertex counts once
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = xa + (y - ya) / (yb - ya) * (xb - xa)
-    start = np.clip(np.ceil(x), 0, cols).astype(np.int64)   # first centre right of it
+        x = np.where(crosses, xa + (y - ya) / (yb - ya) * (xb - xa), 0.0)
+    start = np.clip(np.floor(x) + 1, 0, cols).astype(np.int64)   # first centre right of it
     toggles = np.zeros((len(y), cols + 1), dtype=np.int32)
     row_index = np.broadcast_to(np.arange(len(y))[:, None], start.shape)
     np.add.at(toggles, (row_index[crosses], start[crosses]), 1)

@@ -88,8 +88,8 @@ def probe(frame, rc: tuple[float, float], suv: SuvScale | str | None = ...) -> P
     if np.ndim(stored) > 0 or params.is_colour:
         return ProbeValue(*pix, tuple(float(v) for v in np.ravel(stored)), None, "")
     value = float(load("medview.core.pixels").modality_values(np.asarray([stored]), params)[0])
-    units = params.units
-    units = UNIT_NAMES.get(units.upper(), units) if units else units
+    units = params.units or str(frame.get("Units", "") or "")   # PET: Units (0054,1001)
+    units = UNIT_NAMES.get(units.upper(), units)
     scale = suv_scale_of(frame) if suv is ... else suv
     if isinstance(scale, SuvScale):
         return ProbeValue(*pix, (float(stored),), value, units, suv=value * scale.factor)
