@@ -143,6 +143,7 @@ class CalibrationResult:
     known_mm: float
     native: Any      # geometry.Measurement
     spacing: Any     # geometry.Spacing
+    native_text: str  # :func:`native_length`
 
 
 def measure(a: Annotation, frame):
@@ -193,14 +194,25 @@ def _roi(a: Annotation, frame, spacing):
     return geometry.roi_stats(values, mask, spacing, units)
 
 
+def native_length(a: Annotation, frame) -> str:
+    """What a calibration line measures with the image's own spacing:
+    ``"20.0 mm by Pixel Spacing"`` or ``"100.0 px uncalibrated"``."""
+    from medview.core import geometry
+
+    m = geometry.distance(frame.spacing, a.points[0], a.points[1])
+    if m.unit != "mm":
+        return f"{m.value:.1f} px uncalibrated"
+    return f"{m.value:.1f} mm by {SOURCE_NAMES.get(m.source, m.source)}"
+
+
 def _calibration(a: Annotation, frame):
     from medview.core import geometry
 
-    native = geometry.distance(frame.spacing, a.points[0], a.points[1])
     if a.known_mm is None:
-        return f"{_format_measurement(native, '  ')}\ntype the known length"
+        return f"{native_length(a, frame)}\ntype the known length"
+    native = geometry.distance(frame.spacing, a.points[0], a.points[1])
     spacing = geometry.user_spacing(frame.spacing, a.points[0], a.points[1], a.known_mm)
-    return CalibrationResult(a.known_mm, native, spacing)
+    return CalibrationResult(a.known_mm, native, spacing, native_length(a, frame))
 
 
 def format_result(value) -> str:
@@ -235,9 +247,7 @@ def _format_calibration(c: CalibrationResult) -> str:
     sp = c.spacing
     per_px = (f"{sp.row_mm:.4g} mm/px" if abs(sp.row_mm - sp.col_mm) <= 1e-9 * sp.row_mm
               else f"{sp.row_mm:.4g} × {sp.col_mm:.4g} mm/px")
-    was = (f"{c.native.value:.1f} mm by {SOURCE_NAMES.get(c.native.source, c.native.source)}"
-           if c.native.unit == "mm" else f"{c.native.value:.1f} px uncalibrated")
-    return f"Calibration {c.known_mm:g} mm ({per_px})\nwas {was}"
+    return f"Calibration {c.known_mm:g} mm ({per_px})\nwas {c.native_text}"
 
 
 #: How each calibration source (``geometry.Spacing.source``) is named next to a
@@ -247,7 +257,7 @@ SOURCE_NAMES = {
     "ImagerPixelSpacing": "Imager Pixel Spacing (at detector)",
     "ImagerPixelSpacing ÷ magnification": "Imager Pixel Spacing ÷ magnification",
     "NominalScannedPixelSpacing": "scanned film spacing",
-    "user calibration": "calibrated by user (known length)",
+    "user calibration": "calibrated by user",
 }
 
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
@@ -32,6 +32,7 @@ from medview.qt.export import ExportController
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.viewer.icons import icon
 from medview.qt.widgets.notice import already_open_text, show_skipped
 from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
 from medview.qt.workers import FrameLoader, Workers
@@ -142,6 +143,8 @@ class MainWindow(QMainWindow):
             lambda _i: self.analysis.set_viewing(self.tabs.currentWidget() is self.grid))
         self.trainer_tab = None  # the Trainer tab is built when first opened (pyqtgraph, trainer)
         self.trainer_action = self._act("&Trainer", self.open_trainer, area="View")
+        self.trainer_action.setIcon(icon("trainer"))
+        self.trainer_action.setToolTip("Trainer: fine-tune models on your own images")
         self.panels_menu.parentWidget().addAction(self.trainer_action)
         self.toolbar.addAction(self.trainer_action)
         self.viewer_actions.overlays.setChecked(bool(self.settings.value("viewer/show_overlay")))
@@ -521,6 +524,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(va.reset)
         m.addAction(va.overlays)
+        m.addAction(va.scale_bar)
         m.addAction(self.smooth_action)
         m.addSeparator()
         for act in va.layouts.values():
@@ -559,10 +563,15 @@ class MainWindow(QMainWindow):
     def _build_toolbar(self) -> None:
         tb = QToolBar("Tools", self)
         tb.setObjectName("MainToolBar")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.open_files_action.setIconText("Open")
-        self.open_folder_action.setIconText("Folder")
-        self.export_png_action.setIconText("Save PNG")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        tb.setIconSize(QSize(24, 24))
+        for act, name, short in ((self.open_files_action, "open_file", "Open"),
+                                 (self.open_folder_action, "open_folder", "Folder"),
+                                 (self.export_png_action, "save_png", "Save PNG")):
+            act.setIcon(icon(name))
+            act.setIconText(short)
+            act.setToolTip(f"{act.text().replace('&', '').rstrip('…')} "
+                           f"({act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
         tb.addAction(self.open_files_action)
         tb.addAction(self.open_folder_action)
         tb.addSeparator()

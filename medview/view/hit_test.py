@@ -22,7 +22,7 @@ def hit_test(a: Annotation, pos: Point, to_widget: ToWidget) -> tuple[str, int] 
     """``("handle", i)`` when ``pos`` is on point ``i``, ``("body", -1)`` on the
     outline (or inside an ROI), else None."""
     pts = [to_widget(rc) for rc in a.points]
-    for i, pt in enumerate(pts):
+    for i, pt in enumerate(pts if a.kind != FREEHAND else ()):  # a traced outline moves whole
         if _dist(pt, pos) <= HIT_TOLERANCE + 1:
             return ("handle", i)
     if len(pts) < 2:

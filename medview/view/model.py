@@ -546,6 +546,14 @@ class ViewModel:
         if d.kind in ASK_INPUT:
             self.events.input.emit(d)
 
+    def guides(self, a: Annotation) -> list:
+        """Construction lines of ``a`` on the current frame, in image ``(row, col)``
+        pairs: a Cobb angle's perpendiculars (none for other kinds)."""
+        if a.kind != COBB or not a.complete or self.frame is None:
+            return []
+        c = load("medview.core.outlines").cobb_construction(a.spacing(self.frame), a.points)
+        return list(c.perpendiculars) if c is not None else []
+
     def _screen_distance(self, a: tuple[float, float], b: tuple[float, float]) -> float:
         return math.hypot(*np.subtract(a, b)) * self.scale()
 
