@@ -197,3 +197,22 @@ def test_scale_bar_of_the_view(model):
     assert model.current_scale_bar().mm == 2
     model.set_scale_bar(False)
     assert model.current_scale_bar() is None
+
+
+def test_readout_adds_the_suv_on_pet(tmp_path):
+    from tests.test_reading_tools import pet_header
+
+    header = pet_header()
+    extra = {k: header[k].value for k in ("Units", "DecayCorrection", "PatientWeight",
+                                          "SeriesDate", "SeriesTime", "AcquisitionDate",
+                                          "AcquisitionTime",
+                                          "RadiopharmaceuticalInformationSequence")}
+    write_series(tmp_path / "pet", n=1, size=16, modality="PT",
+                 extra={**extra, "RescaleSlope": 100, "RescaleIntercept": 0})
+    m = ViewModel()
+    m.set_canvas(100, 100)
+    m.set_series(load_series(tmp_path / "pet"))
+    m.frame.stored()
+    m.update_readout(m.rc_to_widget((2, 3)))      # stored 5: 500 Bq/mL
+    assert m.readout.startswith("X 3  Y 2  SV 5 = 500")
+    assert m.readout.endswith("SUVbw 0.15")       # 500 × 2.96e-4 g/mL
