@@ -273,6 +273,14 @@ class AnnotationStore:
     def add(self, frame_key: tuple, a: Annotation) -> None:
         self._by_frame.setdefault(frame_key, []).append(a)
 
+    def add_once(self, frame_key: tuple, a: Annotation) -> bool:
+        """Add ``a`` unless one of its kind with the same points is there (a saved
+        reading loaded again, an SR imported twice); whether it was added."""
+        if any(b.kind == a.kind and b.points == a.points for b in self.on(frame_key)):
+            return False
+        self.add(frame_key, a)
+        return True
+
     def remove(self, frame_key: tuple, a: Annotation) -> bool:
         items = self._by_frame.get(frame_key, [])
         if a in items:

@@ -14,6 +14,9 @@ from medview.view.frames import decoded
 from medview.view.orientation import laterality
 
 
+KEY_IMAGE_TEXT = "★ Key image"
+
+
 @dataclass
 class CornerText:
     top_left: list[str]
@@ -92,8 +95,13 @@ def view_corner_text(model, anonymous: bool = False, captions: bool = True) -> C
     text = corner_text(model.series, model.frame, model.index, model.current_window(),
                        model.zoom_percent(), [model.readout] if model.readout else [],
                        anonymous, model.spacing())
+    caption = getattr(model.frames, "caption", None)
+    if caption is not None:  # a reformatted plane: its name, number, position, slab
+        text.bottom_left[:1] = caption(model.index)
     if model.invert:
         text.bottom_right.insert(0, "Inverted")
+    if model.is_key_image:
+        text.top_right.append(KEY_IMAGE_TEXT)
     if captions:
         text.bottom_left[:0] = model.overlay_captions()
     return text

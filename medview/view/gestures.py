@@ -7,9 +7,11 @@ pans (a double click on a text or calibration asks for its text or length again)
 measuring tools place points by clicks or press-drag-release; a polyline or a freehand
 outline of clicks ends with a double click (or :meth:`Gestures.finish`, Enter), a
 freehand outline traced by dragging ends where the button is released; the magnifier's
-loupe follows the pointer and a click steps its zoom. Positions are widget coordinates
-(logical pixels); the Qt viewport translates its events into these calls and knows
-nothing of what a drag means.
+loupe follows the pointer and a click steps its zoom; the cross-hair picks the patient
+point under it (press and drag), the rotate-plane tool reports its drag for a link to
+turn a plane (:mod:`medview.view.mpr_views`). Positions are widget coordinates (logical
+pixels); the Qt viewport translates its events into these calls and knows nothing of
+what a drag means.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from medview.core.annotations import FREEHAND
 from medview.core.imports import load
 from medview.view.camera import Point
 from medview.view.hit_test import hit_test
-from medview.view.model import MAGNIFIER, POINTER, ViewModel
+from medview.view.model import CROSSHAIR, MAGNIFIER, POINTER, ROTATE_PLANE, ViewModel
 
 LEFT, MIDDLE, RIGHT = "left", "middle", "right"
 DRAG_THRESHOLD = 4.0   #: logical pixels a press must move to count as a drag
@@ -42,13 +44,14 @@ class Gestures:
     def __init__(self, model: ViewModel, on_interaction: Callable[[], None] | None = None) -> None:
         self.model = model
         self.on_interaction = on_interaction or (lambda: None)
-        self.kind: str | None = None    # "wl" | "pan" | "move" | "handle" | "draw"
+        self.kind: str | None = None    # wl, pan, move, handle, draw, pick, turn
         self.hover: Point | None = None
         self._press: Point | None = None
         self._start_window = None
         self._wl_step = 1.0
         self._pan0 = (0.0, 0.0)
         self._last_rc = (0.0, 0.0)
+        self._last_pos = (0.0, 0.0)
         self._handle = -1
         self._draft_moved = False
         self._wheel = 0.0
@@ -66,6 +69,8 @@ class Gestures:
                 self._pointer_press(pos)
             elif self.model.tool == MAGNIFIER:
                 self.model.next_magnifier_factor()
+            elif self.model.tool in (CROSSHAIR, ROTATE_PLANE):
+                self._link_press(pos)
             else:
                 self._draw_press(pos)
 
@@ -100,6 +105,11 @@ class Gestures:
             if self._draft_moved and m.draft is not None and m.draft.kind == FREEHAND:
                 m.trace_draft(m.widget_to_rc(pos))
             m.events.redraw.emit()
+        elif self.kind == "pick":
+            self._pick(pos)
+        elif self.kind == "turn":
+            m.events.turn.emit(self._last_pos, pos)
+            self._last_pos = pos
 
     def release(self, pos: Point) -> str | None:
         """The button is up; returns the kind of drag it ended (None: none)."""
@@ -225,6 +235,19 @@ class Gestures:
                 return
         m.select(None)
         self._start_pan()
+
+    def _link_press(self, pos: Point) -> None:
+        if self.model.tool == CROSSHAIR:
+            self.kind = "pick"
+            self._pick(pos)
+        else:
+            self.kind = "turn"
+            self._last_pos = pos
+
+    def _pick(self, pos: Point) -> None:
+        point = self.model.widget_to_patient(pos)
+        if point is not None:
+            self.model.events.pick.emit(point)
 
     def _draw_press(self, pos: Point) -> None:
         self.kind = "draw"

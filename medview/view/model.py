@@ -13,12 +13,21 @@ without a QApplication. Links between views
 
 Position
 --------
-A view shows one frame of :attr:`ViewModel.frames` at :attr:`ViewModel.index`; today the
-frames are the series' own. A re-sliced view of a volume (MPR: a plane or slab of
-:mod:`medview.core.mpr`, positioned by :func:`medview.core.mpr.positions`) supplies its
-planes there, and the index runs over them the same way; each plane image carries its
+A view shows one frame of :attr:`ViewModel.frames` at :attr:`ViewModel.index`: the
+series' own frames, or, for a reformatted view of a volume (MPR), the planes of a
+:class:`~medview.view.planes.PlaneStack` (:attr:`ViewModel.planes`, given to
+:meth:`ViewModel.set_series` or swapped by :meth:`ViewModel.set_planes`); the index runs
+over them the same way. Each plane carries its
 :class:`~medview.core.geometry.ImagePlane`, whose cosines give the orientation markers
 (:class:`medview.view.orientation.Orientation`) as a frame's header does.
+
+Patient space
+-------------
+:meth:`ViewModel.widget_to_patient` and :meth:`ViewModel.patient_to_widget` map between
+the view and patient coordinates (mm) through the frame's plane. The cross-hair tool
+emits ``pick(point)`` with the patient point clicked, the rotate-plane tool
+``turn(from, to)`` with widget points; links between views
+(:mod:`medview.view.cursor`, :mod:`medview.view.mpr_views`) act on them.
 
 Geometry
 --------
@@ -39,6 +48,7 @@ from medview.core.annotations import (ANGLE, CALIBRATION, COBB, ELLIPSE, FREEHAN
                                       POLYLINE, PROBE, RECT, TEXT, Annotation,
                                       AnnotationStore)
 from medview.core.imports import load
+from medview.core.key_images import KeyImages
 from medview.view import calibration, magnifier, scale_bar
 from medview.view.camera import Affine, Camera, Point, from_rc, to_rc
 from medview.view.corners import readout_text
@@ -47,8 +57,10 @@ from medview.view.frames import decoded
 from medview.view.orientation import Markers, frame_orientation, markers
 
 POINTER, MAGNIFIER = "pointer", "magnifier"
+CROSSHAIR = "crosshair"        # click: the 3-D cursor goes to that patient point
+ROTATE_PLANE = "rotate-plane"  # drag: turns the oblique plane of an MPR view
 TOOLS = (POINTER, LENGTH, POLYLINE, ANGLE, COBB, RECT, ELLIPSE, FREEHAND, PROBE, TEXT,
-         CALIBRATION, MAGNIFIER)
+         CALIBRATION, MAGNIFIER, CROSSHAIR, ROTATE_PLANE)
 #: Kinds that ask the reader for input once drawn (see ``events.input``).
 ASK_INPUT = (TEXT, CALIBRATION)
 _SAME_SPOT_PX = 2.0   # a second click closer than this (screen pixels) adds no point
@@ -84,6 +96,8 @@ class ViewModel:
     ----------
     annotations : AnnotationStore, optional
         The measurements per image, shared by the views of one window.
+    key_images : KeyImages, optional
+        The images marked as key images, shared likewise.
     """
 
     #: ``series``: another series (or none); ``frame(index)``: another frame shown;
@@ -92,16 +106,22 @@ class ViewModel:
     #: the measurement being drawn; ``layers(name)``; ``readout``; ``redraw``: only the
     #: picture changed (a point dragged, a rubber band, the loupe, the scale bar);
     #: ``display_failed(key, reason)``: a frame's pixels cannot be displayed;
-    #: ``input(annotation)``: a text or calibration line was drawn (or double-clicked)
-    #: and needs its text or known length (:meth:`set_text`, :meth:`set_known_length`,
-    #: or :meth:`discard`).
+    #: ``key_image``: the current frame was marked or unmarked as a key image;
+    #: ``pick(point)``: the cross-hair tool chose a patient point; ``turn(from, to)``: the
+    #: rotate-plane tool was dragged; ``input(annotation)``: a text or calibration line
+    #: was drawn (or double-clicked) and needs its text or known length
+    #: (:meth:`set_text`, :meth:`set_known_length`, or :meth:`discard`).
     EVENTS = ("series", "frame", "window", "invert", "camera", "tool", "annotations",
-              "selection", "draft", "layers", "readout", "redraw", "display_failed", "input")
+              "selection", "draft", "layers", "readout", "redraw", "display_failed",
+              "key_image", "pick", "turn", "input")
 
-    def __init__(self, annotations: AnnotationStore | None = None) -> None:
+    def __init__(self, annotations: AnnotationStore | None = None,
+                 key_images: KeyImages | None = None) -> None:
         self.events = Events(*self.EVENTS)
         self.annotations = annotations if annotations is not None else AnnotationStore()
+        self.key_images = key_images if key_images is not None else KeyImages()
         self.series = None
+        self.planes = None          # a PlaneStack: the frames of a reformatted view
         self.index = 0
         self.window = None          # a core Window; None: the frame's default / VOI LUT
         self.window_set = False     # True once chosen for this series
@@ -129,7 +149,10 @@ class ViewModel:
 
     @property
     def frames(self):
-        """What :attr:`index` runs over: the series' frames (empty without a series)."""
+        """What :attr:`index` runs over: the planes of a reformatted view, else the
+        series' frames (empty without a series)."""
+        if self.planes is not None:
+            return self.planes
         return self.series.frames if self.series is not None else ()
 
     @property
@@ -141,10 +164,13 @@ class ViewModel:
     def count(self) -> int:
         return len(self.frames)
 
-    def set_series(self, series, index: int | None = None) -> None:
-        """Show ``series`` (its first image, or ``index``) with a fresh view."""
+    def set_series(self, series, index: int | None = None, planes=None) -> None:
+        """Show ``series`` (its first image, or ``index``) with a fresh view; with
+        ``planes`` (a :class:`~medview.view.planes.PlaneStack` of its volume) the
+        index runs over those instead of its frames."""
         self.cancel_draft()
         self.series = series
+        self.planes = planes
         self._select(None)
         self.window, self.window_set = None, False
         self.invert = False
@@ -163,6 +189,7 @@ class ViewModel:
         self.cancel_draft()
         self._select(None)
         self.series = None
+        self.planes = None
         self.index = 0
         self.layers.clear()
         self.forget_renderer()
@@ -181,6 +208,16 @@ class ViewModel:
         self._select(None)
         self.index = index
         self.events.frame.emit(index)
+
+    def set_planes(self, planes, index: int) -> None:
+        """Show other planes of the same volume (another slab, mode or rotation) at
+        ``index``, keeping the window and the camera."""
+        self.cancel_draft()
+        self._select(None)
+        self.planes = planes
+        self.forget_renderer()
+        self.index = max(0, min(len(planes) - 1, int(index)))
+        self.events.frame.emit(self.index)
 
     def step(self, delta: int) -> None:
         self.set_index(self.index + delta)
@@ -314,6 +351,26 @@ class ViewModel:
 
     def image_to_widget(self, pt: Point) -> Point:
         return self.transform().map(pt)
+
+    def widget_to_patient(self, pos: Point) -> np.ndarray | None:
+        """Patient position (mm, LPS) shown at widget point ``pos``; None when the frame
+        has no plane in the patient."""
+        plane = getattr(self.frame, "plane", None)
+        if plane is None:
+            return None
+        row, col = self.widget_to_rc(pos)
+        return load("medview.core.geometry").pixel_to_patient(plane, row, col)
+
+    def patient_to_widget(self, point) -> tuple[Point, float] | None:
+        """Where a patient point (mm) projects onto the frame, in widget coordinates,
+        and its signed distance (mm) from the frame's plane; None without a plane."""
+        plane = getattr(self.frame, "plane", None)
+        if plane is None:
+            return None
+        offset = np.asarray(point, dtype=np.float64) - plane.origin
+        row = float(offset @ plane.col_cosine) / plane.spacing.row_mm
+        col = float(offset @ plane.row_cosine) / plane.spacing.col_mm
+        return self.rc_to_widget((row, col)), float(offset @ plane.normal)
 
     def widget_to_rc(self, pos: Point) -> tuple[float, float]:
         return to_rc(self.widget_to_image(pos))
@@ -579,6 +636,22 @@ class ViewModel:
         if sp is None:
             return None
         return scale_bar.scale_bar(sp, self.transform(), self.canvas.width)
+
+    # ------------------------------------------------------------------ key images
+
+    @property
+    def is_key_image(self) -> bool:
+        f = self.frame
+        return f is not None and f.key in self.key_images
+
+    def toggle_key_image(self) -> bool:
+        """Mark the current frame as a key image, or unmark it; whether it is one now."""
+        f = self.frame
+        if f is None:
+            return False
+        marked = self.key_images.toggle(f.key)
+        self.events.key_image.emit()
+        return marked
 
     # ------------------------------------------------------------------ image layers
 

@@ -35,7 +35,7 @@ TOOL_ACTIONS = (
     (FREEHAND, "&Freehand ROI", "D",
      "Freehand region statistics: drag around the region (or click its corners and "
      "double-click)"),
-    (PROBE, "Pixel Pro&be", "X",
+    (PROBE, "Pixel Pro&be", "Shift+P",
      "Pin a pixel's value: HU on CT, SUV on PET when the header allows one"),
     (TEXT, "&Text", "T", "Put a text note on the image"),
     (CALIBRATION, "Calibrate from a &Known Length", "K",
@@ -61,8 +61,8 @@ GESTURES = (
     ("Mouse", "Open files or folders", "Drop them on the window"),
     ("Mouse", "Open a series in a viewport", "Double-click it in the browser, or drag it"),
 )
-LAYOUT_KEYS = {"1x1": "Alt+1", "1x2": "Alt+2", "2x2": "Alt+4"}
-LAYOUT_NAMES = {"1x1": "1 × 1", "1x2": "1 × 2", "2x2": "2 × 2"}
+LAYOUT_KEYS = {"1x1": "Alt+1", "1x2": "Alt+2", "1x3": "Alt+3", "2x2": "Alt+4"}
+LAYOUT_NAMES = {"1x1": "1 × 1", "1x2": "1 × 2", "1x3": "1 × 3", "2x2": "2 × 2"}
 
 
 class ViewerActions(QObject):
@@ -134,6 +134,9 @@ class ViewerActions(QObject):
                         grid_only=True)
         self.clear_measurements = a("Clear Measurements on Image", "Ctrl+Del",
                                     lambda m: m.clear_annotations())
+        self.key_image = a("Mark as &Key Image", "K", lambda m: m.toggle_key_image(),
+                           tip="Mark or unmark this image as a key image (saved with the "
+                               "study, exported as a Key Object Selection)")
 
         # cine
         self._area = "Stack"
@@ -210,6 +213,19 @@ class ViewerActions(QObject):
         if grid_only:
             act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.grid.addAction(act)
+        self._list.append(act)
+        return act
+
+    def add_tool(self, tool: str, text: str, key: str, tip: str, area: str) -> QAction:
+        """One more tool in the exclusive tool group (e.g. the cross-hair of linked views);
+        the caller places it in its menus and toolbars."""
+        act = QAction(text, self, checkable=True)
+        act.setShortcut(key)
+        act.setToolTip(f"{tip} ({key})")
+        act.triggered.connect(lambda _=False: self.set_tool(tool))
+        self.tool_group.addAction(act)
+        self.tools[tool] = act
+        act.setProperty("shortcutArea", area)
         self._list.append(act)
         return act
 

@@ -78,6 +78,9 @@ class Viewport(QWidget):
         self.overlays_visible = True
         self.annotations_visible = True
         self.paint_error: str | None = None   # the one line shown instead of the frame
+        #: ``draw(painter, viewport)`` callables painted over the image, under the
+        #: measurements (cross-reference lines, the 3-D cursor: medview.qt.viewer.linking)
+        self.decorations: list = []
         self._logged_paint_errors: set = set()
         self.active = False
         self.smooth = True
@@ -121,13 +124,13 @@ class Viewport(QWidget):
     def _series_changed(self) -> None:
         self.drop_render_cache()
         m = self.model
-        if m.series is not None and m.count:
+        if m.planes is None and m.series is not None and m.count:  # planes need no decoding
             self.loader.request_around(m.series, m.index)
             self.loader.prefetch(m.series, around=m.index)
 
     def _frame_changed(self, index: int) -> None:
         m = self.model
-        if m.series is not None and m.count:
+        if m.planes is None and m.series is not None and m.count:
             self.loader.request_around(m.series, index)
 
     def _drop_scaled(self, *_) -> None:
@@ -303,6 +306,8 @@ class Viewport(QWidget):
                 draw_centre_message(p, rect, "Decoding…")
         if annotations and image is not None:
             self._draw_image_overlays(p)
+            for draw in self.decorations:
+                draw(p, self)
             self._draw_annotations(p)
         if overlays:
             text = view_corner_text(m, anonymous, captions=image is not None and annotations)
