@@ -38,7 +38,7 @@ TOOL_ACTIONS = (
     (PROBE, "Pixel Pro&be", "Shift+P",
      "Pin a pixel's value: HU on CT, SUV on PET when the header allows one"),
     (TEXT, "&Text", "T", "Put a text note on the image"),
-    (CALIBRATION, "Calibrate from a &Known Length", "K",
+    (CALIBRATION, "Calibrate from a &Known Length", "Shift+C",
      "Draw a line over an object of known size and type its length: "
      "the whole series measures with it"),
 )
