@@ -639,7 +639,8 @@ class MainWindow(QMainWindow):
         self.toolbar = tb
         mpr_bar = QToolBar("MPR and Linked Views", self)
         mpr_bar.setObjectName("MprToolBar")
-        mpr_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        mpr_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        mpr_bar.setIconSize(tb.iconSize())
         self.mpr.fill_toolbar(mpr_bar)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # a row of its own: never clipped
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, mpr_bar)

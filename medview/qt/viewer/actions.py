@@ -9,14 +9,14 @@ focus is in the viewer grid.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import QMenu, QSpinBox, QToolBar, QToolButton
 
 from medview.core.annotations import (ANGLE, CALIBRATION, COBB, ELLIPSE, FREEHAND, LENGTH,
                                       POLYLINE, PROBE, RECT, TEXT)
 from medview.qt.viewer.cine import MAX_FPS, MIN_FPS
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
-from medview.qt.viewer.icons import icon, layout_icon
+from medview.qt.viewer.icons import ICONS, icon, layout_icon
 from medview.qt.viewer.viewport import Viewport
 from medview.view.model import MAGNIFIER, POINTER
 
@@ -219,7 +219,7 @@ class ViewerActions(QObject):
     def add_tool(self, tool: str, text: str, key: str, tip: str, area: str) -> QAction:
         """One more tool in the exclusive tool group (e.g. the cross-hair of linked views);
         the caller places it in its menus and toolbars."""
-        act = QAction(text, self, checkable=True)
+        act = QAction(icon(tool) if tool in ICONS else QIcon(), text, self, checkable=True)
         act.setShortcut(key)
         act.setToolTip(f"{tip} ({key})")
         act.triggered.connect(lambda _=False: self.set_tool(tool))

@@ -199,10 +199,11 @@ def _freehand(p, ink, on):
 
 
 def _probe(p, ink, on):
-    _pen(p, ink.line)
-    p.drawEllipse(QPointF(12, 12), 6, 6)
-    _lines(p, (12, 2, 12, 6), (12, 18, 12, 22), (2, 12, 6, 12), (18, 12, 22, 12))
-    _dots(p, ink.accent(theme.MEASURE), ((12, 12),), 1.8)
+    _pen(p, ink.line, 1.5)
+    p.drawEllipse(QPointF(7, 7), 4, 4)
+    _lines(p, (10, 10, 13, 13))                       # a leader to the value
+    _dots(p, ink.accent(theme.MEASURE), ((7, 7),), 1.5)
+    _text(p, ink, QRectF(10, 13, 13, 9), "HU", 7.5)
 
 
 def _text_tool(p, ink, on):
@@ -374,6 +375,68 @@ def _save_png(p, ink, on):
     _dots(p, ink.accent(theme.MEASURE), ((16.5, 8.5),), 1.6)
 
 
+# --------------------------------------------------------------------------- MPR, links
+
+
+def _mpr(p, ink, on):
+    _pen(p, ink.line, 1.5)
+    front, back = QRectF(3.75, 8.75, 11.5, 11.5), QRectF(8.75, 3.75, 11.5, 11.5)
+    p.drawRect(front)
+    p.drawRect(back)
+    for a, b in ((front.topLeft(), back.topLeft()), (front.topRight(), back.topRight()),
+                 (front.bottomLeft(), back.bottomLeft()),
+                 (front.bottomRight(), back.bottomRight())):
+        p.drawLine(a, b)
+    p.setPen(Qt.PenStyle.NoPen)
+    accent = QColor(ink.accent(theme.ACCENT))
+    accent.setAlphaF(0.75)
+    p.setBrush(accent)   # a slice through the middle of the block
+    p.drawPolygon(_poly((3.75, 14.5), (15.25, 14.5), (20.25, 9.5), (8.75, 9.5)))
+
+
+def _crosshair(p, ink, on):
+    _pen(p, ink.line)
+    _lines(p, (12, 2, 12, 8.5), (12, 15.5, 12, 22), (2, 12, 8.5, 12), (15.5, 12, 22, 12))
+    _dots(p, ink.accent(theme.ACCENT), ((12, 12),), 2.2)
+
+
+def _tilted_plane(p, ink) -> None:
+    _pen(p, ink.line, 1.5)
+    p.drawPolygon(_poly((2.75, 16), (12, 9), (21.25, 12), (12, 19)))
+
+
+def _rotate_plane(p, ink, on):
+    _tilted_plane(p, ink)
+    _pen(p, ink.accent(theme.ACCENT), 1.5)
+    p.drawArc(QRectF(6, 2, 12, 8), 160 * 16, -140 * 16)
+    _arrow_head(p, ink, QPointF(17.6, 4.6), 60, 3.5)
+
+
+def _reset_oblique(p, ink, on):
+    _tilted_plane(p, ink)
+    _pen(p, ink.accent(theme.ACCENT), 1.5)
+    p.drawArc(QRectF(6, 2, 12, 8), 20 * 16, 140 * 16)
+    _arrow_head(p, ink, QPointF(6.4, 4.6), 120, 3.5)
+
+
+def _reference_lines(p, ink, on):
+    _square_pen(p, ink.line, 1.5)
+    p.drawRect(QRectF(3.75, 3.75, 16.5, 16.5))
+    pen = QPen(ink.accent(theme.REFERENCE_LINE), 2)
+    p.setPen(pen)
+    _lines(p, (3.75, 9, 20.25, 9), (14, 3.75, 14, 20.25))
+
+
+def _sync(p, ink, on):
+    _square_pen(p, ink.line, 1.5)
+    p.drawRect(QRectF(2.75, 4.75, 7.5, 14.5))
+    p.drawRect(QRectF(13.75, 4.75, 7.5, 14.5))
+    _pen(p, ink.accent(theme.ACCENT), 1.5)
+    _lines(p, (6.5, 8, 6.5, 16), (17.5, 8, 17.5, 16))
+    _arrow_head(p, ink, QPointF(6.5, 18), 90, 3)
+    _arrow_head(p, ink, QPointF(17.5, 18), 90, 3)
+
+
 def _trainer(p, ink, on):
     _square_pen(p, ink.line, 1.5)
     p.drawPolyline(_poly((3.75, 3), (3.75, 20.25), (21, 20.25)))   # axes
@@ -391,5 +454,7 @@ ICONS: dict[str, Draw] = {
     "flip_h": _flip(False), "flip_v": _flip(True), "invert": _invert,
     "auto_window": _auto_window, "presets": _presets, "reset": _reset, "cine": _cine,
     "open_file": _open_file, "open_folder": _open_folder, "save_png": _save_png,
-    "trainer": _trainer,
+    "trainer": _trainer, "mpr": _mpr, "crosshair": _crosshair,
+    "rotate-plane": _rotate_plane, "reset_oblique": _reset_oblique,
+    "reference_lines": _reference_lines, "sync": _sync,
 }

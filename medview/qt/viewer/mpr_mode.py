@@ -21,6 +21,7 @@ from medview.app.volume_job import build_volume
 from medview.core.imports import load
 from medview.qt.viewer.actions import ViewerActions
 from medview.qt.viewer.grid import ViewerGrid
+from medview.qt.viewer.icons import icon
 from medview.qt.viewer.linking import AREA, ViewerLinks
 from medview.qt.workers import Workers
 from medview.view.model import CROSSHAIR, POINTER, ROTATE_PLANE
@@ -98,6 +99,11 @@ class MprController(QObject):
         self.links.lines_action.setIconText("Ref Lines")
         self.links.sync_action.setIconText("Sync")
         self.reset_oblique_action.setIconText("Reset Oblique")
+        for act, name in ((self.mpr_action, "mpr"), (self.links.lines_action, "reference_lines"),
+                          (self.links.sync_action, "sync"),
+                          (self.reset_oblique_action, "reset_oblique")):
+            act.setIcon(icon(name))
+        self.reset_oblique_action.setToolTip("Put the oblique plane back to its start")
         for act in (self.mpr_action, self.crosshair_action, self.rotate_action,
                     self.links.lines_action, self.links.sync_action):
             tb.addAction(act)
