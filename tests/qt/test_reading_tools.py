@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter
+from PySide6.QtGui import QColor, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QInputDialog
 
 from medview.core import geometry
@@ -282,7 +282,7 @@ def test_toolbar_icons_have_tooltips_and_stay_sharp_at_twice_the_pixels(qtbot, w
 
 _BUTTON_AT_DPR_2 = """
 import json
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication, QToolButton
 from medview.qt.viewer.icons import icon
 from tests.qt.test_reading_tools import _soft_edge_on
