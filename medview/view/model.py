@@ -442,8 +442,9 @@ class ViewModel:
         return self._keys[2]
 
     def user_calibration(self) -> tuple[float, float] | None:
-        """The series' user calibration ``(row_mm, col_mm)`` (:mod:`.calibration`), or None."""
-        if self.series is None:
+        """The series' user calibration ``(row_mm, col_mm)`` (:mod:`.calibration`), or
+        None; always None on MPR planes, which carry the volume's true spacing."""
+        if self.series is None or self.planes is not None:
             return None
         return calibration.in_force(self.annotations, self.series_keys())
 
@@ -463,9 +464,14 @@ class ViewModel:
         """The true length of calibration line ``a`` on the current image: from now on
         the series measures with it (earlier calibration lines of the series go).
 
-        Raises ValueError for a length that is not a positive number or a line of
-        zero length (the reader is asked again)."""
+        Raises ValueError for a length that is not a positive number, a line of
+        zero length (the reader is asked again) or a line on an MPR plane (planes are
+        reformatted at the volume's true spacing: calibrating one would change the
+        series' own images, not the plane)."""
         f = self.frame
+        if self.planes is not None:
+            raise ValueError("MPR planes are measured at the volume's true spacing; "
+                             "calibrate on the series' own images")
         load("medview.core.geometry").user_spacing(f.spacing, a.points[0], a.points[1], mm)
         a.known_mm = float(mm)
         a._cache = None
@@ -473,7 +479,7 @@ class ViewModel:
         self.events.annotations.emit()
 
     def _update_calibration(self) -> None:
-        if self.frame is not None:
+        if self.frame is not None and self.planes is None:
             calibration.update(self.annotations, self.series_keys(), self.frame)
 
     # ------------------------------------------------------------------ tools and measurements
