@@ -370,22 +370,29 @@ class MainWindow(QMainWindow):
 
     def hang(self, study) -> None:
         """Lay the grid out by the hanging protocols for ``study`` (just read): the
-        layout and the series of each viewport; a bad user protocol file is one line."""
+        layout and the series of each viewport; a bad user protocol file is one line.
+        Cells in an MPR plane show the series' own images until its volume is built
+        (as the MPR action builds it), then the plane."""
         hanging = load("medview.app.hanging")
         protocols, notes = load("medview.core.hanging_protocols").load_protocols()
         studies = [st for p in self.library.patients for st in p.studies]
         try:
-            name, series, protocol = hanging.hang(study, studies, LAYOUTS, protocols)
+            name, cells, protocol = hanging.hang(study, studies, LAYOUTS, protocols, mpr=True)
         except Exception as exc:  # noqa: BLE001 - a protocol must never stop a study opening
             self.statusBar().showMessage(user_reason(exc, "applying the hanging protocol"),
                                          10000)
             return
+        if self.mpr.showing or self.mpr.building:
+            self.mpr.leave()
         self.grid.set_layout(name)
-        for vp, s in zip(self.grid.viewports, series):
-            self.grid.show_series(s, vp)
-        if series:
+        for vp, cell in zip(self.grid.viewports, cells):
+            self.grid.show_series(cell.series, vp)
+        if cells:
             self.grid.set_active(self.grid.viewports[0])
-            self.browser.select_series(series[0].id)
+            self.browser.select_series(cells[0].series.id)
+        planes = [(vp, c.plane) for vp, c in zip(self.grid.viewports, cells) if c.plane]
+        if planes:
+            self.mpr.enter(planes[0][0].model.series, planes)
         self.last_protocol = protocol
         if notes:
             self.statusBar().showMessage(notes[0], 10000)
