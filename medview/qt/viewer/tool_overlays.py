@@ -58,16 +58,23 @@ def draw_loupe(p: QPainter, loupe: Loupe, transform: QTransform, image: QImage,
     p.restore()
 
 
-def draw_scale_bar(p: QPainter, rect: QRectF, bar: ScaleBar) -> QRectF:
+def draw_scale_bar(p: QPainter, rect: QRectF, bar: ScaleBar, avoid: list[QRectF] = ()) -> QRectF:
     """A horizontal bar of ``bar.pixels`` centred above the bottom edge of ``rect``,
-    with its length and spacing above it; returns the area it took."""
+    with its length and spacing above it, moved up past any text in ``avoid`` (corner
+    text, orientation letters) it would cover; returns the area it took."""
     font = QFont(p.font())
     font.setPointSizeF(max(8.0, font.pointSizeF() - 0.5))
     fm = QFontMetricsF(font)
     text = f"{bar.text}  ·  {bar.source}"
     x0 = round(rect.center().x() - bar.pixels / 2)
     x1 = x0 + bar.pixels
+    tw = fm.horizontalAdvance(text)
     y = rect.bottom() - _MARKER_ROOM - _BAR_TICK
+    label_h = _BAR_TICK + 3 + fm.height()
+    for other in sorted(avoid, key=lambda r: r.top(), reverse=True):
+        box = QRectF(min(x0, rect.center().x() - tw / 2), y - label_h, max(bar.pixels, tw), label_h + 1)
+        if other.intersects(box):
+            y = other.top() - 2
     p.save()
     p.setFont(font)
     for colour, width in ((theme.OVERLAY_SHADOW, 3.0), (theme.OVERLAY_TEXT, 1.0)):
@@ -78,7 +85,6 @@ def draw_scale_bar(p: QPainter, rect: QRectF, bar: ScaleBar) -> QRectF:
         for x in (x0, (x0 + x1) / 2, x1):
             tick = _BAR_TICK if x != (x0 + x1) / 2 else _BAR_TICK / 2
             p.drawLine(QPointF(x + 0.5, y + 0.5 - tick), QPointF(x + 0.5, y + 0.5))
-    tw = fm.horizontalAdvance(text)
     base = QPointF(rect.center().x() - tw / 2, y - _BAR_TICK - 3 - fm.descent())
     p.setPen(QColor(theme.OVERLAY_SHADOW))
     p.drawText(base + QPointF(1, 1), text)

@@ -314,10 +314,10 @@ class Viewport(QWidget):
             corners = draw_corners(p, rect, text, self._corner_cache)
             markers = m.orientation_markers() if image is not None else None
             if markers is not None:
-                draw_markers(p, rect, markers, self._corner_cache, avoid=corners)
+                corners += draw_markers(p, rect, markers, self._corner_cache, avoid=corners)
             bar = m.current_scale_bar() if image is not None else None
             if bar is not None:
-                draw_scale_bar(p, rect, bar)
+                draw_scale_bar(p, rect, bar, avoid=corners)
         if image is not None and border:   # the loupe is on screen only, never exported
             self._draw_loupe(p)
         if border:
