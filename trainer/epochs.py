@@ -1,5 +1,5 @@
 """The training core: the optimisation state of a run and its epoch loop, with backbone
-freezing, early stopping, the time budget and a checkpoint after every epoch.
+freezing, early stopping, the time budget and the resume checkpoint.
 """
 
 from __future__ import annotations
