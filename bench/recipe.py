@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     run = args.work / f"run-{args.task}-n{args.n}{'-nomask' if args.no_masks else ''}"
     job = {"dataset": str(dataset), "model": MODELS[args.task], "time_budget_minutes": args.budget,
            "output": str(run), **json.loads(args.job)}
+    run = Path(job["output"])
     if args.task == "segmentation":
         job["dataset"] = {"path": str(dataset), "class_names": ["background", "lesion"]}
     run.mkdir(parents=True, exist_ok=True)

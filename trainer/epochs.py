@@ -259,8 +259,9 @@ class Training:
             return False
         fit = min(fit, self.pace.max_epochs)
         if fit < self.epochs or fit > math.ceil(self.epochs * 1.1):
-            self.sink.log("info", f"time budget: {fit} epochs fit (planned {self.epochs}; epochs take "
-                                  f"~{self._epoch_s():.1f} s)")
+            if abs(fit - self.epochs) >= max(2, 0.1 * self.epochs):  # small corrections go unsaid
+                self.sink.log("info", f"time budget: {fit} epochs fit (planned {self.epochs}; epochs take "
+                                      f"~{self._epoch_s():.1f} s)")
             self.epochs = fit
             set_planned_epochs(self.scheduler, fit)
         return False

@@ -20,8 +20,10 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   run.
 * **epochs**: as many as fit the budget (measured speed, preparation already spent, the
   end of the run reserved), at most :data:`MAX_EPOCHS`; a linear learning-rate warm-up of
-  5 % of them (random start) and a cosine decay over the rest; early stopping after
-  half of them without progress. The loop re-plans with the epoch times it measures.
+  5 % of them (random start) and a cosine decay over the rest; no early stopping: with a
+  few dozen validation images an early best epoch is often luck (measured: runs stopped
+  at a third of their budget on a lucky second epoch), and the late epochs of a cosine
+  schedule are usually its best. The loop re-plans with the epoch times it measures.
 * **start check** (``compare_with_scratch``, default with the quick preset): a start from
   trained weights is also trained from random weights, each in half of the training
   time; the better on validation is kept (:mod:`trainer.start_check`).
@@ -128,7 +130,7 @@ def starts_trained(job: Job) -> bool:
 
 def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
     """The settings that depend on the data only: input size, augmentation, batch size,
-    learning rate, the freezing policy and the start check.
+    learning rate, the freezing policy, early stopping and the start check.
 
     Parameters
     ----------
@@ -164,6 +166,8 @@ def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
         changes["freeze_epochs"] = r.choose(
             "freeze_epochs", freeze, "head warm-up on trained weights, then everything learns" if trained
             else "random weights: everything learns from the start")
+    if job.early_stopping is None:
+        changes["early_stopping"] = r.choose("early_stopping", 0, "off: the epochs or the budget end the run")
     if job.compare_with_scratch and trained:
         r.arms = 2
         r.choose("compare_with_scratch", True, "trained start checked against random weights, "
@@ -174,7 +178,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
 def plan_epochs(job: Job, r: Recipe, seconds: float | None, epoch_s: float | None,
                 trained: bool | None = None) -> Job:
     """Epochs (when the job leaves them out) and what follows from them: the learning-rate
-    warm-up and the early-stopping patience.
+    warm-up and the length of the head warm-up.
 
     Parameters
     ----------
@@ -209,12 +213,6 @@ def plan_epochs(job: Job, r: Recipe, seconds: float | None, epoch_s: float | Non
         changes["warmup_epochs"] = r.choose(
             "warmup_epochs", warm, "trained start: the head warm-up serves" if trained else
             ("too few epochs" if epochs < 10 else "5 % of the epochs"))
-    if job.early_stopping is None:
-        # half: a few dozen validation images make an early best epoch often a lucky one,
-        # and the late epochs of a cosine schedule are usually the best
-        patience = 0 if epochs <= 10 else max(10, epochs // 2)
-        changes["early_stopping"] = r.choose(
-            "early_stopping", patience, "off for 10 epochs or fewer" if not patience else "half of the epochs")
     return replace(job, **changes)
 
 

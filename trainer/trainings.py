@@ -151,8 +151,7 @@ def fit_trainings(parsed, job, pace, recipe, run, net, data, ckpt_dir: Path, che
     state = _scratch_checkpoint(scratch_dir, resume, run["dist"])
     if state is not None:
         budget.catch_up(float(state.get("spent_s", 0.0)))
-    unplanned = replace(job, epochs=parsed.epochs, early_stopping=parsed.early_stopping,
-                        warmup_epochs=parsed.warmup_epochs,
+    unplanned = replace(job, epochs=parsed.epochs, warmup_epochs=parsed.warmup_epochs,
                         freeze_epochs=parsed.freeze_epochs if parsed.freeze_epochs is not None else 0)
     job2, pace2 = plan_training(parsed, unplanned, recipe, data.sizes, budget, arm=1, offset=first.epochs,
                                 trained=False)
