@@ -6,10 +6,13 @@ so a mistake is named (field and reason) before anything is queued.
 
 Presets (:data:`trainer.config.PRESETS`):
 
-* **Quick fine-tune** — the backbone stays frozen, 5 epochs: minutes on a clinic PC;
-  for a registered model that already knows this kind of image.
-* **Full fine-tune** — 30 epochs, backbone frozen for the first 2, early stopping.
+* **Quick fine-tune** — 10 minutes; a start from trained weights is checked against random
+  weights and the better kept; for a registered model that already knows this kind of image.
+* **Full fine-tune** — 30 minutes.
 * **Advanced** — the defaults of Full, and every field in a form.
+
+Within its time the trainer's recipe (``trainer/recipe.py``) chooses input size, epochs,
+augmentation and the rest from the data set.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from medview.qt import theme
 __all__ = ["SetupForm", "ADVANCED_FIELDS", "default_name"]
 
 PRESET_TEXT = {
-    "quick": ("Quick fine-tune", "Keeps the starting model's backbone frozen and trains 5 epochs. Minutes on "
-                                 "this PC. Best with a registered model that already knows this kind of image."),
-    "full": ("Full fine-tune", "Trains the whole network for up to 30 epochs (backbone frozen for the first 2), "
-                               "stopping early when validation stops improving."),
+    "quick": ("Quick fine-tune", "10 minutes on this PC. A registered model is adapted to your cases and "
+                                 "checked against the same network trained from random weights; the better is "
+                                 "kept."),
+    "full": ("Full fine-tune", "30 minutes. Image size, epochs and augmentation are chosen from your images; "
+                               "the best epoch on validation is kept."),
     "advanced": ("Advanced", "Every setting in a form, starting from the Full fine-tune values."),
 }
 
@@ -169,8 +173,6 @@ class SetupForm(QWidget):
             presets.addWidget(b)
             b.toggled.connect(self._preset_toggled)
         presets.addStretch(1)
-        self.warning = theme.note_label(colour=theme.WARNING)
-        self.warning.hide()
         self.intended_box = self._build_intended()
 
         self.advanced = QGroupBox("Advanced settings")
@@ -205,7 +207,6 @@ class SetupForm(QWidget):
         lay.addWidget(self.intended_box)
         lay.addLayout(presets)
         lay.addWidget(self.preset_help)
-        lay.addWidget(self.warning)
         lay.addWidget(self.advanced)
         lay.addWidget(self.error_label)
 
@@ -503,11 +504,6 @@ class SetupForm(QWidget):
         return self.error
 
     def _validate(self) -> None:
-        scratch = "architecture" in self.model_spec()
-        self.warning.setText("Quick fine-tune keeps the backbone frozen; a network with random weights learns "
-                             "little that way. Choose Full fine-tune, or start from a registered model."
-                             if scratch and self.preset == "quick" else "")
-        self.warning.setVisible(bool(self.warning.text()))
         if not self.dataset_path:
             self.error = "choose the labelled images first"
         else:
