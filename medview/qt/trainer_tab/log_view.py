@@ -28,11 +28,15 @@ def describe_event(e) -> tuple[str, str] | None:
         return e.level, e.message
     if kind == "job_started":
         d = e.dataset
+        if e.task == "pretrain":  # unlabelled images: no classes, no split
+            return "info", f"started: pre-training {e.model} on {e.device}; {d.get('n_samples')} images"
         counts = ", ".join(f"{k} {v}" for k, v in (d.get("counts") or {}).items())
         s = e.split
         return "info", (f"started: {e.task}, model {e.model} on {e.device}; {d.get('n_samples')} images "
                         f"({counts}); split train {s.get('train')} / val {s.get('val')} / test {s.get('test')}")
     if kind == "epoch_end":
+        if e.val_loss is None and not e.metrics:  # pre-training: nothing to validate on
+            return "info", f"epoch {e.epoch}/{e.epochs}: loss {_f(e.train_loss)}; lr {e.lr:.3g}"
         metrics = ", ".join(f"{k} {_f(v, 3)}" for k, v in e.metrics.items())
         return "info", (f"epoch {e.epoch}/{e.epochs}: train loss {_f(e.train_loss)}, validation loss "
                         f"{_f(e.val_loss)}; {metrics}; lr {e.lr:.3g}")

@@ -1,0 +1,195 @@
+"""A new pre-training job: teach a network's early layers what the clinic's images look
+like, from unlabelled studies, so that later training jobs need fewer labelled cases.
+
+The page writes the job ``trainer/JOBS.md`` documents for ``"task": "pretrain"``
+(folders of unlabelled DICOM / PNG images, an architecture, a time budget, a name) and
+checks it with the trainer's own validator as it changes. Its result is a *backbone*
+that the training form then offers under "Start from".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QPushButton, QVBoxLayout, QWidget)
+
+from medview.core.imports import load
+from medview.qt import theme
+from medview.qt.trainer_tab.time_budget import OVERNIGHT_MINUTES, TimeBudgetField
+
+__all__ = ["PretrainForm", "pretrain_job", "default_backbone_name", "DEFAULT_ARCHITECTURE", "DEFAULT_MINUTES"]
+
+DEFAULT_ARCHITECTURE = "resnet18"
+DEFAULT_MINUTES = 60
+
+INTRO = (
+    "<b>Pre-train a backbone on your own images.</b> Point it at folders of <i>unlabelled</i> studies "
+    "(DICOM, PNG or JPEG; sub-folders are searched too), for example a copy of last year's archive. "
+    "The network learns what your images look like without any labels; classification and segmentation "
+    "jobs can then <b>start from</b> it and learn from far fewer labelled cases. "
+    "It runs in the background, can be cancelled and resumed, and suits a night when the PC is free."
+)
+
+TIPS = {
+    "folders": "Folders of unlabelled images: DICOM, PNG or JPEG, searched with their sub-folders. "
+               "More images (thousands) make a better backbone; labels are not needed.",
+    "architecture": "The network that learns. A training job of the same network can start from the "
+                    "result. resnet18 is quick on a PC without a graphics card.",
+    "budget": "How long pre-training may run. It stops when the time is up and keeps what it has learnt; "
+              "more time usually gives a better backbone. Overnight suits a PC that is free at night.",
+    "name": "The name training jobs offer it under (Start from). Lower-case letters, digits, - _ .",
+}
+
+
+def default_backbone_name(folders: list[str]) -> str:
+    """``<first folder's name>-backbone`` in registry spelling (``backbone`` without folders)."""
+    stem = Path(folders[0]).name if folders else ""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._")
+    return f"{slug[:55]}-backbone" if slug else "backbone"
+
+
+def pretrain_job(folders: list[str], architecture: str, minutes: int, name: str) -> dict:
+    """The pre-training job (``trainer/JOBS.md``): one folder as a string, several as a list."""
+    return {"task": "pretrain", "name": name, "dataset": folders[0] if len(folders) == 1 else list(folders),
+            "model": {"architecture": architecture}, "time_budget_minutes": int(minutes)}
+
+
+class PretrainForm(QWidget):
+    """Folders, architecture, time budget and name of a new pre-training job.
+
+    Parameters
+    ----------
+    architectures : list of str
+        What may be pre-trained (:data:`DEFAULT_ARCHITECTURE` is chosen when listed).
+    settings : Settings, optional
+        Remembers the last folder chosen.
+
+    Signals
+    -------
+    changed()
+        Anything changed (debounced); :attr:`error` says whether the job is valid.
+    """
+
+    changed = Signal()
+
+    def __init__(self, architectures: list[str], settings=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._config = load("trainer.config")
+        self.settings = settings
+        self.error: str | None = "add a folder of images first"
+        self._timer = QTimer(self, singleShot=True, interval=120)
+        self._timer.timeout.connect(self._validate)
+        self._build(architectures)
+        self._validate()
+
+    def _build(self, architectures: list[str]) -> None:
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
+        self.folder_list = QListWidget()
+        self.folder_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.folder_list.setToolTip(TIPS["folders"])
+        self.folder_list.setMaximumHeight(110)
+        self.add_button = QPushButton("Add folder…")
+        self.add_button.setToolTip(TIPS["folders"])
+        self.add_button.clicked.connect(self._choose_folder)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Leave the selected folders out")
+        self.remove_button.clicked.connect(self._remove_selected)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        folders = QHBoxLayout()
+        folders.addWidget(self.folder_list, 1)
+        folders.addLayout(buttons)
+
+        self.arch_combo = QComboBox()
+        self.arch_combo.addItems(architectures)
+        self.arch_combo.setCurrentText(DEFAULT_ARCHITECTURE)
+        self.arch_combo.setToolTip(TIPS["architecture"])
+        self.budget = TimeBudgetField(choices=(30, 120, OVERNIGHT_MINUTES), optional=False, default=DEFAULT_MINUTES)
+        self.budget.setToolTip(TIPS["budget"])
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText(default_backbone_name([]))
+        self.name_edit.setToolTip(TIPS["name"])
+        form = QFormLayout()
+        form.addRow("Network", self.arch_combo)
+        form.addRow("Time budget", self.budget)
+        form.addRow("Name", self.name_edit)
+        self.error_label = theme.note_label(colour=theme.ERROR)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(intro)
+        lay.addWidget(QLabel("<b>1. Unlabelled images</b>"))
+        lay.addLayout(folders)
+        lay.addWidget(QLabel("<b>2. Network and time</b>"))
+        lay.addLayout(form)
+        lay.addWidget(self.error_label)
+        self.arch_combo.currentIndexChanged.connect(self._changed)
+        self.budget.changed.connect(self._changed)
+        self.name_edit.textChanged.connect(self._changed)
+
+    # ------------------------------------------------------------------ folders
+
+    def folders(self) -> list[str]:
+        return [self.folder_list.item(i).text() for i in range(self.folder_list.count())]
+
+    def add_folder(self, folder: str | Path) -> None:
+        """Add a folder (once)."""
+        text = str(Path(folder))
+        if text not in self.folders():
+            self.folder_list.addItem(text)
+            self.name_edit.setPlaceholderText(default_backbone_name(self.folders()))
+            self._changed()
+
+    def _choose_folder(self) -> None:
+        start = self.settings.value("trainer/last_unlabelled", "") if self.settings is not None else ""
+        folder = QFileDialog.getExistingDirectory(self, "Folder of unlabelled images", start or str(Path.home()))
+        if folder:
+            if self.settings is not None:
+                self.settings.set_value("trainer/last_unlabelled", folder)
+            self.add_folder(folder)
+
+    def _remove_selected(self) -> None:
+        for item in self.folder_list.selectedItems():
+            self.folder_list.takeItem(self.folder_list.row(item))
+        self.name_edit.setPlaceholderText(default_backbone_name(self.folders()))
+        self._changed()
+
+    # ------------------------------------------------------------------ the job
+
+    def name(self) -> str:
+        return self.name_edit.text().strip() or self.name_edit.placeholderText()
+
+    def job_dict(self) -> dict:
+        """The job (may be invalid: see :attr:`error`)."""
+        return pretrain_job(self.folders(), self.arch_combo.currentText(), self.budget.minutes(), self.name())
+
+    def _changed(self, *_args) -> None:
+        self._timer.start()
+
+    def validate_now(self) -> str | None:
+        self._timer.stop()
+        self._validate()
+        return self.error
+
+    def _validate(self) -> None:
+        folders = self.folders()
+        missing = [f for f in folders if not Path(f).is_dir()]
+        if not folders:
+            self.error = "add a folder of images first"
+        elif missing:
+            self.error = f"{missing[0]}: folder not found"
+        else:
+            try:
+                self._config.parse_job(self.job_dict())
+                self.error = None
+            except ValueError as err:
+                self.error = str(err)
+        self.error_label.setText(self.error if folders else "")
+        self.error_label.setVisible(bool(self.error_label.text()))
+        self.changed.emit()
