@@ -29,6 +29,9 @@ from medview.inference.manifest import (MANIFEST_NAME, WEIGHTS_NAME, Manifest, M
                                         ModelError, WeightsSpec, read_manifest, write_manifest)
 
 SHIPPED, USER = "shipped", "user"
+#: The folder of backbones inside a models folder: not models, never listed as such
+#: (see :mod:`medview.inference.backbones`).
+BACKBONES_FOLDER = "backbones"
 _LEGACY_SUFFIXES = (".pth", ".pt", ".bin")
 
 
@@ -418,8 +421,9 @@ def _check_stride(module, manifest: Manifest) -> None:
 def _model_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    # Dot-folders are staging areas of imports in progress.
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # Dot-folders are staging areas of imports in progress; backbones are not models.
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and p.name != BACKBONES_FOLDER)
 
 
 def _entry(folder: Path, source: str) -> ModelEntry:
