@@ -395,6 +395,7 @@ class JobPage(QWidget):
         search = kind == "search"
         self.content.setCurrentWidget(self.search_view if search else self.charts)
         self.charts.set_pretrain(kind == "pretrain")
+        self.log.pretrain = kind == "pretrain"
         self.side.setTabVisible(self.side.indexOf(self.eval_scroll), kind == "train")
         self.side.setTabVisible(self.side.indexOf(self.backbone_view), kind == "pretrain")
         if self.narrow:

@@ -1,0 +1,159 @@
+"""Pre-training in the Trainer tab: the page writes a valid pretrain job, its job page
+charts the self-supervised loss (no accuracy, no evaluation), summarises the backbone and
+registers it, after which the training form offers it under "Start from"."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.qt_trainer.conftest import EventWriter, fake_job, wait_listed, write_test_backbone
+
+
+def _folders(tmp_path, n=2):
+    out = []
+    for i in range(n):
+        d = tmp_path / f"archive-{2024 + i}"
+        d.mkdir()
+        out.append(str(d))
+    return out
+
+
+def test_pretrain_page_writes_a_valid_job(qtbot, tab, demo, tmp_path):
+    from trainer import jobs
+    from trainer.config import parse_job
+
+    busy = fake_job(demo, "running", name="busy")  # a job runs: the new one waits in the queue
+    wait_listed(qtbot, tab, 1)
+    qtbot.mouseClick(tab.pretrain_button, Qt.MouseButton.LeftButton)
+    assert tab.stack.currentWidget() is tab.pretrain_scroll
+    form = tab.pretrain_form
+    assert not tab.pretrain_start.isEnabled()
+    assert form.arch_combo.currentText() == "resnet18" and form.budget.minutes() == 60
+    for w in (form.folder_list, form.arch_combo, form.budget.spin, form.name_edit):
+        assert w.toolTip()
+    a, b = _folders(tmp_path)
+    form.add_folder(a)
+    form.add_folder(b)
+    form.add_folder(a)  # once only
+    assert form.name_edit.placeholderText() == "archive-2024-backbone"
+    qtbot.mouseClick(form.budget.buttons[480], Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(form.name_edit, "clinic-archive")
+    qtbot.waitUntil(lambda: form.error is None and tab.pretrain_start.isEnabled(), timeout=5000)
+    job = form.job_dict()
+    assert job == {"task": "pretrain", "name": "clinic-archive", "dataset": [a, b],
+                   "model": {"architecture": "resnet18"}, "time_budget_minutes": 480}
+    parsed = parse_job(job)
+    assert (parsed.dataset, parsed.architecture, parsed.time_budget_minutes) == ((a, b), "resnet18", 480)
+    # a folder that is not there, and a bad name, are named before anything is queued
+    form.add_folder(tmp_path / "missing")
+    qtbot.waitUntil(lambda: form.error is not None and not tab.pretrain_start.isEnabled(), timeout=5000)
+    assert "missing" in form.error and form.error_label.isVisible()
+    form.folder_list.item(2).setSelected(True)
+    qtbot.mouseClick(form.remove_button, Qt.MouseButton.LeftButton)
+    form.name_edit.setText("Clinic Archive")
+    qtbot.waitUntil(lambda: form.error is not None and "name" in form.error, timeout=5000)
+    form.name_edit.setText("clinic-archive")
+    qtbot.waitUntil(lambda: tab.pretrain_start.isEnabled(), timeout=5000)
+    assert tab.pretrain_start.text() == "Add to queue" and "waits in the queue" in tab.pretrain_note.text()
+    form.grab().save(str(tmp_path / "pretrain_form.png"))
+    qtbot.mouseClick(tab.pretrain_start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(tab.queue.rows) == 2, timeout=20000)
+    info = next(i for i in jobs.list_jobs() if i.id != busy.id)
+    assert info.kind == "pretrain" and info.state == "queued"
+    queued = json.loads(info.job_file.read_text())
+    assert {k: queued[k] for k in job} == job
+    assert tab.queue.row(info.id).name == "clinic-archive (pre-training)"
+    qtbot.waitUntil(lambda: tab.job_page.job_id == info.id, timeout=5000)
+    assert "pre-training" in tab.job_page.title.text()
+
+
+def _pretrain_job(folder: str):
+    from trainer import jobs
+
+    info = jobs.enqueue({"task": "pretrain", "name": "clinic-archive", "version": "1", "dataset": folder,
+                         "model": {"architecture": "resnet18"}, "time_budget_minutes": 30})
+    jobs.write_state(info.folder, "running", pid=os.getpid(), reason=None)
+    return jobs.get(info.id)
+
+
+def _curve_len(curve) -> int:
+    x, _ = curve.getData()
+    return 0 if x is None else len(x)
+
+
+def test_pretrain_job_page_charts_the_loss_and_registers_the_backbone(qtbot, tab, tmp_path, isolated):
+    from medview.inference.backbones import list_backbones
+    from trainer import events as ev
+    from trainer import jobs
+
+    (folder,) = _folders(tmp_path, 1)
+    info = _pretrain_job(folder)
+    wait_listed(qtbot, tab, 1)
+    tab.select_job(info.id)
+    page = tab.job_page
+    assert page.kind == "pretrain"
+    charts = page.charts
+    w = EventWriter(info)
+    w.write(ev.JobStarted(job=info.id, task="pretrain", model="resnet18", split={"train": 40}, device="cpu",
+                          dataset={"task": "pretrain", "source": [folder], "n_found": 40, "n_images": 40,
+                                   "n_studies": 7}))
+    w.write(ev.EpochStarted(job=info.id, epoch=1, epochs=3))
+    for b, loss in enumerate((-0.2, -0.45, -0.6), 1):  # SimSiam: a negative cosine similarity
+        w.write(ev.Batch(job=info.id, epoch=1, batch=b, batches=3, loss=loss, images_per_s=20.0))
+    w.write(ev.EpochEnd(job=info.id, epoch=1, epochs=3, train_loss=-0.42, val_loss=None,
+                        metrics={"spread": 0.81}, lr=0.05, eta_s=125.0))
+    w.write(ev.CheckpointSaved(job=info.id, path=str(info.folder / "checkpoints" / "last.pt"), epoch=1,
+                               metric=None))
+    qtbot.waitUntil(lambda: _curve_len(charts.train_curve) == 1, timeout=5000)
+    charts.redraw()
+    assert list(charts.batch_curve.getData()[1]) == pytest.approx([-0.2, -0.45, -0.6])
+    # the loss alone: no validation curve, no accuracy chart, no evaluation
+    assert charts.loss_plot.isVisible() and not charts.metric_plot.isVisible()
+    assert not charts.val_curve.isVisible()
+    assert [label.text for _item, label in charts.legend.items] == ["train (each batch)", "train (epoch mean)"]
+    assert charts.loss_plot.getViewBox().viewRange()[1][0] < -0.6  # the negative loss is on the chart
+    side = page.side
+    assert not side.isTabVisible(side.indexOf(page.eval_scroll))
+    assert side.isTabVisible(side.indexOf(page.backbone_view))
+    assert "Epoch 1/3" in page.eta_label.text() and "2 min" in page.eta_label.text()
+    text = page.log.toPlainText()
+    assert "pre-training resnet18 on cpu; 40 images from 7 studies" in text
+    assert "epoch 1/3: loss -0.42, spread 0.81; lr 0.05" in text and "checkpoint saved (epoch 1)" in text
+    assert "validation" not in text
+
+    for b in (1, 2, 3):
+        w.write(ev.Batch(job=info.id, epoch=2, batch=b, batches=3, loss=-0.7 - b / 100, images_per_s=20.0))
+    w.write(ev.EpochEnd(job=info.id, epoch=2, epochs=2, train_loss=-0.72, val_loss=None,
+                        metrics={"spread": 0.78}, lr=0.04, eta_s=0.0))
+    backbone = write_test_backbone(info.folder / "backbone", "clinic-archive", "resnet18", version="1",
+                                   images=40, studies=7, duration_s=95.0, method="simsiam",
+                                   datasets=[folder], source=f"pretrain job {info.id}")
+    w.write(ev.Finished(job=info.id, model=str(backbone), best_metric=None))
+    jobs.write_state(info.folder, "finished", reason=None, ended=True)
+    view = page.backbone_view
+    qtbot.waitUntil(lambda: view.info is not None, timeout=10000)
+    assert side.currentWidget() is view
+    summary = view.summary.text()
+    for part in ("clinic-archive 1", "resnet18", ">40<", ">7<", "1 min 35 s", "simsiam", folder):
+        assert part in summary, part
+    assert page.eta_label.text().startswith("Finished") and "after 2 epochs" in page.eta_label.text()
+    assert "Stopped early" not in page.eta_label.text()
+    assert not page.use_row.isVisible()  # no model to register or export
+    assert view.register_button.isVisible() and view.register_button.isEnabled()
+    page.grab().save("/tmp/ui_pretrain.png")
+    # register: installed in the user folder, and the training form offers it at once
+    qtbot.mouseClick(view.register_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.registered, timeout=20000)
+    assert view.register_button.text() == "Registered" and not view.register_button.isEnabled()
+    assert "Start from" in view.status.text()
+    assert [(e.source, e.info.name) for e in list_backbones()] == [("user", "clinic-archive")]
+    qtbot.waitUntil(lambda: [b.name for b in tab.setup_form.start_from.backbones] == ["clinic-archive"],
+                    timeout=10000)
+    # opened again later (e.g. after a restart): the same page, already registered
+    tab.show_new_job()
+    tab.select_job(info.id)
+    qtbot.waitUntil(lambda: page.backbone_view.registered, timeout=10000)
