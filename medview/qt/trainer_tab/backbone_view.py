@@ -92,8 +92,9 @@ class BackboneView(QWidget):
                 return
             self.info, self.registered = result
             self.summary.setText(_table(summary_rows(self.info)))
-            if self.registered:
-                self._status(f"Registered: new {self.info.architecture} jobs can start from it.")
+            self._status(f"Registered: new {self.info.architecture} jobs can start from it." if self.registered else
+                         f"Registering it lets new training jobs of a {self.info.architecture} network "
+                         "start from it.")
             self._update()
 
         def failed(exc) -> None:
@@ -123,7 +124,11 @@ class BackboneView(QWidget):
 
         def failed(exc) -> None:
             if folder == self.folder:
-                self._status(f"Not registered: {exc}", error=True)
+                text = str(exc)
+                if "already installed" in text:  # the registry speaks CLI ("--replace"); say it in GUI terms
+                    text = (f"a backbone called {self.info.name} with version {self.info.version} is already "
+                            "installed.")
+                self._status(f"Not registered: {text}", error=True)
                 self._update()
 
         self.workers.start(_register, folder, on_return=done, on_error=failed)
