@@ -93,6 +93,9 @@ class ModelSpec:
     ``class_map`` (base only) says which output of the base model each class of the data
     set starts from (``{"new": "old"}``, ``null`` for a fresh output), for when the class
     names differ; equal class sets are matched by name without it.
+
+    ``backbone`` (architecture only, not with ``weights``) names a registered backbone
+    (:mod:`medview.inference.backbones`) whose trunk the network starts from.
     """
 
     base: str | None = None
@@ -101,6 +104,8 @@ class ModelSpec:
     arguments: dict[str, Any] = field(default_factory=dict)
     weights: str | None = None
     class_map: dict[str, str | None] | None = None
+    backbone: str | None = None
+    backbone_version: str | None = None
 
     @property
     def label(self) -> str:
@@ -385,13 +390,13 @@ def _model(top: Fields, base: Path | None) -> ModelSpec:
     if isinstance(raw, str):
         return _base_ref(top, "model", raw)
     sec = top.section("model")
-    sec.only(("base", "version", "architecture", "arguments", "weights", "class_map"))
+    sec.only(("base", "version", "architecture", "arguments", "weights", "class_map", "backbone"))
     has_base, has_arch = "base" in sec.data, "architecture" in sec.data
     if has_base == has_arch:
         sec.top_fail("model", "give either 'base' (a registered model name) or 'architecture' "
                               "(e.g. resnet18, fpn), not both or neither")
     if has_base:
-        for key in ("arguments", "weights"):
+        for key in ("arguments", "weights", "backbone"):
             if key in sec.data:
                 sec.fail(key, "only with 'architecture' (a base model brings its own)")
         spec = _base_ref(sec, "base", sec.text("base"))
@@ -415,7 +420,34 @@ def _model(top: Fields, base: Path | None) -> ModelSpec:
     weights = _path(sec.text("weights", default=None), base)
     if weights is not None and Path(weights).suffix.lower() not in (".safetensors", ".pth", ".pt", ".bin"):
         sec.fail("weights", "must be a .safetensors file or a PyTorch state dict (.pth/.pt)")
-    return ModelSpec(architecture=arch, arguments=arguments, weights=weights)
+    backbone, backbone_version = _backbone_ref(sec, arch, arguments, weights)
+    return ModelSpec(architecture=arch, arguments=arguments, weights=weights, backbone=backbone,
+                     backbone_version=backbone_version)
+
+
+def _backbone_ref(sec: Fields, arch: str, arguments: dict, weights: str | None
+                  ) -> tuple[str | None, str | None]:
+    """(name, version) of ``model.backbone``; checked against the architecture here,
+    found on disk when the network is built."""
+    from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES, SMP_ENCODERS, family_of
+
+    text = sec.text("backbone", default=None)
+    if text is None:
+        return None, None
+    if weights is not None:
+        sec.fail("backbone", "give either 'backbone' or 'weights', not both")
+    name, _, version = text.strip().partition("/")
+    if not _NAME_RE.match(name):
+        sec.fail("backbone", f"'{text}' is not a backbone name (lower-case letters, digits, '.', "
+                             "'_', '-'; optionally /VERSION)")
+    if family_of(arch, arguments) is None:
+        usable = (f"classifiers {', '.join(a for a in BACKBONE_ARCHITECTURES)}; segmenters with "
+                  f"arguments.encoder_name {', '.join(SMP_ENCODERS)}")
+        sec.fail("backbone", f"architecture '{arch}'"
+                             + (f" with encoder '{arguments.get('encoder_name', 'resnet34')}'"
+                                if arch not in BACKBONE_ARCHITECTURES else "")
+                             + f" cannot start from a backbone; usable: {usable}")
+    return name, version or None
 
 
 def _class_map(sec: Fields) -> dict[str, str | None] | None:

@@ -67,6 +67,7 @@ def build_network(job, ds, device, sink) -> Network:
         If the model fields are invalid, the base model or weights cannot be loaded, or
         no starting tensor fits the architecture.
     """
+    from medview.inference.backbone_layout import for_network
     from medview.inference.manifest import ManifestError, ModelError, parse_manifest
     from medview.inference.registry import build_module
     from trainer.start_weights import load_start_weights, output_classes
@@ -88,17 +89,22 @@ def build_network(job, ds, device, sink) -> Network:
         data["output"] = {"activation": "sigmoid" if binary_seg else "softmax"}
         init_state = state
     else:
+        backbone = _backbone(job) if job.model.backbone else None
         size = job.input_size or ((224, 224) if task == "classification" else (256, 256))
-        channels = job.channels or 1
+        channels = job.channels or (backbone[0].channels if backbone else 1)
         data = {
             "name": job.name, "version": job.version, "task": task,
             "architecture": {"name": job.model.architecture, "arguments": dict(job.model.arguments)},
             "classes": out_classes, "input": {"size": list(size), "channels": channels},
-            "normalisation": job.normalisation or {"mean": [0.5] * channels, "std": [0.25] * channels},
-            "preprocessing": job.preprocessing or {"window": "auto", "resize": "letterbox"},
+            "normalisation": job.normalisation or _default_normalisation(backbone, channels),
+            "preprocessing": job.preprocessing or (backbone[0].preprocessing if backbone
+                                                   else {"window": "auto", "resize": "letterbox"}),
             "output": {"activation": "sigmoid" if binary_seg else "softmax"},
         }
-        if job.model.weights:
+        if backbone:
+            info, init_state = backbone
+            init_source = f"backbone {info.name} {info.version} ({info.method or info.source})"
+        elif job.model.weights:
             init_state, init_source = _user_weights(job, job.model.weights), Path(job.model.weights).name
     data["card"] = {"intended_use": job.card.intended_use, "training_data": "(filled in at the end)",
                     "date": date.today().isoformat()}
@@ -113,13 +119,15 @@ def build_network(job, ds, device, sink) -> Network:
               f"trained from random initialisation ({manifest.architecture.name})")
     fresh: list[str] = []
     if init_state is not None:
+        if not job.model.base:  # torchvision / timm / smp layouts onto this network's names
+            init_state = for_network(init_state, module.state_dict())
         fresh = load_start_weights(module, init_state, init_source, manifest.input.channels,
                                    list(manifest.classes), sink, base_classes,
                                    job.model.class_map).fresh
     elif job.freeze_epochs:
         sink.log("warning", f"the backbone is frozen for {job.freeze_epochs} epoch(s) but starts "
                             "from random weights, so only the head learns then; start from a "
-                            "trained model (model.base) or set freeze_epochs to 0")
+                            "trained model (model.base or model.backbone) or set freeze_epochs to 0")
     module.to(device)
     _faster_batchnorm(module)
     backbone, backbone_params, head_params = backbone_and_head(module)
@@ -142,6 +150,35 @@ def _base_model(job):
     m = loaded.manifest
     sha = f", weights {m.weights.sha256[:12]}" if m.weights.sha256 else ""
     return m, loaded.module.state_dict(), f"{m.name} {m.version}{sha}"
+
+
+def _backbone(job):
+    """(info, tensors) of the job's ``model.backbone``, checked against its architecture."""
+    from medview.inference.backbone_layout import family_of
+    from medview.inference.backbones import BackboneError, find_backbone, read_backbone
+
+    spec = job.model
+    try:
+        info, state = read_backbone(find_backbone(spec.backbone, spec.backbone_version))
+    except BackboneError as err:
+        raise JobFailed(f"job field 'model.backbone': {err}") from None
+    family = family_of(spec.architecture, spec.arguments)
+    if info.architecture != family:
+        raise JobFailed(f"job field 'model.backbone': '{info.key}' is a {info.architecture} backbone; "
+                        f"this network needs a {family} one (model.architecture"
+                        f"{'' if family == spec.architecture else '.arguments.encoder_name'})")
+    return info, state
+
+
+def _default_normalisation(backbone, channels: int) -> dict:
+    """The backbone's normalisation (what its trunk learnt with), else the trainer's default."""
+    if backbone is None:
+        return {"mean": [0.5] * channels, "std": [0.25] * channels}
+    norm = backbone[0].normalisation
+    if len(norm["mean"]) == channels:
+        return dict(norm)
+    # a grey backbone in an RGB job (or back): the same value on every channel
+    return {k: [sum(norm[k]) / len(norm[k])] * channels for k in ("mean", "std")}
 
 
 def _user_weights(job, path: str) -> dict:

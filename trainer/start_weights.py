@@ -17,9 +17,9 @@ Three things go wrong silently if tensors are only matched by name and shape:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
+from medview.inference.backbone_layout import adapt_input_conv
 from trainer.errors import JobFailed
 
 __all__ = ["StartReport", "output_classes", "classes_differ", "output_layer", "class_rows",
@@ -126,23 +126,6 @@ def class_rows(base: list[str], new: list[str], class_map: dict[str, str | None]
     return rows, "mapped"
 
 
-def adapt_input_conv(weight, in_channels: int):
-    """A convolution kernel ``[out, in, kh, kw]`` adapted to ``in_channels`` inputs.
-
-    One input channel: the filters summed over the input axis (a grey image seen by RGB
-    filters as R = G = B). More: the filters repeated and scaled by ``in / in_channels``
-    so that the response to a uniform image keeps its size (timm ``adapt_input_conv``).
-    """
-    dtype = weight.dtype
-    w = weight.float()
-    if in_channels == 1:
-        w = w.sum(dim=1, keepdim=True)
-    else:
-        have = w.shape[1]
-        w = w.repeat(1, math.ceil(in_channels / have), 1, 1)[:, :in_channels] * (have / in_channels)
-    return w.to(dtype)
-
-
 def load_start_weights(module, state: dict, source: str, in_channels: int, classes: list[str],
                        sink, base_classes: list[str] | None = None,
                        class_map: dict[str, str | None] | None = None) -> StartReport:
@@ -182,10 +165,11 @@ def load_start_weights(module, state: dict, source: str, in_channels: int, class
     fits = {}
     for name, target in own.items():
         value = state.get(name)
-        if value is None:
-            report.fresh.append(name)
-        elif head is not None and name.rpartition(".")[0] == head:
+        if head is not None and name.rpartition(".")[0] == head:
             continue  # class rows: below
+        if value is None:
+            if not name.endswith("num_batches_tracked"):  # a step counter, not a weight
+                report.fresh.append(name)
         elif tuple(value.shape) == tuple(target.shape):
             fits[name] = value
         elif _is_input_conv(value, target, in_channels):

@@ -1,4 +1,4 @@
-"""``medview models list | show | import | export-onnx``."""
+"""``medview models list | show | import | export-onnx | backbones | import-backbone``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from medview.cli import EXIT_OK, CliError, print_json
+from medview.inference.backbones import list_backbones, shipped_backbones_dir, user_backbones_dir
 from medview.inference.manifest import Manifest, ModelError
 from medview.inference.registry import ModelEntry, Registry, no_models_message
 
@@ -27,6 +28,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--manifest", help="model.json for a file (default: next to the file)")
     imp.add_argument("--replace", action="store_true",
                      help="overwrite an installed model with the same name and version")
+    bbs = actions.add_parser("backbones", help="installed backbones (trunks that training jobs "
+                                               "start from; not runnable models)")
+    bbs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ib = actions.add_parser(
+        "import-backbone", help="make a backbone from a torchvision, timm or "
+                                "segmentation-models-pytorch state dict (.safetensors, or .pth "
+                                "read without unpickling code)")
+    ib.add_argument("source", help=".safetensors or .pth/.pt state dict")
+    ib.add_argument("--name", required=True, help="backbone name (lower-case)")
+    ib.add_argument("--architecture", required=True,
+                    help="resnet18, resnet34, resnet50, densenet121, mobilenet_v3_small, "
+                         "mobilenet_v3_large or efficientnet_b0")
+    ib.add_argument("--version", default="1", help="backbone version (default: 1)")
+    ib.add_argument("--register", action="store_true",
+                    help="install it in the user's backbones folder (jobs find it by name)")
+    ib.add_argument("--replace", action="store_true",
+                    help="with --register: overwrite an installed backbone of that name and version")
+    ib.add_argument("--out", help="without --register: the folder to write (default: NAME-VERSION)")
     exp = actions.add_parser("export-onnx", help="write a model as an ONNX file")
     exp.add_argument("name", help="model name")
     exp.add_argument("out", help="output .onnx file")
@@ -49,7 +68,15 @@ def _list(registry: Registry, args) -> int:
         return EXIT_OK
     if not entries:
         print(no_models_message(registry))
-        return EXIT_OK
+    else:
+        _print_models(entries)
+    if list_backbones():
+        print("\nBackbones (starting points for training jobs, not runnable models):")
+        _print_backbones()
+    return EXIT_OK
+
+
+def _print_models(entries: list[ModelEntry]) -> None:
     rows = [("NAME", "VERSION", "TASK", "ARCHITECTURE", "SOURCE", "STATUS")]
     for e in entries:
         m = e.manifest
@@ -58,6 +85,48 @@ def _list(registry: Registry, args) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
+
+
+def _backbones(registry: Registry, args) -> int:
+    entries = list_backbones()
+    if args.json:
+        print_json([{"name": e.info.name if e.info else None,
+                     "version": e.info.version if e.info else None, "source": e.source,
+                     "path": str(e.path), "valid": e.info is not None, "error": e.error,
+                     "info": e.info.to_dict() if e.info else None} for e in entries])
+        return EXIT_OK
+    if not entries:
+        print(f"no backbone is installed (looked in {shipped_backbones_dir()} and "
+              f"{user_backbones_dir()}); make one with 'medview models import-backbone FILE "
+              "--name NAME --architecture ARCH --register' or a pretrain job")
+        return EXIT_OK
+    _print_backbones()
+    return EXIT_OK
+
+
+def _print_backbones() -> None:
+    rows = [("NAME", "VERSION", "ARCHITECTURE", "SOURCE", "MADE BY")]
+    for e in list_backbones():
+        if e.info is None:
+            rows.append((e.path.name, "?", "?", e.source, f"UNUSABLE: {e.error}"))
+        else:
+            rows.append((e.info.name, e.info.version, e.info.architecture, e.source,
+                         e.info.method or e.info.source))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+
+
+def _import_backbone(registry: Registry, args) -> int:
+    from medview.inference.backbone_import import import_backbone
+
+    result = import_backbone(Path(args.source), args.name, args.architecture, version=args.version,
+                             out=args.out, register=args.register, replace_existing=args.replace)
+    print(f"{result.report.summary()}")
+    print(f"{'registered' if args.register else 'wrote'} backbone {result.info.name} "
+          f"{result.info.version} ({result.info.architecture}) in {result.folder}; start a job "
+          f"from it with \"model\": {{\"architecture\": \"{result.info.architecture}\", "
+          f"\"backbone\": \"{result.info.name}\"}}")
     return EXIT_OK
 
 
@@ -93,7 +162,8 @@ def _export_onnx(registry: Registry, args) -> int:
     return EXIT_OK
 
 
-_ACTIONS = {"list": _list, "show": _show, "import": _import, "export-onnx": _export_onnx}
+_ACTIONS = {"list": _list, "show": _show, "import": _import, "export-onnx": _export_onnx,
+            "backbones": _backbones, "import-backbone": _import_backbone}
 
 
 def describe(manifest: Manifest, entry: ModelEntry | None = None) -> str:

@@ -216,8 +216,10 @@ def to_canonical(state: Mapping[str, Any], architecture: str, channels: int = 1
             report.skipped.append((name, f"shape {tuple(value.shape)}, {architecture} has {want}"))
     report.missing = [k for k in expected if k not in out]
     if not out:
-        raise LayoutError(f"no tensor matches {architecture} (by name and shape); is it a "
-                          f"{architecture} state dict? {report.summary()}")
+        example = ", ".join(f"'{k}'" for k in list(named)[:3])
+        raise LayoutError(f"no tensor matches {architecture} by name and shape (the file's "
+                          f"{len(named)} tensors are named e.g. {example}); is it a "
+                          f"{architecture} state dict?")
     if report.missing:
         raise LayoutError(f"{len(report.missing)} of {len(expected)} tensors of {architecture} "
                           f"are missing or do not fit: {_names(report.missing)}; "

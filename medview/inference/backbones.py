@@ -38,7 +38,7 @@ from medview.inference.registry import (BACKBONES_FOLDER, SHIPPED, USER, _swap_i
 
 __all__ = ["BackboneError", "BackboneInfo", "BackboneEntry", "BACKBONE_JSON", "CARD_NAME",
            "BACKBONES_FOLDER", "write_backbone", "read_backbone", "read_info", "find_backbone",
-           "list_backbones", "register_backbone", "user_backbones_dir", "shipped_backbones_dir",
+           "list_backbones", "register_backbone", "install_backbone", "user_backbones_dir", "shipped_backbones_dir",
            "card_text", "DEFAULT_PREPROCESSING", "default_normalisation"]
 
 BACKBONE_JSON = "backbone.json"
@@ -390,6 +390,18 @@ def register_backbone(folder: str | Path, *, name: str | None = None, version: s
     """
     info, state = read_backbone(folder)
     info = replace(info, name=name or info.name, version=version or info.version)
+    return install_backbone(state, info, replace_existing=replace_existing)
+
+
+def install_backbone(state: dict, info: BackboneInfo, *, replace_existing: bool = False) -> Path:
+    """Write a backbone straight into the user folder (see :func:`register_backbone`).
+
+    Raises
+    ------
+    BackboneError
+        As :func:`write_backbone`, or when that name and version is installed and
+        ``replace_existing`` is not set.
+    """
     target = user_backbones_dir() / folder_name(info)
     if target.exists() and not replace_existing:
         raise BackboneError(f"backbone '{info.name}' version {info.version} is already "
