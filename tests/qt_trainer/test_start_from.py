@@ -22,6 +22,8 @@ def _choose(qtbot, form, name: str | None) -> None:
 
 
 def test_start_from_offers_only_backbones_of_the_chosen_network(qtbot, settings, demo, isolated):
+    from trainer.config import parse_job
+
     install_backbone(isolated, "archive-r18", "resnet18", images=2134, studies=311)
     install_backbone(isolated, "archive-mobile", "mobilenet_v3_small", images=900, studies=120)
     tab = make_tab(qtbot, settings)
@@ -37,6 +39,8 @@ def test_start_from_offers_only_backbones_of_the_chosen_network(qtbot, settings,
         "archive-r18 1 — resnet18 pre-trained on 2,134 images (311 studies)"
     assert form.start_from.isVisible() and combo.toolTip()
     assert form.model_spec() == {"architecture": "resnet18", "backbone": "archive-r18"}
+    qtbot.waitUntil(lambda: form.error is None and tab.start_button.isEnabled(), timeout=5000)
+    assert parse_job(form.job_dict()).model.backbone == "archive-r18"
     # the user prefers random weights: kept
     _choose(qtbot, form, None)
     assert form.model_spec() == {"architecture": "resnet18"}
@@ -56,6 +60,8 @@ def test_start_from_offers_only_backbones_of_the_chosen_network(qtbot, settings,
 
 
 def test_a_segmentation_network_takes_a_backbone_as_its_encoder(qtbot, settings, demo, isolated):
+    from trainer.config import parse_job
+
     install_backbone(isolated, "archive-r18", "resnet18", images=50)
     install_backbone(isolated, "archive-mobile", "mobilenet_v3_small", images=50)  # no smp encoder
     tab = make_tab(qtbot, settings)
@@ -68,6 +74,9 @@ def test_a_segmentation_network_takes_a_backbone_as_its_encoder(qtbot, settings,
     _choose(qtbot, form, "archive-r18")
     assert form.model_spec() == {"architecture": "fpn", "arguments": {"encoder_name": "resnet18"},
                                  "backbone": "archive-r18"}
+    qtbot.waitUntil(lambda: form.error is None, timeout=5000)
+    model = parse_job(form.job_dict()).model
+    assert (model.backbone, model.arguments) == ("archive-r18", {"encoder_name": "resnet18"})
     # Advanced names another encoder: the resnet18 backbone no longer fits
     qtbot.mouseClick(form.preset_buttons["advanced"], Qt.MouseButton.LeftButton)
     form.arguments_edit.setText('{"encoder_name": "resnet34"}')

@@ -9,7 +9,9 @@ in this package imports torch: training runs in a subprocess (:mod:`trainer.jobs
 Modules: :mod:`.tab` (composer), :mod:`.dataset_page`, :mod:`.setup_form`,
 :mod:`.search_options`, :mod:`.job_list`, :mod:`.job_page`, :mod:`.charts`,
 :mod:`.search_view`, :mod:`.trials_model`, :mod:`.event_tail`, :mod:`.progress`,
-:mod:`.evaluation_view`, :mod:`.log_view`.
+:mod:`.evaluation_view`, :mod:`.log_view`; pre-training and backbones:
+:mod:`.pretrain_form`, :mod:`.backbone_view`, :mod:`.start_from`, :mod:`.backbone_offer`
+(no Qt), :mod:`.time_budget`.
 """
 
 from __future__ import annotations
