@@ -409,7 +409,11 @@ class TrainerTab(QWidget):
         err = self.pretrain_form.error
         self.pretrain_start.setEnabled(err is None)
         self.pretrain_start.setText("Add to queue" if running else "Start pre-training")
-        self.pretrain_note.setText("" if err is not None else _background_note("Pre-training", running))
+        if err is None:
+            self.pretrain_note.setText(_background_note("Pre-training", running))
+        else:
+            self.pretrain_note.setText("" if self.pretrain_form.folders() else
+                                       "Add a folder of unlabelled images above to start.")
 
     def _train_epochs(self) -> int | None:
         """Epochs of the training job the form describes (None while it is invalid)."""

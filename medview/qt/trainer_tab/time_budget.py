@@ -40,7 +40,7 @@ class TimeBudgetField(QWidget):
 
     changed = Signal()
 
-    def __init__(self, choices=(10, 30, 120, OVERNIGHT_MINUTES), optional: bool = True,
+    def __init__(self, choices=(10, 30, OVERNIGHT_MINUTES), optional: bool = True,
                  default: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.optional = optional
@@ -58,9 +58,10 @@ class TimeBudgetField(QWidget):
         lay.addWidget(self.spin)
         self.buttons: dict[int, QPushButton] = {}
         for minutes in choices:
-            text = f"Overnight ({format_minutes(minutes)})" if minutes == OVERNIGHT_MINUTES else format_minutes(minutes)
-            b = QPushButton(text)
-            b.setToolTip(f"Set the budget to {format_minutes(minutes)}")
+            overnight = minutes == OVERNIGHT_MINUTES
+            b = QPushButton("Overnight" if overnight else format_minutes(minutes))
+            b.setToolTip(f"Set the budget to {format_minutes(minutes)}"
+                         + (": from the end of the working day to the morning" if overnight else ""))
             b.clicked.connect(lambda _checked=False, m=minutes: self.set_minutes(m))
             self.buttons[minutes] = b
             lay.addWidget(b)
