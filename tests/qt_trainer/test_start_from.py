@@ -90,18 +90,32 @@ def test_a_segmentation_network_takes_a_backbone_as_its_encoder(qtbot, settings,
     tab.shutdown()
 
 
-def test_time_budget_is_written_into_the_job(qtbot, tab, demo):
+def test_time_budget_round_trips(qtbot, tab, demo):
+    from trainer.config import PRESET_BUDGET_MINUTES, parse_job
+
     form = tab.setup_form
     tab.dataset_page.set_path(demo / "labels.csv")
     _wait_dataset(qtbot, tab.dataset_page)
-    qtbot.waitUntil(lambda: form.task == "classification", timeout=10000)
+    qtbot.waitUntil(lambda: form.task == "classification" and form.error is None, timeout=10000)
     budget = form.time_budget
+    assert budget.toolTip() and budget.spin.toolTip() == budget.toolTip()
+    # left to the preset: the field is not written, and it says what the trainer will use
     assert budget.minutes() is None and "time_budget_minutes" not in form.job_dict()
-    assert budget.spin.text() == "no limit" and budget.toolTip()
-    budget.spin.setValue(10)
-    assert form.job_dict()["time_budget_minutes"] == 10
+    assert form.preset == "full" and PRESET_BUDGET_MINUTES["full"] == 30
+    qtbot.waitUntil(lambda: budget.spin.text() == "preset: 30 min", timeout=5000)
+    qtbot.mouseClick(form.preset_buttons["quick"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: budget.spin.text() == "preset: 10 min", timeout=5000)
+    # typed, or one click: written into the job and read back by the trainer's parser
+    budget.spin.clear()
+    qtbot.keyClicks(budget.spin, "25")
+    assert form.job_dict()["time_budget_minutes"] == 25
+    assert parse_job(form.job_dict()).time_budget_minutes == 25
     qtbot.mouseClick(budget.buttons[480], Qt.MouseButton.LeftButton)
     assert budget.buttons[480].text() == "Overnight" and "8 h" in budget.buttons[480].toolTip()
-    assert form.job_dict()["time_budget_minutes"] == 480
+    assert parse_job(form.job_dict()).time_budget_minutes == 480 and budget.spin.text() == "480 min"
     budget.set_minutes(None)
     assert "time_budget_minutes" not in form.job_dict()
+    # Advanced sets the epochs: no budget unless one is given
+    qtbot.mouseClick(form.preset_buttons["advanced"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: budget.spin.text() == "no limit", timeout=5000)
+    assert parse_job(form.job_dict()).time_budget_minutes is None

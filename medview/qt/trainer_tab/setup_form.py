@@ -94,8 +94,8 @@ _FROM_SCRATCH = {"classification": "resnet18", "segmentation": "unet"}
 MODEL_TIP = ("What to train. A registered model is adapted to your cases and keeps its input size and "
              "preprocessing; a new network is built for them (its starting weights: Start from).")
 BUDGET_TIP = ("The longest this training may take. medview then chooses the image size, epochs and batch "
-              "size so that it finishes in time, and keeps the best model it reached. No limit: the "
-              "preset decides how long it runs.")
+              "size so that it finishes in time, and keeps the best model it reached. Left at 0, the preset "
+              "decides (Quick 10 min, Full 30 min; with the epochs set in Advanced, no limit).")
 
 
 def default_name(dataset_path: str | None, task: str | None) -> str:
@@ -557,8 +557,9 @@ class SetupForm(QWidget):
             self.error = "choose the labelled images first"
         else:
             try:
-                self._config.parse_job(self.job_dict())
+                job = self._config.parse_job(self.job_dict())
                 self.error = None
+                self.time_budget.set_automatic(job.time_budget_minutes)
             except ValueError as err:  # JobError, bad JSON, or a field that is not a number
                 self.error = str(err)
         self.error_label.setText(self.error if self.error and self.dataset_path else "")

@@ -29,8 +29,8 @@ class TimeBudgetField(QWidget):
     choices : sequence of int
         Minutes offered as buttons; :data:`OVERNIGHT_MINUTES` is labelled "Overnight".
     optional : bool
-        Whether "no limit" is allowed: the spin box's 0 then reads "no limit" and
-        :meth:`minutes` returns None for it.
+        Whether the job may leave the budget to the trainer: the spin box's 0 then says
+        what the trainer will use (:meth:`set_automatic`) and :meth:`minutes` returns None.
     default : int or None
 
     Signals
@@ -50,7 +50,7 @@ class TimeBudgetField(QWidget):
         self.spin.setSuffix(" min")
         self.spin.setSingleStep(5)
         if optional:
-            self.spin.setSpecialValueText("no limit")
+            self.set_automatic(None)
         self.spin.setValue(default or 0)
         self.spin.valueChanged.connect(self.changed)
         lay = QHBoxLayout(self)
@@ -74,6 +74,10 @@ class TimeBudgetField(QWidget):
 
     def set_minutes(self, minutes: int | None) -> None:
         self.spin.setValue(int(minutes or 0))
+
+    def set_automatic(self, minutes: float | None) -> None:
+        """What the trainer uses when the job gives no budget (e.g. the preset's), shown at 0."""
+        self.spin.setSpecialValueText(f"preset: {format_minutes(round(minutes))}" if minutes else "no limit")
 
     def setToolTip(self, text: str) -> None:  # noqa: N802 (Qt's name): the spin box says it too
         super().setToolTip(text)
