@@ -270,6 +270,9 @@ def read_job_file(path: str | Path) -> Any:
 def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None = None) -> Job:
     """Validate job data (the parsed JSON) into a :class:`Job`.
 
+    A job with ``"task": "pretrain"`` becomes a :class:`trainer.pretrain.job.PretrainJob`
+    instead (its fields are its own; ``trainer/JOBS.md``).
+
     Parameters
     ----------
     data : dict
@@ -284,6 +287,10 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
     JobError
         For the first missing, unknown or invalid field.
     """
+    from trainer.pretrain.job import is_pretrain, parse_pretrain_job
+
+    if is_pretrain(data):  # self-supervised pre-training has fields of its own
+        return parse_pretrain_job(data, base_dir, source)
     base = Path(base_dir) if base_dir is not None else None
     top = Fields(data, JobError)
     if "search" in top.keys():  # a search job reaches the trainer by mistake: say what runs it
@@ -299,7 +306,7 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
     preset = top.choice("preset", PRESETS, default="full")
     dataset = _dataset(top, base)
     model = _model(top, base)
-    task = top.choice("task", TASKS, default=None)
+    task = top.choice("task", TASKS + ("pretrain",), default=None)  # pretrain: dispatched above
     name = top.text("name", default=None, pattern=_NAME_RE,
                     hint="lower-case letters, digits, '.', '_' or '-', at most 64")
     if name is None:

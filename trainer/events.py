@@ -55,7 +55,7 @@ __all__ = [
 #: The version this module writes and the only one it reads.
 PROTOCOL_VERSION = 1
 
-Task = Literal["classification", "segmentation"]
+Task = Literal["classification", "segmentation", "pretrain"]
 Level = Literal["debug", "info", "warning", "error"]
 Metrics = dict[str, float | None]
 

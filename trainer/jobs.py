@@ -379,6 +379,9 @@ def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: 
 
 def _absolute_paths(data: dict, parsed) -> dict:
     data = json.loads(json.dumps(data))
+    if parsed.task == "pretrain":  # a folder or a list of folders (trainer.pretrain.job)
+        data["dataset"] = list(parsed.dataset)
+        return data
     if isinstance(data.get("dataset"), str):
         data["dataset"] = parsed.dataset.path
     elif isinstance(data.get("dataset"), dict):

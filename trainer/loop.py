@@ -147,7 +147,7 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
     code = EXIT_FINISHED
     if register and dist.main:
-        code = _register(run_dir, sink, force)
+        code = _register_backbone(run_dir, sink) if job.task == "pretrain" else _register(run_dir, sink, force)
     return _close(dist, owned, code)
 
 
@@ -155,6 +155,10 @@ def _execute(job: Job, run_dir: Path, job_id: str, dist, sink: EventSink, token:
              split: dict[str, list[int]] | None, resume: bool) -> None:
     """data → split → recipe + network → prepared images → epochs → (main process) model folder."""
     import torch
+
+    if job.task == "pretrain":
+        _pretrain(job, run_dir, job_id, dist, sink, token, device, resume)
+        return
 
     from trainer.budget import Budget
     from trainer.discovery import discover_dataset
@@ -201,6 +205,35 @@ def _execute(job: Job, run_dir: Path, job_id: str, dist, sink: EventSink, token:
                               metric_name=training.monitor))
         _end(sink, dist, run_dir, "finished", reason=None)
         torch.set_grad_enabled(True)
+
+
+def _pretrain(job, run_dir: Path, job_id: str, dist, sink: EventSink, token: CancelToken, device,
+              resume: bool) -> None:
+    """Self-supervised pre-training (:mod:`trainer.pretrain`) → ``backbone/``."""
+    from trainer.pretrain.run import pretrain
+
+    result = pretrain(job, run_dir, job_id, dist, sink, token, device, resume)
+    if result is not None:
+        sink.emit(ev.Finished(job=job_id, model=str(result.folder), best_metric=result.loss,
+                              metric_name="loss"))
+        _end(sink, dist, run_dir, "finished", reason=None)
+
+
+def _register_backbone(run_dir: Path, sink: EventSink) -> int:
+    from medview.core.errors import MedviewError
+    from medview.inference.backbones import read_backbone, register_backbone
+    from trainer.pretrain.run import RESULT_DIR
+
+    try:
+        path = register_backbone(run_dir / RESULT_DIR)
+        info, _ = read_backbone(path)
+    except (MedviewError, OSError, ValueError) as err:
+        sink.log("error", f"the backbone was trained but not registered: {err}")
+        return EXIT_REGISTER_FAILED
+    sink.log("info", f"registered backbone '{info.name}' version {info.version} in {path}; start a "
+                     f"classification job from it with \"model\": {{\"architecture\": "
+                     f"\"{info.architecture}\", \"backbone\": \"{info.name}\"}}")
+    return EXIT_FINISHED
 
 
 def _register(run_dir: Path, sink: EventSink, force: bool) -> int:

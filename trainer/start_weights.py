@@ -27,6 +27,9 @@ __all__ = ["StartReport", "output_classes", "classes_differ", "output_layer", "c
 
 #: Names listed in one log line before "and N more".
 _NAME_LIMIT = 20
+#: BatchNorm step counters: copied when present, never counted or reported (not weights,
+#: and torchvision's published files lack them).
+_COUNTER = "num_batches_tracked"
 
 
 @dataclass
@@ -36,7 +39,8 @@ class StartReport:
     Attributes
     ----------
     loaded : list of str
-        Tensors copied as they were (or with their class rows reordered).
+        Tensors copied as they were (or with their class rows reordered); BatchNorm step
+        counters are copied too but not listed.
     adapted : list of str
         Input convolutions adapted to the model's input channels.
     fresh : list of str
@@ -168,7 +172,7 @@ def load_start_weights(module, state: dict, source: str, in_channels: int, class
         if head is not None and name.rpartition(".")[0] == head:
             continue  # class rows: below
         if value is None:
-            if not name.endswith("num_batches_tracked"):  # a step counter, not a weight
+            if not name.endswith(_COUNTER):
                 report.fresh.append(name)
         elif tuple(value.shape) == tuple(target.shape):
             fits[name] = value
@@ -183,7 +187,7 @@ def load_start_weights(module, state: dict, source: str, in_channels: int, class
     if head is not None:
         fits.update(_head_tensors(own, state, head, source, classes, base_classes, class_map, report, sink))
     module.load_state_dict(fits, strict=False)
-    report.loaded = [k for k in fits if k not in report.adapted]
+    report.loaded = [k for k in fits if k not in report.adapted and not k.endswith(_COUNTER)]
     _log(report, source, in_channels, sink)
     return report
 

@@ -309,8 +309,7 @@ def card_text(info: BackboneInfo) -> str:
         f"- Architecture: {info.architecture}, {info.channels} input channel(s), trained at {h}x{w}",
         f"- Method: {info.method or 'not recorded'}",
         f"- Source: {info.source or 'not recorded'}",
-        f"- Learnt from: {info.images} image(s) of {info.studies} study(ies)"
-        if info.images or info.studies else "- Learnt from: not recorded",
+        f"- Learnt from: {_learnt_from(info)}",
         f"- Data: {', '.join(info.datasets) if info.datasets else 'not recorded'}",
         f"- Time taken: {minutes}",
         f"- Created: {info.created}",
@@ -322,6 +321,12 @@ def card_text(info: BackboneInfo) -> str:
     lines += ["", "Use it in a job: `\"model\": {\"architecture\": \"" + info.architecture
               + "\", \"backbone\": \"" + info.key + "\"}`.", ""]
     return "\n".join(lines)
+
+
+def _learnt_from(info: BackboneInfo) -> str:
+    if not info.images:
+        return "not recorded"
+    return f"{info.images:,} image(s)" + (f" of {info.studies:,} study(ies)" if info.studies else "")
 
 
 # ----------------------------------------------------------------------- registry
