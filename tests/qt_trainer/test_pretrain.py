@@ -39,7 +39,8 @@ def test_pretrain_page_writes_a_valid_job(qtbot, tab, demo, tmp_path):
     form.add_folder(a)
     form.add_folder(b)
     form.add_folder(a)  # once only
-    assert form.name_edit.placeholderText() == "archive-2024-backbone"
+    qtbot.waitUntil(lambda: form.name_edit.placeholderText() == "archive-2024-backbone", timeout=5000)
+    assert "name" not in form.job_dict()  # the trainer's default, shown as the placeholder
     qtbot.mouseClick(form.budget.buttons[480], Qt.MouseButton.LeftButton)
     qtbot.keyClicks(form.name_edit, "clinic-archive")
     qtbot.waitUntil(lambda: form.error is None and tab.pretrain_start.isEnabled(), timeout=5000)
@@ -134,6 +135,7 @@ def test_pretrain_job_page_charts_the_loss_and_registers_the_backbone(qtbot, tab
                                    datasets=[folder], source=f"pretrain job {info.id}")
     w.write(ev.Finished(job=info.id, model=str(backbone), best_metric=None))
     jobs.write_state(info.folder, "finished", reason=None, ended=True)
+    qtbot.waitUntil(lambda: _curve_len(charts.train_curve) == 2, timeout=5000)
     view = page.backbone_view
     qtbot.waitUntil(lambda: view.info is not None, timeout=10000)
     assert side.currentWidget() is view

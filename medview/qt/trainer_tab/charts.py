@@ -238,7 +238,7 @@ class TrainingCharts(QWidget):
         self.redraws += 1
         self.batch_curve.setData(self._bx, self._by)
         self.train_curve.setData(self._ex, self._train)
-        self.val_curve.setData(self._ex, self._val)
+        self.val_curve.setData([] if self.pretrain else self._ex, [] if self.pretrain else self._val)
         for name, vals in self._metrics.items():
             curve = self.metric_curves.get(name)
             if curve is None:

@@ -9,7 +9,6 @@ that the training form then offers under "Start from".
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -20,7 +19,7 @@ from medview.core.imports import load
 from medview.qt import theme
 from medview.qt.trainer_tab.time_budget import OVERNIGHT_MINUTES, TimeBudgetField
 
-__all__ = ["PretrainForm", "pretrain_job", "default_backbone_name", "DEFAULT_ARCHITECTURE", "DEFAULT_MINUTES"]
+__all__ = ["PretrainForm", "pretrain_job", "DEFAULT_ARCHITECTURE", "DEFAULT_MINUTES"]
 
 DEFAULT_ARCHITECTURE = "resnet18"
 DEFAULT_MINUTES = 60
@@ -44,17 +43,12 @@ TIPS = {
 }
 
 
-def default_backbone_name(folders: list[str]) -> str:
-    """``<first folder's name>-backbone`` in registry spelling (``backbone`` without folders)."""
-    stem = Path(folders[0]).name if folders else ""
-    slug = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._")
-    return f"{slug[:55]}-backbone" if slug else "backbone"
-
-
-def pretrain_job(folders: list[str], architecture: str, minutes: int, name: str) -> dict:
-    """The pre-training job (``trainer/JOBS.md``): one folder as a string, several as a list."""
-    return {"task": "pretrain", "name": name, "dataset": folders[0] if len(folders) == 1 else list(folders),
-            "model": {"architecture": architecture}, "time_budget_minutes": int(minutes)}
+def pretrain_job(folders: list[str], architecture: str, minutes: int, name: str = "") -> dict:
+    """The pre-training job (``trainer/JOBS.md``): one folder as a string, several as a list;
+    without a name the trainer names it after the first folder."""
+    job = {"task": "pretrain", "dataset": folders[0] if len(folders) == 1 else list(folders),
+           "model": {"architecture": architecture}, "time_budget_minutes": int(minutes)}
+    return {**job, "name": name} if name else job
 
 
 class PretrainForm(QWidget):
@@ -113,7 +107,6 @@ class PretrainForm(QWidget):
         self.budget = TimeBudgetField(choices=(30, 120, OVERNIGHT_MINUTES), optional=False, default=DEFAULT_MINUTES)
         self.budget.setToolTip(TIPS["budget"])
         self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText(default_backbone_name([]))
         self.name_edit.setToolTip(TIPS["name"])
         form = QFormLayout()
         form.addRow("Network", self.arch_combo)
@@ -143,7 +136,6 @@ class PretrainForm(QWidget):
         text = str(Path(folder))
         if text not in self.folders():
             self.folder_list.addItem(text)
-            self.name_edit.setPlaceholderText(default_backbone_name(self.folders()))
             self._changed()
 
     def _choose_folder(self) -> None:
@@ -157,17 +149,14 @@ class PretrainForm(QWidget):
     def _remove_selected(self) -> None:
         for item in self.folder_list.selectedItems():
             self.folder_list.takeItem(self.folder_list.row(item))
-        self.name_edit.setPlaceholderText(default_backbone_name(self.folders()))
         self._changed()
 
     # ------------------------------------------------------------------ the job
 
-    def name(self) -> str:
-        return self.name_edit.text().strip() or self.name_edit.placeholderText()
-
     def job_dict(self) -> dict:
         """The job (may be invalid: see :attr:`error`)."""
-        return pretrain_job(self.folders(), self.arch_combo.currentText(), self.budget.minutes(), self.name())
+        return pretrain_job(self.folders(), self.arch_combo.currentText(), self.budget.minutes(),
+                            self.name_edit.text().strip())
 
     def _changed(self, *_args) -> None:
         self._timer.start()
@@ -186,8 +175,9 @@ class PretrainForm(QWidget):
             self.error = f"{missing[0]}: folder not found"
         else:
             try:
-                self._config.parse_job(self.job_dict())
+                job = self._config.parse_job(self.job_dict())
                 self.error = None
+                self.name_edit.setPlaceholderText(job.name)  # the trainer's default name
             except ValueError as err:
                 self.error = str(err)
         self.error_label.setText(self.error if folders else "")

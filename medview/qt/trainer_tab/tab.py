@@ -282,7 +282,7 @@ class TrainerTab(QWidget):
 
     def _build_pretrain(self) -> QWidget:
         """The pre-training page: the form, and its own start button."""
-        architectures = list(load("medview.inference.backbone_layout").BACKBONE_ARCHITECTURES)
+        architectures = list(load("trainer.pretrain.job").PRETRAIN_ARCHITECTURES)
         self.pretrain_form = PretrainForm(architectures, self.settings)
         self.pretrain_start = QPushButton("Start pre-training")
         self.pretrain_start.clicked.connect(self.start_pretrain)
