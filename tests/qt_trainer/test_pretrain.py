@@ -159,3 +159,61 @@ def test_pretrain_job_page_charts_the_loss_and_registers_the_backbone(qtbot, tab
     tab.show_new_job()
     tab.select_job(info.id)
     qtbot.waitUntil(lambda: page.backbone_view.registered, timeout=10000)
+
+
+PRETRAIN_TIMEOUT_MS = 300_000  # 12 images of 64 px, a few epochs: ~30 s idle, more on a loaded 2-core PC
+
+
+@pytest.mark.slow
+def test_real_pretrain_job_cancelled_resumed_registered_then_trained_from(qtbot, tab, demo):
+    """The real trainer process: the page's job (made tiny) runs, is cancelled and resumed
+    from the page, its backbone is registered, and a classification job from the training
+    form starts from it."""
+    from trainer import jobs
+
+    qtbot.mouseClick(tab.pretrain_button, Qt.MouseButton.LeftButton)
+    form = tab.pretrain_form
+    form.add_folder(demo / "classification")
+    form.name_edit.setText("tiny-archive")
+    form.budget.set_minutes(5)
+    qtbot.waitUntil(lambda: tab.pretrain_start.isEnabled(), timeout=5000)
+    tiny = {"input": {"size": 64}, "epochs": 6, "batch_size": 4, "workers": 0, "version": "1"}
+    tab._queue_new({**form.job_dict(), **tiny}, tab.pretrain_start, tab.pretrain_note)  # Start, made tiny
+    page = tab.job_page
+    qtbot.waitUntil(lambda: page.job_id is not None and page.kind == "pretrain", timeout=30000)
+    job_id = page.job_id
+    qtbot.waitUntil(lambda: page.charts.n_epochs >= 1, timeout=PRETRAIN_TIMEOUT_MS)
+    assert "pre-training resnet18" in page.log.toPlainText() and "12 images from" in page.log.toPlainText()
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.state == "cancelled", timeout=120000)
+    wait_listed(qtbot, tab)
+    qtbot.waitUntil(lambda: page.start_button.isVisible() and page.start_button.text() == "Resume", timeout=20000)
+    done_before = page.charts.n_epochs
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.progress.done, timeout=PRETRAIN_TIMEOUT_MS)
+    assert page.progress.state == "finished", page.progress.reason
+    assert 1 <= done_before < page.charts.n_epochs
+    assert not page.charts.metric_plot.isVisible() and page.charts.n_batches >= page.charts.n_epochs
+    view = page.backbone_view
+    qtbot.waitUntil(lambda: view.info is not None, timeout=30000)
+    assert (view.info.name, view.info.architecture, view.info.images) == ("tiny-archive", "resnet18", 12)
+    qtbot.mouseClick(view.register_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.registered, timeout=60000)
+
+    # a classification job from the training form starts from it
+    tab.show_new_job()
+    tab.dataset_page.set_path(demo / "classification")
+    setup = tab.setup_form
+    qtbot.waitUntil(lambda: setup.task == "classification" and setup.start_from.backbones, timeout=30000)
+    assert setup.select_model({"architecture": "resnet18"})
+    qtbot.waitUntil(lambda: setup.model_spec().get("backbone") == "tiny-archive", timeout=5000)
+    qtbot.mouseClick(setup.preset_buttons["advanced"], Qt.MouseButton.LeftButton)
+    for key, value in {"epochs": 1, "freeze_epochs": 0, "batch_size": 4, "workers": 0, "input.size": 64,
+                       "split.val": "0.25", "split.test": "0.25"}.items():
+        setup.set_field(key, value)
+    qtbot.waitUntil(lambda: setup.error is None and tab.start_button.isEnabled(), timeout=10000)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.job_id not in (None, job_id), timeout=30000)
+    qtbot.waitUntil(lambda: "tensors loaded from backbone tiny-archive 1" in page.log.toPlainText(),
+                    timeout=PRETRAIN_TIMEOUT_MS)
+    jobs.cancel(page.job_id, timeout=60)
