@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 from PySide6.QtCore import Qt
@@ -35,11 +36,29 @@ def test_pretrain_page_writes_a_valid_job(qtbot, tab, demo, tmp_path):
     assert form.arch_combo.currentText() == "resnet18" and form.budget.minutes() == 60
     for w in (form.folder_list, form.arch_combo, form.budget.spin, form.name_edit):
         assert w.toolTip()
-    a, b = _folders(tmp_path)
+    # a folder without images: said after the search, and nothing can start
+    (empty,) = _folders(tmp_path, 1)
+    form.add_folder(empty)
+    qtbot.waitUntil(lambda: form.found == (0, 0, 0), timeout=20000)
+    assert form.found_label.text() == "No readable images in these folders."
+    qtbot.waitUntil(lambda: form.error is not None and "fewer than 2 readable images" in form.error, timeout=5000)
+    assert not tab.pretrain_start.isEnabled() and form.error_label.isVisible()
+    form.folder_list.item(0).setSelected(True)
+    qtbot.mouseClick(form.remove_button, Qt.MouseButton.LeftButton)
+    assert form.folders() == [] and form.found_label.text() == ""
+    # two folders of the archive (the demo's DICOM and PNG images), and the same one twice
+    a, b = str(tmp_path / "2024"), str(tmp_path / "2025")
+    shutil.copytree(demo / "classification" / "lesion", a)
+    shutil.copytree(demo / "classification" / "normal", b)
     form.add_folder(a)
     form.add_folder(b)
     form.add_folder(a)  # once only
-    qtbot.waitUntil(lambda: form.name_edit.placeholderText() == "archive-2024-backbone", timeout=5000)
+    assert form.folders() == [a, b]
+    qtbot.waitUntil(lambda: form.found is not None, timeout=20000)
+    images, studies, skipped = form.found
+    assert (images, skipped) == (12, 0) and studies >= 2
+    assert form.found_label.text() == f"12 images from {studies} studies."
+    qtbot.waitUntil(lambda: form.name_edit.placeholderText() == "2024-backbone", timeout=5000)
     assert "name" not in form.job_dict()  # the trainer's default, shown as the placeholder
     qtbot.mouseClick(form.budget.buttons[480], Qt.MouseButton.LeftButton)
     qtbot.keyClicks(form.name_edit, "clinic-archive")
@@ -53,6 +72,7 @@ def test_pretrain_page_writes_a_valid_job(qtbot, tab, demo, tmp_path):
     form.add_folder(tmp_path / "missing")
     qtbot.waitUntil(lambda: form.error is not None and not tab.pretrain_start.isEnabled(), timeout=5000)
     assert "missing" in form.error and form.error_label.isVisible()
+    form.folder_list.clearSelection()
     form.folder_list.item(2).setSelected(True)
     qtbot.mouseClick(form.remove_button, Qt.MouseButton.LeftButton)
     form.name_edit.setText("Clinic Archive")

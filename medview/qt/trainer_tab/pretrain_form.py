@@ -3,7 +3,9 @@ like, from unlabelled studies, so that later training jobs need fewer labelled c
 
 The page writes the job ``trainer/JOBS.md`` documents for ``"task": "pretrain"``
 (folders of unlabelled DICOM / PNG images, an architecture, a time budget, a name) and
-checks it with the trainer's own validator as it changes. Its result is a *backbone*
+checks it with the trainer's own validator as it changes. The folders are searched in a
+pool thread with the trainer's own finder (:func:`trainer.pretrain.archive.find_images`),
+so the count shown is what the job will learn from. Its result is a *backbone*
 that the training form then offers under "Start from".
 """
 
@@ -43,6 +45,22 @@ TIPS = {
 }
 
 
+def _find(worker, folders: list[str]):
+    """Pool thread: (images, studies, files skipped) under ``folders``."""
+    find_images = load("trainer.pretrain.archive").find_images
+
+    found = find_images(folders, cancelled=worker.is_cancelled)
+    return len(found.images), len(set(found.studies)), len(found.skipped)
+
+
+def found_text(images: int, studies: int, skipped: int) -> str:
+    """``"2,134 images from 311 studies (12 files skipped)."``"""
+    if not images:
+        return "No readable images in these folders" + (f" ({skipped:,} files skipped)." if skipped else ".")
+    text = f"{images:,} image{'s' if images != 1 else ''} from {studies:,} stud{'ies' if studies != 1 else 'y'}"
+    return text + (f" ({skipped:,} file{'s' if skipped != 1 else ''} skipped)." if skipped else ".")
+
+
 def pretrain_job(folders: list[str], architecture: str, minutes: int, name: str = "") -> dict:
     """The pre-training job (``trainer/JOBS.md``): one folder as a string, several as a list;
     without a name the trainer names it after the first folder."""
@@ -58,6 +76,8 @@ class PretrainForm(QWidget):
     ----------
     architectures : list of str
         What may be pre-trained (:data:`DEFAULT_ARCHITECTURE` is chosen when listed).
+    workers : medview.qt.workers.Workers
+        Where the folders are searched.
     settings : Settings, optional
         Remembers the last folder chosen.
 
@@ -69,11 +89,14 @@ class PretrainForm(QWidget):
 
     changed = Signal()
 
-    def __init__(self, architectures: list[str], settings=None, parent: QWidget | None = None) -> None:
+    def __init__(self, architectures: list[str], workers, settings=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._config = load("trainer.config")
+        self.workers = workers
         self.settings = settings
         self.error: str | None = "add a folder of images first"
+        self.found: tuple[int, int, int] | None = None  # (images, studies, skipped) of the folders listed
+        self._finder = None
         self._timer = QTimer(self, singleShot=True, interval=120)
         self._timer.timeout.connect(self._validate)
         self._build(architectures)
@@ -99,6 +122,8 @@ class PretrainForm(QWidget):
         folders = QHBoxLayout()
         folders.addWidget(self.folder_list, 1)
         folders.addLayout(buttons)
+        self.found_label = theme.note_label()
+        self.found_label.setObjectName("found")
 
         self.arch_combo = QComboBox()
         self.arch_combo.addItems(architectures)
@@ -119,6 +144,7 @@ class PretrainForm(QWidget):
         lay.addWidget(intro)
         lay.addWidget(QLabel("<b>1. Unlabelled images</b>"))
         lay.addLayout(folders)
+        lay.addWidget(self.found_label)
         lay.addWidget(QLabel("<b>2. Network and time</b>"))
         lay.addLayout(form)
         lay.addWidget(self.error_label)
@@ -136,7 +162,7 @@ class PretrainForm(QWidget):
         text = str(Path(folder))
         if text not in self.folders():
             self.folder_list.addItem(text)
-            self._changed()
+            self._folders_changed()
 
     def _choose_folder(self) -> None:
         start = self.settings.value("trainer/last_unlabelled", "") if self.settings is not None else ""
@@ -149,7 +175,31 @@ class PretrainForm(QWidget):
     def _remove_selected(self) -> None:
         for item in self.folder_list.selectedItems():
             self.folder_list.takeItem(self.folder_list.row(item))
+        self._folders_changed()
+
+    def _folders_changed(self) -> None:
+        """Search the folders again (the previous search is cancelled)."""
+        if self._finder is not None:
+            self._finder.cancel()
+        self.found, self._finder = None, None
+        folders = self.folders()
         self._changed()
+        if not folders or not all(Path(f).is_dir() for f in folders):
+            self.found_label.setText("")
+            return
+        self.found_label.setText("Looking for images in these folders…")
+
+        def done(result) -> None:
+            if folders == self.folders():
+                self.found = result
+                self.found_label.setText(found_text(*result))
+                self._changed()
+
+        def failed(exc) -> None:
+            if folders == self.folders():
+                self.found_label.setText(f"Cannot search the folders: {exc}")
+
+        self._finder = self.workers.start(_find, folders, pass_worker=True, on_return=done, on_error=failed)
 
     # ------------------------------------------------------------------ the job
 
@@ -173,6 +223,8 @@ class PretrainForm(QWidget):
             self.error = "add a folder of images first"
         elif missing:
             self.error = f"{missing[0]}: folder not found"
+        elif self.found is not None and self.found[0] < 2:
+            self.error = "these folders hold fewer than 2 readable images: pre-training compares images"
         else:
             try:
                 job = self._config.parse_job(self.job_dict())

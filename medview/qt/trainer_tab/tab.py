@@ -283,7 +283,7 @@ class TrainerTab(QWidget):
     def _build_pretrain(self) -> QWidget:
         """The pre-training page: the form, and its own start button."""
         architectures = list(load("trainer.pretrain.job").PRETRAIN_ARCHITECTURES)
-        self.pretrain_form = PretrainForm(architectures, self.settings)
+        self.pretrain_form = PretrainForm(architectures, self.workers, self.settings)
         self.pretrain_start = QPushButton("Start pre-training")
         self.pretrain_start.clicked.connect(self.start_pretrain)
         self.pretrain_note = theme.note_label()
