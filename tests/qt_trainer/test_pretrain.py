@@ -156,6 +156,8 @@ def test_pretrain_job_page_charts_the_loss_and_registers_the_backbone(qtbot, tab
     w.write(ev.Finished(job=info.id, model=str(backbone), best_metric=None))
     jobs.write_state(info.folder, "finished", reason=None, ended=True)
     qtbot.waitUntil(lambda: _curve_len(charts.train_curve) == 2, timeout=5000)
+    # the time budget cut the plan from 3 epochs to 2: the axis follows the latest plan
+    assert charts.loss_plot.getViewBox().viewRange()[0][1] == pytest.approx(2 * 1.03)
     view = page.backbone_view
     qtbot.waitUntil(lambda: view.info is not None, timeout=10000)
     assert side.currentWidget() is view
@@ -166,7 +168,7 @@ def test_pretrain_job_page_charts_the_loss_and_registers_the_backbone(qtbot, tab
     assert "Stopped early" not in page.eta_label.text()
     assert not page.use_row.isVisible()  # no model to register or export
     assert view.register_button.isVisible() and view.register_button.isEnabled()
-    page.grab().save("/tmp/ui_pretrain.png")
+    page.grab().save(str(tmp_path / "pretrain_page.png"))
     # register: installed in the user folder, and the training form offers it at once
     qtbot.mouseClick(view.register_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.registered, timeout=20000)

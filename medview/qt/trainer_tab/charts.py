@@ -189,7 +189,7 @@ class TrainingCharts(QWidget):
         for e in events:
             kind = e.type
             if kind == "epoch_started":
-                self._epochs = max(self._epochs, e.epochs)
+                self._plan(e.epochs)
             elif kind == "batch":
                 x = (e.epoch - 1) + (e.batch / e.batches if e.batches else 1.0)
                 if self._bx and x <= self._bx[-1]:  # a resumed run repeats an epoch: break the line
@@ -199,7 +199,7 @@ class TrainingCharts(QWidget):
                 self._by.append(_nan(e.loss))
                 changed = True
             elif kind == "epoch_end":
-                self._epochs = max(self._epochs, e.epochs)
+                self._plan(e.epochs)
                 if self._ex and e.epoch <= self._ex[-1]:  # resumed: the repeated epoch replaces the old
                     keep = sum(1 for x in self._ex if x < e.epoch)
                     del self._ex[keep:], self._train[keep:], self._val[keep:]
@@ -221,6 +221,11 @@ class TrainingCharts(QWidget):
             self._dirty = True
             if not self._redraw_timer.isActive():
                 self._redraw_timer.start()
+
+    def _plan(self, epochs: int) -> None:
+        """The planned epochs the x axis spans. Pre-training re-plans them to fit its time
+        budget, so its axis follows the latest plan; training keeps the longest."""
+        self._epochs = epochs if self.pretrain else max(self._epochs, epochs)
 
     @property
     def n_batches(self) -> int:
