@@ -179,7 +179,7 @@ def info(args) -> int:
 def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="a DICOM/image file, or a folder (its first series)")
     p.add_argument("out", help="output PNG file")
-    p.add_argument("--frame", type=int, default=1, metavar="N",
+    p.add_argument("--frame", type=int, default=None, metavar="N",
                    help="image number within the file or series, from 1 (default 1)")
     p.add_argument("--series", type=int, default=1, metavar="N",
                    help="series number in display order when PATH is a folder (default 1)")
@@ -188,15 +188,38 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
                        help="window centre and width in modality units (e.g. HU)")
     group.add_argument("--preset", metavar="NAME",
                        help="a stored window (e.g. WINDOW1) or modality preset (e.g. Lung)")
+    mpr = p.add_argument_group("multiplanar reformatting (PATH: a folder holding a CT/MR series)")
+    mpr.add_argument("--plane", choices=("axial", "coronal", "sagittal"),
+                     help="render this plane of the series' volume instead of one image")
+    mpr.add_argument("--slice", type=int, metavar="N",
+                     help="plane number from 1, in ascending position along the plane normal "
+                          "(default: the middle one)")
+    mpr.add_argument("--slab", type=float, default=0.0, metavar="MM",
+                     help="slab thickness in mm (default 0: a thin plane)")
+    mpr.add_argument("--slab-mode", choices=("mip", "minip", "avg"), default="mip",
+                     help="how a slab is combined: maximum, minimum or mean (default mip)")
 
 
-@command("export", "render an image to PNG exactly as the viewer shows it", _configure_export,
-         reads_files=True)
+@command("export", "render an image or MPR plane to PNG exactly as the viewer shows it",
+         _configure_export, reads_files=True)
 def export(args) -> int:
-    from medview.commands.export import export_png
+    from medview.commands.export import export_plane, export_png
 
-    export_png(Path(args.path), Path(args.out), frame=args.frame, series=args.series,
-               window=args.window, preset=args.preset)
+    if args.plane is None:
+        if args.slice is not None or args.slab:
+            raise CliError("--slice and --slab need --plane")
+        export_png(Path(args.path), Path(args.out), frame=args.frame or 1, series=args.series,
+                   window=args.window, preset=args.preset)
+        return EXIT_OK
+    if args.frame is not None:
+        raise CliError("--frame and --plane cannot be combined (use --slice)")
+    if not args.slab >= 0:
+        raise CliError(f"--slab must be 0 mm or more (got {args.slab:g})")
+    notes = export_plane(Path(args.path), Path(args.out), plane=args.plane,
+                         slice_number=args.slice, slab_mm=args.slab, slab_mode=args.slab_mode,
+                         series=args.series, window=args.window, preset=args.preset)
+    for note in notes:
+        print(f"medview: note: {args.path}: {note}", file=sys.stderr)
     return EXIT_OK
 
 
