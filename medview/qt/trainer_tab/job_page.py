@@ -400,7 +400,6 @@ class JobPage(QWidget):
         self.side.setTabVisible(self.side.indexOf(self.backbone_view), kind == "pretrain")
         if self.narrow:
             self.side.setTabText(self.side.indexOf(self.content), self._content_title())
-        if self.narrow:
             self.side.setCurrentWidget(self.content)
         elif kind != "train" or not self.side.isTabVisible(self.side.currentIndex()):
             self.side.setCurrentWidget(self._side_default())
