@@ -5,12 +5,13 @@ The form produces the job as the JSON object ``trainer/JOBS.md`` documents and c
 it with the trainer's own validator (:func:`trainer.config.parse_job`) as it changes,
 so a mistake is named (field and reason) before anything is queued.
 
-Presets (:data:`trainer.config.PRESETS`):
+Presets (:data:`trainer.config.PRESETS`; the trainer's recipe, :mod:`trainer.recipe`,
+chooses what a job leaves out from the data set and the time budget):
 
-* **Quick fine-tune** — the backbone stays frozen, 5 epochs: minutes on a clinic PC;
-  for a registered model that already knows this kind of image.
-* **Full fine-tune** — 30 epochs, backbone frozen for the first 2, early stopping.
-* **Advanced** — the defaults of Full, and every field in a form.
+* **Quick fine-tune** — about 10 minutes; a start from trained weights is also trained
+  from random weights and the better is kept.
+* **Full fine-tune** — about 30 minutes.
+* **Advanced** — every field in a form, used as written.
 
 A new network (an architecture) starts from random weights or from a registered
 backbone that fits it (:class:`~.start_from.StartFrom`: ``"model": {..., "backbone": NAME}``).
@@ -37,11 +38,12 @@ from medview.qt.trainer_tab.time_budget import TimeBudgetField
 __all__ = ["SetupForm", "ADVANCED_FIELDS", "default_name"]
 
 PRESET_TEXT = {
-    "quick": ("Quick fine-tune", "Keeps the starting model's backbone frozen and trains 5 epochs. Minutes on "
-                                 "this PC. Best with a registered model that already knows this kind of image."),
-    "full": ("Full fine-tune", "Trains the whole network for up to 30 epochs (backbone frozen for the first 2), "
-                               "stopping early when validation stops improving."),
-    "advanced": ("Advanced", "Every setting in a form, starting from the Full fine-tune values."),
+    "quick": ("Quick fine-tune", "About 10 minutes. medview chooses the image size, epochs and augmentation from "
+                                 "your images; a start from trained weights is also tried from random weights, and "
+                                 "the better on validation is kept."),
+    "full": ("Full fine-tune", "About 30 minutes: the same self-configuring training with more time, usually a "
+                               "better model. Stops early when validation stops improving."),
+    "advanced": ("Advanced", "Every setting in a form, for experts: the values below are used as written."),
 }
 
 # (dotted key, label, kind, default, extra). kind: int, float, optfloat, choice, bool, text, auto_int
@@ -192,8 +194,6 @@ class SetupForm(QWidget):
         budget_label.setToolTip(BUDGET_TIP)
         budget.addWidget(budget_label)
         budget.addWidget(self.time_budget, 1)
-        self.warning = theme.note_label(colour=theme.WARNING)
-        self.warning.hide()
         self.intended_box = self._build_intended()
 
         self.advanced = QGroupBox("Advanced settings")
@@ -229,7 +229,6 @@ class SetupForm(QWidget):
         lay.addLayout(presets)
         lay.addWidget(self.preset_help)
         lay.addLayout(budget)
-        lay.addWidget(self.warning)
         lay.addWidget(self.advanced)
         lay.addWidget(self.error_label)
 
@@ -547,12 +546,6 @@ class SetupForm(QWidget):
         return self.error
 
     def _validate(self) -> None:
-        spec = self.model_spec()
-        scratch = "architecture" in spec and "backbone" not in spec
-        self.warning.setText("Quick fine-tune keeps the backbone frozen; a network with random weights learns "
-                             "little that way. Choose Full fine-tune, or start from a registered model."
-                             if scratch and self.preset == "quick" else "")
-        self.warning.setVisible(bool(self.warning.text()))
         if not self.dataset_path:
             self.error = "choose the labelled images first"
         else:
