@@ -14,8 +14,9 @@ Rules (``trainer/JOBS.md``, "The recipe"):
 * **augmentation**: stronger the fewer images the rarest class has (:data:`AUGMENT_LEVELS`).
 * **batch size**: 8 below 64 training images (more steps per epoch), else 16.
 * **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD).
-* **freezing**: only a short head warm-up (:data:`HEAD_WARMUP_EPOCHS`) when starting from
-  trained weights, never from random weights, never the whole run.
+* **freezing**: only a short head warm-up (:data:`HEAD_WARMUP_EPOCHS`, at most half of the
+  epochs) when starting from trained weights; never from random weights, never the whole
+  run.
 * **epochs**: as many as fit the budget (measured speed, preparation already spent, the
   end of the run reserved), at most :data:`MAX_EPOCHS`; a linear learning-rate warm-up of
   5 % of them (random start) and a cosine decay over the rest; early stopping after a
@@ -157,7 +158,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
         lr = 1e-2 if job.optimizer == "sgd" else 1e-3
         changes["lr"] = r.choose("lr", lr, f"{job.optimizer}")
     if job.freeze_epochs is None:
-        freeze = min(HEAD_WARMUP_EPOCHS, job.epochs or HEAD_WARMUP_EPOCHS) if trained else 0
+        freeze = _head_warmup(job.epochs) if trained else 0
         changes["freeze_epochs"] = r.choose(
             "freeze_epochs", freeze, "head warm-up on trained weights, then everything learns" if trained
             else "random weights: everything learns from the start")
@@ -197,8 +198,9 @@ def plan_epochs(job: Job, r: Recipe, seconds: float | None, epoch_s: float | Non
                               f"{fit} epochs of ~{epoch_s:.1f} s fit in {seconds / 60:.1f} min"
                               + (f", at most {MAX_EPOCHS}" if fit > MAX_EPOCHS else ""))
         changes["epochs"] = epochs
-    if job.freeze_epochs is not None and job.freeze_epochs > epochs:
-        changes["freeze_epochs"] = r.choose("freeze_epochs", epochs, "at most the epochs")
+    if "freeze_epochs" in r.chosen and job.freeze_epochs > _head_warmup(epochs):
+        changes["freeze_epochs"] = r.choose("freeze_epochs", _head_warmup(epochs),
+                                            "head warm-up of at most half the epochs")
     if job.warmup_epochs is None:
         trained = starts_trained(job) if trained is None else trained
         warm = 0 if trained or epochs < 10 else min(5, max(1, round(0.05 * epochs)))
@@ -210,6 +212,11 @@ def plan_epochs(job: Job, r: Recipe, seconds: float | None, epoch_s: float | Non
         changes["early_stopping"] = r.choose(
             "early_stopping", patience, "off for 10 epochs or fewer" if not patience else "a third of the epochs")
     return replace(job, **changes)
+
+
+def _head_warmup(epochs: int | None) -> int:
+    """Epochs of head warm-up: :data:`HEAD_WARMUP_EPOCHS`, at most half of ``epochs``."""
+    return HEAD_WARMUP_EPOCHS if epochs is None else min(HEAD_WARMUP_EPOCHS, epochs // 2)
 
 
 def epoch_seconds(speed: float, n_train: int, n_val: int, overhead_s: float = 0.0) -> float:
