@@ -223,9 +223,9 @@ class TrainingCharts(QWidget):
                 self._redraw_timer.start()
 
     def _plan(self, epochs: int) -> None:
-        """The planned epochs the x axis spans. Pre-training re-plans them to fit its time
-        budget, so its axis follows the latest plan; training keeps the longest."""
-        self._epochs = epochs if self.pretrain else max(self._epochs, epochs)
+        """The planned epochs the x axis spans: the latest plan (a job with a time budget
+        re-plans them after each epoch, and ends with ``epochs`` = its last epoch)."""
+        self._epochs = epochs
 
     @property
     def n_batches(self) -> int:
