@@ -72,7 +72,7 @@ def _child(args) -> None:
     win.open_paths([args.file], remember=False)
     wait(lambda: not win.is_loading and win.library.series(), 60)
     vp = win.grid.active
-    if not wait(lambda: vp.frame is not None, 10):  # refused when it was opened
+    if not wait(lambda: vp.model.frame is not None, 10):  # refused when it was opened
         print(json.dumps({"seconds": 0.0, "ok": False, "message": "not opened (skipped)"}))
         return
     assert panel.picker.select(args.model), f"{args.model} is not installed"
@@ -90,7 +90,7 @@ def _child(args) -> None:
     seconds = out.pop("t", float("nan")) - t0
     out["cpu"] = out.get("cpu", float("nan")) - c0
     try:  # the load steps as the service timed them (runtime import, model + engine)
-        from medview.qt.analysis.load_times import LoadTimes
+        from medview.analysis.load_times import LoadTimes
 
         steps = json.loads(LoadTimes().path.read_text())
     except (OSError, ValueError):

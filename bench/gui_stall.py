@@ -100,8 +100,8 @@ app = QApplication([])
 label = QLabel("status"); label.show()
 from medview.core.imports import load
 from medview.inference.registry import Registry
-from medview.qt.analysis import runtime
-from medview.qt.analysis.jobs import AnalysisService
+from medview.analysis import runtime
+from medview.qt.analysis.service import AnalysisService
 
 assert "torch" not in sys.modules
 spans = {}
@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="medview-gui-stall-"))
     os.environ["MEDVIEW_USER_DIR"] = str(tmp / "user")
     os.environ["MEDVIEW_MODELS_DIR"] = str(tmp / "shipped")
-    from medview.core.demo_data import write_demo_data
+    from medview.demo.demo_data import write_demo_data
 
     data = tmp / "demo"
     write_demo_data(data, n=args.images, size=max(64, args.size), seed=0)

@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 
 import numpy as np  # noqa: E402
 
-from medview.core.demo_data import write_demo_data  # noqa: E402
+from medview.demo.demo_data import write_demo_data  # noqa: E402
 from medview.core.io.folder import load_paths  # noqa: E402
 from medview.inference.familiarity import thumbnail  # noqa: E402
 from medview.inference.manifest import read_manifest  # noqa: E402

@@ -166,37 +166,38 @@ def bench_window_level(tmp: Path, repeat: int) -> None:
     from medview.core import pixels
     from medview.core.io.folder import load_paths
     from medview.qt.viewer.viewport import Viewport
-    from medview.core.annotations import AnnotationStore
     from medview.qt.workers import FrameLoader
+    from medview.view.model import ViewModel
 
     print("\n== 2. Window/level re-render of the viewport (1000×800 logical px)")
     loader = FrameLoader()
     for size, target in ((512, 2.0), (2048, 20.0)):
         path = _write_image(tmp / f"wl{size}.dcm", size, ct=size == 512)
         series = load_paths([path]).series()[0]
-        vp = Viewport(loader, AnnotationStore())
+        vp = Viewport(loader, ViewModel())
         vp.resize(1000, 800)
         vp.show()
         _expose(vp)
-        vp.set_series(series)
+        vp.model.set_series(series)
         series.frames[0].stored()
         vp.repaint()
-        base = vp.current_window()
+        base = vp.model.current_window()
         count = vp.render_count
         n = 60
         buf_ms, paint_ms = [], []
         vp._interacting = True  # as during a right-drag: fast path, smooth pass after release
         step = vp._proxy_step()
         if step > 1:
-            print(f"   {size}² shown at {vp.zoom_percent() * 100:.0f} %: while dragging 1 pixel "
+            zoom = vp.model.zoom_percent() * 100
+            print(f"   {size}² shown at {zoom:.0f} %: while dragging 1 pixel "
                   f"in {step}×{step} is rendered (the screen shows no more); full quality on release")
         for i in range(n):
             w = pixels.Window(base.center + (i % 20) * 3, base.width + (i % 7) * 5)
             t0 = time.perf_counter()
-            vp.set_window(w)
+            vp.model.set_window(w)
             vp.render_image()          # the buffer
             t1 = time.perf_counter()
-            vp.set_window(pixels.Window(w.center + 1, w.width))
+            vp.model.set_window(pixels.Window(w.center + 1, w.width))
             vp.repaint()               # buffer + paint, what one drag step costs
             t2 = time.perf_counter()
             buf_ms.append((t1 - t0) * 1000)
@@ -204,9 +205,9 @@ def bench_window_level(tmp: Path, repeat: int) -> None:
         vp._interacting = False
         t0 = time.perf_counter()
         for _ in range(10):
-            vp.set_window(pixels.Window(base.center, base.width + 1))
+            vp.model.set_window(pixels.Window(base.center, base.width + 1))
             vp.repaint()
-            vp.set_window(base)
+            vp.model.set_window(base)
             vp.repaint()
         smooth = (time.perf_counter() - t0) * 1000 / 20
         assert vp.render_count >= count + 2 * n + 20, "repaint() did not paint"
@@ -255,10 +256,10 @@ def bench_series(tmp: Path, n: int) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from medview.core.annotations import AnnotationStore
     from medview.core.io.folder import load_paths
     from medview.qt.viewer.viewport import Viewport
     from medview.qt.workers import FrameLoader
+    from medview.view.model import ViewModel
 
     app = QApplication.instance()
     print(f"\n== 3. First image vs full decode of a {n}-slice 512² CT series")
@@ -274,17 +275,17 @@ def bench_series(tmp: Path, n: int) -> None:
         decoded_at[key] = time.perf_counter()
 
     loader.decoded.connect(on_decoded, Qt.ConnectionType.DirectConnection)
-    vp = Viewport(loader, AnnotationStore())
+    vp = Viewport(loader, ViewModel())
     vp.resize(1000, 800)
     vp.show()
     _expose(vp)
     first_key = series.frames[0].key
     t0 = time.perf_counter()
-    vp.set_series(series)
+    vp.model.set_series(series)
     first_painted = None
     while len(decoded_at) < n and time.perf_counter() - t0 < 300:
         app.processEvents()
-        if first_painted is None and vp.is_current_decoded():
+        if first_painted is None and vp.model.is_current_decoded():
             vp.repaint()
             first_painted = time.perf_counter()
         time.sleep(0.0005)
@@ -302,12 +303,12 @@ def bench_series(tmp: Path, n: int) -> None:
     print("\n== 4. Scrolling through the decoded series (one repaint per step)")
     for label, interacting in (("while scrolling (fast path)", True),
                                ("smooth (idle quality)", False)):
-        vp.set_index(0)
+        vp.model.set_index(0)
         vp._interacting = interacting
         count = vp.render_count
         t0 = time.perf_counter()
         for i in range(1, n):
-            vp.set_index(i)
+            vp.model.set_index(i)
             vp.repaint()
         fps = (n - 1) / (time.perf_counter() - t0)
         assert vp.render_count - count == n - 1, "repaint() did not paint every step"
@@ -485,14 +486,15 @@ def screenshot(path: Path) -> None:
         left, right = win.grid.viewports
         win.grid.show_series(dx, right)
         win.grid.show_series(ct, left, index=20)
-        while time.time() < deadline and not (left.is_current_decoded() and right.is_current_decoded()):
+        while time.time() < deadline and not (left.model.is_current_decoded()
+                                              and right.model.is_current_decoded()):
             app.processEvents()
             time.sleep(0.01)
         left.repaint()
-        left.add_annotation("length", [(106, 104), (106, 174)])      # heart, left-right
-        left.add_annotation("ellipse", [(92, 124), (120, 154)])      # blood pool, HU stats
-        right.add_annotation("length", [(625, 392), (625, 717)])       # heart width ...
-        right.add_annotation("length", [(700, 112), (700, 926)])       # ... and thorax: CTR
+        left.model.add_annotation("length", [(106, 104), (106, 174)])      # heart, left-right
+        left.model.add_annotation("ellipse", [(92, 124), (120, 154)])      # blood pool, HU stats
+        right.model.add_annotation("length", [(625, 392), (625, 717)])       # heart width ...
+        right.model.add_annotation("length", [(700, 112), (700, 926)])       # ... and thorax: CTR
         win.browser.select_series(ct.id)
         t = time.time()
         while time.time() - t < 20:  # thumbnails, series decoded, first smooth paint

@@ -9,7 +9,6 @@ traceback never reaches the user. :func:`_run_command` is that one boundary.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -19,17 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from medview import __version__
-
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+from medview.commands.common import EXIT_BAD_INPUT, EXIT_OK, CliError
 
 # name -> (help, builder of its argument parser, handler); filled by @command
 _COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 # Commands that decode files: native decoders' stderr is silenced while they run.
 _READS_FILES: set[str] = set()
-
-
-class CliError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
 
 
 def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None],
@@ -240,11 +234,6 @@ def anonymize(args) -> int:
 
     return run_anonymize(Path(args.src), Path(args.dst), args.patient_name, args.patient_id)
 
-
-
-def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
 
 
 # -- models, analyze (AI; owned by medview/commands/{models,analyze}.py) ----------

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = frozenset({"torch", "torchvision", "segmentation_models_pytorch", "safetensors",
                    "cv2", "PIL", "pydicom", "gdcm", "pyqtgraph", "onnxruntime", "onnx",
                    "openvino", "trainer", "platformdirs"})
-THREADED_CODE = ("medview/core", "medview/inference", "medview/qt")
+THREADED_CODE = ("medview/core", "medview/inference", "medview/analysis", "medview/app",
+                 "medview/view", "medview/qt")
 
 # A package whose two submodules import each other, fine when imported by one thread
 # (``A`` exists before ``a`` imports ``b``), as in pydicom. The module bodies wait for

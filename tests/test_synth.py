@@ -1,4 +1,4 @@
-"""Synthetic phantoms, their DICOM/PNG writers and the bundled samples (medview.core.synth)."""
+"""Synthetic phantoms, their DICOM/PNG writers and the bundled samples (medview.demo.synth)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image
 from pydicom.pixels import pixel_array
 from pydicom.uid import CTImageStorage, DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian, RLELossless
 
-from medview.core import synth
+from medview.demo import synth
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "resources" / "samples"
@@ -33,7 +33,7 @@ def small_volume() -> np.ndarray:
 
 def test_core_synth_imports_no_qt_torch_or_opencv():
     code = (
-        "import sys, medview.core.synth\n"
+        "import sys, medview.demo.synth\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch', 'cv2', 'pyqtgraph')]\n"
         "assert not bad, bad\n"
     )

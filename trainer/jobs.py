@@ -14,7 +14,7 @@ data dir, as for the model registry). Each job is a sub-folder::
         checkpoints/  model/  split.json  job.resolved.json   (see trainer.loop)
 
 A job whose ``job.json`` has a ``search`` block (:mod:`trainer.search_spec`) is a
-hyper-parameter search: :func:`job_command` starts :mod:`trainer.search` for it instead
+hyper-parameter search: :func:`job_command` starts :mod:`trainer.search_job` for it instead
 of the trainer, and its folder holds ``trials.json``, ``best.json``, ``best_job.json``
 and ``runs/`` instead of checkpoints and a model (:mod:`trainer.search_job`).
 
@@ -58,7 +58,7 @@ STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
 #: in a frozen (PyInstaller) app, whose executable is medview itself.
 TRAINER_COMMAND: list[str] | None = None
 
-#: The same for a hyper-parameter search. None: ``[sys.executable, "-m", "trainer.search"]``,
+#: The same for a hyper-parameter search. None: ``[sys.executable, "-m", "trainer.search_job"]``,
 #: or ``[sys.executable, "search"]`` in a frozen app.
 SEARCH_COMMAND: list[str] | None = None
 
@@ -298,7 +298,7 @@ def search_command() -> list[str]:
         return list(SEARCH_COMMAND)
     if getattr(sys, "frozen", False):
         return [sys.executable, "search"]  # medview's `search` sub-command
-    return [sys.executable, "-m", "trainer.search"]
+    return [sys.executable, "-m", "trainer.search_job"]
 
 
 def job_command(info: JobInfo, *, resume: bool = False, register: bool = False,

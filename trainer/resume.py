@@ -4,21 +4,21 @@ continuing from it (``--resume``).
 ``last.pt`` is written after every epoch and when a cancel stops an epoch midway (then
 with the batch reached and the partial loss), so a resumed run goes on from the same
 batch when the process layout is the same.
+
+Each function takes ``t``, the :class:`trainer.epochs.Training` being saved or restored;
+it is not imported here (not even for type checking), because ``trainer.epochs`` calls
+this module.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from trainer import events as ev
 from trainer.checkpoints import (BEST_NAME, CHECKPOINT_FORMAT, LAST_NAME, load_checkpoint,
                                  save_checkpoint)
 from trainer.errors import JobFailed, one_line, write_or_fail
-
-if TYPE_CHECKING:
-    from trainer.epochs import Training
 
 __all__ = ["find_checkpoint", "restore", "save_best", "save_last"]
 
@@ -55,7 +55,7 @@ def find_checkpoint(run_dir: Path, ckpt_dir: Path, split_path: Path, resume: boo
     return state
 
 
-def restore(t: Training, state: dict) -> None:
+def restore(t, state: dict) -> None:
     """Load a resume state into ``t``: weights, optimiser, scheduler, history, RNG, position.
 
     Raises
@@ -102,7 +102,7 @@ def restore(t: Training, state: dict) -> None:
         t.start_epoch = t.epochs + 1  # early stopping or the budget ended the training: only the end remains
 
 
-def save_best(t: Training, epoch: int) -> None:
+def save_best(t, epoch: int) -> None:
     """Write the current weights as ``best.safetensors`` (main process only)."""
     if not t.dist.main:
         return
@@ -116,7 +116,7 @@ def save_best(t: Training, epoch: int) -> None:
                                    metric=t.best["metric"], metric_name=t.monitor))
 
 
-def save_last(t: Training, epoch: int, batch: int, loss_sum: float = 0.0, seen: int = 0,
+def save_last(t, epoch: int, batch: int, loss_sum: float = 0.0, seen: int = 0,
               announce: bool = False) -> None:
     """Write the resume state ``last.pt`` after ``batch`` of ``epoch`` (0: the whole epoch).
 

@@ -12,7 +12,7 @@ It starts with a ``job_started`` event (the data set, the first fold's sizes) an
 summarises it and ``OUT/trials.json`` is rewritten (atomically) with every finished trial. At the end ``OUT/best.json`` holds
 the best parameters and a ready-to-run job (the original job with them filled in)::
 
-    python -m trainer.search JOB.json --trials 20 --folds 5 --epochs 10 --out search/
+    python -m trainer.search_job JOB.json --trials 20 --folds 5 --epochs 10 --out search/
     python -m trainer search/best_job.json       # best.json["job"], written out for convenience
 
 Fold runs live in ``OUT/runs/trial-NNN/fold-K`` (events, split; weights are removed).
@@ -26,13 +26,11 @@ cancel file and signals, exit status 0 finished / 1 failed / 2 invalid job / 3 c
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
 import shutil
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from trainer.search_results import BEST_JOB_NAME, BEST_NAME, RUNS_NAME, TRIALS_N
 from trainer.search_spec import SearchSpec, split_search
 
 __all__ = ["LR_RANGE", "BATCH_SIZES", "OPTIMIZERS", "SearchError", "SearchCancelled", "load_search_job",
-           "search_job_id", "run_search", "main"]
+           "search_job_id", "run_search"]
 
 LR_RANGE = (1e-5, 1e-2)
 BATCH_SIZES = (8, 16, 32)
@@ -268,15 +266,3 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = SearchSpec.fol
         f"job written to {out_dir / BEST_JOB_NAME}")))
     return result
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m trainer.search JOB.json --out DIR [--trials N] [--folds K] [--epochs E] [--seed S]``."""
-    from trainer.search_job import configure, run
-
-    parser = argparse.ArgumentParser(prog="python -m trainer.search", description=__doc__.splitlines()[0])
-    configure(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""A hyper-parameter search run as a job: ``python -m trainer.search`` and ``medview search``.
+"""A hyper-parameter search run as a job: ``python -m trainer.search_job`` and ``medview search``.
 
 What :func:`run` adds to :func:`trainer.search.run_search` is what the job queue
 (:mod:`trainer.jobs`) and the trainer tab expect of any job, exactly as a training run
@@ -15,6 +15,9 @@ does it (``trainer/JOBS.md``):
 
 Settings come from the command line, else the job's ``search`` block
 (:mod:`trainer.search_spec`), else :class:`~trainer.search_spec.SearchSpec`'s defaults.
+
+The command line lives here, not in :mod:`trainer.search`, which this module calls:
+the search itself never imports the job that runs it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 from trainer import events as ev
@@ -31,7 +35,8 @@ from trainer.search_results import BEST_JOB_NAME
 from trainer.search_spec import SearchSpec
 from trainer.sink import EventSink
 
-__all__ = ["EXIT_FINISHED", "EXIT_FAILED", "EXIT_INVALID", "EXIT_CANCELLED", "configure", "run"]
+__all__ = ["EXIT_FINISHED", "EXIT_FAILED", "EXIT_INVALID", "EXIT_CANCELLED", "configure", "run",
+           "main"]
 
 EXIT_FINISHED, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 3
 
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        print(f"trainer.search: cannot create {out}: {err.strerror or err}", file=sys.stderr)
+        print(f"trainer.search_job: cannot create {out}: {err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
     try:
         job, _data, block = load_search_job(job_path)
@@ -120,7 +125,7 @@ def _end(sink: EventSink, out: Path, code: int, reason: str, detail: str | None 
     sink.emit(ev.Cancelled(job=sink.job_id) if cancelled else ev.Failed(job=sink.job_id, reason=reason,
                                                                         detail=detail))
     if not cancelled:
-        print(f"trainer.search: {reason}", file=sys.stderr)
+        print(f"trainer.search_job: {reason}", file=sys.stderr)
     return code
 
 
@@ -140,4 +145,17 @@ def _start_next(out: Path) -> None:
     try:
         jobs.start_next(out.parent)
     except Exception as err:  # the search itself is done; a queue problem must not change its status
-        print(f"trainer.search: could not start the next queued job: {err}", file=sys.stderr)
+        print(f"trainer.search_job: could not start the next queued job: {err}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m trainer.search_job JOB.json --out DIR [--trials N] [--folds K] [--epochs E] [--seed S]``."""
+    parser = argparse.ArgumentParser(prog="python -m trainer.search_job",
+                                     description="Hyper-parameter search of a training job "
+                                                 "(trainer/JOBS.md)")
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

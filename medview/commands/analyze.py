@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from medview.cli import EXIT_BAD_INPUT, EXIT_OK, CliError
+from medview.commands.common import EXIT_BAD_INPUT, EXIT_OK, CliError
 from medview.core.errors import ReadError
 from medview.core.io.folder import load_paths
 from medview.inference.manifest import ModelError

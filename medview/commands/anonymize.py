@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from medview.cli import EXIT_BAD_INPUT, EXIT_OK, CliError
+from medview.commands.common import EXIT_BAD_INPUT, EXIT_OK, CliError
 
 
 def run_anonymize(src: Path, dst: Path, patient_name: str | None, patient_id: str | None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from medview.cli import EXIT_OK, CliError
+from medview.commands.common import EXIT_OK, CliError
 
 
 def run_demo_data(out: Path, n: int, size: int, seed: int) -> int:
@@ -17,7 +17,7 @@ def run_demo_data(out: Path, n: int, size: int, seed: int) -> int:
         If ``out`` is a file or a folder that is not empty (mixing an old and a new set
         would silently change the data), or ``n``/``size`` is too small.
     """
-    from medview.core.demo_data import MIN_N, MIN_SIZE, write_demo_data
+    from medview.demo.demo_data import MIN_N, MIN_SIZE, write_demo_data
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CliError(f"{out}: already exists and is not an empty folder; choose a new folder")

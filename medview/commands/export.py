@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.cli import CliError
+from medview.commands.common import CliError
 from medview.core import pixels
 from medview.core.atomic import atomic_open
 from medview.core.errors import ReadError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from medview.cli import EXIT_BAD_INPUT, EXIT_OK, CliError, print_json
+from medview.commands.common import EXIT_BAD_INPUT, EXIT_OK, CliError, print_json
 from medview.core.errors import ReadError
 from medview.core.io import dicom, image
 from medview.core.io.folder import load_paths

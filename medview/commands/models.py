@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from medview.cli import EXIT_OK, CliError, print_json
+from medview.commands.common import EXIT_OK, CliError, print_json
 from medview.inference.backbones import list_backbones, shipped_backbones_dir, user_backbones_dir
 from medview.inference.manifest import Manifest, ModelError
 from medview.inference.registry import ModelEntry, Registry, no_models_message
@@ -53,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen action; expected failures raise :class:`~medview.cli.CliError`."""
+    """Run the chosen action; expected failures raise :class:`~medview.commands.common.CliError`."""
     registry = Registry()
     try:
         return _ACTIONS[args.action](registry, args)

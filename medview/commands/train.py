@@ -4,7 +4,7 @@
 (:mod:`trainer.__main__`): JSON-line events on stdout, exit status 0 finished, 1 failed,
 2 invalid job, 3 cancelled, 4 finished but not registered. ``--queue`` instead adds the
 job to the on-disk queue (:mod:`trainer.jobs`) and starts it in the background.
-``medview search JOB.json --out DIR`` is ``python -m trainer.search`` (:mod:`trainer.search_job`);
+``medview search JOB.json --out DIR`` is ``python -m trainer.search_job``;
 the frozen app's job queue runs searches through it. Nothing here imports torch; the
 trainer does when it runs.
 """
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from medview.cli import EXIT_OK, CliError, print_json
+from medview.commands.common import EXIT_OK, CliError, print_json
 
 
 # ----------------------------------------------------------------------- train
@@ -58,7 +58,7 @@ def _queue_job(path: Path, register: bool) -> int:
 # ----------------------------------------------------------------------- search
 
 def configure_search(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``medview search`` (those of ``python -m trainer.search``)."""
+    """Arguments of ``medview search`` (those of ``python -m trainer.search_job``)."""
     from trainer.search_job import configure
 
     configure(parser)

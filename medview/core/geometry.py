@@ -246,16 +246,37 @@ def image_plane(ds: Dataset, frame: int = 0) -> ImagePlane | None:
     """
     spacing = pixel_spacing(ds, frame)
     position = _frame_value(ds, frame, "PlanePositionSequence", "ImagePositionPatient")
-    orientation = _frame_value(ds, frame, "PlaneOrientationSequence",
-                               "ImageOrientationPatient")
     origin = _float_vector(position, 3)
-    cosines = _float_vector(orientation, 6)
+    cosines = image_orientation(ds, frame)
     if origin is None or cosines is None or not spacing.calibrated:
+        return None
+    return ImagePlane(_frozen(origin), cosines[0], cosines[1], spacing)
+
+
+def image_orientation(ds: Dataset, frame: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """The frame's row and column direction cosines (Image Orientation (Patient), PS3.3
+    C.7.6.2.1.1), from the Plane Orientation functional group of enhanced multi-frame
+    objects (per-frame, then shared) or the top level.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        Unit vectors (row direction, column direction), or None when the attribute is
+        missing or malformed or the two are not orthogonal.
+
+    Raises
+    ------
+    IndexError
+        If ``frame`` is outside the Per-frame Functional Groups Sequence.
+    """
+    orientation = _frame_value(ds, frame, "PlaneOrientationSequence", "ImageOrientationPatient")
+    cosines = _float_vector(orientation, 6)
+    if cosines is None:
         return None
     row, col = _unit(cosines[:3]), _unit(cosines[3:])
     if row is None or col is None or abs(float(row @ col)) > _ORTHOGONALITY_TOLERANCE:
         return None
-    return ImagePlane(_frozen(origin), _frozen(row), _frozen(col), spacing)
+    return _frozen(row), _frozen(col)
 
 
 def pixel_to_patient(plane: ImagePlane, row: float, col: float) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from medview.qt.internal_errors import install_log_file
+from medview.app.internal_errors import install_log_file
 from medview.qt.theme import apply_dark_theme, configure_high_dpi
 
 

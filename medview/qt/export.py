@@ -210,7 +210,7 @@ class ExportController(QObject):
 
     def export_png(self, overlays: bool) -> Path | None:
         vp = self.window.grid.active
-        if vp.frame is None:
+        if vp.model.frame is None:
             self._info("Nothing to export: open a series first.")
             return None
         suffix = "" if overlays else "-clean"
@@ -221,7 +221,7 @@ class ExportController(QObject):
             return None
         anonymous = False
         if overlays:
-            anonymous = self.ask_anonymous(leaves_study_folder(path, vp.series))
+            anonymous = self.ask_anonymous(leaves_study_folder(path, vp.model.series))
             if anonymous is None:
                 return None
         try:

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
                                QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
 
 from medview import __version__
+from medview.app.internal_errors import user_reason
+from medview.app.opening import PendingFiles, load_job
 from medview.core.imports import load, loaded
 from medview.core.pixel_cache import PIXELS
 from medview.qt.analysis.panel import AnalysisPanel  # light: torch loads on first use
@@ -27,8 +29,6 @@ from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
-from medview.qt.internal_errors import user_reason
-from medview.qt.open_job import PendingFiles, load_job
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
@@ -97,8 +97,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.grid, "Viewer")
         self.setCentralWidget(self.tabs)
         for vp in self.grid._all:
-            vp.user_presets = self.user_presets
-            vp.frameChanged.connect(lambda _i, v=vp: self._frame_changed(v))
+            vp.model.user_presets = self.user_presets
+            vp.model.events.frame.connect(lambda _i, v=vp: self._frame_changed(v))
         self.grid.pathsDropped.connect(self.open_paths)
         self.grid.activeChanged.connect(self._frame_changed)
 
@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
 
     def selected_series(self):
         """The series selected in the browser, else the one in the active viewport."""
-        return self.browser.current_series() or self.grid.active.series
+        return self.browser.current_series() or self.grid.active.model.series
 
     def user_presets(self, modality: str):
         Window = load("medview.core.pixels").Window
@@ -340,10 +340,10 @@ class MainWindow(QMainWindow):
         """Files that were open already: select their series and bring it on screen."""
         series = next(s for s in self.library.series() if any(f.key == key for f in s.frames))
         index = next(i for i, f in enumerate(series.frames) if f.key == key)
-        on_screen = next((vp for vp in self.grid.viewports if vp.series is series), None)
+        on_screen = next((vp for vp in self.grid.viewports if vp.model.series is series), None)
         if on_screen is not None:
             self.grid.set_active(on_screen)
-            on_screen.set_index(index)
+            on_screen.model.set_index(index)
         else:
             self.grid.show_series(series, index=index)
         self.browser.select_series(series.id)
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         self._library = load("medview.core.study").Library()
         self.browser.set_library(self._library)
         for vp in self.grid._all:
-            vp._drop_render_cache()
+            vp.drop_render_cache()
         for k in keys:
             PIXELS.discard(k)
         if self.tag_browser is not None:
@@ -414,12 +414,12 @@ class MainWindow(QMainWindow):
             menu.addAction("Clear Recent Items", self.settings.clear_recent)
 
     def _save_preset(self) -> None:
-        vp = self.grid.active
-        w = vp.current_window()
-        if vp.series is None or w is None:
+        m = self.grid.active.model
+        w = m.current_window()
+        if m.series is None or w is None:
             QMessageBox.information(self, "Save preset", "Open a greyscale image first.")
             return
-        modality = vp.series.modality or "OT"
+        modality = m.series.modality or "OT"
         name, ok = QInputDialog.getText(self, "Save window preset",
                                         f"Name for W {w.width:g} / L {w.center:g} ({modality}):")
         if ok and name.strip():
@@ -429,8 +429,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Saved preset {name.strip()} for {modality}", 4000)
 
     def _forget_presets(self) -> None:
-        vp = self.grid.active
-        modality = (vp.series.modality if vp.series else "") or "OT"
+        series = self.grid.active.model.series
+        modality = (series.modality if series else "") or "OT"
         self.settings.set_user_presets(modality, [])
         self.statusBar().showMessage(f"Removed your presets for {modality}", 4000)
 
@@ -606,7 +606,7 @@ class MainWindow(QMainWindow):
                     and not self.tags_dock.isFloating()):
                 width = max(420, min(560, self.width() // 3))  # room for a readable Value column
                 self.resizeDocks([self.tags_dock], [width], Qt.Orientation.Horizontal)
-        f = self.grid.active.frame
+        f = self.grid.active.model.frame
         self.tag_browser.set_dataset(f.header if f is not None else None)
 
     def _tags_imported(self, _module) -> None:
@@ -620,7 +620,7 @@ class MainWindow(QMainWindow):
         self.tags_dock.setWidget(label)
 
     def _update_title(self) -> None:
-        s = self.grid.active.series
+        s = self.grid.active.model.series
         if s is None:
             self.setWindowTitle(APP_NAME)
             return

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from medview.core.demo_data import write_demo_data
+from medview.demo.demo_data import write_demo_data
 from medview.core.io.folder import load_paths
 from medview.inference.audit import AuditLog
 from medview.inference.manifest import ManifestError, parse_manifest, read_manifest

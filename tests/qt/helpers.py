@@ -41,7 +41,7 @@ def wait_loaded(qtbot, win, n_series: int = 1, timeout: int = 15000) -> None:
 
 def wait_shown(qtbot, vp, timeout: int = 15000) -> None:
     """Until the viewport's current frame is decoded and rendered."""
-    qtbot.waitUntil(lambda: vp.is_current_decoded(), timeout=timeout)
+    qtbot.waitUntil(lambda: vp.model.is_current_decoded(), timeout=timeout)
     vp.repaint()
 
 

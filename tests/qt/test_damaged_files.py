@@ -85,7 +85,8 @@ def panicking_decoder(monkeypatch):
 
 def _settle(qtbot, vp) -> None:
     """Until the frame on screen is decoded or has failed, then paint it now."""
-    qtbot.waitUntil(lambda: vp.is_current_decoded() or vp.loader.error_for(vp.frame) is not None,
+    qtbot.waitUntil(lambda: vp.model.is_current_decoded()
+                    or vp.loader.error_for(vp.model.frame) is not None,
                     timeout=30000)
     vp.repaint()  # a real paint event: an exception escaping it fails the test (pytest-qt)
 
@@ -102,7 +103,7 @@ def test_damaged_files_beside_good_ones_show_every_frame(qtbot, window, mixed_fo
     for series in window.library.series():
         window.grid.show_series(series, vp)
         for i in range(len(series.frames)):
-            vp.set_index(i)
+            vp.model.set_index(i)
             _settle(qtbot, vp)
             name = series.frames[i].path.name
             if name in damaged:
@@ -124,7 +125,7 @@ def test_damaged_files_beside_good_ones_show_every_frame(qtbot, window, mixed_fo
     for series in good:
         window.grid.show_series(series, vp)
         _settle(qtbot, vp)
-        assert vp.is_current_decoded() and vp.paint_error is None
+        assert vp.model.is_current_decoded() and vp.paint_error is None
         assert centre_mean(grab_array(vp)) > 5  # an image, not the empty background
     assert {f.path.name for s in good for f in s.frames} == {*CT_FILES, MR_MULTIFRAME}
 
@@ -177,7 +178,7 @@ def test_a_folder_of_seeded_fuzz_mutants_beside_good_files(qtbot, window, tmp_pa
     for series in window.library.series():
         window.grid.show_series(series, vp)
         for i in range(min(len(series.frames), 3)):  # first frames: multi-frame lies are long
-            vp.set_index(i)
+            vp.model.set_index(i)
             _settle(qtbot, vp)
             if vp.paint_error:
                 assert not RAW_EXCEPTION.search(vp.paint_error), vp.paint_error
@@ -191,5 +192,5 @@ def test_a_folder_of_seeded_fuzz_mutants_beside_good_files(qtbot, window, tmp_pa
     good = next(s for s in window.library.series() if s.frames[0].path.parent.name == "good_ct")
     window.grid.show_series(good, vp)
     _settle(qtbot, vp)
-    assert vp.is_current_decoded() and vp.paint_error is None
+    assert vp.model.is_current_decoded() and vp.paint_error is None
     assert centre_mean(grab_array(vp)) > 5

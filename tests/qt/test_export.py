@@ -30,7 +30,7 @@ def _array(path) -> np.ndarray:
 
 def test_png_with_and_without_overlays(qtbot, ct_window, tmp_path):
     vp = ct_window.grid.active
-    vp.add_annotation("length", [(100, 100), (100, 300)])
+    vp.model.add_annotation("length", [(100, 100), (100, 300)])
     full = export_view_png(vp, tmp_path / "full.png", overlays=True)
     clean = export_view_png(vp, tmp_path / "clean", overlays=False)
     assert clean.suffix == ".png" and full.exists() and clean.exists()
@@ -134,10 +134,10 @@ def _text_box(a: np.ndarray, corner: str) -> np.ndarray:
 
 
 def test_png_anonymised_overlay_leaves_out_the_patient(qtbot, ct_window, tmp_path):
-    from medview.qt.viewer.overlay import corner_text
+    from medview.view.corners import corner_text
 
     vp = ct_window.grid.active
-    patient = vp.series.study.patient
+    patient = vp.model.series.study.patient
     assert patient.name and patient.id
     named = _array(export_view_png(vp, tmp_path / "named.png", overlays=True))
     anon = _array(export_view_png(vp, tmp_path / "anon.png", overlays=True, anonymous=True))
@@ -147,12 +147,13 @@ def test_png_anonymised_overlay_leaves_out_the_patient(qtbot, ct_window, tmp_pat
     assert np.array_equal(_text_box(anon, "tl"), _text_box(clean, "tl"))
     # image details (window, zoom, spacing) stay
     assert not np.array_equal(_text_box(anon, "br"), _text_box(clean, "br"))
-    text = corner_text(vp.series, vp.frame, vp.index, vp.current_window(), 1.0, [],
+    m = vp.model
+    text = corner_text(m.series, m.frame, m.index, m.current_window(), 1.0, [],
                        anonymous=True)
     lines = " ".join(text.top_left + text.top_right + text.bottom_left + text.bottom_right)
     assert patient.name not in lines and patient.id not in lines
-    assert vp.series.description and vp.series.description not in lines  # free text: may name
-    assert f"#{vp.series.number} {vp.series.modality}" in lines
+    assert m.series.description and m.series.description not in lines  # free text: may name
+    assert f"#{m.series.number} {m.series.modality}" in lines
     assert "W " in lines and "Zoom" in lines
 
 

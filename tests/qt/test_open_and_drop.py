@@ -32,7 +32,7 @@ def test_drop_folder_opens_readable_files_and_lists_skipped(qtbot, window, drop_
     assert "notes.txt" in notice.report_text()
 
     # the first series is on screen: rendered pixels differ from the empty viewport
-    assert vp.series is not None
+    assert vp.model.series is not None
     wait_shown(qtbot, vp)
     shown = grab_array(vp)
     assert shown.shape == blank.shape
@@ -60,7 +60,7 @@ def test_broken_pixels_show_reason_and_app_keeps_working(qtbot, window, drop_fol
     vp.repaint()
     assert centre_has_red_text(grab_array(vp))
     # a good frame of the same series still shows
-    vp.set_index(good[0])
+    vp.model.set_index(good[0])
     wait_shown(qtbot, vp)
     assert centre_nonblack(grab_array(vp))
 
@@ -83,7 +83,7 @@ def test_drop_on_viewport_and_second_drop_adds_study(qtbot, window, ct_folder, m
     mods = sorted(s.modality for s in window.library.series())
     assert mods == ["CT", "MR"]
     assert len(window.library.patients) == 2  # several studies open at once
-    assert window.grid.active.series.modality == "MR"  # shows what was just dropped
+    assert window.grid.active.model.series.modality == "MR"  # shows what was just dropped
 
 
 def test_recent_items_are_remembered(qtbot, window, ct_folder, settings):
@@ -111,10 +111,10 @@ def test_close_all_forgets_studies(qtbot, window, ct_folder):
     window.open_paths([str(ct_folder)])
     wait_loaded(qtbot, window)
     wait_shown(qtbot, window.grid.active)
-    window.grid.active.add_annotation("length", [(10, 10), (10, 50)])
+    window.grid.active.model.add_annotation("length", [(10, 10), (10, 50)])
     window.close_all()
     assert window.library.series() == []
-    assert window.grid.active.series is None
+    assert window.grid.active.model.series is None
     assert len(window.grid.annotations) == 0
 
 
@@ -123,7 +123,7 @@ def test_internal_error_says_what_to_do_and_logs_the_traceback(qtbot, window, ct
     """Issue 10: the user saw "cannot import name 'Dataset' from partially initialized
     module 'pydicom.dataset'"; a bug must read as what to do, the details in the log."""
     import medview.core.io.folder as folder
-    from medview.qt import internal_errors
+    from medview.app import internal_errors
 
     monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
     log_path = internal_errors.install_log_file()

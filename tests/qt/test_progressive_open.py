@@ -37,16 +37,17 @@ def test_good_files_show_before_the_slowest_file_is_read(qtbot, window, ct_folde
     try:
         window.open_paths([str(ct_folder)])
         vp = window.grid.active
-        qtbot.waitUntil(lambda: len(window.library.frames()) == 3 and vp.series is not None,
+        qtbot.waitUntil(lambda: len(window.library.frames()) == 3 and vp.model.series is not None,
                         timeout=30000)
         assert window.is_loading  # the slow file is still being read ...
-        assert {f.path.name for f in vp.series.frames} == set(CT_FILES)  # ... CT on screen
-        qtbot.waitUntil(vp.is_current_decoded, timeout=30000)
+        assert {f.path.name for f in vp.model.series.frames} == set(CT_FILES)  # ... CT on screen
+        qtbot.waitUntil(vp.model.is_current_decoded, timeout=30000)
     finally:
         release.set()
     wait_loaded(qtbot, window, n_series=2)
     assert len(window.library.frames()) == 3 + 10
-    assert vp.series is not None and vp.series.frames[0].path.name in CT_FILES  # not yanked
+    series = vp.model.series
+    assert series is not None and series.frames[0].path.name in CT_FILES  # not yanked
 
 
 def test_skipped_notice_names_each_file_with_a_plain_reason(qtbot, window, drop_folder,

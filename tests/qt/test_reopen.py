@@ -25,7 +25,7 @@ def test_reopening_says_already_open_and_shows_the_series(qtbot, window, ct_fold
     assert text == f"{len(CT_FILES)} images already open; nothing new", text
     assert "Opened" not in text
     # what the user asked for is brought to the front: on screen and selected
-    assert window.grid.active.series is ct
+    assert window.grid.active.model.series is ct
     assert window.browser.current_series() is ct
     wait_shown(qtbot, window.grid.active)
 

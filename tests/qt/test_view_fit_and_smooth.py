@@ -12,7 +12,7 @@ from tests.qt.test_viewport import mouse
 
 
 def _whole_image_visible(vp) -> bool:
-    cols, rows = vp.image_size()
+    cols, rows = vp.model.image_size()
     shown = vp.transform().mapRect(QRectF(0, 0, cols, rows))
     return (shown.left() >= -0.5 and shown.top() >= -0.5
             and shown.right() <= vp.width() + 0.5 and shown.bottom() <= vp.height() + 0.5)
@@ -20,16 +20,17 @@ def _whole_image_visible(vp) -> bool:
 
 def test_layout_change_refits_a_zoomed_view(qtbot, window, ct_view):
     vp = ct_view
-    vp.zoom_by(1.6)
+    vp.model.zoom_by(1.6)
     assert not _whole_image_visible(vp)  # zoomed in: a crop
     window.viewer_actions.layouts["2x2"].trigger()
     qtbot.waitUntil(lambda: vp.width() < window.grid.width() * 0.6)
-    assert vp.view.fit and _whole_image_visible(vp)
-    assert vp.scale() == pytest.approx(vp.view.fit_scale(*vp.image_size(), vp.width(), vp.height()))
-    vp.zoom_by(2.0)
+    assert vp.model.camera.fit and _whole_image_visible(vp)
+    m = vp.model
+    assert m.scale() == pytest.approx(m.camera.fit_scale(*m.image_size(), vp.width(), vp.height()))
+    vp.model.zoom_by(2.0)
     window.viewer_actions.layouts["1x1"].trigger()
     qtbot.waitUntil(lambda: vp.width() > window.grid.width() * 0.9)
-    assert vp.view.fit and _whole_image_visible(vp)
+    assert vp.model.camera.fit and _whole_image_visible(vp)
 
 
 def test_a_click_without_moving_keeps_the_view_fitted(qtbot, window, ct_view):
@@ -39,14 +40,14 @@ def test_a_click_without_moving_keeps_the_view_fitted(qtbot, window, ct_view):
           Qt.MouseButton.LeftButton)
     mouse(vp, QMouseEvent.Type.MouseButtonRelease, centre, Qt.MouseButton.LeftButton,
           Qt.MouseButton.NoButton)
-    assert vp.view.fit  # so a resize still refits
+    assert vp.model.camera.fit  # so a resize still refits
     mouse(vp, QMouseEvent.Type.MouseButtonPress, centre, Qt.MouseButton.LeftButton,
           Qt.MouseButton.LeftButton)
     mouse(vp, QMouseEvent.Type.MouseMove, centre + QPointF(30, 0), Qt.MouseButton.NoButton,
           Qt.MouseButton.LeftButton)
     mouse(vp, QMouseEvent.Type.MouseButtonRelease, centre + QPointF(30, 0),
           Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
-    assert not vp.view.fit and vp.view.pan_x == 30
+    assert not vp.model.camera.fit and vp.model.camera.pan_x == 30
 
 
 def _grey(img: QImage) -> np.ndarray:
@@ -73,9 +74,9 @@ def _centre_crop_and_source(vp, half: int = 40):
 @pytest.mark.parametrize("zoom", [1.5, 4.0, 8.0])
 def test_smooth_interpolation_at_every_zoom(qtbot, window, ct_view, zoom):
     vp = ct_view
-    vp.actual_size()
-    vp.zoom_by(zoom)
-    assert vp.zoom_percent() == pytest.approx(zoom)
+    vp.model.actual_size()
+    vp.model.zoom_by(zoom)
+    assert vp.model.zoom_percent() == pytest.approx(zoom)
     window.smooth_action.setChecked(False)
     crop, source = _centre_crop_and_source(vp)
     assert set(np.unique(crop).tolist()) <= source  # off: only the image's own values

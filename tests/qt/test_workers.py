@@ -58,7 +58,7 @@ def test_first_image_shows_before_the_series_is_decoded(qtbot, window, ct_series
 
     # direct: counted in the decoding thread at the moment frame 0 is ready
     window.loader.decoded.connect(on_decoded, Qt.ConnectionType.DirectConnection)
-    vp.set_series(ct_series)
+    vp.model.set_series(ct_series)
     wait_shown(qtbot, vp)
     qtbot.waitUntil(lambda: bool(first_shown_with_pending), timeout=5000)
     assert first_shown_with_pending and first_shown_with_pending[0] >= 30
@@ -70,9 +70,9 @@ def test_first_image_shows_before_the_series_is_decoded(qtbot, window, ct_series
 def test_scroll_to_undecoded_slice_shows_decoding_then_image(qtbot, window, ct_series):
     vp = window.grid.active
     window.loader.pool.setMaxThreadCount(1)
-    vp.set_series(ct_series)
-    vp.set_index(39)  # far from anything decoded yet
-    qtbot.waitUntil(lambda: vp.is_current_decoded(), timeout=20000)
+    vp.model.set_series(ct_series)
+    vp.model.set_index(39)  # far from anything decoded yet
+    qtbot.waitUntil(lambda: vp.model.is_current_decoded(), timeout=20000)
     vp.repaint()
     assert vp.render_image() is not None
 

@@ -92,7 +92,7 @@ def engines(monkeypatch) -> EngineControl:
 @pytest.fixture
 def ct_series_dir(tmp_path) -> Path:
     """A 4-slice CT series, 64², 0.7 mm pixels, slices 2.5 mm apart (synthetic)."""
-    from medview.core.synth import write_ct_series
+    from medview.demo.synth import write_ct_series
 
     rng = np.random.default_rng(1)
     vol = rng.integers(-1000, 400, size=(4, 64, 64)).astype(np.int16)

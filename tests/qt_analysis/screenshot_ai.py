@@ -43,7 +43,7 @@ def _lesion_image(work: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from medview.core.demo_data import write_demo_data
+    from medview.demo.demo_data import write_demo_data
 
     data = work / "demo"
     write_demo_data(data, n=20, size=256, seed=1)
@@ -92,7 +92,7 @@ def main(out: Path) -> Path:
 
     def run(vp, entry) -> None:
         win.grid.show_series(series, vp)
-        _wait(app, vp.is_current_decoded)
+        _wait(app, vp.model.is_current_decoded)
         panel.picker.select(entry.name, entry.version)
         done = []
         panel.service.finished.connect(lambda r, a: done.append(a))

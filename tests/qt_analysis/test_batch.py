@@ -50,7 +50,7 @@ def test_series_batch_fills_the_table_and_writes_one_csv_row_per_image(
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     rows = _rows(out)
     assert len(rows) == 4
-    assert {r["file"] for r in rows} == {str(f.path) for f in vp.series.frames}
+    assert {r["file"] for r in rows} == {str(f.path) for f in vp.model.series.frames}
     r0 = rows[0]
     assert (r0["model"], r0["version"], r0["engine"], r0["device"]) == (
         "prostate-demo", "0.1", "torch", "cpu")

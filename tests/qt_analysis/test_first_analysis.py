@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from medview.qt.analysis.jobs import ModelId
+from medview.analysis.jobs import ModelId
 from tests.datafiles import find
 from tests.inference_engines.helpers import CountCalls
 from tests.qt_analysis.helpers import damaged_rle, open_and_show, select_model
@@ -40,7 +40,7 @@ def test_a_damaged_file_fails_before_any_model_or_engine_is_made(
         qtbot, window, installed, engines, tmp_path):
     panel = window.analysis
     window.open_paths([str(damaged_rle(tmp_path))])
-    qtbot.waitUntil(lambda: window.grid.active.frame is not None, timeout=15000)
+    qtbot.waitUntil(lambda: window.grid.active.model.frame is not None, timeout=15000)
     select_model(panel, "chest-demo")
     failed = []
     panel.service.failed.connect(lambda r, m: failed.append(m))
@@ -81,7 +81,7 @@ def test_fresh_profile_first_result_comes_before_the_engines_are_measured(
     assert len(entries) == 1
     # the next image runs on the measured engine
     vp = window.grid.active
-    vp.set_index(0)
+    vp.model.set_index(0)
     results.clear()
     sv.cache.clear()
     panel.analyse()

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from medview.core.geometry import Measurement
-from medview.qt.analysis import overlays
-from medview.qt.analysis.jobs import Analysis, ResultCache, one_line
-from medview.qt.analysis.measure import (format_area, format_volume, series_volume,
+from medview.analysis import overlays
+from medview.analysis.jobs import Analysis, ResultCache, one_line
+from medview.analysis.measure import (format_area, format_volume, series_volume,
                                          slice_spacing)
 
 

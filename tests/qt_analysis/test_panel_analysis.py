@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from medview.qt.analysis.jobs import CANCELLED, DONE, SUPERSEDED
+from medview.analysis.jobs import CANCELLED, DONE, SUPERSEDED
 from tests.qt_analysis.helpers import (EventLoopProbe, analyse, grab_array, image_point,
                                        magenta_score, open_and_show, select_model, wait_idle,
                                        wait_shown)
@@ -67,13 +67,13 @@ def test_overlay_follows_rotation_and_only_shows_on_its_frame(qtbot, window, ct_
     engines.square = True
     select_model(panel, "prostate-demo")
     analyse(qtbot, panel)
-    vp.rotate(90)
-    vp.flip(True)
+    vp.model.rotate(90)
+    vp.model.flip(True)
     vp.repaint()
     arr = grab_array(vp)
     x, y = image_point(vp, (32, 32))
     assert magenta_score(arr[y, x:x + 1])[0] > 40
-    vp.set_index(1)  # another slice: not analysed, no overlay, "Not analysed yet"
+    vp.model.set_index(1)  # another slice: not analysed, no overlay, "Not analysed yet"
     wait_shown(qtbot, vp)
     assert magenta_score(grab_array(vp)[y, x:x + 1])[0] < 20
     assert "Not analysed" in panel.result_view.headline.text()
@@ -119,7 +119,7 @@ def test_segmentation_areas_and_series_volume(qtbot, window, ct_view, engines):
     text = panel.result_view.areas.text()
     assert "prostate" in text and "mm²" in text and "1 of 4 slices" in text
     for i in range(1, 4):
-        vp.set_index(i)
+        vp.model.set_index(i)
         wait_shown(qtbot, vp)
         analyse(qtbot, panel)
     text = panel.result_view.areas.text()
@@ -155,7 +155,7 @@ def test_gui_stays_responsive_with_a_large_radiograph(qtbot, window, installed, 
     the GUI thread only wraps the layer and paints."""
     from PIL import Image
 
-    from medview.qt.analysis import overlays
+    from medview.analysis import overlays
 
     yy, xx = np.mgrid[0:2500, 0:2500]
     img = ((np.sin(xx / 90.0) + np.cos(yy / 70.0)) * 60 + 128).astype(np.uint8)
@@ -224,14 +224,14 @@ def test_newer_request_supersedes_the_older_one(qtbot, window, ct_view, engines)
     panel.service.cancelled.connect(cancelled.append)
     first = panel.analyse()
     qtbot.waitUntil(lambda: first.state == "running", timeout=5000)
-    vp.set_index(2)
+    vp.model.set_index(2)
     second = panel.analyse()
     assert first.state == SUPERSEDED and cancelled == [first]
     qtbot.waitUntil(lambda: second.state == DONE, timeout=30000)
     qtbot.waitUntil(lambda: not panel.service.busy, timeout=10000)
     assert delivered == [second]
-    assert panel.result_view.analysis.result.frame == vp.frame.index + 1
-    assert panel.result_view.analysis.result.file == str(vp.frame.path)
+    assert panel.result_view.analysis.result.frame == vp.model.frame.index + 1
+    assert panel.result_view.analysis.result.file == str(vp.model.frame.path)
 
 
 def test_auto_mode_analyses_each_image_scrolled_to(qtbot, window, ct_view, engines):
@@ -240,12 +240,12 @@ def test_auto_mode_analyses_each_image_scrolled_to(qtbot, window, ct_view, engin
     qtbot.mouseClick(panel.auto_check, Qt.MouseButton.LeftButton)
     delivered = []
     panel.service.finished.connect(lambda r, a: delivered.append(r.frame.key))
-    qtbot.waitUntil(lambda: vp.frame.key in delivered, timeout=60000)
+    qtbot.waitUntil(lambda: vp.model.frame.key in delivered, timeout=60000)
     for i in (1, 2, 3):   # quick scrolling: the last frame is analysed in the end
-        vp.set_index(i)
-    qtbot.waitUntil(lambda: vp.frame.key in delivered, timeout=30000)
+        vp.model.set_index(i)
+    qtbot.waitUntil(lambda: vp.model.frame.key in delivered, timeout=30000)
     wait_idle(qtbot, panel)
-    assert panel.result_view.analysis.result.file == str(vp.frame.path)
+    assert panel.result_view.analysis.result.file == str(vp.model.frame.path)
 
 
 def test_cache_hit_returns_at_once_without_running_the_engine(qtbot, window, ct_view, engines):

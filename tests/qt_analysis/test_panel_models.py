@@ -112,8 +112,8 @@ def test_corrupt_weights_at_analysis_name_the_model_and_viewer_keeps_working(
     assert weights.is_file()
     # the viewer still scrolls and paints; the other model still analyses
     before = grab_array(vp)
-    vp.set_index(2)
-    qtbot.waitUntil(vp.is_current_decoded, timeout=10000)
+    vp.model.set_index(2)
+    qtbot.waitUntil(vp.model.is_current_decoded, timeout=10000)
     vp.repaint()
     assert (grab_array(vp) != before).any()
     select_model(panel, "prostate-demo")

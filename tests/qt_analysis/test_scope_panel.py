@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from medview.core.demo_data import write_demo_data
+from medview.demo.demo_data import write_demo_data
 from medview.inference.audit import AuditLog
 from tests.datafiles import find
 from tests.qt_analysis.helpers import analyse, install, open_and_show, select_model, wait_idle
@@ -103,7 +103,7 @@ def test_unknown_body_part_is_a_per_model_choice(qtbot, window, demo_classifier,
     panel.unknown_check.setChecked(True)  # the user accepts them for this model
     assert settings.value("ai/accept_unknown_body_part/demo-lesion-classifier") in (True, "true")
     assert view.headline.text() == "Not analysed yet"
-    assert panel.scope_of(window.grid.active.frame, panel.picker.current()).inside
+    assert panel.scope_of(window.grid.active.model.frame, panel.picker.current()).inside
 
 
 def test_an_exported_png_names_the_model_and_scope_with_its_overlay(
@@ -114,12 +114,12 @@ def test_an_exported_png_names_the_model_and_scope_with_its_overlay(
     vp = open_and_show(qtbot, window, [chest_dx])
     select_model(panel, demo_classifier)
     analyse(qtbot, panel, timeout=120000)
-    caption = vp.overlay_captions()
+    caption = vp.model.overlay_captions()
     assert caption == ["AI demo-lesion-classifier 1.0.0 · torch fp32 · inside intended input"
                        " · decision support only"]
     with_ai = export_view_png(vp, tmp_path / "ai.png")
     panel.overlay_check.setChecked(False)  # the layer goes, and its caption with it
-    assert vp.overlay_captions() == []
+    assert vp.model.overlay_captions() == []
     without = export_view_png(vp, tmp_path / "plain.png")
     from PIL import Image
     import numpy as np

@@ -21,7 +21,8 @@ def show(qtbot, win, name):
     series = next(s for s in win.library.series() if s.frames[0].path.name == name)
     win.grid.show_series(series)
     vp = win.grid.active
-    qtbot.waitUntil(lambda: vp.frame is not None and vp.frame.path.name == name, timeout=15000)
+    qtbot.waitUntil(lambda: vp.model.frame is not None and vp.model.frame.path.name == name,
+                    timeout=15000)
     return vp
 
 

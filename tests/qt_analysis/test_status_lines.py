@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from medview.qt.analysis.load_times import DEFAULTS, MODEL, RUNTIME, LoadTimes, about
-from medview.qt.analysis.status import BUSY, ERROR, OK, StatusLines
+from medview.analysis.load_times import DEFAULTS, MODEL, RUNTIME, LoadTimes, about
+from medview.analysis.status import BUSY, ERROR, OK, StatusLines
 
 A, B = ("a.dcm", 0), ("b.dcm", 0)
 

@@ -28,7 +28,7 @@ def isolated(isolated) -> Path:
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     """``write_demo_data(n=6, size=64)``: 12 classification images (DICOM + PNG) and 6 masks."""
-    from medview.core.demo_data import write_demo_data
+    from medview.demo.demo_data import write_demo_data
 
     out = tmp_path_factory.mktemp("trainer-demo") / "data"
     write_demo_data(out, n=6, size=64, seed=3)

@@ -55,7 +55,7 @@ def test_tail_parses_a_long_backlog_in_slices(qtbot, tmp_path):
 
 
 def test_progress_eta_counts_down_from_the_trainers_estimate():
-    from medview.qt.trainer_tab.progress import JobProgress, format_duration, parse_time
+    from medview.app.job_progress import JobProgress, format_duration, parse_time
     from trainer import events as ev
 
     p = JobProgress()

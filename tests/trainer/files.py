@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.core import synth
+from medview.demo import synth
 
 
 def run_medview(*args, timeout: int = 180) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from medview.core import synth
+from medview.demo import synth
 from medview.core.errors import ReadError
 from tests.trainer.conftest import DEMO_N, DEMO_SIZE
 from tests.trainer.files import dicom, mask_png, png

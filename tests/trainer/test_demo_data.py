@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 from PIL import Image
 
-from medview.core.demo_data import write_demo_data
+from medview.demo.demo_data import write_demo_data
 from tests.trainer.conftest import DEMO_N, DEMO_SIZE
 from tests.trainer.files import run_medview
 from trainer.images import load_image

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.core import synth
+from medview.demo import synth
 from tests.trainer_loop.conftest import TINY_CLASSIFIER, TINY_SEGMENTER, run_in_process, write_job
 from trainer import events as ev
 from trainer.loop import EXIT_FAILED

@@ -14,7 +14,7 @@ pytest.importorskip("optuna")
 
 
 def test_search_two_trials_two_folds(tmp_path, isolated):
-    from medview.core.demo_data import write_demo_data
+    from medview.demo.demo_data import write_demo_data
     from trainer.config import parse_job
     from trainer.search import BATCH_SIZES, LR_RANGE, OPTIMIZERS, run_search
 
@@ -54,7 +54,7 @@ def test_search_two_trials_two_folds(tmp_path, isolated):
 
 
 def test_search_refuses_more_folds_than_patients(tmp_path, isolated):
-    from medview.core.demo_data import write_demo_data
+    from medview.demo.demo_data import write_demo_data
     from trainer.search import SearchError, run_search
 
     write_demo_data(tmp_path / "data", n=6, size=64)

@@ -22,7 +22,7 @@ JOB = {"dataset": "cases/labels.csv", "model": {"architecture": "resnet18"}, "na
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory) -> Path:
     """12 images of 64 px (5 patients): a 2 × 2 × 1 search takes seconds."""
-    from medview.core.demo_data import write_demo_data
+    from medview.demo.demo_data import write_demo_data
 
     out = tmp_path_factory.mktemp("search-data") / "data"
     write_demo_data(out, n=6, size=64, seed=3)
@@ -83,7 +83,7 @@ def test_job_command_for_search_and_training(isolated, monkeypatch):
     search = jobs.enqueue(dict(JOB, search={}))
     train = jobs.enqueue(JOB)
     assert jobs.job_command(search, resume=True, register=True, start_next=True) == [
-        sys.executable, "-m", "trainer.search", str(search.job_file), "--out", str(search.folder), "--start-next"]
+        sys.executable, "-m", "trainer.search_job", str(search.job_file), "--out", str(search.folder), "--start-next"]
     assert jobs.job_command(train, resume=True, register=True) == [
         sys.executable, "-m", "trainer", str(train.job_file), "--resume", "--register"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)

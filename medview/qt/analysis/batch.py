@@ -1,6 +1,6 @@
 """Batch analysis: the current series, its study or a dropped folder, a table and a CSV.
 
-The batch runs in the :class:`~medview.qt.analysis.jobs.AnalysisService` pool (one image
+The batch runs in the :class:`~medview.qt.analysis.service.AnalysisService` pool (one image
 after another, results cached, so the viewer shows them at once afterwards). The table
 fills as rows arrive; *Export CSV* writes one row per image, atomically (a temporary
 file in the same folder, then a rename), so an interrupted export never leaves half
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QHe
                                QLabel, QProgressBar, QPushButton, QTableView, QVBoxLayout)
 
 from medview.qt import theme
-from medview.qt.analysis.jobs import DONE, BatchJob, BatchRow
-from medview.qt.analysis.measure import (VolumeEstimate, format_area, format_volume,
+from medview.analysis.jobs import DONE, BatchJob, BatchRow
+from medview.analysis.measure import (VolumeEstimate, format_area, format_volume,
                                          series_volume)
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 

@@ -1,16 +1,16 @@
 """The AI panel (a dock): pick a model, analyse the image shown, see and overlay the result.
 
-Thin: the work is done by :class:`~medview.qt.analysis.jobs.AnalysisService`; results
+Thin: the work is done by :class:`~medview.qt.analysis.service.AnalysisService`; results
 are drawn by :mod:`.result_view` and, on the image, by the viewport's image-overlay layer
-(:meth:`~medview.qt.viewer.viewport.Viewport.set_image_overlay`) with layers made by
-:mod:`.overlays`. The panel follows the active viewport: it shows the cached result of
-the frame on screen, and with *Analyse each image shown* it analyses every frame the
-user scrolls to (each new frame supersedes the unfinished one).
+(:meth:`~medview.view.model.ViewModel.set_image_overlay`) with layers made by
+:mod:`medview.analysis.overlays`. The panel follows the active viewport: it shows the
+cached result of the frame on screen, and with *Analyse each image shown* it analyses
+every frame the user scrolls to (each new frame supersedes the unfinished one).
 
-The status line belongs to what it describes (:mod:`.status`): a result or an error is
-about one image and model and is shown only while that image is on screen with that
-model, in the viewer tab; loading messages are about the model (with a progress bar
-that follows the estimate of :mod:`.load_times`).
+The status line belongs to what it describes (:mod:`medview.analysis.status`): a result
+or an error is about one image and model and is shown only while that image is on screen
+with that model, in the viewer tab; loading messages are about the model (with a progress bar
+that follows the estimate of :mod:`medview.analysis.load_times`).
 
 The model list follows the model folders: :meth:`AnalysisPanel.refresh_models` re-reads
 them, and a file-system watcher on the user model folder calls it when a model is
@@ -27,16 +27,16 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLab
                                QProgressBar, QPushButton, QScrollArea, QSlider, QVBoxLayout,
                                QWidget)
 
+from medview.analysis import overlays
+from medview.analysis.jobs import CANCELLED, WAITING, Analysis, ModelId, Request, one_line
+from medview.analysis.measure import series_volume
+from medview.analysis.status import BUSY, ERROR, OK, WARNING, StatusLines
 from medview.core.imports import load
-from medview.qt import theme
-from medview.qt.analysis import overlays
-from medview.qt.analysis.status import BUSY, ERROR, OK, WARNING, StatusLines
-from medview.qt.analysis.jobs import (CANCELLED, WAITING, Analysis, AnalysisService, ModelId,
-                                      Request, one_line)
-from medview.qt.analysis.measure import series_volume
-from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
 from medview.inference.scope import ImageFacts, Scope, check_scope
+from medview.qt import theme
+from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
 from medview.qt.analysis.result_view import ResultView, overlay_caption
+from medview.qt.analysis.service import AnalysisService
 
 OVERLAY = "ai"   #: the viewport image-overlay layer the panel draws in
 _AUTO_DELAY_MS = 60
@@ -105,7 +105,7 @@ class AnalysisPanel(QWidget):
         from medview.qt.viewer.viewport import Viewport
 
         for vp in grid.findChildren(Viewport):
-            vp.frameChanged.connect(lambda _i, v=vp: self._frame_changed(v))
+            vp.model.events.frame.connect(lambda _i, v=vp: self._frame_changed(v))
         grid.activeChanged.connect(self._set_viewport)
         self._set_viewport(grid.active)
         self.refresh_models()
@@ -273,7 +273,7 @@ class AnalysisPanel(QWidget):
         return self.picker.current()
 
     def current_series(self):
-        return self._vp.series if self._vp is not None else None
+        return self._vp.model.series if self._vp is not None else None
 
     def refresh_models(self) -> None:
         """Re-read the model folders (the trainer or an import added or changed one)."""
@@ -307,7 +307,7 @@ class AnalysisPanel(QWidget):
         if entry is None:
             self._status("No model installed: import one first.", ERROR)
             return None
-        frame = frame if frame is not None else (vp.frame if vp is not None else None)
+        frame = frame if frame is not None else (vp.model.frame if vp is not None else None)
         if frame is None:
             self._status("Open an image first.", ERROR)
             return None
@@ -323,7 +323,7 @@ class AnalysisPanel(QWidget):
                    "accept_unknown_body_part": self.accepts_unknown_body_part(entry)})
         if req.is_open:
             self._say_running(req)
-            if vp is not None and frame is vp.frame and self.result_view.analysis is None:
+            if vp is not None and frame is vp.model.frame and self.result_view.analysis is None:
                 self.result_view.show_message("Analysing…")
         self._update_controls()
         return req
@@ -376,11 +376,11 @@ class AnalysisPanel(QWidget):
     def show_frame(self, frame_key) -> bool:
         """Scroll the active viewport to the frame ``frame_key`` (from the batch table)."""
         vp = self._vp
-        if vp is None or vp.series is None:
+        if vp is None or vp.model.series is None:
             return False
-        for i, f in enumerate(vp.series.frames):
+        for i, f in enumerate(vp.model.series.frames):
             if f.key == frame_key:
-                vp.set_index(i)
+                vp.model.set_index(i)
                 return True
         return False
 
@@ -463,15 +463,15 @@ class AnalysisPanel(QWidget):
             return
         self._show_current()
         if self.auto_check.isChecked() and self.picker.current() is not None \
-                and vp.frame is not None:
+                and vp.model.frame is not None:
             self._auto_timer.start()
         self._update_controls()
 
     def _auto_analyse(self) -> None:
         vp = self._vp
-        if vp is None or vp.frame is None or self.picker.current() is None:
+        if vp is None or vp.model.frame is None or self.picker.current() is None:
             return
-        if self._cached_for(vp.frame) is None:
+        if self._cached_for(vp.model.frame) is None:
             self.analyse()  # outside the declared input it only says why
 
     def _auto_toggled(self, on: bool) -> None:
@@ -534,7 +534,7 @@ class AnalysisPanel(QWidget):
         if current is None or ModelId.of(current) != req.model:
             self._update_controls()
             return
-        if vp.frame is not None and vp.frame.key == req.frame.key:
+        if vp.model.frame is not None and vp.model.frame.key == req.frame.key:
             self._display(vp, analysis)
         r = analysis.result
         where = "from cache" if req.cached else f"{r.ms:.0f} ms"
@@ -562,7 +562,7 @@ class AnalysisPanel(QWidget):
 
     def _on_batch_row(self, job, row) -> None:
         vp = self._vp
-        if vp is not None and vp.frame is not None and row.frame_key == vp.frame.key \
+        if vp is not None and vp.model.frame is not None and row.frame_key == vp.model.frame.key \
                 and self.result_view.analysis is None:
             self._show_current()
 
@@ -585,7 +585,7 @@ class AnalysisPanel(QWidget):
         (and the status line that applies to it)."""
         vp = self._vp
         entry = self.picker.current()
-        frame = vp.frame if vp is not None else None
+        frame = vp.model.frame if vp is not None else None
         model_key = ModelId.of(entry).key if entry is not None else None
         self.status.show(frame.key if frame is not None else None, model_key, self._viewing)
         self._render_status()
@@ -593,14 +593,14 @@ class AnalysisPanel(QWidget):
             return
         if entry is None:
             self.result_view.show_message("")
-            vp.set_image_overlay(OVERLAY, None)
+            vp.model.set_image_overlay(OVERLAY, None)
             return
-        frame = vp.frame
+        frame = vp.model.frame
         analysis = self._cached_for(frame)
         if analysis is not None:
             self._display(vp, analysis)
             return
-        vp.set_image_overlay(OVERLAY, None)
+        vp.model.set_image_overlay(OVERLAY, None)
         req = self.service.current(vp)
         if frame is None:
             self.result_view.show_message("")
@@ -619,16 +619,16 @@ class AnalysisPanel(QWidget):
             entry = self.picker.current()
             manifest = entry.manifest if entry is not None else None
             volume = None
-            if r.task == "segmentation" and vp.series is not None and len(vp.series.frames) > 1:
-                frames = vp.series.frames
+            if r.task == "segmentation" and vp.model.count > 1:
+                frames = vp.model.frames
                 volume = series_volume(frames, self.service.cache.areas_for(
                     frames, ModelId.of(entry)))
             self.result_view.show_analysis(
                 analysis, manifest, self._colours(r), volume,
                 heatmap_shown=self.overlay_check.isChecked() and self.gradcam_check.isChecked())
         rgba = self._rgba(analysis)
-        frame_key = vp.frame.key if vp.frame is not None else None
-        vp.set_image_overlay(OVERLAY, rgba, frame_key=frame_key,
+        frame_key = vp.model.frame.key if vp.model.frame is not None else None
+        vp.model.set_image_overlay(OVERLAY, rgba, frame_key=frame_key,
                              opacity=self.opacity_slider.value() / 100.0,
                              caption=overlay_caption(analysis.result))
 
@@ -664,7 +664,7 @@ class AnalysisPanel(QWidget):
         from medview.qt.viewer.viewport import Viewport
 
         for vp in self.grid.findChildren(Viewport):
-            vp.set_image_overlay_opacity(OVERLAY, value / 100.0)
+            vp.model.set_image_overlay_opacity(OVERLAY, value / 100.0)
         if self.settings is not None:
             self.settings.set_value("ai/opacity", value)
 
@@ -727,11 +727,11 @@ class AnalysisPanel(QWidget):
     def _update_controls(self) -> None:
         entry = self.picker.current()
         vp = self._vp
-        has_frame = vp is not None and vp.frame is not None
+        has_frame = vp is not None and vp.model.frame is not None
         busy = self.service.current(vp) is not None
         self.analyse_button.setEnabled(entry is not None and has_frame)
         self.cancel_button.setEnabled(busy)
-        has_series = vp is not None and vp.series is not None and len(vp.series.frames) > 0
+        has_series = vp is not None and vp.model.count > 0
         self.series_button.setEnabled(entry is not None and has_series)
         self.batch_button.setEnabled(entry is not None)
         task = entry.manifest.task if entry is not None else ""

@@ -25,7 +25,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, 
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from medview.qt import theme
-from medview.qt.analysis.measure import VolumeEstimate, format_area, format_volume
+from medview.analysis.measure import VolumeEstimate, format_area, format_volume
 
 ROW_HEIGHT = 22
 
@@ -102,7 +102,7 @@ class ProbabilityBars(QWidget):
 
 
 def _gradient_pixmap(width: int = 120, height: int = 8) -> QPixmap:
-    from medview.qt.analysis.overlays import jet
+    from medview.analysis.overlays import jet
 
     strip = jet(width)
     img = QImage(width, height, QImage.Format.Format_RGB32)
@@ -183,7 +183,7 @@ class ResultView(QWidget):
     def show_analysis(self, analysis, manifest=None, colours: dict[int, str] | None = None,
                       volume: VolumeEstimate | None = None, heatmap_shown: bool = False
                       ) -> None:
-        """Show ``analysis`` (a :class:`~medview.qt.analysis.jobs.Analysis`).
+        """Show ``analysis`` (a :class:`~medview.analysis.jobs.Analysis`).
 
         ``manifest`` gives the thresholds and the model card; ``colours`` the mask
         colours (mask value → ``#rrggbb``); ``volume`` the series volume so far.

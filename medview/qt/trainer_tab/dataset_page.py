@@ -8,7 +8,7 @@ train / validation / test split per class as the trainer will make it
 (:func:`trainer.splits.stratified_split`, whole patients on one side).
 
 With nothing chosen it explains the layouts it understands and offers to write the
-synthetic demo data set (:func:`medview.core.demo_data.write_demo_data`) in the
+synthetic demo data set (:func:`medview.demo.demo_data.write_demo_data`) in the
 background, then opens it.
 """
 
@@ -111,7 +111,7 @@ def _split_job(dataset, val: float, test: float, seed: int):
 
 
 def _demo_job(worker, out: str, n: int, size: int, seed: int):
-    write_demo_data = load("medview.core.demo_data").write_demo_data
+    write_demo_data = load("medview.demo.demo_data").write_demo_data
 
     def progress(done: int, total: int) -> None:
         worker.signals.progress.emit((done, total))

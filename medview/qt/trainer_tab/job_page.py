@@ -36,7 +36,7 @@ from medview.qt.trainer_tab.evaluation_view import EvaluationView
 from medview.qt.trainer_tab.event_tail import EventTail
 from medview.qt.trainer_tab.job_list import STATE_COLOURS
 from medview.qt.trainer_tab.log_view import LogView
-from medview.qt.trainer_tab.progress import TERMINAL, JobProgress, format_duration, parse_time
+from medview.app.job_progress import TERMINAL, JobProgress, format_duration, parse_time
 from medview.qt.trainer_tab.search_view import SearchView
 
 __all__ = ["JobPage", "export_command"]

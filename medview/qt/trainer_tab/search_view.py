@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from medview.core.imports import load
 from medview.qt import theme
-from medview.qt.trainer_tab.progress import format_duration, now, parse_time
+from medview.app.job_progress import format_duration, now, parse_time
 from medview.qt.trainer_tab.trials_model import OPTIMIZER_NAMES, TrialsModel
 
 __all__ = ["SearchView", "search_progress", "spec_of"]

@@ -6,7 +6,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
 from medview.qt import theme
-from medview.qt.trainer_tab.progress import format_duration
+from medview.app.job_progress import format_duration
 
 __all__ = ["TrialsModel", "OPTIMIZER_NAMES"]
 

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QMenu, QSpinBox, QToolBar, QToolButton
 from medview.core.annotations import ANGLE, ELLIPSE, LENGTH, RECT
 from medview.qt.viewer.cine import MAX_FPS, MIN_FPS
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
-from medview.qt.viewer.viewport import POINTER, Viewport
+from medview.qt.viewer.viewport import Viewport
+from medview.view.model import POINTER
 
 TOOL_ACTIONS = (
     (POINTER, "&Pointer / Pan", "P", "Select, move and delete measurements; drag to pan"),
@@ -55,16 +56,16 @@ class ViewerActions(QObject):
         self._area = "View"
 
         # view
-        self.fit = a("&Fit to Window", "F", lambda vp: vp.fit())
-        self.actual = a("&Actual Size (1:1)", "Ctrl+0", lambda vp: vp.actual_size())
-        self.zoom_in = a("Zoom &In", QKeySequence.StandardKey.ZoomIn, lambda vp: vp.zoom_by(1.25))
-        self.zoom_out = a("Zoom &Out", QKeySequence.StandardKey.ZoomOut, lambda vp: vp.zoom_by(0.8))
-        self.rotate_cw = a("Rotate 90° &Clockwise", "]", lambda vp: vp.rotate(90))
-        self.rotate_ccw = a("Rotate 90° Counter-clockwise", "[", lambda vp: vp.rotate(-90))
-        self.flip_h = a("Flip &Horizontal", "H", lambda vp: vp.flip(True))
-        self.flip_v = a("Flip &Vertical", "V", lambda vp: vp.flip(False))
-        self.invert = a("&Invert", "I", lambda vp: vp.set_invert(not vp.invert), checkable=True)
-        self.reset = a("&Reset View", "Ctrl+R", lambda vp: vp.reset_view(),
+        self.fit = a("&Fit to Window", "F", lambda m: m.fit())
+        self.actual = a("&Actual Size (1:1)", "Ctrl+0", lambda m: m.actual_size())
+        self.zoom_in = a("Zoom &In", QKeySequence.StandardKey.ZoomIn, lambda m: m.zoom_by(1.25))
+        self.zoom_out = a("Zoom &Out", QKeySequence.StandardKey.ZoomOut, lambda m: m.zoom_by(0.8))
+        self.rotate_cw = a("Rotate 90° &Clockwise", "]", lambda m: m.rotate(90))
+        self.rotate_ccw = a("Rotate 90° Counter-clockwise", "[", lambda m: m.rotate(-90))
+        self.flip_h = a("Flip &Horizontal", "H", lambda m: m.flip(True))
+        self.flip_v = a("Flip &Vertical", "V", lambda m: m.flip(False))
+        self.invert = a("&Invert", "I", lambda m: m.set_invert(not m.invert), checkable=True)
+        self.reset = a("&Reset View", "Ctrl+R", lambda m: m.reset_view(),
                        tip="Fit, no rotation or flip, the image's own window")
         self.overlays = QAction("Show &Overlays", self, checkable=True, checked=True)
         self.overlays.setShortcut("O")
@@ -74,12 +75,12 @@ class ViewerActions(QObject):
 
         # window / level
         self._area = "Window/Level"
-        self.auto_window = a("&Auto Window", "W", lambda vp: vp.auto_window(),
+        self.auto_window = a("&Auto Window", "W", lambda m: m.auto_window(),
                              tip="Window spanning the 0.5–99.5 % range of this image")
-        self.image_window = a("Image's Own Window", "0", lambda vp: vp.reset_window())
+        self.image_window = a("Image's Own Window", "0", lambda m: m.reset_window())
         self.presets: list[QAction] = []
         for n in range(1, 10):
-            act = a(f"Window Preset {n}", str(n), lambda vp, n=n: vp.apply_preset(n),
+            act = a(f"Window Preset {n}", str(n), lambda m, n=n: m.apply_preset(n),
                     tip="Stored windows of the image first, then the modality presets")
             self.presets.append(act)
 
@@ -97,10 +98,10 @@ class ViewerActions(QObject):
             act.setProperty("shortcutArea", self._area)
             self._list.append(act)
         self.tools[POINTER].setChecked(True)
-        self.delete = a("&Delete Selected Measurement", "Del", lambda vp: vp.delete_selected(),
+        self.delete = a("&Delete Selected Measurement", "Del", lambda m: m.delete_selected(),
                         grid_only=True)
         self.clear_measurements = a("Clear Measurements on Image", "Ctrl+Del",
-                                    lambda vp: vp.clear_annotations())
+                                    lambda m: m.clear_annotations())
 
         # cine
         self._area = "Stack"
@@ -121,16 +122,16 @@ class ViewerActions(QObject):
         self._set_fps(fps)
 
         # stack navigation (grid focus only, so item views keep their arrow keys)
-        self.next_image = a("Next Image", "Down", lambda vp: vp.step(1), grid_only=True,
+        self.next_image = a("Next Image", "Down", lambda m: m.step(1), grid_only=True,
                             extra=("Right",))
-        self.prev_image = a("Previous Image", "Up", lambda vp: vp.step(-1), grid_only=True,
+        self.prev_image = a("Previous Image", "Up", lambda m: m.step(-1), grid_only=True,
                             extra=("Left",))
-        self.page_down = a("Skip Forward 10 %", "PgDown", lambda vp: vp.step(vp.page_size()),
+        self.page_down = a("Skip Forward 10 %", "PgDown", lambda m: m.step(m.page_size()),
                            grid_only=True)
-        self.page_up = a("Skip Back 10 %", "PgUp", lambda vp: vp.step(-vp.page_size()),
+        self.page_up = a("Skip Back 10 %", "PgUp", lambda m: m.step(-m.page_size()),
                          grid_only=True)
-        self.first_image = a("First Image", "Home", lambda vp: vp.set_index(0), grid_only=True)
-        self.last_image = a("Last Image", "End", lambda vp: vp.set_index(vp.count - 1),
+        self.first_image = a("First Image", "Home", lambda m: m.set_index(0), grid_only=True)
+        self.last_image = a("Last Image", "End", lambda m: m.set_index(m.count - 1),
                             grid_only=True)
         # layouts
         self._area = "Layout"
@@ -149,7 +150,7 @@ class ViewerActions(QObject):
 
         grid.activeChanged.connect(self._sync)
         for vp in grid._all:
-            vp.viewChanged.connect(lambda v=vp: self._sync(v) if v is grid.active else None)
+            vp.model.events.invert.connect(lambda v=vp: self._sync(v) if v is grid.active else None)
             grid.cine(vp).playingChanged.connect(
                 lambda on, v=vp: self.cine.setChecked(on) if v is grid.active else None)
         self._sync(grid.active)
@@ -163,7 +164,7 @@ class ViewerActions(QObject):
         act.setShortcuts(keys)
         if tip:
             act.setToolTip(f"{tip} ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})")
-        act.triggered.connect(lambda _=False: fn(self.grid.active))
+        act.triggered.connect(lambda _=False: fn(self.grid.active.model))  # acts on the model
         act.setProperty("shortcutArea", self._area)
         if grid_only:
             act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -214,7 +215,7 @@ class ViewerActions(QObject):
     def set_tool(self, tool: str) -> None:
         self.tools[tool].setChecked(True)
         for vp in self.grid._all:
-            vp.set_tool(tool)
+            vp.model.set_tool(tool)
 
     def _set_overlays(self, on: bool) -> None:
         for vp in self.grid._all:
@@ -232,21 +233,21 @@ class ViewerActions(QObject):
         self.fpsChanged.emit(fps)
 
     def _sync(self, vp: Viewport) -> None:
-        self.invert.setChecked(vp.invert)
+        self.invert.setChecked(vp.model.invert)
         self.cine.setChecked(self.grid.cine(vp).playing)
 
     def _fill_preset_menu(self) -> None:
         menu = self.preset_menu
         menu.clear()
         vp = self.grid.active
-        presets = vp.presets()
+        presets = vp.model.presets()
         if not presets:
             act = menu.addAction("No presets for this image")
             act.setEnabled(False)
         for i, w in enumerate(presets, 1):
             key = f"&{i}  " if i <= 9 else "    "
             act = menu.addAction(f"{key}{w.name or 'Window'}   W {w.width:g} / L {w.center:g}")
-            act.triggered.connect(lambda _=False, w=w: self.grid.active.set_window(w))
+            act.triggered.connect(lambda _=False, w=w: self.grid.active.model.set_window(w))
         menu.addSeparator()
         menu.addAction(self.auto_window)
         menu.addAction(self.image_window)

@@ -1,4 +1,5 @@
-"""Drawing and hit-testing of :mod:`medview.core.annotations` in widget coordinates."""
+"""Drawing of :mod:`medview.core.annotations` in widget coordinates (hit-testing is
+Qt-free: :mod:`medview.view.hit_test`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from medview.core.annotations import ANGLE, ELLIPSE, LENGTH, RECT, Annotation
 from medview.qt import theme
 
 HANDLE_RADIUS = 4.0
-HIT_TOLERANCE = 6.0
 
 ToWidget = Callable[[tuple[float, float]], QPointF]
 
@@ -158,40 +158,5 @@ def _draw_label(p: QPainter, text: str, anchor: QPointF, colour: str,
         p.drawText(QPointF(box.x() + 4, box.y() + 2 + fm.ascent() + i * fm.height()), line)
 
 
-def hit_test(a: Annotation, pos: QPointF, to_widget: ToWidget) -> tuple[str, int] | None:
-    """``("handle", i)`` when ``pos`` is on point ``i``, ``("body", -1)`` on the
-    outline (or inside an ROI), else None."""
-    pts = [to_widget(rc) for rc in a.points]
-    for i, pt in enumerate(pts):
-        if _dist(pt, pos) <= HIT_TOLERANCE + 1:
-            return ("handle", i)
-    if len(pts) < 2:
-        return None
-    if a.kind in (LENGTH, ANGLE):
-        for s0, s1 in zip(pts, pts[1:]):
-            if _dist_to_segment(pos, s0, s1) <= HIT_TOLERANCE:
-                return ("body", -1)
-        return None
-    rect = QRectF(pts[0], pts[1]).normalized()
-    if a.kind == RECT:
-        return ("body", -1) if rect.adjusted(-HIT_TOLERANCE, -HIT_TOLERANCE,
-                                             HIT_TOLERANCE, HIT_TOLERANCE).contains(pos) else None
-    if rect.width() < 1 or rect.height() < 1:
-        return None
-    cx, cy = rect.center().x(), rect.center().y()
-    rx, ry = rect.width() / 2 + HIT_TOLERANCE, rect.height() / 2 + HIT_TOLERANCE
-    inside = ((pos.x() - cx) / rx) ** 2 + ((pos.y() - cy) / ry) ** 2 <= 1.0
-    return ("body", -1) if inside else None
-
-
 def _dist(a: QPointF, b: QPointF) -> float:
     return math.hypot(a.x() - b.x(), a.y() - b.y())
-
-
-def _dist_to_segment(p: QPointF, a: QPointF, b: QPointF) -> float:
-    dx, dy = b.x() - a.x(), b.y() - a.y()
-    n = dx * dx + dy * dy
-    if n == 0:
-        return _dist(p, a)
-    t = max(0.0, min(1.0, ((p.x() - a.x()) * dx + (p.y() - a.y()) * dy) / n))
-    return _dist(p, QPointF(a.x() + t * dx, a.y() + t * dy))

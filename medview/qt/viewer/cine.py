@@ -38,7 +38,7 @@ class Cine(QObject):
         return self._timer.isActive()
 
     def play(self) -> None:
-        if self.viewport.count > 1 and not self.playing:
+        if self.viewport.model.count > 1 and not self.playing:
             self._timer.start()
             self.playingChanged.emit(True)
 
@@ -52,13 +52,14 @@ class Cine(QObject):
 
     def _tick(self) -> None:
         vp = self.viewport
-        n = vp.count
+        m = vp.model
+        n = m.count
         if n <= 1:
             self.stop()
             return
-        nxt = (vp.index + 1) % n
-        frame = vp.series.frames[nxt]
+        nxt = (m.index + 1) % n
+        frame = m.frames[nxt]
         if not frame.is_decoded and vp.loader.error_for(frame) is None:
-            vp.loader.request_around(vp.series, nxt)
+            vp.loader.request_around(m.series, nxt)
             return
-        vp.set_index(nxt)
+        m.set_index(nxt)

@@ -1,4 +1,8 @@
-"""Viewports in a grid (1×1, 1×2, 2×2); one is active and receives commands."""
+"""Viewports in a grid (1×1, 1×2, 2×2); one is active and receives commands.
+
+Each viewport paints its own :class:`~medview.view.model.ViewModel`; the models share
+one store of measurements.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from medview.core.annotations import AnnotationStore
 from medview.qt.viewer.cine import Cine
 from medview.qt.viewer.viewport import Viewport
 from medview.qt.workers import FrameLoader
+from medview.view.model import ViewModel
 
 LAYOUTS = {"1x1": (1, 1), "1x2": (1, 2), "2x2": (2, 2)}
 MAX_VIEWPORTS = 4
@@ -38,7 +43,7 @@ class ViewerGrid(QWidget):
         self._all: list[Viewport] = []
         self.cines: dict[Viewport, Cine] = {}
         for _ in range(MAX_VIEWPORTS):
-            vp = Viewport(loader, self.annotations, self)
+            vp = Viewport(loader, ViewModel(self.annotations), self)
             vp.activated.connect(self.set_active)
             vp.pathsDropped.connect(self.pathsDropped)
             vp.seriesDropped.connect(lambda sid, v=vp: self._series_dropped(v, sid))
@@ -71,7 +76,7 @@ class ViewerGrid(QWidget):
             self.cines[vp].stop()
         self.layout_name = name
         for vp in self.viewports:
-            vp.fit()  # a new cell size: show the whole image, as RadiAnt and Weasis do
+            vp.model.fit()  # a new cell size: show the whole image, as RadiAnt and Weasis do
         if self.active not in self.viewports:
             self.set_active(self._all[0])
         # a newly shown empty viewport gets the next series of the active study
@@ -92,28 +97,29 @@ class ViewerGrid(QWidget):
     def show_series(self, series, vp: Viewport | None = None, index: int | None = None) -> None:
         vp = vp or self.active
         self.cines[vp].stop()
-        vp.set_series(series, index)
+        vp.model.set_series(series, index)
         self.set_active(vp)
 
     def fill_empty(self, series_list: list) -> None:
         """Put series not yet on screen into empty visible viewports."""
-        shown = {vp.series.id for vp in self.viewports if vp.series is not None}
+        shown = {vp.model.series.id for vp in self.viewports if vp.model.series is not None}
         todo = [s for s in series_list if s.id not in shown]
         for vp in self.viewports:
-            if vp.series is None and todo:
-                vp.set_series(todo.pop(0))
+            if vp.model.series is None and todo:
+                vp.model.set_series(todo.pop(0))
 
     def clear(self) -> None:
         for vp in self._all:
             self.cines[vp].stop()
-            vp.clear()
+            vp.model.clear()
         self.annotations.clear()
 
     def remove_series(self, series_ids: set[int]) -> None:
         for vp in self._all:
-            if vp.series is not None and vp.series.id in series_ids:
+            series = vp.model.series
+            if series is not None and series.id in series_ids:
                 self.cines[vp].stop()
-                vp.clear()
+                vp.model.clear()
 
     def _series_dropped(self, vp: Viewport, sid: int) -> None:
         series = self.series_lookup(sid)

@@ -1,81 +1,16 @@
-"""Corner overlays: patient, study, series, slice n/N, W/L, zoom, calibration."""
+"""Drawing the corner overlays and the orientation markers (what they say comes from
+:mod:`medview.view.corners` and :mod:`medview.view.orientation`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from medview.qt import theme
-
-
-@dataclass
-class CornerText:
-    top_left: list[str]
-    top_right: list[str]
-    bottom_left: list[str]
-    bottom_right: list[str]
-
-
-def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[str],
-                anonymous: bool = False) -> CornerText:
-    """The four corners for ``frame`` (index ``index`` of ``series``).
-
-    ``anonymous`` leaves out what identifies the patient (name, ID, birth date, sex,
-    study date, accession number) and the free-text study and series descriptions
-    (which, like folder names for plain images, can carry a name), e.g. for a picture
-    that leaves the study's folder.
-    """
-    tl: list[str] = []
-    tr: list[str] = []
-    study = series.study
-    patient = study.patient if study is not None and not anonymous else None
-    if patient is not None:
-        tl.append(patient.name or "(no name)")
-        ident = [patient.id and f"ID {patient.id}", _format_date(patient.birth_date),
-                 patient.sex]
-        tl.append("  ".join(x for x in ident if x))
-    if study is not None and not anonymous:
-        line = " ".join(x for x in (_format_date(study.date), study.description) if x)
-        if line:
-            tr.append(line)
-        if study.accession:
-            tr.append(f"Acc {study.accession}")
-    tr.append(" ".join(x for x in (f"#{series.number}" if series.number is not None else "",
-                                   series.modality, "" if anonymous else series.description)
-                       if x))
-    inst = frame.instance_number if frame is not None else None
-    bl = [f"Im {index + 1}/{len(series.frames)}" + (f"  (#{inst})" if inst is not None else "")]
-    if frame is not None:
-        loc = frame.get("SliceLocation")
-        thick = frame.get("SliceThickness")
-        parts = []
-        if loc is not None:
-            try:
-                parts.append(f"Loc {float(loc):.1f} mm")
-            except (TypeError, ValueError):
-                pass
-        if thick is not None:
-            try:
-                parts.append(f"Thk {float(thick):.1f} mm")
-            except (TypeError, ValueError):
-                pass
-        if parts:
-            bl.append("  ".join(parts))
-    bl.extend(extra_bl)
-    br = []
-    if window is not None:
-        name = f" {window.name}" if getattr(window, "name", "") else ""
-        br.append(f"W {window.width:.0f}  L {window.center:.0f}{name}")
-    br.append(f"Zoom {zoom * 100:.0f}%")
-    if frame is not None:
-        br.append(frame.spacing.label)
-        lossy = frame.get("LossyImageCompression")
-        if str(lossy) == "01":
-            br.append("LOSSY COMPRESSED")
-    return CornerText([s for s in tl if s], tr, bl, br)
+from medview.view.corners import CornerText
+from medview.view.orientation import Markers
 
 
 class CornerCache:
@@ -122,8 +57,9 @@ def _render_block(lines: tuple[str, ...], dims: tuple[bool, ...], font: QFont,
 
 
 def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
-                 cache: CornerCache | None = None) -> None:
-    """Draw the four corners; the top corners' first line bright, the rest dimmer."""
+                 cache: CornerCache | None = None) -> list[QRectF]:
+    """Draw the four corners; the top corners' first line bright, the rest dimmer.
+    Returns where each line (or block) went."""
     font = QFont(p.font())
     font.setPointSizeF(max(8.5, font.pointSizeF()))
     dev = p.device()
@@ -131,6 +67,7 @@ def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
     cache = cache if cache is not None else CornerCache()
     lh = QFontMetricsF(font).height()
     m = 6.0
+    drawn: list[QRectF] = []
     for lines, left, top in ((text.top_left, True, True), (text.top_right, False, True),
                              (text.bottom_left, True, False), (text.bottom_right, False, False)):
         n = len(lines)
@@ -141,12 +78,42 @@ def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
             img = cache.block(tuple(lines), dims, font, dpr)
             y = rect.top() + m if top else rect.bottom() - m - n * lh - 2
             p.drawImage(QPointF(rect.left() + m, y), img)
+            drawn.append(QRectF(QPointF(rect.left() + m, y), img.deviceIndependentSize()))
             continue
         for i, line in enumerate(lines):  # right-aligned: a block per line
             img = cache.block((line,), (dims[i],), font, dpr)
             x = rect.right() - m - img.deviceIndependentSize().width()
             y = rect.top() + m + i * lh if top else rect.bottom() - m - (n - i) * lh - 2
             p.drawImage(QPointF(x, y), img)
+            drawn.append(QRectF(QPointF(x, y), img.deviceIndependentSize()))
+    return drawn
+
+
+def draw_markers(p: QPainter, rect: QRectF, markers: Markers,
+                 cache: CornerCache | None = None, avoid: list[QRectF] = ()) -> None:
+    """Draw the orientation letters at the middle of each edge of ``rect``; the top and
+    bottom ones move inwards past the corner text in ``avoid`` that would cover them."""
+    font = QFont(p.font())
+    font.setPointSizeF(max(8.5, font.pointSizeF()) + 2)
+    font.setBold(True)
+    dev = p.device()
+    dpr = dev.devicePixelRatioF() if dev is not None else 1.0
+    cache = cache if cache is not None else CornerCache()
+    m = 6.0
+    cx, cy = rect.center().x(), rect.center().y()
+    for text, edge in ((markers.left, "left"), (markers.right, "right"),
+                       (markers.top, "top"), (markers.bottom, "bottom")):
+        if not text:
+            continue
+        img = cache.block((text,), (False,), font, dpr)
+        w, h = img.deviceIndependentSize().width(), img.deviceIndependentSize().height()
+        x = {"left": rect.left() + m, "right": rect.right() - m - w}.get(edge, cx - w / 2)
+        y = {"top": rect.top() + m, "bottom": rect.bottom() - m - h}.get(edge, cy - h / 2)
+        box = QRectF(x, y, w, h)
+        for other in sorted(avoid, key=lambda r: r.top(), reverse=edge == "bottom"):
+            if edge in ("top", "bottom") and other.intersects(box):
+                box.moveTop(other.bottom() + 1 if edge == "top" else other.top() - h - 1)
+        p.drawImage(box.topLeft(), img)
 
 
 def draw_centre_message(p: QPainter, rect: QRectF, text: str, colour: str = theme.TEXT_DIM) -> None:
@@ -156,6 +123,3 @@ def draw_centre_message(p: QPainter, rect: QRectF, text: str, colour: str = them
                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
     p.restore()
 
-
-def _format_date(da: str) -> str:
-    return f"{da[:4]}-{da[4:6]}-{da[6:8]}" if len(da) == 8 and da.isdigit() else da

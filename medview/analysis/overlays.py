@@ -1,7 +1,7 @@
 """Analysis results as RGBA layers for the viewport: mask fills, contours, heat maps.
 
 Pure numpy (no Qt, no OpenCV). Each function returns a ``(rows, cols, 4)`` uint8 RGBA
-array at the frame's size for :meth:`medview.qt.viewer.viewport.Viewport.set_image_overlay`,
+array at the frame's size for :meth:`medview.view.model.ViewModel.set_image_overlay`,
 which paints it in image coordinates (so it follows zoom, pan, rotation and flips) and
 applies the opacity slider as a global opacity: changing the opacity never recomputes
 a layer.
@@ -175,7 +175,7 @@ FILL, CONTOUR, HEAT = "fill", "contour", "heat"
 
 
 def layer_for(analysis, mode: str | None) -> np.ndarray | None:
-    """The overlay layer of an analysis (see :class:`medview.qt.analysis.jobs.Analysis`).
+    """The overlay layer of an analysis (see :class:`medview.analysis.jobs.Analysis`).
 
     ``mode`` is :data:`FILL` or :data:`CONTOUR` for a segmentation mask, :data:`HEAT`
     for a classifier's Grad-CAM; None (or a mode the result has no data for) gives None.

@@ -10,10 +10,10 @@ thread pool, and comes back as Qt signals in the GUI thread:
 * **Loading** a model (the torch import, building the network and its engine) is a job of
   its own, started by the first checked request that needs the model; requests wait for
   it, and the status messages say what happens and about how long it takes
-  (:mod:`.load_times`). The model runs at once on the engine already chosen for it on
-  this PC, or else on fp32 torch (exact by definition); the engines are **measured in
-  the background** once nothing else is running, and the model switches to the winner
-  (``engineChanged``). Option ``measure="now"`` measures during the load instead.
+  (:mod:`medview.analysis.load_times`). The model runs at once on the engine already
+  chosen for it on this PC, or else on fp32 torch (exact by definition); the engines are
+  **measured in the background** once nothing else is running, and the model switches to
+  the winner (``engineChanged``). Option ``measure="now"`` measures during the load instead.
 * **Requests** belong to a *slot* (a viewport). A new request for a slot supersedes the
   slot's unfinished one: the old one is cancelled and its result is never delivered.
   :meth:`AnalysisService.cancel` does the same without a successor. A job that is past
@@ -26,256 +26,32 @@ thread pool, and comes back as Qt signals in the GUI thread:
 
 Only one engine runs at a time (the engines hold a lock), so two pool threads keep a
 two-core PC responsive: one can preprocess while the other runs the network.
+
+The jobs themselves, the requests and the cache are Qt-free (:mod:`medview.analysis.jobs`);
+this module schedules them and turns their results into signals.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import sys
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from medview.core.imports import load
+from medview.analysis.jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, SUPERSEDED,
+                                   WAITING, Analysis, BatchJob, ModelId, Request,
+                                   ResultCache, analyse_job, batch_job, cache_key,
+                                   check_job, engine_info, load_model_job, measure_job,
+                                   one_line)
 from medview.qt.workers import Worker, Workers
 
 log = logging.getLogger(__name__)
 
-# request states
-CHECKING = "checking"        # its image is decoded and preprocessed (before any engine work)
-WAITING = "waiting"          # for its model to load
-QUEUED = "queued"            # in the pool
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
-CANCELLED = "cancelled"
-SUPERSEDED = "superseded"
-_OPEN = (CHECKING, WAITING, QUEUED, RUNNING)
-
 # pool priorities (higher first)
 P_CHECK, P_LOAD, P_INTERACTIVE, P_BATCH, P_MEASURE = 40, 30, 20, 10, 0
 POOL_THREADS = 2
-CACHE_BYTES = 256 * 1024 * 1024
-
-
-def one_line(err: BaseException | str) -> str:
-    """A user-facing message in one line.
-
-    medview's own errors (a model or manifest problem names the model and the field;
-    an unreadable image names the file) are shown as they are; anything unexpected
-    is prefixed with its type.
-    """
-    from medview.core.errors import MedviewError, ReadError
-
-    if isinstance(err, str):
-        text = err
-    elif isinstance(err, ReadError):
-        text = f"{err.path.name}: {err.reason}"
-    else:
-        text = str(err) or type(err).__name__
-        expected = isinstance(err, MedviewError) or any(
-            c.__name__ in ("PreprocessError", "EngineError") for c in type(err).__mro__)
-        if not expected:
-            text = f"{type(err).__name__}: {text}"
-    return " ".join(text.split())
-
-
-@dataclass(frozen=True)
-class ModelId:
-    """Which model: name, version and the SHA-256 its manifest records for the weights."""
-
-    name: str
-    version: str
-    sha256: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.version}"
-
-    @classmethod
-    def of(cls, entry) -> ModelId:
-        """The id of a registry :class:`~medview.inference.registry.ModelEntry`."""
-        m = entry.manifest
-        return cls(m.name, m.version, m.weights.sha256 if m is not None else "")
-
-
-@dataclass
-class Analysis:
-    """One frame's result (what the cache holds and the panel shows).
-
-    Attributes
-    ----------
-    result : ClassificationResult or SegmentationResult
-    heatmap : numpy.ndarray or None
-        Grad-CAM of a classifier at the frame's size, when it was asked for.
-    heatmap_class : str or None
-        The class the heat map explains.
-    ms_heatmap : float
-        Time taken by Grad-CAM.
-    layers : dict
-        Overlay layers made so far (:func:`medview.qt.analysis.overlays.layer_for`
-        mode → RGBA array); the one the viewer needs is made in the pool thread.
-    """
-
-    result: Any
-    heatmap: Any = None
-    heatmap_class: str | None = None
-    ms_heatmap: float = 0.0
-    layers: dict = field(default_factory=dict)
-
-    def layer(self, mode: str | None):
-        """The overlay layer for ``mode``, made now if it was not made before."""
-        from medview.qt.analysis.overlays import layer_for
-
-        if mode not in self.layers:
-            self.layers[mode] = layer_for(self, mode)
-        return self.layers[mode]
-
-    @property
-    def nbytes(self) -> int:
-        n = 1024
-        for arr in (getattr(self.result, "mask", None), self.heatmap, *self.layers.values()):
-            n += int(getattr(arr, "nbytes", 0))
-        return n
-
-
-def cache_key(frame, model: ModelId) -> tuple:
-    return (frame.key, model.name, model.version, model.sha256)
-
-
-class ResultCache:
-    """Analyses by (frame, model version), least recently used dropped first (thread-safe).
-
-    The memory budget counts masks, heat maps and overlay layers, also layers added
-    after an analysis was stored (sizes are summed at each ``put``).
-    """
-
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, Analysis] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Analysis | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-            return item
-
-    def put(self, key: tuple, analysis: Analysis) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-            self._items[key] = analysis
-            total = sum(a.nbytes for a in self._items.values())
-            while total > self.max_bytes and len(self._items) > 1:
-                _, dropped = self._items.popitem(last=False)
-                total -= dropped.nbytes
-
-    @property
-    def nbytes(self) -> int:
-        with self._lock:
-            return sum(a.nbytes for a in self._items.values())
-
-    def areas_for(self, frames, model: ModelId) -> dict:
-        """Frame key → class areas, for the frames of ``frames`` with a segmentation result."""
-        out = {}
-        for f in frames:
-            a = self.get(cache_key(f, model))
-            if a is not None and getattr(a.result, "areas", None) is not None:
-                out[f.key] = a.result.areas
-        return out
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-_ids = itertools.count(1)
-
-
-class Request:
-    """One frame to analyse for one slot (viewport); its ``state`` says where it is."""
-
-    def __init__(self, slot: Hashable, frame, model: ModelId, explain: bool,
-                 layer: str | None = None, scope: dict | None = None) -> None:
-        self.id = next(_ids)
-        self.slot, self.frame, self.model, self.explain = slot, frame, model, explain
-        self.layer = layer
-        #: ``Analyzer.analyze`` keywords: ``outside_scope``, ``accept_unknown_body_part``
-        self.scope = dict(scope or {})
-        self.state = CHECKING
-        self.cached = False
-        self.worker: Worker | None = None
-        self.message = ""
-        self.pre = None  # the checked, preprocessed image
-        self.created = time.perf_counter()
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in _OPEN
-
-    def __repr__(self) -> str:
-        label = getattr(self.frame, "label", "?")
-        return f"<Request {self.id} {self.model.key} {label} {self.state}>"
-
-
-@dataclass
-class BatchRow:
-    """One image of a batch (no pixels: masks stay in the cache)."""
-
-    index: int
-    file: str
-    frame: int
-    frame_key: tuple | None
-    label: str | None = None
-    probabilities: dict[str, float] = field(default_factory=dict)
-    areas: dict = field(default_factory=dict)
-    ms: float = 0.0
-    cached: bool = False
-    error: str = ""
-    #: model, version, engine, device, precision, sop_instance_uid of the result
-    provenance: dict = field(default_factory=dict)
-
-
-class BatchJob:
-    """A batch over frames (or over files still to be read); rows arrive in order."""
-
-    def __init__(self, model: ModelId, frames: Sequence | None = None,
-                 paths: Sequence[str] | None = None, title: str = "",
-                 accept_unknown_body_part: bool | None = None) -> None:
-        self.id = next(_ids)
-        self.model = model
-        # Each image's scope is checked; one outside it is a row that says why.
-        self.accept_unknown_body_part = accept_unknown_body_part
-        self.frames = list(frames) if frames is not None else None
-        self.paths = [str(p) for p in paths] if paths is not None else None
-        self.title = title
-        self.state = WAITING
-        self.rows: list[BatchRow] = []
-        self.total = len(self.frames) if self.frames is not None else 0
-        self.skipped: list = []
-        self.worker: Worker | None = None
-        self.message = ""
-        self.started = time.perf_counter()
-        self.seconds = 0.0
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in _OPEN
 
 
 class _Model:
@@ -288,132 +64,6 @@ class _Model:
         self.error = ""
         self.worker: Worker | None = None
         self.info: dict = {}
-
-
-# --------------------------------------------------------------------------- pool jobs
-
-
-def _load_model_job(worker, entry, options: dict, notice, times):
-    """Pool thread: torch, the network with its weights, its engine for this PC.
-
-    Yields ``(message, seconds expected for the rest of the load)``; ``times`` is the
-    :class:`~medview.qt.analysis.load_times.LoadTimes` that estimates and records.
-    """
-    from medview.qt.analysis import runtime
-    from medview.qt.analysis.load_times import MODEL, RUNTIME, about
-
-    name = f"{entry.name} {entry.version}"
-    key = f"{entry.name}@{entry.version}"
-    measure = options.get("measure") == "now"
-    model_s = times.estimate(MODEL, key)
-    with runtime.quiet_gc():
-        if "torch" not in sys.modules:
-            left = times.estimate(RUNTIME) + model_s
-            yield f"Loading the AI runtime ({about(left)}, first time only)…", left
-            t0 = time.perf_counter()
-            runtime.import_torch()
-            times.record(RUNTIME, time.perf_counter() - t0)
-        yield f"Loading the model ({about(model_s)}): {name}…", model_s
-        t0 = time.perf_counter()
-        Analyzer = load("medview.inference.analyze").Analyzer
-        AuditLog = load("medview.inference.audit").AuditLog
-        from medview.inference.registry import load_entry
-
-        model = load_entry(entry)
-        if measure:
-            yield f"Choosing the fastest engine for {name} (measured once on this PC)…", 0.0
-        t1 = time.perf_counter()
-        analyzer = Analyzer(model, audit=AuditLog(), device=options["device"],
-                            engine=options["engine"], precision=options["precision"],
-                            on_notice=notice, measure=measure)
-        engine_s = time.perf_counter() - t1
-        if not measure:
-            times.record(MODEL, time.perf_counter() - t0, key)
-    return analyzer, engine_s
-
-
-def _measure_job(worker, analyzer):
-    """Pool thread, lowest priority: measure the engines and switch to the fastest."""
-    from medview.qt.analysis import runtime
-
-    yield "measuring"
-    with runtime.quiet_gc():
-        return analyzer.measure_engine(cancelled=worker.is_cancelled)
-
-
-def _check_job(worker, frame, manifest):
-    """Pool thread: decode and preprocess the image (no model, no engine)."""
-    yield "Reading the image…"
-    return load("medview.inference.analyze").prepare(frame, manifest)
-
-
-def _analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None,
-                 scope: dict | None = None):
-    """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
-    layer the viewer will draw, so that a large image costs the GUI thread nothing).
-    ``pre``: the frame checked and preprocessed already; ``scope``: the keywords of
-    ``Analyzer.analyze`` about the model's declared input."""
-    if pre is None:
-        yield "Reading the image…"
-        pre = load("medview.inference.analyze").prepare(frame, analyzer.manifest)
-    yield f"Running {analyzer.manifest.name}…"
-    result = analyzer.analyze(frame, pre, **(scope or {}))
-    analysis = Analysis(result)
-    if explain and result.task == "classification":
-        yield "Computing the Grad-CAM heat map…"
-        names = list(analyzer.manifest.classes)
-        target = result.label or max(result.probabilities, key=result.probabilities.get)
-        t0 = time.perf_counter()
-        analysis.heatmap = analyzer.explain(frame, names.index(target), pre)
-        analysis.heatmap_class = target
-        analysis.ms_heatmap = (time.perf_counter() - t0) * 1000.0
-    if layer is not None:
-        analysis.layer(layer)
-    return analysis
-
-
-def _batch_job(worker, analyzer, job: BatchJob, cache: ResultCache):
-    """Pool thread: every frame of a batch; yields ("total", n) then ("row", BatchRow)."""
-    frames = job.frames
-    if frames is None:
-        load_paths = load("medview.core.io.folder").load_paths
-
-        yield ("status", "Reading the files…")
-        library = load_paths(job.paths, cancelled=worker.is_cancelled)
-        frames = library.frames()
-        yield ("skipped", list(library.skipped))
-    yield ("total", len(frames))
-    for i, frame in enumerate(frames):
-        key = cache_key(frame, job.model)
-        analysis = cache.get(key)
-        cached = analysis is not None
-        row = BatchRow(i, str(frame.path), frame.index + 1, frame.key, cached=cached)
-        try:
-            if analysis is None:
-                analysis = Analysis(analyzer.analyze(
-                    frame, accept_unknown_body_part=job.accept_unknown_body_part))
-                cache.put(key, analysis)
-        except Exception as err:  # noqa: BLE001 - one bad image never stops a batch
-            row.error = one_line(err)
-        else:
-            r = analysis.result
-            row.label, row.probabilities = r.label, dict(r.probabilities)
-            row.areas = dict(getattr(r, "areas", {}) or {})
-            row.ms = r.ms
-            row.provenance = {k: getattr(r, k) for k in (
-                "model", "version", "engine", "device", "precision", "sop_instance_uid")}
-            row.provenance["scope"] = r.scope.short()
-            row.provenance["unlike_training"] = (r.familiarity.unlike_training
-                                                 if r.familiarity is not None else "")
-        yield ("row", row)
-    return len(frames)
-
-
-def _engine_info(eng) -> dict:
-    """What the GUI shows of an engine: name, device, precision, how it was chosen."""
-    selection = getattr(eng, "selection", None) or {}
-    return {"engine": eng.name, "device": eng.device, "precision": eng.precision,
-            "describe": eng.describe(), "selection": selection.get("source", "")}
 
 
 # --------------------------------------------------------------------------- the service
@@ -457,7 +107,7 @@ class AnalysisService(QObject):
                  threads: int = POOL_THREADS, parent: QObject | None = None,
                  measure: str = "background", load_times=None) -> None:
         super().__init__(parent)
-        from medview.qt.analysis.load_times import LoadTimes
+        from medview.analysis.load_times import LoadTimes
 
         self.options = {"device": device, "engine": engine, "precision": precision,
                         "measure": measure}
@@ -503,7 +153,7 @@ class AnalysisService(QObject):
         self._models[model.key] = m
         self.modelStatus.emit(model.key, f"Loading {model.label}…")
         m.worker = self.workers.start(
-            _load_model_job, entry, dict(self.options), self.notice.emit, self.load_times,
+            load_model_job, entry, dict(self.options), self.notice.emit, self.load_times,
             pass_worker=True, priority=P_LOAD,
             on_progress=lambda msg, m=m: self._load_progress(m, msg),
             on_return=lambda out, m=m: self._loaded(m, *out),
@@ -537,7 +187,7 @@ class AnalysisService(QObject):
         eng = analyzer.engine
         selection = getattr(eng, "selection", None) or {}
         m.analyzer, m.state = analyzer, "ready"
-        m.info = _engine_info(eng)
+        m.info = engine_info(eng)
         m.info["seconds"] = engine_seconds
         self.modelReady.emit(m.id.key, dict(m.info))
         if m.info["selection"] == "default" and self.options.get("measure") == "background":
@@ -566,11 +216,11 @@ class AnalysisService(QObject):
             return
         m = self._unmeasured.pop(0)
         if not self._current(m) or m.analyzer is None or \
-                _engine_info(m.analyzer.engine)["selection"] != "default":
+                engine_info(m.analyzer.engine)["selection"] != "default":
             self._measure_when_idle()
             return
         worker = self.workers.start(
-            _measure_job, m.analyzer, pass_worker=True, priority=P_MEASURE,
+            measure_job, m.analyzer, pass_worker=True, priority=P_MEASURE,
             on_error=lambda exc, m=m: log.info("measuring the engines of %s stopped: %s",
                                                m.id.label, one_line(exc)),
             on_finished=lambda m=m: self._measure_finished(m))
@@ -588,7 +238,7 @@ class AnalysisService(QObject):
         # also after a cancel that came too late to stop the switch
         self._measuring = None
         if self._current(m) and m.analyzer is not None:
-            info = _engine_info(m.analyzer.engine)
+            info = engine_info(m.analyzer.engine)
             if info["selection"] != m.info.get("selection"):
                 m.info = {**m.info, **info}
                 self.engineChanged.emit(m.id.key, dict(m.info))
@@ -622,7 +272,7 @@ class AnalysisService(QObject):
         """Analyse ``frame`` with the model of registry ``entry`` for ``slot``.
 
         ``explain`` asks for a classifier's Grad-CAM; ``layer`` for the overlay layer
-        (:func:`~medview.qt.analysis.overlays.layer_for` mode) to be made in the pool
+        (:func:`~medview.analysis.overlays.layer_for` mode) to be made in the pool
         thread too. A cached result is delivered before this returns (``finished``, then the
         request is ``done`` with ``cached`` True). Otherwise the slot's previous
         unfinished request is superseded and this one waits for its model or runs.
@@ -641,7 +291,7 @@ class AnalysisService(QObject):
         self._active[slot] = req
         self._pause_measuring()
         req.worker = self.workers.start(
-            _check_job, frame, entry.manifest, pass_worker=True, priority=P_CHECK,
+            check_job, frame, entry.manifest, pass_worker=True, priority=P_CHECK,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
             on_return=lambda pre, r=req, e=entry: self._checked(r, e, pre),
             on_error=lambda exc, r=req: self._fail(r, one_line(exc)))
@@ -694,7 +344,7 @@ class AnalysisService(QObject):
         req.state = QUEUED
         pre, req.pre = req.pre, None
         req.worker = self.workers.start(
-            _analyse_job, analyzer, req.frame, req.explain, req.layer, pre, req.scope,
+            analyse_job, analyzer, req.frame, req.explain, req.layer, pre, req.scope,
             pass_worker=True,
             priority=P_INTERACTIVE,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
@@ -763,7 +413,7 @@ class AnalysisService(QObject):
         job.state = QUEUED
         job.started = time.perf_counter()
         job.worker = self.workers.start(
-            _batch_job, analyzer, job, self.cache, pass_worker=True, priority=P_BATCH,
+            batch_job, analyzer, job, self.cache, pass_worker=True, priority=P_BATCH,
             on_progress=lambda item, j=job: self._batch_progress(j, item),
             on_return=lambda n, j=job: self._batch_done(j),
             on_error=lambda exc, j=job: self._fail(j, one_line(exc)))
@@ -809,7 +459,7 @@ class AnalysisService(QObject):
         from medview.inference.registry import Registry
 
         def job(worker):
-            from medview.qt.analysis import runtime
+            from medview.analysis import runtime
 
             yield "Checking the model…"
             with runtime.quiet_gc():

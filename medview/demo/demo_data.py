@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.core import synth
+from medview.demo import synth
 
 __all__ = ["DemoImage", "DemoDataSet", "write_demo_data", "CLASSES", "MIN_N", "MIN_SIZE"]
 
