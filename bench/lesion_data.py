@@ -18,17 +18,19 @@ Backgrounds
 Body
     Lesions are placed only inside the body: the background is blurred and kept between
     10 % of its 99th percentile and 0.97 (the white shutter of a radiograph, saturated
-    bone), holes filled; a lesion centre must lie at least one
-    radius deep inside that mask (never in the air around the patient).
+    bone), holes filled; a lesion centre must lie at least one radius deep inside that
+    mask (never in the air around the patient).
 
 Lesions
     Soft-edged ellipses (axis ratio 0.7–1, any angle), mean radius 3–8 % of the image
     side, a logistic edge 8–25 % of the radius wide and ±15 % smooth internal texture.
     Contrast is relative to the local background: amplitude = k × (local standard
-    deviation in a ring around the lesion + 0.02) with k log-uniform in 0.6–3.0, so some
+    deviation in a ring around the lesion + 0.02) with k log-uniform in 1.5–5, so some
     lesions are subtle and some obvious; brighter than the surroundings on radiographs
-    (dense nodules) three times in four, either sign on MR/CT. Gaussian noise (σ 0.008)
-    covers image and lesion alike. Masks mark where the lesion profile exceeds one half.
+    (dense nodules) three times in four, either sign on MR/CT, and the other sign where
+    the lesion would leave the 0..1 range (a lesion lost to clipping would be label
+    noise). Gaussian noise (σ 0.008) covers image and lesion alike. Masks mark where the
+    lesion profile exceeds one half.
 
 Files
     16-bit DICOM (Explicit VR Little Endian, 12 bits stored, MONOCHROME2) with the
@@ -51,9 +53,15 @@ Seeds
     held-out test set uses :data:`TEST_SEED`, which no training set may use. Patient IDs
     carry the seed, so sets of different seeds never share a patient.
 
-The difficulty was fixed before any improved method was run, to resemble the issue's
-description of the data set it was measured on (medview on main: test AUC ~0.66–0.69 at
-90 images per class; a plain PyTorch loop ~0.53).
+The difficulty was fixed before any improved method was run. It was meant to resemble the
+issue's description of the data set it was measured on (medview on main: test AUC
+~0.66–0.69 at 90 images per class; a plain PyTorch loop ~0.53), but on these backgrounds
+medview on main stayed near chance (held-out AUC 0.47–0.52 at 100 per class) for every
+setting tried (k 0.6–3 up to 3–10, radius up to 4–9 %), so lesion contrast and size were
+not what held it back; the middle setting above was kept.
+
+Caveat: every set, the held-out one included, is cut from the same six source images;
+sets differ in crop, orientation, intensity and lesions, not in anatomy.
 """
 
 from __future__ import annotations
@@ -74,7 +82,7 @@ TEST_SEED = 900_001
 CLASSES = ("lesion", "normal")
 
 _RADIUS = (0.03, 0.08)          # mean lesion radius, share of the image side
-_CONTRAST_K = (0.6, 3.0)        # amplitude = k * (local std + _CONTRAST_FLOOR), k log-uniform
+_CONTRAST_K = (1.5, 5.0)         # amplitude = k * (local std + _CONTRAST_FLOOR), k log-uniform
 _CONTRAST_FLOOR = 0.02
 _NOISE = 0.008
 _BODY_LEVEL = 0.1              # body: blurred image above this share of its 99th percentile
@@ -366,10 +374,13 @@ def _add_lesion(rng: np.random.Generator, image: np.ndarray, allowed: np.ndarray
     texture = cv2.GaussianBlur(rng.normal(0, 1, image.shape).astype(np.float32), (0, 0), max(1.0, r / 4))
     texture = 1.0 + 0.15 * texture / (texture.std() + 1e-6)
     ring = (rho > 1.3) & (rho < 2.3)
-    local_std = float(image[ring].std()) if ring.any() else float(image.std())
+    around = image[ring] if ring.any() else image.ravel()
+    local_mean, local_std = float(around.mean()), float(around.std())
     k = np.exp(rng.uniform(np.log(_CONTRAST_K[0]), np.log(_CONTRAST_K[1])))
     sign = 1.0 if rng.random() < (0.75 if radiograph else 0.5) else -1.0
     amplitude = sign * k * (local_std + _CONTRAST_FLOOR)
+    if not 0.0 <= local_mean + amplitude <= 1.0:
+        amplitude = -amplitude  # the other sign, rather than a lesion lost to clipping
     return image + (amplitude * profile * texture).astype(np.float32), profile > 0.5
 
 

@@ -220,19 +220,15 @@ def _pretrain(job, run_dir: Path, job_id: str, dist, sink: EventSink, token: Can
 
 
 def _register_backbone(run_dir: Path, sink: EventSink) -> int:
-    from medview.core.errors import MedviewError
-    from medview.inference.backbones import read_backbone, register_backbone
-    from trainer.pretrain.run import RESULT_DIR
+    from medview.inference.backbones import BackboneError
+    from trainer.pretrain.register import register_run, usage
 
     try:
-        path = register_backbone(run_dir / RESULT_DIR)
-        info, _ = read_backbone(path)
-    except (MedviewError, OSError, ValueError) as err:
+        info, path = register_run(run_dir)
+    except BackboneError as err:
         sink.log("error", f"the backbone was trained but not registered: {err}")
         return EXIT_REGISTER_FAILED
-    sink.log("info", f"registered backbone '{info.name}' version {info.version} in {path}; start a "
-                     f"classification job from it with \"model\": {{\"architecture\": "
-                     f"\"{info.architecture}\", \"backbone\": \"{info.name}\"}}")
+    sink.log("info", f"registered backbone '{info.name}' version {info.version} in {path}; {usage(info)}")
     return EXIT_FINISHED
 
 

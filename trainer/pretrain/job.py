@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medview.core.json_fields import Fields, did_you_mean, is_int
+from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
+from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
 from trainer.config import DEVICES, JobError, default_version
 
 __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES", "parse_pretrain_job",
@@ -28,11 +29,11 @@ METHODS = ("simsiam", "byol")
 #: The method a job gets when it names none (the measurement is in :mod:`trainer.pretrain`).
 DEFAULT_METHOD = "simsiam"
 #: Classifier families whose trunk becomes a backbone (torchvision layout).
-PRETRAIN_ARCHITECTURES = ("resnet18", "resnet34", "resnet50", "densenet121", "mobilenet_v3_small",
-                          "mobilenet_v3_large", "efficientnet_b0")
-_FIELDS = ("task", "id", "name", "version", "dataset", "model", "method", "input", "epochs",
-           "batch_size", "lr", "time_budget_minutes", "max_images", "seed", "workers", "device",
-           "output", "resume", "comment")
+PRETRAIN_ARCHITECTURES = tuple(BACKBONE_ARCHITECTURES)
+_FIELDS = ("task", "id", "name", "version", "dataset", "model", "method", "input", "views", "epochs",
+           "batch_size", "lr", "time_budget_minutes", "max_images", "precision", "seed", "workers",
+           "device", "output", "resume", "comment")
+PRECISIONS = ("auto", "float32", "bfloat16")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -51,7 +52,12 @@ class PretrainJob:
     method : str
         One of :data:`METHODS`.
     input_size : tuple of int
-        (height, width) of the views the network sees.
+        (height, width) of the images the backbone is made for (what jobs starting from it
+        use by default).
+    view_size : int
+        Side of the views pre-training compares (see :mod:`trainer.pretrain.views`).
+    view_scale : tuple of float
+        Least and most share of the image's area a view's crop covers.
     lr : float or None
         None: the method's default (:mod:`trainer.pretrain.ssl`).
     time_budget_minutes : float or None
@@ -68,11 +74,14 @@ class PretrainJob:
     id: str | None = None
     method: str = DEFAULT_METHOD
     input_size: tuple[int, int] = (128, 128)
+    view_size: int = 64
+    view_scale: tuple[float, float] = (0.16, 0.4)
     epochs: int = 100
     batch_size: int = 32
     lr: float | None = None
     time_budget_minutes: float | None = None
     max_images: int | None = None
+    precision: str = "auto"
     seed: int = 0
     workers: int | None = None
     device: str = "auto"
@@ -95,10 +104,11 @@ class PretrainJob:
         """JSON-ready, every default explicit (saved as ``job.resolved.json``)."""
         return {"task": self.task, "id": self.id, "name": self.name, "version": self.version,
                 "dataset": list(self.dataset), "model": {"architecture": self.architecture},
-                "method": self.method, "input": {"size": list(self.input_size)}, "epochs": self.epochs,
+                "method": self.method, "input": {"size": list(self.input_size)},
+                "views": {"size": self.view_size, "scale": list(self.view_scale)}, "epochs": self.epochs,
                 "batch_size": self.batch_size, "lr": self.lr,
                 "time_budget_minutes": self.time_budget_minutes, "max_images": self.max_images,
-                "seed": self.seed, "workers": self.workers, "device": self.device,
+                "precision": self.precision, "seed": self.seed, "workers": self.workers, "device": self.device,
                 "output": self.output, "resume": self.resume}
 
 
@@ -131,6 +141,7 @@ def parse_pretrain_job(data: Any, base_dir: str | Path | None = None,
     top.only(_FIELDS)
     folders = _dataset(top, base)
     size = _input(top)
+    view_size, view_scale = _views(top, size)
     time_budget = top.number("time_budget_minutes", default=None, minimum=0.1, maximum=60 * 24 * 14)
     name = top.text("name", default=None, pattern=_NAME_RE,
                     hint="lower-case letters, digits, '.', '_' or '-', at most 64")
@@ -143,11 +154,13 @@ def parse_pretrain_job(data: Any, base_dir: str | Path | None = None,
         or default_version(),
         id=top.text("id", default=None, pattern=_ID_RE, hint="letters, digits, '.', '_' or '-'"),
         method=top.choice("method", METHODS, default=DEFAULT_METHOD), input_size=size,
+        view_size=view_size, view_scale=view_scale,
         epochs=top.integer("epochs", default=100, minimum=1, maximum=100000),
         batch_size=top.integer("batch_size", default=32, minimum=4, maximum=4096),
         lr=top.number("lr", default=None, minimum=1e-6, maximum=10.0),
         time_budget_minutes=time_budget,
         max_images=top.integer("max_images", default=None, minimum=8, maximum=10**8),
+        precision=top.choice("precision", PRECISIONS, default="auto"),
         seed=top.integer("seed", default=0, minimum=0, maximum=2**31 - 1), workers=workers,
         device=top.choice("device", DEVICES, default="auto"),
         output=_absolute(output, base) if output else None,
@@ -191,6 +204,19 @@ def _input(top: Fields) -> tuple[int, int]:
     if min(size) < 32 or max(size) > 1024:
         sec.fail("size", f"{size[0]}x{size[1]} is outside 32..1024 pixels")
     return int(size[0]), int(size[1])
+
+
+def _views(top: Fields, size: tuple[int, int]) -> tuple[int, tuple[float, float]]:
+    """Views half the input's side, cropped so their pixels keep about the input's scale."""
+    sec = top.section("views", optional=True)
+    sec.only(("size", "scale"))
+    view = sec.integer("size", default=max(32, min(size) // 2), minimum=32, maximum=min(size))
+    ratio = (view / min(size)) ** 2  # the share of the image at the input's scale
+    raw = sec.get("scale", [round(ratio / 1.25**2, 3), round(min(1.0, ratio * 1.25**2), 3)])
+    if (not isinstance(raw, list) or len(raw) != 2 or not all(is_number(v) for v in raw)
+            or not 0.01 <= raw[0] <= raw[1] <= 1.0):
+        sec.fail("scale", f"must be two shares of the image area, 0.01 <= low <= high <= 1 (got {raw!r})")
+    return view, (float(raw[0]), float(raw[1]))
 
 
 def _default_name(folder: str) -> str:

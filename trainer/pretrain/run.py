@@ -31,21 +31,19 @@ from trainer import events as ev
 from trainer.checkpoints import CHECKPOINT_FORMAT, LAST_NAME, save_checkpoint, write_json
 from trainer.errors import JobCancelled, JobFailed, one_line, write_or_fail
 from trainer.evaluate import finite_or_none
+from trainer.pretrain.register import RESULT_DIR
 from trainer.pretrain.schedule import learning_rate, progress, target_momentum
 from trainer.pretrain.ssl import METHOD_DEFAULTS, build_ssl, trunk_state
-from trainer.pretrain.views import ViewSpec, random_view
+from trainer.pretrain.views import ViewSpec, random_view, view_boxes
 
-__all__ = ["pretrain", "Pretraining", "ViewPairs", "Result", "backbone_manifest", "RESULT_DIR",
-           "SAVE_EVERY_S", "PREPROCESSING", "NORMALISATION"]
+__all__ = ["pretrain", "Pretraining", "ViewPairs", "Result", "backbone_manifest", "view_manifest",
+           "autocast_dtype", "write_result",
+           "RESULT_DIR", "SAVE_EVERY_S"]
 
-RESULT_DIR = "backbone"
 #: Longest time between two resume states within an epoch.
 SAVE_EVERY_S = 600.0
 #: Kept from a time budget for writing the backbone at the end.
 RESERVE_S = 5.0
-#: What a backbone's users prepare images with (the trainer's defaults for an architecture).
-PREPROCESSING = {"window": "auto", "resize": "letterbox"}
-NORMALISATION = {"mean": [0.5], "std": [0.25]}
 
 
 @dataclass
@@ -59,18 +57,46 @@ class Result:
 def backbone_manifest(job):
     """A manifest carrying the backbone's input, preprocessing and normalisation.
 
-    Only what :func:`medview.inference.preprocess.preprocess` reads matters; the rest is
-    filler a manifest requires.
+    These are the trainer's defaults, which a job starting from the backbone takes
+    unless it sets its own. Only what :func:`medview.inference.preprocess.preprocess`
+    reads matters here; the rest is filler a manifest requires.
     """
+    from medview.inference.backbones import DEFAULT_PREPROCESSING, default_normalisation
     from medview.inference.manifest import parse_manifest
 
     return parse_manifest({
         "name": job.name, "version": job.version, "task": "classification",
         "architecture": {"name": job.architecture}, "classes": ["a", "b"],
         "input": {"size": list(job.input_size), "channels": 1},
-        "normalisation": NORMALISATION, "preprocessing": PREPROCESSING,
+        "normalisation": default_normalisation(1), "preprocessing": DEFAULT_PREPROCESSING,
         "card": {"intended_use": "backbone", "training_data": "unlabelled", "date": "2000-01-01"},
     })
+
+
+def view_manifest(job):
+    """The backbone's manifest at the size of the views pre-training compares."""
+    from dataclasses import replace
+
+    manifest = backbone_manifest(job)
+    return replace(manifest, input=replace(manifest.input, size=(job.view_size, job.view_size)))
+
+
+def autocast_dtype(precision: str, device):
+    """The mixed-precision type to compute in, or None for float32.
+
+    ``auto``: bfloat16 on a GPU that has it, and on a CPU with native bfloat16 arithmetic
+    (AVX512-BF16 or AMX: it then takes about 0.6 of float32's time); float32 elsewhere,
+    where bfloat16 would be emulated and slower.
+    """
+    if precision == "float32":
+        return None
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    native = any(getattr(torch.cpu, name, lambda: False)()
+                 for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return torch.bfloat16 if native else None
 
 
 class ViewPairs:
@@ -89,8 +115,9 @@ class ViewPairs:
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, int(i), 2])
         values, invert = self.archive.values[i], bool(self.archive.invert[i])
-        return (random_view(values, invert, self.manifest, self.spec, rng),
-                random_view(values, invert, self.manifest, self.spec, rng))
+        first, second = view_boxes(values.shape, rng, self.spec)
+        return (random_view(values, invert, self.manifest, self.spec, rng, first),
+                random_view(values, invert, self.manifest, self.spec, rng, second))
 
 
 def pretrain(job, run_dir: Path, job_id: str, dist, sink, token, device, resume: bool) -> Result | None:
@@ -107,7 +134,7 @@ def pretrain(job, run_dir: Path, job_id: str, dist, sink, token, device, resume:
     from trainer.pretrain.archive import read_archive
     from trainer.resume import find_checkpoint
 
-    started = time.monotonic()
+    started = time.monotonic() - _process_age()
     torch.manual_seed(job.seed)
     if dist.main:
         write_or_fail(run_dir / RESOLVED_NAME, lambda p: write_json(p, job.to_dict()))
@@ -128,6 +155,21 @@ def pretrain(job, run_dir: Path, job_id: str, dist, sink, token, device, resume:
     return Result(write_result(run, run_dir / RESULT_DIR), run.final_loss)
 
 
+def _process_age(limit: float = 60.0) -> float:
+    """Seconds since this trainer process started: starting Python and torch count against
+    a time budget. A process older than ``limit`` ran other things first (a test, a
+    script calling :func:`trainer.loop.run_job`): the budget then starts now."""
+    import os
+
+    import psutil
+
+    try:
+        age = time.time() - psutil.Process(os.getpid()).create_time()
+    except (psutil.Error, OSError):
+        return 0.0
+    return age if 0.0 <= age <= limit else 0.0
+
+
 class Pretraining:
     """The state of a pretrain run and :meth:`fit`, which advances it.
 
@@ -144,8 +186,8 @@ class Pretraining:
     checkpoint : dict or None
         A resume state to continue from.
     started : float
-        ``time.monotonic()`` when the attempt began (its reading time counts against
-        the time budget).
+        ``time.monotonic()`` when the attempt's process began (starting it and reading
+        the images count against the time budget).
     """
 
     def __init__(self, job, job_id: str, archive, device, dist, sink, token, ckpt_dir: Path,
@@ -174,7 +216,10 @@ class Pretraining:
         self.budget_s = None
         if job.time_budget_minutes:
             self.budget_s = max(1.0, job.time_budget_minutes * 60 - (time.monotonic() - started) - RESERVE_S)
-        self.items = ViewPairs(archive, backbone_manifest(job), ViewSpec(), job.seed)
+        self.items = ViewPairs(archive, view_manifest(job), ViewSpec(crop_scale=job.view_scale), job.seed)
+        self.autocast = autocast_dtype(job.precision, device)
+        if self.autocast is not None:
+            sink.log("info", f"computing in {str(self.autocast).removeprefix('torch.')} (mixed precision)")
         self.workers = job.workers if job.workers is not None else (2 if device.type == "cuda" else 0)
         self.history: list[dict[str, Any]] = []
         self.step, self.elapsed_s, self.start_epoch, self.skip = 0, 0.0, 1, 0
@@ -255,7 +300,8 @@ class Pretraining:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             x1, x2 = batch[0].to(self.device, non_blocking=True), batch[1].to(self.device, non_blocking=True)
-            loss = self.model(x1, x2)
+            with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                loss = self.model(x1, x2)
             value = float(loss.detach())
             if not math.isfinite(value):
                 bad += 1
@@ -369,20 +415,28 @@ class Pretraining:
 
 def write_result(run: Pretraining, folder: Path) -> Path:
     """Write the trunk as a backbone folder (weights, ``backbone.json``, card)."""
+    from dataclasses import asdict
+
     from medview.inference.backbones import BackboneInfo, write_backbone
 
     job, summary = run.job, run.archive.summary
+    manifest = backbone_manifest(job)
     epochs = run.history[-1]["epoch"] if run.history else 0
     loss = run.final_loss
     info = BackboneInfo(
         name=job.name, version=job.version, architecture=job.architecture, channels=1,
-        input_size=tuple(job.input_size), preprocessing=dict(PREPROCESSING),
-        normalisation={k: list(v) for k, v in NORMALISATION.items()},
+        input_size=tuple(job.input_size), preprocessing=_preprocessing_json(manifest),
+        normalisation={k: list(v) for k, v in asdict(manifest.normalisation).items()},
         source=(f"self-supervised pre-training ({job.method}, {epochs} epochs, final loss "
                 f"{'n/a' if loss is None else f'{loss:.4f}'}) on {summary['n_images']} unlabelled images "
                 f"of {summary['n_studies']} studies"),
         method=job.method, images=int(summary["n_images"]), studies=int(summary["n_studies"]),
         duration_s=round(run.elapsed_s + summary["prepare_s"], 1),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), datasets=list(job.dataset))
-    write_or_fail(folder, lambda _: write_backbone(folder, trunk_state(run.net.trunk), info))
+    write_or_fail(folder, lambda _: write_backbone(folder, trunk_state(run.net.trunk, job.architecture), info))
     return folder
+
+
+def _preprocessing_json(manifest) -> dict:
+    """The manifest's preprocessing as a job writes it."""
+    return manifest.to_dict()["preprocessing"]

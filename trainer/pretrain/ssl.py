@@ -59,9 +59,16 @@ def build_trunk(architecture: str, channels: int = 1) -> tuple[nn.Module, int]:
     return net.train(), features
 
 
-def trunk_state(trunk: nn.Module) -> dict[str, torch.Tensor]:
-    """The trunk's tensors (weights and BatchNorm statistics), on the CPU, contiguous."""
-    return {k: v.detach().cpu().contiguous() for k, v in trunk.state_dict().items()}
+def trunk_state(trunk: nn.Module, architecture: str) -> dict[str, torch.Tensor]:
+    """The trunk's tensors in the canonical backbone layout, on the CPU, contiguous.
+
+    Weights and BatchNorm statistics; BatchNorm step counters are not part of a backbone
+    (:mod:`medview.inference.backbone_layout`).
+    """
+    from medview.inference.backbone_layout import to_canonical
+
+    state, _ = to_canonical(trunk.state_dict(), architecture, 1)
+    return {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
 
 def _mlp(sizes: list[int], last_bn: bool) -> nn.Sequential:
