@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from medview.core.imports import load
 from medview.qt import theme
-from medview.qt.trainer_tab.backbone_offer import summary_rows
+from medview.app.backbone_offer import summary_rows
 
 __all__ = ["BackboneView"]
 

@@ -3,7 +3,7 @@
 Shown under the starting model when that is an architecture (a registered model starts
 from its own weights). The backbones come from
 :func:`medview.inference.backbones.list_backbones` (listed in a pool thread by the tab);
-which of them fit is :func:`.backbone_offer.fits`.
+which of them fit is :func:`medview.app.backbone_offer.fits`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from medview.qt import theme
-from medview.qt.trainer_tab.backbone_offer import describe, fits, latest_backbones, model_with_backbone
+from medview.app.backbone_offer import describe, fits, latest_backbones, model_with_backbone
 
 __all__ = ["StartFrom", "RANDOM_TEXT"]
 

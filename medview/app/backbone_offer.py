@@ -61,7 +61,7 @@ def describe(info) -> str:
 
 def summary_rows(info) -> list[tuple[str, str]]:
     """(label, value) rows that say what a backbone is and what it was made from."""
-    format_duration = load("medview.qt.trainer_tab.progress").format_duration
+    format_duration = load("medview.app.job_progress").format_duration
 
     rows = [("Name", f"{info.name} {info.version}"), ("Network", info.architecture),
             ("Images", f"{info.images:,}"), ("Studies", f"{info.studies:,}" if info.studies else "not recorded"),
