@@ -212,7 +212,7 @@ def test_real_pretrain_job_cancelled_resumed_registered_then_trained_from(qtbot,
     qtbot.waitUntil(lambda: page.start_button.isVisible() and page.start_button.text() == "Resume", timeout=20000)
     done_before = page.charts.n_epochs
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.progress.done, timeout=PRETRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: page.progress.state in ("finished", "failed"), timeout=PRETRAIN_TIMEOUT_MS)
     assert page.progress.state == "finished", page.progress.reason
     assert 1 <= done_before < page.charts.n_epochs
     assert not page.charts.metric_plot.isVisible() and page.charts.n_batches >= page.charts.n_epochs
@@ -226,7 +226,7 @@ def test_real_pretrain_job_cancelled_resumed_registered_then_trained_from(qtbot,
     tab.show_new_job()
     tab.dataset_page.set_path(demo / "classification")
     setup = tab.setup_form
-    qtbot.waitUntil(lambda: setup.task == "classification" and setup.start_from.backbones, timeout=30000)
+    qtbot.waitUntil(lambda: setup.task == "classification" and bool(setup.start_from.backbones), timeout=30000)
     assert setup.select_model({"architecture": "resnet18"})
     qtbot.waitUntil(lambda: setup.model_spec().get("backbone") == "tiny-archive", timeout=5000)
     qtbot.mouseClick(setup.preset_buttons["advanced"], Qt.MouseButton.LeftButton)
