@@ -266,6 +266,22 @@ def analyze(args) -> int:
     return run(args)
 
 
+# -- sr (saved measurements and key images as DICOM SR; medview/commands/sr.py) ----
+
+def _configure_sr(p: argparse.ArgumentParser) -> None:
+    from medview.commands.sr import configure
+
+    configure(p)
+
+
+@command("sr", "export a study's measurements and key images as DICOM SR, show or import one",
+         _configure_sr, reads_files=True)
+def sr(args) -> int:
+    from medview.commands.sr import run
+
+    return run(args)
+
+
 # -- demo-data (trainer foundation; owned by medview/commands/demo_data.py) -------
 
 def _configure_demo_data(p: argparse.ArgumentParser) -> None:

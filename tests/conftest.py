@@ -80,7 +80,10 @@ def main_window(qtbot, settings, size: tuple[int, int] = (1200, 800)) -> Iterato
 
 
 @pytest.fixture
-def window(qtbot, settings):
-    """The main window, 1200 × 800, offscreen (see :func:`main_window`)."""
+def window(qtbot, settings, tmp_path, monkeypatch):
+    """The main window, 1200 × 800, offscreen (see :func:`main_window`), with the user
+    data folder in ``tmp_path / "user"`` (as :func:`isolated`): the window saves
+    measurements and reads hanging protocols there, never in the real one."""
+    monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
     with main_window(qtbot, settings) as win:
         yield win

@@ -19,7 +19,7 @@ log = logging.getLogger("medview")
 
 def log_file() -> Path:
     """Where the GUI writes its log (next to the user's models)."""
-    return load("medview.inference.registry").user_data_dir() / "logs" / "medview.log"
+    return load("medview.core.user_dirs").user_data_dir() / "logs" / "medview.log"
 
 
 def install_log_file() -> Path | None:

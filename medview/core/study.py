@@ -180,6 +180,14 @@ class FrameList(Sequence):
         paths = [str(path) for path, _, _ in self._sources]
         return {(paths[f], int(i)) for f, i in zip(self._file.tolist(), self._index.tolist())}
 
+    def find(self, key: tuple[str, int]) -> Frame | None:
+        """The frame whose :attr:`Frame.key` is ``key``, or None when not in this list."""
+        source = self._source_ids.get(str(key[0]))
+        if source is None:
+            return None
+        hits = np.flatnonzero((self._file == source) & (self._index == int(key[1])))
+        return self._frame(int(hits[0])) if hits.size else None
+
     def reorder(self, order: np.ndarray) -> None:
         """Put the frames in ``order`` (positions, as from :func:`numpy.lexsort`)."""
         self._file, self._index = self._file[order], self._index[order]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from medview.core.imports import load
+from medview.core.user_dirs import user_cache_dir, user_data_dir  # noqa: F401 - re-exported
 from medview.inference.manifest import (MANIFEST_NAME, WEIGHTS_NAME, Manifest, ManifestError,
                                         ModelError, WeightsSpec, read_manifest, write_manifest)
 
@@ -109,20 +110,6 @@ class LoadedModel:
 
 
 # ----------------------------------------------------------------------- folders
-
-def user_data_dir() -> Path:
-    """medview's per-user data folder (``MEDVIEW_USER_DIR`` overrides it)."""
-    override = os.environ.get("MEDVIEW_USER_DIR")
-    if override:
-        return Path(override)
-    return Path(load("platformdirs").user_data_dir("medview", appauthor=False))
-
-
-def user_cache_dir() -> Path:
-    """medview's per-user cache folder: ``platformdirs.user_cache_dir("medview")``
-    (engine choices, ONNX exports, load times; all can be remade)."""
-    return Path(load("platformdirs").user_cache_dir("medview", appauthor=False))
-
 
 def user_models_dir() -> Path:
     """Where imported models go: ``<user data dir>/models``."""

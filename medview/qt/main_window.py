@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
@@ -29,9 +29,13 @@ from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
+from medview.qt.readings import ReadingController
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.viewer.icons import icon
+from medview.qt.viewer.linking import ViewerLinks
+from medview.qt.viewer.mpr_mode import MprController
 from medview.qt.widgets.notice import already_open_text, show_skipped
 from medview.qt.widgets.shortcuts_dialog import ShortcutsDialog
 from medview.qt.workers import FrameLoader, Workers
@@ -53,6 +57,7 @@ class _Opening:
     skipped: list = field(default_factory=list)
     already: int = 0
     again: tuple | None = None  # the first file read that was open already
+    study: object = None  # the first new study: hung by the protocols once all is read
 
 
 def open_status(n_series: int, n_new: int, already: int) -> str:
@@ -88,6 +93,7 @@ class MainWindow(QMainWindow):
         self._loading = 0
         self._first_paint_callbacks: list = []
         self.last_skipped: list[tuple[Path, str]] = []  # what the last notice listed
+        self.last_protocol = ""  # the hanging protocol that laid out the last study opened
 
         # central: tabs (the viewer first), hidden tab bar while alone
         self.grid = ViewerGrid(self.loader, self.series_by_id, self)
@@ -101,6 +107,7 @@ class MainWindow(QMainWindow):
             vp.model.events.frame.connect(lambda _i, v=vp: self._frame_changed(v))
         self.grid.pathsDropped.connect(self.open_paths)
         self.grid.activeChanged.connect(self._frame_changed)
+        self.readings = ReadingController(self)  # measurements saved with their studies
 
         # docks
         self.browser = SeriesBrowser(self)
@@ -125,11 +132,15 @@ class MainWindow(QMainWindow):
         fps = int(self.settings.value("viewer/cine_fps"))
         self.viewer_actions = ViewerActions(self.grid, self, fps=fps)
         self.viewer_actions.fpsChanged.connect(lambda v: self.settings.set_value("viewer/cine_fps", v))
+        self.links = ViewerLinks(self.grid, self)
+        self.mpr = MprController(self.grid, self.viewer_actions, self.links, self.workers, self)
         self.export = ExportController(self, self.settings, self.workers)
         self._build_file_actions()
         self._build_menus()
         self._build_toolbar()
         self._build_status()
+        self.mpr.message.connect(self._status_label.setText)
+        self.mpr.progress.connect(self._mpr_progress)
         self.analysis = AnalysisPanel(self.grid, self.settings, self)
         self.analysis_dock = self.add_panel(self.analysis, "AI", "AnalysisDock")
         # Tags share the AI panel's full height as a tab: stacked under it they got two rows.
@@ -142,6 +153,8 @@ class MainWindow(QMainWindow):
             lambda _i: self.analysis.set_viewing(self.tabs.currentWidget() is self.grid))
         self.trainer_tab = None  # the Trainer tab is built when first opened (pyqtgraph, trainer)
         self.trainer_action = self._act("&Trainer", self.open_trainer, area="View")
+        self.trainer_action.setIcon(icon("trainer"))
+        self.trainer_action.setToolTip("Trainer: fine-tune models on your own images")
         self.panels_menu.parentWidget().addAction(self.trainer_action)
         self.toolbar.addAction(self.trainer_action)
         self.viewer_actions.overlays.setChecked(bool(self.settings.value("viewer/show_overlay")))
@@ -305,6 +318,7 @@ class MainWindow(QMainWindow):
         known = {s.id for s in self.library.series()}
         was_open = {f.key for f in self.library.frames()}
         read = [f.key for f in new.frames()]
+        touched = {st.uid for p in new.patients for st in p.studies}
         self.library.merge(new)
         added = [s for s in self.library.series() if s.id not in known]
         already = sum(k in was_open for k in read)
@@ -319,12 +333,16 @@ class MainWindow(QMainWindow):
         for s in added:
             if not self.browser.has_thumbnail(s.id):
                 self.loader.request_thumbnail(s, render_thumbnail)
+        self.readings.opened([st for p in self.library.patients for st in p.studies
+                              if st.uid in touched])  # before the views show them
         if added and opening.series == 0:
             self.grid.show_series(added[0])  # show what was just opened
             self.browser.select_series(added[0].id)
+            opening.study = added[0].study
         self.grid.fill_empty(added)
         for vp in self.grid.viewports:
             vp.update()  # a shown series may have grown
+        self.mpr.refresh()
         opening.series += len(added)
         self._update_title()
         return True
@@ -332,6 +350,8 @@ class MainWindow(QMainWindow):
     def _loaded(self, opening: _Opening) -> None:
         if not opening.series and opening.again is not None:
             self._show_open_again(opening.again)  # nothing new: show what was asked for
+        if opening.study is not None and self.hanging_action.isChecked():
+            self.hang(opening.study)
         self._status_label.setText(open_status(opening.series, opening.images, opening.already))
         if opening.skipped:
             self.show_skipped(opening.skipped, loaded=opening.images, already=opening.already)
@@ -348,6 +368,28 @@ class MainWindow(QMainWindow):
             self.grid.show_series(series, index=index)
         self.browser.select_series(series.id)
 
+    def hang(self, study) -> None:
+        """Lay the grid out by the hanging protocols for ``study`` (just read): the
+        layout and the series of each viewport; a bad user protocol file is one line."""
+        hanging = load("medview.app.hanging")
+        protocols, notes = load("medview.core.hanging_protocols").load_protocols()
+        studies = [st for p in self.library.patients for st in p.studies]
+        try:
+            name, series, protocol = hanging.hang(study, studies, LAYOUTS, protocols)
+        except Exception as exc:  # noqa: BLE001 - a protocol must never stop a study opening
+            self.statusBar().showMessage(user_reason(exc, "applying the hanging protocol"),
+                                         10000)
+            return
+        self.grid.set_layout(name)
+        for vp, s in zip(self.grid.viewports, series):
+            self.grid.show_series(s, vp)
+        if series:
+            self.grid.set_active(self.grid.viewports[0])
+            self.browser.select_series(series[0].id)
+        self.last_protocol = protocol
+        if notes:
+            self.statusBar().showMessage(notes[0], 10000)
+
     def show_skipped(self, skipped, loaded: int, title: str | None = None,
                      already: int = 0) -> None:
         """The non-modal notice listing files that were not used, and why."""
@@ -359,6 +401,7 @@ class MainWindow(QMainWindow):
     def close_all(self) -> None:
         """Close every study: viewports, browser, measurements, decoded pixels."""
         keys = [f.key for f in self.library.frames()]
+        self.readings.closing()  # saved before the stores are cleared
         self.loader.forget()
         self.grid.clear()
         self.browser.forget(s.id for s in self.library.series())
@@ -469,11 +512,13 @@ class MainWindow(QMainWindow):
                                       lambda: self.export.export_anonymised(False))
         self.export_study_action = a("Export Anonymised S&tudy…",
                                      lambda: self.export.export_anonymised(True))
+        self.export_sr_action = self.readings.export_action
         self.quit_action = a("&Quit", self.close, "Ctrl+Q")
         self._file_actions = [self.open_files_action, self.open_folder_action,
                               self.open_dicomdir_action, self.close_all_action,
                               self.export_png_action, self.export_clean_action,
-                              self.export_series_action, self.export_study_action, self.quit_action]
+                              self.export_series_action, self.export_study_action,
+                              self.export_sr_action, self.quit_action]
         self.save_preset_action = a("Save Current Window as Preset…", self._save_preset,
                                     area="Window/Level")
         self.forget_presets_action = a("Remove My Presets for This Modality", self._forget_presets,
@@ -484,17 +529,26 @@ class MainWindow(QMainWindow):
                                       "off shows the pixels as squares")
         self.smooth_action.toggled.connect(self._set_smooth)
         self.open_selected_action = a("Open in Active Viewport", self._open_selected, area="Studies")
+        self.hanging_action = QAction("Hanging Protocols on Open", self, checkable=True)
+        self.hanging_action.setChecked(bool(self.settings.value("viewer/hanging_protocols")))
+        self.hanging_action.setProperty("shortcutArea", "View")
+        self.hanging_action.setToolTip("Lay out each study as it opens by modality, body part "
+                                       "and series (CR/DX beside the prior, CT in three planes, "
+                                       "MR by sequence)")
+        self.hanging_action.toggled.connect(
+            lambda on: self.settings.set_value("viewer/hanging_protocols", on))
         self.shortcuts_action = a("&Keyboard and Mouse Shortcuts", self.show_shortcuts, "F1", "Help")
         self.about_action = a("&About medview", self._about, area="Help")
         self._other_actions = [self.save_preset_action, self.forget_presets_action,
-                               self.smooth_action, self.open_selected_action,
+                               self.smooth_action, self.hanging_action, self.open_selected_action,
                                self.shortcuts_action, self.about_action]
         tree = self.browser.tree  # right-click menu of the series browser
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for act in (self.open_selected_action, self.export_series_action,
                     self.export_study_action):
             tree.addAction(act)
-        for act in self._file_actions + self._other_actions + self.viewer_actions.window_actions():
+        for act in (self._file_actions + self._other_actions + self.viewer_actions.window_actions()
+                    + self.links.actions() + self.mpr.actions()[:2]):
             self.addAction(act)  # shortcuts work with the menu bar hidden too
 
     def _build_menus(self) -> None:
@@ -506,7 +560,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         m.addSeparator()
-        for act in self._file_actions[4:8]:
+        for act in self._file_actions[4:9]:
             m.addAction(act)
         m.addSeparator()
         m.addAction(self.close_all_action)
@@ -521,9 +575,14 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(va.reset)
         m.addAction(va.overlays)
+        m.addAction(va.scale_bar)
         m.addAction(self.smooth_action)
         m.addSeparator()
         for act in va.layouts.values():
+            m.addAction(act)
+        m.addAction(self.hanging_action)
+        m.addSeparator()
+        for act in self.mpr.actions()[:2] + self.links.actions():
             m.addAction(act)
         m.addSeparator()
         self.panels_menu = m.addMenu("&Panels")
@@ -544,6 +603,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(va.delete)
         m.addAction(va.clear_measurements)
+        m.addSeparator()
+        m.addAction(va.key_image)
 
         m = mb.addMenu("&Stack")
         m.addAction(va.cine)
@@ -559,10 +620,15 @@ class MainWindow(QMainWindow):
     def _build_toolbar(self) -> None:
         tb = QToolBar("Tools", self)
         tb.setObjectName("MainToolBar")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.open_files_action.setIconText("Open")
-        self.open_folder_action.setIconText("Folder")
-        self.export_png_action.setIconText("Save PNG")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        tb.setIconSize(QSize(24, 24))
+        for act, name, short in ((self.open_files_action, "open_file", "Open"),
+                                 (self.open_folder_action, "open_folder", "Folder"),
+                                 (self.export_png_action, "save_png", "Save PNG")):
+            act.setIcon(icon(name))
+            act.setIconText(short)
+            act.setToolTip(f"{act.text().replace('&', '').rstrip('…')} "
+                           f"({act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
         tb.addAction(self.open_files_action)
         tb.addAction(self.open_folder_action)
         tb.addSeparator()
@@ -571,6 +637,13 @@ class MainWindow(QMainWindow):
         tb.addAction(self.export_png_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         self.toolbar = tb
+        mpr_bar = QToolBar("MPR and Linked Views", self)
+        mpr_bar.setObjectName("MprToolBar")
+        mpr_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        mpr_bar.setIconSize(tb.iconSize())
+        self.mpr.fill_toolbar(mpr_bar)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # a row of its own: never clipped
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, mpr_bar)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -584,6 +657,14 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self._progress)
 
     # ------------------------------------------------------------------ reactions
+
+    def _mpr_progress(self, done: int, total: int) -> None:
+        if total:
+            self._progress.setRange(0, total)
+            self._progress.setValue(done)
+            self._progress.show()
+        elif not self.is_loading:
+            self._progress.hide()
 
     def _frame_changed(self, vp) -> None:
         if vp is self.grid.active:
@@ -662,6 +743,7 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.readings.flush()
         self.settings.save_geometry(self)
         self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
         self.settings.sync()

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "viewer/wl_sensitivity": 1.0,
     "viewer/cine_fps": 10,
     "viewer/layout": "1x1",
+    "viewer/hanging_protocols": True,
     "browser/show_thumbnails": True,
     "cache/pixel_cache_mb": 1024,
     "export/format": "png",

@@ -3,7 +3,10 @@
 A :class:`ViewLink` is a set of :class:`~medview.view.model.ViewModel` and a rule saying
 which of them belong together (:func:`same_study`, :func:`same_frame_of_reference`).
 Behaviours attach to a link: :class:`ScrollSync` scrolls the other views when one is
-scrolled, by index steps or by patient position along the slice normal.
+scrolled, by index steps or by patient position along the slice normal;
+:class:`WindowSync` gives every view the window set in one. The 3-D cursor
+(:mod:`medview.view.cursor`) and the cross-reference lines
+(:mod:`medview.view.reference_lines`) work over links too.
 """
 
 from __future__ import annotations
@@ -34,6 +37,18 @@ def same_frame_of_reference(a, b) -> bool:
         return False
     uid = fa.get("FrameOfReferenceUID")
     return bool(uid) and uid == fb.get("FrameOfReferenceUID")
+
+
+def same_volume(a, b) -> bool:
+    """Both views show planes of one volume (MPR)."""
+    pa, pb = a.planes, b.planes
+    return pa is not None and pb is not None and pa.volume is pb.volume
+
+
+def same_space(a, b) -> bool:
+    """Both views show one patient coordinate system: one frame of reference, or planes
+    of one volume (whose series may carry no Frame of Reference UID)."""
+    return same_volume(a, b) or same_frame_of_reference(a, b)
 
 
 class ViewLink:
@@ -88,7 +103,11 @@ def slice_position(frame) -> tuple[np.ndarray, float] | None:
 
 def nearest_index(frames, normal: np.ndarray, position_mm: float) -> int | None:
     """The frame of ``frames`` whose plane lies nearest ``position_mm`` along ``normal``;
-    None when no frame has a plane parallel to it."""
+    None when no frame has a plane parallel to it. Planes of a volume
+    (:class:`~medview.view.planes.PlaneStack`) answer from their positions, uncut."""
+    nearest = getattr(frames, "nearest", None)
+    if nearest is not None:
+        return nearest(normal, position_mm)
     best, best_d = None, None
     for i, f in enumerate(frames):
         plane = f.plane
@@ -150,3 +169,29 @@ class ScrollSync:
             return peer.index + delta
         where = slice_position(source.frame)
         return nearest_index(peer.frames, *where) if where is not None else None
+
+
+class WindowSync:
+    """A window set in one view of ``link`` is set in its peers (e.g. the planes of one
+    volume, which share their values and so their window)."""
+
+    def __init__(self, link: ViewLink, enabled: bool = True) -> None:
+        self.link, self.enabled = link, enabled
+        self._busy = False
+        link.added.append(self._follow)
+        for m in link:
+            self._follow(m)
+
+    def _follow(self, model) -> None:
+        model.events.window.connect(lambda *_: self._changed(model))
+
+    def _changed(self, source) -> None:
+        if not self.enabled or self._busy or source not in self.link or not source.window_set:
+            return
+        self._busy = True
+        try:
+            for peer in self.link.peers(source):
+                if peer.window != source.window or not peer.window_set:
+                    peer.set_window(source.window)
+        finally:
+            self._busy = False

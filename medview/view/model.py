@@ -13,12 +13,21 @@ without a QApplication. Links between views
 
 Position
 --------
-A view shows one frame of :attr:`ViewModel.frames` at :attr:`ViewModel.index`; today the
-frames are the series' own. A re-sliced view of a volume (MPR: a plane or slab of
-:mod:`medview.core.mpr`, positioned by :func:`medview.core.mpr.positions`) supplies its
-planes there, and the index runs over them the same way; each plane image carries its
+A view shows one frame of :attr:`ViewModel.frames` at :attr:`ViewModel.index`: the
+series' own frames, or, for a reformatted view of a volume (MPR), the planes of a
+:class:`~medview.view.planes.PlaneStack` (:attr:`ViewModel.planes`, given to
+:meth:`ViewModel.set_series` or swapped by :meth:`ViewModel.set_planes`); the index runs
+over them the same way. Each plane carries its
 :class:`~medview.core.geometry.ImagePlane`, whose cosines give the orientation markers
 (:class:`medview.view.orientation.Orientation`) as a frame's header does.
+
+Patient space
+-------------
+:meth:`ViewModel.widget_to_patient` and :meth:`ViewModel.patient_to_widget` map between
+the view and patient coordinates (mm) through the frame's plane. The cross-hair tool
+emits ``pick(point)`` with the patient point clicked, the rotate-plane tool
+``turn(from, to)`` with widget points; links between views
+(:mod:`medview.view.cursor`, :mod:`medview.view.mpr_views`) act on them.
 
 Geometry
 --------
@@ -35,18 +44,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medview.core.annotations import (ANGLE, ELLIPSE, LENGTH, RECT, Annotation,
+from medview.core.annotations import (ANGLE, CALIBRATION, COBB, ELLIPSE, FREEHAND, LENGTH,
+                                      POLYLINE, PROBE, RECT, TEXT, Annotation,
                                       AnnotationStore)
 from medview.core.imports import load
+from medview.core.key_images import KeyImages
+from medview.view import calibration, magnifier, scale_bar
 from medview.view.camera import Affine, Camera, Point, from_rc, to_rc
 from medview.view.corners import readout_text
 from medview.view.events import Events
 from medview.view.frames import decoded
 from medview.view.orientation import Markers, frame_orientation, markers
 
-POINTER = "pointer"
-TOOLS = (POINTER, LENGTH, ANGLE, RECT, ELLIPSE)
+POINTER, MAGNIFIER = "pointer", "magnifier"
+CROSSHAIR = "crosshair"        # click: the 3-D cursor goes to that patient point
+ROTATE_PLANE = "rotate-plane"  # drag: turns the oblique plane of an MPR view
+TOOLS = (POINTER, LENGTH, POLYLINE, ANGLE, COBB, RECT, ELLIPSE, FREEHAND, PROBE, TEXT,
+         CALIBRATION, MAGNIFIER, CROSSHAIR, ROTATE_PLANE)
+#: Kinds that ask the reader for input once drawn (see ``events.input``).
+ASK_INPUT = (TEXT, CALIBRATION)
 _SAME_SPOT_PX = 2.0   # a second click closer than this (screen pixels) adds no point
+_TRACE_STEP_PX = 2.0  # a freehand outline takes a point every this many screen pixels
 
 
 @dataclass
@@ -78,21 +96,32 @@ class ViewModel:
     ----------
     annotations : AnnotationStore, optional
         The measurements per image, shared by the views of one window.
+    key_images : KeyImages, optional
+        The images marked as key images, shared likewise.
     """
 
     #: ``series``: another series (or none); ``frame(index)``: another frame shown;
     #: ``window(window)``; ``invert``; ``camera``: zoom, pan, rotation, flips; ``tool``;
     #: ``annotations``: a measurement added, removed or moved; ``selection``; ``draft``:
     #: the measurement being drawn; ``layers(name)``; ``readout``; ``redraw``: only the
-    #: picture changed (a point dragged, a rubber band); ``display_failed(key, reason)``:
-    #: a frame's pixels cannot be displayed.
+    #: picture changed (a point dragged, a rubber band, the loupe, the scale bar);
+    #: ``display_failed(key, reason)``: a frame's pixels cannot be displayed;
+    #: ``key_image``: the current frame was marked or unmarked as a key image;
+    #: ``pick(point)``: the cross-hair tool chose a patient point; ``turn(from, to)``: the
+    #: rotate-plane tool was dragged; ``input(annotation)``: a text or calibration line
+    #: was drawn (or double-clicked) and needs its text or known length
+    #: (:meth:`set_text`, :meth:`set_known_length`, or :meth:`discard`).
     EVENTS = ("series", "frame", "window", "invert", "camera", "tool", "annotations",
-              "selection", "draft", "layers", "readout", "redraw", "display_failed")
+              "selection", "draft", "layers", "readout", "redraw", "display_failed",
+              "key_image", "pick", "turn", "input")
 
-    def __init__(self, annotations: AnnotationStore | None = None) -> None:
+    def __init__(self, annotations: AnnotationStore | None = None,
+                 key_images: KeyImages | None = None) -> None:
         self.events = Events(*self.EVENTS)
         self.annotations = annotations if annotations is not None else AnnotationStore()
+        self.key_images = key_images if key_images is not None else KeyImages()
         self.series = None
+        self.planes = None          # a PlaneStack: the frames of a reformatted view
         self.index = 0
         self.window = None          # a core Window; None: the frame's default / VOI LUT
         self.window_set = False     # True once chosen for this series
@@ -109,12 +138,21 @@ class ViewModel:
         self._renderer = None
         self._renderer_key = None
         self._orientation = (None, None)   # (frame key, its Orientation or None)
+        self.magnifier_factor = magnifier.FACTORS[0]
+        self.show_scale_bar = True
+        self._keys = (None, 0, frozenset())   # (series, frame count, its frame keys)
+        self._suv = (None, None)              # (frame key, its SUV scale or reason)
+        # first: the series is re-stamped before anyone repaints
+        self.events.annotations.connect(self._update_calibration)
 
     # ------------------------------------------------------------------ content
 
     @property
     def frames(self):
-        """What :attr:`index` runs over: the series' frames (empty without a series)."""
+        """What :attr:`index` runs over: the planes of a reformatted view, else the
+        series' frames (empty without a series)."""
+        if self.planes is not None:
+            return self.planes
         return self.series.frames if self.series is not None else ()
 
     @property
@@ -126,10 +164,13 @@ class ViewModel:
     def count(self) -> int:
         return len(self.frames)
 
-    def set_series(self, series, index: int | None = None) -> None:
-        """Show ``series`` (its first image, or ``index``) with a fresh view."""
+    def set_series(self, series, index: int | None = None, planes=None) -> None:
+        """Show ``series`` (its first image, or ``index``) with a fresh view; with
+        ``planes`` (a :class:`~medview.view.planes.PlaneStack` of its volume) the
+        index runs over those instead of its frames."""
         self.cancel_draft()
         self.series = series
+        self.planes = planes
         self._select(None)
         self.window, self.window_set = None, False
         self.invert = False
@@ -148,6 +189,7 @@ class ViewModel:
         self.cancel_draft()
         self._select(None)
         self.series = None
+        self.planes = None
         self.index = 0
         self.layers.clear()
         self.forget_renderer()
@@ -166,6 +208,16 @@ class ViewModel:
         self._select(None)
         self.index = index
         self.events.frame.emit(index)
+
+    def set_planes(self, planes, index: int) -> None:
+        """Show other planes of the same volume (another slab, mode or rotation) at
+        ``index``, keeping the window and the camera."""
+        self.cancel_draft()
+        self._select(None)
+        self.planes = planes
+        self.forget_renderer()
+        self.index = max(0, min(len(planes) - 1, int(index)))
+        self.events.frame.emit(self.index)
 
     def step(self, delta: int) -> None:
         self.set_index(self.index + delta)
@@ -300,6 +352,26 @@ class ViewModel:
     def image_to_widget(self, pt: Point) -> Point:
         return self.transform().map(pt)
 
+    def widget_to_patient(self, pos: Point) -> np.ndarray | None:
+        """Patient position (mm, LPS) shown at widget point ``pos``; None when the frame
+        has no plane in the patient."""
+        plane = getattr(self.frame, "plane", None)
+        if plane is None:
+            return None
+        row, col = self.widget_to_rc(pos)
+        return load("medview.core.geometry").pixel_to_patient(plane, row, col)
+
+    def patient_to_widget(self, point) -> tuple[Point, float] | None:
+        """Where a patient point (mm) projects onto the frame, in widget coordinates,
+        and its signed distance (mm) from the frame's plane; None without a plane."""
+        plane = getattr(self.frame, "plane", None)
+        if plane is None:
+            return None
+        offset = np.asarray(point, dtype=np.float64) - plane.origin
+        row = float(offset @ plane.col_cosine) / plane.spacing.row_mm
+        col = float(offset @ plane.row_cosine) / plane.spacing.col_mm
+        return self.rc_to_widget((row, col)), float(offset @ plane.normal)
+
     def widget_to_rc(self, pos: Point) -> tuple[float, float]:
         return to_rc(self.widget_to_image(pos))
 
@@ -359,6 +431,51 @@ class ViewModel:
         self.reset_window()
         self.events.camera.emit()
 
+    # ------------------------------------------------------------------ calibration
+
+    def series_keys(self) -> frozenset:
+        """The frame keys of the series shown (cached while the series is unchanged)."""
+        n = self.count
+        if self._keys[0] is not self.series or self._keys[1] != n:
+            keys = frozenset(self.series.frames.keys()) if self.series is not None else frozenset()
+            self._keys = (self.series, n, keys)
+        return self._keys[2]
+
+    def user_calibration(self) -> tuple[float, float] | None:
+        """The series' user calibration ``(row_mm, col_mm)`` (:mod:`.calibration`), or None."""
+        if self.series is None:
+            return None
+        return calibration.in_force(self.annotations, self.series_keys())
+
+    def spacing(self):
+        """The spacing measurements use on the current frame: the series' user
+        calibration, else the frame's own (None without a frame)."""
+        f = self.frame
+        if f is None:
+            return None
+        cal = self.user_calibration()
+        if cal is None:
+            return f.spacing
+        geometry = load("medview.core.geometry")
+        return geometry.Spacing(*cal, geometry.USER_CALIBRATION)
+
+    def set_known_length(self, a: Annotation, mm: float) -> None:
+        """The true length of calibration line ``a`` on the current image: from now on
+        the series measures with it (earlier calibration lines of the series go).
+
+        Raises ValueError for a length that is not a positive number or a line of
+        zero length (the reader is asked again)."""
+        f = self.frame
+        load("medview.core.geometry").user_spacing(f.spacing, a.points[0], a.points[1], mm)
+        a.known_mm = float(mm)
+        a._cache = None
+        calibration.keep_only(self.annotations, self.series_keys(), a)
+        self.events.annotations.emit()
+
+    def _update_calibration(self) -> None:
+        if self.frame is not None:
+            calibration.update(self.annotations, self.series_keys(), self.frame)
+
     # ------------------------------------------------------------------ tools and measurements
 
     def set_tool(self, tool: str) -> None:
@@ -402,34 +519,139 @@ class ViewModel:
             self._select(None)
             self.events.annotations.emit()
 
-    def add_annotation(self, kind: str, points: list[tuple[float, float]]) -> Annotation:
-        """Add a finished annotation on the current image (scripts, tests, import)."""
-        a = Annotation(kind, [(float(r), float(c)) for r, c in points])
+    def add_annotation(self, kind: str, points: list[tuple[float, float]],
+                       **fields) -> Annotation:
+        """Add a finished annotation on the current image (scripts, tests, import);
+        ``fields``: its other attributes (``text``, ``known_mm``)."""
+        a = Annotation(kind, [(float(r), float(c)) for r, c in points], **fields)
+        a.calibration = self.user_calibration() if kind != CALIBRATION else None
         self.annotations.add(self.frame.key, a)
         self.events.annotations.emit()
         return a
 
-    def begin_draft(self, rc: tuple[float, float]) -> None:
-        """Start drawing a measurement of the active tool at ``rc``."""
+    def set_text(self, a: Annotation, text: str) -> None:
+        """What text annotation ``a`` says."""
+        a.text = str(text)
+        a._cache = None
+        self.events.annotations.emit()
+
+    def discard(self, a: Annotation) -> None:
+        """Remove ``a`` from the current image (a text or calibration left without input)."""
+        f = self.frame
+        if f is not None and self.annotations.remove(f.key, a):
+            if self.selected is a:
+                self._select(None)
+            self.events.annotations.emit()
+
+    def request_input(self, a: Annotation) -> bool:
+        """Ask again for the text or known length of ``a`` (False: it takes none)."""
+        if a.kind not in ASK_INPUT:
+            return False
+        self.events.input.emit(a)
+        return True
+
+    def begin_draft(self, rc: tuple[float, float]) -> str:
+        """Start drawing an annotation of the active tool at ``rc``: ``"added"``, or
+        ``"done"`` when one point completes it (probe, text)."""
         self._select(None)
-        self.draft = Annotation(self.tool, [rc])
-        self.events.draft.emit()
+        kind = self.tool
+        self.draft = Annotation(kind, [], calibration=(
+            self.user_calibration() if kind != CALIBRATION else None))
+        return self.add_draft_point(rc)
 
     def add_draft_point(self, rc: tuple[float, float]) -> str:
-        """The next point of the measurement being drawn: ``"ignored"`` (on the last
-        point's spot), ``"added"``, or ``"done"`` (complete: stored on the image)."""
+        """The next point of the annotation being drawn: ``"ignored"`` (on the last
+        point's spot), ``"added"``, or ``"done"`` (complete: stored on the image; an
+        open-ended one is done only by :meth:`finish_draft`)."""
         d = self.draft
-        if d.points and math.hypot(*np.subtract(rc, d.points[-1])) * self.scale() < _SAME_SPOT_PX:
+        if d.points and self._screen_distance(rc, d.points[-1]) < _SAME_SPOT_PX:
             return "ignored"
         d.add_point(rc)
-        if not d.complete:
+        if d.open_ended or not d.complete:
             self.events.draft.emit()
             return "added"
+        self._store_draft()
+        return "done"
+
+    def trace_draft(self, rc: tuple[float, float]) -> None:
+        """The pointer moved on while drawing a freehand outline: a point every few
+        screen pixels."""
+        d = self.draft
+        if d is not None and d.open_ended and (
+                not d.points or self._screen_distance(rc, d.points[-1]) >= _TRACE_STEP_PX):
+            d.add_point(rc)
+            self.events.draft.emit()
+
+    def finish_draft(self) -> bool:
+        """End an open-ended annotation (polyline, freehand): stored when it has enough
+        points, else dropped. False when nothing was stored."""
+        d = self.draft
+        if d is None:
+            return False
+        if not d.complete:
+            self.cancel_draft()
+            return False
+        self._store_draft()
+        return True
+
+    def _store_draft(self) -> None:
+        d = self.draft
         self.annotations.add(self.frame.key, d)
         self.draft = None
         self.events.annotations.emit()
         self.events.draft.emit()
-        return "done"
+        if d.kind in ASK_INPUT:
+            self.events.input.emit(d)
+
+    def guides(self, a: Annotation) -> list:
+        """Construction lines of ``a`` on the current frame, in image ``(row, col)``
+        pairs: a Cobb angle's perpendiculars (none for other kinds)."""
+        if a.kind != COBB or not a.complete or self.frame is None:
+            return []
+        c = load("medview.core.outlines").cobb_construction(a.spacing(self.frame), a.points)
+        return list(c.perpendiculars) if c is not None else []
+
+    def _screen_distance(self, a: tuple[float, float], b: tuple[float, float]) -> float:
+        return math.hypot(*np.subtract(a, b)) * self.scale()
+
+    # ------------------------------------------------------------------ magnifier, scale bar
+
+    def next_magnifier_factor(self) -> float:
+        """Step the loupe's zoom factor (2×, 4×, 8×, 2×...)."""
+        self.magnifier_factor = magnifier.next_factor(self.magnifier_factor)
+        self.events.redraw.emit()
+        return self.magnifier_factor
+
+    def loupe(self, pos: Point | None):
+        """The loupe at widget point ``pos`` while the magnifier is the tool, else None."""
+        return magnifier.loupe(self, pos) if self.tool == MAGNIFIER else None
+
+    def set_scale_bar(self, on: bool) -> None:
+        self.show_scale_bar = bool(on)
+        self.events.redraw.emit()
+
+    def current_scale_bar(self):
+        """The scale bar to draw (:mod:`.scale_bar`), or None (off, uncalibrated, tiny)."""
+        sp = self.spacing() if self.show_scale_bar else None
+        if sp is None:
+            return None
+        return scale_bar.scale_bar(sp, self.transform(), self.canvas.width)
+
+    # ------------------------------------------------------------------ key images
+
+    @property
+    def is_key_image(self) -> bool:
+        f = self.frame
+        return f is not None and f.key in self.key_images
+
+    def toggle_key_image(self) -> bool:
+        """Mark the current frame as a key image, or unmark it; whether it is one now."""
+        f = self.frame
+        if f is None:
+            return False
+        marked = self.key_images.toggle(f.key)
+        self.events.key_image.emit()
+        return marked
 
     # ------------------------------------------------------------------ image layers
 
@@ -491,7 +713,15 @@ class ViewModel:
     def update_readout(self, pos: Point | None) -> None:
         """The pixel under widget point ``pos`` (None: the pointer left the view)."""
         f = self.frame
-        text = readout_text(f, self.widget_to_rc(pos)) if f is not None and pos is not None else ""
+        text = (readout_text(f, self.widget_to_rc(pos), self._suv_scale())
+                if f is not None and pos is not None else "")
         if text != self.readout:
             self.readout = text
             self.events.readout.emit()
+
+    def _suv_scale(self):
+        """The current frame's SUV factor, or why it has none (PET), or None; kept per frame."""
+        f = self.frame
+        if self._suv[0] != f.key:
+            self._suv = (f.key, load("medview.core.probe").suv_scale_of(f))
+        return self._suv[1]

@@ -5,7 +5,8 @@ A frame's orientation is the patient direction of its rows (increasing column, i
 for cross-sectional images (PS3.3 C.7.6.2.1.1, patient coordinates LPS: ``+x`` toward the
 patient's left, ``+y`` posterior, ``+z`` head), else Patient Orientation for projection
 radiographs (PS3.3 C.7.6.1.1.1: two values such as ``L\\F``, the direction of the rows
-then of the columns). The letter at each edge of the screen is the patient direction
+then of the columns), or for a reformatted plane (MPR) the direction vectors of its
+plane. The letter at each edge of the screen is the patient direction
 that the screen direction toward that edge shows, through the view's flips and
 rotation, so the markers turn and swap with the image.
 
@@ -41,7 +42,7 @@ class Orientation:
 
     row: np.ndarray
     col: np.ndarray
-    source: str   # "ImageOrientationPatient" or "PatientOrientation"
+    source: str   # "ImageOrientationPatient", "PatientOrientation" or "plane"
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,12 @@ def letters_direction(text: str) -> np.ndarray | None:
 
 
 def frame_orientation(frame) -> Orientation | None:
-    """The orientation of ``frame`` (a core Frame), or None when its header gives none."""
+    """The orientation of ``frame`` (a core Frame, or a plane of a volume that has no
+    header: :class:`~medview.view.planes.PlaneFrame`), or None when it gives none."""
     header = getattr(frame, "header", None)
     if header is None:
-        return None
+        plane = getattr(frame, "plane", None)
+        return None if plane is None else plane_orientation(plane)
     try:
         cosines = load("medview.core.geometry").image_orientation(header, frame.index)
     except Exception:  # noqa: BLE001 - a damaged functional group: try Patient Orientation
@@ -101,6 +104,13 @@ def frame_orientation(frame) -> Orientation | None:
     if row is None or col is None:
         return None
     return Orientation(row, col, "PatientOrientation")
+
+
+def plane_orientation(plane) -> Orientation:
+    """The orientation of an image plane (``row_cosine``, ``col_cosine``: unit LPS
+    direction vectors, as :class:`~medview.core.geometry.ImagePlane` holds them)."""
+    return Orientation(np.asarray(plane.row_cosine, np.float64),
+                       np.asarray(plane.col_cosine, np.float64), "plane")
 
 
 def markers(orientation: Orientation, view: Affine) -> Markers:

@@ -1,7 +1,7 @@
-"""Viewports in a grid (1×1, 1×2, 2×2); one is active and receives commands.
+"""Viewports in a grid (1×1, 1×2, 1×3, 2×2); one is active and receives commands.
 
 Each viewport paints its own :class:`~medview.view.model.ViewModel`; the models share
-one store of measurements.
+one store of measurements and one set of key images.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from medview.core.annotations import AnnotationStore
+from medview.core.key_images import KeyImages
 from medview.qt.viewer.cine import Cine
 from medview.qt.viewer.viewport import Viewport
 from medview.qt.workers import FrameLoader
 from medview.view.model import ViewModel
 
-LAYOUTS = {"1x1": (1, 1), "1x2": (1, 2), "2x2": (2, 2)}
+LAYOUTS = {"1x1": (1, 1), "1x2": (1, 2), "1x3": (1, 3), "2x2": (2, 2)}
 MAX_VIEWPORTS = 4
 
 
@@ -36,6 +37,7 @@ class ViewerGrid(QWidget):
         super().__init__(parent)
         self.loader = loader
         self.annotations = AnnotationStore()
+        self.key_images = KeyImages()
         self.series_lookup = series_lookup
         self._layout = QGridLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -43,7 +45,7 @@ class ViewerGrid(QWidget):
         self._all: list[Viewport] = []
         self.cines: dict[Viewport, Cine] = {}
         for _ in range(MAX_VIEWPORTS):
-            vp = Viewport(loader, ViewModel(self.annotations), self)
+            vp = Viewport(loader, ViewModel(self.annotations, self.key_images), self)
             vp.activated.connect(self.set_active)
             vp.pathsDropped.connect(self.pathsDropped)
             vp.seriesDropped.connect(lambda sid, v=vp: self._series_dropped(v, sid))
@@ -113,6 +115,7 @@ class ViewerGrid(QWidget):
             self.cines[vp].stop()
             vp.model.clear()
         self.annotations.clear()
+        self.key_images.clear()
 
     def remove_series(self, series_ids: set[int]) -> None:
         for vp in self._all:
