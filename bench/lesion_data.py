@@ -388,7 +388,7 @@ def _add_lesion(rng: np.random.Generator, image: np.ndarray, allowed: np.ndarray
 
 
 def _write_mask(path: Path, mask: np.ndarray) -> None:
-    from medview.core.synth import write_png
+    from medview.demo.synth import write_png
 
     write_png(mask.astype(np.uint8) * np.uint8(255), path, bits=8)
 

@@ -3,7 +3,8 @@ benchmark data (``bench/lesion_data.py``: real pydicom-data backgrounds, synthet
 
 One training run through ``python -m trainer`` (the job gives the data set, the model and,
 optionally, the time budget; everything else is the recipe's), then the trained model on a
-held-out test set of the same kind (seed ``TEST_SEED``), which the run never saw::
+held-out test set of the same kind (seed ``TEST_SEED``), which the run never saw, scored as
+the viewer runs it (``bench/held_out.py``)::
 
     nice -n 5 python bench/recipe.py --task classification --n 100 --budget 10
     nice -n 5 python bench/recipe.py --task segmentation --n 100 --budget 10
@@ -22,8 +23,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--job", default="{}", help="extra job fields as JSON (they win over the recipe)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/medview-bench-recipe"))
     args = ap.parse_args(argv)
+    from bench.held_out import score_model
     from bench.lesion_data import TEST_SEED, write_lesion_data
 
     data = _cached(args.work / f"{args.task}-n{args.n}-s{args.size}-seed{args.seed}",
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = next(e["message"] for e in events if e["type"] == "log" and e["message"].startswith("recipe:"))
     ends = [e for e in events if e["type"] == "epoch_end"]
     in_run = next(e["metrics"] for e in events if e["type"] == "evaluation")
-    held_out = _evaluate(run / "model", test if args.task == "segmentation" else test / "labels.csv", args.task)
+    held_out = score_model(run / "model", test if args.task == "segmentation" else test / "labels.csv", args.task)
     print(recipe)
     for e in events:
         if e["type"] == "log" and ("start check" in e["message"] or "time budget" in e["message"]
@@ -107,50 +107,6 @@ def _without_masks(csv_path: Path) -> Path:
 
 def _n_test(run: Path) -> int:
     return json.loads((run / "model" / "evaluation.json").read_text()).get("n_test", 0)
-
-
-def _evaluate(model_dir: Path, dataset: Path, task: str) -> dict[str, float]:
-    """Held-out scores of the model folder, preparing images as ``medview analyze`` does."""
-    import torch
-
-    from trainer import metrics as M
-    from trainer.data import read_sample
-    from trainer.datasets import discover
-
-    m, module = _load(model_dir)
-    ds = discover(dataset)
-    binary = task == "segmentation"
-    scores, labels, inter, total = [], [], 0, 0
-    with torch.inference_mode():
-        for s in ds.samples:
-            image, target = read_sample(s, task, m, binary_mask=binary)
-            out = module(torch.from_numpy(image)[None])
-            if task == "classification":
-                probs = torch.softmax(out.float(), 1)[0].numpy()
-                scores.append(probs[list(m.classes).index("lesion")])
-                labels.append(int(ds.classes[target] == "lesion"))
-            else:
-                pred = (torch.sigmoid(out[0, 0]) >= 0.5).numpy()
-                truth = np.asarray(target) > 0
-                inter += int((pred & truth).sum())
-                total += int(pred.sum() + truth.sum())
-    if task == "classification":
-        labels_a, scores_a = np.array(labels), np.array(scores)
-        acc = float(np.mean((scores_a >= 0.5) == labels_a))
-        return {"auc": M.roc_auc(labels_a, scores_a), "accuracy@0.5": acc}
-    return {"dice": 2 * inter / total if total else float("nan")}
-
-
-def _load(model_dir: Path):
-    from medview.inference import weights
-    from medview.inference.manifest import read_manifest
-    from medview.inference.registry import build_module
-
-    manifest = read_manifest(model_dir)
-    module = build_module(manifest)
-    weights.load_state(module, weights.read_safetensors(model_dir / manifest.weights.file, manifest.name),
-                       manifest.name, model_dir / manifest.weights.file)
-    return manifest, module.eval()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The training core: the optimisation state of a run and its epoch loop, with backbone
-freezing, early stopping, the time budget and a checkpoint after every epoch.
+freezing, early stopping, the time budget and the resume checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from trainer.optim import make_criterion, make_optimizer, make_scheduler, set_pl
 from trainer.resume import restore, save_best, save_last
 from trainer.steps import mean_loss, train_epoch, validate
 
-__all__ = ["Training", "Pace"]
+__all__ = ["Training", "Pace", "CHECKPOINT_INTERVAL_S"]
+
+#: ``last.pt`` (weights and optimiser state, ~135 MB for ResNet-18) is written after the
+#: first and the last epoch, after a new best one, and otherwise when this many seconds
+#: have passed since the previous write: on small data an epoch takes a few seconds, and
+#: writing it every time would cost a tenth of the budget.
+CHECKPOINT_INTERVAL_S = 30.0
 
 
 @dataclass
@@ -107,6 +113,7 @@ class Training:
         self.frozen: bool | None = None
         self.stopped_early = False
         self.epoch_times: list[float] = []
+        self.saved_at = 0.0  # time.monotonic() of the last write of last.pt
         self.recipe = None  # trainer.recipe.Recipe, for the report and the card
         self.start_check: dict[str, Any] | None = None  # set on the kept side of a start check
         if checkpoint is not None:
@@ -163,12 +170,11 @@ class Training:
         off = self.pace.offset
         if self.start_epoch > self.epochs:
             self.sink.log("info", "training had already reached its last epoch")
-        epoch = self.start_epoch
+        epoch, mark = self.start_epoch, time.monotonic()
         while epoch <= self.epochs:
             if self.stop_requested():
                 save_last(self, epoch - 1, 0, announce=True)
                 raise JobCancelled
-            t_epoch = time.monotonic()
             self._set_frozen(epoch <= job.freeze_epochs and self.backbone is not None)
             self.sink.emit(ev.EpochStarted(job=self.job_id, epoch=epoch + off, epochs=self.epochs + off))
             self.train_module.train()
@@ -197,7 +203,8 @@ class Training:
             lr = max(g["lr"] for g in self.optimizer.param_groups)
             self.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": finite_or_none(val.loss),
                                  "metrics": metrics, "lr": lr, "frozen": bool(self.frozen)})
-            if improved(value, val.loss, self.best, self.mode, job.min_delta):
+            better = improved(value, val.loss, self.best, self.mode, job.min_delta)
+            if better:
                 self.best = {"metric": finite_or_none(value), "epoch": epoch,
                              "val_loss": finite_or_none(val.loss)}
                 self.bad_epochs = 0
@@ -205,10 +212,15 @@ class Training:
             else:
                 self.bad_epochs += 1
             stop = bool(job.early_stopping and self.bad_epochs >= job.early_stopping and epoch < self.epochs)
-            self.epoch_times.append(time.monotonic() - t_epoch)
+            now = time.monotonic()  # from the previous epoch's end: its checkpoint write counts too
+            self.epoch_times.append(now - mark)
+            mark = now
             out_of_time = not stop and epoch < self.epochs and self._replan(epoch)
             self.stopped_early = stop or out_of_time
-            save_last(self, epoch, 0)
+            if better or epoch in (self.start_epoch, self.epochs) or self.stopped_early \
+                    or time.monotonic() - self.saved_at >= CHECKPOINT_INTERVAL_S:
+                save_last(self, epoch, 0)
+                self.saved_at = time.monotonic()
             self.sink.emit(ev.EpochEnd(job=self.job_id, epoch=epoch + off, epochs=self.epochs + off,
                                        train_loss=train_loss, val_loss=finite_or_none(val.loss), metrics=metrics,
                                        lr=lr, eta_s=self._eta(epoch, stop)))

@@ -7,7 +7,8 @@ images. Any field the job sets wins; ``job.resolved.json``, the ``recipe`` log l
 Rules (``trainer/JOBS.md``, "The recipe"):
 
 * **input size** (architecture jobs): the small objects of the masks (25th percentile of
-  their diameters) should span :data:`OBJECT_PX` input pixels; without masks 224
+  their diameters) should span :data:`OBJECT_PX` input pixels (16 to classify, 24 to
+  outline); without masks 224
   (classification) or 256 (segmentation); never above the images' own size, within
   :data:`MIN_SIZE` … :data:`MAX_SIZE`; lowered by steps when the budget would allow fewer
   than :data:`MIN_EPOCHS` epochs at that size.
@@ -19,8 +20,8 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   run.
 * **epochs**: as many as fit the budget (measured speed, preparation already spent, the
   end of the run reserved), at most :data:`MAX_EPOCHS`; a linear learning-rate warm-up of
-  5 % of them (random start) and a cosine decay over the rest; early stopping after a
-  third of them without progress. The loop re-plans with the epoch times it measures.
+  5 % of them (random start) and a cosine decay over the rest; early stopping after
+  half of them without progress. The loop re-plans with the epoch times it measures.
 * **start check** (``compare_with_scratch``, default with the quick preset): a start from
   trained weights is also trained from random weights, each in half of the training
   time; the better on validation is kept (:mod:`trainer.start_check`).
@@ -40,8 +41,9 @@ __all__ = ["Recipe", "choose", "plan_epochs", "measure_speed", "epoch_seconds", 
            "smaller_size", "OBJECT_PX", "MIN_SIZE", "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS",
            "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
 
-#: Input pixels the small objects (25th percentile diameter) should span.
-OBJECT_PX = 16
+#: Input pixels the small objects (25th percentile diameter) should span: enough to be
+#: seen (classification), more to draw their outline (segmentation, scored by Dice).
+OBJECT_PX = {"classification": 16, "segmentation": 24}
 #: Input sizes the recipe chooses between (square, multiples of 32).
 MIN_SIZE = 128
 MAX_SIZE = {"classification": 384, "segmentation": 512}
@@ -208,9 +210,11 @@ def plan_epochs(job: Job, r: Recipe, seconds: float | None, epoch_s: float | Non
             "warmup_epochs", warm, "trained start: the head warm-up serves" if trained else
             ("too few epochs" if epochs < 10 else "5 % of the epochs"))
     if job.early_stopping is None:
-        patience = 0 if epochs <= 10 else max(8, epochs // 3)
+        # half: a few dozen validation images make an early best epoch often a lucky one,
+        # and the late epochs of a cosine schedule are usually the best
+        patience = 0 if epochs <= 10 else max(10, epochs // 2)
         changes["early_stopping"] = r.choose(
-            "early_stopping", patience, "off for 10 epochs or fewer" if not patience else "a third of the epochs")
+            "early_stopping", patience, "off for 10 epochs or fewer" if not patience else "half of the epochs")
     return replace(job, **changes)
 
 
@@ -276,9 +280,10 @@ def _input_size(fp: Fingerprint) -> tuple[int, str]:
         why = "no masks to measure objects: the usual size" + (
             f", at most the images' {native} px" if size < default else "")
         return size, why
-    want = _up32(OBJECT_PX / max(fp.objects.small, 1e-6))
+    px = OBJECT_PX[fp.task]
+    want = _up32(px / max(fp.objects.small, 1e-6))
     size = min(max(want, MIN_SIZE), cap)
-    why = (f"small objects are {fp.objects.small:.1%} of the image side: {OBJECT_PX} px need {want} px"
+    why = (f"small objects are {fp.objects.small:.1%} of the image side: {px} px need {want} px"
            + (f", kept within {MIN_SIZE}..{cap}" if size != want else ""))
     return size, why
 
