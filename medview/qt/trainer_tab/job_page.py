@@ -404,6 +404,8 @@ class JobPage(QWidget):
         elif kind != "train" or not self.side.isTabVisible(self.side.currentIndex()):
             self.side.setCurrentWidget(self._side_default())
         kept = "keep the trials finished so far" if search else "keep a checkpoint"
+        made = "backbone" if kind == "pretrain" else "model"
+        self.remove_button.setToolTip(f"Delete this job's folder (its {made} too, unless registered)")
         self.cancel_button.setToolTip(f"Stop after the current batch and {kept} (stopped by force if it has not "
                                       "within 30 s); press again to stop at once")
         # a search has only its log beside the trials table, which needs ~650 px for its columns
