@@ -105,8 +105,11 @@ class JobInfo:
 
     @property
     def kind(self) -> str:
-        """``"search"`` for a hyper-parameter search (a ``search`` block), else ``"train"``."""
-        return "search" if isinstance(self.job.get("search"), dict) else "train"
+        """``"search"`` for a hyper-parameter search (a ``search`` block), ``"pretrain"`` for
+        self-supervised pre-training (``"task": "pretrain"``), else ``"train"``."""
+        if isinstance(self.job.get("search"), dict):
+            return "search"
+        return "pretrain" if self.job.get("task") == "pretrain" else "train"
 
     @property
     def pid(self) -> int | None:
