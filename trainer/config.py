@@ -21,7 +21,6 @@ budget and the start check:
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +29,7 @@ from typing import Any
 
 from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
 from medview.inference.scope import IntendedInput
+from trainer.job_common import DEVICES, JobError, default_version
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
@@ -41,7 +41,6 @@ PRESETS = ("quick", "full", "advanced")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "plateau", "step", "none")
 MONITORS = ("auto", "accuracy", "balanced_accuracy", "auc", "val_loss", "dice", "iou")
-DEVICES = ("auto", "cpu", "cuda")
 TASKS = ("classification", "segmentation")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
@@ -53,20 +52,6 @@ DEFAULT_INTENDED_USE = ("Research and demonstration only: fine-tuned on a clinic
                         "images and not validated for clinical use.")
 
 
-class JobError(ValueError):
-    """A job field is missing or invalid.
-
-    Attributes
-    ----------
-    field : str
-        Dotted path of the field, e.g. ``"augment.rotate"``.
-    reason : str
-        What is wrong, in one line.
-    """
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"job field '{field}': {reason}")
 
 
 @dataclass(frozen=True)
@@ -383,9 +368,6 @@ def run_dir_for(job_path: str | Path, job: Job) -> Path:
     return job_path.with_suffix("")
 
 
-def default_version() -> str:
-    """A version that sorts after earlier trainings: ``YYYY.MM.DD-HHMMSS`` (local time)."""
-    return datetime.datetime.now().strftime("%Y.%m.%d-%H%M%S")
 
 
 # ----------------------------------------------------------------------- sections

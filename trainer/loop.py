@@ -47,14 +47,13 @@ from trainer.cancel import CANCEL_FILE, CancelToken
 from trainer.checkpoints import WriteError, describe_os_error, write_json
 from trainer.config import Job
 from trainer.errors import JobCancelled, JobFailed, write_or_fail
+from trainer.job_common import CHECKPOINT_DIR, EVENTS_NAME, MODEL_DIR, RESOLVED_NAME, SPLIT_NAME
 from trainer.sink import EventSink
 
 __all__ = ["EXIT_FINISHED", "EXIT_FAILED", "EXIT_INVALID", "EXIT_CANCELLED", "EXIT_REGISTER_FAILED",
            "run_job"]
 
 EXIT_FINISHED, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED, EXIT_REGISTER_FAILED = 0, 1, 2, 3, 4
-SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
-    "split.json", "job.resolved.json", "events.jsonl", "model", "checkpoints")
 
 
 def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bool = False,

@@ -19,7 +19,7 @@ from typing import Any
 
 from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
 from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
-from trainer.config import DEVICES, JobError, default_version
+from trainer.job_common import DEVICES, JobError, default_version
 
 __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES", "parse_pretrain_job",
            "is_pretrain"]

@@ -130,7 +130,7 @@ def pretrain(job, run_dir: Path, job_id: str, dist, sink, token, device, resume:
     JobFailed
         For unusable data, a diverging loss or a checkpoint that does not fit.
     """
-    from trainer.loop import CHECKPOINT_DIR, RESOLVED_NAME, SPLIT_NAME
+    from trainer.job_common import CHECKPOINT_DIR, RESOLVED_NAME, SPLIT_NAME
     from trainer.pretrain.archive import read_archive
     from trainer.resume import find_checkpoint
 
