@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medview.core import synth
+from medview.demo import synth
 from tests.trainer_loop.conftest import TINY_CLASSIFIER, events_of, run_in_process, write_job
 from trainer import events as ev
 from trainer.config import JobError, parse_job
