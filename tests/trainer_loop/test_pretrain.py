@@ -118,7 +118,9 @@ def test_cancel_file_stops_the_run_and_resume_goes_on_to_the_end(archive, tmp_pa
     events = events_of(out.getvalue())
     assert any("resuming from" in m for m in _logs(events))
     first = next(e for e in events if isinstance(e, ev.Batch))
-    assert (first.epoch, first.batch) == (1, 2)  # on from the batch after the saved one
+    # on from the batch after the saved one (the cancel file is seen after batch 1 or,
+    # on a busy machine, a batch later), not from the start of the epoch
+    assert first.epoch == 1 and first.batch >= 2
     assert [e.epoch for e in events if isinstance(e, ev.EpochEnd)] == [1, 2]
     assert events[-1].type == "finished" and (run_dir / "backbone" / "backbone.json").exists()
 
