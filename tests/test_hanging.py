@@ -240,12 +240,28 @@ def test_the_grid_plan_without_and_with_mpr_views():
 
     (ct,) = _studies(CT_MR_PATIENT)
     layout = choose_layout([ct])
-    name, series = grid_plan(layout, GRID)          # the viewer shows no MPR planes yet
-    assert name == "1x1" and [s.description for s in series] == ["SmartScore - Gated 0.5 sec"]
-    name, series = grid_plan(layout, GRID, mpr=True)
-    assert name == "1x3" and len(series) == 3 and len({id(s) for s in series}) == 1
+    volume = "SmartScore - Gated 0.5 sec"
+    name, cells = grid_plan(layout, GRID)           # no MPR planes: the series' own images
+    assert name == "1x1" and [(c.series.description, c.plane) for c in cells] == [(volume, None)]
+    name, cells = grid_plan(layout, GRID, mpr=True)
+    assert name == "1x3" and [(c.series.description, c.plane) for c in cells] == [
+        (volume, "axial"), (volume, "coronal"), (volume, "sagittal")]
     name, _ = grid_plan(layout, {"1x1": (1, 1), "2x2": (2, 2)}, mpr=True)
     assert name == "2x2"  # no 1 × 3 grid: the smallest that holds three
+
+
+def test_the_grid_plan_shows_planes_of_one_volume():
+    from medview.app.hanging import grid_plan
+    from medview.core.hanging import Cell, Layout
+
+    (ct,) = _studies(CT_MR_PATIENT)
+    scout, volume = sorted(ct.series, key=len)
+    layout = Layout(2, 2, (Cell(volume, "sagittal"), Cell(scout, "coronal"), Cell(scout, "axial"),
+                           Cell(volume, "axial")), "two volumes")
+    name, cells = grid_plan(layout, GRID, mpr=True)
+    # the first series with a plane is reformatted; the other shows its own images
+    assert name == "2x2" and [(c.series, c.plane) for c in cells] == [
+        (volume, "sagittal"), (scout, None), (volume, "axial")]
 
 
 def test_opening_the_prior_after_the_current_still_hangs_the_current_first(tmp_path):
@@ -255,7 +271,7 @@ def test_opening_the_prior_after_the_current_still_hangs_the_current_first(tmp_p
           StudyDate="19990101", SeriesInstanceUID=generate_uid(), StudyDescription="prior")
     studies = _studies(CR_PATIENT, tmp_path)
     prior = _study(studies, "prior")
-    name, series, protocol = hang(prior, studies, GRID)
+    name, cells, protocol = hang(prior, studies, GRID)
     assert (name, protocol) == ("1x2", "Radiograph: current beside prior")
-    assert [(s.study.description, s.description) for s in series] == [
+    assert [(c.series.study.description, c.series.description) for c in cells] == [
         ("XR C Spine Comp Min 4 Views", "Cervical LAT"), ("prior", "Cervical LAT")]

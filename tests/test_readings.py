@@ -261,3 +261,45 @@ def test_a_reading_that_cannot_be_written_is_one_line_and_kept_for_later(tmp_pat
     (note,) = keeper.flush()
     assert note.startswith("measurements of ") and "not saved: " in note and "\n" not in note
     assert keeper.unsaved
+
+
+def test_the_reading_tools_annotations_and_a_user_calibration_come_back(tmp_path):
+    """Text, probe, Cobb, polyline, freehand and a calibrated series survive a reopen:
+    the calibration line with its typed length, each measurement with the calibration
+    it was made with (and so its label)."""
+    from medview.core.annotations import CALIBRATION, COBB, FREEHAND, POLYLINE, PROBE, TEXT
+    from medview.view.model import ViewModel
+
+    study = _open(_one_study(tmp_path / "a"))
+    ct = _frame(study, "CT_small.dcm")
+    series = next(s for s in study.series if any(f.key == ct.key for f in s.frames))
+    m = ViewModel()
+    m.set_canvas(400, 400)
+    m.set_series(series, index=[f.key for f in series.frames].index(ct.key))
+    made = [m.add_annotation(TEXT, [(5.0, 5.0)], text="fracture"),
+            m.add_annotation(PROBE, [(20.0, 30.0)]),
+            m.add_annotation(COBB, [(10.0, 10.0), (6.0, 50.0), (40.0, 10.0), (48.0, 50.0)]),
+            m.add_annotation(POLYLINE, [(5.0, 5.0), (5.0, 40.0), (30.0, 40.0)]),
+            m.add_annotation(FREEHAND, [(10.0, 10.0), (12.0, 40.0), (35.0, 44.0), (40.0, 15.0)])]
+    line = m.add_annotation(CALIBRATION, [(60.0, 10.0), (60.0, 50.0)])
+    m.set_known_length(line, 20.0)                 # 40 px is 20 mm: 0.5 mm/px
+    length = m.add_annotation(LENGTH, [(70.0, 10.0), (70.0, 30.0)])
+    assert length.result(ct).value == pytest.approx(10.0)
+    assert made[3].calibration == (pytest.approx(0.5), pytest.approx(0.5))
+    path = save_reading(study, m.annotations, KeyImages(), root=tmp_path / "user")
+    saved = {e["kind"]: e for e in read_reading_file(path)["annotations"]}
+    assert saved[TEXT]["text"] == "fracture" and saved[CALIBRATION]["known_mm"] == 20.0
+    assert saved[LENGTH]["calibration"] == [pytest.approx(0.5)] * 2
+
+    again = _open(_one_study(tmp_path / "b"))
+    store = AnnotationStore()
+    assert load_reading(again, store, KeyImages(), root=tmp_path / "user").annotations == 7
+    ct2 = _frame(again, "CT_small.dcm")
+    back = {a.kind: a for a in store.on(ct2.key)}
+    assert back[TEXT].label(ct2) == "fracture"
+    assert back[CALIBRATION].known_mm == 20.0
+    assert back[CALIBRATION].calibration == (pytest.approx(0.5), pytest.approx(0.5))
+    assert back[LENGTH].result(ct2).value == pytest.approx(10.0)
+    assert "calibrated by user" in back[LENGTH].label(ct2)
+    assert back[FREEHAND].points == made[4].points and len(back[COBB].points) == 4
+    assert back[COBB].label(ct2) == made[2].label(ct)

@@ -17,7 +17,8 @@ import pydicom
 import pytest
 
 from medview.core import geometry
-from medview.core.annotations import ANGLE, ELLIPSE, LENGTH, RECT, Annotation
+from medview.core.annotations import (ANGLE, CALIBRATION, COBB, ELLIPSE, FREEHAND, LENGTH,
+                                      POLYLINE, PROBE, RECT, TEXT, Annotation)
 from medview.core.errors import ReadError
 from medview.core.image_refs import FrameFinder
 from medview.core.io.image import probe_image
@@ -35,6 +36,10 @@ MEASURED = [
     ("emri_small.dcm", 7, ELLIPSE, [(40.0, 50.0), (12.0, 14.0)]),   # drawn up and left
     ("emri_small.dcm", 2, LENGTH, [(3.5, 60.0), (3.5, 2.0)]),
     ("MR_small.dcm", 0, ELLIPSE, [(10.0, 20.0), (50.0, 30.0)]),      # taller than wide
+    ("CT_small.dcm", 0, POLYLINE, [(5.0, 5.0), (5.0, 40.0), (30.5, 40.0), (60.0, 12.25)]),
+    ("CT_small.dcm", 0, COBB, [(10.0, 10.0), (6.0, 50.0), (40.0, 10.0), (48.0, 50.0)]),
+    ("MR_small.dcm", 0, FREEHAND, [(10.0, 10.0), (12.5, 40.0), (35.0, 44.0), (40.0, 15.0),
+                                   (25.0, 8.0)]),
 ]
 KEYS = [("emri_small.dcm", 7), ("CT_small.dcm", 0), ("emri_small.dcm", 2)]
 
@@ -133,12 +138,10 @@ def test_imager_pixel_spacing_and_user_calibration_are_stated(tmp_path):
     header = pydicom.dcmread(tmp_path / "cr.dcm", stop_before_pixels=True)
     detector = Frame(tmp_path / "cr.dcm", 0, header)
     assert detector.spacing.source == geometry.IMAGER_PIXEL_SPACING
-    calibrated = Frame(tmp_path / "cr.dcm", 0, header)
-    calibrated.__dict__["spacing"] = geometry.Spacing(0.25, 0.25, USER_CALIBRATION)
     line = [(1.0, 1.0), (9.0, 13.0)]
-    written = write_measurement_report(
-        [(detector, Annotation(LENGTH, line)), (calibrated, Annotation(LENGTH, line))],
-        tmp_path / "sr.dcm")
+    written = write_measurement_report(   # the second made on the series calibrated by user
+        [(detector, Annotation(LENGTH, line)),
+         (detector, Annotation(LENGTH, line, calibration=(0.25, 0.25)))], tmp_path / "sr.dcm")
     assert written.count == 2
     dump = _dsrdump(tmp_path / "sr.dcm")
     assert '"Imager Pixel Spacing (at the detector)"' in dump
@@ -161,10 +164,17 @@ def test_what_sr_cannot_carry_is_left_out_with_a_note(study, tmp_path):
     written = write_measurement_report(
         [(photo, Annotation(LENGTH, [(1.0, 1.0), (5.0, 5.0)])),
          (ct, Annotation(LENGTH, [(1.0, 1.0)])),
-         (ct, Annotation(LENGTH, [(1.0, 1.0), (5.0, 5.0)]))], tmp_path / "sr.dcm")
+         (ct, Annotation(LENGTH, [(1.0, 1.0), (5.0, 5.0)])),
+         (ct, Annotation(PROBE, [(3.0, 3.0)])),
+         (ct, Annotation(TEXT, [(3.0, 3.0)], text="cyst")),
+         (ct, Annotation(CALIBRATION, [(1.0, 1.0), (1.0, 9.0)], known_mm=5.0))],
+        tmp_path / "sr.dcm")
     assert written.count == 1
     assert written.notes == ["photo.png: not a DICOM image (SR documents reference DICOM "
-                             "images only)", "CT_small.dcm: an unfinished Length is left out"]
+                             "images only)", "CT_small.dcm: an unfinished Length is left out",
+                             "CT_small.dcm: a pixel probe is not exported to SR",
+                             "CT_small.dcm: a text is not exported to SR",
+                             "CT_small.dcm: a calibration is not exported to SR"]
     with pytest.raises(ValueError, match="no measurement on a DICOM image"):
         write_measurement_report([(photo, Annotation(LENGTH, [(1.0, 1.0), (5.0, 5.0)]))],
                                  tmp_path / "none.dcm")

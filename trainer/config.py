@@ -8,17 +8,19 @@ raises :class:`JobError` naming the first bad field, e.g.::
 
 No torch here: the trainer tab validates jobs before it queues them.
 
-Presets give the defaults of the hyper-parameters; any field the job sets wins:
+Hyper-parameters the job leaves out are ``None`` here: the recipe
+(:mod:`trainer.recipe`) chooses them at run time from the data set's fingerprint, the
+machine's speed and the time budget. Any field the job sets wins. Presets set the
+budget and the start check:
 
-* ``"quick"`` — backbone frozen for the whole run, 5 epochs: minutes on a clinic PC,
-  for a model that already knows the images (a registered base model);
-* ``"full"`` — 30 epochs, backbone frozen for the first 2, early stopping;
-* ``"advanced"`` — the defaults of ``"full"``; the trainer tab shows every field.
+* ``"quick"`` — 10 minutes; a start from trained weights is checked against random
+  initialisation and the better on validation is kept;
+* ``"full"`` — 30 minutes;
+* ``"advanced"`` — as ``"full"``; the trainer tab shows (and so sets) every field.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -27,6 +29,7 @@ from typing import Any
 
 from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
 from medview.inference.scope import IntendedInput
+from trainer.job_common import DEVICES, JobError, default_version
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
@@ -38,36 +41,17 @@ PRESETS = ("quick", "full", "advanced")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "plateau", "step", "none")
 MONITORS = ("auto", "accuracy", "balanced_accuracy", "auc", "val_loss", "dice", "iou")
-DEVICES = ("auto", "cpu", "cuda")
 TASKS = ("classification", "segmentation")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
 
-# Hyper-parameter defaults of each preset (fields not listed default the same in all).
-_PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "quick": {"epochs": 5, "freeze_epochs": 5, "early_stopping": 0, "lr": 1e-3},
-    "full": {"epochs": 30, "freeze_epochs": 2, "early_stopping": 8, "lr": 1e-3},
-    "advanced": {"epochs": 30, "freeze_epochs": 2, "early_stopping": 8, "lr": 1e-3},
-}
+#: Time budget of each preset in minutes (trainer/JOBS.md, "Time budget").
+PRESET_BUDGET_MINUTES = {"quick": 10.0, "full": 30.0, "advanced": 30.0}
 
 DEFAULT_INTENDED_USE = ("Research and demonstration only: fine-tuned on a clinic's own labelled "
                         "images and not validated for clinical use.")
 
 
-class JobError(ValueError):
-    """A job field is missing or invalid.
-
-    Attributes
-    ----------
-    field : str
-        Dotted path of the field, e.g. ``"augment.rotate"``.
-    reason : str
-        What is wrong, in one line.
-    """
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"job field '{field}': {reason}")
 
 
 @dataclass(frozen=True)
@@ -178,23 +162,31 @@ class Job:
     channels: int | None = None
     preprocessing: dict[str, Any] | None = None
     normalisation: dict[str, Any] | None = None
-    epochs: int = 30
-    freeze_epochs: int = 2
-    batch_size: int = 16
+    # None: chosen by the recipe at run time (trainer.recipe), from the data and the budget.
+    epochs: int | None = None
+    freeze_epochs: int | None = None
+    batch_size: int | None = None
     optimizer: str = "adamw"
-    lr: float = 1e-3
+    lr: float | None = None
     backbone_lr_factor: float | None = None
     weight_decay: float = 1e-4
     momentum: float = 0.9
     scheduler: str = "cosine"
+    warmup_epochs: int | None = None
     step_size: int = 10
     gamma: float = 0.1
     plateau_patience: int = 3
-    early_stopping: int = 8
+    early_stopping: int | None = None
     min_delta: float = 0.0
     monitor: str = "auto"
     class_weights: str | tuple[float, ...] = "balanced"
-    augment: AugmentSpec = AugmentSpec()
+    augment: AugmentSpec | None = None
+    #: Minutes the whole run may take (None: no limit; the epochs were given).
+    time_budget_minutes: float | None = None
+    #: Weight of the auxiliary mask loss of a classifier whose data set has masks (0: off).
+    mask_weight: float = 0.5
+    #: A start from trained weights is also trained from random init; the better is kept.
+    compare_with_scratch: bool = False
     split: SplitSpec = SplitSpec()
     threshold: ThresholdSpec = ThresholdSpec()
     positive_class: str | None = None
@@ -263,6 +255,9 @@ def read_job_file(path: str | Path) -> Any:
 def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None = None) -> Job:
     """Validate job data (the parsed JSON) into a :class:`Job`.
 
+    A job with ``"task": "pretrain"`` becomes a :class:`trainer.pretrain.job.PretrainJob`
+    instead (its fields are its own; ``trainer/JOBS.md``).
+
     Parameters
     ----------
     data : dict
@@ -277,6 +272,10 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
     JobError
         For the first missing, unknown or invalid field.
     """
+    from trainer.pretrain.job import is_pretrain, parse_pretrain_job
+
+    if is_pretrain(data):  # self-supervised pre-training has fields of its own
+        return parse_pretrain_job(data, base_dir, source)
     base = Path(base_dir) if base_dir is not None else None
     top = Fields(data, JobError)
     if "search" in top.keys():  # a search job reaches the trainer by mistake: say what runs it
@@ -284,16 +283,15 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
                            "or 'medview search' (trainer/JOBS.md)")
     top.only(("id", "name", "version", "task", "dataset", "model", "input", "preprocessing",
               "normalisation", "preset", "epochs", "freeze_epochs", "batch_size", "optimizer", "lr",
-              "backbone_lr_factor", "weight_decay", "momentum", "scheduler", "step_size", "gamma",
-              "plateau_patience", "early_stopping", "min_delta", "monitor", "class_weights",
+              "backbone_lr_factor", "weight_decay", "momentum", "scheduler", "warmup_epochs", "step_size",
+              "gamma", "plateau_patience", "early_stopping", "min_delta", "monitor", "class_weights",
               "augment", "split", "threshold", "positive_class", "seed", "workers", "cache",
               "device", "output", "card", "intended_input", "resume", "weights_precision",
-              "comment"))
+              "time_budget_minutes", "mask_weight", "compare_with_scratch", "comment"))
     preset = top.choice("preset", PRESETS, default="full")
-    defaults = _PRESET_DEFAULTS[preset]
     dataset = _dataset(top, base)
     model = _model(top, base)
-    task = top.choice("task", TASKS, default=None)
+    task = top.choice("task", TASKS + ("pretrain",), default=None)  # pretrain: dispatched above
     name = top.text("name", default=None, pattern=_NAME_RE,
                     hint="lower-case letters, digits, '.', '_' or '-', at most 64")
     if name is None:
@@ -306,9 +304,9 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         top.fail("preprocessing" if preprocessing is not None else "normalisation",
                  "a registered base model keeps its own preprocessing (train and serve must "
                  "match); remove this field or start from an architecture")
-    epochs = top.integer("epochs", default=defaults["epochs"], minimum=1, maximum=10000)
-    freeze = top.integer("freeze_epochs", default=min(defaults["freeze_epochs"], epochs), minimum=0)
-    if freeze > epochs:
+    epochs = top.integer("epochs", default=None, minimum=1, maximum=10000)
+    freeze = top.integer("freeze_epochs", default=None, minimum=0)
+    if freeze is not None and epochs is not None and freeze > epochs:
         top.fail("freeze_epochs", f"must be at most epochs ({epochs}), got {freeze}")
     job = Job(
         dataset=dataset, model=model, name=name,
@@ -318,21 +316,25 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         task=task, preset=preset, input_size=size, channels=channels,
         preprocessing=preprocessing, normalisation=normalisation,
         epochs=epochs, freeze_epochs=freeze,
-        batch_size=top.integer("batch_size", default=16, minimum=1, maximum=4096),
+        batch_size=top.integer("batch_size", default=None, minimum=1, maximum=4096),
         optimizer=top.choice("optimizer", OPTIMIZERS, default="adamw"),
-        lr=top.number("lr", default=defaults["lr"], minimum=1e-8, maximum=10.0),
+        lr=top.number("lr", default=None, minimum=1e-8, maximum=10.0),
         backbone_lr_factor=top.number("backbone_lr_factor", default=None, minimum=0.0, maximum=10.0),
         weight_decay=top.number("weight_decay", default=1e-4, minimum=0.0, maximum=1.0),
         momentum=top.number("momentum", default=0.9, minimum=0.0, maximum=0.999),
         scheduler=top.choice("scheduler", SCHEDULERS, default="cosine"),
+        warmup_epochs=top.integer("warmup_epochs", default=None, minimum=0, maximum=10000),
         step_size=top.integer("step_size", default=10, minimum=1),
         gamma=top.number("gamma", default=0.1, minimum=1e-6, maximum=1.0),
         plateau_patience=top.integer("plateau_patience", default=3, minimum=0),
-        early_stopping=top.integer("early_stopping", default=defaults["early_stopping"], minimum=0),
+        early_stopping=top.integer("early_stopping", default=None, minimum=0),
         min_delta=top.number("min_delta", default=0.0, minimum=0.0, maximum=1.0),
         monitor=top.choice("monitor", MONITORS, default="auto"),
         class_weights=_class_weights(top),
         augment=_augment(top),
+        time_budget_minutes=_budget(top, preset, epochs),
+        mask_weight=top.number("mask_weight", default=0.5, minimum=0.0, maximum=10.0),
+        compare_with_scratch=top.boolean("compare_with_scratch", default=preset == "quick"),
         split=_split(top.section("split", optional=True)),
         threshold=_threshold(top.section("threshold", optional=True)),
         positive_class=top.text("positive_class", default=None),
@@ -366,9 +368,6 @@ def run_dir_for(job_path: str | Path, job: Job) -> Path:
     return job_path.with_suffix("")
 
 
-def default_version() -> str:
-    """A version that sorts after earlier trainings: ``YYYY.MM.DD-HHMMSS`` (local time)."""
-    return datetime.datetime.now().strftime("%Y.%m.%d-%H%M%S")
 
 
 # ----------------------------------------------------------------------- sections
@@ -503,11 +502,13 @@ def _class_weights(top: Fields) -> str | tuple[float, ...]:
     return tuple(float(v) for v in raw)
 
 
-def _augment(top: Fields) -> AugmentSpec:
+def _augment(top: Fields) -> AugmentSpec | None:
     # "augment": false is the documented way to switch every augmentation off.
     if top.get("augment", None) is False:
         return AugmentSpec(False, False, 0.0, 0.0, 0.0, 0.0)
-    sec = top.section("augment", optional=True)
+    if top.get("augment", None) is None:
+        return None  # the recipe chooses the strength
+    sec = top.section("augment")
     sec.only(("flip", "vflip", "rotate", "scale", "brightness", "contrast"))
     return AugmentSpec(
         flip=sec.boolean("flip", default=True), vflip=sec.boolean("vflip", default=False),
@@ -515,6 +516,14 @@ def _augment(top: Fields) -> AugmentSpec:
         scale=sec.number("scale", default=0.1, minimum=0.0, maximum=0.5),
         brightness=sec.number("brightness", default=0.1, minimum=0.0, maximum=0.5),
         contrast=sec.number("contrast", default=0.1, minimum=0.0, maximum=0.5))
+
+
+def _budget(top: Fields, preset: str, epochs: int | None) -> float | None:
+    """Minutes for the whole run: the job's (null: none), else none when the job gives its
+    epochs, else the preset's."""
+    if "time_budget_minutes" in top.keys():
+        return top.number("time_budget_minutes", minimum=0.01, maximum=100000.0)
+    return None if epochs is not None else PRESET_BUDGET_MINUTES[preset]
 
 
 def _split(sec: Fields) -> SplitSpec:

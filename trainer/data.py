@@ -31,7 +31,10 @@ from medview.inference.preprocess import PreprocessError, Transform
 
 __all__ = ["SampleError", "read_sample", "map_mask", "augment", "CachedSource", "LazySource",
            "prepare", "cache_bytes", "memory_budget", "epoch_batches", "TrainItems", "EvalItems",
-           "collate", "make_loader"]
+           "collate", "make_loader", "UNKNOWN_MASK"]
+
+#: Lesion-mask value of a classification image without a mask (no auxiliary target).
+UNKNOWN_MASK = 255
 
 
 class SampleError(Exception):
@@ -44,7 +47,7 @@ class SampleError(Exception):
 
 # ----------------------------------------------------------------------- one sample
 
-def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False):
+def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False, aux: bool = False):
     """Decode and preprocess one sample.
 
     Parameters
@@ -56,6 +59,8 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
         The model being trained (input size, channels, preprocessing, normalisation).
     binary_mask : bool
         Segmentation with one foreground class: any non-zero mask value is foreground.
+    aux : bool
+        Classification: also return the sample's lesion mask (see :mod:`trainer.aux_mask`).
 
     Returns
     -------
@@ -63,6 +68,8 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
         float32 (channels, height, width): exactly what inference would feed the network.
     target : int or numpy.ndarray
         The class index, or a uint8 (height, width) label map on the input grid.
+    mask : numpy.ndarray or None
+        Only with ``aux``: the lesion mask (uint8 0/1 on the input grid), None without one.
 
     Raises
     ------
@@ -81,6 +88,8 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
     except (MedviewError, PreprocessError, OSError, ValueError) as err:
         raise SampleError(path, getattr(err, "reason", None) or " ".join(str(err).split())) from None
     if task == "classification":
+        if aux:
+            return pre.image, int(sample.label), _lesion_mask(sample, pre.transform)
         return pre.image, int(sample.label)
     try:
         labels = load_mask(sample.mask)
@@ -92,6 +101,24 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
     if binary_mask:
         labels = (labels > 0).astype(np.uint8)
     return pre.image, map_mask(labels, pre.transform)
+
+
+def _lesion_mask(sample, transform: Transform) -> np.ndarray | None:
+    """A classification sample's lesion mask (0/1) on the input grid; None without one.
+
+    Discovery has checked the mask; one that fails now only loses its auxiliary target.
+    """
+    from trainer.images import load_mask
+
+    if getattr(sample, "mask", None) is None:
+        return None
+    try:
+        labels = load_mask(sample.mask)
+    except MedviewError:
+        return None
+    if labels.shape != transform.original_shape:
+        return None
+    return map_mask((labels > 0).astype(np.uint8), transform)
 
 
 def _frame(path, index: int):
@@ -199,16 +226,34 @@ class CachedSource:
         int64 (N,) class indices, or uint8 (N, H, W) label maps.
     indices : numpy.ndarray
         Index of each row in the data set's sample list.
+    masks : numpy.ndarray or None
+        Classification with masks: uint8 (N, H, W) lesion masks (0/1), and
+    has_mask : numpy.ndarray or None
+        bool (N,): which rows have one.
     """
 
-    def __init__(self, images: np.ndarray, targets: np.ndarray, indices: np.ndarray) -> None:
+    def __init__(self, images: np.ndarray, targets: np.ndarray, indices: np.ndarray,
+                 masks: np.ndarray | None = None, has_mask: np.ndarray | None = None) -> None:
         self.images, self.targets, self.indices = images, targets, np.asarray(indices, np.int64)
+        self.masks, self.has_mask = masks, has_mask
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def get(self, i: int):
         return self.images[i], self.targets[i]
+
+    def get_with_mask(self, i: int):
+        """``(image, target, lesion mask or None)``."""
+        mask = self.masks[i] if self.masks is not None and self.has_mask[i] else None
+        return self.images[i], self.targets[i], mask
+
+    def subset(self, rows: np.ndarray, indices: np.ndarray) -> CachedSource:
+        """The rows ``rows`` as a new source whose data-set indices are ``indices``."""
+        rows = np.asarray(rows, np.int64)
+        masks = self.masks[rows] if self.masks is not None else None
+        has = self.has_mask[rows] if self.has_mask is not None else None
+        return CachedSource(self.images[rows], self.targets[rows], indices, masks, has)
 
 
 class LazySource:
@@ -225,11 +270,15 @@ class LazySource:
     def get(self, i: int):
         return read_sample(self.samples[int(self.indices[i])], self.task, self.manifest, self.binary_mask)
 
+    def get_with_mask(self, i: int):
+        """``(image, target, lesion mask or None)`` (classification)."""
+        return read_sample(self.samples[int(self.indices[i])], self.task, self.manifest, aux=True)
 
-def cache_bytes(n: int, manifest: Manifest, task: str) -> int:
-    """Memory a cache of ``n`` samples needs."""
+
+def cache_bytes(n: int, manifest: Manifest, task: str, masks: bool = False) -> int:
+    """Memory a cache of ``n`` samples needs (``masks``: with lesion masks)."""
     c, h, w = manifest.input_shape
-    return n * (c * h * w * 4 + (h * w if task == "segmentation" else 8))
+    return n * (c * h * w * 4 + (h * w if task == "segmentation" or masks else 0) + 8)
 
 
 def memory_budget() -> int:
@@ -257,12 +306,12 @@ def memory_budget() -> int:
 
 
 class _PrepareItems:
-    """Dataset of (position, image, target, error) for the one-off preparation."""
+    """Dataset of (position, image, target, mask, error) for the one-off preparation."""
 
     def __init__(self, samples: list, indices: Sequence[int], task: str, manifest: Manifest,
-                 binary_mask: bool) -> None:
+                 binary_mask: bool, masks: bool) -> None:
         self.samples, self.indices = samples, list(indices)
-        self.task, self.manifest, self.binary_mask = task, manifest, binary_mask
+        self.task, self.manifest, self.binary_mask, self.masks = task, manifest, binary_mask, masks
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -270,10 +319,10 @@ class _PrepareItems:
     def __getitem__(self, pos: int):
         sample = self.samples[self.indices[pos]]
         try:
-            image, target = read_sample(sample, self.task, self.manifest, self.binary_mask)
+            out = read_sample(sample, self.task, self.manifest, self.binary_mask, aux=self.masks)
         except SampleError as err:
-            return pos, None, None, (err.path, err.reason)
-        return pos, image, target, None
+            return pos, None, None, None, (err.path, err.reason)
+        return pos, out[0], out[1], (out[2] if self.masks else None), None
 
 
 def _first(batch):
@@ -281,10 +330,11 @@ def _first(batch):
 
 
 def prepare(samples: list, indices: Sequence[int], task: str, manifest: Manifest, *,
-            binary_mask: bool = False, workers: int = 0,
+            binary_mask: bool = False, workers: int = 0, masks: bool = False,
             progress: Callable[[int, int], None] | None = None
             ) -> tuple[CachedSource, list[tuple[str, str]]]:
-    """Preprocess the samples at ``indices`` once, in ``workers`` processes.
+    """Preprocess the samples at ``indices`` once, in ``workers`` processes (``masks``:
+    classification lesion masks too).
 
     Returns
     -------
@@ -296,26 +346,31 @@ def prepare(samples: list, indices: Sequence[int], task: str, manifest: Manifest
     from torch.utils.data import DataLoader
 
     indices = list(indices)
-    items = _PrepareItems(samples, indices, task, manifest, binary_mask)
+    items = _PrepareItems(samples, indices, task, manifest, binary_mask, masks)
     loader = DataLoader(items, batch_size=1, shuffle=False, num_workers=workers,
                         collate_fn=_first)
     c, h, w = manifest.input_shape
     images = np.empty((len(indices), c, h, w), np.float32)
     seg = task == "segmentation"
     targets = np.empty((len(indices), h, w), np.uint8) if seg else np.empty(len(indices), np.int64)
+    lesions = np.zeros((len(indices), h, w), np.uint8) if masks else None
+    has = np.zeros(len(indices), bool)
     good = np.zeros(len(indices), bool)
     skipped: list[tuple[str, str]] = []
-    for done, (pos, image, target, error) in enumerate(loader, 1):
+    for done, (pos, image, target, mask, error) in enumerate(loader, 1):
         if error is not None:
             skipped.append(error)
         else:
             images[pos], targets[pos], good[pos] = image, target, True
+            if mask is not None:
+                lesions[pos], has[pos] = mask, True
         if progress is not None:
             progress(done, len(indices))
+    source = CachedSource(images, targets, np.asarray(indices, np.int64), lesions, has if masks else None)
     keep = np.flatnonzero(good)
     if keep.size != len(indices):
-        images, targets = images[keep], targets[keep]
-    return CachedSource(images, targets, np.asarray(indices, np.int64)[keep]), skipped
+        source = source.subset(keep, source.indices[keep])
+    return source, skipped
 
 
 # ----------------------------------------------------------------------- batches
@@ -340,17 +395,27 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
 
 
 class TrainItems:
-    """Map-style dataset of augmented training samples for one epoch (set :attr:`epoch`)."""
+    """Map-style dataset of augmented training samples for one epoch (set :attr:`epoch`).
 
-    def __init__(self, source, spec, manifest: Manifest, seed: int, task: str) -> None:
+    With ``empty_background`` (classification with lesion masks, one flag per class) an
+    item is ``(image, label, mask)``: the mask moves with the image; an image without a
+    mask gets an empty one if its class says so, else one of :data:`UNKNOWN_MASK`.
+    """
+
+    def __init__(self, source, spec, manifest: Manifest, seed: int, task: str,
+                 empty_background: list[bool] | None = None) -> None:
         self.source, self.spec, self.seed, self.task = source, spec, seed, task
         self.mean, self.std = manifest.normalisation.mean, manifest.normalisation.std
+        self.shape = tuple(manifest.input_shape[1:])
+        self.empty_background = empty_background
         self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.source)
 
     def __getitem__(self, i: int):
+        if self.empty_background is not None:
+            return self._with_mask(i)
         try:
             image, target = self.source.get(i)
         except SampleError:
@@ -361,6 +426,20 @@ class TrainItems:
         if self.task == "segmentation":
             return augment(image, target, rng, self.spec, self.mean, self.std)
         return augment(image, None, rng, self.spec, self.mean, self.std)[0], target
+
+    def _with_mask(self, i: int):
+        try:
+            image, target, mask = self.source.get_with_mask(i)
+        except SampleError:
+            return None
+        if mask is None and self.empty_background[int(target)]:
+            mask = np.zeros(self.shape, np.uint8)
+        if self.spec.enabled:
+            rng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
+            image, mask = augment(image, mask, rng, self.spec, self.mean, self.std)
+        if mask is None:
+            mask = np.full(self.shape, UNKNOWN_MASK, np.uint8)
+        return image, target, mask
 
 
 class EvalItems:
@@ -381,10 +460,12 @@ class EvalItems:
 
 
 def collate(items):
-    """Stack (image, target[, position]) items into tensors; unreadable samples (None) are dropped.
+    """Stack (image, target[, position or mask]) items into tensors; unreadable samples
+    (None) are dropped.
 
-    Returns ``(images, targets)``, or ``(images, targets, positions)`` when the items
-    carry their position; None when the whole batch was unreadable.
+    Returns ``(images, targets)``, ``(images, targets, positions)`` when the items carry
+    their position, or ``(images, targets, masks)`` when they carry a lesion mask; None
+    when the whole batch was unreadable.
     """
     import torch
 
@@ -397,6 +478,8 @@ def collate(items):
         targets = torch.from_numpy(np.stack([it[1] for it in items]))
     else:
         targets = torch.as_tensor([int(it[1]) for it in items], dtype=torch.int64)
+    if len(items[0]) == 3 and isinstance(items[0][2], np.ndarray):
+        return images, targets, torch.from_numpy(np.stack([it[2] for it in items]))
     if len(items[0]) == 3:
         return images, targets, torch.as_tensor([it[2] for it in items], dtype=torch.int64)
     return images, targets

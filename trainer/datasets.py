@@ -4,8 +4,10 @@ Three layouts are understood:
 
 * **classification folders** — ``root/<class>/**/<image>``: each sub-folder of ``root``
   is a class and everything below it (any depth) its images;
-* **classification CSV** — a table with columns ``path,label[,patient_id]``; paths are
-  relative to the CSV's folder (absolute paths work too);
+* **classification CSV** — a table with columns ``path,label[,patient_id][,mask]``; paths
+  are relative to the CSV's folder (absolute paths work too); the optional ``mask`` names a
+  lesion mask of that image (0 = background, > 0 = lesion), which training uses as an
+  auxiliary target (:mod:`trainer.aux_mask`);
 * **segmentation pairs** — ``root/images/<name>.<ext>`` with ``root/masks/<name>.png``
   (or ``.dcm``); mask value 0 is background and k is class k, except that a mask holding
   only 0 and 255 is binary (255 → 1).
@@ -71,12 +73,15 @@ class ClassificationSample:
         From the CSV's ``patient_id`` column, else the DICOM PatientID, else None.
     frame : int
         Frame within the file, 0-based.
+    mask : Path or None
+        A lesion mask of the image (CSV ``mask`` column): 0 = background, > 0 = lesion.
     """
 
     path: Path
     label: int
     patient_id: str | None = None
     frame: int = 0
+    mask: Path | None = None
 
     @property
     def group(self) -> str:
@@ -150,6 +155,8 @@ class DatasetSummary:
         Files not used, each with a one-line reason.
     warnings : list of str
         Problems that did not stop discovery (dropped classes, rare classes, …).
+    n_masks : int
+        Classification samples with a lesion mask (CSV ``mask`` column).
     """
 
     task: Task
@@ -165,6 +172,8 @@ class DatasetSummary:
     size_most_common_count: int
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Classification samples with a lesion mask (CSV ``mask`` column).
+    n_masks: int = 0
 
     @property
     def split_by(self) -> str:
@@ -196,7 +205,7 @@ class DatasetSummary:
             "size_most_common": size(self.size_most_common),
             "size_most_common_count": self.size_most_common_count,
             "skipped": [{"path": str(p), "reason": r} for p, r in self.skipped],
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "masks": self.n_masks,
         }
 
     def describe(self) -> str:
@@ -334,10 +343,12 @@ def _loose_files_warning(root: Path) -> list[str]:
 
 
 def discover_classification_csv(csv_path: str | Path, *, check_pixels: bool = False) -> LabelledDataset:
-    """Discover images listed in a CSV with columns ``path,label[,patient_id]``.
+    """Discover images listed in a CSV with columns ``path,label[,patient_id][,mask]``.
 
     Column names are matched case-insensitively; other columns are ignored. A
-    ``patient_id`` cell overrides the DICOM PatientID; empty cells fall back to it.
+    ``patient_id`` cell overrides the DICOM PatientID; empty cells fall back to it. A
+    ``mask`` cell names a lesion mask (PNG or DICOM, the image's size; empty: none); a
+    mask that cannot be used is left out with a warning and its image kept.
 
     Parameters
     ----------
@@ -365,19 +376,45 @@ def discover_classification_csv(csv_path: str | Path, *, check_pixels: bool = Fa
     for f in frames:
         by_file.setdefault(f.path.resolve(), []).append(f)
     warnings: list[str] = []
-    labelled = [(f, label, pid) for path, (label, pid) in listed.items()
+    labelled = [(f, label, pid) for path, (label, pid, _) in listed.items()
                 for f in by_file.get(path.resolve(), [])]
-    listed_classes = sorted({label for label, _ in listed.values()})
+    masks = _csv_masks(listed, by_file, warnings)
+    listed_classes = sorted({label for label, _, _ in listed.values()})
     present = sorted({label for _, label, _ in labelled})
     for name in listed_classes:
         if name not in present:
             warnings.append(f"class '{name}' has no readable images; class dropped")
     classes = _require_two_classes(present, csv_path)
     index = {name: i for i, name in enumerate(classes)}
-    samples = [ClassificationSample(f.path, index[label], pid or _patient_id(f), f.index)
+    samples = [ClassificationSample(f.path, index[label], pid or _patient_id(f), f.index,
+                                    masks.get(f.path.resolve()))
                for f, label, pid in labelled]
     return _classification_dataset(csv_path, classes, samples, [f.shape for f, _, _ in labelled],
                                    skipped, warnings)
+
+
+def _csv_masks(listed: dict[Path, tuple[str, str | None, Path | None]], by_file: dict[Path, list[Frame]],
+               warnings: list[str]) -> dict[Path, Path]:
+    """Image (resolved) → its usable mask; masks that cannot be used are named in one warning."""
+    masks: dict[Path, Path] = {}
+    bad: list[tuple[Path, str]] = []
+    for path, (_, _, mask) in listed.items():
+        frames = by_file.get(path.resolve(), [])
+        if mask is None or not frames:
+            continue
+        try:
+            labels = load_mask(mask)
+        except ReadError as err:
+            bad.append((mask, err.reason))
+            continue
+        if labels.shape != tuple(frames[0].shape):
+            bad.append((mask, f"mask is {_fmt(labels.shape)} but its image is {_fmt(frames[0].shape)}"))
+            continue
+        masks[path.resolve()] = mask
+    if bad:
+        items = "; ".join(f"{p}: {r}" for p, r in bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.append(f"{len(bad)} mask(s) not used (their images are kept): {items}")
+    return masks
 
 
 def _read_csv_rows(csv_path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -406,10 +443,11 @@ def _read_csv_rows(csv_path: Path) -> list[tuple[int, dict[str, str]]]:
 
 
 def _rows_to_files(rows: list[tuple[int, dict[str, str]]], csv_path: Path,
-                   skipped: list[tuple[Path, str]]) -> dict[Path, tuple[str, str | None]]:
-    """Existing files listed in the CSV → (label, patient_id or None); the rest is skipped."""
+                   skipped: list[tuple[Path, str]]) -> dict[Path, tuple[str, str | None, Path | None]]:
+    """Existing files listed in the CSV → (label, patient_id or None, mask or None); the rest
+    is skipped."""
     base, name = csv_path.parent, csv_path.name
-    listed: dict[Path, tuple[str, str | None]] = {}
+    listed: dict[Path, tuple[str, str | None, Path | None]] = {}
     first_line: dict[Path, int] = {}
     for line, row in rows:
         raw, label = row.get("path", ""), row.get("label", "")
@@ -427,7 +465,8 @@ def _rows_to_files(rows: list[tuple[int, dict[str, str]]], csv_path: Path,
             skipped.append((path, f"listed again ({where}; first on line {first_line[path.resolve()]})"))
         else:
             first_line[path.resolve()] = line
-            listed[path] = (label, row.get("patient_id") or None)
+            mask = row.get("mask") or None
+            listed[path] = (label, row.get("patient_id") or None, base / mask if mask else None)
     return listed
 
 
@@ -437,6 +476,7 @@ def _classification_dataset(source: Path, classes: list[str], samples: list[Clas
     counts = Counter(s.label for s in samples)
     per_class = {name: counts[i] for i, name in enumerate(classes)}
     summary = _summary("classification", source, classes, per_class, samples, shapes, skipped, warnings)
+    summary.n_masks = sum(s.mask is not None for s in samples)
     return LabelledDataset("classification", classes, samples, summary)
 
 

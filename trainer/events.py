@@ -55,7 +55,7 @@ __all__ = [
 #: The version this module writes and the only one it reads.
 PROTOCOL_VERSION = 1
 
-Task = Literal["classification", "segmentation"]
+Task = Literal["classification", "segmentation", "pretrain"]
 Level = Literal["debug", "info", "warning", "error"]
 Metrics = dict[str, float | None]
 
@@ -121,6 +121,8 @@ class JobStarted(Event):
         Number of samples per part, e.g. ``{"train": 80, "val": 10, "test": 10}``.
     device : str
         Where training runs, e.g. ``"cpu"`` or ``"cuda:0"``.
+    recipe : dict or None
+        What the recipe chose and why (``Recipe.to_dict()`` of :mod:`trainer.recipe`).
     """
 
     type: ClassVar[str] = "job_started"
@@ -129,6 +131,7 @@ class JobStarted(Event):
     dataset: dict[str, Any]
     split: dict[str, int]
     device: str
+    recipe: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

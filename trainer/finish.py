@@ -196,6 +196,10 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str,
         "best_epoch": t.best["epoch"], "monitor": t.monitor, "best_validation": t.best["metric"],
         "history": t.history, "parent": t.net.parent,
     }
+    if t.recipe is not None:
+        report["recipe"] = t.recipe.to_dict()
+    if t.start_check is not None:
+        report["start_check"] = t.start_check
     if calibration is not None:
         report["calibration"] = calibration
     if len(src) == 0:

@@ -105,8 +105,11 @@ class JobInfo:
 
     @property
     def kind(self) -> str:
-        """``"search"`` for a hyper-parameter search (a ``search`` block), else ``"train"``."""
-        return "search" if isinstance(self.job.get("search"), dict) else "train"
+        """``"search"`` for a hyper-parameter search (a ``search`` block), ``"pretrain"`` for
+        self-supervised pre-training (``"task": "pretrain"``), else ``"train"``."""
+        if isinstance(self.job.get("search"), dict):
+            return "search"
+        return "pretrain" if self.job.get("task") == "pretrain" else "train"
 
     @property
     def pid(self) -> int | None:
@@ -376,6 +379,9 @@ def enqueue(job: dict | str | Path, *, queue: str | Path | None = None, job_id: 
 
 def _absolute_paths(data: dict, parsed) -> dict:
     data = json.loads(json.dumps(data))
+    if parsed.task == "pretrain":  # a folder or a list of folders (trainer.pretrain.job)
+        data["dataset"] = list(parsed.dataset)
+        return data
     if isinstance(data.get("dataset"), str):
         data["dataset"] = parsed.dataset.path
     elif isinstance(data.get("dataset"), dict):

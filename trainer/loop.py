@@ -15,7 +15,7 @@ an exit status:
 
 Run folder layout::
 
-    job.resolved.json        the job with every default filled in
+    job.resolved.json        the job with every default filled in, and the recipe's choices
     split.json               which files (and patients) are train / val / test
     state.json               queued | running | finished | failed | cancelled, pid, times
     events.jsonl             every event of every attempt, appended
@@ -25,10 +25,12 @@ Run folder layout::
                              evaluation.json + charts (*.png), written at the end
 
 The steps live in their own modules: :mod:`trainer.device`, :mod:`trainer.discovery`,
-:mod:`trainer.run_split`, :mod:`trainer.network`, :mod:`trainer.preparation`, then
+:mod:`trainer.run_split`, :mod:`trainer.trainings` (the recipe of :mod:`trainer.recipe`
+from the fingerprint of :mod:`trainer.fingerprint`, :mod:`trainer.network`, the time
+budget of :mod:`trainer.budget`), :mod:`trainer.preparation`, then
 :class:`trainer.epochs.Training` (with :mod:`trainer.optim`, :mod:`trainer.monitor`,
-:mod:`trainer.steps` and :mod:`trainer.resume`), and :mod:`trainer.finish` (with
-:mod:`trainer.model_card` and :mod:`trainer.model_folder`). Each raises
+:mod:`trainer.steps`, :mod:`trainer.aux_mask` and :mod:`trainer.resume`), and
+:mod:`trainer.finish` (with :mod:`trainer.model_card` and :mod:`trainer.model_folder`). Each raises
 :class:`trainer.errors.JobFailed` or :class:`~trainer.errors.JobCancelled`, which
 :func:`run_job` turns into events and an exit status.
 """
@@ -45,14 +47,13 @@ from trainer.cancel import CANCEL_FILE, CancelToken
 from trainer.checkpoints import WriteError, describe_os_error, write_json
 from trainer.config import Job
 from trainer.errors import JobCancelled, JobFailed, write_or_fail
+from trainer.job_common import CHECKPOINT_DIR, EVENTS_NAME, MODEL_DIR, RESOLVED_NAME, SPLIT_NAME
 from trainer.sink import EventSink
 
 __all__ = ["EXIT_FINISHED", "EXIT_FAILED", "EXIT_INVALID", "EXIT_CANCELLED", "EXIT_REGISTER_FAILED",
            "run_job"]
 
 EXIT_FINISHED, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED, EXIT_REGISTER_FAILED = 0, 1, 2, 3, 4
-SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
-    "split.json", "job.resolved.json", "events.jsonl", "model", "checkpoints")
 
 
 def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bool = False,
@@ -145,38 +146,57 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
     code = EXIT_FINISHED
     if register and dist.main:
-        code = _register(run_dir, sink, force)
+        code = _register_backbone(run_dir, sink) if job.task == "pretrain" else _register(run_dir, sink, force)
     return _close(dist, owned, code)
 
 
 def _execute(job: Job, run_dir: Path, job_id: str, dist, sink: EventSink, token: CancelToken, device,
              split: dict[str, list[int]] | None, resume: bool) -> None:
-    """data → split → network → prepared images → epochs → (main process) model folder."""
+    """data → split → recipe + network → prepared images → epochs → (main process) model folder."""
     import torch
 
+    if job.task == "pretrain":
+        _pretrain(job, run_dir, job_id, dist, sink, token, device, resume)
+        return
+
+    from trainer.budget import Budget
     from trainer.discovery import discover_dataset
-    from trainer.epochs import Training
     from trainer.finish import finish
-    from trainer.network import build_network
     from trainer.preparation import prepare_sources
     from trainer.resume import find_checkpoint
     from trainer.run_split import decide_split
+    from trainer.trainings import apply_recipe, fit_trainings, plan_training
 
     torch.manual_seed(job.seed)
-    if dist.main:
+    if dist.main:  # as parsed; written again below with the recipe's choices
         write_or_fail(run_dir / RESOLVED_NAME, lambda p: write_json(p, job.to_dict()))
     ckpt_dir, split_path = run_dir / CHECKPOINT_DIR, run_dir / SPLIT_NAME
     checkpoint = find_checkpoint(run_dir, ckpt_dir, split_path, resume, dist, sink)
+    budget = Budget(job.time_budget_minutes, float(checkpoint.get("spent_s", 0.0)) if checkpoint else 0.0)
     dataset = discover_dataset(job, sink)
     parts = decide_split(dataset, job, split_path, from_file=checkpoint is not None, given=split,
                          dist=dist, sink=sink)
-    net = build_network(job, dataset, device, sink)
+    parsed = job
+    job, recipe, net = apply_recipe(job, dataset, parts, device, budget, dist, sink)
     data = prepare_sources(dataset, parts, net.manifest, net.binary_seg, job, dist, sink, token)
+    job, pace = plan_training(parsed, job, recipe, data.sizes, budget)
+
+    def record(second=None) -> None:
+        if dist.main:
+            resolved = dict(job.to_dict(), recipe=recipe.to_dict())
+            if second is not None:
+                resolved["random_start"] = second.to_dict()
+            write_or_fail(run_dir / RESOLVED_NAME, lambda p: write_json(p, resolved))
+
+    record()
+    sink.log("info", recipe.describe())
     sink.emit(ev.JobStarted(job=job_id, task=dataset.task, model=job.model.label,
                             dataset=dataset.summary.to_dict(), split=data.sizes,
-                            device=str(device) + (f" ×{dist.world}" if dist.enabled else "")))
-    training = Training(job, job_id, dataset, net, data, ckpt_dir, dist, sink, token, device, checkpoint)
-    training.fit()
+                            device=str(device) + (f" ×{dist.world}" if dist.enabled else ""),
+                            recipe=recipe.to_dict()))
+    run = {"job_id": job_id, "dataset": dataset, "dist": dist, "sink": sink, "token": token, "device": device}
+    training = fit_trainings(parsed, job, pace, recipe, run, net, data, ckpt_dir, checkpoint, resume,
+                             on_plan=record)
     dist.barrier()
     if dist.main:
         model_dir = finish(training, run_dir / MODEL_DIR, SPLIT_NAME)
@@ -184,6 +204,31 @@ def _execute(job: Job, run_dir: Path, job_id: str, dist, sink: EventSink, token:
                               metric_name=training.monitor))
         _end(sink, dist, run_dir, "finished", reason=None)
         torch.set_grad_enabled(True)
+
+
+def _pretrain(job, run_dir: Path, job_id: str, dist, sink: EventSink, token: CancelToken, device,
+              resume: bool) -> None:
+    """Self-supervised pre-training (:mod:`trainer.pretrain`) → ``backbone/``."""
+    from trainer.pretrain.run import pretrain
+
+    result = pretrain(job, run_dir, job_id, dist, sink, token, device, resume)
+    if result is not None:
+        sink.emit(ev.Finished(job=job_id, model=str(result.folder), best_metric=result.loss,
+                              metric_name="loss"))
+        _end(sink, dist, run_dir, "finished", reason=None)
+
+
+def _register_backbone(run_dir: Path, sink: EventSink) -> int:
+    from medview.inference.backbones import BackboneError
+    from trainer.pretrain.register import register_run, usage
+
+    try:
+        info, path = register_run(run_dir)
+    except BackboneError as err:
+        sink.log("error", f"the backbone was trained but not registered: {err}")
+        return EXIT_REGISTER_FAILED
+    sink.log("info", f"registered backbone '{info.name}' version {info.version} in {path}; {usage(info)}")
+    return EXIT_FINISHED
 
 
 def _register(run_dir: Path, sink: EventSink, force: bool) -> int:

@@ -42,7 +42,8 @@ def model_card(job, summary, sizes: dict[str, int], parent: str, history: list[d
                 f" from {s.source}; split {s.split_description()} (seed {job.split.seed}): train {sizes['train']}, "
                 f"validation {sizes['val']}, test {sizes['test']}. {parent[0].upper()}"
                 f"{parent[1:]}; {len(history)} epoch(s), best at epoch {best['epoch']} "
-                f"(validation {monitor} {format_metric(best['metric'])}); preset '{job.preset}'.")
+                f"(validation {monitor} {format_metric(best['metric'])}); preset '{job.preset}'"
+                f"{_settings(job)}.")
     metrics = {f"test_{k}": float(v) for k, v in (report.get("metrics") or {}).items()
                if isinstance(v, (int, float)) and v is not None and math.isfinite(v)}
     if report.get("n_test"):
@@ -65,3 +66,14 @@ def model_card(job, summary, sizes: dict[str, int], parent: str, history: list[d
         limitations.append("Not evaluated on a held-out test set.")
     return ModelCard(intended_use=intended, training_data=training, date=date.today().isoformat(),
                      metrics=metrics, limitations=" ".join(limitations), authors=job.card.authors)
+
+
+def _settings(job) -> str:
+    """The settings that shaped the training, for the card (the recipe chose those the job
+    left out; ``job.resolved.json`` and the report say why)."""
+    if job.input_size is None and job.epochs is None:
+        return ""
+    size = f"input {job.input_size[0]}×{job.input_size[1]} px, " if job.input_size else ""
+    budget = f", time budget {job.time_budget_minutes:g} min" if job.time_budget_minutes else ""
+    return (f": {size}batch {job.batch_size}, lr {job.lr:g}, {job.epochs} epochs planned "
+            f"({job.freeze_epochs} with the backbone frozen){budget}")

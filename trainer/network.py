@@ -12,7 +12,7 @@ from typing import Any
 
 from trainer.errors import JobFailed
 
-__all__ = ["Network", "build_network", "backbone_and_head", "MIN_BN_MOMENTUM"]
+__all__ = ["Network", "build_network", "random_network", "backbone_and_head", "MIN_BN_MOMENTUM"]
 
 #: Least momentum of BatchNorm running statistics while training (see _faster_batchnorm).
 MIN_BN_MOMENTUM = 0.1
@@ -136,6 +136,20 @@ def build_network(job, ds, device, sink) -> Network:
                                                            job.freeze_epochs, sink)
     return Network(manifest, module, binary_seg, parent, init_state is not None, backbone,
                    backbone_params, head_params)
+
+
+def random_network(net: Network, device) -> Network:
+    """The same network (manifest, input, classes) with random weights, on ``device``: the
+    other side of the start check (:mod:`trainer.start_check`)."""
+    from medview.inference.registry import build_module
+
+    module = build_module(net.manifest)
+    module.to(device)
+    _faster_batchnorm(module)
+    backbone, backbone_params, head_params = backbone_and_head(module)
+    return Network(net.manifest, module, net.binary_seg,
+                   f"trained from random initialisation ({net.manifest.architecture.name})", False,
+                   backbone, backbone_params, head_params)
 
 
 def _base_model(job):

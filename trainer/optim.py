@@ -11,7 +11,8 @@ import numpy as np
 from trainer.errors import JobFailed
 from trainer.preparation import part_labels
 
-__all__ = ["make_criterion", "class_weights", "make_optimizer", "make_scheduler", "step_scheduler"]
+__all__ = ["make_criterion", "class_weights", "make_optimizer", "make_scheduler", "step_scheduler",
+           "WarmupCosine", "set_planned_epochs"]
 
 
 def make_criterion(job, ds, train_indices: np.ndarray, train_source, n_outputs: int, device):
@@ -70,18 +71,46 @@ def make_optimizer(job, backbone_params: list, head_params: list, pretrained: bo
                            weight_decay=job.weight_decay, nesterov=job.momentum > 0)
 
 
+class WarmupCosine:
+    """Learning-rate factor per epoch: a linear warm-up over ``warmup`` epochs, then a
+    cosine decay to ``floor`` at epoch ``total``.
+
+    A callable object rather than a function, so ``LambdaLR`` saves ``total`` (which the
+    loop may re-plan to fit the time budget) in its state for a resume.
+    """
+
+    def __init__(self, warmup: int, total: int, floor: float = 0.01) -> None:
+        self.warmup, self.total, self.floor = int(warmup), int(total), float(floor)
+
+    def __call__(self, done: int) -> float:
+        if done < self.warmup:
+            return (done + 1) / (self.warmup + 1)
+        p = min(1.0, (done - self.warmup) / max(1, self.total - self.warmup))
+        return self.floor + (1.0 - self.floor) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
 def make_scheduler(job, optimizer, mode: str):
-    """The job's learning-rate scheduler, or None; ``mode`` (min/max) is the monitor's, for plateau."""
+    """The job's learning-rate scheduler, or None; ``mode`` (min/max) is the monitor's, for plateau.
+
+    ``cosine`` warms up over ``warmup_epochs`` and decays to lr/100 at the last epoch.
+    """
     import torch
 
     if job.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=job.epochs, eta_min=job.lr * 0.01)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(job.warmup_epochs or 0, job.epochs))
     if job.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, job.step_size, job.gamma)
     if job.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=job.gamma,
                                                           patience=job.plateau_patience)
     return None
+
+
+def set_planned_epochs(scheduler, epochs: int) -> None:
+    """Stretch or shrink a cosine schedule to end at ``epochs`` (a re-planned run)."""
+    for fn in getattr(scheduler, "lr_lambdas", ()):
+        if isinstance(fn, WarmupCosine):
+            fn.total = int(epochs)
 
 
 def step_scheduler(scheduler, value: float | None) -> None:

@@ -74,11 +74,13 @@ def prepare_sources(ds, parts: dict[str, np.ndarray], manifest, binary_seg: bool
     JobFailed
         If no image is left for training or validation, or training sees one class only.
     """
-    from trainer.data import CachedSource, LazySource, cache_bytes, memory_budget, prepare
+    from trainer.aux_mask import uses_masks
+    from trainer.data import LazySource, cache_bytes, memory_budget, prepare
 
     task = ds.task
+    masks = uses_masks(job, ds)
     order = np.concatenate([parts["train"], parts["val"], parts["test"]])
-    need = cache_bytes(len(order), manifest, task)
+    need = cache_bytes(len(order), manifest, task, masks)
     cache = job.cache if job.cache is not None else need <= memory_budget()
     cores = os.cpu_count() or 1
     loader_workers = 0
@@ -96,18 +98,15 @@ def prepare_sources(ds, parts: dict[str, np.ndarray], manifest, binary_seg: bool
                 raise JobCancelled
 
         t0 = time.perf_counter()
-        source, skipped = prepare(ds.samples, order, task, manifest,
-                                  binary_mask=binary_seg, workers=workers, progress=progress)
+        source, skipped = prepare(ds.samples, order, task, manifest, binary_mask=binary_seg,
+                                  workers=workers, masks=masks, progress=progress)
         sink.log("info", f"prepared {len(source)} images in {time.perf_counter() - t0:.1f} s")
         if skipped:
             sink.log("warning", skipped_message(skipped, "could not be decoded; left out"))
         kept = set(source.indices.tolist())
         parts = {k: np.array([i for i in v if i in kept], np.int64) for k, v in parts.items()}
         row = {int(i): r for r, i in enumerate(source.indices.tolist())}
-        sources = {k: CachedSource(source.images[[row[i] for i in v.tolist()]] if len(v) else
-                                   source.images[:0],
-                                   source.targets[[row[i] for i in v.tolist()]] if len(v) else
-                                   source.targets[:0], v)
+        sources = {k: source.subset(np.array([row[i] for i in v.tolist()], np.int64), v)
                    for k, v in parts.items()}
         del source
     else:

@@ -163,7 +163,21 @@ def card_text(manifest, report: dict[str, Any], job) -> str:
               f"frozen for {job.freeze_epochs}; optimizer {job.optimizer}, lr {job.lr:g}, scheduler {job.scheduler}, "
               f"batch {job.batch_size}; best epoch {report.get('best_epoch')} by validation {report.get('monitor')}.",
               ""]
+    lines += _recipe_lines(report)
     return "\n".join(lines)
+
+
+def _recipe_lines(report: dict[str, Any]) -> list[str]:
+    """What the recipe chose and why, and the start check's outcome (trainer/recipe.py)."""
+    recipe, check = report.get("recipe") or {}, report.get("start_check")
+    lines = [f"- {k}: {json.dumps(v)} ({recipe['reasons'].get(k, '')})" for k, v in recipe.get("chosen", {}).items()]
+    if lines:
+        lines = ["Chosen by the recipe (fields the job left out):", ""] + lines + [""]
+    if check:
+        lines += [f"Start check: best validation {check['monitor']} {check['trained_start']} from the trained "
+                  f"start vs {check['random_start']} from random weights; kept the "
+                  f"{check['kept'].replace('_', ' ')}.", ""]
+    return lines
 
 
 def _intended_text(manifest) -> str:

@@ -73,6 +73,8 @@ def restore(t, state: dict) -> None:
                             f"{json.dumps(saved.get(key))} vs {json.dumps(mine.get(key))}); start a new job")
     try:
         t.module.load_state_dict(state["model"])
+        if t.aux_model is not None and state.get("aux"):
+            t.aux_model.aux.load_state_dict(state["aux"])
         t.optimizer.load_state_dict(state["optimizer"])
         if t.scheduler is not None and state.get("scheduler"):
             t.scheduler.load_state_dict(state["scheduler"])
@@ -81,6 +83,8 @@ def restore(t, state: dict) -> None:
     t.history = list(state.get("history", []))
     t.best = dict(state.get("best", t.best))
     t.bad_epochs = int(state.get("bad_epochs", 0))
+    if t.pace.adaptive and state.get("epochs"):
+        t.epochs = int(state["epochs"])  # as re-planned for the budget
     if "torch_rng" in state:
         torch.set_rng_state(state["torch_rng"])
     epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
@@ -95,7 +99,7 @@ def restore(t, state: dict) -> None:
         t.start_epoch = epoch + 1
     if state.get("stopped_early"):
         t.stopped_early = True
-        t.start_epoch = t.job.epochs + 1  # early stopping ended the training: only the end remains
+        t.start_epoch = t.epochs + 1  # early stopping or the budget ended the training: only the end remains
 
 
 def save_best(t, epoch: int) -> None:
@@ -125,15 +129,17 @@ def save_last(t, epoch: int, batch: int, loss_sum: float = 0.0, seen: int = 0,
         return
     state = {
         "format": CHECKPOINT_FORMAT, "job": t.job_id, "epoch": epoch, "batch": batch,
-        "epochs": t.job.epochs, "world": t.dist.world, "batch_size": t.per_rank_batch,
+        "epochs": t.epochs, "world": t.dist.world, "batch_size": t.per_rank_batch,
         "loss_sum": float(loss_sum), "seen": int(seen),
         "model": {k: v.detach().cpu() for k, v in t.module.state_dict().items()},
         "optimizer": t.optimizer.state_dict(),
         "scheduler": t.scheduler.state_dict() if t.scheduler is not None else {},
         "best": dict(t.best), "bad_epochs": t.bad_epochs, "history": list(t.history),
         "torch_rng": torch.get_rng_state(), "manifest": json.dumps(t.manifest.to_dict()),
-        "stopped_early": bool(t.stopped_early),
+        "stopped_early": bool(t.stopped_early), "spent_s": float(t.pace.budget.elapsed()),
     }
+    if t.aux_model is not None:
+        state["aux"] = {k: v.detach().cpu() for k, v in t.aux_model.aux.state_dict().items()}
     path = t.ckpt_dir / LAST_NAME
     write_or_fail(path, lambda p: save_checkpoint(p, state))
     if announce:

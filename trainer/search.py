@@ -194,7 +194,10 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = SearchSpec.fol
         if cancel is not None and cancel.requested():
             raise _Stop()
         run_dir = out_dir / RUNS_NAME / f"trial-{trial_no:03d}" / f"fold-{k + 1}"
-        fold_job = replace(job, epochs=epochs, early_stopping=0, freeze_epochs=min(job.freeze_epochs, epochs),
+        # the fold runs are short and equal: no time budget, no start check
+        fold_job = replace(job, epochs=epochs, early_stopping=0, time_budget_minutes=None,
+                           compare_with_scratch=False,
+                           freeze_epochs=None if job.freeze_epochs is None else min(job.freeze_epochs, epochs),
                            lr=params["lr"], batch_size=params["batch_size"], optimizer=params["optimizer"],
                            id=f"{job_id}-t{trial_no}-f{k + 1}", resume=False, seed=job.seed + k)
         stream = io.StringIO()

@@ -60,6 +60,13 @@ def split_search(data: dict[str, Any]) -> tuple[dict[str, Any], SearchSpec | Non
     """``(the training job without its search block, the block parsed or None)``."""
     if not isinstance(data, dict) or data.get(SEARCH_KEY) is None:
         return data, None
+    from trainer.pretrain.job import is_pretrain
+
+    if is_pretrain(data):
+        from trainer.config import JobError
+
+        raise JobError(SEARCH_KEY, "a pretrain job has no labels to score settings on; remove "
+                                   "this block")
     rest = {k: v for k, v in data.items() if k != SEARCH_KEY}
     return rest, parse_search(data[SEARCH_KEY])
 

@@ -25,7 +25,8 @@ def train_epoch(model, loader, optimizer, criterion, device, *, epoch: int, n_ba
     model : torch.nn.Module
         The network (wrapped in DistributedDataParallel when distributed).
     loader : iterable
-        Batches ``(x, y, …)`` or None for a batch whose images were all unreadable.
+        Batches ``(x, y)`` or ``(x, y, masks)`` (lesion masks: ``criterion`` takes them), or
+        None for a batch whose images were all unreadable.
     optimizer, criterion, device
     epoch : int
     n_batches : int
@@ -59,9 +60,10 @@ def train_epoch(model, loader, optimizer, criterion, device, *, epoch: int, n_ba
     for b, batch in enumerate(loader, start=skip + 1):
         value = None
         if batch is not None:
-            x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+            # (images, targets[, lesion masks]): the criterion takes what follows the images
+            x, *targets = (b.to(device, non_blocking=True) for b in batch)
             optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(x), y)
+            loss = criterion(model(x), *targets)
             value = float(loss.detach())
             if not math.isfinite(value):
                 bad_losses += 1

@@ -75,6 +75,7 @@ class JobProgress:
     _epoch_t0: float | None = None     # when the current epoch started
     _batch_t: float | None = None      # time of the latest batch event
     _first_epoch_done: bool = False
+    pretrain: bool = False             # a pre-training job: no validation, it stops on its time budget
 
     def add(self, event) -> None:
         """Fold one event in."""
@@ -142,6 +143,8 @@ class JobProgress:
         if self.state == "finished":
             took = (self.ended_at - self.started_at) if self.started_at and self.ended_at else None
             text = f"Finished{' in ' + format_duration(took) if took is not None else ''}."
+            if self.pretrain:
+                return text[:-1] + (f" after {self.epoch} epoch{'s' if self.epoch != 1 else ''}." if self.epoch else ".")
             if self.epochs and self.epoch < self.epochs:
                 text += (f" Stopped early after epoch {self.epoch} of {self.epochs}: validation had stopped "
                          "improving.")

@@ -75,7 +75,8 @@ def run_search(args: argparse.Namespace) -> int:
 def configure_register(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``medview register-model`` (and ``medview models register``)."""
     parser.add_argument("run_dir", metavar="RUN_DIR",
-                        help="a finished training job's folder (or its model/ folder)")
+                        help="a finished training job's folder (or its model/ folder), or a "
+                             "pretrain job's (its backbone/ is installed as a backbone)")
     parser.add_argument("--name", help="register under another name than the job gave")
     parser.add_argument("--version", help="register under another version than the job gave")
     parser.add_argument("--replace", action="store_true",
@@ -85,8 +86,11 @@ def configure_register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_register(args: argparse.Namespace) -> int:
+    from trainer.pretrain.register import is_pretrain_run
     from trainer.register import RegistrationError, register
 
+    if is_pretrain_run(args.run_dir):
+        return _register_backbone(args)
     try:
         entry = register(Path(args.run_dir), name=args.name, version=args.version,
                          replace_existing=args.replace, force=args.force)
@@ -94,6 +98,20 @@ def run_register(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     print(f"registered {entry.name} {entry.version} in {entry.path}; use it with "
           f"'medview analyze --model {entry.name} FILES'")
+    return EXIT_OK
+
+
+def _register_backbone(args: argparse.Namespace) -> int:
+    """A pretrain run's folder: install its backbone (``--force`` does not apply)."""
+    from medview.inference.backbones import BackboneError
+    from trainer.pretrain.register import register_run, usage
+
+    try:
+        info, path = register_run(args.run_dir, name=args.name, version=args.version,
+                                  replace_existing=args.replace)
+    except BackboneError as err:
+        raise CliError(str(err)) from None
+    print(f"registered backbone {info.name} {info.version} in {path}; {usage(info)}")
     return EXIT_OK
 
 

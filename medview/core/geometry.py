@@ -24,6 +24,8 @@ PIXEL_SPACING = "PixelSpacing"
 IMAGER_PIXEL_SPACING = "ImagerPixelSpacing"
 MAGNIFICATION_CORRECTED = "ImagerPixelSpacing ÷ magnification"
 NOMINAL_SCANNED_PIXEL_SPACING = "NominalScannedPixelSpacing"
+#: A spacing the reader set by drawing a line of known length (:func:`user_spacing`).
+USER_CALIBRATION = "user calibration"
 UNCALIBRATED = "uncalibrated"
 
 # Direction cosines this far from orthogonal are treated as corrupt, not as
@@ -46,8 +48,8 @@ class Spacing:
         Distance between the centres of adjacent columns (horizontal spacing).
     source : str
         ``"PixelSpacing"``, ``"ImagerPixelSpacing"``,
-        ``"ImagerPixelSpacing ÷ magnification"``, ``"NominalScannedPixelSpacing"``
-        or ``"uncalibrated"``.
+        ``"ImagerPixelSpacing ÷ magnification"``, ``"NominalScannedPixelSpacing"``,
+        ``"user calibration"`` or ``"uncalibrated"``.
     """
 
     row_mm: float | None
@@ -71,6 +73,8 @@ class Spacing:
             return f"Imager (detector) {size}, mag-corrected"
         if self.source == NOMINAL_SCANNED_PIXEL_SPACING:
             return f"Scanned film {size}"
+        if self.source == USER_CALIBRATION:
+            return f"Calibrated by user {size}"
         return f"{self.source} {size}"
 
 
@@ -343,6 +347,31 @@ def angle(spacing: Spacing, a: Point, vertex: Point, b: Point) -> Measurement:
     cross = u[0] * v[1] - u[1] * v[0]
     degrees = math.degrees(math.atan2(abs(cross), float(u @ v)))
     return Measurement(degrees, "°", spacing.source)
+
+
+def user_spacing(native: Spacing, p0: Point, p1: Point, known_mm: float) -> Spacing:
+    """The spacing that makes the line ``p0``–``p1`` measure ``known_mm``.
+
+    A reader calibrates a radiograph on an object of known size (a calibration ball,
+    a ruler) when the header's spacing is at the detector or absent. A calibrated
+    ``native`` spacing is scaled by known ÷ measured, which keeps its pixel aspect
+    ratio; uncalibrated pixels are taken as square.
+
+    Raises
+    ------
+    ValueError
+        If ``known_mm`` is not a positive number or the line has zero length.
+    """
+    known = _positive_float(known_mm)
+    if known is None:
+        raise ValueError(f"the known length must be a positive number of mm, not {known_mm!r}")
+    measured = distance(native, p0, p1).value
+    if measured <= 0:
+        raise ValueError("the calibration line has zero length")
+    factor = known / measured
+    if native.calibrated:
+        return Spacing(native.row_mm * factor, native.col_mm * factor, USER_CALIBRATION)
+    return Spacing(factor, factor, USER_CALIBRATION)
 
 
 def roi_stats(values: np.ndarray, mask: np.ndarray, spacing: Spacing,

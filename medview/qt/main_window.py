@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QTabWidget, QToolBar, QWidget)
@@ -33,6 +33,7 @@ from medview.qt.readings import ReadingController
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.viewer.icons import icon
 from medview.qt.viewer.linking import ViewerLinks
 from medview.qt.viewer.mpr_mode import MprController
 from medview.qt.widgets.notice import already_open_text, show_skipped
@@ -152,6 +153,8 @@ class MainWindow(QMainWindow):
             lambda _i: self.analysis.set_viewing(self.tabs.currentWidget() is self.grid))
         self.trainer_tab = None  # the Trainer tab is built when first opened (pyqtgraph, trainer)
         self.trainer_action = self._act("&Trainer", self.open_trainer, area="View")
+        self.trainer_action.setIcon(icon("trainer"))
+        self.trainer_action.setToolTip("Trainer: fine-tune models on your own images")
         self.panels_menu.parentWidget().addAction(self.trainer_action)
         self.toolbar.addAction(self.trainer_action)
         self.viewer_actions.overlays.setChecked(bool(self.settings.value("viewer/show_overlay")))
@@ -367,22 +370,29 @@ class MainWindow(QMainWindow):
 
     def hang(self, study) -> None:
         """Lay the grid out by the hanging protocols for ``study`` (just read): the
-        layout and the series of each viewport; a bad user protocol file is one line."""
+        layout and the series of each viewport; a bad user protocol file is one line.
+        Cells in an MPR plane show the series' own images until its volume is built
+        (as the MPR action builds it), then the plane."""
         hanging = load("medview.app.hanging")
         protocols, notes = load("medview.core.hanging_protocols").load_protocols()
         studies = [st for p in self.library.patients for st in p.studies]
         try:
-            name, series, protocol = hanging.hang(study, studies, LAYOUTS, protocols)
+            name, cells, protocol = hanging.hang(study, studies, LAYOUTS, protocols, mpr=True)
         except Exception as exc:  # noqa: BLE001 - a protocol must never stop a study opening
             self.statusBar().showMessage(user_reason(exc, "applying the hanging protocol"),
                                          10000)
             return
+        if self.mpr.showing or self.mpr.building:
+            self.mpr.leave()
         self.grid.set_layout(name)
-        for vp, s in zip(self.grid.viewports, series):
-            self.grid.show_series(s, vp)
-        if series:
+        for vp, cell in zip(self.grid.viewports, cells):
+            self.grid.show_series(cell.series, vp)
+        if cells:
             self.grid.set_active(self.grid.viewports[0])
-            self.browser.select_series(series[0].id)
+            self.browser.select_series(cells[0].series.id)
+        planes = [(vp, c.plane) for vp, c in zip(self.grid.viewports, cells) if c.plane]
+        if planes:
+            self.mpr.enter(planes[0][0].model.series, planes)
         self.last_protocol = protocol
         if notes:
             self.statusBar().showMessage(notes[0], 10000)
@@ -572,6 +582,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(va.reset)
         m.addAction(va.overlays)
+        m.addAction(va.scale_bar)
         m.addAction(self.smooth_action)
         m.addSeparator()
         for act in va.layouts.values():
@@ -616,10 +627,15 @@ class MainWindow(QMainWindow):
     def _build_toolbar(self) -> None:
         tb = QToolBar("Tools", self)
         tb.setObjectName("MainToolBar")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.open_files_action.setIconText("Open")
-        self.open_folder_action.setIconText("Folder")
-        self.export_png_action.setIconText("Save PNG")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        tb.setIconSize(QSize(24, 24))
+        for act, name, short in ((self.open_files_action, "open_file", "Open"),
+                                 (self.open_folder_action, "open_folder", "Folder"),
+                                 (self.export_png_action, "save_png", "Save PNG")):
+            act.setIcon(icon(name))
+            act.setIconText(short)
+            act.setToolTip(f"{act.text().replace('&', '').rstrip('…')} "
+                           f"({act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
         tb.addAction(self.open_files_action)
         tb.addAction(self.open_folder_action)
         tb.addSeparator()
@@ -630,7 +646,8 @@ class MainWindow(QMainWindow):
         self.toolbar = tb
         mpr_bar = QToolBar("MPR and Linked Views", self)
         mpr_bar.setObjectName("MprToolBar")
-        mpr_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        mpr_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        mpr_bar.setIconSize(tb.iconSize())
         self.mpr.fill_toolbar(mpr_bar)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # a row of its own: never clipped
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, mpr_bar)

@@ -45,6 +45,7 @@ OVERLAY_DIM = "#a8a8a8"  #: secondary overlay text
 MEASURE = "#ffd23f"  #: rulers, angles and their labels
 ROI = "#5ad1a0"  #: ROI outlines and statistics
 ROI_SELECTED = "#ff9f43"  #: the ROI being edited
+CALIBRATION = "#c3a6ff"  #: the user's calibration line (never mistaken for a length)
 REFERENCE_LINE = "#4cc2ff"  #: cross-reference / localizer lines
 #: the line of each linked viewport, by its place in the grid (MPR: axial, coronal,
 #: sagittal, oblique), and the 3-D cursor

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medview.core.annotations import nearest_pixel
+from medview.core.probe import nearest_pixel
 from medview.core.imports import load
 from medview.view.frames import decoded
 from medview.view.orientation import laterality
@@ -26,8 +26,9 @@ class CornerText:
 
 
 def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[str],
-                anonymous: bool = False) -> CornerText:
-    """The four corners for ``frame`` (index ``index`` of ``series``).
+                anonymous: bool = False, spacing=None) -> CornerText:
+    """The four corners for ``frame`` (index ``index`` of ``series``); ``spacing``: the
+    one measurements use when it is not the frame's own (a user calibration).
 
     ``anonymous`` leaves out what identifies the patient (name, ID, birth date, sex,
     study date, accession number) and the free-text study and series descriptions
@@ -80,7 +81,7 @@ def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[s
         br.append(f"W {window.width:.0f}  L {window.center:.0f}{name}")
     br.append(f"Zoom {zoom * 100:.0f}%")
     if frame is not None:
-        br.append(frame.spacing.label)
+        br.append((spacing or frame.spacing).label)
         lossy = frame.get("LossyImageCompression")
         if str(lossy) == "01":
             br.append("LOSSY COMPRESSED")
@@ -93,7 +94,7 @@ def view_corner_text(model, anonymous: bool = False, captions: bool = True) -> C
     the image overlays on screen when ``captions``."""
     text = corner_text(model.series, model.frame, model.index, model.current_window(),
                        model.zoom_percent(), [model.readout] if model.readout else [],
-                       anonymous)
+                       anonymous, model.spacing())
     caption = getattr(model.frames, "caption", None)
     if caption is not None:  # a reformatted plane: its name, number, position, slab
         text.bottom_left[:1] = caption(model.index)
@@ -106,8 +107,9 @@ def view_corner_text(model, anonymous: bool = False, captions: bool = True) -> C
     return text
 
 
-def readout_text(frame, rc: tuple[float, float]) -> str:
-    """``X col  Y row`` of the pixel at ``rc`` and its value when decoded; "" outside."""
+def readout_text(frame, rc: tuple[float, float], suv=None) -> str:
+    """``X col  Y row`` of the pixel at ``rc`` and its value when decoded; "" outside.
+    ``suv``: the frame's :class:`~medview.core.suv.SuvScale`, to add the SUV (PET)."""
     pix = nearest_pixel(frame.shape, rc)
     if pix is None:
         return ""
@@ -115,6 +117,11 @@ def readout_text(frame, rc: tuple[float, float]) -> str:
     stored = decoded(frame)
     if stored is not None:
         text += "  " + pixel_value_text(stored, frame.params, pix)
+        factor = getattr(suv, "factor", None)
+        if factor is not None and np.ndim(stored[pix]) == 0:
+            value = load("medview.core.pixels").modality_values(
+                np.asarray([stored[pix]]), frame.params)[0]
+            text += f"  SUVbw {float(value) * factor:.2f}"
     return text
 
 

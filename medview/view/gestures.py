@@ -3,11 +3,15 @@
 Right-drag windows (right: wider, down: higher level), middle-drag pans, the wheel
 scrolls the stack (Ctrl+wheel zooms about the pointer, Shift+wheel pages), the left
 button uses the active tool: the pointer selects, moves and reshapes measurements or
-pans; the measuring tools place points by clicks or press-drag-release; the cross-hair
-picks the patient point under it (press and drag), the rotate-plane tool reports its
-drag for a link to turn a plane (:mod:`medview.view.mpr_views`). Positions are
-widget coordinates (logical pixels); the Qt viewport translates its events into these
-calls and knows nothing of what a drag means.
+pans (a double click on a text or calibration asks for its text or length again); the
+measuring tools place points by clicks or press-drag-release; a polyline or a freehand
+outline of clicks ends with a double click (or :meth:`Gestures.finish`, Enter), a
+freehand outline traced by dragging ends where the button is released; the magnifier's
+loupe follows the pointer and a click steps its zoom; the cross-hair picks the patient
+point under it (press and drag), the rotate-plane tool reports its drag for a link to
+turn a plane (:mod:`medview.view.mpr_views`). Positions are widget coordinates (logical
+pixels); the Qt viewport translates its events into these calls and knows nothing of
+what a drag means.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from medview.core.annotations import FREEHAND
 from medview.core.imports import load
 from medview.view.camera import Point
 from medview.view.hit_test import hit_test
-from medview.view.model import CROSSHAIR, POINTER, ROTATE_PLANE, ViewModel
+from medview.view.model import CROSSHAIR, MAGNIFIER, POINTER, ROTATE_PLANE, ViewModel
 
 LEFT, MIDDLE, RIGHT = "left", "middle", "right"
 DRAG_THRESHOLD = 4.0   #: logical pixels a press must move to count as a drag
@@ -62,6 +67,8 @@ class Gestures:
         elif button == LEFT and self.model.frame is not None:
             if self.model.tool == POINTER:
                 self._pointer_press(pos)
+            elif self.model.tool == MAGNIFIER:
+                self.model.next_magnifier_factor()
             elif self.model.tool in (CROSSHAIR, ROTATE_PLANE):
                 self._link_press(pos)
             else:
@@ -73,8 +80,8 @@ class Gestures:
         self.hover = pos
         m.update_readout(pos)
         if self.kind is None or self._press is None:
-            if m.draft is not None:
-                m.events.redraw.emit()  # the rubber band follows the pointer
+            if m.draft is not None or m.tool == MAGNIFIER:
+                m.events.redraw.emit()  # the rubber band, the loupe follow the pointer
             return
         dx, dy = pos[0] - self._press[0], pos[1] - self._press[1]
         if self.kind == "wl":
@@ -95,6 +102,8 @@ class Gestures:
         elif self.kind == "draw":
             if math.hypot(dx, dy) > DRAG_THRESHOLD:
                 self._draft_moved = True
+            if self._draft_moved and m.draft is not None and m.draft.kind == FREEHAND:
+                m.trace_draft(m.widget_to_rc(pos))
             m.events.redraw.emit()
         elif self.kind == "pick":
             self._pick(pos)
@@ -105,8 +114,13 @@ class Gestures:
     def release(self, pos: Point) -> str | None:
         """The button is up; returns the kind of drag it ended (None: none)."""
         kind = self.kind
-        if kind == "draw" and self.model.draft is not None and self._draft_moved:
-            self._add_draft_point(pos)  # press-drag-release: the release is the next point
+        draft = self.model.draft
+        if kind == "draw" and draft is not None and self._draft_moved:
+            if draft.kind == FREEHAND:   # an outline traced by dragging: closed on release
+                self.model.trace_draft(self.model.widget_to_rc(pos))
+                self.model.finish_draft()
+            else:  # press-drag-release: the release is the next point
+                self._add_draft_point(pos)
         elif kind in ("move", "handle"):
             self.model.events.annotations.emit()
         self.kind = None
@@ -114,13 +128,32 @@ class Gestures:
         return kind
 
     def double_click(self, button: str) -> bool:
-        """A double click on empty space with the pointer fits the image (True); any
-        other double click is a press (False: the caller sends it as one)."""
+        """A double click ends a polyline or outline being drawn; with the pointer, on a
+        text or calibration it asks for its text or length again, on empty space it fits
+        the image (True). Any other double click is a press (False: the caller sends it
+        as one)."""
         m = self.model
-        if button == LEFT and m.tool == POINTER and m.selected is None:
+        if button != LEFT:
+            return False
+        if m.draft is not None and m.draft.open_ended:
+            m.finish_draft()   # its first click placed the last point
+            self.kind = None
+            return True
+        if m.tool == POINTER and m.selected is not None:
+            return m.request_input(m.selected)
+        if m.tool == POINTER:
             m.fit()
             return True
         return False
+
+    def finish(self) -> bool:
+        """End the polyline or outline being drawn (Enter); False if there is none."""
+        m = self.model
+        if m.draft is None or not m.draft.open_ended:
+            return False
+        m.finish_draft()
+        self.kind = None
+        return True
 
     def wheel(self, notches: float, pos: Point, ctrl: bool = False, shift: bool = False) -> None:
         """``notches`` away from the user (negative: towards, the next image)."""
@@ -141,6 +174,8 @@ class Gestures:
     def leave(self) -> None:
         self.hover = None
         self.model.update_readout(None)
+        if self.model.tool == MAGNIFIER:
+            self.model.events.redraw.emit()   # the loupe goes
 
     def escape(self) -> bool:
         """Drop the measurement being drawn, else the selection; False if neither."""
@@ -218,7 +253,8 @@ class Gestures:
         self.kind = "draw"
         self._draft_moved = False
         if self.model.draft is None:
-            self.model.begin_draft(self.model.widget_to_rc(pos))
+            if self.model.begin_draft(self.model.widget_to_rc(pos)) == "done":
+                self.kind = None   # one point was all it needed (probe, text)
         else:
             self._add_draft_point(pos)
 

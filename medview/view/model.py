@@ -44,21 +44,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medview.core.annotations import (ANGLE, ELLIPSE, LENGTH, RECT, Annotation,
+from medview.core.annotations import (ANGLE, CALIBRATION, COBB, ELLIPSE, FREEHAND, LENGTH,
+                                      POLYLINE, PROBE, RECT, TEXT, Annotation,
                                       AnnotationStore)
 from medview.core.imports import load
 from medview.core.key_images import KeyImages
+from medview.view import calibration, magnifier, scale_bar
 from medview.view.camera import Affine, Camera, Point, from_rc, to_rc
 from medview.view.corners import readout_text
 from medview.view.events import Events
 from medview.view.frames import decoded
 from medview.view.orientation import Markers, frame_orientation, markers
 
-POINTER = "pointer"
+POINTER, MAGNIFIER = "pointer", "magnifier"
 CROSSHAIR = "crosshair"        # click: the 3-D cursor goes to that patient point
 ROTATE_PLANE = "rotate-plane"  # drag: turns the oblique plane of an MPR view
-TOOLS = (POINTER, LENGTH, ANGLE, RECT, ELLIPSE, CROSSHAIR, ROTATE_PLANE)
+TOOLS = (POINTER, LENGTH, POLYLINE, ANGLE, COBB, RECT, ELLIPSE, FREEHAND, PROBE, TEXT,
+         CALIBRATION, MAGNIFIER, CROSSHAIR, ROTATE_PLANE)
+#: Kinds that ask the reader for input once drawn (see ``events.input``).
+ASK_INPUT = (TEXT, CALIBRATION)
 _SAME_SPOT_PX = 2.0   # a second click closer than this (screen pixels) adds no point
+_TRACE_STEP_PX = 2.0  # a freehand outline takes a point every this many screen pixels
 
 
 @dataclass
@@ -98,13 +104,16 @@ class ViewModel:
     #: ``window(window)``; ``invert``; ``camera``: zoom, pan, rotation, flips; ``tool``;
     #: ``annotations``: a measurement added, removed or moved; ``selection``; ``draft``:
     #: the measurement being drawn; ``layers(name)``; ``readout``; ``redraw``: only the
-    #: picture changed (a point dragged, a rubber band); ``display_failed(key, reason)``:
-    #: a frame's pixels cannot be displayed; ``key_image``: the current frame was marked
-    #: or unmarked as a key image; ``pick(point)``: the cross-hair tool chose a patient
-    #: point; ``turn(from, to)``: the rotate-plane tool was dragged.
+    #: picture changed (a point dragged, a rubber band, the loupe, the scale bar);
+    #: ``display_failed(key, reason)``: a frame's pixels cannot be displayed;
+    #: ``key_image``: the current frame was marked or unmarked as a key image;
+    #: ``pick(point)``: the cross-hair tool chose a patient point; ``turn(from, to)``: the
+    #: rotate-plane tool was dragged; ``input(annotation)``: a text or calibration line
+    #: was drawn (or double-clicked) and needs its text or known length
+    #: (:meth:`set_text`, :meth:`set_known_length`, or :meth:`discard`).
     EVENTS = ("series", "frame", "window", "invert", "camera", "tool", "annotations",
               "selection", "draft", "layers", "readout", "redraw", "display_failed",
-              "key_image", "pick", "turn")
+              "key_image", "pick", "turn", "input")
 
     def __init__(self, annotations: AnnotationStore | None = None,
                  key_images: KeyImages | None = None) -> None:
@@ -129,6 +138,12 @@ class ViewModel:
         self._renderer = None
         self._renderer_key = None
         self._orientation = (None, None)   # (frame key, its Orientation or None)
+        self.magnifier_factor = magnifier.FACTORS[0]
+        self.show_scale_bar = True
+        self._keys = (None, 0, frozenset())   # (series, frame count, its frame keys)
+        self._suv = (None, None)              # (frame key, its SUV scale or reason)
+        # first: the series is re-stamped before anyone repaints
+        self.events.annotations.connect(self._update_calibration)
 
     # ------------------------------------------------------------------ content
 
@@ -416,6 +431,57 @@ class ViewModel:
         self.reset_window()
         self.events.camera.emit()
 
+    # ------------------------------------------------------------------ calibration
+
+    def series_keys(self) -> frozenset:
+        """The frame keys of the series shown (cached while the series is unchanged)."""
+        n = self.count
+        if self._keys[0] is not self.series or self._keys[1] != n:
+            keys = frozenset(self.series.frames.keys()) if self.series is not None else frozenset()
+            self._keys = (self.series, n, keys)
+        return self._keys[2]
+
+    def user_calibration(self) -> tuple[float, float] | None:
+        """The series' user calibration ``(row_mm, col_mm)`` (:mod:`.calibration`), or
+        None; always None on MPR planes, which carry the volume's true spacing."""
+        if self.series is None or self.planes is not None:
+            return None
+        return calibration.in_force(self.annotations, self.series_keys())
+
+    def spacing(self):
+        """The spacing measurements use on the current frame: the series' user
+        calibration, else the frame's own (None without a frame)."""
+        f = self.frame
+        if f is None:
+            return None
+        cal = self.user_calibration()
+        if cal is None:
+            return f.spacing
+        geometry = load("medview.core.geometry")
+        return geometry.Spacing(*cal, geometry.USER_CALIBRATION)
+
+    def set_known_length(self, a: Annotation, mm: float) -> None:
+        """The true length of calibration line ``a`` on the current image: from now on
+        the series measures with it (earlier calibration lines of the series go).
+
+        Raises ValueError for a length that is not a positive number, a line of
+        zero length (the reader is asked again) or a line on an MPR plane (planes are
+        reformatted at the volume's true spacing: calibrating one would change the
+        series' own images, not the plane)."""
+        f = self.frame
+        if self.planes is not None:
+            raise ValueError("MPR planes are measured at the volume's true spacing; "
+                             "calibrate on the series' own images")
+        load("medview.core.geometry").user_spacing(f.spacing, a.points[0], a.points[1], mm)
+        a.known_mm = float(mm)
+        a._cache = None
+        calibration.keep_only(self.annotations, self.series_keys(), a)
+        self.events.annotations.emit()
+
+    def _update_calibration(self) -> None:
+        if self.frame is not None and self.planes is None:
+            calibration.update(self.annotations, self.series_keys(), self.frame)
+
     # ------------------------------------------------------------------ tools and measurements
 
     def set_tool(self, tool: str) -> None:
@@ -459,34 +525,123 @@ class ViewModel:
             self._select(None)
             self.events.annotations.emit()
 
-    def add_annotation(self, kind: str, points: list[tuple[float, float]]) -> Annotation:
-        """Add a finished annotation on the current image (scripts, tests, import)."""
-        a = Annotation(kind, [(float(r), float(c)) for r, c in points])
+    def add_annotation(self, kind: str, points: list[tuple[float, float]],
+                       **fields) -> Annotation:
+        """Add a finished annotation on the current image (scripts, tests, import);
+        ``fields``: its other attributes (``text``, ``known_mm``)."""
+        a = Annotation(kind, [(float(r), float(c)) for r, c in points], **fields)
+        a.calibration = self.user_calibration() if kind != CALIBRATION else None
         self.annotations.add(self.frame.key, a)
         self.events.annotations.emit()
         return a
 
-    def begin_draft(self, rc: tuple[float, float]) -> None:
-        """Start drawing a measurement of the active tool at ``rc``."""
+    def set_text(self, a: Annotation, text: str) -> None:
+        """What text annotation ``a`` says."""
+        a.text = str(text)
+        a._cache = None
+        self.events.annotations.emit()
+
+    def discard(self, a: Annotation) -> None:
+        """Remove ``a`` from the current image (a text or calibration left without input)."""
+        f = self.frame
+        if f is not None and self.annotations.remove(f.key, a):
+            if self.selected is a:
+                self._select(None)
+            self.events.annotations.emit()
+
+    def request_input(self, a: Annotation) -> bool:
+        """Ask again for the text or known length of ``a`` (False: it takes none)."""
+        if a.kind not in ASK_INPUT:
+            return False
+        self.events.input.emit(a)
+        return True
+
+    def begin_draft(self, rc: tuple[float, float]) -> str:
+        """Start drawing an annotation of the active tool at ``rc``: ``"added"``, or
+        ``"done"`` when one point completes it (probe, text)."""
         self._select(None)
-        self.draft = Annotation(self.tool, [rc])
-        self.events.draft.emit()
+        kind = self.tool
+        self.draft = Annotation(kind, [], calibration=(
+            self.user_calibration() if kind != CALIBRATION else None))
+        return self.add_draft_point(rc)
 
     def add_draft_point(self, rc: tuple[float, float]) -> str:
-        """The next point of the measurement being drawn: ``"ignored"`` (on the last
-        point's spot), ``"added"``, or ``"done"`` (complete: stored on the image)."""
+        """The next point of the annotation being drawn: ``"ignored"`` (on the last
+        point's spot), ``"added"``, or ``"done"`` (complete: stored on the image; an
+        open-ended one is done only by :meth:`finish_draft`)."""
         d = self.draft
-        if d.points and math.hypot(*np.subtract(rc, d.points[-1])) * self.scale() < _SAME_SPOT_PX:
+        if d.points and self._screen_distance(rc, d.points[-1]) < _SAME_SPOT_PX:
             return "ignored"
         d.add_point(rc)
-        if not d.complete:
+        if d.open_ended or not d.complete:
             self.events.draft.emit()
             return "added"
+        self._store_draft()
+        return "done"
+
+    def trace_draft(self, rc: tuple[float, float]) -> None:
+        """The pointer moved on while drawing a freehand outline: a point every few
+        screen pixels."""
+        d = self.draft
+        if d is not None and d.open_ended and (
+                not d.points or self._screen_distance(rc, d.points[-1]) >= _TRACE_STEP_PX):
+            d.add_point(rc)
+            self.events.draft.emit()
+
+    def finish_draft(self) -> bool:
+        """End an open-ended annotation (polyline, freehand): stored when it has enough
+        points, else dropped. False when nothing was stored."""
+        d = self.draft
+        if d is None:
+            return False
+        if not d.complete:
+            self.cancel_draft()
+            return False
+        self._store_draft()
+        return True
+
+    def _store_draft(self) -> None:
+        d = self.draft
         self.annotations.add(self.frame.key, d)
         self.draft = None
         self.events.annotations.emit()
         self.events.draft.emit()
-        return "done"
+        if d.kind in ASK_INPUT:
+            self.events.input.emit(d)
+
+    def guides(self, a: Annotation) -> list:
+        """Construction lines of ``a`` on the current frame, in image ``(row, col)``
+        pairs: a Cobb angle's perpendiculars (none for other kinds)."""
+        if a.kind != COBB or not a.complete or self.frame is None:
+            return []
+        c = load("medview.core.outlines").cobb_construction(a.spacing(self.frame), a.points)
+        return list(c.perpendiculars) if c is not None else []
+
+    def _screen_distance(self, a: tuple[float, float], b: tuple[float, float]) -> float:
+        return math.hypot(*np.subtract(a, b)) * self.scale()
+
+    # ------------------------------------------------------------------ magnifier, scale bar
+
+    def next_magnifier_factor(self) -> float:
+        """Step the loupe's zoom factor (2×, 4×, 8×, 2×...)."""
+        self.magnifier_factor = magnifier.next_factor(self.magnifier_factor)
+        self.events.redraw.emit()
+        return self.magnifier_factor
+
+    def loupe(self, pos: Point | None):
+        """The loupe at widget point ``pos`` while the magnifier is the tool, else None."""
+        return magnifier.loupe(self, pos) if self.tool == MAGNIFIER else None
+
+    def set_scale_bar(self, on: bool) -> None:
+        self.show_scale_bar = bool(on)
+        self.events.redraw.emit()
+
+    def current_scale_bar(self):
+        """The scale bar to draw (:mod:`.scale_bar`), or None (off, uncalibrated, tiny)."""
+        sp = self.spacing() if self.show_scale_bar else None
+        if sp is None:
+            return None
+        return scale_bar.scale_bar(sp, self.transform(), self.canvas.width)
 
     # ------------------------------------------------------------------ key images
 
@@ -564,7 +719,15 @@ class ViewModel:
     def update_readout(self, pos: Point | None) -> None:
         """The pixel under widget point ``pos`` (None: the pointer left the view)."""
         f = self.frame
-        text = readout_text(f, self.widget_to_rc(pos)) if f is not None and pos is not None else ""
+        text = (readout_text(f, self.widget_to_rc(pos), self._suv_scale())
+                if f is not None and pos is not None else "")
         if text != self.readout:
             self.readout = text
             self.events.readout.emit()
+
+    def _suv_scale(self):
+        """The current frame's SUV factor, or why it has none (PET), or None; kept per frame."""
+        f = self.frame
+        if self._suv[0] != f.key:
+            self._suv = (f.key, load("medview.core.probe").suv_scale_of(f))
+        return self._suv[1]

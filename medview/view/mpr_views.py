@@ -29,6 +29,12 @@ VIEWS = (("axial", False, "Axial"), ("coronal", False, "Coronal"),
 TILT_PER_PX = 0.4
 
 
+def views_of(planes) -> tuple:
+    """The :data:`VIEWS` entries showing ``planes`` (``"axial"``, ``"coronal"``,
+    ``"sagittal"``), in order: a hanging protocol's cells."""
+    return tuple(next(v for v in VIEWS if v[0] == kind and not v[1]) for kind in planes)
+
+
 def oblique_start() -> np.ndarray:
     """The rotation the oblique view starts with: the axial plane tilted 30° about the
     patient's left-right axis and 15° about the antero-posterior one, so that it differs
@@ -43,7 +49,8 @@ def _rotation_about(axis, degrees: float) -> np.ndarray:
 
 
 class MprViews:
-    """Planes of ``volume`` in ``models`` (the first four), one view each of :data:`VIEWS`.
+    """Planes of ``volume`` in ``models``, one view each of ``views`` (default
+    :data:`VIEWS`; extra models are left alone).
 
     Parameters
     ----------
@@ -54,17 +61,19 @@ class MprViews:
     cursor : Cursor3D, optional
         The 3-D cursor of the window: the views start through its point when it lies
         in the volume (else through the centre), and the oblique plane turns about it.
+    views : sequence of (kind, turned, name), optional
+        What each model shows (see :data:`VIEWS` and :func:`views_of`).
     """
 
-    def __init__(self, volume, series, models, cursor=None) -> None:
+    def __init__(self, volume, series, models, cursor=None, views=VIEWS) -> None:
         self.volume, self.series, self.cursor = volume, series, cursor
-        self.models = list(models)[:len(VIEWS)]
+        self.models = list(models)[:len(views)]
         self.link = ViewLink(self.models, rule=lambda a, b: self.owns(a) and self.owns(b))
         self.windows = WindowSync(self.link)
         tags, token = series_tags(series), str(series.uid)
         through = self.anchor()
         self._turns = []
-        for model, (kind, turned, name) in zip(self.models, VIEWS):
+        for model, (kind, turned, name) in zip(self.models, views):
             stack = PlaneStack(volume, kind, rotation=oblique_start() if turned else None,
                                name=name, token=token, tags=tags)
             model.set_series(series, stack.index_through(through), planes=stack)

@@ -49,6 +49,7 @@ def click(viewport, pos) -> None:
 
 def show_mpr(window, folder: Path) -> None:
     """Open the CT under ``folder`` in ``window`` and enter MPR with the cursor placed."""
+    window.hanging_action.setChecked(False)  # the MPR action's 2 × 2, not the protocol's 1 × 3
     window.open_paths([str(folder)])
     wait_until(lambda: not window.is_loading and window.library.series())
     wait_until(lambda: window.mpr.mpr_action.isEnabled())

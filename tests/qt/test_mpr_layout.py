@@ -30,6 +30,7 @@ def ct_folder(tmp_path):
 @pytest.fixture
 def mpr_window(qtbot, window, ct_folder):
     """The window showing the MPR of the synthetic CT."""
+    window.hanging_action.setChecked(False)  # the MPR action's 2 × 2, not the protocol's 1 × 3
     window.open_paths([str(ct_folder)])
     wait_loaded(qtbot, window)
     wait_shown(qtbot, window.grid.active)

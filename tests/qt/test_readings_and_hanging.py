@@ -14,6 +14,7 @@ from medview.view.corners import KEY_IMAGE_TEXT, view_corner_text
 from tests.datafiles import PYDICOM_TEST_DIR
 from tests.qt.helpers import wait_loaded
 from tests.study_files import frame_of, one_study
+from tests.volumes import write_ct
 
 
 @pytest.fixture
@@ -108,11 +109,33 @@ def test_studies_open_in_their_hanging_protocol(qtbot, window, user):
     assert [vp.model.series.description for vp in window.grid.viewports] == [
         "Cervical LAT", "Cervical OBLI 1"]
     window.close_all()
-    # CT: the volume, not the scout, and in one viewport until the viewer shows MPR planes
+    # CT: the volume, not the scout, in three planes
     _open(qtbot, window, PYDICOM_TEST_DIR / "dicomdirtests" / "98892001", 2)
     assert window.last_protocol == "CT volume: axial, coronal, sagittal"
-    assert window.grid.layout_name == "1x1"
-    assert window.grid.active.model.series.description == "SmartScore - Gated 0.5 sec"
+    assert window.grid.layout_name == "1x3"
+    assert {vp.model.series.description for vp in window.grid.viewports} == {
+        "SmartScore - Gated 0.5 sec"}
+    qtbot.waitUntil(lambda: window.mpr.showing and not window.mpr.building, timeout=15000)
+    assert [vp.model.planes.name for vp in window.grid.viewports] == [
+        "Axial", "Coronal", "Sagittal"]
+
+
+def test_a_ct_volume_hangs_in_axial_coronal_and_sagittal_planes(qtbot, window, user, tmp_path):
+    written = write_ct(tmp_path / "ct", slices=24, size=48)
+    _open(qtbot, window, written.folder, 1)
+    assert window.last_protocol == "CT volume: axial, coronal, sagittal"
+    assert window.grid.layout_name == "1x3"
+    qtbot.waitUntil(lambda: window.mpr.showing and not window.mpr.building, timeout=15000)
+    views = window.grid.viewports
+    assert [vp.model.planes.name for vp in views] == ["Axial", "Coronal", "Sagittal"]
+    assert [vp.model.frame.image.kind for vp in views] == ["axial", "coronal", "sagittal"]
+    assert views[1].model.frame.shape == (83, 48)    # 57.5 mm head-foot at 0.7 mm
+    assert window.mpr.mpr_action.isChecked() and window.grid.layout_name == "1x3"
+    # leaving MPR puts back the series' own images in the protocol's layout
+    window.mpr.mpr_action.trigger()
+    assert window.grid.layout_name == "1x3" and not window.mpr.showing
+    assert all(vp.model.planes is None and vp.model.series is views[0].model.series
+               for vp in views)
 
 
 def test_a_user_protocol_file_and_the_switch(qtbot, window, user):

@@ -356,7 +356,8 @@ def test_calibration_source_names_cover_geometry():
 
     assert set(SOURCE_NAMES) == {geometry.PIXEL_SPACING, geometry.IMAGER_PIXEL_SPACING,
                                  geometry.MAGNIFICATION_CORRECTED,
-                                 geometry.NOMINAL_SCANNED_PIXEL_SPACING}
+                                 geometry.NOMINAL_SCANNED_PIXEL_SPACING,
+                                 geometry.USER_CALIBRATION}
 
 
 def test_large_image_drag_renders_a_proxy_then_full_quality(qtbot, window, tmp_path):

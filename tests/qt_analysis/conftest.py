@@ -102,3 +102,11 @@ def ct_series_dir(tmp_path) -> Path:
                     uid_seed="medview-ai-tests")
     return folder
 
+
+
+@pytest.fixture
+def window(window):
+    """The main window with hanging protocols off: these tests analyse the series they open
+    in the viewport it opens in (a protocol would lay a CT volume out as MPR planes)."""
+    window.hanging_action.setChecked(False)
+    return window

@@ -133,3 +133,28 @@ def binary_report(y, scores, threshold: float = 0.5, classes=("lesion", "normal"
 def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data), encoding="utf-8")
+
+
+_TRUNKS: dict[tuple[str, int], dict] = {}
+
+
+def write_test_backbone(folder: Path, name: str, architecture: str, **info) -> Path:
+    """A real backbone folder (:func:`write_backbone`): small random tensors in the exact
+    layout of ``architecture``, described by ``info`` (images, studies, ...)."""
+    import torch
+
+    from medview.inference.backbone_layout import expected_layout
+    from medview.inference.backbones import BackboneInfo, write_backbone
+
+    key = (architecture, 1)
+    if key not in _TRUNKS:
+        gen = torch.Generator().manual_seed(0)
+        _TRUNKS[key] = {k: torch.ones(shape) if k.endswith("running_var") else torch.randn(shape, generator=gen) * 0.05
+                        for k, shape in expected_layout(architecture, 1).items()}
+    return write_backbone(folder, _TRUNKS[key], BackboneInfo(name=name, architecture=architecture, **info))
+
+
+def install_backbone(isolated: Path, name: str, architecture: str, **info) -> Path:
+    """:func:`write_test_backbone` into this test's user backbones folder."""
+    return write_test_backbone(isolated / "user" / "backbones" / f"{name}-{info.get('version', '1')}", name,
+                               architecture, **info)

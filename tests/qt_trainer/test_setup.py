@@ -103,12 +103,13 @@ def test_form_presets_advanced_fields_and_errors(qtbot, tab, demo):
     # no registered model: starts from an architecture with the Full preset
     assert form.model_spec() == {"architecture": "resnet18"} and form.preset == "full"
     job = parse_job(form.job_dict())
-    assert job.epochs == 30 and job.dataset.path == str(demo / "labels.csv")
+    # the trainer's recipe chooses the epochs within the preset's time budget
+    assert job.epochs is None and job.time_budget_minutes == 30 and job.dataset.path == str(demo / "labels.csv")
     assert form.name_edit.placeholderText() == "data-classifier"
-    # Quick with random weights: a warning, still allowed
     qtbot.mouseClick(form.preset_buttons["quick"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: form.warning.isVisible(), timeout=5000)
-    assert parse_job(form.job_dict()).freeze_epochs == 5
+    assert "10 minutes" in form.preset_help.text()
+    job = parse_job(form.job_dict())
+    assert job.preset == "quick" and job.time_budget_minutes == 10 and job.compare_with_scratch
     # Advanced: every field in a form, written into the job
     qtbot.mouseClick(form.preset_buttons["advanced"], Qt.MouseButton.LeftButton)
     assert form.advanced.isVisible()

@@ -19,18 +19,23 @@ def job(**fields):
 
 def test_defaults_are_filled_in():
     j = job()
-    assert j.preset == "full" and j.epochs == 30 and j.freeze_epochs == 2 and j.early_stopping == 8
-    assert j.optimizer == "adamw" and j.scheduler == "cosine" and j.batch_size == 16
+    assert j.preset == "full" and j.time_budget_minutes == 30 and not j.compare_with_scratch
+    # what the recipe chooses at run time (trainer/recipe.py) stays open
+    assert (j.epochs, j.freeze_epochs, j.early_stopping, j.batch_size, j.lr, j.augment, j.input_size) == \
+        (None,) * 7
+    assert j.optimizer == "adamw" and j.scheduler == "cosine" and j.mask_weight == 0.5
     assert j.dataset.path == "/data/cases/labels.csv"  # relative to the job file's folder
     assert j.name == "cases" and j.version  # named after the data set; dated version
     assert j.class_weights == "balanced" and j.threshold.method == "youden"
-    assert j.augment.flip and j.augment.rotate == 10
+    assert job(augment={"rotate": 5}).augment.rotate == 5 and job(augment={"rotate": 5}).augment.flip
 
 
-def test_presets_set_defaults_and_explicit_fields_win():
+def test_presets_set_the_budget_and_explicit_fields_win():
     quick = job(preset="quick")
-    assert (quick.epochs, quick.freeze_epochs, quick.early_stopping) == (5, 5, 0)
-    assert job(preset="quick", epochs=3).freeze_epochs == 3  # frozen throughout, never beyond epochs
+    assert quick.time_budget_minutes == 10 and quick.compare_with_scratch and quick.epochs is None
+    assert job(preset="quick", compare_with_scratch=False).compare_with_scratch is False
+    assert job(preset="quick", epochs=3).time_budget_minutes is None  # the epochs are the plan
+    assert job(preset="quick", epochs=3, time_budget_minutes=2).time_budget_minutes == 2
     assert job(preset="quick", epochs=8, freeze_epochs=2).freeze_epochs == 2
     adv = job(preset="advanced", optimizer="sgd", scheduler="plateau", lr=0.01, momentum=0.8)
     assert (adv.optimizer, adv.scheduler, adv.lr, adv.momentum) == ("sgd", "plateau", 0.01, 0.8)
@@ -50,6 +55,8 @@ def test_base_model_forms():
     ({"optimizer": "adm"}, "optimizer", ["one of adam, adamw, sgd", "did you mean 'adam'"]),
     ({"epochs": 0}, "epochs", ["at least 1"]),
     ({"epochs": 3, "freeze_epochs": 4}, "freeze_epochs", ["at most epochs (3)"]),
+    ({"time_budget_minutes": 0}, "time_budget_minutes", ["at least 0.01"]),
+    ({"mask_weight": -1}, "mask_weight", ["at least 0"]),
     ({"lr": "fast"}, "lr", ["finite number"]),
     ({"batchsize": 8}, "batchsize", ["unknown field", "did you mean 'batch_size'"]),
     ({"model": {"architecture": "resnet19"}}, "model.architecture", ["unknown architecture", "resnet18"]),

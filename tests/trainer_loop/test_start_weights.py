@@ -152,15 +152,16 @@ def _rgb_weights(tmp_path, drop: str | None = None):
 
 def test_rgb_stem_is_summed_into_a_grey_model_and_stays_so_when_frozen(demo, tmp_path, isolated):
     weights, rgb = _rgb_weights(tmp_path)
-    quick = {k: v for k, v in TINY_CLASSIFIER.items() if k != "freeze_epochs"}  # the preset's: all
-    job = write_job(tmp_path / "run", quick, dataset=str(demo / "labels.csv"), preset="quick",
-                    epochs=1, model={"architecture": "mobilenet_v3_small", "weights": str(weights)})
+    # frozen for the whole (one-epoch) run; without the start check, which could keep random weights
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"), preset="quick",
+                    epochs=1, freeze_epochs=1, compare_with_scratch=False,
+                    model={"architecture": "mobilenet_v3_small", "weights": str(weights)})
     proc = run_module("trainer", job, timeout=300, env=medview_env())
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     events = events_of(proc.stdout)
     final = read_safetensors(tmp_path / "run" / "model" / "weights.safetensors", "m")
     stem = "features.0.0.weight"
-    # quick preset: the backbone was frozen for the whole run, so the stem is what was loaded
+    # the backbone was frozen for the whole run, so the stem is what was loaded
     assert torch.allclose(final[stem], rgb[stem].sum(1, keepdim=True), atol=1e-6)
     adapted = next(m for m in _logs(events, "warning") if "input convolution adapted" in m)
     assert f"'{stem}'" in adapted and "RGB filters summed" in adapted

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from medview.core import geometry
 from medview.core.mpr import rotation_about
 from medview.core.volume import Volume
 from medview.view.corners import view_corner_text
@@ -189,3 +190,54 @@ def test_leaving_planes_for_a_series_ends_the_link(mpr, ct):
 
     axial.set_window(Window(10.0, 100.0))
     assert coronal.window != Window(10.0, 100.0)
+
+
+def _rc(model, point) -> tuple[float, float]:
+    row, col, distance = model.frame.image.from_patient(point)
+    assert abs(distance) < 1e-6
+    return row, col
+
+
+def test_lengths_and_rois_on_a_coronal_plane_are_in_mm_of_the_plane(mpr):
+    coronal = mpr[0].models[1]
+    spacing = coronal.spacing()
+    assert (spacing.row_mm, spacing.col_mm) == (pytest.approx(0.7), pytest.approx(0.7))
+    start = coronal.frame.image.to_patient(20.0, 10.0)
+    # 6 mm to the patient's left and 8 mm up (head): 10 mm in the plane
+    end = start + np.array([6.0, 0.0, 8.0])
+    length = coronal.add_annotation("length", [_rc(coronal, start), _rc(coronal, end)])
+    m = length.result(coronal.frame)
+    assert (m.value, m.unit) == (pytest.approx(10.0), "mm")
+    assert m.source == spacing.source and "calibrated by user" not in length.label(coronal.frame)
+    # 14 mm head-foot by 7 mm left-right: 20 × 10 pixels of 0.7 mm
+    corner = coronal.frame.image.to_patient(10.0, 5.0)
+    far = corner + np.array([7.0, 0.0, -14.0])
+    roi = coronal.add_annotation("rect", [_rc(coronal, corner), _rc(coronal, far)])
+    stats = roi.result(coronal.frame)
+    assert stats.area.unit == "mm²"
+    assert stats.area.value == pytest.approx(stats.n_pixels * 0.49)
+    assert stats.n_pixels in (200, 231)   # the corners' pixels counted or not
+
+
+def test_a_user_calibration_of_the_series_leaves_the_planes_at_their_true_spacing(mpr, ct):
+    views, _, _ = mpr
+    series, _ = ct
+    coronal = views.models[1]
+    own = ViewModel(annotations=coronal.annotations)
+    own.set_canvas(SIZE, SIZE)
+    own.set_series(series)
+    line = own.add_annotation("calibration", [(5.0, 5.0), (5.0, 25.0)])   # 14 mm by the header
+    own.set_known_length(line, 28.0)                                      # the reader says 28
+    assert own.user_calibration() == (pytest.approx(1.4), pytest.approx(1.4))
+    assert coronal.user_calibration() is None
+    assert coronal.spacing().source != geometry.USER_CALIBRATION
+    start = coronal.frame.image.to_patient(20.0, 10.0)
+    a = coronal.add_annotation("length", [_rc(coronal, start),
+                                          _rc(coronal, start + np.array([0.0, 0.0, 10.0]))])
+    assert a.calibration is None and a.result(coronal.frame).value == pytest.approx(10.0)
+    assert "calibrated by user" not in a.label(coronal.frame)
+    # a calibration line drawn on a plane is refused: it would recalibrate the series
+    drawn = coronal.add_annotation("calibration", [(5.0, 5.0), (5.0, 25.0)])
+    with pytest.raises(ValueError, match="MPR"):
+        coronal.set_known_length(drawn, 5.0)
+    assert own.user_calibration() == (pytest.approx(1.4), pytest.approx(1.4))

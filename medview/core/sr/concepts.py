@@ -46,9 +46,9 @@ UNITS: dict[str, Concept] = {
     "": ("1", "UCUM", "no units"),
 }
 
-#: The string the calibration tool sets as ``Spacing.source`` (issue 15: a length the
-#: user says is N mm); any other unknown source is kept as the code meaning.
-USER_CALIBRATION = "user calibration"
+#: The ``Spacing.source`` of a user calibration (a length the reader says is N mm); any
+#: other unknown source is kept as the code meaning.
+USER_CALIBRATION = geometry.USER_CALIBRATION
 
 #: Spacing source (``geometry.Spacing.source``) -> Measurement Method code.
 CALIBRATION: dict[str, Concept] = {

@@ -2,14 +2,20 @@
 
 Each annotation is one measurement group:
 
-- length, angle: TID 1501 (Measurements and Qualitative Evaluations) holding one TID
-  300 measurement, Length (SCT 410668003) or Angle (SCT 1483009), inferred from a
-  SCOORD POLYLINE of its 2 or 3 points on the source image;
-- rectangle, ellipse ROI: TID 1410 (Planar ROI Measurements) whose image region is a
-  closed POLYLINE (the four corners and the first again: a 2-D SCOORD has no POLYGON)
-  or an ELLIPSE (major then minor axis end points, PS3.3 C.18.6.1.1), with Area and
-  the Mean, Standard Deviation, Minimum and Maximum (derivations, CID 7464) of the
-  modality values.
+- length, polyline, angle, Cobb angle: TID 1501 (Measurements and Qualitative
+  Evaluations) holding one TID 300 measurement, Length (SCT 410668003) or Angle (SCT
+  1483009), inferred from a SCOORD POLYLINE of its points on the source image (2 for a
+  length, 3 or more for a polyline measured along its path, 3 for an angle), or for a
+  Cobb angle from two 2-point POLYLINEs, its two lines;
+- rectangle, ellipse, freehand ROI: TID 1410 (Planar ROI Measurements) whose image
+  region is a closed POLYLINE (the rectangle's four corners, or the freehand outline,
+  and the first point again: a 2-D SCOORD has no POLYGON) or an ELLIPSE (major then
+  minor axis end points, PS3.3 C.18.6.1.1), with Area and the Mean, Standard
+  Deviation, Minimum and Maximum (derivations, CID 7464) of the modality values.
+
+Probes, text notes and calibration lines are not measurements of TID 1500 and are left
+out with a note (the saved reading, :mod:`medview.core.readings`, keeps them); the
+user calibration itself is stated on every measurement made with it.
 
 Lengths, angles and areas carry a Measurement Method that names the pixel spacing they
 relied on (:mod:`.concepts`): Pixel Spacing, Imager Pixel Spacing (at the detector),
@@ -25,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.core.annotations import ANGLE, ELLIPSE, KIND_NAMES, LENGTH, RECT, Annotation
+from medview.core.annotations import (ANGLE, COBB, ELLIPSE, FREEHAND, KIND_NAMES, LENGTH,
+                                      POLYLINE, RECT, Annotation)
 from medview.core.imports import load
 from medview.core.sr import concepts, documents
 from medview.core.study import Frame
@@ -90,8 +97,8 @@ def write_measurement_report(items: Sequence[tuple[Frame, Annotation]], out: str
 
 
 def _why_not_exported(frame: Frame, a: Annotation) -> str | None:
-    if a.kind not in (LENGTH, ANGLE, RECT, ELLIPSE):
-        return f"{frame.label}: a {a.kind} annotation is not exported to SR"
+    if a.kind not in EXPORTED:
+        return f"{frame.label}: a {KIND_NAMES[a.kind].lower()} is not exported to SR"
     if not a.complete:
         return f"{frame.label}: an unfinished {KIND_NAMES[a.kind]} is left out"
     return documents.why_not_referenceable(frame)
@@ -112,21 +119,23 @@ def _group(frame: Frame, a: Annotation, number: int, notes: list[str]):
                 graphic_type=_REGION_TYPE[a.kind], graphic_data=_region(a),
                 source_image=documents.source_image("Region", frame)),
             measurements=_roi_measurements(result, frame) if result is not None else None)
-    name = concepts.LENGTH if a.kind == LENGTH else concepts.ANGLE
-    coordinates = hd.sr.CoordinatesForMeasurement(
-        graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=scoord(a.points),
-        source_image=documents.source_image("Region", frame))
+    name = concepts.LENGTH if a.kind in (LENGTH, POLYLINE) else concepts.ANGLE
+    lines = [a.points[:2], a.points[2:4]] if a.kind == COBB else [a.points]
+    coordinates = [hd.sr.CoordinatesForMeasurement(
+        graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=scoord(line),
+        source_image=documents.source_image("Region", frame)) for line in lines]
     measurement = hd.sr.Measurement(
         name=concepts.coded(name), value=result.value,
         unit=concepts.coded(concepts.unit_concept(result.unit)),
         method=concepts.coded(concepts.calibration_concept(result.source)),
-        referenced_coordinates=[coordinates])
+        referenced_coordinates=coordinates)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=tracking, measurements=[measurement],
         source_images=[documents.source_image("MeasurementGroup", frame)])
 
 
-_REGION_TYPE = {RECT: "POLYLINE", ELLIPSE: "ELLIPSE"}
+_REGION_TYPE = {RECT: "POLYLINE", ELLIPSE: "ELLIPSE", FREEHAND: "POLYLINE"}
+EXPORTED = (LENGTH, POLYLINE, ANGLE, COBB, RECT, ELLIPSE, FREEHAND)
 
 
 def _roi_measurements(stats, frame: Frame) -> list:
@@ -151,6 +160,8 @@ def scoord(points: Sequence[tuple[float, float]]) -> np.ndarray:
 
 
 def _region(a: Annotation) -> np.ndarray:
+    if a.kind == FREEHAND:  # the outline, closed
+        return scoord(list(a.points) + [a.points[0]])
     (r0, c0), (r1, c1) = a.points[:2]
     if a.kind == RECT:  # around the corners, closed; the two points are vertices 1 and 3
         return scoord([(r0, c0), (r0, c1), (r1, c1), (r1, c0), (r0, c0)])

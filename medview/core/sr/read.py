@@ -3,9 +3,11 @@ Object Selection document to key images.
 
 What medview writes (:mod:`.measurement_report`, :mod:`.key_objects`) comes back whole;
 other systems' reports are read as far as they map onto medview's tools: a two-point
-POLYLINE is a length, a three-point one with a unit of degrees an angle, a closed
-POLYLINE around an axis-aligned rectangle a rectangle ROI, an axis-aligned ELLIPSE (or a CIRCLE) an
-ellipse ROI. Anything else is listed in ``notes``, one line each. A file that is not
+POLYLINE is a length, a three-point one with a unit of degrees an angle, a longer one
+(or a three-point one in mm or px) a polyline, an angle inferred from two two-point
+POLYLINEs a Cobb angle, a closed POLYLINE around an axis-aligned rectangle a rectangle
+ROI and any other closed POLYLINE a freehand ROI, an axis-aligned ELLIPSE (or a CIRCLE)
+an ellipse ROI. Anything else is listed in ``notes``, one line each. A file that is not
 such a document raises :class:`~medview.core.errors.ReadError` with one line.
 """
 
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.core.annotations import ANGLE, ELLIPSE, KIND_NAMES, LENGTH, RECT, Annotation
+from medview.core.annotations import (ANGLE, COBB, ELLIPSE, FREEHAND, KIND_NAMES, LENGTH,
+                                      POLYLINE, RECT, Annotation)
 from medview.core.errors import ReadError, plain_reason
 from medview.core.image_refs import FrameFinder, ImageRef
 from medview.core.imports import load
@@ -193,9 +196,8 @@ def _line_measurements(group, series_of: dict, notes: list[str]) -> list[Measure
         if not scoords:
             notes.append(f"{label or m.name.meaning}: no image coordinates, left out")
             continue
-        points = points_of(scoords[0].value)
         unit = concepts.unit_of(m.unit)
-        kind = LENGTH if len(points) == 2 else ANGLE if len(points) == 3 and unit == "°" else None
+        kind, points = _line_shape([points_of(c.value) for c in scoords], unit)
         refs = _image_refs(scoords[0].ContentSequence[0], series_of) if kind else []
         if kind is None or not refs:
             notes.append(f"{label or m.name.meaning}: a {len(points)}-point line "
@@ -205,6 +207,21 @@ def _line_measurements(group, series_of: dict, notes: list[str]) -> list[Measure
                                [Value(str(m.name.meaning), float(m.value), unit)],
                                concepts.calibration_of(m.method), label))
     return out
+
+
+def _line_shape(lines: list[list], unit: str) -> tuple[str | None, list]:
+    """The kind of a line measurement from its POLYLINEs and unit, and its points."""
+    degrees = unit == "°"
+    if degrees and len(lines) == 2 and all(len(line) == 2 for line in lines):
+        return COBB, lines[0] + lines[1]
+    points = lines[0]
+    if len(points) == 2 and not degrees:
+        return LENGTH, points
+    if len(points) == 3 and degrees:
+        return ANGLE, points
+    if len(points) >= 3 and not degrees:
+        return POLYLINE, points
+    return None, points
 
 
 def _roi_measurement(group, series_of: dict, notes: list[str]) -> list[Measurement]:
@@ -217,7 +234,8 @@ def _roi_measurement(group, series_of: dict, notes: list[str]) -> list[Measureme
     refs = _image_refs(region.ContentSequence[0], series_of)
     if kind is None or not refs:
         notes.append(f"{label or 'ROI'}: a {str(region.GraphicType).lower()} region "
-                     "that is not an axis-aligned rectangle or ellipse, left out")
+                     "that is not an axis-aligned rectangle or ellipse nor a closed "
+                     "outline, left out")
         return []
     values, source = [], ""
     for m in group.get_measurements():
@@ -240,6 +258,8 @@ def _roi_shape(graphic_type: str, xy_points: list) -> tuple[str | None, list]:
         corners = [(r0, c0), (r0, c1), (r1, c1), (r1, c0), (r0, c0)]
         if np.allclose(p, corners, atol=1e-3):
             return RECT, [(r0, c0), (r1, c1)]
+    if graphic_type == "POLYLINE" and len(p) >= 4 and np.allclose(p[0], p[-1], atol=1e-3):
+        return FREEHAND, [(float(r), float(c)) for r, c in p[:-1]]
     if graphic_type == "ELLIPSE" and len(p) == 4:
         first, second = p[:2], p[2:]
         across, down = (first, second) if np.ptp(first[:, 0]) < 1e-3 else (second, first)

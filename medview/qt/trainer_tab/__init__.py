@@ -8,8 +8,10 @@ in this package imports torch: training runs in a subprocess (:mod:`trainer.jobs
 
 Modules: :mod:`.tab` (composer), :mod:`.dataset_page`, :mod:`.setup_form`,
 :mod:`.search_options`, :mod:`.job_list`, :mod:`.job_page`, :mod:`.charts`,
-:mod:`.search_view`, :mod:`.trials_model`, :mod:`.event_tail`, :mod:`.progress`,
-:mod:`.evaluation_view`, :mod:`.log_view`.
+:mod:`.search_view`, :mod:`.trials_model`, :mod:`.event_tail` (progress: :mod:`medview.app.job_progress`),
+:mod:`.evaluation_view`, :mod:`.log_view`; pre-training and backbones:
+:mod:`.pretrain_form`, :mod:`.backbone_view`, :mod:`.start_from`, :mod:`.time_budget`
+(which backbones fit a job: :mod:`medview.app.backbone_offer`, no Qt).
 """
 
 from __future__ import annotations

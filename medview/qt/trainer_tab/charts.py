@@ -1,6 +1,9 @@
 """Live training charts: loss (train per batch and per epoch, validation) and the
 validation metrics, drawn with pyqtgraph as events arrive.
 
+A pre-training job (``"task": "pretrain"``) has no labels, hence no validation loss and
+no metrics: :meth:`TrainingCharts.set_pretrain` shows its self-supervised loss alone.
+
 As pyqtgraph's ``examples/scrollingPlots.py`` does, each curve is built once and only
 its data is replaced (``setData``) when points arrive; redraws are coalesced to at most
 one every ``REDRAW_MS`` however fast events come (a backlog of thousands of batch events
@@ -56,6 +59,17 @@ def nice_ceiling(v: float) -> float:
     return 10 ** (k + 1)
 
 
+def loss_range(values: list[float]) -> tuple[float, float]:
+    """(bottom, top) of the loss axis: 0 to a round number above the largest loss, reaching
+    below 0 only for a loss that goes negative (SimSiam's is a negative cosine similarity)."""
+    if not values:
+        return 0.0, 1.0
+    lo, hi = min(values), max(values)
+    bottom = -nice_ceiling(-lo * 1.05) if lo < 0 else 0.0
+    top = nice_ceiling(hi * 1.05) if hi > 0 else (0.0 if lo < 0 else 1.0)
+    return bottom, top
+
+
 class EpochAxis(pg.AxisItem):
     """A bottom axis that labels whole epochs only: a two-epoch run must not show an
     "epoch 1.5" tick (pyqtgraph would pick 0.5 spacing for so short a range)."""
@@ -102,7 +116,7 @@ class TrainingCharts(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_plot = make_plot("Loss (lower is better)", "loss")
-        legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextColor=theme.TEXT)
+        self.legend = legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextColor=theme.TEXT)
         self.batch_curve = self.loss_plot.plot(pen=pg.mkPen(BATCH_COLOUR, width=1), name="train (each batch)",
                                                connect="finite")
         self.train_curve = self.loss_plot.plot(pen=pg.mkPen(TRAIN_COLOUR, width=2), symbol="o", symbolSize=6,
@@ -132,7 +146,22 @@ class TrainingCharts(QWidget):
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw_timer.timeout.connect(self.redraw)
         self.redraws = 0
+        self.pretrain = False
         self.clear()
+
+    def set_pretrain(self, pretrain: bool) -> None:
+        """Pre-training: its loss alone (no validation curve, no metric plot)."""
+        if pretrain == self.pretrain:
+            return
+        self.pretrain = pretrain
+        self.metric_plot.setVisible(not pretrain)
+        self.val_curve.setVisible(not pretrain)
+        if pretrain:
+            self.legend.removeItem(self.val_curve)
+            self.loss_plot.setTitle("Self-supervised loss (lower is better)", color=theme.TEXT, size="10pt")
+        else:
+            self.legend.addItem(self.val_curve, "validation")
+            self.loss_plot.setTitle("Loss (lower is better)", color=theme.TEXT, size="10pt")
 
     # ------------------------------------------------------------------ data
 
@@ -147,7 +176,7 @@ class TrainingCharts(QWidget):
         self._best_epoch: int | None = None
         self._epochs = 0  # planned epochs: the x axis spans them from the start
         self._x_range: tuple | None = None
-        self._y_top: float | None = None
+        self._y_range: tuple | None = None
         for curve in self.metric_curves.values():  # another job may report other metrics
             self.metric_plot.removeItem(curve)
         self.metric_curves.clear()
@@ -160,7 +189,7 @@ class TrainingCharts(QWidget):
         for e in events:
             kind = e.type
             if kind == "epoch_started":
-                self._epochs = max(self._epochs, e.epochs)
+                self._plan(e.epochs)
             elif kind == "batch":
                 x = (e.epoch - 1) + (e.batch / e.batches if e.batches else 1.0)
                 if self._bx and x <= self._bx[-1]:  # a resumed run repeats an epoch: break the line
@@ -170,7 +199,7 @@ class TrainingCharts(QWidget):
                 self._by.append(_nan(e.loss))
                 changed = True
             elif kind == "epoch_end":
-                self._epochs = max(self._epochs, e.epochs)
+                self._plan(e.epochs)
                 if self._ex and e.epoch <= self._ex[-1]:  # resumed: the repeated epoch replaces the old
                     keep = sum(1 for x in self._ex if x < e.epoch)
                     del self._ex[keep:], self._train[keep:], self._val[keep:]
@@ -193,6 +222,11 @@ class TrainingCharts(QWidget):
             if not self._redraw_timer.isActive():
                 self._redraw_timer.start()
 
+    def _plan(self, epochs: int) -> None:
+        """The planned epochs the x axis spans: the latest plan (a job with a time budget
+        re-plans them after each epoch, and ends with ``epochs`` = its last epoch)."""
+        self._epochs = epochs
+
     @property
     def n_batches(self) -> int:
         return sum(1 for y in self._by if not math.isnan(y))
@@ -209,7 +243,7 @@ class TrainingCharts(QWidget):
         self.redraws += 1
         self.batch_curve.setData(self._bx, self._by)
         self.train_curve.setData(self._ex, self._train)
-        self.val_curve.setData(self._ex, self._val)
+        self.val_curve.setData([] if self.pretrain else self._ex, [] if self.pretrain else self._val)
         for name, vals in self._metrics.items():
             curve = self.metric_curves.get(name)
             if curve is None:
@@ -234,8 +268,7 @@ class TrainingCharts(QWidget):
             self._x_range = x_range
             for plot in (self.loss_plot, self.metric_plot):
                 plot.setXRange(*x_range, padding=0)
-        finite = [v for v in self._by + self._train + self._val if not math.isnan(v)]
-        top = nice_ceiling(max(finite) * 1.05) if finite else 1.0
-        if top != self._y_top:
-            self._y_top = top
-            self.loss_plot.setYRange(0, top, padding=0)
+        y_range = loss_range([v for v in self._by + self._train + self._val if not math.isnan(v)])
+        if y_range != self._y_range:
+            self._y_range = y_range
+            self.loss_plot.setYRange(*y_range, padding=0)

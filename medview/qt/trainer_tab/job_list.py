@@ -41,7 +41,8 @@ class Row:
 
     def update(self, info) -> None:
         self.info = info
-        self.name = (info.job.get("name") or info.id) + (" (search)" if info.kind == "search" else "")
+        self.name = (info.job.get("name") or info.id) + {"search": " (search)", "pretrain": " (pre-training)"}.get(
+            info.kind, "")
         self.disk_state = info.state
         self.disk_reason = info.reason
         self.created = info.status.get("created", "")

@@ -9,7 +9,9 @@ AI panel's model list is refreshed at once) and **Export ONNX**
 
 A hyper-parameter search job (``JobInfo.kind == "search"``) shows its trials instead of
 charts and evaluation (:class:`~.search_view.SearchView`), with **Train with these
-settings** once it has a result.
+settings** once it has a result. A pre-training job (``"pretrain"``) has no labels: its
+chart is the self-supervised loss alone, and in place of an evaluation it shows the
+backbone it made, with **Register backbone** (:class:`~.backbone_view.BackboneView`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QL
 
 from medview.core.imports import load
 from medview.qt import theme
+from medview.qt.trainer_tab.backbone_view import BackboneView
 from medview.qt.trainer_tab.charts import TrainingCharts
 from medview.qt.trainer_tab.evaluation_view import EvaluationView
 from medview.qt.trainer_tab.event_tail import EventTail
@@ -95,6 +98,8 @@ class JobPage(QWidget):
         A search's job id: queue a training job with its best settings.
     modelRegistered(object)
         The registry entry of a model just registered.
+    backboneRegistered(object)
+        The info of a backbone just registered.
     """
 
     eventState = Signal(str, str, object)
@@ -104,6 +109,7 @@ class JobPage(QWidget):
     removeRequested = Signal(str)
     trainRequested = Signal(str)
     modelRegistered = Signal(object)
+    backboneRegistered = Signal(object)
 
     def __init__(self, workers, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,9 +211,13 @@ class JobPage(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(eval_page)
         self.eval_scroll = scroll
+        self.backbone_view = BackboneView(self.workers)
+        self.backbone_view.backboneRegistered.connect(self.backboneRegistered)
         self.side = QTabWidget()
         self.side.addTab(scroll, "Evaluation")
+        self.side.addTab(self.backbone_view, "Backbone")
         self.side.addTab(self.log, "Log")
+        self.side.setTabVisible(self.side.indexOf(self.backbone_view), False)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.content)
@@ -235,6 +245,14 @@ class JobPage(QWidget):
         fm = self.version_edit.fontMetrics()
         self.version_edit.setMinimumWidth(max(fm.horizontalAdvance("0.0.00"), fm.horizontalAdvance(text)) + 24)
 
+    def _side_default(self) -> QWidget:
+        """The side tab a job of this kind opens on: its result (the log for a search)."""
+        return {"search": self.log, "pretrain": self.backbone_view}.get(self.kind, self.eval_scroll)
+
+    def _sizes(self) -> list[int]:
+        """Content | side: a search's trials table and a pre-training chart need the room."""
+        return {"search": [720, 300], "pretrain": [620, 400]}.get(self.kind, [420, 600])
+
     def _content_title(self) -> str:
         return "Trials" if self.kind == "search" else "Charts"
 
@@ -255,9 +273,9 @@ class JobPage(QWidget):
             current = self.side.currentWidget()
             self.splitter.insertWidget(0, self.content)  # leaves the tab widget
             self.content.show()
-            self.splitter.setSizes([720, 300] if self.kind == "search" else [420, 600])
+            self.splitter.setSizes(self._sizes())
             if current is self.content:
-                self.side.setCurrentWidget(self.log if self.kind == "search" else self.eval_scroll)
+                self.side.setCurrentWidget(self._side_default())
 
     # ------------------------------------------------------------------ following a job
 
@@ -278,7 +296,7 @@ class JobPage(QWidget):
         self._set_kind(info.kind if info is not None else "train")
         self.search_view.follow(info if self.kind == "search" else None)
         name = (info.job.get("name") if info is not None else "") or ""
-        what = " settings search" if self.kind == "search" else ""
+        what = {"search": " settings search", "pretrain": " pre-training"}.get(self.kind, "")
         self.title.setText(f"<b>{name}</b>{what} <span style='color:{theme.TEXT_DIM}'>{info.id}</span>"
                            if info else "")
         self.name_edit.setText(name)
@@ -317,8 +335,9 @@ class JobPage(QWidget):
         self.charts.clear()
         self.log.clear()
         self.evaluation.clear("No evaluation yet: it appears when the job finishes.")
+        self.backbone_view.clear()
         self.report = None
-        self.progress = JobProgress()
+        self.progress = JobProgress(pretrain=self.kind == "pretrain")
         self._update_progress()
 
     def add_events(self, events) -> None:
@@ -340,6 +359,9 @@ class JobPage(QWidget):
                 self.eventState.emit(self.job_id, self.state, getattr(e, "reason", None))
             elif e.type == "evaluation":
                 self._maybe_load_report(force=True)
+            if e.type == "finished" and self.kind == "pretrain":
+                self.backbone_view.show_backbone(e.model)
+                self.side.setCurrentWidget(self.backbone_view)
         if self.kind == "search":  # a trial may have finished: read trials.json again
             self.search_view.set_state(self.state, force=True)
         self._update_progress()
@@ -365,22 +387,29 @@ class JobPage(QWidget):
             return False
 
     def _set_kind(self, kind: str) -> None:
-        """Training shows charts and the evaluation; a search its trials (and the log)."""
+        """Training shows charts and the evaluation; a search its trials (and the log);
+        pre-training its loss and the backbone it made."""
         if kind == self.kind and self.job_id is not None:
             return
         self.kind = kind
         search = kind == "search"
         self.content.setCurrentWidget(self.search_view if search else self.charts)
-        self.side.setTabVisible(self.side.indexOf(self.eval_scroll), not search)
+        self.charts.set_pretrain(kind == "pretrain")
+        self.log.pretrain = kind == "pretrain"
+        self.side.setTabVisible(self.side.indexOf(self.eval_scroll), kind == "train")
+        self.side.setTabVisible(self.side.indexOf(self.backbone_view), kind == "pretrain")
         if self.narrow:
             self.side.setTabText(self.side.indexOf(self.content), self._content_title())
-        if search:
-            self.side.setCurrentWidget(self.log)
+            self.side.setCurrentWidget(self.content)
+        elif kind != "train" or not self.side.isTabVisible(self.side.currentIndex()):
+            self.side.setCurrentWidget(self._side_default())
         kept = "keep the trials finished so far" if search else "keep a checkpoint"
+        made = "backbone" if kind == "pretrain" else "model"
+        self.remove_button.setToolTip(f"Delete this job's folder (its {made} too, unless registered)")
         self.cancel_button.setToolTip(f"Stop after the current batch and {kept} (stopped by force if it has not "
                                       "within 30 s); press again to stop at once")
         # a search has only its log beside the trials table, which needs ~650 px for its columns
-        self.splitter.setSizes([720, 300] if search else [420, 600])
+        self.splitter.setSizes(self._sizes())
 
     def _update_progress(self) -> None:
         p = self.progress
@@ -447,7 +476,7 @@ class JobPage(QWidget):
         self.start_button.setVisible(has and s in ("queued", "failed", "cancelled"))
         self.remove_button.setVisible(has and s not in ("running",))
         self.folder_button.setVisible(has)
-        finished = s == "finished" and self.kind != "search"  # a search makes no model
+        finished = s == "finished" and self.kind == "train"  # a search makes no model, pre-training a backbone
         self.use_row.setVisible(finished)
         self.use_status.setVisible(bool(self.use_status.text()))
         self.register_button.setEnabled(finished and not self.registered)
@@ -474,7 +503,7 @@ class JobPage(QWidget):
     # ------------------------------------------------------------------ evaluation
 
     def _maybe_load_report(self, force: bool = False) -> None:
-        if self.state != "finished" or self.folder is None or self._loading_report or self.kind == "search":
+        if self.state != "finished" or self.folder is None or self._loading_report or self.kind != "train":
             return
         if self.report is not None and not force:
             return

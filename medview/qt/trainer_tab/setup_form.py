@@ -1,15 +1,21 @@
-"""Step 2 of a new job: the starting model, a preset, and (Advanced) every field.
+"""Step 2 of a new job: the starting model, where its weights start, a preset, a time
+budget, and (Advanced) every field.
 
 The form produces the job as the JSON object ``trainer/JOBS.md`` documents and checks
 it with the trainer's own validator (:func:`trainer.config.parse_job`) as it changes,
 so a mistake is named (field and reason) before anything is queued.
 
-Presets (:data:`trainer.config.PRESETS`):
+Presets (:data:`trainer.config.PRESETS`; the trainer's recipe, :mod:`trainer.recipe`,
+chooses what a job leaves out from the data set and the time budget):
 
-* **Quick fine-tune** — the backbone stays frozen, 5 epochs: minutes on a clinic PC;
-  for a registered model that already knows this kind of image.
-* **Full fine-tune** — 30 epochs, backbone frozen for the first 2, early stopping.
-* **Advanced** — the defaults of Full, and every field in a form.
+* **Quick fine-tune** — about 10 minutes; a start from trained weights is also trained
+  from random weights and the better is kept.
+* **Full fine-tune** — about 30 minutes.
+* **Advanced** — every field in a form, used as written.
+
+A new network (an architecture) starts from random weights or from a registered
+backbone that fits it (:class:`~.start_from.StartFrom`: ``"model": {..., "backbone": NAME}``).
+The time budget writes ``"time_budget_minutes"``; the trainer plans the run to fit it.
 """
 
 from __future__ import annotations
@@ -26,15 +32,18 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, 
 
 from medview.core.imports import load
 from medview.qt import theme
+from medview.qt.trainer_tab.start_from import StartFrom
+from medview.qt.trainer_tab.time_budget import TimeBudgetField
 
 __all__ = ["SetupForm", "ADVANCED_FIELDS", "default_name"]
 
 PRESET_TEXT = {
-    "quick": ("Quick fine-tune", "Keeps the starting model's backbone frozen and trains 5 epochs. Minutes on "
-                                 "this PC. Best with a registered model that already knows this kind of image."),
-    "full": ("Full fine-tune", "Trains the whole network for up to 30 epochs (backbone frozen for the first 2), "
-                               "stopping early when validation stops improving."),
-    "advanced": ("Advanced", "Every setting in a form, starting from the Full fine-tune values."),
+    "quick": ("Quick fine-tune", "About 10 minutes. medview chooses the image size, epochs and augmentation from "
+                                 "your images; a start from trained weights is also tried from random weights, and "
+                                 "the better on validation is kept."),
+    "full": ("Full fine-tune", "About 30 minutes: the same self-configuring training with more time, usually a "
+                               "better model. Stops early when validation stops improving."),
+    "advanced": ("Advanced", "Every setting in a form, for experts: the values below are used as written."),
 }
 
 # (dotted key, label, kind, default, extra). kind: int, float, optfloat, choice, bool, text, auto_int
@@ -83,6 +92,12 @@ ADVANCED_FIELDS: list[tuple[str, str, str, Any, Any]] = [
 ]
 
 _FROM_SCRATCH = {"classification": "resnet18", "segmentation": "unet"}
+
+MODEL_TIP = ("What to train. A registered model is adapted to your cases and keeps its input size and "
+             "preprocessing; a new network is built for them (its starting weights: Start from).")
+BUDGET_TIP = ("The longest this training may take. medview then chooses the image size, epochs and batch "
+              "size so that it finishes in time, and keeps the best model it reached. Left at 0, the preset "
+              "decides (Quick 10 min, Full 30 min; with the epochs set in Advanced, no limit).")
 
 
 def default_name(dataset_path: str | None, task: str | None) -> str:
@@ -144,15 +159,17 @@ class SetupForm(QWidget):
         self.version_edit.setPlaceholderText("today's date and time")
         self.model_combo = QComboBox()
         self.model_combo.setMinimumContentsLength(30)
-        self.model_combo.setToolTip("A registered model to fine-tune (it keeps its input size and preprocessing), "
-                                    "or a network trained from random weights")
+        self.model_combo.setToolTip(MODEL_TIP)
+        self.start_from = StartFrom()
+        self.start_from.changed.connect(self._changed)
         head = QGridLayout()
         head.addWidget(QLabel("<b>2. Starting model</b>"), 0, 0)
         head.addWidget(self.model_combo, 0, 1, 1, 3)
-        head.addWidget(QLabel("Name"), 1, 0)
-        head.addWidget(self.name_edit, 1, 1)
-        head.addWidget(QLabel("Version"), 1, 2)
-        head.addWidget(self.version_edit, 1, 3)
+        head.addWidget(self.start_from, 1, 1, 1, 3)
+        head.addWidget(QLabel("Name"), 2, 0)
+        head.addWidget(self.name_edit, 2, 1)
+        head.addWidget(QLabel("Version"), 2, 2)
+        head.addWidget(self.version_edit, 2, 3)
         head.setColumnStretch(1, 2)
         head.setColumnStretch(3, 1)
 
@@ -169,8 +186,14 @@ class SetupForm(QWidget):
             presets.addWidget(b)
             b.toggled.connect(self._preset_toggled)
         presets.addStretch(1)
-        self.warning = theme.note_label(colour=theme.WARNING)
-        self.warning.hide()
+        self.time_budget = TimeBudgetField()
+        self.time_budget.setToolTip(BUDGET_TIP)
+        self.time_budget.changed.connect(self._changed)
+        budget = QHBoxLayout()
+        budget_label = QLabel("Time budget")
+        budget_label.setToolTip(BUDGET_TIP)
+        budget.addWidget(budget_label)
+        budget.addWidget(self.time_budget, 1)
         self.intended_box = self._build_intended()
 
         self.advanced = QGroupBox("Advanced settings")
@@ -205,7 +228,7 @@ class SetupForm(QWidget):
         lay.addWidget(self.intended_box)
         lay.addLayout(presets)
         lay.addWidget(self.preset_help)
-        lay.addWidget(self.warning)
+        lay.addLayout(budget)
         lay.addWidget(self.advanced)
         lay.addWidget(self.error_label)
 
@@ -344,7 +367,7 @@ class SetupForm(QWidget):
         for name, arch in sorted(ARCHITECTURES.items()):
             if task and arch.task != task:
                 continue
-            self.model_combo.addItem(f"{name} — from scratch (random weights)", _key({"architecture": name}))
+            self.model_combo.addItem(f"{name} — new network", _key({"architecture": name}))
         index = self.model_combo.findData(previous) if previous else -1
         if index < 0:
             index = 0 if n_registered else self.model_combo.findData(
@@ -354,6 +377,10 @@ class SetupForm(QWidget):
         if not self._preset_chosen:  # nothing to fine-tune gently: train the whole network
             self.preset_buttons["quick" if n_registered else "full"].setChecked(True)
         self._changed()
+
+    def set_backbones(self, entries) -> None:
+        """Registered backbones (:func:`list_backbones` entries), listed in a pool thread."""
+        self.start_from.set_backbones(entries)
 
     def set_preset(self, preset: str) -> None:
         self.preset_buttons[preset].setChecked(True)
@@ -388,9 +415,22 @@ class SetupForm(QWidget):
         return "quick"
 
     def model_spec(self) -> dict:
-        """The chosen starting model as the job's ``model`` value."""
+        """The chosen starting model as the job's ``model`` value (with its backbone, if any)."""
         data = self.model_combo.currentData()
-        return json.loads(data) if isinstance(data, str) else {}
+        spec = json.loads(data) if isinstance(data, str) else {}
+        return self.start_from.model(spec) if "architecture" in spec else spec
+
+    def _sync_start_from(self) -> None:
+        """Offer the backbones that fit the chosen network (and, in Advanced, its encoder)."""
+        data = self.model_combo.currentData()
+        spec = json.loads(data) if isinstance(data, str) else {}
+        arguments = {}
+        if self.preset == "advanced":
+            try:
+                arguments = json.loads(self.arguments_edit.text() or "{}")
+            except ValueError:
+                pass  # named by the validation
+        self.start_from.set_network(spec.get("architecture"), arguments if isinstance(arguments, dict) else {})
 
     def base_manifest(self):
         """The manifest of the registered model chosen as the starting point (None: an architecture)."""
@@ -441,14 +481,16 @@ class SetupForm(QWidget):
                     _set_nested(job, key, value)
             if len(dataset) > 1:
                 job["dataset"] = dataset
-            if "architecture" in model and self.arguments_edit.text().strip():
-                model["arguments"] = json.loads(self.arguments_edit.text())
+            if "architecture" in model and self.arguments_edit.text().strip():  # a backbone's encoder stays
+                model["arguments"] = {**json.loads(self.arguments_edit.text()), **model.get("arguments", {})}
             if self.extra_edit.text().strip():
                 extra = json.loads(self.extra_edit.text())
                 if not isinstance(extra, dict):
                     raise ValueError("other job fields must be a JSON object")
                 job.update(extra)
         job["model"] = model
+        if self.time_budget.minutes() is not None:
+            job["time_budget_minutes"] = self.time_budget.minutes()
         intended = self.intended_input()
         if intended is not None and "intended_input" not in job:  # "other job fields" win
             job["intended_input"] = intended
@@ -495,6 +537,7 @@ class SetupForm(QWidget):
         self._changed()
 
     def _changed(self, *_args) -> None:
+        self._sync_start_from()
         self._timer.start()
 
     def validate_now(self) -> str | None:
@@ -503,17 +546,13 @@ class SetupForm(QWidget):
         return self.error
 
     def _validate(self) -> None:
-        scratch = "architecture" in self.model_spec()
-        self.warning.setText("Quick fine-tune keeps the backbone frozen; a network with random weights learns "
-                             "little that way. Choose Full fine-tune, or start from a registered model."
-                             if scratch and self.preset == "quick" else "")
-        self.warning.setVisible(bool(self.warning.text()))
         if not self.dataset_path:
             self.error = "choose the labelled images first"
         else:
             try:
-                self._config.parse_job(self.job_dict())
+                job = self._config.parse_job(self.job_dict())
                 self.error = None
+                self.time_budget.set_automatic(job.time_budget_minutes)
             except ValueError as err:  # JobError, bad JSON, or a field that is not a number
                 self.error = str(err)
         self.error_label.setText(self.error if self.error and self.dataset_path else "")

@@ -2,7 +2,9 @@
 
 Left, the queue (:mod:`trainer.jobs` on disk, listed in a pool thread every
 ``LIST_MS``); right, either the new-job pages (data set, then model and preset, then
-train or first find the best settings) or the selected job (:class:`~.job_page.JobPage`).
+train or first find the best settings), the pre-training page (unlabelled folders, then a
+backbone: :class:`~.pretrain_form.PretrainForm`), or the selected job
+(:class:`~.job_page.JobPage`).
 A settings search is a job like any other; when it has a result, its page queues a
 training job with the best settings (``best_job.json``). Training runs in a subprocess started by
 the queue, so a crash there never takes the viewer down; this tab only reads what the
@@ -29,6 +31,7 @@ from medview.qt import theme
 from medview.qt.trainer_tab.dataset_page import DatasetPage
 from medview.qt.trainer_tab.job_list import JobQueueModel
 from medview.qt.trainer_tab.job_page import JobPage
+from medview.qt.trainer_tab.pretrain_form import PretrainForm
 from medview.qt.trainer_tab.search_options import SearchOptions
 from medview.qt.trainer_tab.setup_form import SetupForm
 from medview.qt.workers import Workers
@@ -127,6 +130,24 @@ def _available_models():
     return Registry().available()
 
 
+def _available_backbones():
+    return load("medview.inference.backbones").list_backbones()
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setWidget(page)
+    return scroll
+
+
+def _background_note(what: str, running: bool) -> str:
+    return (("Another job is running: this one waits in the queue. " if running else "")
+            + f"{what} runs in its own process at low priority, so the viewer stays "
+              "responsive; you can keep reading images, or even close medview.")
+
+
 class TrainerTab(QWidget):
     """The whole tab.
 
@@ -184,6 +205,10 @@ class TrainerTab(QWidget):
         self.job_view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.new_button = QPushButton("New training job")
         self.new_button.clicked.connect(self.show_new_job)
+        self.pretrain_button = QPushButton("Pre-train a backbone")
+        self.pretrain_button.setToolTip("Learn from unlabelled images of your archive first, so that training "
+                                        "jobs need fewer labelled cases")
+        self.pretrain_button.clicked.connect(self.show_pretrain)
         self.queue_button = QPushButton("Start queue")
         self.queue_button.setToolTip("Start the oldest queued job; the others follow one after another")
         self.queue_button.clicked.connect(self.start_queue)
@@ -197,6 +222,7 @@ class TrainerTab(QWidget):
         ll.addWidget(self.job_view, 1)
         ll.addWidget(self.queue_button)
         ll.addWidget(self.new_button)
+        ll.addWidget(self.pretrain_button)
         ll.addWidget(self.queue_note)
 
         # right: new job / one job
@@ -217,13 +243,12 @@ class TrainerTab(QWidget):
         row.addWidget(self.start_note, 1)
         nl.addLayout(row)
         nl.addStretch(1)
-        self.new_scroll = QScrollArea()
-        self.new_scroll.setWidgetResizable(True)
-        self.new_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.new_scroll.setWidget(new_page)
+        self.new_scroll = _scrolling(new_page)
+        self.pretrain_scroll = _scrolling(self._build_pretrain())
         self.job_page = JobPage(self.workers)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.new_scroll)
+        self.stack.addWidget(self.pretrain_scroll)
         self.stack.addWidget(self.job_page)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -252,7 +277,26 @@ class TrainerTab(QWidget):
         self.job_page.removeRequested.connect(lambda job_id: self.remove_job(job_id, confirm=True))
         self.job_page.trainRequested.connect(self.train_with_best)
         self.job_page.modelRegistered.connect(self._model_registered)
+        self.job_page.backboneRegistered.connect(lambda _info: self.refresh_backbones())
         self._form_changed()
+
+    def _build_pretrain(self) -> QWidget:
+        """The pre-training page: the form, and its own start button."""
+        architectures = list(load("trainer.pretrain.job").PRETRAIN_ARCHITECTURES)
+        self.pretrain_form = PretrainForm(architectures, self.workers, self.settings)
+        self.pretrain_start = QPushButton("Start pre-training")
+        self.pretrain_start.clicked.connect(self.start_pretrain)
+        self.pretrain_note = theme.note_label()
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.addWidget(self.pretrain_form)
+        row = QHBoxLayout()
+        row.addWidget(self.pretrain_start)
+        row.addWidget(self.pretrain_note, 1)
+        lay.addLayout(row)
+        lay.addStretch(1)
+        self.pretrain_form.changed.connect(self._form_changed)
+        return page
 
     # ------------------------------------------------------------------ queue listing
 
@@ -322,7 +366,14 @@ class TrainerTab(QWidget):
             self.select_job(self.queue.rows[current.row()].id)
 
     def show_new_job(self) -> None:
-        self.stack.setCurrentWidget(self.new_scroll)
+        self._show_page(self.new_scroll)
+
+    def show_pretrain(self) -> None:
+        """The pre-training page (a new backbone from unlabelled images)."""
+        self._show_page(self.pretrain_scroll)
+
+    def _show_page(self, page: QWidget) -> None:
+        self.stack.setCurrentWidget(page)
         self.job_view.selectionModel().clear()  # clicking the same job again shows it
         self.selected_id = None
         self.job_page.show_job(None)
@@ -351,9 +402,18 @@ class TrainerTab(QWidget):
                                     "Choose the labelled images above to start.")
         else:
             what = "The search" if search else "Training"
-            self.start_note.setText(("Another job is running: this one waits in the queue. " if running else "")
-                                    + f"{what} runs in its own process at low priority, so the viewer stays "
-                                      "responsive; you can keep reading images, or even close medview.")
+            self.start_note.setText(_background_note(what, running))
+        self._pretrain_changed(running)
+
+    def _pretrain_changed(self, running: bool) -> None:
+        err = self.pretrain_form.error
+        self.pretrain_start.setEnabled(err is None)
+        self.pretrain_start.setText("Add to queue" if running else "Start pre-training")
+        if err is None:
+            self.pretrain_note.setText(_background_note("Pre-training", running))
+        else:
+            self.pretrain_note.setText("" if self.pretrain_form.folders() else
+                                       "Add a folder of unlabelled images above to start.")
 
     def _train_epochs(self) -> int | None:
         """Epochs of the training job the form describes (None while it is invalid)."""
@@ -398,17 +458,24 @@ class TrainerTab(QWidget):
         dialog.open()
         return True
 
-    def _queue_new(self, job: dict) -> None:
-        self.start_button.setEnabled(False)
-        self.start_note.setText("Queuing…")
+    def start_pretrain(self) -> None:
+        """Queue the pre-training job the page describes and start it if nothing else runs."""
+        if self.pretrain_form.validate_now() is None:
+            self._queue_new(self.pretrain_form.job_dict(), self.pretrain_start, self.pretrain_note)
+
+    def _queue_new(self, job: dict, button: QPushButton | None = None, note: QLabel | None = None) -> None:
+        button = button or self.start_button
+        note = note or self.start_note
+        button.setEnabled(False)
+        note.setText("Queuing…")
 
         def done(info) -> None:
-            self.start_button.setEnabled(True)
+            button.setEnabled(True)
             self._show_queued(info)
 
         def failed(exc) -> None:
-            self.start_button.setEnabled(True)
-            self.start_note.setText(f"Could not start: {exc}")
+            button.setEnabled(True)
+            note.setText(f"Could not start: {exc}")
 
         self.workers.start(_enqueue_and_start, job, on_return=done, on_error=failed)
 
@@ -500,8 +567,12 @@ class TrainerTab(QWidget):
     # ------------------------------------------------------------------ models
 
     def refresh_models(self) -> None:
-        """Re-list the registered models the form offers as starting points."""
+        """Re-list the registered models and backbones the form offers as starting points."""
         self.workers.start(_available_models, on_return=self.setup_form.set_models)
+        self.refresh_backbones()
+
+    def refresh_backbones(self) -> None:
+        self.workers.start(_available_backbones, on_return=self.setup_form.set_backbones)
 
     def _model_registered(self, entry) -> None:
         if self.models_changed is not None:

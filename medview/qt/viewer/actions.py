@@ -9,22 +9,42 @@ focus is in the viewer grid.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import QMenu, QSpinBox, QToolBar, QToolButton
 
-from medview.core.annotations import ANGLE, ELLIPSE, LENGTH, RECT
+from medview.core.annotations import (ANGLE, CALIBRATION, COBB, ELLIPSE, FREEHAND, LENGTH,
+                                      POLYLINE, PROBE, RECT, TEXT)
 from medview.qt.viewer.cine import MAX_FPS, MIN_FPS
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
+from medview.qt.viewer.icons import ICONS, icon, layout_icon
 from medview.qt.viewer.viewport import Viewport
-from medview.view.model import POINTER
+from medview.view.model import MAGNIFIER, POINTER
 
 TOOL_ACTIONS = (
     (POINTER, "&Pointer / Pan", "P", "Select, move and delete measurements; drag to pan"),
+    (MAGNIFIER, "&Magnifier", "M",
+     "A loupe that follows the pointer; click to change its zoom (2×, 4×, 8×)"),
     (LENGTH, "&Length", "L", "Measure a distance: click two points"),
+    (POLYLINE, "Pol&yline", "Y",
+     "Measure along a path: click the points, double-click (or Enter) to end"),
     (ANGLE, "&Angle", "A", "Measure an angle: click arm, vertex, arm"),
+    (COBB, "&Cobb Angle", "C",
+     "Cobb angle: click both ends of one end plate, then of the other"),
     (RECT, "&Rectangle ROI", "B", "Rectangle region statistics: click two corners"),
     (ELLIPSE, "&Ellipse ROI", "E", "Ellipse region statistics: click two corners"),
+    (FREEHAND, "&Freehand ROI", "D",
+     "Freehand region statistics: drag around the region (or click its corners and "
+     "double-click)"),
+    (PROBE, "Pixel Pro&be", "Shift+P",
+     "Pin a pixel's value: HU on CT, SUV on PET when the header allows one"),
+    (TEXT, "&Text", "T", "Put a text note on the image"),
+    (CALIBRATION, "Calibrate from a &Known Length", "Shift+C",
+     "Draw a line over an object of known size and type its length: "
+     "the whole series measures with it"),
 )
+#: Toolbar groups of the tools (a separator between groups).
+TOOL_GROUPS = ((POINTER, MAGNIFIER), (LENGTH, POLYLINE, ANGLE, COBB),
+               (RECT, ELLIPSE, FREEHAND, PROBE), (TEXT, CALIBRATION))
 #: Mouse gestures, listed in Help ▸ Shortcuts next to the actions.
 GESTURES = (
     ("Mouse", "Scroll the stack", "Wheel (Shift: 10 % steps)"),
@@ -32,6 +52,10 @@ GESTURES = (
     ("Mouse", "Window / level (horizontal: width, vertical: level)", "Right-drag"),
     ("Mouse", "Pan", "Middle-drag, or left-drag with the pointer"),
     ("Mouse", "Measure / draw an ROI", "Click the points, or drag"),
+    ("Mouse", "End a polyline or freehand outline", "Double-click, or Enter"),
+    ("Mouse", "Freehand ROI", "Drag around the region (closes on release)"),
+    ("Mouse", "Edit a text or calibration", "Double-click it with the pointer"),
+    ("Mouse", "Magnifier zoom 2× / 4× / 8×", "Click with the magnifier"),
     ("Mouse", "Move a measurement or one of its points", "Left-drag it with the pointer"),
     ("Mouse", "Fit to window", "Double-click"),
     ("Mouse", "Open files or folders", "Drop them on the window"),
@@ -65,10 +89,18 @@ class ViewerActions(QObject):
         self.flip_h = a("Flip &Horizontal", "H", lambda m: m.flip(True))
         self.flip_v = a("Flip &Vertical", "V", lambda m: m.flip(False))
         self.invert = a("&Invert", "I", lambda m: m.set_invert(not m.invert), checkable=True)
+        self.scale_bar = QAction("Show &Scale Bar", self, checkable=True, checked=True)
+        self.scale_bar.setShortcut("S")
+        self.scale_bar.setToolTip("A scale bar that fits the view, naming the spacing it "
+                                  "uses (S)")
+        self.scale_bar.toggled.connect(self._set_scale_bar)
+        self.scale_bar.setProperty("shortcutArea", self._area)
+        self._list.append(self.scale_bar)
         self.reset = a("&Reset View", "Ctrl+R", lambda m: m.reset_view(),
                        tip="Fit, no rotation or flip, the image's own window")
         self.overlays = QAction("Show &Overlays", self, checkable=True, checked=True)
         self.overlays.setShortcut("O")
+        self.overlays.setToolTip("Show the corner text, orientation and scale bar (O)")
         self.overlays.toggled.connect(self._set_overlays)
         self.overlays.setProperty("shortcutArea", self._area)
         self._list.append(self.overlays)
@@ -89,7 +121,7 @@ class ViewerActions(QObject):
         self.tool_group = QActionGroup(self)
         self.tools: dict[str, QAction] = {}
         for tool, text, key, tip in TOOL_ACTIONS:
-            act = QAction(text, self, checkable=True)
+            act = QAction(icon(tool), text, self, checkable=True)
             act.setShortcut(key)
             act.setToolTip(f"{tip} ({key})")
             act.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
@@ -110,6 +142,7 @@ class ViewerActions(QObject):
         self._area = "Stack"
         self.cine = QAction("&Play / Pause Cine", self, checkable=True)
         self.cine.setShortcut("Space")
+        self.cine.setToolTip("Play or pause the stack as a movie (Space)")
         self.cine.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.cine.triggered.connect(self._toggle_cine)
         self.cine.setProperty("shortcutArea", self._area)
@@ -141,8 +174,10 @@ class ViewerActions(QObject):
         self.layout_group = QActionGroup(self)
         self.layouts: dict[str, QAction] = {}
         for name in LAYOUTS:
-            act = QAction(f"Layout {LAYOUT_NAMES[name]}", self, checkable=True)
+            act = QAction(layout_icon(*LAYOUTS[name]), f"Layout {LAYOUT_NAMES[name]}", self,
+                          checkable=True)
             act.setShortcut(LAYOUT_KEYS[name])
+            act.setToolTip(f"{LAYOUT_NAMES[name]} viewports ({LAYOUT_KEYS[name]})")
             act.triggered.connect(lambda _=False, n=name: grid.set_layout(n))
             self.layout_group.addAction(act)
             self.layouts[name] = act
@@ -157,6 +192,12 @@ class ViewerActions(QObject):
             grid.cine(vp).playingChanged.connect(
                 lambda on, v=vp: self.cine.setChecked(on) if v is grid.active else None)
         self._sync(grid.active)
+        for act, name in ((self.fit, "fit"), (self.actual, "actual"), (self.rotate_cw, "rotate"),
+                          (self.flip_h, "flip_h"), (self.flip_v, "flip_v"),
+                          (self.invert, "invert"), (self.scale_bar, "scale_bar"),
+                          (self.auto_window, "auto_window"), (self.reset, "reset"),
+                          (self.cine, "cine")):
+            act.setIcon(icon(name))
 
     # -- building
 
@@ -165,8 +206,8 @@ class ViewerActions(QObject):
         act = QAction(text, self, checkable=checkable)
         keys = [QKeySequence(key)] + [QKeySequence(k) for k in extra]
         act.setShortcuts(keys)
-        if tip:
-            act.setToolTip(f"{tip} ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})")
+        act.setToolTip(f"{tip or text.replace('&', '')} "
+                       f"({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})")
         act.triggered.connect(lambda _=False: fn(self.grid.active.model))  # acts on the model
         act.setProperty("shortcutArea", self._area)
         if grid_only:
@@ -178,7 +219,7 @@ class ViewerActions(QObject):
     def add_tool(self, tool: str, text: str, key: str, tip: str, area: str) -> QAction:
         """One more tool in the exclusive tool group (e.g. the cross-hair of linked views);
         the caller places it in its menus and toolbars."""
-        act = QAction(text, self, checkable=True)
+        act = QAction(icon(tool) if tool in ICONS else QIcon(), text, self, checkable=True)
         act.setShortcut(key)
         act.setToolTip(f"{tip} ({key})")
         act.triggered.connect(lambda _=False: self.set_tool(tool))
@@ -197,26 +238,36 @@ class ViewerActions(QObject):
         return [a for a in self._list if a not in grid_bound]
 
     def fill_toolbar(self, tb: QToolBar) -> None:
+        """Icons with tooltips; the short texts show where the toolbar shows text."""
         short = {self.fit: "Fit", self.actual: "1:1", self.rotate_cw: "Rotate",
                  self.flip_h: "Flip H", self.flip_v: "Flip V", self.invert: "Invert",
-                 self.auto_window: "Auto W/L", self.reset: "Reset", self.cine: "Cine",
-                 self.tools[POINTER]: "Pointer", self.tools[RECT]: "Rect ROI",
-                 self.tools[ELLIPSE]: "Ellipse ROI"}
+                 self.scale_bar: "Scale", self.auto_window: "Auto W/L", self.reset: "Reset",
+                 self.cine: "Cine", self.tools[POINTER]: "Pointer", self.tools[RECT]: "Rect ROI",
+                 self.tools[ELLIPSE]: "Ellipse ROI", self.tools[FREEHAND]: "Freehand",
+                 self.tools[COBB]: "Cobb", self.tools[PROBE]: "Probe",
+                 self.tools[CALIBRATION]: "Calibrate"}
         short.update({act: LAYOUT_NAMES[n] for n, act in self.layouts.items()})
         for act, text in short.items():
             act.setIconText(text)  # toolbar label; menus keep the full text
-        for tool in (POINTER, LENGTH, ANGLE, RECT, ELLIPSE):
-            tb.addAction(self.tools[tool])
-        tb.addSeparator()
-        for act in (self.fit, self.actual, self.rotate_cw, self.flip_h, self.flip_v, self.invert):
+        for group in TOOL_GROUPS:
+            for tool in group:
+                tb.addAction(self.tools[tool])
+            tb.addSeparator()
+        for act in (self.fit, self.actual, self.rotate_cw, self.flip_h, self.flip_v, self.invert,
+                    self.scale_bar):
             tb.addAction(act)
         tb.addSeparator()
         tb.addAction(self.auto_window)
         button = QToolButton(tb)
         button.setText("Presets")
+        button.setIcon(icon("presets"))
         button.setToolTip("Window presets (1–9), auto window (W), image window (0)")
         button.setMenu(self.preset_menu)
         button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        button.setToolButtonStyle(tb.toolButtonStyle())
+        button.setIconSize(tb.iconSize())
+        tb.toolButtonStyleChanged.connect(button.setToolButtonStyle)
+        tb.iconSizeChanged.connect(button.setIconSize)
         tb.addWidget(button)
         tb.addAction(self.reset)
         tb.addSeparator()
@@ -232,6 +283,10 @@ class ViewerActions(QObject):
         self.tools[tool].setChecked(True)
         for vp in self.grid._all:
             vp.model.set_tool(tool)
+
+    def _set_scale_bar(self, on: bool) -> None:
+        for vp in self.grid._all:
+            vp.model.set_scale_bar(on)
 
     def _set_overlays(self, on: bool) -> None:
         for vp in self.grid._all:

@@ -22,17 +22,32 @@ def draw_reference_lines(p: QPainter, lines: list[ReferenceLine], rc_to_widget) 
     """Each line solid in its view's colour; a thick slab's faces dashed."""
     p.save()
     p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    dev = p.device()
+    dpr = dev.devicePixelRatioF() if dev is not None else 1.0
     for ref in lines:
         colour = slot_colour(ref.slot)
         pen = QPen(colour, 1.2)
         p.setPen(pen)
-        p.drawLine(QPointF(*rc_to_widget(ref.line[0])), QPointF(*rc_to_widget(ref.line[1])))
+        p.drawLine(*_crisp(rc_to_widget(ref.line[0]), rc_to_widget(ref.line[1]), dpr))
         pen.setStyle(Qt.PenStyle.DashLine)
         pen.setWidthF(1.0)
         p.setPen(pen)
         for a, b in ref.faces:
-            p.drawLine(QPointF(*rc_to_widget(a)), QPointF(*rc_to_widget(b)))
+            p.drawLine(*_crisp(rc_to_widget(a), rc_to_widget(b), dpr))
     p.restore()
+
+
+def _crisp(a, b, dpr: float) -> tuple[QPointF, QPointF]:
+    """A horizontal or vertical line moved (by under half a screen pixel) onto the middle
+    of a row or column of screen pixels, so it is drawn sharp rather than smeared over
+    two rows at half strength."""
+    (x0, y0), (x1, y1) = a, b
+    snap = lambda v: (round(v * dpr - 0.5) + 0.5) / dpr   # noqa: E731
+    if abs(y1 - y0) < 1e-6:
+        y0 = y1 = snap(y0)
+    elif abs(x1 - x0) < 1e-6:
+        x0 = x1 = snap(x0)
+    return QPointF(x0, y0), QPointF(x1, y1)
 
 
 def draw_cursor(p: QPainter, where: tuple[float, float]) -> None:

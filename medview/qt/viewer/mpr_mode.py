@@ -21,10 +21,11 @@ from medview.app.volume_job import build_volume
 from medview.core.imports import load
 from medview.qt.viewer.actions import ViewerActions
 from medview.qt.viewer.grid import ViewerGrid
+from medview.qt.viewer.icons import icon
 from medview.qt.viewer.linking import AREA, ViewerLinks
 from medview.qt.workers import Workers
 from medview.view.model import CROSSHAIR, POINTER, ROTATE_PLANE
-from medview.view.mpr_views import MprViews
+from medview.view.mpr_views import VIEWS, MprViews, views_of
 from medview.view.planes import MODE_NAMES
 
 MPR_KEY = "Ctrl+M"
@@ -98,6 +99,11 @@ class MprController(QObject):
         self.links.lines_action.setIconText("Ref Lines")
         self.links.sync_action.setIconText("Sync")
         self.reset_oblique_action.setIconText("Reset Oblique")
+        for act, name in ((self.mpr_action, "mpr"), (self.links.lines_action, "reference_lines"),
+                          (self.links.sync_action, "sync"),
+                          (self.reset_oblique_action, "reset_oblique")):
+            act.setIcon(icon(name))
+        self.reset_oblique_action.setToolTip("Put the oblique plane back to its start")
         for act in (self.mpr_action, self.crosshair_action, self.rotate_action,
                     self.links.lines_action, self.links.sync_action):
             tb.addAction(act)
@@ -164,9 +170,13 @@ class MprController(QObject):
 
     # ------------------------------------------------------------------ entering
 
-    def enter(self, series=None) -> bool:
+    def enter(self, series=None, planes=None) -> bool:
         """Build the volume of ``series`` (default: the active viewport's) in the pool and
-        show it; False (and the reason in the status bar) when it is not a volume."""
+        show it; False (and the reason in the status bar) when it is not a volume.
+
+        ``planes`` (a hanging protocol's cells): ``[(viewport, "axial" | "coronal" |
+        "sagittal")]`` to show in the grid as it is laid out, instead of the 2 × 2 layout;
+        viewports given something else during the build are left alone."""
         series = series if series is not None else self.grid.active.model.series
         reason = self.refusal(series)
         if reason is not None:
@@ -176,7 +186,7 @@ class MprController(QObject):
         self.message.emit(f"Building the volume of {series.title}…")
         self._job = self.workers.start(
             build_volume, series, on_progress=lambda p: self.progress.emit(*p),
-            on_return=lambda volume: self._show(volume, series),
+            on_return=lambda volume: self._show(volume, series, planes),
             on_error=lambda exc: self.message.emit(
                 "MPR unavailable: " + user_reason(exc, f"building the volume of {series.title}")),
             on_finished=self._built)
@@ -188,17 +198,28 @@ class MprController(QObject):
         self.progress.emit(0, 0)
         self.refresh()
 
-    def _show(self, volume, series) -> None:
+    def _show(self, volume, series, planes=None) -> None:
         grid = self.grid
+        if planes is not None:   # still showing the series' own images, as hung
+            planes = [(vp, kind) for vp, kind in planes if vp in grid.viewports
+                      and vp.model.series is series and vp.model.planes is None]
+            if not planes:
+                return
         self._before = (grid.layout_name, [(vp.model.series, vp.model.index) for vp in grid._all])
         for cine in grid.cines.values():
             cine.stop()
-        grid.set_layout("2x2")
-        self.views = MprViews(volume, series, [vp.model for vp in grid._all], self.links.cursor)
+        if planes is None:
+            grid.set_layout("2x2")
+            shown, views = grid.viewports, VIEWS
+        else:
+            shown, views = [vp for vp, _ in planes], views_of(kind for _, kind in planes)
+        self.views = MprViews(volume, series, [vp.model for vp in shown], self.links.cursor,
+                              views)
         self.links.cursor.move_to(self.views.anchor())
-        for vp in grid.viewports:
+        for vp in shown:
             vp.model.fit()
-        grid.set_active(grid._all[0])
+        if planes is None:
+            grid.set_active(grid._all[0])
         k, i, j = volume.spacing
         notes = "".join(f"; {note}" for note in volume.notes)
         self.message.emit(f"MPR of {series.title}: {volume.shape[0]} slices, voxels "

@@ -90,9 +90,10 @@ def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
 
 
 def draw_markers(p: QPainter, rect: QRectF, markers: Markers,
-                 cache: CornerCache | None = None, avoid: list[QRectF] = ()) -> None:
+                 cache: CornerCache | None = None, avoid: list[QRectF] = ()) -> list[QRectF]:
     """Draw the orientation letters at the middle of each edge of ``rect``; the top and
-    bottom ones move inwards past the corner text in ``avoid`` that would cover them."""
+    bottom ones move inwards past the corner text in ``avoid`` that would cover them.
+    Returns where each letter went."""
     font = QFont(p.font())
     font.setPointSizeF(max(8.5, font.pointSizeF()) + 2)
     font.setBold(True)
@@ -101,6 +102,7 @@ def draw_markers(p: QPainter, rect: QRectF, markers: Markers,
     cache = cache if cache is not None else CornerCache()
     m = 6.0
     cx, cy = rect.center().x(), rect.center().y()
+    drawn: list[QRectF] = []
     for text, edge in ((markers.left, "left"), (markers.right, "right"),
                        (markers.top, "top"), (markers.bottom, "bottom")):
         if not text:
@@ -114,6 +116,8 @@ def draw_markers(p: QPainter, rect: QRectF, markers: Markers,
             if edge in ("top", "bottom") and other.intersects(box):
                 box.moveTop(other.bottom() + 1 if edge == "top" else other.top() - h - 1)
         p.drawImage(box.topLeft(), img)
+        drawn.append(box)
+    return drawn
 
 
 def draw_centre_message(p: QPainter, rect: QRectF, text: str, colour: str = theme.TEXT_DIM) -> None:

@@ -31,6 +31,8 @@ from medview.qt.drop_paths import accept_url_drag, local_paths
 from medview.qt.viewer import annotation_painter as ap
 from medview.qt.viewer.overlay import CornerCache, draw_centre_message, draw_corners, draw_markers
 from medview.qt.viewer.surface import Surface
+from medview.qt.viewer.tool_input import ask_for_input
+from medview.qt.viewer.tool_overlays import draw_loupe, draw_scale_bar
 from medview.qt.workers import FrameLoader
 from medview.view.corners import view_corner_text
 from medview.view.frames import decoded
@@ -111,6 +113,8 @@ class Viewport(QWidget):
         ev.tool.connect(self._tool_changed)
         ev.layers.connect(self._layers_changed)
         ev.display_failed.connect(loader.signals.failed.emit)
+        # asked after the click that drew it has been handled, not inside it
+        ev.input.connect(lambda a: QTimer.singleShot(0, lambda: ask_for_input(self, a)))
         loader.decoded.connect(self._on_decoded)
         loader.failed.connect(self._on_decoded)
         self._sync_canvas()
@@ -133,7 +137,8 @@ class Viewport(QWidget):
         self._scaled_cache = None
 
     def _tool_changed(self) -> None:
-        self.setCursor(Qt.CursorShape.ArrowCursor if self.model.tool == POINTER
+        tool = self.model.tool
+        self.setCursor(Qt.CursorShape.ArrowCursor if tool == POINTER
                        else Qt.CursorShape.CrossCursor)
 
     def _layers_changed(self, name: str | None) -> None:
@@ -309,7 +314,12 @@ class Viewport(QWidget):
             corners = draw_corners(p, rect, text, self._corner_cache)
             markers = m.orientation_markers() if image is not None else None
             if markers is not None:
-                draw_markers(p, rect, markers, self._corner_cache, avoid=corners)
+                corners += draw_markers(p, rect, markers, self._corner_cache, avoid=corners)
+            bar = m.current_scale_bar() if image is not None else None
+            if bar is not None:
+                draw_scale_bar(p, rect, bar, avoid=corners)
+        if image is not None and border:   # the loupe is on screen only, never exported
+            self._draw_loupe(p)
         if border:
             self._draw_border(p, rect)
 
@@ -388,22 +398,32 @@ class Viewport(QWidget):
     def _draw_annotations(self, p: QPainter) -> None:
         m = self.model
         f = m.frame
+        bounds = QRectF(0, 0, self.width(), self.height())
         labels: list = []
         for a in m.annotations.on(f.key):
             ap.draw_annotation(p, a, self.rc_to_widget, a.label(f), selected=a is m.selected,
-                               labels=labels)
-        ap.draw_labels(p, labels)
+                               labels=labels, guides=m.guides(a))
+        ap.draw_labels(p, labels, bounds)
         draft = m.draft
         if draft is not None:
             hover = self.gestures.hover
             preview = QPointF(*hover) if hover is not None else None
             label = ""
             if hover is not None and len(draft.points) + 1 >= 2:
-                tmp = Annotation(draft.kind, draft.points + [m.widget_to_rc(hover)])
+                tmp = Annotation(draft.kind, draft.points + [m.widget_to_rc(hover)],
+                                 calibration=draft.calibration)
                 if tmp.complete:
                     label = tmp.label(f)
             ap.draw_annotation(p, draft, self.rc_to_widget, label, selected=False,
-                               preview=preview)
+                               preview=preview, bounds=bounds)
+
+    def _draw_loupe(self, p: QPainter) -> None:
+        loupe = self.model.loupe(self.gestures.hover)
+        image = self.render_image() if loupe is not None else None
+        if image is not None:
+            cols, rows = self.model.image_size()
+            draw_loupe(p, loupe, to_qtransform(loupe.transform), image,
+                       QRectF(0, 0, cols, rows), self.smooth)
 
     def grab_view(self, overlays: bool = True, annotations: bool = True,
                   anonymous: bool = False) -> QImage:
@@ -489,6 +509,8 @@ class Viewport(QWidget):
             m.set_index(m.count - 1)
         elif key == Qt.Key.Key_Escape:
             handled = self.gestures.escape()
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            handled = self.gestures.finish()
         elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and m.selected is not None:
             m.delete_selected()
         else:

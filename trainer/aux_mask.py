@@ -1,0 +1,125 @@
+"""Masks of a classification data set as an auxiliary target while training.
+
+A labels CSV may name a lesion mask per image (``mask`` column). The classifier then
+learns with a second, small output: a 1×1 convolution on its last feature map (the one
+the head pools), trained to mark the feature-map cells that hold lesion pixels (binary
+cross-entropy + soft Dice, weighted by the job's ``mask_weight``). It teaches the
+features where the finding is, which a few hundred image labels alone teach slowly; the
+class activation map then points at the lesion too. The extra convolution lives outside
+the classifier: the exported model is the plain classifier, with the same manifest and
+tensors as without masks.
+
+An image without a mask is left out of the auxiliary loss, except in a binary task an
+image of the negative class (``normal``, …), which shows no lesion by definition and
+counts as an empty mask. Mask values: 0 background, 1 lesion,
+:data:`trainer.data.UNKNOWN_MASK` no mask.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainer.data import UNKNOWN_MASK as UNKNOWN
+from trainer.losses import BinarySegmentationLoss
+
+__all__ = ["uses_masks", "empty_is_background", "feature_layer", "AuxModel", "AuxLoss"]
+
+def uses_masks(job, ds) -> bool:
+    """Whether the run trains with the auxiliary mask loss."""
+    return ds.task == "classification" and ds.summary.n_masks > 0 and job.mask_weight > 0
+
+
+def empty_is_background(ds, pos: int | None) -> list[bool]:
+    """Per class: whether an image of it without a mask counts as an empty mask (the
+    negative class of a binary task), else unknown."""
+    if pos is None or len(ds.classes) != 2:
+        return [False] * len(ds.classes)
+    return [i != pos for i in range(len(ds.classes))]
+
+
+def feature_layer(module, channels: int, size: tuple[int, int]) -> tuple[str, int]:
+    """The top-level child whose output is the last spatial feature map (before pooling).
+
+    Found by running one grey image through the network in eval mode and watching the
+    outputs of its top-level children: the last 4-D output larger than 1×1.
+
+    Returns
+    -------
+    name, channels : str, int
+
+    Raises
+    ------
+    ValueError
+        If no child produces a spatial feature map.
+    """
+    seen: list[tuple[str, int]] = []
+    hooks = [child.register_forward_hook(
+        lambda _m, _i, out, n=name: seen.append((n, out.shape[1]))
+        if isinstance(out, torch.Tensor) and out.ndim == 4 and out.shape[2] * out.shape[3] > 1 else None)
+        for name, child in module.named_children()]
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            module(torch.zeros((1, channels) + tuple(size), device=next(module.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+        module.train(was_training)
+    if not seen:
+        raise ValueError("the network has no spatial feature map to attach a mask output to")
+    return seen[-1]
+
+
+class AuxModel(nn.Module):
+    """The classifier plus a 1×1 convolution on its last feature map.
+
+    ``forward`` returns ``(class logits, mask logits)``; ``net`` alone stays the plain
+    classifier (validation, export).
+    """
+
+    def __init__(self, net: nn.Module, layer: str, channels: int) -> None:
+        super().__init__()
+        self.net = net
+        self.aux = nn.Conv2d(channels, 1, kernel_size=1)
+        self._features: torch.Tensor | None = None
+        self._hook = getattr(net, layer).register_forward_hook(self._keep)
+
+    def _keep(self, _module, _inputs, output) -> None:
+        if self.net.training:  # not while the classifier alone is validated
+            self._features = output
+
+    def forward(self, x: torch.Tensor):
+        logits = self.net(x)
+        features, self._features = self._features, None
+        return logits, self.aux(features)
+
+    def remove(self) -> None:
+        """Detach the hook from the classifier (after training)."""
+        self._hook.remove()
+
+
+class AuxLoss(nn.Module):
+    """The classification loss + ``weight`` × (BCE + soft Dice) of the mask output.
+
+    The mask is max-pooled to the feature map's grid (a cell is positive when any of its
+    pixels is lesion); images whose mask is unknown (:data:`trainer.data.UNKNOWN_MASK`) are
+    left out.
+    """
+
+    def __init__(self, base: nn.Module, weight: float) -> None:
+        super().__init__()
+        self.base, self.weight = base, float(weight)
+        self.seg = BinarySegmentationLoss()
+
+    def forward(self, outputs, target: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        logits, aux = outputs
+        loss = self.base(logits, target)
+        known = ~(masks == UNKNOWN).flatten(1).any(dim=1)
+        if not bool(known.any()):
+            return loss
+        lesion = (masks[known] == 1).to(aux.dtype).unsqueeze(1)
+        cells = F.adaptive_max_pool2d(lesion, aux.shape[2:]).squeeze(1)
+        return loss + self.weight * self.seg(aux[known], cells)

@@ -1,0 +1,329 @@
+"""The recipe: the training settings a job leaves out, chosen from the data set's
+fingerprint (:mod:`trainer.fingerprint`), the machine's measured speed and the time
+budget, so a job giving only ``dataset`` and ``model`` learns on a clinic's few hundred
+images. Any field the job sets wins; ``job.resolved.json``, the ``recipe`` log line, the
+``job_started`` event and the model card say what was chosen and why.
+
+Rules (``trainer/JOBS.md``, "The recipe"):
+
+* **input size** (architecture jobs): the small objects of the masks (25th percentile of
+  their diameters) should span :data:`OBJECT_PX` input pixels (16 to classify, 24 to
+  outline); without masks 224
+  (classification) or 256 (segmentation); never above the images' own size, within
+  :data:`MIN_SIZE` … :data:`MAX_SIZE`; lowered by steps when the budget would allow fewer
+  than :data:`MIN_EPOCHS` epochs at that size.
+* **augmentation**: stronger the fewer images the rarest class has (:data:`AUGMENT_LEVELS`).
+* **batch size**: 8 below 64 training images (more steps per epoch), else 16.
+* **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD).
+* **freezing**: only a short head warm-up (:data:`HEAD_WARMUP_EPOCHS`, at most half of the
+  epochs) when starting from trained weights; never from random weights, never the whole
+  run.
+* **epochs**: as many as fit the budget (measured speed, preparation already spent, the
+  end of the run reserved), at most :data:`MAX_EPOCHS`; a linear learning-rate warm-up of
+  5 % of them (random start) and a cosine decay over the rest; no early stopping: with a
+  few dozen validation images an early best epoch is often luck (measured: runs stopped
+  at a third of their budget on a lucky second epoch), and the late epochs of a cosine
+  schedule are usually its best. The loop re-plans with the epoch times it measures.
+* **start check** (``compare_with_scratch``, default with the quick preset): a start from
+  trained weights is also trained from random weights, each in half of the training
+  time; the better on validation is kept (:mod:`trainer.start_check`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from trainer.config import AugmentSpec, Job
+from trainer.fingerprint import Fingerprint
+
+__all__ = ["Recipe", "choose", "plan_epochs", "measure_speed", "epoch_seconds", "starts_trained",
+           "smaller_size", "OBJECT_PX", "MIN_SIZE", "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS",
+           "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
+
+#: Input pixels the small objects (25th percentile diameter) should span: enough to be
+#: seen (classification), more to draw their outline (segmentation, scored by Dice).
+OBJECT_PX = {"classification": 16, "segmentation": 24}
+#: Input sizes the recipe chooses between (square, multiples of 32).
+MIN_SIZE = 128
+MAX_SIZE = {"classification": 384, "segmentation": 512}
+DEFAULT_SIZE = {"classification": 224, "segmentation": 256}
+#: Fewest epochs worth training: below, the input size is lowered to fit more.
+MIN_EPOCHS = 20
+#: Most epochs a budget buys (the rest of the time is not spent).
+MAX_EPOCHS = 300
+#: Epochs of head warm-up (backbone frozen) after a start from trained weights.
+HEAD_WARMUP_EPOCHS = 2
+#: (at most this many images in the rarest class, augmentation): stronger for fewer.
+AUGMENT_LEVELS = (
+    (50, "strong", AugmentSpec(flip=True, vflip=False, rotate=20.0, scale=0.2, brightness=0.2, contrast=0.2)),
+    (300, "medium", AugmentSpec(flip=True, vflip=False, rotate=15.0, scale=0.15, brightness=0.15, contrast=0.15)),
+    (math.inf, "standard", AugmentSpec()),
+)
+#: Inference runs about this many times faster than a training step (no backward pass).
+EVAL_SPEEDUP = 3.0
+
+
+@dataclass
+class Recipe:
+    """What the recipe chose, and why.
+
+    Attributes
+    ----------
+    fingerprint : Fingerprint
+    given : list of str
+        Fields the job set (kept as they are).
+    chosen : dict
+        Field → value the recipe chose.
+    reasons : dict
+        Field → one phrase saying why.
+    speed : float or None
+        Training images per second measured at the chosen input size.
+    overhead_s : float
+        Estimated seconds per epoch for checkpoints.
+    arms : int
+        Trainings of the run: 2 with the start check, else 1.
+    scratch : dict
+        The start check's second training: its planned fields.
+    """
+
+    fingerprint: Fingerprint
+    given: list[str] = field(default_factory=list)
+    chosen: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    speed: float | None = None
+    overhead_s: float = 0.0
+    arms: int = 1
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+    def choose(self, name: str, value: Any, reason: str) -> Any:
+        """Record a choice; returns ``value``."""
+        self.chosen[name], self.reasons[name] = value, reason
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``recipe`` in ``job.resolved.json``, the ``job_started`` event, the report)."""
+        data = {"fingerprint": self.fingerprint.to_dict(),
+                "chosen": {k: _plain(v) for k, v in self.chosen.items()}, "reasons": dict(self.reasons),
+                "given": list(self.given), "speed_images_per_s": self.speed, "arms": self.arms}
+        if self.scratch:
+            data["random_start"] = {k: _plain(v) for k, v in self.scratch.items()}
+        return data
+
+    def describe(self) -> str:
+        """One line: each choice with its reason, then the fields kept and the fingerprint."""
+        parts = [f"{k} {_short(v)} ({self.reasons[k]})" for k, v in self.chosen.items()]
+        given = f"; kept from the job: {', '.join(self.given)}" if self.given else ""
+        speed = f"; {self.speed:.0f} training images/s" if self.speed else ""
+        return (f"recipe: {'; '.join(parts) or 'nothing to choose'}{given}{speed}. Data: "
+                f"{self.fingerprint.describe()}")
+
+
+def starts_trained(job: Job) -> bool:
+    """Whether the network starts from trained weights (a base model, a weights file or a
+    pretrained backbone)."""
+    m = job.model
+    return bool(m.base or m.weights or getattr(m, "backbone", None))
+
+
+def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
+    """The settings that depend on the data only: input size, augmentation, batch size,
+    learning rate, the freezing policy, early stopping and the start check.
+
+    Parameters
+    ----------
+    job : Job
+        As parsed: ``None`` marks a field the recipe chooses.
+    fp : Fingerprint
+    n_train : int
+        Images in the training part.
+
+    Returns
+    -------
+    job : Job
+        With those fields filled in (epochs and what depends on them: :func:`plan_epochs`).
+    recipe : Recipe
+    """
+    r = Recipe(fp, given=_given(job))
+    trained = starts_trained(job)
+    changes: dict[str, Any] = {}
+    if job.input_size is None and job.model.architecture:
+        size, why = _input_size(fp)
+        changes["input_size"] = r.choose("input_size", (size, size), why)
+    if job.augment is None:
+        level, spec, why = _augment(fp)
+        changes["augment"] = r.choose("augment", spec, f"{level}: {why}")
+    if job.batch_size is None:
+        bs = 8 if n_train < 64 else 16
+        changes["batch_size"] = r.choose("batch_size", bs, f"{n_train} training images")
+    if job.lr is None:
+        lr = 1e-2 if job.optimizer == "sgd" else 1e-3
+        changes["lr"] = r.choose("lr", lr, f"{job.optimizer}")
+    if job.freeze_epochs is None:
+        freeze = _head_warmup(job.epochs) if trained else 0
+        changes["freeze_epochs"] = r.choose(
+            "freeze_epochs", freeze, "head warm-up on trained weights, then everything learns" if trained
+            else "random weights: everything learns from the start")
+    if job.early_stopping is None:
+        changes["early_stopping"] = r.choose("early_stopping", 0, "off: the epochs or the budget end the run")
+    if job.compare_with_scratch and trained:
+        r.arms = 2
+        r.choose("compare_with_scratch", True, "trained start checked against random weights, "
+                                               "the better on validation kept")
+    return replace(job, **changes), r
+
+
+def plan_epochs(job: Job, r: Recipe, seconds: float | None, epoch_s: float | None,
+                trained: bool | None = None) -> Job:
+    """Epochs (when the job leaves them out) and what follows from them: the learning-rate
+    warm-up and the length of the head warm-up.
+
+    Parameters
+    ----------
+    job : Job
+        From :func:`choose`.
+    r : Recipe
+        Receives the choices.
+    seconds : float or None
+        Training time of one arm (None: no budget).
+    epoch_s : float or None
+        Estimated seconds per epoch.
+    trained : bool, optional
+        Whether the network starts from trained weights (default: as the job says).
+    """
+    changes: dict[str, Any] = {}
+    epochs = job.epochs
+    if epochs is None:
+        if seconds is None or not epoch_s:
+            epochs = r.choose("epochs", 30, "no time budget")
+        else:
+            fit = int(seconds // epoch_s)
+            epochs = r.choose("epochs", max(1, min(MAX_EPOCHS, fit)),
+                              f"{fit} epochs of ~{epoch_s:.1f} s fit in {seconds / 60:.1f} min"
+                              + (f", at most {MAX_EPOCHS}" if fit > MAX_EPOCHS else ""))
+        changes["epochs"] = epochs
+    if "freeze_epochs" in r.chosen and job.freeze_epochs > _head_warmup(epochs):
+        changes["freeze_epochs"] = r.choose("freeze_epochs", _head_warmup(epochs),
+                                            "head warm-up of at most half the epochs")
+    if job.warmup_epochs is None:
+        trained = starts_trained(job) if trained is None else trained
+        warm = 0 if trained or epochs < 10 else min(5, max(1, round(0.05 * epochs)))
+        changes["warmup_epochs"] = r.choose(
+            "warmup_epochs", warm, "trained start: the head warm-up serves" if trained else
+            ("too few epochs" if epochs < 10 else "5 % of the epochs"))
+    return replace(job, **changes)
+
+
+def _head_warmup(epochs: int | None) -> int:
+    """Epochs of head warm-up: :data:`HEAD_WARMUP_EPOCHS`, at most half of ``epochs``."""
+    return HEAD_WARMUP_EPOCHS if epochs is None else min(HEAD_WARMUP_EPOCHS, epochs // 2)
+
+
+def epoch_seconds(speed: float, n_train: int, n_val: int, overhead_s: float = 0.0) -> float:
+    """Estimated seconds of one epoch: training, validation, checkpoints."""
+    return n_train / speed + n_val / (speed * EVAL_SPEEDUP) + overhead_s
+
+
+def smaller_size(size: int) -> int:
+    """The next input size down (¾, a multiple of 32, at least :data:`MIN_SIZE`)."""
+    return max(MIN_SIZE, int(size * 0.75) // 32 * 32)
+
+
+def measure_speed(module, input_shape: tuple[int, int, int], batch: int, device, steps: int = 2) -> float:
+    """Training images per second of ``module`` (forward and backward) on random input.
+
+    The weights and BatchNorm statistics are restored afterwards; no optimiser step is
+    taken. One untimed step first (allocation, kernel choice).
+    """
+    import torch
+
+    saved = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    was_training = module.training
+    module.train()
+    # its own generator: measuring must not change the run's random numbers
+    x = torch.randn((max(2, batch),) + tuple(input_shape), generator=torch.Generator().manual_seed(0)).to(device)
+    try:
+        for i in range(steps + 1):
+            if i == 1:
+                _sync(device)
+                t0 = time.perf_counter()
+            out = module(x)
+            out.float().mean().backward()
+            module.zero_grad(set_to_none=True)
+        _sync(device)
+        seconds = time.perf_counter() - t0
+    finally:
+        module.load_state_dict(saved)
+        module.train(was_training)
+    return steps * len(x) / max(seconds, 1e-6)
+
+
+def _sync(device) -> None:
+    if getattr(device, "type", "cpu") == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def _input_size(fp: Fingerprint) -> tuple[int, str]:
+    default = DEFAULT_SIZE[fp.task]
+    native = max(fp.image_size) if fp.image_size else None
+    cap = MAX_SIZE[fp.task]
+    if native:
+        cap = min(cap, max(MIN_SIZE, _up32(native)))
+    if fp.objects is None:
+        size = min(default, cap)
+        why = "no masks to measure objects: the usual size" + (
+            f", at most the images' {native} px" if size < default else "")
+        return size, why
+    px = OBJECT_PX[fp.task]
+    want = _up32(px / max(fp.objects.small, 1e-6))
+    size = min(max(want, MIN_SIZE), cap)
+    why = (f"small objects are {fp.objects.small:.1%} of the image side: {px} px need {want} px"
+           + (f", kept within {MIN_SIZE}..{cap}" if size != want else ""))
+    return size, why
+
+
+def _augment(fp: Fingerprint) -> tuple[str, AugmentSpec, str]:
+    n = fp.smallest_class
+    for limit, level, spec in AUGMENT_LEVELS:
+        if n <= limit:
+            what = "images in the rarest class" if fp.task == "classification" else "images with the rarest class"
+            return level, spec, f"{n} {what}"
+    raise AssertionError("AUGMENT_LEVELS ends with infinity")
+
+
+def _given(job: Job) -> list[str]:
+    names = ("input_size", "augment", "batch_size", "lr", "epochs", "freeze_epochs", "warmup_epochs",
+             "early_stopping")
+    given = [n for n in names if getattr(job, n) is not None]
+    if job.model.base:
+        given = [n for n in given if n != "input_size"] + ["input_size (the base model's)"]
+    return given
+
+
+def _up32(v: float) -> int:
+    return int(math.ceil(v / 32.0) * 32)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, AugmentSpec):
+        from dataclasses import asdict
+
+        return asdict(v)
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, AugmentSpec):
+        return (f"rotate ±{v.rotate:g}°, scale ±{v.scale:g}, brightness ±{v.brightness:g}, "
+                f"contrast ±{v.contrast:g}{', flip' if v.flip else ''}")
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == v[1]:
+        return f"{v[0]} px"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
