@@ -20,7 +20,7 @@ from trainer.checkpoints import (BEST_NAME, CHECKPOINT_FORMAT, LAST_NAME, load_c
                                  save_checkpoint)
 from trainer.errors import JobFailed, one_line, write_or_fail
 
-__all__ = ["find_checkpoint", "restore", "save_best", "save_last"]
+__all__ = ["find_checkpoint", "restore", "resume_point", "save_best", "save_last"]
 
 
 def find_checkpoint(run_dir: Path, ckpt_dir: Path, split_path: Path, resume: bool, dist, sink) -> dict | None:
@@ -63,8 +63,6 @@ def restore(t, state: dict) -> None:
     JobFailed
         If the checkpoint was made for another model or does not fit this job.
     """
-    import torch
-
     saved = json.loads(state.get("manifest", "{}"))
     mine = json.loads(json.dumps(t.manifest.to_dict()))
     for key in ("task", "architecture", "classes", "input"):
@@ -85,18 +83,7 @@ def restore(t, state: dict) -> None:
     t.bad_epochs = int(state.get("bad_epochs", 0))
     if t.pace.adaptive and state.get("epochs"):
         t.epochs = int(state["epochs"])  # as re-planned for the budget
-    if "torch_rng" in state:
-        torch.set_rng_state(state["torch_rng"])
-    epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
-    same_layout = (state.get("world") == t.dist.world and state.get("batch_size") == t.per_rank_batch)
-    if batch and same_layout:
-        t.start_epoch, t.skip_batches = epoch, batch
-        t.partial = (float(state.get("loss_sum", 0.0)), int(state.get("seen", 0)))
-    elif batch:
-        t.sink.log("info", f"epoch {epoch} restarts from its first batch (the process layout changed)")
-        t.start_epoch = epoch
-    else:
-        t.start_epoch = epoch + 1
+    t.start_epoch, t.skip_batches, t.partial = resume_point(state, t.dist.world, t.per_rank_batch, t.sink)
     if state.get("stopped_early"):
         t.stopped_early = True
         t.start_epoch = t.epochs + 1  # early stopping or the budget ended the training: only the end remains
@@ -145,3 +132,28 @@ def save_last(t, epoch: int, batch: int, loss_sum: float = 0.0, seen: int = 0,
     if announce:
         t.sink.emit(ev.CheckpointSaved(job=t.job_id, path=str(path), epoch=epoch, metric=None,
                                        metric_name=None))
+
+
+def resume_point(state: dict, world: int, per_rank_batch: int, sink) -> tuple[int, int, tuple[float, int]]:
+    """Where a run goes on from a ``last.pt`` state, and restores its random generator.
+
+    Returns
+    -------
+    start_epoch : int
+    skip : int
+        Batches of ``start_epoch`` already done (0: start it from its first batch; also
+        when the processes or the batch size changed, which the log says).
+    partial : (float, int)
+        Loss sum and images seen in those batches.
+    """
+    import torch
+
+    if "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
+    epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
+    if not batch:
+        return epoch + 1, 0, (0.0, 0)
+    if state.get("world") == world and state.get("batch_size") == per_rank_batch:
+        return epoch, batch, (float(state.get("loss_sum", 0.0)), int(state.get("seen", 0)))
+    sink.log("info", f"epoch {epoch} restarts from its first batch (the process layout changed)")
+    return epoch, 0, (0.0, 0)

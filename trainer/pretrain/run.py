@@ -35,6 +35,7 @@ from trainer.pretrain.register import RESULT_DIR
 from trainer.pretrain.schedule import learning_rate, progress, target_momentum
 from trainer.pretrain.ssl import METHOD_DEFAULTS, build_ssl, trunk_state
 from trainer.pretrain.views import ViewSpec, random_view, view_boxes
+from trainer.resume import resume_point
 
 __all__ = ["pretrain", "Pretraining", "ViewPairs", "Result", "backbone_manifest", "view_manifest",
            "autocast_dtype", "write_result",
@@ -397,18 +398,8 @@ class Pretraining:
         self.history = list(state.get("history", []))
         self.step, self.elapsed_s = int(state.get("step", 0)), float(state.get("elapsed_s", 0.0))
         self.finished = bool(state.get("finished"))
-        if "torch_rng" in state:
-            torch.set_rng_state(state["torch_rng"])
-        epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
-        same = state.get("world") == self.dist.world and state.get("batch_size") == self.per_rank_batch
-        if batch and same:
-            self.start_epoch, self.skip = epoch, batch
-            self.partial = (float(state.get("loss_sum", 0.0)), int(state.get("seen", 0)))
-        elif batch:
-            self.sink.log("info", f"epoch {epoch} restarts from its first batch (the process layout changed)")
-            self.start_epoch = epoch
-        else:
-            self.start_epoch = epoch + 1
+        self.start_epoch, self.skip, self.partial = resume_point(
+            state, self.dist.world, self.per_rank_batch, self.sink)
 
 
 # ----------------------------------------------------------------------- the result
