@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
+from medview.core.json_fields import Fields, did_you_mean, is_number
 from medview.inference.scope import IntendedInput
-from trainer.job_common import DEVICES, JobError, default_version
+from trainer.job_common import DEVICES, JobError, default_version, input_size
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
@@ -474,15 +474,7 @@ def _input(top: Fields, model: ModelSpec) -> tuple[tuple[int, int] | None, int |
     if model.base and sec.data:
         top.fail("input", "a registered base model keeps its own input size and channels; remove "
                           "this field")
-    size = sec.get("size", None)
-    if size is not None:
-        if is_int(size):
-            size = [size, size]
-        if not isinstance(size, list) or len(size) != 2 or not all(is_int(v) for v in size):
-            sec.fail("size", "must be an integer or two integers [height, width]")
-        if min(size) < 32 or max(size) > 2048:
-            sec.fail("size", f"{size[0]}x{size[1]} is outside 32..2048 pixels")
-        size = (int(size[0]), int(size[1]))
+    size = input_size(sec, None, maximum=2048)
     channels = sec.integer("channels", default=None)
     if channels is not None and channels not in (1, 3):
         sec.fail("channels", f"must be 1 (grey) or 3 (RGB), got {channels}")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime
 
-__all__ = ["JobError", "DEVICES", "default_version", "SPLIT_NAME", "RESOLVED_NAME", "EVENTS_NAME",
+from medview.core.json_fields import is_int
+
+__all__ = ["JobError", "DEVICES", "default_version", "input_size", "SPLIT_NAME", "RESOLVED_NAME", "EVENTS_NAME",
            "MODEL_DIR", "CHECKPOINT_DIR"]
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -33,3 +35,18 @@ class JobError(ValueError):
 def default_version() -> str:
     """A version that sorts after earlier trainings: ``YYYY.MM.DD-HHMMSS`` (local time)."""
     return datetime.datetime.now().strftime("%Y.%m.%d-%H%M%S")
+
+
+def input_size(sec, default, maximum: int) -> tuple[int, int] | None:
+    """The ``size`` field of a job's ``input`` section: one integer or ``[height, width]``,
+    each 32..``maximum`` pixels (``sec`` is a :class:`~medview.core.json_fields.Fields`)."""
+    size = sec.get("size", default)
+    if size is None:
+        return None
+    if is_int(size):
+        size = [size, size]
+    if not isinstance(size, list) or len(size) != 2 or not all(is_int(v) for v in size):
+        sec.fail("size", "must be an integer or two integers [height, width]")
+    if min(size) < 32 or max(size) > maximum:
+        sec.fail("size", f"{size[0]}x{size[1]} is outside 32..{maximum} pixels")
+    return int(size[0]), int(size[1])

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medview.core.json_fields import Fields, did_you_mean, is_int, is_number
+from medview.core.json_fields import Fields, did_you_mean, is_number
 from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
-from trainer.job_common import DEVICES, JobError, default_version
+from trainer.job_common import DEVICES, JobError, default_version, input_size
 
 __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES", "parse_pretrain_job",
            "is_pretrain"]
@@ -196,14 +196,7 @@ def _architecture(top: Fields) -> str:
 def _input(top: Fields) -> tuple[int, int]:
     sec = top.section("input", optional=True)
     sec.only(("size",))
-    size = sec.get("size", 128)
-    if is_int(size):
-        size = [size, size]
-    if not isinstance(size, list) or len(size) != 2 or not all(is_int(v) for v in size):
-        sec.fail("size", "must be an integer or two integers [height, width]")
-    if min(size) < 32 or max(size) > 1024:
-        sec.fail("size", f"{size[0]}x{size[1]} is outside 32..1024 pixels")
-    return int(size[0]), int(size[1])
+    return input_size(sec, 128, maximum=1024)
 
 
 def _views(top: Fields, size: tuple[int, int]) -> tuple[int, tuple[float, float]]:
