@@ -1,4 +1,5 @@
-"""Fuzz ``medview export`` and ``medview info`` with seeded mutants of real DICOM files.
+"""Fuzz ``medview export``, ``medview info`` and ``medview sr show`` with seeded mutants of
+real DICOM files.
 
 Each mutant runs through the real CLI (``medview.cli.main``) in a child process
 with a hard timeout and an address-space cap; the table counts each outcome per
@@ -44,7 +45,7 @@ TRACEBACK, SIGNAL, SLOW, BIG, NOISE = ("traceback", "killed by signal", "over ti
                                        "peak RSS over limit", "other (exit/stderr not clean)")
 OUTCOMES = (RENDERED, REFUSED, TRACEBACK, SIGNAL, SLOW, BIG, NOISE)
 FAILURES = OUTCOMES[2:]
-COMMANDS = ("export", "info")
+COMMANDS = ("export", "info", "sr")
 
 # Corpus: small real files, every transfer syntax the test data has, plus palette,
 # enhanced multi-frame (per-frame functional groups), multi-frame and a file without meta.
@@ -64,6 +65,7 @@ CORPUS_NAMES = (
     "SC_rgb_rle.dcm", "rtdose_rle_1frame.dcm", "SC_rgb_rle_16bit_2frame.dcm",  # RLE
     "OBXXXX1A_rle.dcm",                                                   # RLE palette
     "OT-PAL-8-face.dcm",                                                  # no file meta
+    "test-SR.dcm", "reportsi.dcm",                                        # structured reports
 )
 
 SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99",
@@ -121,11 +123,30 @@ class Source:
     elements: list[Element] = field(default_factory=list)
 
 
-def corpus_paths() -> list[Path]:
+def corpus_paths(work: Path) -> list[Path]:
+    """The corpus files, and an SR measurement report and key-object document that medview
+    writes into ``work`` (pydicom's SR files are not of the kinds ``sr show`` reads)."""
     from tests.datafiles import all_real_files
 
     by_name = {p.name: p for p in all_real_files()}
-    return [by_name[n] for n in CORPUS_NAMES if n in by_name]
+    return [by_name[n] for n in CORPUS_NAMES if n in by_name] + medview_documents(work)
+
+
+def medview_documents(work: Path) -> list[Path]:
+    """A TID 1500 report (a length, a rectangle, an angle) and a key object selection."""
+    from medview.core.annotations import ANGLE, LENGTH, RECT, Annotation
+    from medview.core.sr.key_objects import write_key_object_selection
+    from medview.core.sr.measurement_report import write_measurement_report
+    from tests.study_files import frame_of, one_study, open_study
+
+    study = open_study(one_study(work / "study"))
+    ct, mr = frame_of(study, "CT_small.dcm"), frame_of(study, "MR_small.dcm")
+    items = [(ct, Annotation(LENGTH, [(10.0, 20.0), (90.0, 100.0)])),
+             (ct, Annotation(RECT, [(30.0, 30.0), (60.0, 70.0)])),
+             (mr, Annotation(ANGLE, [(5.0, 5.0), (30.0, 30.0), (5.0, 55.0)]))]
+    report = write_measurement_report(items, work / "sr.dcm").path
+    keys = write_key_object_selection([ct, mr], work / "ko.dcm").path
+    return [Path(report), Path(keys)]
 
 
 def load_source(path: Path) -> Source:
@@ -316,10 +337,11 @@ def prepare_parent() -> None:
     import medview.cli  # noqa: F401
     import medview.commands.export  # noqa: F401
     import medview.commands.info  # noqa: F401
+    import medview.commands.sr  # noqa: F401
     import numpy  # noqa: F401
     import PIL.Image  # noqa: F401
     import pydicom.pixels  # noqa: F401
-    for mod in ("openjpeg", "rle", "gdcm", "pylibjpeg", "jpeg_ls", "pydicom.pixels.decoders"):
+    for mod in ("openjpeg", "rle", "gdcm", "pylibjpeg", "jpeg_ls", "pydicom.pixels.decoders", "highdicom"):
         try:
             __import__(mod)
         except Exception:
@@ -327,7 +349,8 @@ def prepare_parent() -> None:
 
 
 def argv_for(command: str, mutant: Path, png: Path) -> list[str]:
-    return ["export", str(mutant), str(png)] if command == "export" else ["info", str(mutant)]
+    return {"export": ["export", str(mutant), str(png)], "info": ["info", str(mutant)],
+            "sr": ["sr", "show", str(mutant)]}[command]
 
 
 def start(argv: list[str], err_path: Path, mem_bytes: int, use_exec: bool) -> int:
@@ -439,10 +462,10 @@ def fuzz(n: int, seed: int, jobs: int = 1, timeout: float = 10.0, mem_gb: float 
          start_index: int = 0, progress: bool = True) -> Tally:
     """Run ``n`` mutants and tally outcomes (see the module docstring)."""
     prepare_parent()
-    sources = [load_source(p) for p in corpus_paths()]
+    work = Path(tempfile.mkdtemp(prefix="medview-fuzz-"))
+    sources = [load_source(p) for p in corpus_paths(work)]
     tally = Tally()
     mem_bytes = int(mem_gb * (1 << 30))
-    work = Path(tempfile.mkdtemp(prefix="medview-fuzz-"))
     try:
         pending = [(i, c) for i in range(start_index, start_index + n) for c in COMMANDS]
         mutants: dict[int, tuple[Path, bytes, str, Source, list[str]]] = {}
@@ -524,9 +547,9 @@ def _note(seed: int, index: int, src: Source, how: str, run: Run, outcome: str) 
 
 
 def table(tally: Tally, n: int) -> str:
-    lines = ["| outcome | export | info |", "|---|---|---|"]
+    lines = ["| outcome | " + " | ".join(COMMANDS) + " |", "|---" * (len(COMMANDS) + 1) + "|"]
     for outcome in OUTCOMES:
-        lines.append(f"| {outcome} | {tally.counts['export'][outcome]} | {tally.counts['info'][outcome]} |")
+        lines.append(f"| {outcome} | " + " | ".join(str(tally.counts[c][outcome]) for c in COMMANDS) + " |")
     lines.append(f"\n{n} mutants, {tally.failed_mutants} with at least one failure; "
                  f"{len(tally.signatures)} failure signatures; slowest run {tally.max_seconds:.1f} s, "
                  f"largest peak RSS {tally.max_rss_mb:.0f} MB")

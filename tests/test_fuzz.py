@@ -1,8 +1,8 @@
 """A seeded subset of scripts/fuzz.py: mutants of real files through the real CLI.
 
-Every mutant runs ``medview export`` and ``medview info`` in a child process with
-a timeout and a memory cap; none may crash, hang, exhaust memory, print a
-traceback or let a native library's messages through. The full run (10,000
+Every mutant runs ``medview export``, ``medview info`` and ``medview sr show`` in a
+child process with a timeout and a memory cap; none may crash, hang, exhaust memory,
+print a traceback or let a native library's messages through. The full run (10,000
 mutants, the table in the issue) is ``python scripts/fuzz.py``.
 """
 

@@ -163,7 +163,8 @@ def test_a_folder_of_seeded_fuzz_mutants_beside_good_files(qtbot, window, tmp_pa
     """scripts/fuzz.py's mutants 0-29 of seed 5, each in its own series, opened with a good
     CT series: every frame of every series is shown or says why not, and the CT still shows."""
     fuzz = _fuzz_module()
-    sources = [fuzz.load_source(p) for p in fuzz.corpus_paths()]
+    (tmp_path / "documents").mkdir()
+    sources = [fuzz.load_source(p) for p in fuzz.corpus_paths(tmp_path / "documents")]
     folder = tmp_path / "mutants"
     shutil.copytree(ct_folder, folder / "good_ct")
     for i in range(30):
