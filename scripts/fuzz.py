@@ -46,6 +46,8 @@ TRACEBACK, SIGNAL, SLOW, BIG, NOISE = ("traceback", "killed by signal", "over ti
 OUTCOMES = (RENDERED, REFUSED, TRACEBACK, SIGNAL, SLOW, BIG, NOISE)
 FAILURES = OUTCOMES[2:]
 COMMANDS = ("export", "info", "sr")
+#: What a command that succeeded may still say on stderr (what it left out, what it corrected).
+NOTE = "medview: note: "
 
 # Corpus: small real files, every transfer syntax the test data has, plus palette,
 # enhanced multi-frame (per-frame functional groups), multi-frame and a file without meta.
@@ -406,7 +408,7 @@ def classify(run: Run, rss_limit_mb: float) -> str:
     if "Traceback (most recent call last)" in run.stderr:
         return TRACEBACK
     lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
-    if run.rc == 0 and not lines:
+    if run.rc == 0 and all(ln.startswith(NOTE) for ln in lines):
         return RENDERED
     if run.rc == 2 and len(lines) == 1:
         return REFUSED
