@@ -25,11 +25,11 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from medview.core.json_fields import Fields, did_you_mean, is_number
-from medview.inference.scope import IntendedInput
-from trainer.job_common import DEVICES, JobError, default_version, input_size
+from medview.core.schema import Meta, did_you_mean, parse
+from medview.inference.scope import IntendedInput, read_intended_input
+from trainer.job_common import Device, JobError, default_version, input_size
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
@@ -37,11 +37,13 @@ __all__ = [
     "run_dir_for", "default_version",
 ]
 
-PRESETS = ("quick", "full", "advanced")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("cosine", "plateau", "step", "none")
-MONITORS = ("auto", "accuracy", "balanced_accuracy", "auc", "val_loss", "dice", "iou")
-TASKS = ("classification", "segmentation")
+Preset = Literal["quick", "full", "advanced"]
+Optimizer = Literal["adam", "adamw", "sgd"]
+Scheduler = Literal["cosine", "plateau", "step", "none"]
+Monitor = Literal["auto", "accuracy", "balanced_accuracy", "auc", "val_loss", "dice", "iou"]
+Task = Literal["classification", "segmentation"]
+PRESETS, OPTIMIZERS, SCHEDULERS, MONITORS, TASKS = map(get_args, (Preset, Optimizer, Scheduler,
+                                                                  Monitor, Task))
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
 
@@ -51,77 +53,100 @@ PRESET_BUDGET_MINUTES = {"quick": 10.0, "full": 30.0, "advanced": 30.0}
 DEFAULT_INTENDED_USE = ("Research and demonstration only: fine-tuned on a clinic's own labelled "
                         "images and not validated for clinical use.")
 
-
+_NAME_HINT = "lower-case letters, digits, '.', '_' or '-', at most 64"
+Name = Annotated[str, Meta(pattern=_NAME_RE.pattern, extra={"hint": _NAME_HINT})]
+Version = Annotated[str, Meta(pattern=_VERSION_RE.pattern, extra={"hint": "e.g. 1.0.0, no spaces"})]
+Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+                         extra={"hint": "letters, digits, '.', '_' or '-'"})]
+Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Where the labelled images are.
+    """Where the labelled images are (the object form of ``dataset``)."""
 
-    ``path`` is a folder of class folders, a labels CSV (``path,label[,patient_id]``) or
-    a folder with ``images/`` and ``masks/``; ``class_names`` names segmentation classes
-    by mask value (background first); ``check_pixels`` decodes every image while
-    discovering (slower; bad files are listed before training starts).
-    """
-
-    path: str
-    class_names: tuple[str, ...] | None = None
-    check_pixels: bool = False
+    path: Annotated[str, Meta(description="a folder of class folders, a labels CSV "
+                                          "(`path,label[,patient_id][,mask]`) or a folder with "
+                                          "`images/` and `masks/`")]
+    class_names: Annotated[Annotated[tuple[str, ...], Meta(min_length=2)] | None, Meta(
+        description="segmentation classes by mask value, background first")] = None
+    check_pixels: Annotated[bool, Meta(description="decode every image while discovering "
+                                                   "(slower; bad files are listed before "
+                                                   "training starts)")] = False
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The starting model: a registered ``base`` (name, optional version), or an
-    ``architecture`` with random weights or local ``weights`` (.safetensors or .pth).
+    """The starting model (the object form of ``model``): a registered ``base`` (name,
+    optional version), or an ``architecture`` with random weights, local ``weights`` or a
+    registered ``backbone``."""
 
-    ``class_map`` (base only) says which output of the base model each class of the data
-    set starts from (``{"new": "old"}``, ``null`` for a fresh output), for when the class
-    names differ; equal class sets are matched by name without it.
+    base: Annotated[str | None, Meta(description="`NAME` or `NAME/VERSION` of a registered "
+                                                 "model")] = None
+    version: Annotated[str | None, Meta(description="version of `base` (default: the newest)")] = None
+    architecture: Annotated[str | None, Meta(description="e.g. `resnet18`, `fpn`; random "
+                                                         "weights unless `weights` or "
+                                                         "`backbone`")] = None
+    arguments: Annotated[dict[str, Any], Meta(description="keyword arguments of the "
+                                                          "architecture")] = field(default_factory=dict)
+    weights: Annotated[str | None, Meta(description="a .safetensors file or a PyTorch state "
+                                                    "dict (.pth/.pt); architecture only")] = None
+    class_map: Annotated[dict[str, Any] | None, Meta(
+        description="`{NEW: OLD or null}`: which output of the base model each class starts "
+                    "from (base only; equal class sets match by name)")] = None
+    backbone: Annotated[str | None, Meta(description="`NAME[/VERSION]` of a registered backbone "
+                                                     "whose trunk the network starts from "
+                                                     "(architecture only, not with "
+                                                     "`weights`)")] = None
+    backbone_version: Annotated[str | None, Meta(extra={"internal": True})] = None
 
-    ``backbone`` (architecture only, not with ``weights``) names a registered backbone
-    (:mod:`medview.inference.backbones`) whose trunk the network starts from.
-    """
-
-    base: str | None = None
-    base_version: str | None = None
-    architecture: str | None = None
-    arguments: dict[str, Any] = field(default_factory=dict)
-    weights: str | None = None
-    class_map: dict[str, str | None] | None = None
-    backbone: str | None = None
-    backbone_version: str | None = None
+    @property
+    def base_version(self) -> str | None:
+        """The version of ``base``, None for the newest."""
+        return self.version
 
     @property
     def label(self) -> str:
         """Short name for events and the model card."""
         if self.base:
-            return self.base + (f"/{self.base_version}" if self.base_version else "")
+            return self.base + (f"/{self.version}" if self.version else "")
         return self.architecture or "?"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The network input of an architecture (a base model keeps its own)."""
+
+    size: Annotated[int | tuple[int, int] | None, Meta(
+        description="`S` or `[H, W]`, 32 … 2048 pixels", extra={"default": "recipe",
+        "reason": "must be an integer or two integers [height, width]"})] = None
+    channels: Annotated[Literal[1, 3] | None, Meta(
+        description="1 (grey) or 3 (RGB)",
+        extra={"default": "1", "reason": "must be 1 (grey) or 3 (RGB)"})] = None
 
 
 @dataclass(frozen=True)
 class SplitSpec:
     """Shares of the validation and test sets (whole patients) and the split seed."""
 
-    val: float = 0.15
-    test: float = 0.15
-    seed: int = 0
+    val: Annotated[float, Meta(ge=0.0, le=0.9, description="share of patients for "
+                                                           "validation")] = 0.15
+    test: Annotated[float, Meta(ge=0.0, le=0.9, description="share of patients for the test "
+                                                            "set")] = 0.15
+    seed: Annotated[Seed, Meta(description="seed of the split")] = 0
 
 
 @dataclass(frozen=True)
 class AugmentSpec:
-    """Random changes applied identically to an image and its mask while training.
+    """Random changes applied identically to an image and its mask while training."""
 
-    ``rotate`` in degrees (±), ``scale`` as a fraction (±), ``brightness`` and
-    ``contrast`` as fractions of the [0, 1] intensity range (±).
-    """
-
-    flip: bool = True
-    vflip: bool = False
-    rotate: float = 10.0
-    scale: float = 0.1
-    brightness: float = 0.1
-    contrast: float = 0.1
+    flip: Annotated[bool, Meta(description="horizontal flip")] = True
+    vflip: Annotated[bool, Meta(description="vertical flip")] = False
+    rotate: Annotated[float, Meta(ge=0.0, le=180.0, description="rotation, ± degrees")] = 10.0
+    scale: Annotated[float, Meta(ge=0.0, le=0.5, description="scale, ± fraction")] = 0.1
+    brightness: Annotated[float, Meta(ge=0.0, le=0.5, description="brightness, ± fraction of "
+                                                                  "the [0, 1] range")] = 0.1
+    contrast: Annotated[float, Meta(ge=0.0, le=0.5, description="contrast, ± fraction")] = 0.1
 
     @property
     def enabled(self) -> bool:
@@ -133,82 +158,185 @@ class AugmentSpec:
 class ThresholdSpec:
     """How the decision threshold of a binary classifier is chosen on the validation set."""
 
-    method: str = "youden"
-    target_sensitivity: float | None = None
+    method: Annotated[Literal["youden", "sensitivity"], Meta(
+        description="`youden` (best sensitivity + specificity) or `sensitivity`")] = "youden"
+    target_sensitivity: Annotated[Annotated[float, Meta(ge=0.01, le=1.0)] | None, Meta(
+        description="required with `sensitivity`, e.g. 0.9")] = None
 
 
 @dataclass(frozen=True)
 class CardSpec:
     """Model-card text supplied by the job (the rest is filled in from the run)."""
 
-    intended_use: str = DEFAULT_INTENDED_USE
-    limitations: str = ""
-    authors: str = ""
-    demo: bool = False
+    intended_use: Annotated[str, Meta(description="what the model is for",
+                                      extra={"default": "research-only text"})] = DEFAULT_INTENDED_USE
+    limitations: Annotated[str, Meta(description="known limitations")] = ""
+    authors: Annotated[str, Meta(description="who made it")] = ""
+    demo: Annotated[bool, Meta(description="adds \"DEMO, synthetic data, not for clinical "
+                                           "use\"")] = False
 
 
 @dataclass(frozen=True)
 class Job:
-    """A validated training job with every default filled in (see ``trainer/JOBS.md``)."""
+    """A training job (``trainer/JOBS.md``): the declaration of the file and, once
+    :func:`parse_job` has filled in every default, the validated job."""
 
-    dataset: DatasetSpec
-    model: ModelSpec
-    name: str
-    version: str
-    id: str | None = None
-    task: str | None = None
-    preset: str = "full"
-    input_size: tuple[int, int] | None = None
-    channels: int | None = None
-    preprocessing: dict[str, Any] | None = None
-    normalisation: dict[str, Any] | None = None
-    # None: chosen by the recipe at run time (trainer.recipe), from the data and the budget.
-    epochs: int | None = None
-    freeze_epochs: int | None = None
-    batch_size: int | None = None
-    optimizer: str = "adamw"
-    lr: float | None = None
-    backbone_lr_factor: float | None = None
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    scheduler: str = "cosine"
-    warmup_epochs: int | None = None
-    step_size: int = 10
-    gamma: float = 0.1
-    plateau_patience: int = 3
-    early_stopping: int | None = None
-    min_delta: float = 0.0
-    monitor: str = "auto"
-    class_weights: str | tuple[float, ...] = "balanced"
-    augment: AugmentSpec | None = None
-    #: Minutes the whole run may take (None: no limit; the epochs were given).
-    time_budget_minutes: float | None = None
-    #: Weight of the auxiliary mask loss of a classifier whose data set has masks (0: off).
-    mask_weight: float = 0.5
-    #: A start from trained weights is also trained from random init; the better is kept.
-    compare_with_scratch: bool = False
-    split: SplitSpec = SplitSpec()
-    threshold: ThresholdSpec = ThresholdSpec()
-    positive_class: str | None = None
-    seed: int = 0
-    workers: int | None = None
-    cache: bool | None = None
-    device: str = "auto"
-    output: str | None = None
-    card: CardSpec = CardSpec()
-    #: What the model is for (manifest ``intended_input``); None: derived from the data set.
-    intended_input: IntendedInput | None = None
-    resume: bool = False
-    weights_precision: str = "float32"
-    source: str | None = None
+    dataset: Annotated[str | DatasetSpec, Meta(
+        description="a folder of class folders, a labels CSV (`path,label[,patient_id][,mask]`; "
+                    "see \"Masks in a classification data set\"), or a folder with `images/` + "
+                    "`masks/`; or `{\"path\", \"class_names\", \"check_pixels\"}`",
+        extra={"reason": "must name a folder or a labels CSV, or be an object"})]
+    model: Annotated[str | ModelSpec, Meta(
+        description="`\"NAME\"` or `\"NAME/VERSION\"` of a registered model, `{\"base\": NAME, "
+                    "\"version\": V, \"class_map\": {NEW: OLD or null}}`, or `{\"architecture\": "
+                    "A, \"arguments\": {...}, \"weights\": FILE}` or `{\"architecture\": A, "
+                    "\"arguments\": {...}, \"backbone\": \"NAME[/VERSION]\"}` (see \"Classes of a "
+                    "base model\", \"Starting from a backbone\")",
+        extra={"reason": "must be a model name or an object"})]
+    name: Annotated[Name | None, Meta(
+        description="name of the trained model (registry rules: `a-z0-9._-`)",
+        extra={"default": "the data set's folder name"})] = None
+    version: Annotated[Version | None, Meta(
+        description="version of the trained model (a queued job fixes it when queued)",
+        extra={"default": "`YYYY.MM.DD-HHMMSS` of the run"})] = None
+    id: Annotated[Id | None, Meta(description="job id in every event",
+                                  extra={"default": "run folder name"})] = None
+    task: Annotated[Task | None, Meta(
+        description="`classification` or `segmentation`; a mismatch fails the job",
+        extra={"default": "from the data set's layout"})] = None
+    preset: Annotated[Preset, Meta(
+        description="`quick`, `full` or `advanced` (below)")] = "full"
+    input: Annotated[InputSpec, Meta(
+        description="`{\"size\": S or [H, W], \"channels\": 1 or 3}`; architecture only",
+        extra={"default": "recipe (size), 1 channel"})] = InputSpec()
+    preprocessing: Annotated[dict[str, Any] | None, Meta(
+        description="as in `model.json` (window, crop, resize, clahe, diffusion); architecture "
+                    "only", extra={"default": "`{\"window\": \"auto\", \"resize\": "
+                                   "\"letterbox\"}`, or the backbone's"})] = None
+    normalisation: Annotated[dict[str, Any] | None, Meta(
+        description="as in `model.json`; architecture only",
+        extra={"default": "mean 0.5, std 0.25, or the backbone's"})] = None
+    time_budget_minutes: Annotated[Annotated[float, Meta(ge=0.01, le=100000.0)] | None, Meta(
+        description="minutes the whole run may take, preparation included (see \"Time budget\")",
+        extra={"default": "preset (10 quick, 30 full/advanced); none when `epochs` is "
+                          "given"})] = None
+    epochs: Annotated[Annotated[int, Meta(ge=1, le=10000)] | None, Meta(
+        description="planned epochs",
+        extra={"default": "recipe: as many as fit the budget"})] = None
+    freeze_epochs: Annotated[Annotated[int, Meta(ge=0)] | None, Meta(
+        description="epochs at the start with the backbone frozen (only the head learns)",
+        extra={"default": "recipe: 0, or a 2-epoch head warm-up on trained weights"})] = None
+    batch_size: Annotated[Annotated[int, Meta(ge=1, le=4096)] | None, Meta(
+        description="global batch (split across processes under torchrun)",
+        extra={"default": "recipe: 16 (8 below 64 training images)"})] = None
+    optimizer: Annotated[Optimizer, Meta(
+        description="`adam`, `adamw` or `sgd` (Nesterov momentum)")] = "adamw"
+    lr: Annotated[Annotated[float, Meta(ge=1e-8, le=10.0)] | None, Meta(
+        description="learning rate of the head",
+        extra={"default": "recipe: 0.001 (0.01 with sgd)"})] = None
+    backbone_lr_factor: Annotated[Annotated[float, Meta(ge=0.0, le=10.0)] | None, Meta(
+        description="backbone learning rate = `lr` × this",
+        extra={"default": "0.1 from trained weights, 1.0 from random"})] = None
+    weight_decay: Annotated[float, Meta(ge=0.0, le=1.0, description="optimizer setting")] = 1e-4
+    momentum: Annotated[float, Meta(ge=0.0, le=0.999, description="optimizer setting")] = 0.9
+    scheduler: Annotated[Scheduler, Meta(
+        description="`cosine` (linear warm-up over `warmup_epochs`, then down to lr/100 at the "
+                    "last epoch), `plateau` (× `gamma` after `plateau_patience` epochs without "
+                    "progress), `step` (× `gamma` every `step_size` epochs), `none`")] = "cosine"
+    warmup_epochs: Annotated[Annotated[int, Meta(ge=0, le=10000)] | None, Meta(
+        description="learning-rate warm-up of the cosine schedule",
+        extra={"default": "recipe: 5 % of the epochs (≤ 5) from random weights, else 0"})] = None
+    step_size: Annotated[int, Meta(ge=1, description="epochs between steps of `step`")] = 10
+    gamma: Annotated[float, Meta(ge=1e-6, le=1.0, description="factor of `step` and "
+                                                              "`plateau`")] = 0.1
+    plateau_patience: Annotated[int, Meta(ge=0, description="epochs without progress before "
+                                                            "`plateau` lowers the rate")] = 3
+    early_stopping: Annotated[Annotated[int, Meta(ge=0)] | None, Meta(
+        description="stop after this many epochs without a better validation metric (0 = never)",
+        extra={"default": "recipe: 0 (off)"})] = None
+    min_delta: Annotated[float, Meta(ge=0.0, le=1.0, description="least change that counts as "
+                                                                 "better")] = 0.0
+    monitor: Annotated[Monitor, Meta(
+        description="metric for the best checkpoint: auto = `auc` (binary), `balanced_accuracy` "
+                    "(more classes), `dice` (segmentation); or `accuracy`, `iou`, "
+                    "`val_loss`")] = "auto"
+    class_weights: Annotated[Literal["balanced", "none"] | tuple[float, ...], Meta(
+        description="`balanced` (n / (C · n_c); segmentation: by pixels, ratio capped at 10), "
+                    "`none`, or one number per class",
+        extra={"reason": "must be 'balanced', 'none' or a list of numbers"})] = "balanced"
+    augment: Annotated[bool | AugmentSpec | None, Meta(
+        description="`{\"flip\", \"vflip\", \"rotate\", \"scale\", \"brightness\", "
+                    "\"contrast\"}` (keys left out: flip, ±10°, ±10 % scale, ±0.1 "
+                    "brightness/contrast), or `false` for none",
+        extra={"default": "recipe: by images in the rarest class",
+               "reason": "must be an object, or false for none"})] = None
+    mask_weight: Annotated[float, Meta(ge=0.0, le=10.0, description="weight of the auxiliary mask "
+                                                                    "loss when a classification "
+                                                                    "CSV names masks (0: masks "
+                                                                    "ignored)")] = 0.5
+    compare_with_scratch: Annotated[bool | None, Meta(
+        description="start check: a start from trained weights is also trained from random "
+                    "weights; the better on validation is kept",
+        extra={"default": "`true` with `quick`, else `false`"})] = None
+    split: Annotated[SplitSpec, Meta(description="shares of whole patients; stratified by class",
+                                     extra={"default": "val 0.15, test 0.15, seed 0"})] = SplitSpec()
+    threshold: Annotated[ThresholdSpec, Meta(
+        description="binary classifiers: `youden`, or `{\"method\": \"sensitivity\", "
+                    "\"target_sensitivity\": 0.9}`; chosen on the validation set, written to "
+                    "`model.json`", extra={"default": "`{\"method\": \"youden\"}`"})] = ThresholdSpec()
+    positive_class: Annotated[str | None, Meta(
+        description="the finding of a binary classifier (ROC, sensitivity)",
+        extra={"default": "the class not named normal/negative/…"})] = None
+    seed: Annotated[Seed, Meta(description="everything random (order, augmentation, "
+                                           "initialisation) follows from it")] = 0
+    workers: Annotated[Literal["auto"] | Annotated[int, Meta(ge=0, le=64)] | None, Meta(
+        description="worker processes for decoding (see \"Data loading\")",
+        extra={"default": "`auto`", "reason": "must be an integer or 'auto'"})] = None
+    cache: Annotated[Literal["auto"] | bool | None, Meta(
+        description="keep preprocessed images in memory (auto: when they need ≤ ¼ of the RAM)",
+        extra={"default": "`auto`", "reason": "must be true, false or 'auto'"})] = None
+    device: Annotated[Device, Meta(
+        description="`auto` (CUDA if present), `cpu`, `cuda`")] = "auto"
+    weights_precision: Annotated[Literal["float32", "float16"], Meta(
+        description="`float16` halves the stored weights; the test report is measured on the "
+                    "rounded weights")] = "float32"
+    resume: Annotated[bool, Meta(description="same as `--resume`: continue from the last "
+                                             "checkpoint if there is one")] = False
+    output: Annotated[str | None, Meta(description="the run folder",
+                                       extra={"default": "see \"Run folder\""})] = None
+    card: Annotated[CardSpec, Meta(
+        description="`{\"intended_use\", \"limitations\", \"authors\", \"demo\"}`; `demo: "
+                    "true` adds \"DEMO, synthetic data, not for clinical use\"",
+        extra={"default": "research-only text"})] = CardSpec()
+    intended_input: Annotated[IntendedInput | None, Meta(
+        description="where the model applies, written to `model.json` and checked before every "
+                    "analysis: as in `model.json`, with DICOM defined terms (`\"DX\"`, "
+                    "`\"CHEST\"`, `\"PA\"`; an empty list means any). Absent: the DICOM tags of "
+                    "the training images decide (with a margin on size and spacing); a data set "
+                    "of plain images records none, so say it here",
+        extra={"default": "derived from the data set", "check": read_intended_input})] = None
+    comment: Annotated[str, Meta(description="free text for people; ignored")] = ""
+    source: Annotated[str | None, Meta(extra={"internal": True})] = None
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """(height, width) of the network input; None: the recipe chooses."""
+        return self.input.size  # a (height, width) pair once parsed
+
+    @property
+    def channels(self) -> int | None:
+        """Input channels; None: one grey channel."""
+        return self.input.channels
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, every default explicit (saved next to the run as ``job.resolved.json``)."""
         data = asdict(self)
         data["model"] = {k: v for k, v in data["model"].items() if v not in (None, {})}
-        data["input"] = {"size": list(self.input_size) if self.input_size else None,
-                         "channels": self.channels}
-        del data["input_size"], data["channels"], data["source"]
+        data["model"].pop("backbone_version", None)
+        if self.model.backbone_version:
+            data["model"]["backbone"] = f"{self.model.backbone}/{self.model.backbone_version}"
+        data["input"]["size"] = list(self.input_size) if self.input_size else None
+        del data["source"], data["comment"]
         if isinstance(self.class_weights, tuple):
             data["class_weights"] = list(self.class_weights)
         return data
@@ -276,80 +404,29 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
 
     if is_pretrain(data):  # self-supervised pre-training has fields of its own
         return parse_pretrain_job(data, base_dir, source)
+    if isinstance(data, dict) and "search" in data:  # a search job reaches the trainer by mistake
+        raise JobError("search", "this job is a hyper-parameter search; run it with 'python -m "
+                                 "trainer.search_job' or 'medview search' (trainer/JOBS.md)")
     base = Path(base_dir) if base_dir is not None else None
-    top = Fields(data, JobError)
-    if "search" in top.keys():  # a search job reaches the trainer by mistake: say what runs it
-        top.fail("search", "this job is a hyper-parameter search; run it with 'python -m trainer.search_job' "
-                           "or 'medview search' (trainer/JOBS.md)")
-    top.only(("id", "name", "version", "task", "dataset", "model", "input", "preprocessing",
-              "normalisation", "preset", "epochs", "freeze_epochs", "batch_size", "optimizer", "lr",
-              "backbone_lr_factor", "weight_decay", "momentum", "scheduler", "warmup_epochs", "step_size",
-              "gamma", "plateau_patience", "early_stopping", "min_delta", "monitor", "class_weights",
-              "augment", "split", "threshold", "positive_class", "seed", "workers", "cache",
-              "device", "output", "card", "intended_input", "resume", "weights_precision",
-              "time_budget_minutes", "mask_weight", "compare_with_scratch", "comment"))
-    preset = top.choice("preset", PRESETS, default="full")
-    dataset = _dataset(top, base)
-    model = _model(top, base)
-    task = top.choice("task", TASKS + ("pretrain",), default=None)  # pretrain: dispatched above
-    name = top.text("name", default=None, pattern=_NAME_RE,
-                    hint="lower-case letters, digits, '.', '_' or '-', at most 64")
-    if name is None:
-        name = _default_name(dataset.path, task)
-    version = top.text("version", default=None, pattern=_VERSION_RE, hint="e.g. 1.0.0, no spaces")
-    size, channels = _input(top, model)
-    preprocessing = top.mapping("preprocessing", default=None)
-    normalisation = top.mapping("normalisation", default=None)
-    if model.base and (preprocessing is not None or normalisation is not None):
-        top.fail("preprocessing" if preprocessing is not None else "normalisation",
-                 "a registered base model keeps its own preprocessing (train and serve must "
-                 "match); remove this field or start from an architecture")
-    epochs = top.integer("epochs", default=None, minimum=1, maximum=10000)
-    freeze = top.integer("freeze_epochs", default=None, minimum=0)
-    if freeze is not None and epochs is not None and freeze > epochs:
-        top.fail("freeze_epochs", f"must be at most epochs ({epochs}), got {freeze}")
-    job = Job(
-        dataset=dataset, model=model, name=name,
-        version=version or default_version(),
-        id=top.text("id", default=None, pattern=re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
-                    hint="letters, digits, '.', '_' or '-'"),
-        task=task, preset=preset, input_size=size, channels=channels,
-        preprocessing=preprocessing, normalisation=normalisation,
-        epochs=epochs, freeze_epochs=freeze,
-        batch_size=top.integer("batch_size", default=None, minimum=1, maximum=4096),
-        optimizer=top.choice("optimizer", OPTIMIZERS, default="adamw"),
-        lr=top.number("lr", default=None, minimum=1e-8, maximum=10.0),
-        backbone_lr_factor=top.number("backbone_lr_factor", default=None, minimum=0.0, maximum=10.0),
-        weight_decay=top.number("weight_decay", default=1e-4, minimum=0.0, maximum=1.0),
-        momentum=top.number("momentum", default=0.9, minimum=0.0, maximum=0.999),
-        scheduler=top.choice("scheduler", SCHEDULERS, default="cosine"),
-        warmup_epochs=top.integer("warmup_epochs", default=None, minimum=0, maximum=10000),
-        step_size=top.integer("step_size", default=10, minimum=1),
-        gamma=top.number("gamma", default=0.1, minimum=1e-6, maximum=1.0),
-        plateau_patience=top.integer("plateau_patience", default=3, minimum=0),
-        early_stopping=top.integer("early_stopping", default=None, minimum=0),
-        min_delta=top.number("min_delta", default=0.0, minimum=0.0, maximum=1.0),
-        monitor=top.choice("monitor", MONITORS, default="auto"),
-        class_weights=_class_weights(top),
-        augment=_augment(top),
-        time_budget_minutes=_budget(top, preset, epochs),
-        mask_weight=top.number("mask_weight", default=0.5, minimum=0.0, maximum=10.0),
-        compare_with_scratch=top.boolean("compare_with_scratch", default=preset == "quick"),
-        split=_split(top.section("split", optional=True)),
-        threshold=_threshold(top.section("threshold", optional=True)),
-        positive_class=top.text("positive_class", default=None),
-        seed=top.integer("seed", default=0, minimum=0, maximum=2**31 - 1),
-        workers=_auto_int(top, "workers", minimum=0, maximum=64),
-        cache=_auto_bool(top, "cache"),
-        device=top.choice("device", DEVICES, default="auto"),
-        output=_path(top.text("output", default=None), base),
-        card=_card(top.section("card", optional=True)),
-        intended_input=_intended_input(top),
-        resume=top.boolean("resume", default=False),
-        weights_precision=top.choice("weights_precision", ("float32", "float16"), default="float32"),
-        source=source,
-    )
-    _check_task_fields(job)
+    job = parse(data, Job, JobError)
+    dataset = DatasetSpec(job.dataset) if isinstance(job.dataset, str) else job.dataset
+    model = _model(job.model, base)
+    if model.base:
+        _refuse_own_fields(job, data)
+    if job.freeze_epochs is not None and job.epochs is not None and job.freeze_epochs > job.epochs:
+        raise JobError("freeze_epochs", f"must be at most epochs ({job.epochs}), got {job.freeze_epochs}")
+    job = replace(
+        job, dataset=replace(dataset, path=_path(dataset.path, base)), model=model,
+        name=job.name or _default_name(dataset.path, job.task),
+        version=job.version or default_version(), input=_input(job.input),
+        class_weights=_class_weights(job.class_weights), augment=_augment(job.augment),
+        time_budget_minutes=_budget(job, data),
+        compare_with_scratch=(job.preset == "quick" if job.compare_with_scratch is None
+                              else job.compare_with_scratch),
+        workers=None if job.workers == "auto" else job.workers,
+        cache=None if job.cache == "auto" else job.cache,
+        output=_path(job.output, base), source=source)
+    _check_sections(job)
     return job
 
 
@@ -372,187 +449,130 @@ def run_dir_for(job_path: str | Path, job: Job) -> Path:
 
 # ----------------------------------------------------------------------- sections
 
-def _dataset(top: Fields, base: Path | None) -> DatasetSpec:
-    raw = top.get("dataset")
-    if isinstance(raw, str):
-        if not raw.strip():
-            top.fail("dataset", "must name a folder or a labels CSV")
-        return DatasetSpec(_path(raw, base))
-    sec = top.section("dataset")
-    sec.only(("path", "class_names", "check_pixels"))
-    names = sec.string_list("class_names", min_length=2, default=None)
-    return DatasetSpec(_path(sec.text("path"), base), names, sec.boolean("check_pixels", default=False))
+def _refuse_own_fields(job: Job, data: dict) -> None:
+    """A registered base model brings its own input and preprocessing (train and serve match)."""
+    if data.get("input"):
+        raise JobError("input", "a registered base model keeps its own input size and channels; "
+                                "remove this field")
+    for key in ("preprocessing", "normalisation"):
+        if getattr(job, key) is not None:
+            raise JobError(key, "a registered base model keeps its own preprocessing (train and "
+                                "serve must match); remove this field or start from an architecture")
 
 
-def _model(top: Fields, base: Path | None) -> ModelSpec:
-    raw = top.get("model")
+def _model(raw: str | ModelSpec, base: Path | None) -> ModelSpec:
     if isinstance(raw, str):
-        return _base_ref(top, "model", raw)
-    sec = top.section("model")
-    sec.only(("base", "version", "architecture", "arguments", "weights", "class_map", "backbone"))
-    has_base, has_arch = "base" in sec.data, "architecture" in sec.data
-    if has_base == has_arch:
-        sec.top_fail("model", "give either 'base' (a registered model name) or 'architecture' "
-                              "(e.g. resnet18, fpn), not both or neither")
-    if has_base:
+        return _base_ref("model", raw)
+    if (raw.base is None) == (raw.architecture is None):
+        raise JobError("model", "give either 'base' (a registered model name) or 'architecture' "
+                                "(e.g. resnet18, fpn), not both or neither")
+    if raw.base is not None:
         for key in ("arguments", "weights", "backbone"):
-            if key in sec.data:
-                sec.fail(key, "only with 'architecture' (a base model brings its own)")
-        spec = _base_ref(sec, "base", sec.text("base"))
-        version = sec.text("version", default=None)
-        return replace(spec, base_version=version or spec.base_version, class_map=_class_map(sec))
+            if getattr(raw, key):
+                raise JobError(f"model.{key}", "only with 'architecture' (a base model brings its own)")
+        ref = _base_ref("model.base", raw.base)
+        _check_class_map(raw.class_map)
+        return replace(raw, base=ref.base, version=raw.version or ref.version)
     for key in ("version", "class_map"):
-        if key in sec.data:
-            sec.fail(key, "only with 'base'" + (" (a weights file carries no class names)"
-                                                if key == "class_map" else ""))
+        if getattr(raw, key) is not None:
+            raise JobError(f"model.{key}", "only with 'base'" + (
+                " (a weights file carries no class names)" if key == "class_map" else ""))
     from medview.inference.architectures import ARCHITECTURES, architecture_names
 
-    arch = sec.text("architecture").lower()
+    arch = raw.architecture.lower()
     if arch not in ARCHITECTURES:
-        sec.fail("architecture", f"unknown architecture '{arch}'{did_you_mean(arch, architecture_names())}; "
-                                 f"valid: {', '.join(architecture_names())}")
-    arguments = sec.mapping("arguments", default={})
+        raise JobError("model.architecture", f"unknown architecture '{arch}'"
+                       f"{did_you_mean(arch, architecture_names())}; valid: {', '.join(architecture_names())}")
     for key in ARCHITECTURES[arch].reserved:
-        if key in arguments:
-            sec.fail(f"arguments.{key}", "is set by the trainer (classes, channels, local weights); "
-                                         "remove it")
-    weights = _path(sec.text("weights", default=None), base)
+        if key in raw.arguments:
+            raise JobError(f"model.arguments.{key}", "is set by the trainer (classes, channels, "
+                                                     "local weights); remove it")
+    weights = _path(raw.weights, base)
     if weights is not None and Path(weights).suffix.lower() not in (".safetensors", ".pth", ".pt", ".bin"):
-        sec.fail("weights", "must be a .safetensors file or a PyTorch state dict (.pth/.pt)")
-    backbone, backbone_version = _backbone_ref(sec, arch, arguments, weights)
-    return ModelSpec(architecture=arch, arguments=arguments, weights=weights, backbone=backbone,
-                     backbone_version=backbone_version)
+        raise JobError("model.weights", "must be a .safetensors file or a PyTorch state dict (.pth/.pt)")
+    backbone, backbone_version = _backbone_ref(raw.backbone, arch, raw.arguments, weights)
+    return replace(raw, architecture=arch, weights=weights, backbone=backbone,
+                   backbone_version=backbone_version)
 
 
-def _backbone_ref(sec: Fields, arch: str, arguments: dict, weights: str | None
+def _backbone_ref(text: str | None, arch: str, arguments: dict, weights: str | None
                   ) -> tuple[str | None, str | None]:
     """(name, version) of ``model.backbone``; checked against the architecture here,
     found on disk when the network is built."""
     from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES, SMP_ENCODERS, family_of
 
-    text = sec.text("backbone", default=None)
     if text is None:
         return None, None
     if weights is not None:
-        sec.fail("backbone", "give either 'backbone' or 'weights', not both")
-    name, _, version = text.strip().partition("/")
+        raise JobError("model.backbone", "give either 'backbone' or 'weights', not both")
+    name, _, version = text.partition("/")
     if not _NAME_RE.match(name):
-        sec.fail("backbone", f"'{text}' is not a backbone name (lower-case letters, digits, '.', "
-                             "'_', '-'; optionally /VERSION)")
+        raise JobError("model.backbone", f"'{text}' is not a backbone name (lower-case letters, "
+                                         "digits, '.', '_', '-'; optionally /VERSION)")
     if family_of(arch, arguments) is None:
         usable = (f"classifiers {', '.join(a for a in BACKBONE_ARCHITECTURES)}; segmenters with "
                   f"arguments.encoder_name {', '.join(SMP_ENCODERS)}")
-        sec.fail("backbone", f"architecture '{arch}'"
-                             + (f" with encoder '{arguments.get('encoder_name', 'resnet34')}'"
-                                if arch not in BACKBONE_ARCHITECTURES else "")
-                             + f" cannot start from a backbone; usable: {usable}")
+        raise JobError("model.backbone", f"architecture '{arch}'"
+                       + (f" with encoder '{arguments.get('encoder_name', 'resnet34')}'"
+                          if arch not in BACKBONE_ARCHITECTURES else "")
+                       + f" cannot start from a backbone; usable: {usable}")
     return name, version or None
 
 
-def _class_map(sec: Fields) -> dict[str, str | None] | None:
-    raw = sec.mapping("class_map", default=None)
-    if raw is None:
-        return None
-    for key, value in raw.items():
+def _check_class_map(class_map: dict | None) -> None:
+    for key, value in (class_map or {}).items():
         if not key.strip() or not (value is None or (isinstance(value, str) and value.strip())):
-            sec.fail(f"class_map.{key}", "must name a class of the base model, or be null (the "
-                                         f"output starts fresh); got {value!r}")
-    return dict(raw)
+            raise JobError(f"model.class_map.{key}", "must name a class of the base model, or be "
+                                                     f"null (the output starts fresh); got {value!r}")
 
 
-def _base_ref(fields: Fields, key: str, text: str) -> ModelSpec:
-    name, _, version = text.strip().partition("/")
+def _base_ref(field_path: str, text: str) -> ModelSpec:
+    name, _, version = text.partition("/")
     if not _NAME_RE.match(name):
-        fields.fail(key, f"'{text}' is not a model name (lower-case letters, digits, '.', '_', '-'; "
-                         "optionally /VERSION)")
-    return ModelSpec(base=name, base_version=version or None)
+        raise JobError(field_path, f"'{text}' is not a model name (lower-case letters, digits, "
+                                   "'.', '_', '-'; optionally /VERSION)")
+    return ModelSpec(base=name, version=version or None)
 
 
-def _input(top: Fields, model: ModelSpec) -> tuple[tuple[int, int] | None, int | None]:
-    sec = top.section("input", optional=True)
-    sec.only(("size", "channels"))
-    if model.base and sec.data:
-        top.fail("input", "a registered base model keeps its own input size and channels; remove "
-                          "this field")
-    size = input_size(sec, None, maximum=2048)
-    channels = sec.integer("channels", default=None)
-    if channels is not None and channels not in (1, 3):
-        sec.fail("channels", f"must be 1 (grey) or 3 (RGB), got {channels}")
-    return size, channels
+def _input(spec: InputSpec) -> InputSpec:
+    return replace(spec, size=input_size(spec.size, "input.size", maximum=2048))
 
 
-def _class_weights(top: Fields) -> str | tuple[float, ...]:
-    raw = top.get("class_weights", "balanced")
-    if isinstance(raw, str):
-        if raw not in ("balanced", "none"):
-            top.fail("class_weights", f"must be 'balanced', 'none' or a list of numbers (got {raw!r})")
-        return raw
-    if (not isinstance(raw, list) or not raw
-            or not all(is_number(v) and v >= 0 for v in raw)):
-        top.fail("class_weights", "must be 'balanced', 'none' or a list of non-negative numbers, "
-                                  "one per class")
-    return tuple(float(v) for v in raw)
+def _class_weights(value: str | tuple[float, ...]) -> str | tuple[float, ...]:
+    if isinstance(value, tuple) and (not value or min(value) < 0):
+        raise JobError("class_weights", "must be 'balanced', 'none' or a list of non-negative "
+                                        "numbers, one per class")
+    return value
 
 
-def _augment(top: Fields) -> AugmentSpec | None:
+def _augment(value: bool | AugmentSpec | None) -> AugmentSpec | None:
     # "augment": false is the documented way to switch every augmentation off.
-    if top.get("augment", None) is False:
+    if value is False:
         return AugmentSpec(False, False, 0.0, 0.0, 0.0, 0.0)
-    if top.get("augment", None) is None:
-        return None  # the recipe chooses the strength
-    sec = top.section("augment")
-    sec.only(("flip", "vflip", "rotate", "scale", "brightness", "contrast"))
-    return AugmentSpec(
-        flip=sec.boolean("flip", default=True), vflip=sec.boolean("vflip", default=False),
-        rotate=sec.number("rotate", default=10.0, minimum=0.0, maximum=180.0),
-        scale=sec.number("scale", default=0.1, minimum=0.0, maximum=0.5),
-        brightness=sec.number("brightness", default=0.1, minimum=0.0, maximum=0.5),
-        contrast=sec.number("contrast", default=0.1, minimum=0.0, maximum=0.5))
+    if value is True:
+        raise JobError("augment", "must be an object, or false for none (got true)")
+    return value  # None: the recipe chooses the strength
 
 
-def _budget(top: Fields, preset: str, epochs: int | None) -> float | None:
+def _budget(job: Job, data: dict) -> float | None:
     """Minutes for the whole run: the job's (null: none), else none when the job gives its
     epochs, else the preset's."""
-    if "time_budget_minutes" in top.keys():
-        return top.number("time_budget_minutes", minimum=0.01, maximum=100000.0)
-    return None if epochs is not None else PRESET_BUDGET_MINUTES[preset]
+    if "time_budget_minutes" in data:
+        return job.time_budget_minutes
+    return None if job.epochs is not None else PRESET_BUDGET_MINUTES[job.preset]
 
 
-def _split(sec: Fields) -> SplitSpec:
-    sec.only(("val", "test", "seed"))
-    val = sec.number("val", default=0.15, minimum=0.0, maximum=0.9)
-    test = sec.number("test", default=0.15, minimum=0.0, maximum=0.9)
-    if val <= 0:
-        sec.fail("val", "must be above 0: the best checkpoint and early stopping are judged on it")
-    if val + test >= 0.9:
-        sec.fail("test", f"val + test ({val + test:g}) must leave at least 10 % for training")
-    return SplitSpec(val, test, sec.integer("seed", default=0, minimum=0, maximum=2**31 - 1))
-
-
-def _threshold(sec: Fields) -> ThresholdSpec:
-    sec.only(("method", "target_sensitivity"))
-    method = sec.choice("method", ("youden", "sensitivity"), default="youden")
-    target = sec.number("target_sensitivity", default=None, minimum=0.01, maximum=1.0)
-    if method == "sensitivity" and target is None:
-        sec.fail("target_sensitivity", "is required with method 'sensitivity' (e.g. 0.9)")
-    return ThresholdSpec(method, target)
-
-
-def _intended_input(top: Fields) -> IntendedInput | None:
-    from medview.inference.manifest import parse_intended_input
-
-    return parse_intended_input(top.section("intended_input", optional=True, nullable=True))
-
-
-def _card(sec: Fields) -> CardSpec:
-    sec.only(("intended_use", "limitations", "authors", "demo"))
-    return CardSpec(intended_use=sec.text("intended_use", default=DEFAULT_INTENDED_USE),
-                    limitations=sec.text("limitations", default="", allow_empty=True),
-                    authors=sec.text("authors", default="", allow_empty=True),
-                    demo=sec.boolean("demo", default=False))
-
-
-def _check_task_fields(job: Job) -> None:
+def _check_sections(job: Job) -> None:
+    """Rules across fields (the declarations check each field on its own)."""
+    if job.split.val <= 0:
+        raise JobError("split.val", "must be above 0: the best checkpoint and early stopping are "
+                                    "judged on it")
+    if job.split.val + job.split.test >= 0.9:
+        raise JobError("split.test", f"val + test ({job.split.val + job.split.test:g}) must "
+                                     "leave at least 10 % for training")
+    if job.threshold.method == "sensitivity" and job.threshold.target_sensitivity is None:
+        raise JobError("threshold.target_sensitivity", "is required with method 'sensitivity' "
+                                                       "(e.g. 0.9)")
     if job.task == "segmentation" and job.positive_class is not None:
         raise JobError("positive_class", "only for classification")
     if job.dataset.class_names is not None and job.task == "classification":
@@ -576,15 +596,3 @@ def _path(text: str | None, base: Path | None) -> str | None:
     if not p.is_absolute() and base is not None:
         p = base / p
     return str(p)
-
-
-def _auto_int(top: Fields, key: str, minimum: int, maximum: int) -> int | None:
-    if top.data.get(key, "auto") == "auto":
-        return None
-    return top.integer(key, minimum=minimum, maximum=maximum)
-
-
-def _auto_bool(top: Fields, key: str) -> bool | None:
-    if top.data.get(key, "auto") == "auto":
-        return None
-    return top.boolean(key)

@@ -5,13 +5,13 @@ file names (a home below both :mod:`trainer.config`/:mod:`trainer.loop` and
 from __future__ import annotations
 
 import datetime
+from typing import Literal, get_args
 
-from medview.core.json_fields import is_int
-
-__all__ = ["JobError", "DEVICES", "default_version", "input_size", "SPLIT_NAME", "RESOLVED_NAME", "EVENTS_NAME",
+__all__ = ["JobError", "Device", "DEVICES", "default_version", "input_size", "SPLIT_NAME", "RESOLVED_NAME", "EVENTS_NAME",
            "MODEL_DIR", "CHECKPOINT_DIR"]
 
-DEVICES = ("auto", "cpu", "cuda")
+Device = Literal["auto", "cpu", "cuda"]
+DEVICES = get_args(Device)
 SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
     "split.json", "job.resolved.json", "events.jsonl", "model", "checkpoints")
 
@@ -37,16 +37,13 @@ def default_version() -> str:
     return datetime.datetime.now().strftime("%Y.%m.%d-%H%M%S")
 
 
-def input_size(sec, default, maximum: int) -> tuple[int, int] | None:
-    """The ``size`` field of a job's ``input`` section: one integer or ``[height, width]``,
-    each 32..``maximum`` pixels (``sec`` is a :class:`~medview.core.json_fields.Fields`)."""
-    size = sec.get("size", default)
+def input_size(size: int | tuple[int, int] | None, field_path: str,
+               maximum: int) -> tuple[int, int] | None:
+    """A job's ``input.size`` as (height, width): one integer or ``[height, width]``
+    (already typed by the declaration), each 32..``maximum`` pixels."""
     if size is None:
         return None
-    if is_int(size):
-        size = [size, size]
-    if not isinstance(size, list) or len(size) != 2 or not all(is_int(v) for v in size):
-        sec.fail("size", "must be an integer or two integers [height, width]")
+    size = (size, size) if isinstance(size, int) else size
     if min(size) < 32 or max(size) > maximum:
-        sec.fail("size", f"{size[0]}x{size[1]} is outside 32..{maximum} pixels")
-    return int(size[0]), int(size[1])
+        raise JobError(field_path, f"{size[0]}x{size[1]} is outside 32..{maximum} pixels")
+    return size

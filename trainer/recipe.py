@@ -151,7 +151,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
     changes: dict[str, Any] = {}
     if job.input_size is None and job.model.architecture:
         size, why = _input_size(fp)
-        changes["input_size"] = r.choose("input_size", (size, size), why)
+        changes["input"] = replace(job.input, size=r.choose("input_size", (size, size), why))
     if job.augment is None:
         level, spec, why = _augment(fp)
         changes["augment"] = r.choose("augment", spec, f"{level}: {why}")

@@ -10,9 +10,9 @@ queue and the trainer tab validate the block without loading torch or Qt.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from medview.core.json_fields import Fields
+from medview.core.schema import Meta, parse
 
 __all__ = ["SEARCH_KEY", "SearchSpec", "parse_search", "split_search", "training_epochs"]
 
@@ -28,10 +28,12 @@ class SearchSpec:
     minutes to an hour on a few hundred small images.
     """
 
-    trials: int = 8
-    folds: int = 3
-    epochs: int = 3
-    seed: int = 0
+    trials: Annotated[int, Meta(ge=1, le=1000, description="settings tried (Optuna TPE)")] = 8
+    folds: Annotated[int, Meta(ge=2, le=50, description="cross-validation folds each trial is "
+                                                         "scored on")] = 3
+    epochs: Annotated[int, Meta(ge=1, le=1000, description="epochs of each fold run")] = 3
+    seed: Annotated[int, Meta(ge=0, le=2**31 - 1, description="seed of the folds and of the "
+                                                             "sampler")] = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -47,13 +49,7 @@ def parse_search(value: Any) -> SearchSpec:
     """
     from trainer.config import JobError
 
-    sec = Fields(value, JobError, prefix=f"{SEARCH_KEY}.")
-    sec.only(("trials", "folds", "epochs", "seed"))
-    d = SearchSpec()
-    return SearchSpec(trials=sec.integer("trials", default=d.trials, minimum=1, maximum=1000),
-                      folds=sec.integer("folds", default=d.folds, minimum=2, maximum=50),
-                      epochs=sec.integer("epochs", default=d.epochs, minimum=1, maximum=1000),
-                      seed=sec.integer("seed", default=d.seed, minimum=0, maximum=2**31 - 1))
+    return parse(value, SearchSpec, JobError, prefix=SEARCH_KEY)
 
 
 def split_search(data: dict[str, Any]) -> tuple[dict[str, Any], SearchSpec | None]:

@@ -209,7 +209,7 @@ def _fit_size(job, recipe, net, parts: dict, budget, dataset, device, dist, sink
         smaller = R.smaller_size(size)
         recipe.choose("input_size", (smaller, smaller), recipe.reasons["input_size"]
                       + f"; lowered from {size} px: only {max(0, int(fit))} epochs would fit the budget")
-        job = replace(job, input_size=(smaller, smaller))
+        job = replace(job, input=replace(job.input, size=(smaller, smaller)))
         net = build_network(job, dataset, device, sink)
         recipe.speed = _speed(net, job, device, dist)
 

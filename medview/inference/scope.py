@@ -15,9 +15,10 @@ No torch and no Qt: the CLI, the AI panel and the trainer all use it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from medview.core import vocabulary as vocab
+from medview.core.schema import Meta, Reader, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,31 @@ class IntendedInput:
         when empty.
     """
 
-    modalities: tuple[str, ...] = ()
-    body_parts: tuple[str, ...] = ()
-    views: tuple[str, ...] = ()
-    photometric: tuple[str, ...] = ()
-    pixel_spacing_mm: tuple[float, float] | None = None
-    image_size: tuple[int, int] | None = None
-    non_dicom: bool = False
-    unknown_body_part: bool = False
-    description: str = ""
+    modalities: Annotated[tuple[str, ...], Meta(
+        description="DICOM Modality codes, e.g. `[\"DX\", \"CR\"]`; `[]` means any",
+        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.MODALITIES)})] = ()
+    body_parts: Annotated[tuple[str, ...], Meta(
+        description="Body Part Examined defined terms, e.g. `[\"CHEST\"]`",
+        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.BODY_PARTS)})] = ()
+    views: Annotated[tuple[str, ...], Meta(
+        description="View Position terms, e.g. `[\"PA\", \"AP\"]`; an image that records none "
+                    "is not refused for it",
+        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.VIEWS)})] = ()
+    photometric: Annotated[tuple[str, ...], Meta(
+        description="Photometric Interpretations, e.g. `[\"MONOCHROME2\"]`",
+        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.PHOTOMETRIC)})] = ()
+    pixel_spacing_mm: Annotated[tuple[float, float] | None, Meta(
+        description="`[smallest, largest]` pixel spacing in mm; not checked on uncalibrated images",
+        extra={"reason": "must be [smallest, largest] in mm"})] = None
+    image_size: Annotated[tuple[int, int] | None, Meta(
+        description="`[smallest short side, largest long side]` in pixels",
+        extra={"reason": "must be [smallest side, largest side] in pixels"})] = None
+    non_dicom: Annotated[bool, Meta(description="PNG / JPEG / TIFF images (which record none of "
+                                                "the above) are accepted")] = False
+    unknown_body_part: Annotated[bool, Meta(description="a DICOM image with no Body Part Examined "
+                                                        "is accepted")] = False
+    description: Annotated[str, Meta(description="the images in words, e.g. `chest radiographs`; "
+                                                 "built from the fields when empty")] = ""
 
     def describe(self) -> str:
         """E.g. ``"chest radiographs (DX/CR, PA/AP)"``."""
@@ -316,3 +333,40 @@ def _body_part(frame) -> str:
     except (AttributeError, IndexError, TypeError):
         return ""
     return meaning if meaning in vocab.BODY_PARTS else ""
+
+
+def read_intended_input(reader: Reader, value: Any, path: str) -> IntendedInput:
+    """The ``intended_input`` block of a manifest or a job, checked field by field.
+
+    Parameters
+    ----------
+    reader : medview.core.schema.Reader
+        Raises the caller's error for a bad field.
+    value : dict
+        The block as parsed JSON.
+    path : str
+        Its dotted path, e.g. ``"intended_input"``.
+    """
+    block = reader.object(value, IntendedInput, path)
+    spacing, size = block.pixel_spacing_mm, block.image_size
+    if spacing is not None and not 0 < spacing[0] <= spacing[1]:
+        reader.fail(f"{path}.pixel_spacing_mm", "must be 0 < smallest <= largest")
+    if size is not None and not size[0] <= size[1]:
+        reader.fail(f"{path}.image_size", "must be [smallest side, largest side] in pixels, "
+                                          "1 <= smallest <= largest")
+    return block
+
+
+def _terms(reader: Reader, raw: Any, path: str, known) -> tuple[str, ...]:
+    """DICOM defined terms, upper-cased; an unknown one fails with the closest known term."""
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        reader.fail(path, "must be a list of DICOM defined terms (strings); [] means any")
+    terms = []
+    for value in raw:
+        term = " ".join(value.split()).upper()
+        if term not in known:
+            hint = did_you_mean(term.lower(), [k.lower() for k in known])
+            reader.fail(path, f"unknown term '{value.strip()}'{hint}")
+        if term not in terms:
+            terms.append(term)
+    return tuple(terms)

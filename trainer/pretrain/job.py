@@ -13,82 +13,139 @@ train``, the job queue, the trainer tab) validates it the same way. ``trainer/JO
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from medview.core.json_fields import Fields, did_you_mean, is_number
+from medview.core.schema import Meta, did_you_mean, parse
 from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
-from trainer.job_common import DEVICES, JobError, default_version, input_size
+from trainer.config import Id, Name, Seed, Version
+from trainer.job_common import Device, JobError, default_version, input_size
 
 __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES", "parse_pretrain_job",
            "is_pretrain"]
 
 #: Self-supervised methods (:mod:`trainer.pretrain.ssl`).
-METHODS = ("simsiam", "byol")
+Method = Literal["simsiam", "byol"]
+METHODS = get_args(Method)
 #: The method a job gets when it names none (the measurement is in :mod:`trainer.pretrain`).
 DEFAULT_METHOD = "simsiam"
 #: Classifier families whose trunk becomes a backbone (torchvision layout).
 PRETRAIN_ARCHITECTURES = tuple(BACKBONE_ARCHITECTURES)
-_FIELDS = ("task", "id", "name", "version", "dataset", "model", "method", "input", "views", "epochs",
-           "batch_size", "lr", "time_budget_minutes", "max_images", "precision", "seed", "workers",
-           "device", "output", "resume", "comment")
-PRECISIONS = ("auto", "float32", "bfloat16")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+Precision = Literal["auto", "float32", "bfloat16"]
+PRECISIONS = get_args(Precision)
+
+
+@dataclass(frozen=True)
+class PretrainModel:
+    """The ``model`` of a pretrain job: the classifier family whose trunk is learnt."""
+
+    architecture: Annotated[str, Meta(description="`resnet18`, `resnet34`, `resnet50`, "
+                                                  "`densenet121`, `mobilenet_v3_small`, "
+                                                  "`mobilenet_v3_large` or `efficientnet_b0`")]
+
+
+@dataclass(frozen=True)
+class PretrainInput:
+    """The image size the backbone is made for."""
+
+    size: Annotated[int | tuple[int, int], Meta(
+        description="`S` or `[H, W]`, 32 … 1024 pixels",
+        extra={"reason": "must be an integer or two integers [height, width]"})] = 128
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """The views pre-training compares."""
+
+    size: Annotated[Annotated[int, Meta(ge=32)] | None, Meta(
+        description="side of the views", extra={"default": "half the input's side"})] = None
+    scale: Annotated[tuple[float, float] | None, Meta(
+        description="`[LOW, HIGH]`: least and most share of the image area a view's crop covers",
+        extra={"default": "crops whose pixels keep about the input's scale",
+               "reason": "must be two shares of the image area, 0.01 <= low <= high <= 1"})] = None
 
 
 @dataclass(frozen=True)
 class PretrainJob:
-    """A validated pretrain job with every default filled in (see ``trainer/JOBS.md``).
+    """A pretrain job (``trainer/JOBS.md``, "Pre-training a backbone"): the declaration of
+    the file and, once :func:`parse_pretrain_job` has filled in every default, the job.
 
-    Attributes
-    ----------
-    dataset : tuple of str
-        Folders (or files) of unlabelled images, absolute when the job came from a file.
-    architecture : str
-        Classifier family whose trunk is learnt, e.g. ``"resnet18"``.
-    method : str
-        One of :data:`METHODS`.
-    input_size : tuple of int
-        (height, width) of the images the backbone is made for (what jobs starting from it
-        use by default).
-    view_size : int
-        Side of the views pre-training compares (see :mod:`trainer.pretrain.views`).
-    view_scale : tuple of float
-        Least and most share of the image's area a view's crop covers.
-    lr : float or None
-        None: the method's default (:mod:`trainer.pretrain.ssl`).
-    time_budget_minutes : float or None
-        The whole run (reading the images included) ends within it; None: no limit.
-    max_images : int or None
-        At most this many images (a random sample of a larger archive); None: as many as
-        fit a quarter of the memory.
+    ``input.size`` is (height, width) once parsed; ``views`` holds the view side and the
+    least and most share of the image's area a view's crop covers.
     """
 
-    dataset: tuple[str, ...]
-    architecture: str
-    name: str
-    version: str
-    id: str | None = None
-    method: str = DEFAULT_METHOD
-    input_size: tuple[int, int] = (128, 128)
-    view_size: int = 64
-    view_scale: tuple[float, float] = (0.16, 0.4)
-    epochs: int = 100
-    batch_size: int = 32
-    lr: float | None = None
-    time_budget_minutes: float | None = None
-    max_images: int | None = None
-    precision: str = "auto"
-    seed: int = 0
-    workers: int | None = None
-    device: str = "auto"
-    output: str | None = None
-    resume: bool = False
-    source: str | None = None
-    task: str = "pretrain"
+    task: Annotated[Literal["pretrain"], Meta(description="`\"pretrain\"`")]
+    dataset: Annotated[str | tuple[str, ...], Meta(
+        description="a folder or a list of folders of unlabelled DICOM / PNG / JPEG, searched "
+                    "recursively (DICOMDIRs followed); files that cannot be read are skipped, "
+                    "one `log` warning each (the first 20, then a count)",
+        extra={"check": lambda reader, value, path: _dataset(reader, value, path)})]
+    model: Annotated[PretrainModel, Meta(
+        description="`{\"architecture\": A}`: its trunk becomes the backbone (one grey input "
+                    "channel)", extra={"reason": "must be {\"architecture\": NAME} (a pretrain "
+                                                "job learns a backbone)"})]
+    name: Annotated[Name | None, Meta(description="name of the backbone",
+                                      extra={"default": "the first folder's name + "
+                                                        "`-backbone`"})] = None
+    version: Annotated[Version | None, Meta(description="version of the backbone",
+                                            extra={"default": "as for training"})] = None
+    id: Annotated[Id | None, Meta(description="job id in every event",
+                                  extra={"default": "as for training"})] = None
+    method: Annotated[Method, Meta(description="`simsiam` or `byol` (below)")] = DEFAULT_METHOD
+    input: Annotated[PretrainInput, Meta(
+        description="the image size the backbone is made for: jobs starting from it use it "
+                    "unless they set their own", extra={"default": "`{\"size\": 128}`"})] = PretrainInput()
+    views: Annotated[ViewSpec, Meta(
+        description="`{\"size\": S, \"scale\": [LOW, HIGH]}`: side of the views compared, and "
+                    "the share of the image area each view's crop covers",
+        extra={"default": "half the input's side, at its scale"})] = ViewSpec()
+    epochs: Annotated[int, Meta(ge=1, le=100000, description="passes over the images (each "
+                                                             "gives two views)")] = 100
+    batch_size: Annotated[int, Meta(ge=4, le=4096, description="images per step (global under "
+                                                               "torchrun)")] = 32
+    lr: Annotated[Annotated[float, Meta(ge=1e-6, le=10.0)] | None, Meta(
+        description="SGD learning rate (momentum 0.9, warm-up then cosine to 0)",
+        extra={"default": "0.05 × batch / 256"})] = None
+    time_budget_minutes: Annotated[Annotated[float, Meta(ge=0.1, le=60 * 24 * 14)] | None, Meta(
+        description="the whole run, reading the images included, ends within it: the learning "
+                    "rate anneals to the end of the budget, and the run stops there and writes "
+                    "the backbone")] = None
+    max_images: Annotated[Annotated[int, Meta(ge=8, le=10**8)] | None, Meta(
+        description="learn from a random sample of at most this many images",
+        extra={"default": "as fit ¼ of the memory"})] = None
+    precision: Annotated[Precision, Meta(
+        description="`auto` (bfloat16 on a GPU that has it and on CPUs with native bfloat16, "
+                    "AVX512-BF16 / AMX; else float32), `float32`, `bfloat16`")] = "auto"
+    seed: Annotated[Seed, Meta(description="as for training")] = 0
+    workers: Annotated[Literal["auto"] | Annotated[int, Meta(ge=0, le=64)] | None, Meta(
+        description="as for training", extra={"default": "`auto`",
+                                              "reason": "must be an integer or 'auto'"})] = None
+    device: Annotated[Device, Meta(description="as for training")] = "auto"
+    output: Annotated[str | None, Meta(description="as for training")] = None
+    resume: Annotated[bool, Meta(description="as for training")] = False
+    comment: Annotated[str, Meta(description="free text for people; ignored")] = ""
+    source: Annotated[str | None, Meta(extra={"internal": True})] = None
+
+    @property
+    def architecture(self) -> str:
+        """Classifier family whose trunk is learnt, e.g. ``"resnet18"``."""
+        return self.model.architecture
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the images the backbone is made for."""
+        return self.input.size
+
+    @property
+    def view_size(self) -> int:
+        """Side of the views pre-training compares (see :mod:`trainer.pretrain.views`)."""
+        return self.views.size
+
+    @property
+    def view_scale(self) -> tuple[float, float]:
+        """Least and most share of the image's area a view's crop covers."""
+        return self.views.scale
 
     @property
     def channels(self) -> int:
@@ -137,79 +194,46 @@ def parse_pretrain_job(data: Any, base_dir: str | Path | None = None,
         For the first missing, unknown or invalid field.
     """
     base = Path(base_dir) if base_dir is not None else None
-    top = Fields(data, JobError)
-    top.only(_FIELDS)
-    folders = _dataset(top, base)
-    size = _input(top)
-    view_size, view_scale = _views(top, size)
-    time_budget = top.number("time_budget_minutes", default=None, minimum=0.1, maximum=60 * 24 * 14)
-    name = top.text("name", default=None, pattern=_NAME_RE,
-                    hint="lower-case letters, digits, '.', '_' or '-', at most 64")
-    workers = None if top.data.get("workers", "auto") == "auto" else top.integer("workers", minimum=0,
-                                                                                 maximum=64)
-    output = top.text("output", default=None)
-    return PretrainJob(
-        dataset=folders, architecture=_architecture(top), name=name or _default_name(folders[0]),
-        version=top.text("version", default=None, pattern=_VERSION_RE, hint="e.g. 1.0.0, no spaces")
-        or default_version(),
-        id=top.text("id", default=None, pattern=_ID_RE, hint="letters, digits, '.', '_' or '-'"),
-        method=top.choice("method", METHODS, default=DEFAULT_METHOD), input_size=size,
-        view_size=view_size, view_scale=view_scale,
-        epochs=top.integer("epochs", default=100, minimum=1, maximum=100000),
-        batch_size=top.integer("batch_size", default=32, minimum=4, maximum=4096),
-        lr=top.number("lr", default=None, minimum=1e-6, maximum=10.0),
-        time_budget_minutes=time_budget,
-        max_images=top.integer("max_images", default=None, minimum=8, maximum=10**8),
-        precision=top.choice("precision", PRECISIONS, default="auto"),
-        seed=top.integer("seed", default=0, minimum=0, maximum=2**31 - 1), workers=workers,
-        device=top.choice("device", DEVICES, default="auto"),
-        output=_absolute(output, base) if output else None,
-        resume=top.boolean("resume", default=False), source=source)
+    if isinstance(data, dict) and isinstance(data.get("model"), str):
+        raise JobError("model", f"must be {{\"architecture\": NAME}} (a pretrain job learns a "
+                                f"backbone; got the model name '{data['model']}')")
+    job = parse(data, PretrainJob, JobError)
+    arch = job.architecture.lower()
+    if arch not in PRETRAIN_ARCHITECTURES:
+        raise JobError("model.architecture", f"'{arch}' cannot be pre-trained"
+                       f"{did_you_mean(arch, PRETRAIN_ARCHITECTURES)}; valid: {', '.join(PRETRAIN_ARCHITECTURES)}")
+    folders = tuple(dict.fromkeys(_absolute(item, base) for item in job.dataset))
+    size = input_size(job.input.size, "input.size", maximum=1024)
+    return replace(
+        job, dataset=folders, model=PretrainModel(arch), input=PretrainInput(size),
+        views=_views(job.views, size), name=job.name or _default_name(folders[0]),
+        version=job.version or default_version(),
+        workers=None if job.workers == "auto" else job.workers,
+        output=_absolute(job.output, base) if job.output else None, source=source)
 
 
-def _dataset(top: Fields, base: Path | None) -> tuple[str, ...]:
-    raw = top.get("dataset")
+def _dataset(reader, raw: Any, path: str) -> tuple[str, ...]:
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items:
-        top.fail("dataset", "must be a folder of unlabelled images, or a list of folders")
+        reader.fail(path, "must be a folder of unlabelled images, or a list of folders")
     for i, item in enumerate(items):
         if not isinstance(item, str) or not item.strip():
-            top.fail("dataset" if isinstance(raw, str) else f"dataset[{i}]",
-                     f"must name a folder (got {item!r})")
-    return tuple(dict.fromkeys(_absolute(item.strip(), base) for item in items))
+            reader.fail(path if isinstance(raw, str) else f"{path}[{i}]",
+                        f"must name a folder (got {item!r})")
+    return tuple(item.strip() for item in items)
 
 
-def _architecture(top: Fields) -> str:
-    raw = top.get("model")
-    if isinstance(raw, str):
-        top.fail("model", f"must be {{\"architecture\": NAME}} (a pretrain job learns a backbone; "
-                          f"got the model name '{raw}')")
-    sec = top.section("model")
-    sec.only(("architecture",))
-    arch = sec.text("architecture").lower()
-    if arch not in PRETRAIN_ARCHITECTURES:
-        sec.fail("architecture", f"'{arch}' cannot be pre-trained{did_you_mean(arch, PRETRAIN_ARCHITECTURES)}; "
-                                 f"valid: {', '.join(PRETRAIN_ARCHITECTURES)}")
-    return arch
-
-
-def _input(top: Fields) -> tuple[int, int]:
-    sec = top.section("input", optional=True)
-    sec.only(("size",))
-    return input_size(sec, 128, maximum=1024)
-
-
-def _views(top: Fields, size: tuple[int, int]) -> tuple[int, tuple[float, float]]:
+def _views(views: ViewSpec, size: tuple[int, int]) -> ViewSpec:
     """Views half the input's side, cropped so their pixels keep about the input's scale."""
-    sec = top.section("views", optional=True)
-    sec.only(("size", "scale"))
-    view = sec.integer("size", default=max(32, min(size) // 2), minimum=32, maximum=min(size))
-    ratio = (view / min(size)) ** 2  # the share of the image at the input's scale
-    raw = sec.get("scale", [round(ratio / 1.25**2, 3), round(min(1.0, ratio * 1.25**2), 3)])
-    if (not isinstance(raw, list) or len(raw) != 2 or not all(is_number(v) for v in raw)
-            or not 0.01 <= raw[0] <= raw[1] <= 1.0):
-        sec.fail("scale", f"must be two shares of the image area, 0.01 <= low <= high <= 1 (got {raw!r})")
-    return view, (float(raw[0]), float(raw[1]))
+    side = max(32, min(size) // 2) if views.size is None else views.size
+    if side > min(size):
+        raise JobError("views.size", f"must be at most {min(size)} (got {side})")
+    ratio = (side / min(size)) ** 2  # the share of the image at the input's scale
+    scale = views.scale or (round(ratio / 1.25**2, 3), round(min(1.0, ratio * 1.25**2), 3))
+    if not 0.01 <= scale[0] <= scale[1] <= 1.0:
+        raise JobError("views.scale", "must be two shares of the image area, 0.01 <= low <= high "
+                                      f"<= 1 (got {list(scale)!r})")
+    return ViewSpec(side, scale)
 
 
 def _default_name(folder: str) -> str:
