@@ -1,9 +1,10 @@
 """The trainer's event protocol: one JSON object per line on stdout.
 
 Every line is ``{"v": 1, "type": ..., "time": ISO 8601, "job": id, ...fields}``. Each
-event type is a frozen dataclass below; its annotated fields are the schema, so writer
-and reader cannot drift apart. ``trainer/EVENTS.md`` documents every type with an
-example line (a test parses those examples).
+event type is a frozen dataclass below, declared with :mod:`medview.core.schema`: its
+annotated fields are the schema, so writer and reader cannot drift apart, and the field
+tables of ``trainer/EVENTS.md`` are generated from them (``scripts/gen_schema_docs.py``;
+a test parses the example lines there).
 
 Compatibility rules (version 1)
 -------------------------------
@@ -23,13 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
-import types
-import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, ClassVar, Literal
+from typing import IO, Annotated, Any, ClassVar, Literal
+
+from medview.core.schema import EVENT_WORDING, Meta, Reader, clip, file_fields, json_kind
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -69,6 +69,10 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _doc(text: str) -> Meta:
+    return Meta(description=text)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """Fields every event carries.
@@ -82,14 +86,15 @@ class Event:
     """
 
     type: ClassVar[str] = ""
-    job: str
-    time: str = field(default_factory=now_iso)
+    job: Annotated[str, _doc("job identifier, non-empty; the same on every line of one job")]
+    time: Annotated[str, _doc("when it happened, ISO 8601 with a UTC offset, e.g. "
+                              "`2025-05-01T09:30:00.123+00:00`")] = field(default_factory=now_iso)
 
     def __post_init__(self) -> None:
         # Validate on construction, so a writer cannot emit a line readers would reject.
-        hints = _hints(type(self))
-        for f in dataclasses.fields(self):
-            value = _coerce(getattr(self, f.name), hints[f.name], f"{self.type}.{f.name}")
+        reader = Reader(lambda path, reason: EventError(f"{path} {reason}"), EVENT_WORDING)
+        for f in file_fields(type(self)):
+            value = reader.value(getattr(self, f.name), f.type, f"{self.type}.{f.name}")
             object.__setattr__(self, f.name, value)
         if not self.job:
             raise EventError(f"{self.type}.job must not be empty")
@@ -108,30 +113,32 @@ class Event:
 
 @dataclass(frozen=True, kw_only=True)
 class JobStarted(Event):
-    """The job has read its data set and is about to train.
-
-    Attributes
-    ----------
-    task : {"classification", "segmentation"}
-    model : str
-        Architecture or base model name.
-    dataset : dict
-        ``DatasetSummary.to_dict()`` of :mod:`trainer.datasets`.
-    split : dict of str to int
-        Number of samples per part, e.g. ``{"train": 80, "val": 10, "test": 10}``.
-    device : str
-        Where training runs, e.g. ``"cpu"`` or ``"cuda:0"``.
-    recipe : dict or None
-        What the recipe chose and why (``Recipe.to_dict()`` of :mod:`trainer.recipe`).
-    """
+    """The job has read its data set and split it, and is about to train."""
 
     type: ClassVar[str] = "job_started"
-    task: Task
-    model: str
-    dataset: dict[str, Any]
-    split: dict[str, int]
-    device: str
-    recipe: dict[str, Any] | None = None
+    task: Annotated[Task, _doc(
+        "`\"classification\"`, `\"segmentation\"` or `\"pretrain\"` (self-supervised "
+        "pre-training of a backbone, `trainer/JOBS.md`)")]
+    model: Annotated[str, _doc("architecture or base model name; for `pretrain`, the "
+                               "architecture and method, e.g. `\"resnet18 (simsiam)\"`")]
+    dataset: Annotated[dict[str, Any], _doc(
+        "data set summary (`DatasetSummary.to_dict()` of `trainer/datasets.py`): `task`, "
+        "`source`, `classes`, `counts` (images per class), `n_samples`, `n_patients`, "
+        "`n_without_patient_id`, `split_by` (`patient`, `image` when no image has a patient ID, "
+        "or `mixed`; not `patient`: a `warnings` entry says how patients may leak across "
+        "parts), `size_min`, `size_max`, `size_most_common` (`[rows, cols]` or `null`), "
+        "`size_most_common_count`, `skipped` (list of `{path, reason}`), `warnings` (list of "
+        "strings), `masks` (classification images with a lesion mask)")]
+    split: Annotated[dict[str, int], _doc(
+        "samples per part, integers: `{\"train\": …, \"val\": …, \"test\": …}`; "
+        "`pretrain`: `{\"train\": images}`")]
+    device: Annotated[str, _doc("where training runs, e.g. `\"cpu\"`, `\"cuda:0\"`")]
+    recipe: Annotated[dict[str, Any] | None, _doc(
+        "what the recipe chose and why (`trainer/JOBS.md`, \"The recipe\"): `fingerprint` "
+        "(`task`, `images`, `per_class`, `smallest_class`, `balance`, `image_size`, "
+        "`modality`, `masks`, `objects`: `{median, small, objects, masks}` or null), `chosen` "
+        "(field → value), `reasons` (field → why), `given` (fields the job set), "
+        "`speed_images_per_s`, `arms` (2 with the start check); null from a search")] = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,146 +146,95 @@ class EpochStarted(Event):
     """An epoch begins. ``epoch`` counts from 1 up to ``epochs``."""
 
     type: ClassVar[str] = "epoch_started"
-    epoch: int
-    epochs: int
+    epoch: Annotated[int, _doc("this epoch, from 1")]
+    epochs: Annotated[int, _doc("planned number of epochs (a pretrain job with a time budget "
+                                "revises it as its speed becomes known)")]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Batch(Event):
-    """A training batch finished.
-
-    Attributes
-    ----------
-    epoch, batch, batches : int
-        Epoch (from 1), batch within it (from 1), batches per epoch.
-    loss : float or None
-        Training loss of this batch; ``None`` if not finite.
-    images_per_s : float or None
-        Throughput over recent batches; ``None`` when not yet measured.
-    """
+    """A training batch finished."""
 
     type: ClassVar[str] = "batch"
-    epoch: int
-    batch: int
-    batches: int
-    loss: float | None
-    images_per_s: float | None
+    epoch: Annotated[int, _doc("epoch, from 1")]
+    batch: Annotated[int, _doc("batch within the epoch, from 1")]
+    batches: Annotated[int, _doc("batches per epoch")]
+    loss: Annotated[float | None, _doc("training loss of this batch")]
+    images_per_s: Annotated[float | None, _doc("throughput over recent batches; `null` until "
+                                               "measured")]
 
 
 @dataclass(frozen=True, kw_only=True)
 class EpochEnd(Event):
-    """An epoch finished and was validated.
-
-    Attributes
-    ----------
-    epoch, epochs : int
-        This epoch (from 1) and the planned number.
-    train_loss, val_loss : float or None
-        Mean losses; ``None`` if not finite.
-    metrics : dict of str to float or None
-        Validation metrics: ``accuracy`` (classification) or ``dice`` and ``iou``
-        (segmentation, mean over foreground classes); more keys may follow.
-    lr : float
-        Learning rate at the end of the epoch.
-    eta_s : float or None
-        Estimated seconds until the job ends; ``None`` when unknown.
-    """
+    """An epoch finished and was validated."""
 
     type: ClassVar[str] = "epoch_end"
-    epoch: int
-    epochs: int
-    train_loss: float | None
-    val_loss: float | None
-    metrics: Metrics
-    lr: float
-    eta_s: float | None
+    epoch: Annotated[int, _doc("this epoch, from 1")]
+    epochs: Annotated[int, _doc("planned number of epochs")]
+    train_loss: Annotated[float | None, _doc("mean training loss of the epoch")]
+    val_loss: Annotated[float | None, _doc("mean validation loss")]
+    metrics: Annotated[Metrics, _doc(
+        "validation metrics, each a number or null: `accuracy` for classification; `dice` and "
+        "`iou` (mean over foreground classes) for segmentation; writers may add more (e.g. "
+        "`auc`). `pretrain` has no validation (`val_loss` null) and gives `spread`: the "
+        "standard deviation of the normalised projections × √dim, ≈ 1 while healthy, near 0 "
+        "when the representations collapse")]
+    lr: Annotated[float, _doc("learning rate at the end of the epoch")]
+    eta_s: Annotated[float | None, _doc("estimated seconds until the job ends; `null` when "
+                                        "unknown")]
 
 
 @dataclass(frozen=True, kw_only=True)
 class CheckpointSaved(Event):
-    """A checkpoint was written (usually because the validation metric improved).
-
-    Attributes
-    ----------
-    path : str
-        The checkpoint file.
-    epoch : int
-        Epoch whose weights it holds.
-    metric : float or None
-        The validation metric that decided to keep it.
-    metric_name : str or None
-        Which metric that is, e.g. ``"accuracy"`` or ``"dice"``.
-    """
+    """A checkpoint was written (usually because the validation metric improved)."""
 
     type: ClassVar[str] = "checkpoint_saved"
-    path: str
-    epoch: int
-    metric: float | None
-    metric_name: str | None = None
+    path: Annotated[str, _doc("the checkpoint file")]
+    epoch: Annotated[int, _doc("epoch whose weights it holds")]
+    metric: Annotated[float | None, _doc("the validation metric that decided to keep it")]
+    metric_name: Annotated[str | None, _doc("optional; which metric, e.g. `\"accuracy\"`, "
+                                            "`\"dice\"`")] = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Evaluation(Event):
-    """The final model was evaluated on the held-out test set.
-
-    Attributes
-    ----------
-    report : str
-        Path of the full evaluation report.
-    metrics : dict of str to float or None
-        Headline metrics (e.g. ``accuracy``, ``auc``, ``sensitivity``, ``specificity``,
-        ``dice``, ``iou``).
-    """
+    """The final model was evaluated on the held-out test set."""
 
     type: ClassVar[str] = "evaluation"
-    report: str
-    metrics: Metrics
+    report: Annotated[str, _doc("path of the full evaluation report")]
+    metrics: Annotated[Metrics, _doc("headline metrics, each a number or null (e.g. `accuracy`, "
+                                     "`auc`, `sensitivity`, `specificity`, `threshold`, `dice`, "
+                                     "`iou`)")]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Log(Event):
-    """A message for the person watching: ``level`` is debug, info, warning or error."""
+    """A message for the person watching."""
 
     type: ClassVar[str] = "log"
-    level: Level
-    message: str
+    level: Annotated[Level, _doc("`\"debug\"`, `\"info\"`, `\"warning\"` or `\"error\"`")]
+    message: Annotated[str, _doc("the text")]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Finished(Event):
-    """The job ended successfully.
-
-    Attributes
-    ----------
-    model : str
-        Path of the trained model (folder or file) ready to register.
-    best_metric : float or None
-        Best validation metric reached.
-    metric_name : str or None
-        Which metric that is.
-    """
+    """The job ended successfully."""
 
     type: ClassVar[str] = "finished"
-    model: str
-    best_metric: float | None
-    metric_name: str | None = None
+    model: Annotated[str, _doc("path of the trained model (folder or file); a search's "
+                               "`best_job.json`; a pretrain job's `backbone/` folder")]
+    best_metric: Annotated[float | None, _doc("best validation metric reached; a pretrain job's "
+                                              "last epoch loss (`metric_name` `\"loss\"`)")]
+    metric_name: Annotated[str | None, _doc("optional; which metric")] = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Failed(Event):
-    """The job stopped on an error.
-
-    Attributes
-    ----------
-    reason : str
-        One line for a person (newlines are folded into spaces).
-    detail : str or None
-        Anything longer, e.g. a traceback.
-    """
+    """The job stopped on an error."""
 
     type: ClassVar[str] = "failed"
-    reason: str
-    detail: str | None = None
+    reason: Annotated[str, _doc("one line for a person (writers fold newlines into spaces)")]
+    detail: Annotated[str | None, _doc("optional; anything longer, e.g. a traceback")] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reason", " ".join(str(self.reason).split()))
@@ -338,14 +294,14 @@ def parse_line(line: str | bytes) -> Event:
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise EventError(f"not a JSON line ({exc.msg} at column {exc.colno}): {_clip(text)}") from None
+        raise EventError(f"not a JSON line ({exc.msg} at column {exc.colno}): {clip(text)}") from None
     return from_dict(obj)
 
 
 def from_dict(obj: Any) -> Event:
     """Validate a decoded JSON object and build its event (see :func:`parse_line`)."""
     if not isinstance(obj, dict):
-        raise EventError(f"an event must be a JSON object, got {_json_kind(obj)}")
+        raise EventError(f"an event must be a JSON object, got {json_kind(obj)}")
     if "v" not in obj:
         raise EventError("not an event: field 'v' (protocol version) is missing")
     version = obj["v"]
@@ -366,54 +322,6 @@ def from_dict(obj: Any) -> Event:
 
 # -- validation ------------------------------------------------------------------------
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _coerce(value: Any, hint: Any, name: str) -> Any:
-    """``value`` checked against a type hint, normalised (ints to float, NaN to None)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        if inner is float and _is_number(value) and not math.isfinite(value):
-            return None  # the protocol writes non-finite measurements as null
-        return _coerce(value, inner, name)
-    if origin is Literal:
-        if value not in args:
-            raise EventError(f"{name} must be one of {', '.join(map(repr, args))}, got {value!r}")
-        return value
-    if origin is dict:
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise EventError(f"{name} must be an object with string keys, got {_json_kind(value)}")
-        return {k: _coerce(v, args[1], f"{name}.{k}") for k, v in value.items()}
-    if hint is Any:
-        return value
-    if hint is float:
-        if not _is_number(value) or not math.isfinite(value):
-            raise EventError(f"{name} must be a finite number, got {_json_kind(value)}")
-        return float(value)
-    if hint is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise EventError(f"{name} must be an integer, got {_json_kind(value)}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise EventError(f"{name} must be a string, got {_json_kind(value)}")
-        return value
-    raise TypeError(f"unsupported field type {hint!r} for {name}")  # a bug in this module
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _check_time(text: str) -> None:
     try:
         when = datetime.fromisoformat(text)
@@ -425,20 +333,3 @@ def _check_time(text: str) -> None:
 
 def _reject_constant(name: str) -> None:
     raise EventError(f"{name} is not valid JSON; non-finite values are written as null")
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {json.dumps(value)}"
-    if isinstance(value, (int, float)):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        return f"string {_clip(repr(value))}"
-    return {"dict": "an object", "list": "an array"}.get(type(value).__name__, type(value).__name__)
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"

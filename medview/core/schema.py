@@ -54,6 +54,7 @@ import difflib
 import json
 import math
 import re
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -61,8 +62,9 @@ import msgspec
 import msgspec.inspect as mi
 from msgspec import Meta
 
-__all__ = ["Meta", "ErrorFactory", "Wording", "Reader", "parse", "did_you_mean", "is_int",
-           "is_number", "json_schema", "field_table", "file_fields", "short"]
+__all__ = ["Meta", "ErrorFactory", "Wording", "EVENT_WORDING", "Reader", "parse", "did_you_mean",
+           "is_int", "is_number", "json_schema", "field_table", "file_fields", "short", "clip",
+           "json_kind"]
 
 #: Builds the exception to raise from ``(field_path, reason)``.
 ErrorFactory = Callable[[str, str], Exception]
@@ -94,7 +96,7 @@ class Wording:
 
 class _EventWording(Wording):
     def got(self, value: Any) -> str:
-        return f", got {_json_kind(value)}"
+        return f", got {json_kind(value)}"
 
     def choices(self, options: Iterable[Any]) -> str:
         return ", ".join(map(repr, options))
@@ -163,7 +165,7 @@ class Reader:
         for f in fields:
             if data.get(f.encode_name) is not None:
                 values[f.name] = self.value(data[f.encode_name], f.type, _join(path, f.encode_name),
-                                            f.default)
+                                            f.default, {"order": _choice_order(cls, f.name)})
             elif f.required:
                 self.fail(_join(path, f.encode_name), "missing")
         return cls(**values)
@@ -214,7 +216,8 @@ class Reader:
         return text
 
     def _choice(self, value, kind, path, extra, default):
-        options = kind.values
+        order = extra.get("order") or ()  # msgspec sorts the values; messages keep the declared order
+        options = tuple(sorted(kind.values, key=lambda v: order.index(v) if v in order else len(order)))
         key = value.strip().lower() if self.wording.forgiving and isinstance(value, str) else value
         if key not in options or isinstance(value, bool):
             hint = did_you_mean(value, options) if isinstance(value, str) else ""
@@ -297,6 +300,24 @@ _CHECKS = {
 }
 
 
+_ORDER: dict[tuple[type, str], tuple] = {}
+
+
+def _choice_order(cls: type, name: str) -> tuple:
+    """The values of the ``Literal`` choices of field ``name`` in declared order."""
+    key = (cls, name)
+    if key not in _ORDER:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        _ORDER[key] = tuple(_literals(hints[name]))
+    return _ORDER[key]
+
+
+def _literals(hint: Any) -> list:
+    if typing.get_origin(hint) is typing.Literal:
+        return list(typing.get_args(hint))
+    return [v for arg in typing.get_args(hint) for v in _literals(arg)]
+
+
 def _accepts(kind: Any, value: Any) -> bool:
     """Whether ``value``'s JSON kind is the kind of the union member ``kind``."""
     if isinstance(kind, mi.LiteralType):
@@ -370,7 +391,8 @@ def short(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for a message: ``"null"``, ``"number 1.0"``, ``"an array"``."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -378,9 +400,14 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"number {value!r}"
     if isinstance(value, str):
-        text = repr(value)
-        return f"string {text if len(text) <= 80 else text[:79] + '…'}"
+        return f"string {clip(repr(value))}"
     return {"dict": "an object", "list": "an array"}.get(type(value).__name__, type(value).__name__)
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """``text`` stripped and cut to ``limit`` characters (an ellipsis marks the cut)."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ----------------------------------------------------------------------- documents

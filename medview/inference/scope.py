@@ -15,6 +15,7 @@ No torch and no Qt: the CLI, the AI panel and the trainer all use it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from medview.core import vocabulary as vocab
@@ -52,17 +53,17 @@ class IntendedInput:
 
     modalities: Annotated[tuple[str, ...], Meta(
         description="DICOM Modality codes, e.g. `[\"DX\", \"CR\"]`; `[]` means any",
-        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.MODALITIES)})] = ()
+        extra={"check": partial(_terms, known=vocab.MODALITIES)})] = ()
     body_parts: Annotated[tuple[str, ...], Meta(
         description="Body Part Examined defined terms, e.g. `[\"CHEST\"]`",
-        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.BODY_PARTS)})] = ()
+        extra={"check": partial(_terms, known=vocab.BODY_PARTS)})] = ()
     views: Annotated[tuple[str, ...], Meta(
         description="View Position terms, e.g. `[\"PA\", \"AP\"]`; an image that records none "
                     "is not refused for it",
-        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.VIEWS)})] = ()
+        extra={"check": partial(_terms, known=vocab.VIEWS)})] = ()
     photometric: Annotated[tuple[str, ...], Meta(
         description="Photometric Interpretations, e.g. `[\"MONOCHROME2\"]`",
-        extra={"check": lambda r, v, p: _terms(r, v, p, vocab.PHOTOMETRIC)})] = ()
+        extra={"check": partial(_terms, known=vocab.PHOTOMETRIC)})] = ()
     pixel_spacing_mm: Annotated[tuple[float, float] | None, Meta(
         description="`[smallest, largest]` pixel spacing in mm; not checked on uncalibrated images",
         extra={"reason": "must be [smallest, largest] in mm"})] = None

@@ -80,7 +80,7 @@ class PretrainJob:
         description="a folder or a list of folders of unlabelled DICOM / PNG / JPEG, searched "
                     "recursively (DICOMDIRs followed); files that cannot be read are skipped, "
                     "one `log` warning each (the first 20, then a count)",
-        extra={"check": lambda reader, value, path: _dataset(reader, value, path)})]
+        extra={"check": _dataset})]
     model: Annotated[PretrainModel, Meta(
         description="`{\"architecture\": A}`: its trunk becomes the backbone (one grey input "
                     "channel)", extra={"reason": "must be {\"architecture\": NAME} (a pretrain "
