@@ -219,6 +219,8 @@ class Reader:
         order = extra.get("order") or ()  # msgspec sorts the values; messages keep the declared order
         options = tuple(sorted(kind.values, key=lambda v: order.index(v) if v in order else len(order)))
         key = value.strip().lower() if self.wording.forgiving and isinstance(value, str) else value
+        if all(is_int(o) for o in options) and not is_int(value):
+            self.fail(path, "must be an integer" + self.wording.got(value))
         if key not in options or isinstance(value, bool):
             hint = did_you_mean(value, options) if isinstance(value, str) else ""
             got = self.wording.got(value)

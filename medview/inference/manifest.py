@@ -15,29 +15,29 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 from medview.core import atomic
 from medview.core.errors import MedviewError
-from medview.core.json_fields import Fields
-from medview.core import vocabulary as vocab
-from medview.core.json_fields import did_you_mean
+from medview.core.schema import Meta, Reader, is_int
 from medview.inference.architectures import ARCHITECTURES, architecture_names
 from medview.inference.familiarity import METHOD, REFERENCE_NAME
-from medview.inference.scope import IntendedInput
+from medview.inference.scope import IntendedInput, read_intended_input
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "model.json"
 WEIGHTS_NAME = "weights.safetensors"
-TASKS = ("classification", "segmentation")
-ACTIVATIONS = ("softmax", "sigmoid")
-RESIZE_MODES = ("letterbox", "stretch")
+Task = Literal["classification", "segmentation"]
+Activation = Literal["softmax", "sigmoid"]
+ResizeMode = Literal["letterbox", "stretch"]
+CropKind = Literal["center", "foreground"]
+Conduction = Literal["exponential", "quadratic"]
+TASKS, ACTIVATIONS, RESIZE_MODES, CROP_KINDS, CONDUCTIONS = map(
+    get_args, (Task, Activation, ResizeMode, CropKind, Conduction))
 WINDOW_MODES = ("auto", "stored", "minmax")
-CROP_KINDS = ("center", "foreground")
-CONDUCTIONS = ("exponential", "quadratic")
 # Lower-case start, then letters, digits, '.', '_' or '-': safe as a folder name everywhere.
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
@@ -65,35 +65,60 @@ class ManifestError(ModelError):
         super().__init__(f"model '{model}' field '{field}': {reason}")
 
 
-# ----------------------------------------------------------------------- dataclasses
+# ----------------------------------------------------------------------- declarations
+
+#: A model or backbone name: safe as a folder name everywhere.
+Name = Annotated[str, Meta(pattern=_NAME_RE.pattern, extra={
+    "hint": "lower-case letters, digits, '.', '_' or '-', at most 64"})]
+#: A version: letters, digits and ``._+-``, no spaces.
+Version = Annotated[str, Meta(pattern=_VERSION_RE.pattern, extra={"hint": "e.g. 1.0.0, no spaces"})]
+Share = Annotated[float, Meta(ge=0.0, le=1.0)]
+
 
 @dataclass(frozen=True)
 class ArchitectureSpec:
     """Which network to build: a name from :data:`ARCHITECTURES` and its keyword arguments."""
 
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
+    name: Annotated[str, Meta(description="`resnet18`, `resnet34`, `resnet50`, `densenet121`, "
+                                          "`mobilenet_v3_small`, `mobilenet_v3_large`, "
+                                          "`efficientnet_b0` (classification); `fpn`, `unet` "
+                                          "(segmentation)")]
+    arguments: Annotated[dict[str, Any], Meta(
+        description="keyword arguments of the architecture (e.g. `encoder_name`); classes, "
+                    "channels and weights are set by medview")] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class InputSpec:
     """The network input: ``size`` is (height, width); ``channels`` 1 (grey) or 3 (RGB)."""
 
-    size: tuple[int, int]
-    channels: int
+    size: Annotated[tuple[int, int], Meta(description="`[height, width]`, 16 … 4096 pixels")]
+    channels: Annotated[Literal[1, 3], Meta(description="1 (grey) or 3 (RGB)",
+                                            extra={"reason": "must be 1 (grey) or 3 (RGB)"})]
 
 
 @dataclass(frozen=True)
 class Normalisation:
     """Per-channel ``(x - mean) / std`` applied to the [0, 1] image last."""
 
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
+    mean: Annotated[tuple[float, ...] | None, Meta(description="one number per input channel",
+                                                   extra={"default": "0"})] = None
+    std: Annotated[tuple[float, ...] | None, Meta(description="one positive number per input "
+                                                              "channel",
+                                                  extra={"default": "1"})] = None
+
+
+@dataclass(frozen=True)
+class FixedWindow:
+    """A fixed grey window in modality units (e.g. HU)."""
+
+    center: Annotated[float, Meta(description="window centre")]
+    width: Annotated[float, Meta(ge=1.0, description="window width")]
 
 
 @dataclass(frozen=True)
 class WindowSpec:
-    """How grey modality values become [0, 1].
+    """How grey modality values become [0, 1] (what ``preprocessing.window`` says).
 
     ``mode`` is ``"auto"`` (0.5-99.5 percentile span), ``"stored"`` (the file's
     first window, else auto), ``"minmax"``, ``"preset"`` (``preset`` names a
@@ -117,67 +142,99 @@ class CropSpec:
     frame and side annotations of an ultrasound image.
     """
 
-    kind: str
-    fraction: float = 1.0
-    threshold: float = 0.05
-    margin: float = 0.0
+    kind: Annotated[CropKind, Meta(description="`center` or `foreground`")]
+    fraction: Annotated[float, Meta(ge=0.05, le=1.0, description="`center`: the share of each "
+                                                                 "side kept")] = 1.0
+    threshold: Annotated[Share, Meta(description="`foreground`: pixels above it (in the [0, 1] "
+                                                 "image) are foreground")] = 0.05
+    margin: Annotated[Share, Meta(description="`foreground`: the box grown by this fraction of "
+                                              "its size")] = 0.0
 
 
 @dataclass(frozen=True)
 class ClaheSpec:
     """Contrast-limited adaptive histogram equalisation (OpenCV, 8-bit)."""
 
-    clip_limit: float = 2.0
-    tile_grid: tuple[int, int] = (8, 8)
+    clip_limit: Annotated[float, Meta(ge=0.1, le=100.0, description="contrast limit")] = 2.0
+    tile_grid: Annotated[tuple[int, int], Meta(description="tiles per side, at most 64")] = (8, 8)
 
 
 @dataclass(frozen=True)
 class DiffusionSpec:
     """Perona-Malik anisotropic diffusion; ``kappa`` is in [0, 1] intensity units."""
 
-    iterations: int = 10
-    kappa: float = 0.1
-    gamma: float = 0.2
-    conduction: str = "exponential"
+    iterations: Annotated[int, Meta(ge=1, le=500, description="diffusion steps")] = 10
+    kappa: Annotated[float, Meta(ge=1e-6, le=10.0, description="edge threshold in [0, 1] "
+                                                               "intensity units")] = 0.1
+    # gamma > 0.25 makes the explicit 4-neighbour scheme unstable (Perona & Malik 1990).
+    gamma: Annotated[float, Meta(ge=1e-6, le=0.25, description="step size (stable up to "
+                                                               "0.25)")] = 0.2
+    conduction: Annotated[Conduction, Meta(
+        description="`exponential` or `quadratic`")] = "exponential"
 
 
 @dataclass(frozen=True)
 class Preprocessing:
     """The steps between modality values and the network input, in this order."""
 
-    window: WindowSpec = WindowSpec()
-    crop: CropSpec | None = None
-    resize: str = "letterbox"
-    clahe: ClaheSpec | None = None
-    diffusion: DiffusionSpec | None = None
+    window: Annotated[str | FixedWindow, Meta(
+        description="`auto` (0.5–99.5 percentile span), `stored` (the file's first window, else "
+                    "auto), `minmax`, a preset name (a stored window's explanation or a "
+                    "modality preset such as `Lung`), or `{\"center\", \"width\"}` in modality "
+                    "units (e.g. HU); read as a :class:`WindowSpec`",
+        extra={"check": _window})] = WindowSpec()
+    crop: Annotated[CropSpec | None, Meta(description="crop before resizing")] = None
+    resize: Annotated[ResizeMode, Meta(
+        description="`letterbox` (keep the aspect ratio, pad) or `stretch`")] = "letterbox"
+    clahe: Annotated[ClaheSpec | None, Meta(description="contrast-limited adaptive histogram "
+                                                        "equalisation")] = None
+    diffusion: Annotated[DiffusionSpec | None, Meta(description="Perona–Malik anisotropic "
+                                                                "diffusion")] = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What turns the network's logits into probabilities."""
+
+    activation: Annotated[Activation | None, Meta(
+        description="`softmax` or `sigmoid` (one segmentation class: sigmoid)",
+        extra={"default": "`softmax`; `sigmoid` for one segmentation class"})] = None
+    temperature: Annotated[float, Meta(ge=0.01, le=100.0, description=(
+        "logits are divided by it before the activation (temperature scaling fitted on the "
+        "validation split; 1: as trained)"))] = 1.0
 
 
 @dataclass(frozen=True)
 class ModelCard:
     """What the model is for and how it was made (shown before anyone relies on it)."""
 
-    intended_use: str
-    training_data: str
-    date: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    limitations: str = ""
-    authors: str = ""
+    intended_use: Annotated[str, Meta(description="what the model is for")]
+    training_data: Annotated[str, Meta(description="what it learnt from")]
+    date: Annotated[str, Meta(description="ISO date (YYYY-MM-DD) it was made")]
+    metrics: Annotated[dict[str, float], Meta(description="test-set metrics by name")] = field(
+        default_factory=dict)
+    limitations: Annotated[str, Meta(description="known limitations")] = ""
+    authors: Annotated[str, Meta(description="who made it")] = ""
 
 
 @dataclass(frozen=True)
 class WeightsSpec:
     """The weights file of the folder and, once imported, its SHA-256."""
 
-    file: str = WEIGHTS_NAME
-    sha256: str = ""
+    file: Annotated[str, Meta(description="a .safetensors file name inside the model "
+                                          "folder")] = WEIGHTS_NAME
+    sha256: Annotated[str, Meta(description="64 hexadecimal digits, checked on loading; empty "
+                                            "until imported")] = ""
 
 
 @dataclass(frozen=True)
 class FamiliaritySpec:
     """Where the reference of the training images lies, and how it was made."""
 
-    file: str = REFERENCE_NAME
-    method: str = METHOD
+    file: Annotated[str, Meta(description="a .safetensors file name inside the model folder, "
+                                          "other than the weights")] = REFERENCE_NAME
+    method: Annotated[Literal[METHOD], Meta(
+        description="how the reference was made")] = METHOD
 
 
 @dataclass(frozen=True)
@@ -185,30 +242,53 @@ class Manifest:
     """A validated ``model.json``.
 
     Build one with :func:`parse_manifest` or :func:`read_manifest`; write one
-    with :func:`write_manifest`.
+    with :func:`write_manifest`. The file's ``output`` block is read into
+    ``activation`` and ``temperature``.
     """
 
-    name: str
-    version: str
-    task: str
-    architecture: ArchitectureSpec
-    classes: tuple[str, ...]
-    input: InputSpec
-    card: ModelCard
-    activation: str
-    normalisation: Normalisation
-    preprocessing: Preprocessing = Preprocessing()
-    thresholds: dict[str, float] = field(default_factory=dict)
-    weights: WeightsSpec = WeightsSpec()
-    format: int = FORMAT_VERSION
+    name: Annotated[Name, Meta(description="the model's name (lower-case, a folder name)")]
+    version: Annotated[Version, Meta(description="its version")]
+    task: Annotated[Task, Meta(
+        description="`classification` or `segmentation`")]
+    architecture: Annotated[ArchitectureSpec, Meta(description="the network to build")]
+    classes: Annotated[tuple[str, ...], Meta(
+        min_length=1, description="output classes in order (a classifier needs two; "
+                                  "softmax segmentation: background first)")]
+    input: Annotated[InputSpec, Meta(description="the network input")]
+    card: Annotated[ModelCard, Meta(description="what the model is for and how it was made")]
+    activation: Annotated[str, Meta(extra={"internal": True})] = ""  # "": not read yet
+    normalisation: Annotated[Normalisation, Meta(
+        description="per-channel `(x - mean) / std` applied to the [0, 1] image last",
+        extra={"default": "mean 0, std 1"})] = Normalisation()
+    preprocessing: Annotated[Preprocessing, Meta(
+        description="window, crop, resize, clahe, diffusion (in this order)",
+        extra={"default": "window auto, letterbox"})] = Preprocessing()
+    thresholds: Annotated[dict[str, Share], Meta(
+        description="decision threshold by class name",
+        extra={"default": "0.5 (sigmoid), 0 (softmax)"})] = field(default_factory=dict)
+    weights: Annotated[WeightsSpec, Meta(description="the weights file and its SHA-256",
+                                         extra={"default": "`weights.safetensors`"})] = WeightsSpec()
+    format: Annotated[int, Meta(ge=1, description="format version of the file")] = FORMAT_VERSION
     #: Where the model applies; None: anywhere, unchecked (manifests made before it existed).
-    intended_input: IntendedInput | None = None
+    intended_input: Annotated[IntendedInput | None, Meta(
+        description="where the model applies, checked before every analysis (modalities, "
+                    "body parts, views, photometric, pixel spacing, image size)",
+        extra={"default": "anywhere, unchecked", "check": read_intended_input})] = None
     #: The compact description of the training images (:mod:`medview.inference.familiarity`);
     #: None: no check of "unlike the training images".
-    familiarity: FamiliaritySpec | None = None
+    familiarity: Annotated[FamiliaritySpec | None, Meta(
+        description="the reference of the training images for the \"unlike the training "
+                    "images\" check", extra={"default": "no check"})] = None
     #: Logits are divided by it before the activation (temperature scaling, fitted on the
     #: validation split by the trainer so probabilities are calibrated; 1: as trained).
-    temperature: float = 1.0
+    temperature: Annotated[float, Meta(extra={"internal": True})] = 1.0
+    output: Annotated[OutputSpec, Meta(description="what turns logits into probabilities",
+                                       extra={"default": "see below"})] = OutputSpec()
+
+    def __post_init__(self) -> None:
+        # ``output`` is the file's view of ``activation`` and ``temperature``: in step once read.
+        if self.activation:
+            object.__setattr__(self, "output", OutputSpec(self.activation, self.temperature))
 
     @property
     def key(self) -> str:
@@ -295,32 +375,20 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
         For the first missing, unknown or invalid field.
     """
     name = _peek_name(data, fallback_name)
-    top = Fields(data, partial(ManifestError, name))
-    top.only(("format", "name", "version", "task", "intended_input", "architecture", "classes",
-              "input", "normalisation", "preprocessing", "output", "thresholds", "card",
-              "weights", "familiarity"))
-    _check_format(top)
-    top.text("name", pattern=_NAME_RE,
-             hint="lower-case letters, digits, '.', '_' or '-', at most 64")
-    version = top.text("version", pattern=_VERSION_RE, hint="e.g. 1.0.0, no spaces")
-    task = top.choice("task", TASKS)
-    architecture = _architecture(top.section("architecture"), task)
-    classes = _classes(top, task)
-    inp = _input(top.section("input"))
-    output = top.section("output", optional=True)
-    activation = _activation(output, task, classes)
-    return Manifest(
-        name=name, version=version, task=task, architecture=architecture, classes=classes,
-        input=inp, card=_card(top.section("card")), activation=activation,
-        temperature=output.number("temperature", default=1.0, minimum=0.01, maximum=100.0),
-        normalisation=_normalisation(top.section("normalisation", optional=True), inp.channels),
-        preprocessing=_preprocessing(top.section("preprocessing", optional=True)),
-        thresholds=_thresholds(top.section("thresholds", optional=True), classes),
-        weights=_weights(top.section("weights", optional=True)),
-        intended_input=parse_intended_input(top.section("intended_input", optional=True,
-                                                        nullable=True)),
-        familiarity=_familiarity(top.section("familiarity", optional=True, nullable=True)),
-    )
+    reader = Reader(partial(ManifestError, name))
+    fmt = data.get("format")
+    if is_int(fmt) and fmt > FORMAT_VERSION:  # before any field a newer format may have added
+        reader.fail("format", f"version {fmt} is newer than this medview reads ({FORMAT_VERSION}); "
+                              "update medview")
+    m = reader.object(data, Manifest)
+    activation = _activation(reader, m)
+    return replace(m, architecture=_architecture(reader, m), activation=activation,
+                   temperature=m.output.temperature, classes=_classes(reader, m),
+                   input=_input(reader, m.input),
+                   normalisation=_normalisation(reader, m.normalisation, m.input.channels),
+                   preprocessing=_preprocessing(reader, m.preprocessing),
+                   thresholds=_thresholds(reader, m.thresholds, m.classes), card=_card(reader, m.card),
+                   weights=_weights(reader, m.weights), familiarity=_familiarity(reader, m.familiarity))
 
 
 def write_manifest(manifest: Manifest, path: str | Path) -> None:
@@ -338,103 +406,81 @@ def write_manifest(manifest: Manifest, path: str | Path) -> None:
 
 
 # ----------------------------------------------------------------------- sections
+# Rules across fields, and beyond one field's type (each field's own are declared above).
 
 def _peek_name(data: Any, fallback: str) -> str:
     if not isinstance(data, dict):
         raise ManifestError(fallback, "(top level)", "must be a JSON object")
     name = data.get("name")
-    # Stripped, as Fields.text validates and returns it.
+    # Stripped, as the reader validates and returns it.
     name = name.strip() if isinstance(name, str) else ""
     return name if _NAME_RE.match(name) else fallback
 
 
-def _check_format(top: Fields) -> None:
-    fmt = top.integer("format", default=FORMAT_VERSION, minimum=1)
-    if fmt > FORMAT_VERSION:
-        top.fail("format", f"version {fmt} is newer than this medview reads ({FORMAT_VERSION}); "
-                           "update medview")
-
-
-def _architecture(sec: Fields, task: str) -> ArchitectureSpec:
-    sec.only(("name", "arguments"))
-    name = sec.text("name").lower()
+def _architecture(reader: Reader, m: Manifest) -> ArchitectureSpec:
+    name = m.architecture.name.lower()
     if name not in ARCHITECTURES:
-        sec.fail("name", f"unknown architecture '{name}'; valid: {', '.join(architecture_names())}")
+        reader.fail("architecture.name", f"unknown architecture '{name}'; valid: "
+                                         f"{', '.join(architecture_names())}")
     arch_task = ARCHITECTURES[name].task
-    if arch_task != task:
-        sec.top_fail("task", f"architecture '{name}' is for {arch_task}, not {task}")
-    arguments = sec.mapping("arguments", default={})
+    if arch_task != m.task:
+        reader.fail("task", f"architecture '{name}' is for {arch_task}, not {m.task}")
     for key in ARCHITECTURES[name].reserved:
-        if key in arguments:
-            sec.fail(f"arguments.{key}", "is set by medview from 'classes', 'input.channels' "
-                                         "and local weights; remove it")
-    return ArchitectureSpec(name, arguments)
+        if key in m.architecture.arguments:
+            reader.fail(f"architecture.arguments.{key}", "is set by medview from 'classes', "
+                                                         "'input.channels' and local weights; remove it")
+    return replace(m.architecture, name=name)
 
 
-def _classes(top: Fields, task: str) -> tuple[str, ...]:
-    classes = top.string_list("classes", min_length=1)
-    if task == "classification" and len(classes) < 2:
-        top.fail("classes", "a classifier needs at least two classes")
-    return classes
+def _classes(reader: Reader, m: Manifest) -> tuple[str, ...]:
+    if m.task == "classification" and len(m.classes) < 2:
+        reader.fail("classes", "a classifier needs at least two classes")
+    return m.classes
 
 
-def _input(sec: Fields) -> InputSpec:
-    sec.only(("size", "channels"))
-    size = sec.int_pair("size")
-    if min(size) < 16 or max(size) > 4096:
-        sec.fail("size", f"{size[0]}x{size[1]} is outside 16..4096 pixels")
-    channels = sec.integer("channels")
-    if channels not in (1, 3):
-        sec.fail("channels", f"must be 1 (grey) or 3 (RGB), got {channels}")
-    return InputSpec(size, channels)
+def _input(reader: Reader, spec: InputSpec) -> InputSpec:
+    if min(spec.size) < 16 or max(spec.size) > 4096:
+        reader.fail("input.size", f"{spec.size[0]}x{spec.size[1]} is outside 16..4096 pixels")
+    return spec
 
 
-def _activation(sec: Fields, task: str, classes: tuple[str, ...]) -> str:
-    sec.only(("activation", "temperature"))
+def _activation(reader: Reader, m: Manifest) -> str:
     # One segmentation class can only be a sigmoid (foreground probability).
-    default = "sigmoid" if task == "segmentation" and len(classes) == 1 else "softmax"
-    activation = sec.choice("activation", ACTIVATIONS, default=default)
-    if activation == "softmax" and task == "segmentation" and len(classes) < 2:
-        sec.fail("activation", "softmax segmentation needs a background class first and at "
-                               "least one more; use sigmoid for a single class")
+    default = "sigmoid" if m.task == "segmentation" and len(m.classes) == 1 else "softmax"
+    activation = m.output.activation or default
+    if activation == "softmax" and m.task == "segmentation" and len(m.classes) < 2:
+        reader.fail("output.activation", "softmax segmentation needs a background class first "
+                                         "and at least one more; use sigmoid for a single class")
     return activation
 
 
-def _normalisation(sec: Fields, channels: int) -> Normalisation:
-    sec.only(("mean", "std"))
+def _normalisation(reader: Reader, spec: Normalisation, channels: int) -> Normalisation:
     reason = f"must be a list of {channels} numbers (one per input channel)"
-    mean = sec.float_list("mean", length=channels, default=(0.0,) * channels, reason=reason)
-    std = sec.float_list("std", length=channels, default=(1.0,) * channels, reason=reason)
+    for key in ("mean", "std"):
+        if getattr(spec, key) is not None and len(getattr(spec, key)) != channels:
+            reader.fail(f"normalisation.{key}", reason)
+    std = spec.std or (1.0,) * channels
     if any(s <= 0 for s in std):
-        sec.fail("std", "every value must be positive")
-    return Normalisation(mean, std)
+        reader.fail("normalisation.std", "every value must be positive")
+    return Normalisation(spec.mean or (0.0,) * channels, std)
 
 
-def _preprocessing(sec: Fields) -> Preprocessing:
-    sec.only(("window", "crop", "resize", "clahe", "diffusion"))
-    return Preprocessing(
-        window=_window(sec),
-        crop=_crop(sec.section("crop", optional=True, nullable=True)),
-        resize=sec.choice("resize", RESIZE_MODES, default="letterbox"),
-        clahe=_clahe(sec.section("clahe", optional=True, nullable=True)),
-        diffusion=_diffusion(sec.section("diffusion", optional=True, nullable=True)),
-    )
+def _preprocessing(reader: Reader, spec: Preprocessing) -> Preprocessing:
+    if spec.clahe is not None and max(spec.clahe.tile_grid) > 64:
+        reader.fail("preprocessing.clahe.tile_grid", "at most 64 tiles per side")
+    return spec
 
 
-def _window(sec: Fields) -> WindowSpec:
-    raw = sec.get("window", "auto")
+def _window(reader: Reader, raw: Any, path: str) -> WindowSpec:
     if isinstance(raw, str):
         text = raw.strip()
         if not text:
-            sec.fail("window", "must not be empty")
+            reader.fail(path, "must not be empty")
         if text.lower() in WINDOW_MODES:
             return WindowSpec(text.lower())
         return WindowSpec("preset", preset=text)
-    win = sec.section("window")
-    win.only(("center", "width"))
-    center = win.number("center")
-    width = win.number("width", minimum=1.0)
-    return WindowSpec("fixed", center=center, width=width)
+    fixed = reader.object(raw, FixedWindow, path)
+    return WindowSpec("fixed", center=fixed.center, width=fixed.width)
 
 
 def _window_to_json(window: WindowSpec) -> Any:
@@ -443,135 +489,34 @@ def _window_to_json(window: WindowSpec) -> Any:
     return window.preset if window.mode == "preset" else window.mode
 
 
-def _crop(sec: Fields | None) -> CropSpec | None:
-    if sec is None:
-        return None
-    sec.only(("kind", "fraction", "threshold", "margin"))
-    kind = sec.choice("kind", CROP_KINDS)
-    fraction = sec.number("fraction", default=1.0, minimum=0.05, maximum=1.0)
-    threshold = sec.number("threshold", default=0.05, minimum=0.0, maximum=1.0)
-    margin = sec.number("margin", default=0.0, minimum=0.0, maximum=1.0)
-    return CropSpec(kind, fraction, threshold, margin)
-
-
-def _clahe(sec: Fields | None) -> ClaheSpec | None:
-    if sec is None:
-        return None
-    sec.only(("clip_limit", "tile_grid"))
-    clip = sec.number("clip_limit", default=2.0, minimum=0.1, maximum=100.0)
-    grid = sec.int_pair("tile_grid", default=(8, 8))
-    if max(grid) > 64:
-        sec.fail("tile_grid", "at most 64 tiles per side")
-    return ClaheSpec(clip, grid)
-
-
-def _diffusion(sec: Fields | None) -> DiffusionSpec | None:
-    if sec is None:
-        return None
-    sec.only(("iterations", "kappa", "gamma", "conduction"))
-    iterations = sec.integer("iterations", default=10, minimum=1, maximum=500)
-    kappa = sec.number("kappa", default=0.1, minimum=1e-6, maximum=10.0)
-    # gamma > 0.25 makes the explicit 4-neighbour scheme unstable (Perona & Malik 1990).
-    gamma = sec.number("gamma", default=0.2, minimum=1e-6, maximum=0.25)
-    conduction = sec.choice("conduction", CONDUCTIONS, default="exponential")
-    return DiffusionSpec(iterations, kappa, gamma, conduction)
-
-
-def _thresholds(sec: Fields, classes: tuple[str, ...]) -> dict[str, float]:
-    out = {}
-    for key in sec.keys():
+def _thresholds(reader: Reader, thresholds: dict[str, float], classes: tuple[str, ...]
+                ) -> dict[str, float]:
+    for key in thresholds:
         if key not in classes:
-            sec.fail(key, f"not one of the classes ({', '.join(classes)})")
-        out[key] = sec.number(key, minimum=0.0, maximum=1.0)
-    return out
+            reader.fail(f"thresholds.{key}", f"not one of the classes ({', '.join(classes)})")
+    return thresholds
 
 
-def _card(sec: Fields) -> ModelCard:
-    sec.only(("intended_use", "training_data", "date", "metrics", "limitations", "authors"))
-    date = sec.text("date")
+def _card(reader: Reader, card: ModelCard) -> ModelCard:
     try:
-        datetime.date.fromisoformat(date)
+        datetime.date.fromisoformat(card.date)
     except ValueError:
-        sec.fail("date", f"'{date}' is not an ISO date (YYYY-MM-DD)")
-    metrics_sec = sec.section("metrics", optional=True)
-    metrics = {k: metrics_sec.number(k) for k in metrics_sec.keys()}
-    return ModelCard(intended_use=sec.text("intended_use"),
-                     training_data=sec.text("training_data"), date=date, metrics=metrics,
-                     limitations=sec.text("limitations", default="", allow_empty=True),
-                     authors=sec.text("authors", default="", allow_empty=True))
+        reader.fail("card.date", f"'{card.date}' is not an ISO date (YYYY-MM-DD)")
+    return card
 
 
-def parse_intended_input(sec: Fields | None) -> IntendedInput | None:
-    """The ``intended_input`` block (of a manifest, or of a training job that states it).
-
-    Parameters
-    ----------
-    sec : Fields or None
-        The block; None when absent (the model applies anywhere, unchecked).
-    """
-    if sec is None:
-        return None
-    sec.only(("description", "modalities", "body_parts", "views", "photometric",
-              "pixel_spacing_mm", "image_size", "non_dicom", "unknown_body_part"))
-    spacing = sec.get("pixel_spacing_mm", None)
-    if spacing is not None:
-        spacing = sec.float_list("pixel_spacing_mm", length=2,
-                                 reason="must be [smallest, largest] in mm")
-        if not 0 < spacing[0] <= spacing[1]:
-            sec.fail("pixel_spacing_mm", "must be 0 < smallest <= largest")
-    size = sec.get("image_size", None)
-    if size is not None:
-        size = sec.int_pair("image_size", reason="must be [smallest side, largest side] in "
-                                                 "pixels")
-    if size is not None and not size[0] <= size[1]:
-        sec.fail("image_size", "must be [smallest side, largest side] in pixels, "
-                               "1 <= smallest <= largest")
-    return IntendedInput(
-        modalities=_terms(sec, "modalities", vocab.MODALITIES),
-        body_parts=_terms(sec, "body_parts", vocab.BODY_PARTS),
-        views=_terms(sec, "views", vocab.VIEWS),
-        photometric=_terms(sec, "photometric", vocab.PHOTOMETRIC),
-        pixel_spacing_mm=tuple(spacing) if spacing is not None else None, image_size=size,
-        non_dicom=sec.boolean("non_dicom", default=False),
-        unknown_body_part=sec.boolean("unknown_body_part", default=False),
-        description=sec.text("description", default="", allow_empty=True),
-    )
+def _familiarity(reader: Reader, spec: FamiliaritySpec | None) -> FamiliaritySpec | None:
+    if spec is not None and (Path(spec.file).name != spec.file or spec.file == WEIGHTS_NAME
+                             or not spec.file.endswith(".safetensors")):
+        reader.fail("familiarity.file", "must be a .safetensors file name inside the model "
+                                        "folder, other than the weights")
+    return spec
 
 
-def _terms(sec: Fields, key: str, known) -> tuple[str, ...]:
-    """DICOM defined terms, upper-cased; an unknown one fails with the closest known term."""
-    raw = sec.get(key, [])
-    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        sec.fail(key, "must be a list of DICOM defined terms (strings); [] means any")
-    terms = []
-    for value in raw:
-        term = " ".join(value.split()).upper()
-        if term not in known:
-            hint = did_you_mean(term.lower(), [k.lower() for k in known])
-            sec.fail(key, f"unknown term '{value.strip()}'{hint}")
-        if term not in terms:
-            terms.append(term)
-    return tuple(terms)
-
-
-def _familiarity(sec: Fields | None) -> FamiliaritySpec | None:
-    if sec is None:
-        return None
-    sec.only(("file", "method"))
-    name = sec.text("file", default=FamiliaritySpec.file)
-    if Path(name).name != name or not name.endswith(".safetensors") or name == WEIGHTS_NAME:
-        sec.fail("file", "must be a .safetensors file name inside the model folder, "
-                         "other than the weights")
-    method = sec.choice("method", (METHOD,), default=METHOD)
-    return FamiliaritySpec(name, method)
-
-
-def _weights(sec: Fields) -> WeightsSpec:
-    sec.only(("file", "sha256"))
-    name = sec.text("file", default=WEIGHTS_NAME)
-    if Path(name).name != name or not name.endswith(".safetensors"):
-        sec.fail("file", "must be a .safetensors file name inside the model folder")
-    sha = sec.text("sha256", default="", allow_empty=True).lower()
+def _weights(reader: Reader, spec: WeightsSpec) -> WeightsSpec:
+    if Path(spec.file).name != spec.file or not spec.file.endswith(".safetensors"):
+        reader.fail("weights.file", "must be a .safetensors file name inside the model folder")
+    sha = spec.sha256.lower()
     if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
-        sec.fail("sha256", "must be 64 hexadecimal digits")
-    return WeightsSpec(name, sha)
+        reader.fail("weights.sha256", "must be 64 hexadecimal digits")
+    return replace(spec, sha256=sha)
