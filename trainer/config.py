@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from medview.core.schema import Meta, did_you_mean, parse
+from medview.inference.manifest import _NAME_RE, Name, Task, Version
 from medview.inference.scope import IntendedInput, read_intended_input
 from trainer.job_common import Device, JobError, default_version, input_size
 
@@ -41,11 +42,8 @@ Preset = Literal["quick", "full", "advanced"]
 Optimizer = Literal["adam", "adamw", "sgd"]
 Scheduler = Literal["cosine", "plateau", "step", "none"]
 Monitor = Literal["auto", "accuracy", "balanced_accuracy", "auc", "val_loss", "dice", "iou"]
-Task = Literal["classification", "segmentation"]
 PRESETS, OPTIMIZERS, SCHEDULERS, MONITORS, TASKS = map(get_args, (Preset, Optimizer, Scheduler,
                                                                   Monitor, Task))
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
 
 #: Time budget of each preset in minutes (trainer/JOBS.md, "Time budget").
 PRESET_BUDGET_MINUTES = {"quick": 10.0, "full": 30.0, "advanced": 30.0}
@@ -53,9 +51,6 @@ PRESET_BUDGET_MINUTES = {"quick": 10.0, "full": 30.0, "advanced": 30.0}
 DEFAULT_INTENDED_USE = ("Research and demonstration only: fine-tuned on a clinic's own labelled "
                         "images and not validated for clinical use.")
 
-_NAME_HINT = "lower-case letters, digits, '.', '_' or '-', at most 64"
-Name = Annotated[str, Meta(pattern=_NAME_RE.pattern, extra={"hint": _NAME_HINT})]
-Version = Annotated[str, Meta(pattern=_VERSION_RE.pattern, extra={"hint": "e.g. 1.0.0, no spaces"})]
 Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
                          extra={"hint": "letters, digits, '.', '_' or '-'"})]
 Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
@@ -310,7 +305,7 @@ class Job:
         extra={"default": "research-only text"})] = CardSpec()
     intended_input: Annotated[IntendedInput | None, Meta(
         description="where the model applies, written to `model.json` and checked before every "
-                    "analysis: as in `model.json`, with DICOM defined terms (`\"DX\"`, "
+                    "analysis: as in `model.json` (`docs/MANIFEST.md`), with DICOM defined terms (`\"DX\"`, "
                     "`\"CHEST\"`, `\"PA\"`; an empty list means any). Absent: the DICOM tags of "
                     "the training images decide (with a margin on size and spacing); a data set "
                     "of plain images records none, so say it here",

@@ -13,9 +13,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from medview.core.json_fields import Fields
+from medview.core.schema import Meta, Wording, parse
 
 __all__ = ["TRIALS_NAME", "BEST_NAME", "BEST_JOB_NAME", "RUNS_NAME", "SearchResultError", "Trial",
            "SearchStatus", "read_trials", "best_trial", "read_best_job", "current_run", "read_status"]
@@ -29,31 +29,38 @@ class SearchResultError(ValueError):
 
 
 @dataclass(frozen=True)
+class TrialParams:
+    """The settings a trial tried."""
+
+    lr: Annotated[float, Meta(description="learning rate")]
+    batch_size: Annotated[int, Meta(ge=1, description="batch size")]
+    optimizer: Annotated[str, Meta(description="optimizer")]
+
+
+@dataclass(frozen=True)
 class Trial:
-    """One finished trial of ``trials.json``.
+    """One finished trial of ``trials.json``."""
 
-    Attributes
-    ----------
-    number : int
-        From 1, in the order trials ran.
-    lr : float
-    batch_size : int
-    optimizer : str
-    mean : float or None
-        Mean validation score over the folds (``metric`` of the file).
-    fold_scores : tuple of (float or None)
-        One per fold; None where the fold's score was not measurable.
-    seconds : float or None
-        How long the trial took.
-    """
+    number: Annotated[int, Meta(ge=1, description="from 1, in the order trials ran")]
+    params: Annotated[TrialParams, Meta(description="the settings tried")]
+    mean: Annotated[float | None, Meta(description="mean validation score over the folds "
+                                                   "(``metric`` of the file)")] = None
+    fold_scores: Annotated[tuple[float | None, ...], Meta(
+        description="one per fold; null where the fold's score was not measurable",
+        extra={"reason": "must be a list of numbers"})] = ()
+    seconds: Annotated[float | None, Meta(description="how long the trial took")] = None
 
-    number: int
-    lr: float
-    batch_size: int
-    optimizer: str
-    mean: float | None
-    fold_scores: tuple[float | None, ...] = ()
-    seconds: float | None = None
+    @property
+    def lr(self) -> float:
+        return self.params.lr
+
+    @property
+    def batch_size(self) -> int:
+        return self.params.batch_size
+
+    @property
+    def optimizer(self) -> str:
+        return self.params.optimizer
 
 
 def _json(path: Path) -> Any:
@@ -69,15 +76,7 @@ def _trial(data: Any, index: int, name: str) -> Trial:
     def error(field_path: str, reason: str) -> SearchResultError:
         return SearchResultError(f"{name} is damaged: trial entry {index + 1}, '{field_path}' {reason}")
 
-    top = Fields(data, error)
-    params = top.section("params")
-    scores = top.get("fold_scores", default=[])
-    if not isinstance(scores, list) or not all(s is None or isinstance(s, (int, float)) for s in scores):
-        top.fail("fold_scores", "must be a list of numbers")
-    return Trial(number=top.integer("number", minimum=1), lr=params.number("lr"),
-                 batch_size=params.integer("batch_size", minimum=1), optimizer=params.text("optimizer"),
-                 mean=top.number("mean", default=None), fold_scores=tuple(scores),
-                 seconds=top.number("seconds", default=None))
+    return parse(data, Trial, error, wording=Wording(forbid_unknown=False))
 
 
 def read_trials(folder: str | Path) -> tuple[str | None, list[Trial]]:

@@ -414,17 +414,27 @@ def clip(text: str, limit: int = 80) -> str:
 
 # ----------------------------------------------------------------------- documents
 
-def json_schema(cls: type, title: str, description: str = "") -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of the file format declared by ``cls``.
+def json_schema(cls: type | tuple[type, ...], title: str, description: str = "") -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the file format declared by ``cls`` (or by any
+    one of several classes: ``oneOf``).
 
     Objects refuse unknown keys; ``internal`` attributes are left out.
     """
-    schema = msgspec.json.schema(cls)
+    roots = cls if isinstance(cls, tuple) else (cls,)
+    if isinstance(cls, tuple):
+        parts, defs = msgspec.json.schema_components(cls, ref_template="#/$defs/{name}")
+        schema = {"oneOf": list(parts), "$defs": defs}
+    else:
+        schema = msgspec.json.schema(cls)
     for name, sub in schema.get("$defs", {}).items():
-        declared = _declared(cls, name)
+        declared = next(filter(None, (_declared(root, name) for root in roots)), None)
         if declared is not None:
-            keep = {f.encode_name for f in file_fields(declared)}
+            fields = file_fields(declared)
+            keep = {f.encode_name for f in fields}
             sub["properties"] = {k: v for k, v in sub["properties"].items() if k in keep}
+            for f in fields:  # a placeholder default, resolved by the parser, is no default
+                if _extra(f.type).get("default"):
+                    sub["properties"][f.encode_name].pop("default", None)
             sub["required"] = [k for k in sub.get("required", []) if k in keep]
             sub["additionalProperties"] = False
     head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title}
@@ -459,7 +469,7 @@ def _classes(kind: Any) -> list[type]:
     return [c for p in parts for c in _classes(p)]
 
 
-def field_table(cls: type, prefix: str = "", default: bool = True) -> str:
+def field_table(cls: type, prefix: str = "", default: bool = True, skip: tuple = ()) -> str:
     """The Markdown table of ``cls``'s fields: field, (default), meaning.
 
     Parameters
@@ -469,11 +479,15 @@ def field_table(cls: type, prefix: str = "", default: bool = True) -> str:
     prefix : str
         Prepended to each field name (``"input."``).
     default : bool
-        Include the default column (formats written by programs have none).
+        A default column; else a type column (formats written by programs).
+    skip : tuple of str
+        Fields left out (e.g. those every event shares).
     """
     rows = ["| field | default | meaning |", "|---|---|---|"] if default else \
         ["| field | type | meaning |", "|---|---|---|"]
     for f in file_fields(cls):
+        if f.name in skip:
+            continue
         extra = _extra(f.type)
         meaning = (f.type.extra_json_schema or {}).get("description", "") \
             if isinstance(f.type, mi.Metadata) else ""

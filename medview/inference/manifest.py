@@ -181,8 +181,8 @@ class Preprocessing:
         description="`auto` (0.5–99.5 percentile span), `stored` (the file's first window, else "
                     "auto), `minmax`, a preset name (a stored window's explanation or a "
                     "modality preset such as `Lung`), or `{\"center\", \"width\"}` in modality "
-                    "units (e.g. HU); read as a :class:`WindowSpec`",
-        extra={"check": _window})] = WindowSpec()
+                    "units (e.g. HU)",
+        extra={"check": _window, "default": "`auto`"})] = WindowSpec()
     crop: Annotated[CropSpec | None, Meta(description="crop before resizing")] = None
     resize: Annotated[ResizeMode, Meta(
         description="`letterbox` (keep the aspect ratio, pad) or `stretch`")] = "letterbox"

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from medview.core.schema import Meta, did_you_mean, parse
 from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
-from trainer.config import Id, Name, Seed, Version
+from medview.inference.manifest import Name, Version
+from trainer.config import Id, Seed
 from trainer.job_common import Device, JobError, default_version, input_size
 
 __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES", "parse_pretrain_job",
@@ -82,8 +83,9 @@ class PretrainJob:
                     "one `log` warning each (the first 20, then a count)",
         extra={"check": _dataset})]
     model: Annotated[PretrainModel, Meta(
-        description="`{\"architecture\": A}`: its trunk becomes the backbone (one grey input "
-                    "channel)", extra={"reason": "must be {\"architecture\": NAME} (a pretrain "
+        description="`{\"architecture\": A}`: `resnet18`, `resnet34`, `resnet50`, `densenet121`, "
+                    "`mobilenet_v3_small`, `mobilenet_v3_large`, `efficientnet_b0` (its trunk "
+                    "becomes the backbone; one grey input channel)", extra={"reason": "must be {\"architecture\": NAME} (a pretrain "
                                                 "job learns a backbone)"})]
     name: Annotated[Name | None, Meta(description="name of the backbone",
                                       extra={"default": "the first folder's name + "
