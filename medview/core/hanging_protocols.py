@@ -37,16 +37,14 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from medview.core.errors import MedviewError
-from medview.core.json_fields import Fields
+from medview.core.schema import Meta, Reader, is_int
 from medview.core.user_dirs import user_data_dir
 
 FORMAT, VERSION = "medview-hanging-protocols", 1
 DEFAULTS_FILE = USER_FILE = "hanging_protocols.json"
-PLANES = ("axial", "coronal", "sagittal")
-PICKS = ("first", "most_images")
-STUDIES = ("current", "prior")
 MAX_SIDE = 4  # rows and columns of a layout
 
 
@@ -55,29 +53,58 @@ class ProtocolError(MedviewError):
     the file and the field."""
 
 
+def _pattern(reader: Reader, value: Any, path: str) -> re.Pattern:
+    """A regular expression, case-insensitive (a declared field's ``check``)."""
+    if not isinstance(value, str) or not value.strip():
+        reader.fail(path, "must be a non-empty string" + reader.wording.got(value))
+    try:
+        return re.compile(value.strip(), re.IGNORECASE)
+    except re.error as err:
+        reader.fail(path, f"not a regular expression ({err})")
+
+
+def _modalities(reader: Reader, value: Any, path: str) -> tuple[str, ...]:
+    """Modality codes, upper-cased (a declared field's ``check``)."""
+    return tuple(n.upper() for n in reader.check(value, Annotated[tuple[str, ...], Meta(min_length=1)],
+                                                 path))
+
+
+_RegEx = Annotated[str | None, Meta(extra={"check": _pattern})]
+
+
 @dataclass(frozen=True)
 class SeriesRule:
     """Which series a viewport may take (see the module docstring)."""
 
-    modality: tuple[str, ...] = ()
-    description: re.Pattern | None = None
-    exclude: re.Pattern | None = None
-    body_part: re.Pattern | None = None
+    modality: Annotated[tuple[str, ...], Meta(extra={"check": _modalities})] = ()
+    description: _RegEx = None
+    exclude: _RegEx = None
+    body_part: _RegEx = None
     volume: bool | None = None
-    pick: str = "first"
-    like: int | None = None
-    same_as: int | None = None
+    pick: Literal["first", "most_images"] = "first"
+    like: Annotated[int, Meta(ge=1)] | None = None
+    same_as: Annotated[int, Meta(ge=1)] | None = None
 
 
 @dataclass(frozen=True)
 class ViewportRule:
     """One viewport of a protocol: a series rule, the study it draws from, the plane."""
 
-    series: SeriesRule
-    study: str = "current"
-    plane: str | None = None
+    series: SeriesRule = SeriesRule()
+    study: Literal["current", "prior"] = "current"
+    plane: Literal["axial", "coronal", "sagittal"] | None = None
     required: bool = False
-    otherwise: ViewportRule | None = None
+    otherwise: Annotated[ViewportRule | None, Meta(extra={"key": "or"})] = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    """When a protocol applies to a study."""
+
+    modality: Annotated[tuple[str, ...], Meta(extra={"check": _modalities})] = ()
+    body_part: _RegEx = None
+    description: _RegEx = None
 
 
 @dataclass(frozen=True)
@@ -85,13 +112,43 @@ class Protocol:
     """A named rule: when it applies to a study, and the layout it gives."""
 
     name: str
-    rows: int
-    cols: int
+    layout: Annotated[tuple[int, int], Meta(
+        extra={"reason": f"must be [rows, columns], each 1 to {MAX_SIDE}"})]
     viewports: tuple[ViewportRule, ...]
-    modality: tuple[str, ...] = ()
-    body_part: re.Pattern | None = None
-    description: re.Pattern | None = None
-    min_viewports: int = 1
+    match: Match = Match()
+    min_viewports: Annotated[int, Meta(ge=1)] = 1
+    comment: str = ""
+
+    @property
+    def rows(self) -> int:
+        return self.layout[0]
+
+    @property
+    def cols(self) -> int:
+        return self.layout[1]
+
+    @property
+    def modality(self) -> tuple[str, ...]:
+        return self.match.modality
+
+    @property
+    def body_part(self) -> re.Pattern | None:
+        return self.match.body_part
+
+    @property
+    def description(self) -> re.Pattern | None:
+        return self.match.description
+
+
+@dataclass(frozen=True)
+class ProtocolFile:
+    """A hanging-protocol file."""
+
+    format: Literal["medview-hanging-protocols"]
+    version: Annotated[int, Meta(ge=1)]
+    protocols: Annotated[tuple[Protocol, ...], Meta(min_length=1,
+                                                    extra={"reason": "must be a non-empty list"})]
+    comment: str = ""
 
 
 def default_protocols() -> list[Protocol]:
@@ -143,77 +200,36 @@ def parse_protocols(data, source: str) -> list[Protocol]:
     def error(field: str, reason: str) -> ProtocolError:
         return ProtocolError(f"{source}: {field}: {reason}")
 
-    top = Fields(data, error)
-    top.only(("format", "version", "protocols", "comment"))
-    if top.get("format", None) != FORMAT:
-        top.fail("format", f"must be {FORMAT!r}")
-    version = top.integer("version", minimum=1)
-    if version > VERSION:
-        top.fail("version", f"{version} is newer than this medview reads ({VERSION})")
-    items = top.get("protocols")
-    if not isinstance(items, list) or not items:
-        top.fail("protocols", "must be a non-empty list")
-    return [_protocol(Fields(p, error, f"protocols[{i}].")) for i, p in enumerate(items)]
+    reader = Reader(error)
+    if isinstance(data, dict) and is_int(data.get("version")) and data["version"] > VERSION:
+        reader.fail("version", f"{data['version']} is newer than this medview reads ({VERSION})")
+    if isinstance(data, dict) and data.get("format") != FORMAT:
+        reader.fail("format", f"must be {FORMAT!r}")
+    protocols = reader.object(data, ProtocolFile).protocols
+    for i, protocol in enumerate(protocols):
+        _check(reader, protocol, f"protocols[{i}]")
+    return list(protocols)
 
 
-def _protocol(f: Fields) -> Protocol:
-    f.only(("name", "match", "layout", "viewports", "min_viewports", "comment"))
-    match = f.section("match", optional=True)
-    match.only(("modality", "body_part", "description"))
-    rows, cols = f.int_pair("layout", reason=f"must be [rows, columns], each 1 to {MAX_SIDE}")
+def _check(reader: Reader, protocol: Protocol, path: str) -> None:
+    """What one field cannot say: the layout's size, references to earlier viewports."""
+    rows, cols = protocol.layout
     if rows > MAX_SIDE or cols > MAX_SIDE:
-        f.fail("layout", f"must be [rows, columns], each 1 to {MAX_SIDE}")
-    items = f.get("viewports")
-    if not isinstance(items, list) or not 1 <= len(items) <= rows * cols:
-        f.fail("viewports", f"must be a list of 1 to {rows * cols} viewports (the layout's cells)")
-    viewports = tuple(_viewport(Fields(v, f.error, f.path(f"viewports[{i}]") + "."), i + 1)
-                      for i, v in enumerate(items))
-    return Protocol(
-        name=f.text("name"), rows=rows, cols=cols, viewports=viewports,
-        modality=_modalities(match), body_part=_pattern(match, "body_part"),
-        description=_pattern(match, "description"),
-        min_viewports=f.integer("min_viewports", default=1, minimum=1, maximum=len(viewports)))
-
-
-def _viewport(f: Fields, number: int, nested: bool = False) -> ViewportRule:
-    f.only(("series", "study", "plane", "required", "or", "comment"))
-    otherwise = f.section("or", nullable=True)
-    if otherwise is not None and nested:
-        f.fail("or", "an 'or' cannot hold another 'or'")
-    return ViewportRule(
-        series=_series(f.section("series", optional=True), number),
-        study=f.choice("study", STUDIES, default="current"),
-        plane=f.choice("plane", PLANES, default=None),
-        required=f.boolean("required", default=False),
-        otherwise=_viewport(otherwise, number, nested=True) if otherwise is not None else None)
-
-
-def _series(f: Fields, number: int) -> SeriesRule:
-    f.only(("modality", "description", "exclude", "body_part", "volume", "pick", "like",
-            "same_as"))
-    refs = {}
-    for key in ("like", "same_as"):
-        refs[key] = f.integer(key, default=None, minimum=1)
-        if refs[key] is not None and refs[key] >= number:
-            f.fail(key, f"must name an earlier viewport (1 to {number - 1})" if number > 1
-                   else "the first viewport has no earlier one to refer to")
-    return SeriesRule(
-        modality=_modalities(f), description=_pattern(f, "description"),
-        exclude=_pattern(f, "exclude"), body_part=_pattern(f, "body_part"),
-        volume=f.boolean("volume", default=None), pick=f.choice("pick", PICKS, default="first"),
-        like=refs["like"], same_as=refs["same_as"])
-
-
-def _modalities(f: Fields) -> tuple[str, ...]:
-    names = f.string_list("modality", min_length=1, default=None)
-    return tuple(n.upper() for n in names) if names else ()
-
-
-def _pattern(f: Fields, key: str) -> re.Pattern | None:
-    text = f.text(key, default=None)
-    if text is None:
-        return None
-    try:
-        return re.compile(text, re.IGNORECASE)
-    except re.error as err:
-        f.fail(key, f"not a regular expression ({err})")
+        reader.fail(f"{path}.layout", f"must be [rows, columns], each 1 to {MAX_SIDE}")
+    if not 1 <= len(protocol.viewports) <= rows * cols:
+        reader.fail(f"{path}.viewports", f"must be a list of 1 to {rows * cols} viewports (the "
+                                         "layout's cells)")
+    if protocol.min_viewports > len(protocol.viewports):
+        reader.fail(f"{path}.min_viewports", f"must be at most {len(protocol.viewports)} (got "
+                                             f"{protocol.min_viewports})")
+    for number, viewport in enumerate(protocol.viewports, start=1):
+        where = f"{path}.viewports[{number - 1}]"
+        if viewport.otherwise is not None and viewport.otherwise.otherwise is not None:
+            reader.fail(f"{where}.or", "an 'or' cannot hold another 'or'")
+        for rule, at in ((viewport, where), (viewport.otherwise, f"{where}.or")):
+            for key in ("like", "same_as"):
+                ref = getattr(rule.series, key) if rule is not None else None
+                if ref is not None and ref >= number:
+                    reader.fail(f"{at}.series.{key}",
+                                f"must name an earlier viewport (1 to {number - 1})" if number > 1
+                                else "the first viewport has no earlier one to refer to")

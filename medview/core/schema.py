@@ -107,6 +107,12 @@ EVENT_WORDING = _EventWording(forgiving=False, forbid_unknown=False, nonfinite_a
                               object_reason="must be an object with string keys")
 
 _INFO: dict[type, tuple] = {}
+_HINT_INFO: dict[Any, Any] = {}
+
+
+def key_of(field: Any) -> str:
+    """The JSON key of an inspected field: its name, or ``extra["key"]`` (``"or"``)."""
+    return _extra(field.type).get("key") or field.encode_name
 
 
 def file_fields(cls: type) -> tuple:
@@ -157,18 +163,25 @@ class Reader:
             self.fail(path, self.wording.object_reason)
         fields = file_fields(cls)
         if self.wording.forbid_unknown:
-            names = [f.encode_name for f in fields]
+            names = [key_of(f) for f in fields]
             for key in data:
                 if key not in names:
                     self.fail(_join(path, key), f"unknown field{did_you_mean(key, names)}")
         values = {}
         for f in fields:
-            if data.get(f.encode_name) is not None:
-                values[f.name] = self.value(data[f.encode_name], f.type, _join(path, f.encode_name),
-                                            f.default, {"order": _choice_order(cls, f.name)})
+            key = key_of(f)
+            if data.get(key) is not None:
+                values[f.name] = self.value(data[key], f.type, _join(path, key), f.default,
+                                            {"order": _choice_order(cls, f.name)})
             elif f.required:
-                self.fail(_join(path, f.encode_name), "missing")
+                self.fail(_join(path, key), "missing")
         return cls(**values)
+
+    def check(self, value: Any, hint: Any, path: str) -> Any:
+        """``value`` checked against a type ``hint`` (e.g. from a field's ``check``)."""
+        if hint not in _HINT_INFO:
+            _HINT_INFO[hint] = mi.type_info(hint)
+        return self.value(value, _HINT_INFO[hint], path)
 
     def value(self, value: Any, kind: Any, path: str, default: Any = msgspec.NODEFAULT,
               outer: dict | None = None) -> Any:
@@ -429,13 +442,13 @@ def json_schema(cls: type | tuple[type, ...], title: str, description: str = "")
     for name, sub in schema.get("$defs", {}).items():
         declared = next(filter(None, (_declared(root, name) for root in roots)), None)
         if declared is not None:
-            fields = file_fields(declared)
-            keep = {f.encode_name for f in fields}
-            sub["properties"] = {k: v for k, v in sub["properties"].items() if k in keep}
-            for f in fields:  # a placeholder default, resolved by the parser, is no default
+            fields = {f.encode_name: f for f in file_fields(declared)}
+            sub["properties"] = {key_of(fields[k]): v for k, v in sub["properties"].items()
+                                 if k in fields}
+            sub["required"] = [key_of(fields[k]) for k in sub.get("required", []) if k in fields]
+            for f in fields.values():  # a placeholder default, resolved by the parser, is no default
                 if _extra(f.type).get("default"):
-                    sub["properties"][f.encode_name].pop("default", None)
-            sub["required"] = [k for k in sub.get("required", []) if k in keep]
+                    sub["properties"][key_of(f)].pop("default", None)
             sub["additionalProperties"] = False
     head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title}
     if description:
@@ -492,7 +505,7 @@ def field_table(cls: type, prefix: str = "", default: bool = True, skip: tuple =
         meaning = (f.type.extra_json_schema or {}).get("description", "") \
             if isinstance(f.type, mi.Metadata) else ""
         second = extra.get("default") or _default_text(f) if default else _type_text(f.type)
-        rows.append(f"| `{prefix}{f.encode_name}` | {second} | {meaning} |")
+        rows.append(f"| `{prefix}{key_of(f)}` | {second} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 
