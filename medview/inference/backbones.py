@@ -26,13 +26,14 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from medview.core import atomic
-from medview.inference.manifest import _NAME_RE, _VERSION_RE, WEIGHTS_NAME, ModelError
+from medview.core.schema import Meta, Wording, parse
+from medview.inference.manifest import WEIGHTS_NAME, ModelError, Name, Version
 from medview.inference.registry import (BACKBONES_FOLDER, SHIPPED, USER, _swap_into_place,
                                         _version_key, shipped_models_dir, user_data_dir)
 
@@ -89,21 +90,30 @@ class BackboneInfo:
         Terms of the weights (empty when they are the clinic's own).
     """
 
-    name: str
-    architecture: str
-    version: str = "1"
-    channels: int = 1
-    input_size: tuple[int, int] = (224, 224)
-    preprocessing: dict = field(default_factory=lambda: dict(DEFAULT_PREPROCESSING))
-    normalisation: dict = field(default_factory=lambda: default_normalisation(1))
-    source: str = ""
-    method: str = ""
-    images: int = 0
-    studies: int = 0
-    duration_s: float = 0.0
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    datasets: list[str] = field(default_factory=list)
-    licence: str = ""
+    name: Annotated[Name, Meta(description="lower-case name, as for models")]
+    architecture: Annotated[str, Meta(description="a backbone architecture (`resnet18`, "
+                                                  "`densenet121`, ...)")]
+    version: Annotated[Version, Meta(description="version without spaces")] = "1"
+    channels: Annotated[Literal[1, 3], Meta(description="input channels of the stem (1 grey, 3 "
+                                                        "RGB)")] = 1
+    input_size: Annotated[tuple[int, int], Meta(description="(height, width) it was trained at, "
+                                                            "at least 32 pixels")] = (224, 224)
+    preprocessing: Annotated[dict[str, Any], Meta(description="as in a job / model.json")] = field(
+        default_factory=lambda: dict(DEFAULT_PREPROCESSING))
+    normalisation: Annotated[dict[str, Any], Meta(description="as in a job / model.json")] = field(
+        default_factory=lambda: default_normalisation(1))
+    source: Annotated[str, Meta(description="one line: how it was made")] = ""
+    method: Annotated[str, Meta(description="e.g. `simsiam`, `imagenet-supervised`, "
+                                            "`imported`")] = ""
+    images: Annotated[int, Meta(ge=0, description="images it learnt from (0: unknown)")] = 0
+    studies: Annotated[int, Meta(ge=0, description="studies it learnt from (0: unknown)")] = 0
+    duration_s: Annotated[float, Meta(ge=0, description="how long the making took")] = 0.0
+    created: Annotated[str, Meta(description="ISO 8601 time")] = field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    datasets: Annotated[list[str], Meta(description="the folders or data sets it learnt "
+                                                    "from")] = field(default_factory=list)
+    licence: Annotated[str, Meta(description="terms of the weights (empty: the clinic's "
+                                             "own)")] = ""
 
     @property
     def key(self) -> str:
@@ -124,23 +134,15 @@ class BackboneInfo:
         BackboneError
             Naming ``where`` and the first bad field.
         """
-        if not isinstance(data, dict):
-            raise BackboneError(f"{where}: not a backbone description (expected a JSON object)")
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        for key in ("name", "architecture"):
-            if not isinstance(values.get(key), str):
-                raise BackboneError(f"{where}: field '{key}' is missing or not text")
-        try:
-            info = cls(**values)
-            info = replace(info, version=str(info.version), channels=int(info.channels),
-                           input_size=tuple(int(s) for s in info.input_size),
-                           images=int(info.images), studies=int(info.studies),
-                           duration_s=float(info.duration_s), datasets=[str(d) for d in info.datasets])
-        except (TypeError, ValueError) as err:
-            raise BackboneError(f"{where}: invalid field ({err})") from None
+        def error(field_path: str, reason: str) -> BackboneError:
+            if field_path == "(top level)":
+                return BackboneError(f"{where}: not a backbone description (expected a JSON object)")
+            return BackboneError(f"{where}: field '{field_path}': {reason}")
+
+        # Fields a later medview adds are ignored: a backbone stays usable.
+        info = parse(data, cls, error, wording=Wording(forbid_unknown=False))
         _check_info(info, where)
-        return info
+        return replace(info, datasets=list(info.datasets))
 
 
 @dataclass(frozen=True)
@@ -156,18 +158,10 @@ class BackboneEntry:
 def _check_info(info: BackboneInfo, where: str) -> None:
     from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
 
-    if not _NAME_RE.match(info.name):
-        raise BackboneError(f"{where}: name '{info.name}' must be lower-case letters, digits, "
-                            "'.', '_' or '-'")
-    if not _VERSION_RE.match(info.version):
-        raise BackboneError(f"{where}: version '{info.version}' must be letters, digits, '.', "
-                            "'_', '+' or '-'")
     if info.architecture not in BACKBONE_ARCHITECTURES:
         raise BackboneError(f"{where}: architecture '{info.architecture}' is not a backbone "
                             f"architecture; valid: {', '.join(BACKBONE_ARCHITECTURES)}")
-    if info.channels not in (1, 3):
-        raise BackboneError(f"{where}: channels must be 1 or 3, got {info.channels}")
-    if len(info.input_size) != 2 or min(info.input_size) < 32:
+    if min(info.input_size) < 32:
         raise BackboneError(f"{where}: input_size must be two sizes of at least 32 pixels")
 
 
