@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal, get_args
 from medview.core.schema import Meta, did_you_mean, parse
 from medview.inference.manifest import _NAME_RE, Name, Task, Version
 from medview.inference.scope import IntendedInput, read_intended_input
-from trainer.job_common import Device, JobError, default_version, input_size
+from trainer.job_common import Device, Id, JobError, Seed, default_version, input_size
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
@@ -50,10 +50,6 @@ PRESET_BUDGET_MINUTES = {"quick": 10.0, "full": 30.0, "advanced": 30.0}
 
 DEFAULT_INTENDED_USE = ("Research and demonstration only: fine-tuned on a clinic's own labelled "
                         "images and not validated for clinical use.")
-
-Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
-                         extra={"hint": "letters, digits, '.', '_' or '-'"})]
-Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
 
 @dataclass(frozen=True)

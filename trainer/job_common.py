@@ -1,17 +1,24 @@
-"""What every kind of job shares: its field error, devices, default version and run-folder
-file names (a home below both :mod:`trainer.config`/:mod:`trainer.loop` and
+"""What every kind of job shares: its field error, the declared types of its common fields
+(device, id, seed), the default version and run-folder file names (a home below both :mod:`trainer.config`/:mod:`trainer.loop` and
 :mod:`trainer.pretrain`, so neither imports the other's package)."""
 
 from __future__ import annotations
 
 import datetime
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-__all__ = ["JobError", "Device", "DEVICES", "default_version", "input_size", "SPLIT_NAME", "RESOLVED_NAME", "EVENTS_NAME",
-           "MODEL_DIR", "CHECKPOINT_DIR"]
+from medview.core.schema import Meta
+
+__all__ = ["JobError", "Device", "DEVICES", "Id", "Seed", "default_version", "input_size", "SPLIT_NAME",
+           "RESOLVED_NAME", "EVENTS_NAME", "MODEL_DIR", "CHECKPOINT_DIR"]
 
 Device = Literal["auto", "cpu", "cuda"]
 DEVICES = get_args(Device)
+#: A job id: letters, digits and ``._-``.
+Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+                         extra={"hint": "letters, digits, '.', '_' or '-'"})]
+Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+
 SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
     "split.json", "job.resolved.json", "events.jsonl", "model", "checkpoints")
 

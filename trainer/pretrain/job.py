@@ -20,8 +20,7 @@ from typing import Annotated, Any, Literal, get_args
 from medview.core.schema import Meta, did_you_mean, parse
 from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
 from medview.inference.manifest import Name, Version
-from trainer.config import Id, Seed
-from trainer.job_common import Device, JobError, default_version, input_size
+from trainer.job_common import Device, Id, JobError, Seed, default_version, input_size
 
 __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES", "parse_pretrain_job",
            "is_pretrain"]
