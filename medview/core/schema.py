@@ -118,9 +118,28 @@ def key_of(field: Any) -> str:
 def file_fields(cls: type) -> tuple:
     """The ``msgspec.inspect`` fields of a declared dataclass that appear in its file."""
     if cls not in _INFO:
-        _INFO[cls] = tuple(f for f in mi.type_info(cls).fields
-                           if not _extra(f.type).get("internal"))
+        _remember(mi.type_info(cls))
     return _INFO[cls]
+
+
+def _remember(node: Any) -> None:
+    """Cache the fields of the class ``node`` describes and of every class inside it
+    (one inspection of the outermost class serves them all)."""
+    for kind in _nodes(node):
+        if isinstance(kind, mi.DataclassType) and kind.cls not in _INFO:
+            _INFO[kind.cls] = tuple(f for f in kind.fields if not _extra(f.type).get("internal"))
+            for f in kind.fields:
+                _remember(f.type)
+
+
+def _nodes(kind: Any) -> list:
+    """``kind`` and the types directly inside it (union members, items, values)."""
+    kind = _bare(kind)
+    parts = getattr(kind, "types", ()) + getattr(kind, "item_types", ())
+    for attr in ("item_type", "value_type"):
+        if hasattr(kind, attr):
+            parts += (getattr(kind, attr),)
+    return [kind] + [n for p in parts for n in _nodes(p)]
 
 
 def parse(data: Any, cls: type, error: ErrorFactory, prefix: str = "",
@@ -172,7 +191,7 @@ class Reader:
             key = key_of(f)
             if data.get(key) is not None:
                 values[f.name] = self.value(data[key], f.type, _join(path, key), f.default,
-                                            {"order": _choice_order(cls, f.name)})
+                                            {"owner": (cls, f.name)})
             elif f.required:
                 self.fail(_join(path, key), "missing")
         return cls(**values)
@@ -229,12 +248,14 @@ class Reader:
         return text
 
     def _choice(self, value, kind, path, extra, default):
-        order = extra.get("order") or ()  # msgspec sorts the values; messages keep the declared order
-        options = tuple(sorted(kind.values, key=lambda v: order.index(v) if v in order else len(order)))
+        options = kind.values
         key = value.strip().lower() if self.wording.forgiving and isinstance(value, str) else value
         if all(is_int(o) for o in options) and not is_int(value):
             self.fail(path, "must be an integer" + self.wording.got(value))
         if key not in options or isinstance(value, bool):
+            # msgspec sorts the values; the message keeps the declared order
+            order = _choice_order(*extra["owner"]) if "owner" in extra else ()
+            options = sorted(options, key=lambda v: order.index(v) if v in order else len(order))
             hint = did_you_mean(value, options) if isinstance(value, str) else ""
             got = self.wording.got(value)
             got = got[:-1] + hint + ")" if got.endswith(")") else got + hint
@@ -315,16 +336,15 @@ _CHECKS = {
 }
 
 
-_ORDER: dict[tuple[type, str], tuple] = {}
+_ORDER: dict[type, dict[str, tuple]] = {}
 
 
 def _choice_order(cls: type, name: str) -> tuple:
     """The values of the ``Literal`` choices of field ``name`` in declared order."""
-    key = (cls, name)
-    if key not in _ORDER:
+    if cls not in _ORDER:
         hints = typing.get_type_hints(cls, include_extras=True)
-        _ORDER[key] = tuple(_literals(hints[name]))
-    return _ORDER[key]
+        _ORDER[cls] = {key: tuple(_literals(hint)) for key, hint in hints.items()}
+    return _ORDER[cls][name]
 
 
 def _literals(hint: Any) -> list:
@@ -472,14 +492,7 @@ def _declared(root: type, name: str) -> type | None:
 
 
 def _classes(kind: Any) -> list[type]:
-    kind = _bare(kind)
-    if isinstance(kind, mi.DataclassType):
-        return [kind.cls]
-    parts = getattr(kind, "types", ()) + getattr(kind, "item_types", ())
-    for attr in ("item_type", "value_type"):
-        if hasattr(kind, attr):
-            parts += (getattr(kind, attr),)
-    return [c for p in parts for c in _classes(p)]
+    return [n.cls for n in _nodes(kind) if isinstance(n, mi.DataclassType)]
 
 
 def field_table(cls: type, prefix: str = "", default: bool = True, skip: tuple = ()) -> str:

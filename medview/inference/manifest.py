@@ -10,8 +10,6 @@ No torch here: the registry lists models, and the trainer's data loader
 workers preprocess images, without importing it.
 """
 
-from __future__ import annotations
-
 import datetime
 import json
 import re
@@ -130,6 +128,18 @@ class WindowSpec:
     preset: str = ""
     center: float = 0.0
     width: float = 1.0
+
+
+def _window(reader: Reader, raw: Any, path: str) -> WindowSpec:
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            reader.fail(path, "must not be empty")
+        if text.lower() in WINDOW_MODES:
+            return WindowSpec(text.lower())
+        return WindowSpec("preset", preset=text)
+    fixed = reader.object(raw, FixedWindow, path)
+    return WindowSpec("fixed", center=fixed.center, width=fixed.width)
 
 
 @dataclass(frozen=True)
@@ -469,18 +479,6 @@ def _preprocessing(reader: Reader, spec: Preprocessing) -> Preprocessing:
     if spec.clahe is not None and max(spec.clahe.tile_grid) > 64:
         reader.fail("preprocessing.clahe.tile_grid", "at most 64 tiles per side")
     return spec
-
-
-def _window(reader: Reader, raw: Any, path: str) -> WindowSpec:
-    if isinstance(raw, str):
-        text = raw.strip()
-        if not text:
-            reader.fail(path, "must not be empty")
-        if text.lower() in WINDOW_MODES:
-            return WindowSpec(text.lower())
-        return WindowSpec("preset", preset=text)
-    fixed = reader.object(raw, FixedWindow, path)
-    return WindowSpec("fixed", center=fixed.center, width=fixed.width)
 
 
 def _window_to_json(window: WindowSpec) -> Any:

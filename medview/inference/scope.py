@@ -12,14 +12,27 @@ cleared chest-radiograph products state an intended use and check the input
 No torch and no Qt: the CLI, the AI panel and the trainer all use it.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
 from medview.core import vocabulary as vocab
 from medview.core.schema import Meta, Reader, did_you_mean
+
+
+def _terms(reader: Reader, raw: Any, path: str, known) -> tuple[str, ...]:
+    """DICOM defined terms, upper-cased; an unknown one fails with the closest known term."""
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        reader.fail(path, "must be a list of DICOM defined terms (strings); [] means any")
+    terms = []
+    for value in raw:
+        term = " ".join(value.split()).upper()
+        if term not in known:
+            hint = did_you_mean(term.lower(), [k.lower() for k in known])
+            reader.fail(path, f"unknown term '{value.strip()}'{hint}")
+        if term not in terms:
+            terms.append(term)
+    return tuple(terms)
 
 
 @dataclass(frozen=True)
@@ -131,7 +144,7 @@ class ImageFacts:
     name: str = ""
 
     @classmethod
-    def from_frame(cls, frame) -> ImageFacts:
+    def from_frame(cls, frame) -> "ImageFacts":
         """The facts of a :class:`medview.core.study.Frame` (header only, no decoding)."""
         rows, cols = frame.shape
         spacing = frame.spacing
@@ -356,18 +369,3 @@ def read_intended_input(reader: Reader, value: Any, path: str) -> IntendedInput:
         reader.fail(f"{path}.image_size", "must be [smallest side, largest side] in pixels, "
                                           "1 <= smallest <= largest")
     return block
-
-
-def _terms(reader: Reader, raw: Any, path: str, known) -> tuple[str, ...]:
-    """DICOM defined terms, upper-cased; an unknown one fails with the closest known term."""
-    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        reader.fail(path, "must be a list of DICOM defined terms (strings); [] means any")
-    terms = []
-    for value in raw:
-        term = " ".join(value.split()).upper()
-        if term not in known:
-            hint = did_you_mean(term.lower(), [k.lower() for k in known])
-            reader.fail(path, f"unknown term '{value.strip()}'{hint}")
-        if term not in terms:
-            terms.append(term)
-    return tuple(terms)
