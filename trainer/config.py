@@ -436,8 +436,6 @@ def run_dir_for(job_path: str | Path, job: Job) -> Path:
     return job_path.with_suffix("")
 
 
-
-
 # ----------------------------------------------------------------------- sections
 
 def _refuse_own_fields(job: Job, data: dict) -> None:
