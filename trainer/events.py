@@ -94,7 +94,8 @@ class Event:
         # Validate on construction, so a writer cannot emit a line readers would reject.
         reader = Reader(lambda path, reason: EventError(f"{path} {reason}"), EVENT_WORDING)
         for f in file_fields(type(self)):
-            value = reader.value(getattr(self, f.name), f.type, f"{self.type}.{f.name}")
+            value = reader.value(getattr(self, f.name), f.type, f"{self.type}.{f.name}",
+                                 outer={"owner": (type(self), f.name)})
             object.__setattr__(self, f.name, value)
         if not self.job:
             raise EventError(f"{self.type}.job must not be empty")
