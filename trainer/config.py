@@ -30,11 +30,11 @@ from typing import Annotated, Any, Literal, get_args
 from medview.core.schema import Meta, did_you_mean, parse
 from medview.inference.manifest import _NAME_RE, Name, Task, Version
 from medview.inference.scope import IntendedInput, read_intended_input
-from trainer.job_common import Device, Id, JobError, Seed, default_version, input_size
+from trainer.job_common import DEVICES, Device, Id, JobError, Seed, default_version, input_size
 
 __all__ = [
     "JobError", "Job", "DatasetSpec", "ModelSpec", "SplitSpec", "AugmentSpec", "ThresholdSpec",
-    "CardSpec", "PRESETS", "OPTIMIZERS", "SCHEDULERS", "MONITORS", "parse_job", "load_job", "read_job_file",
+    "CardSpec", "PRESETS", "OPTIMIZERS", "SCHEDULERS", "MONITORS", "DEVICES", "parse_job", "load_job", "read_job_file",
     "run_dir_for", "default_version",
 ]
 
