@@ -1,4 +1,4 @@
-"""Perona-Malik diffusion speed: each flux computed once against the two-sided scheme.
+"""Perona-Malik diffusion speed: each flux once, in reused buffers, against the old scheme.
 
 Run: .venv/bin/python bench/diffusion.py [--runs 7]
 
@@ -6,8 +6,9 @@ On a real 512 x 512 CT slice (pydicom's 693_UNCI.dcm, scaled to [0, 1]) it times
 ``anisotropic_diffusion`` with the manifest's default spec (10 iterations, kappa 0.1,
 gamma 0.2), both conduction functions, beside the scheme medview used before
 (``tests/inference/diffusion_reference.py``: four neighbour differences per pixel, each
-flux computed from both of its pixels). Printed: best of ``--runs`` in ms for each, the
-ratio old / new, and the largest difference between the two results.
+flux computed from both of its pixels, fresh temporaries at every step). Printed: best
+of ``--runs`` in ms for each, the ratio old / new, and the largest difference between
+the two results.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Charts of a training run as PNG files, drawn with OpenCV, Pillow and numpy (no matplotlib, no Qt).
+"""Charts of a training run as PNG files, drawn with OpenCV, Pillow and numpy (no matplotlib or Qt).
 
 * :func:`confusion_png` — confusion matrix, counts and row percentages;
 * :func:`roc_png` — ROC curve(s) with the AUC and the chosen operating point;

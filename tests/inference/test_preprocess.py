@@ -237,6 +237,10 @@ def test_diffusion_equals_the_two_sided_reference_on_a_real_ct(conduction):
     want = reference_diffusion(img, spec.iterations, spec.kappa, spec.gamma, conduction)
     assert np.abs(out - img).max() > 0.05  # the test image is really changed
     np.testing.assert_allclose(out, want, rtol=0, atol=1e-6)
+    for shape in ((1, 7), (7, 1), (2, 2)):  # pairs in one direction only, or none
+        tiny = img[:shape[0], 200:200 + shape[1]]
+        np.testing.assert_allclose(anisotropic_diffusion(tiny, spec), reference_diffusion(
+            tiny, spec.iterations, spec.kappa, spec.gamma, conduction), rtol=0, atol=1e-6)
 
 
 # ----------------------------------------------------------------------- frames and layering
