@@ -315,8 +315,8 @@ _ACTIONS: dict[BaseTag, str] = {**{t: _RESOLVED[a] for t, a in BASIC_PROFILE.ite
                                 **_parse_table(_EXTRA)}
 
 _PATIENT_NAME = Tag("PatientName")
-_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _PATIENT_ID = Tag("PatientID")
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_UID_ROOT = "1.2.840.10008."  # well-known UIDs (classes, syntaxes, code schemes)
 # UIDs that name a kind of thing, not an instance: replacing them breaks meaning
 # and removes nothing about the patient.
