@@ -280,7 +280,9 @@ class ExportController(QObject):
             f"Anonymised {len(report.written)} files into {dst}", 8000)
         problems = list(report.skipped) + [(dst, w) for w in report.warnings]
         if problems:
-            self.window.show_skipped(problems, loaded=len(report.written),
+            summary = (f"Anonymised {len(report.written)} files; skipped "
+                       f"{len(report.skipped)}; {len(report.warnings)} to check.")
+            self.window.show_skipped(problems, loaded=len(report.written), summary=summary,
                                      title="Anonymised export: files skipped or to check")
         self.last_report = report
 

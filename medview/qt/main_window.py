@@ -398,10 +398,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(notes[0], 10000)
 
     def show_skipped(self, skipped, loaded: int, title: str | None = None,
-                     already: int = 0) -> None:
+                     already: int = 0, summary: str | None = None) -> None:
         """The non-modal notice listing files that were not used, and why."""
         self.last_skipped = [(Path(p), str(r)) for p, r in skipped]
-        self.last_notice = show_skipped(self, self.last_skipped, loaded, already)
+        self.last_notice = show_skipped(self, self.last_skipped, loaded, already, summary)
         if title and self.last_notice is not None and hasattr(self.last_notice, "setWindowTitle"):
             self.last_notice.setWindowTitle(title)
 
