@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from medview.analysis.jobs import ModelId
+from medview.analysis.pool_jobs import ModelId
 from tests.datafiles import find
 from tests.inference_engines.helpers import CountCalls
 from tests.qt_analysis.helpers import damaged_rle, open_and_show, select_model

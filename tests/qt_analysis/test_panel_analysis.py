@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from medview.analysis.jobs import CANCELLED, DONE, SUPERSEDED
+from medview.analysis.pool_jobs import CANCELLED, DONE, SUPERSEDED
 from tests.qt_analysis.helpers import (EventLoopProbe, analyse, grab_array, image_point,
                                        magenta_score, open_and_show, select_model, wait_idle,
                                        wait_shown)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QHe
                                QLabel, QProgressBar, QPushButton, QTableView, QVBoxLayout)
 
 from medview.qt import theme
-from medview.analysis.jobs import DONE, BatchJob, BatchRow
+from medview.analysis.pool_jobs import DONE, BatchJob, BatchRow
 from medview.analysis.measure import (VolumeEstimate, format_area, format_volume,
                                          series_volume)
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths

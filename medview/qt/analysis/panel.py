@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLab
                                QWidget)
 
 from medview.analysis import overlays
-from medview.analysis.jobs import CANCELLED, WAITING, Analysis, ModelId, Request, one_line
+from medview.analysis.pool_jobs import CANCELLED, WAITING, Analysis, ModelId, Request, failure_text
 from medview.analysis.measure import series_volume
 from medview.analysis.status import BUSY, ERROR, OK, WARNING, StatusLines
 from medview.core.imports import load
@@ -431,7 +431,7 @@ class AnalysisPanel(QWidget):
             parsed = read_manifest(Path(manifest) if manifest else (
                 source if source.is_dir() else source.with_name("model.json")))
         except ModelError as err:
-            self._status(one_line(err), ERROR)
+            self._status(failure_text(err), ERROR)
             return False
         replace = False
         registry = Registry()
