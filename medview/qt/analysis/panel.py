@@ -37,6 +37,7 @@ from medview.qt import theme
 from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
 from medview.qt.analysis.result_view import ResultView, overlay_caption
 from medview.qt.analysis.service import AnalysisService
+from medview.qt.settings import value_or_default
 
 OVERLAY = "ai"   #: the viewport image-overlay layer the panel draws in
 _AUTO_DELAY_MS = 60
@@ -48,10 +49,6 @@ def _ready_text(key: str, info: dict) -> str:
         info.get("selection"), "")
     return (f"Ready: {key.replace('@', ' ')} · {info.get('engine')} {info.get('precision')} · "
             f"{str(info.get('device', '')).upper()}{how}")
-
-
-def _setting(settings, key: str, default):
-    return settings.value(key, default) if settings is not None else default
 
 
 def _unknown_key(entry) -> str:
@@ -81,9 +78,9 @@ class AnalysisPanel(QWidget):
         self.grid = grid
         self.settings = settings
         self.service = AnalysisService(
-            device=str(_setting(settings, "inference/device", "auto")),
-            engine=str(_setting(settings, "inference/engine", "auto")),
-            precision=str(_setting(settings, "inference/precision", "auto")), parent=self)
+            device=value_or_default(settings, "inference/device"),
+            engine=value_or_default(settings, "inference/engine"),
+            precision=value_or_default(settings, "inference/precision"), parent=self)
         self.batch_dialog = None
         self._vp = None
         self._state = ""
@@ -154,10 +151,10 @@ class AnalysisPanel(QWidget):
         self.auto_check = QCheckBox("Analyse each image shown", box)
         self.auto_check.setToolTip("Analyse every image you scroll to (a newer image "
                                    "replaces an unfinished one)")
-        self.auto_check.setChecked(bool(_setting(s, "ai/auto", False)))
+        self.auto_check.setChecked(value_or_default(s, "ai/auto"))
         self.gradcam_check = QCheckBox("Grad-CAM heat map (classifiers)", box)
         self.gradcam_check.setToolTip("Show where the evidence for the predicted class lies")
-        self.gradcam_check.setChecked(bool(_setting(s, "ai/gradcam", True)))
+        self.gradcam_check.setChecked(value_or_default(s, "ai/gradcam"))
         cl.addWidget(self.auto_check)
         cl.addWidget(self.gradcam_check)
         lay.addWidget(box)
@@ -189,9 +186,9 @@ class AnalysisPanel(QWidget):
         ov = QHBoxLayout()
         self.overlay_check = QCheckBox("Overlay", box)
         self.overlay_check.setToolTip("Draw the mask or heat map on the image")
-        self.overlay_check.setChecked(bool(_setting(s, "ai/show_overlay", True)))
+        self.overlay_check.setChecked(value_or_default(s, "ai/show_overlay"))
         self.contour_check = QCheckBox("Contours only", box)
-        self.contour_check.setChecked(bool(_setting(s, "ai/contours_only", False)))
+        self.contour_check.setChecked(value_or_default(s, "ai/contours_only"))
         ov.addWidget(self.overlay_check)
         ov.addWidget(self.contour_check)
         ov.addStretch(1)
@@ -200,7 +197,7 @@ class AnalysisPanel(QWidget):
         orow.addWidget(QLabel("Opacity", box))
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, box)
         self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(int(_setting(s, "ai/opacity", 60)))
+        self.opacity_slider.setValue(value_or_default(s, "ai/opacity"))
         self.opacity_slider.setToolTip("Opacity of the mask or heat map")
         orow.addWidget(self.opacity_slider, 1)
         cl.addLayout(orow)
@@ -336,8 +333,7 @@ class AnalysisPanel(QWidget):
     def accepts_unknown_body_part(self, entry) -> bool | None:
         """The user's choice for ``entry``'s model on images that record no body part
         (None: the manifest's own default)."""
-        value = _setting(self.settings, _unknown_key(entry), None)
-        return None if value is None else value in (True, "true", "1", 1)
+        return value_or_default(self.settings, _unknown_key(entry))
 
     def scope_of(self, frame, entry) -> Scope:
         """Is ``frame`` inside ``entry``'s declared input? (Header only: instant.)"""
@@ -393,7 +389,7 @@ class AnalysisPanel(QWidget):
     # ------------------------------------------------------------------ import
 
     def _start_dir(self) -> str:
-        last = _setting(self.settings, "ai/last_import_dir", "")
+        last = value_or_default(self.settings, "ai/last_import_dir")
         return last or QStandardPaths.writableLocation(
             QStandardPaths.StandardLocation.HomeLocation)
 
