@@ -302,7 +302,7 @@ def check_job(worker, frame, manifest):
     return load("medview.inference.analyze").prepare(frame, manifest)
 
 
-def analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None,
+def analyze_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None,
                  scope: dict | None = None):
     """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
     layer the viewer will draw, so that a large image costs the GUI thread nothing).

@@ -63,7 +63,7 @@ SETTINGS: dict[str, Setting] = {
     "inference/device": Setting("auto", str, "Where models run: auto, cpu or cuda."),
     "inference/engine": Setting("auto", str, "Inference engine: auto (fastest measured) or one by name."),
     "inference/precision": Setting("auto", str, "Inference precision: auto (fastest that agrees) or one by name."),
-    "ai/auto": Setting(False, bool, "Analyze each image as it is shown."),
+    "ai/auto": Setting(False, bool, "Analyse each image as it is shown."),
     "ai/gradcam": Setting(True, bool, "Show where a classifier looked (class activation heat map)."),
     "ai/show_overlay": Setting(True, bool, "Draw the AI result over the image."),
     "ai/contours_only": Setting(False, bool, "Draw segmentations as outlines instead of filled."),

@@ -95,7 +95,7 @@ class AnalysisPanel(QWidget):
         self._refresh_timer.timeout.connect(self.refresh_models)
         self._watcher.directoryChanged.connect(lambda _p: self._refresh_timer.start())
         self._auto_timer = QTimer(self, singleShot=True, interval=_AUTO_DELAY_MS)
-        self._auto_timer.timeout.connect(self._auto_analyse)
+        self._auto_timer.timeout.connect(self._auto_analyze)
         self._eta_timer = QTimer(self, interval=200)
         self._eta_timer.timeout.connect(self._render_status)
 
@@ -142,10 +142,10 @@ class AnalysisPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.setSpacing(6)
         row = QHBoxLayout()
-        self.analyse_button = QPushButton("Analyse", box)
-        self.analyse_button.setToolTip("Analyse the image in the active viewport")
+        self.analyze_button = QPushButton("Analyse", box)
+        self.analyze_button.setToolTip("Analyse the image in the active viewport")
         self.cancel_button = QPushButton("Cancel", box)
-        row.addWidget(self.analyse_button, 1)
+        row.addWidget(self.analyze_button, 1)
         row.addWidget(self.cancel_button)
         cl.addLayout(row)
         self.auto_check = QCheckBox("Analyse each image shown", box)
@@ -222,8 +222,8 @@ class AnalysisPanel(QWidget):
         self.picker.modelActivated.connect(self._model_activated)
         self.picker.importFolderRequested.connect(self.import_folder)
         self.picker.importFileRequested.connect(self.import_file)
-        self.analyse_button.clicked.connect(lambda: self.analyse())
-        self.result_view.runAnyway.connect(lambda: self.analyse(run_anyway=True))
+        self.analyze_button.clicked.connect(lambda: self.analyze())
+        self.result_view.runAnyway.connect(lambda: self.analyze(run_anyway=True))
         self.unknown_check.toggled.connect(self._unknown_toggled)
         self.cancel_button.clicked.connect(self.cancel)
         self.series_button.clicked.connect(lambda: self.open_batch("series", start=True))
@@ -294,7 +294,7 @@ class AnalysisPanel(QWidget):
         self._show_intended()
         self._update_controls()
 
-    def analyse(self, frame=None, run_anyway: bool = False) -> Request | None:
+    def analyze(self, frame=None, run_anyway: bool = False) -> Request | None:
         """Analyse the active viewport's frame (or ``frame``) with the chosen model.
 
         An image outside the model's declared input is not analysed: the result area
@@ -463,12 +463,12 @@ class AnalysisPanel(QWidget):
             self._auto_timer.start()
         self._update_controls()
 
-    def _auto_analyse(self) -> None:
+    def _auto_analyze(self) -> None:
         vp = self._vp
         if vp is None or vp.model.frame is None or self.picker.current() is None:
             return
         if self._cached_for(vp.model.frame) is None:
-            self.analyse()  # outside the declared input it only says why
+            self.analyze()  # outside the declared input it only says why
 
     def _auto_toggled(self, on: bool) -> None:
         self._option("ai/auto", on, redraw=False)
@@ -725,7 +725,7 @@ class AnalysisPanel(QWidget):
         vp = self._vp
         has_frame = vp is not None and vp.model.frame is not None
         busy = self.service.current(vp) is not None
-        self.analyse_button.setEnabled(entry is not None and has_frame)
+        self.analyze_button.setEnabled(entry is not None and has_frame)
         self.cancel_button.setEnabled(busy)
         has_series = vp is not None and vp.model.count > 0
         self.series_button.setEnabled(entry is not None and has_series)

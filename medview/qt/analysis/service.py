@@ -41,10 +41,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from medview.analysis.pool_jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, SUPERSEDED,
-                                   WAITING, Analysis, BatchJob, ModelId, Request,
-                                   ResultCache, analyse_job, batch_job, cache_key,
-                                   check_job, engine_info, load_model_job, measure_job,
-                                   failure_text)
+                                        WAITING, Analysis, BatchJob, ModelId, Request,
+                                        ResultCache, analyze_job, batch_job, cache_key,
+                                        check_job, engine_info, failure_text, load_model_job,
+                                        measure_job)
 from medview.qt.workers import Worker, Workers
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ class AnalysisService(QObject):
         req.state = QUEUED
         pre, req.pre = req.pre, None
         req.worker = self.workers.start(
-            analyse_job, analyzer, req.frame, req.explain, req.layer, pre, req.scope,
+            analyze_job, analyzer, req.frame, req.explain, req.layer, pre, req.scope,
             pass_worker=True,
             priority=P_INTERACTIVE,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
