@@ -105,3 +105,9 @@ def test_messages_are_one_line():
         "model 'm' field 'input.size': bad value"
     assert failure_text(ReadError("/x/y.dcm", "truncated")) == "y.dcm: truncated"
     assert failure_text(RuntimeError("boom")) == "RuntimeError: boom"
+    # expected errors are recognised by their base class, never by a class name
+    from medview.inference.engines.base import EngineError
+    from medview.inference.preprocess import PreprocessError
+
+    assert failure_text(PreprocessError("no pixel data")) == "no pixel data"
+    assert failure_text(EngineError("onnxruntime:\ncannot load")) == "onnxruntime: cannot load"
