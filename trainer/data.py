@@ -27,7 +27,7 @@ import numpy as np
 
 from medview.core.errors import MedviewError, one_line
 from medview.inference.manifest import Manifest
-from medview.inference.preprocess import PreprocessError, Transform
+from medview.inference.preprocess import Transform
 
 __all__ = ["SampleError", "read_sample", "map_mask", "augment", "CachedSource", "LazySource",
            "prepare", "cache_bytes", "memory_budget", "epoch_batches", "TrainItems", "EvalItems",
@@ -85,7 +85,7 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
         frame = _frame(path, frame_index)
         values, context = frame_input(frame)
         pre = preprocess(values, manifest, context)
-    except (MedviewError, PreprocessError, OSError, ValueError) as err:
+    except (MedviewError, OSError, ValueError) as err:
         raise SampleError(path, getattr(err, "reason", None) or one_line(err, None)) from None
     if task == "classification":
         if aux:
