@@ -122,14 +122,9 @@ def _to_list(raw: Any) -> list[str]:
     return [str(raw)]
 
 
-def _to_int(raw: Any) -> int:
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError(raw)
-    return int(value)
-
-
-_CONVERTERS = {bool: _to_bool, int: _to_int, list: _to_list, str: lambda raw: "" if raw is None else str(raw)}
+# int(float(...)) reads "25.0" too; NaN and infinity raise, so they read as the default.
+_CONVERTERS = {bool: _to_bool, int: lambda raw: int(float(raw)), list: _to_list,
+               str: lambda raw: "" if raw is None else str(raw)}
 
 
 def _coerce(raw: Any, setting: Setting) -> Any:
