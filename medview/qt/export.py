@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
 from medview.qt import theme
 
 from medview.core.imports import load
+from medview.qt.settings import value_or_default
 from medview.qt.workers import Workers
 
 
@@ -201,7 +202,7 @@ class ExportController(QObject):
         self.workers = workers
 
     def _dir(self) -> str:
-        d = self.settings.value("general/last_export_dir") if self.settings else ""
+        d = value_or_default(self.settings, "general/last_export_dir")
         return d or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
 
     def _remember(self, path: Path) -> None:
