@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Annotated, Any, ClassVar, Literal
 
+from medview.core.errors import MedviewError
 from medview.core.schema import EVENT_WORDING, Meta, Reader, clip, file_fields, json_kind
 
 __all__ = [
@@ -60,7 +61,7 @@ Level = Literal["debug", "info", "warning", "error"]
 Metrics = dict[str, float | None]
 
 
-class EventError(ValueError):
+class EventError(MedviewError, ValueError):
     """A line or object that is not a valid event; the message says which rule it broke."""
 
 

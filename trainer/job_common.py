@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Literal, get_args
 
+from medview.core.errors import MedviewError
 from medview.core.schema import Meta
 
 __all__ = ["JobError", "Device", "DEVICES", "Id", "Seed", "default_version", "input_size", "SPLIT_NAME",
@@ -23,7 +24,7 @@ SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
     "split.json", "job.resolved.json", "events.jsonl", "model", "checkpoints")
 
 
-class JobError(ValueError):
+class JobError(MedviewError, ValueError):
     """A job field is missing or invalid.
 
     Attributes

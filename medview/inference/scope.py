@@ -17,6 +17,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from medview.core import vocabulary as vocab
+from medview.core.errors import MedviewError
 from medview.core.schema import Meta, Reader, did_you_mean
 
 
@@ -212,7 +213,7 @@ class Scope:
 UNCHECKED_MESSAGE = "This model declares no intended input: it runs on any image, unchecked."
 
 
-class OutsideScopeError(ValueError):
+class OutsideScopeError(MedviewError, ValueError):
     """An image is outside a model's declared input; the message says why in words."""
 
     def __init__(self, scope: Scope) -> None:
