@@ -27,7 +27,7 @@ t0 = time.perf_counter()
 import medview.inference.registry
 from medview.inference.manifest import read_manifest
 for name in ("demo-lesion-classifier", "demo-lesion-segmenter"):
-    read_manifest(f"{root}/models/{name}")
+    read_manifest(f"{root}/models/{{name}}")
 print((time.perf_counter() - t0) * 1e3)
 """
 
