@@ -26,6 +26,13 @@ def find_studies(node: Node, local: LocalAE, query: StudyQuery,
     return dimse.find_studies(node, local, query, limit)
 
 
+def find_series(node: Node, local: LocalAE, study_uid: str) -> list[dict]:
+    """The series of one study."""
+    if node.is_dicomweb:
+        return dicomweb.find_series(node, study_uid)
+    return dimse.find_series(node, local, study_uid)
+
+
 def retrieve(node: Node, local: LocalAE, study_uid: str, root: Path, *, move: bool = False,
              progress: ProgressFn | None = None,
              cancel: threading.Event | None = None) -> RetrieveResult:

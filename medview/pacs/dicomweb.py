@@ -18,7 +18,7 @@ from medview.core.imports import load
 from medview.pacs.errors import (AssociationRejected, NodeConfigError, NodeUnreachable, PacsError,
                                  RetrieveCancelled, TransferFailed)
 from medview.pacs.nodes import Node
-from medview.pacs.query import STUDY_KEYS, StudyQuery, summary
+from medview.pacs.query import SERIES_KEYS, STUDY_KEYS, StudyQuery, summary
 from medview.pacs.storage import (InstanceRef, instances_on_disk, missing_requests,
                                   study_folder, valid_uid, write_instance)
 from medview.pacs.transfer import ProgressFn, RetrieveResult, Tracker
@@ -107,6 +107,15 @@ def find_studies(node: Node, query: StudyQuery, limit: int = 1000) -> tuple[list
                                                 search_filters=keys or None)
         datasets = [load("pydicom").Dataset.from_json(d) for d in found]
     return [summary(ds, STUDY_KEYS) for ds in datasets[:limit]], len(datasets) > limit
+
+
+def find_series(node: Node, study_uid: str) -> list[dict]:
+    """QIDO-RS series search of one study."""
+    with web_errors(node):
+        found = client(node).search_for_series(study_instance_uid=study_uid,
+                                               fields=list(SERIES_KEYS), get_remaining=True)
+        datasets = [load("pydicom").Dataset.from_json(d) for d in found]
+    return [summary(ds, SERIES_KEYS) for ds in datasets]
 
 
 def list_instances(node: Node, study_uid: str) -> list[InstanceRef]:

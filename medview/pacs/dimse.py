@@ -227,7 +227,7 @@ def get_study(node: Node, local: LocalAE, study_uid: str, root: Path,
         if not classes or len(classes) > 127:
             classes = [c.abstract_syntax for c in pynetdicom.StoragePresentationContexts][:127]
         model = _sop().StudyRootQueryRetrieveInformationModelGet
-        contexts = [(model, None)] + [(c, pynetdicom.ALL_TRANSFER_SYNTAXES) for c in classes]
+        contexts = [(model, None)] + _storage_contexts(classes, 127)
         roles = [pynetdicom.build_role(c, scp_role=True) for c in classes]
         handler = (pynetdicom.evt.EVT_C_STORE,
                    lambda event: store_event(event, root, tracker.arrived))
@@ -235,6 +235,25 @@ def get_study(node: Node, local: LocalAE, study_uid: str, root: Path,
             for request in requests:
                 _retrieve(assoc, node, tracker, assoc.send_c_get(_identifier(request), model))
     return _finished(node, refs, root, study_uid, tracker)
+
+
+def _storage_contexts(classes: list[str], budget: int) -> list[tuple[str, list[str]]]:
+    """Contexts for receiving ``classes`` as stored: one uncompressed context per class,
+    and one per compressed transfer syntax while the 128-context budget lasts.
+
+    A node picks one transfer syntax per context, and prefers uncompressed ones; a
+    compressed object is sent as stored only if a context offers that syntax alone
+    (else the node must transcode it, which Orthanc, for one, cannot for JPEG 2000).
+    """
+    uid = load("pydicom.uid")
+    uncompressed = [uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian]
+    compressed = [uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLosslessSV1,
+                  uid.JPEGLossless, uid.JPEGLSLossless, uid.JPEGLSNearLossless,
+                  uid.JPEG2000Lossless, uid.JPEG2000, uid.RLELossless,
+                  uid.DeflatedExplicitVRLittleEndian, uid.ExplicitVRBigEndian]
+    extra = max(0, budget // len(classes) - 1)
+    return [(c, syntaxes) for c in classes
+            for syntaxes in [uncompressed] + [[ts] for ts in compressed[:extra]]]
 
 
 def move_study(node: Node, local: LocalAE, study_uid: str, root: Path,
