@@ -35,6 +35,8 @@ class Orthanc:
     dicom_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     users: dict[str, str] = field(default_factory=dict)
+    # more callers Orthanc knows (AE title -> port on 127.0.0.1), e.g. dcmtk's getscu
+    callers: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
     @property
@@ -49,7 +51,8 @@ class Orthanc:
             "RemoteAccessAllowed": False, "HttpServerEnabled": True,
             "AuthenticationEnabled": bool(self.users), "RegisteredUsers": self.users,
             "DicomCheckCalledAet": True, "DicomAlwaysAllowEcho": True,
-            "DicomModalities": {"medview": [self.medview_aet, "127.0.0.1", self.medview_port]},
+            "DicomModalities": {aet.lower(): [aet, "127.0.0.1", port] for aet, port in
+                                {self.medview_aet: self.medview_port, **self.callers}.items()},
             "Plugins": [str(DICOMWEB_PLUGIN)] if DICOMWEB_PLUGIN else [],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "SaveJobs": False, "HttpDescribeErrors": True, "ConcurrentJobs": 1,
