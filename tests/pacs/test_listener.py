@@ -32,10 +32,10 @@ def _node(port: int, aet: str = "MVTEST") -> Node:
 def test_listener_stores_objects_and_survives_garbage_and_malformed_objects(tmp_path):
     good = make_study(tmp_path / "src", n=3)
     hostile = pydicom.dcmread(good[0])
+    hostile.SOPInstanceUID = hostile.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
     with pytest.warns(UserWarning, match="Invalid value for VR UI"):
         hostile.StudyInstanceUID = "../../outside"
-    hostile.SOPInstanceUID = hostile.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
-    hostile.save_as(tmp_path / "hostile.dcm")
+        hostile.save_as(tmp_path / "hostile.dcm")
     stored = []
     with StorageListener(tmp_path / "in", "MVTEST", 0, host="127.0.0.1",
                          on_stored=stored.append) as scp:
