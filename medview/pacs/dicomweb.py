@@ -76,12 +76,12 @@ def web_errors(node: Node) -> Iterator[None]:
     except requests.exceptions.ConnectionError as exc:
         raise NodeUnreachable(node.name, f"cannot connect to {node.url} "
                                          f"({_root_cause(exc)})") from None
+    except (ValueError, KeyError, TypeError, EOFError) as exc:  # requests' JSON errors too
+        raise TransferFailed(node.name, f"{node.url} sent a response medview cannot read "
+                                        f"({type(exc).__name__})") from None
     except requests.exceptions.RequestException as exc:
         raise TransferFailed(node.name, f"the transfer from {node.url} broke off "
                                         f"({_root_cause(exc)})") from None
-    except (ValueError, KeyError, TypeError, EOFError) as exc:
-        raise TransferFailed(node.name, f"{node.url} sent a response medview cannot read "
-                                        f"({type(exc).__name__})") from None
 
 
 def _root_cause(exc: BaseException) -> str:

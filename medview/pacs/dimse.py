@@ -79,6 +79,7 @@ def association(node: Node, local: LocalAE, contexts: list[tuple[str, list[str] 
     assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=roles or None,
                          tls_args=_tls_args(node), evt_handlers=list(handlers or []) + watch)
     if not assoc.is_established:
+        _close_socket(assoc)
         raise _association_error(node, local, assoc, seen)
     try:
         yield assoc
@@ -87,6 +88,14 @@ def association(node: Node, local: LocalAE, contexts: list[tuple[str, list[str] 
         raise
     if assoc.is_established:
         assoc.release()
+
+
+def _close_socket(assoc) -> None:
+    """Close the socket of a failed association: pynetdicom 3.0 skips ``close()`` when
+    ``shutdown()`` fails on a connection the peer already dropped."""
+    raw = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    if raw is not None:
+        raw.close()
 
 
 def _tls_args(node: Node):
