@@ -114,7 +114,8 @@ def _association_error(node: Node, local: LocalAE, assoc, seen: dict) -> PacsErr
         hint = f" ({hint.format(node=node.ae_title, local=local.ae_title)})" if hint else ""
         return AssociationRejected(node.name, f"{where} refused the association: {reason}{hint}")
     if assoc.is_aborted:
-        return AssociationRejected(node.name, f"{where} aborted the association request")
+        return AssociationRejected(node.name, f"{where} aborted the association request (is "
+                                              "TLS set the same on both sides?)")
     tls = " (is TLS set the same on both sides?)" if node.tls else ""
     return NodeUnreachable(node.name, f"{where} accepted the connection but did not answer "
                                       f"the association request{tls}")
@@ -125,7 +126,13 @@ def _why_unreachable(node: Node) -> PacsError:
     pynetdicom does not pass on why its own connect failed)."""
     where = f"{node.host}:{node.port}"
     try:
-        socket.create_connection((node.host, node.port), timeout=node.timeout_s).close()
+        with socket.create_connection((node.host, node.port), timeout=node.timeout_s) as probe:
+            if node.tls:
+                context, hostname = _tls_args(node)
+                context.wrap_socket(probe, server_hostname=hostname).close()
+    except ssl.SSLError as exc:
+        why = getattr(exc, "verify_message", None) or exc.reason or exc
+        return NodeUnreachable(node.name, f"TLS with {where} failed ({why})")
     except ConnectionRefusedError:
         return NodeUnreachable(node.name, f"connection refused at {where} (is the PACS running, "
                                           "and is the port right?)")

@@ -19,6 +19,15 @@ DICOMWEB_PLUGIN = next((p for p in (Path("/usr/share/orthanc/plugins/libOrthancD
 AE_TITLE = "ORTHANC"
 
 
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1 made with the openssl command."""
+    cert, key = folder / "orthanc.crt", folder / "orthanc.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,6 +46,8 @@ class Orthanc:
     users: dict[str, str] = field(default_factory=dict)
     # more callers Orthanc knows (AE title -> port on 127.0.0.1), e.g. dcmtk's getscu
     callers: dict[str, int] = field(default_factory=dict)
+    # DICOM TLS: (certificate, private key) files; the certificate is also the trusted one
+    tls: tuple[Path, Path] | None = None
     process: subprocess.Popen | None = None
 
     @property
@@ -57,6 +68,11 @@ class Orthanc:
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "SaveJobs": False, "HttpDescribeErrors": True, "ConcurrentJobs": 1,
         }
+        if self.tls:
+            config.update({"DicomTlsEnabled": True, "DicomTlsCertificate": str(self.tls[0]),
+                           "DicomTlsPrivateKey": str(self.tls[1]),
+                           "DicomTlsTrustedCertificates": str(self.tls[0]),
+                           "DicomTlsRemoteCertificateRequired": False})
         path = self.folder / "orthanc.json"
         self.folder.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(config, indent=1))

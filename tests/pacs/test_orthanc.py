@@ -5,6 +5,7 @@ retrieve cut off by Orthanc dying, then resumed."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 
 import pydicom
@@ -20,7 +21,7 @@ from medview.pacs.storage import instances_on_disk
 from tests.datafiles import find
 from tests.pacs.conftest import (MEDVIEW_AET, REAL_FILES, configure_nodes, make_study,
                                  needs_dicomweb, needs_orthanc)
-from tests.pacs.orthanc import Orthanc, free_port
+from tests.pacs.orthanc import Orthanc, free_port, self_signed_certificate
 
 pytestmark = needs_orthanc
 CT = pydicom.dcmread(find("CT_small.dcm"))
@@ -260,5 +261,29 @@ def test_dicomweb_basic_auth_reads_the_password_from_the_environment(isolated, t
         assert code == 2 and "refused the credentials (HTTP 401)" in err
         monkeypatch.setenv("MV_PACS_PASSWORD", "s3cret")
         assert run(capsys, "pacs", "echo", "web")[0] == 0
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_dicom_tls_with_the_node_certificate_and_without(isolated, tmp_path, capsys):
+    cert, key = self_signed_certificate(tmp_path)
+    server = Orthanc(tmp_path / "orthanc", MEDVIEW_AET, free_port(), tls=(cert, key)).start()
+    try:
+        server.upload([find("CT_small.dcm")])
+        port = str(server.dicom_port)
+        main(["pacs", "add", "secure", "--aet", "ORTHANC", "--host", "127.0.0.1", "--port", port,
+              "--tls", "--tls-ca", str(cert)])
+        main(["pacs", "add", "plain", "--aet", "ORTHANC", "--host", "127.0.0.1", "--port", port])
+        main(["pacs", "add", "unverified", "--aet", "ORTHANC", "--host", "127.0.0.1", "--port",
+              port, "--tls"])
+        capsys.readouterr()
+        code, studies, err = run(capsys, "pacs", "find", "secure")
+        assert code == 0, err
+        assert [s["StudyInstanceUID"] for s in studies] == [CT.StudyInstanceUID]
+        code, _, err = run(capsys, "pacs", "echo", "plain")
+        assert code == 2 and "is TLS set the same on both sides?" in err
+        code, _, err = run(capsys, "pacs", "echo", "unverified")
+        assert code == 2 and err.strip().endswith("failed (self-signed certificate)")
     finally:
         server.stop()
