@@ -182,8 +182,13 @@ def _get(args) -> int:
     from medview.pacs.client import retrieve
 
     node, local = _node(args.name)
-    result = retrieve(node, local, args.study_uid, Path(args.out), move=args.move,
-                      progress=_progress_printer())
+    progress = _progress_printer()
+    try:
+        result = retrieve(node, local, args.study_uid, Path(args.out), move=args.move,
+                          progress=progress)
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)  # end the progress line
     _json_lines([{"StudyInstanceUID": result.study_uid, "folder": str(result.folder),
                   "total": result.total, "already_there": result.skipped,
                   "received": result.received}])
