@@ -74,6 +74,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                            "line per file; each sent object is audited")
     send.add_argument("name")
     send.add_argument("paths", nargs="+", metavar="PATH", help="DICOM files or folders")
+    send.add_argument("--anonymize", action="store_true",
+                      help="send de-identified copies (PS3.15 basic profile, as 'medview "
+                           "anonymize'); the originals are not changed")
+    send.add_argument("--patient-name", default=None, help="with --anonymize: the "
+                                                           "replacement patient name")
+    send.add_argument("--patient-id", default=None, help="with --anonymize: the replacement "
+                                                         "patient ID")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -204,18 +211,49 @@ def _progress_printer() -> Callable | None:
 
 
 def _send(args) -> int:
+    import tempfile
+
     from medview.pacs.send import send_files
 
+    if (args.patient_name or args.patient_id) and not args.anonymize:
+        raise CliError("--patient-name and --patient-id go with --anonymize")
     paths = _expand(args.paths)
     node, local = _node(args.name)
-    outcomes = send_files(node, local, paths, on_outcome=lambda o: _json_lines([{
-        "file": str(o.path), "SOPInstanceUID": o.sop_instance_uid,
-        "result": o.reason or "stored"}]))
+    with tempfile.TemporaryDirectory(prefix="medview-send-") as tmp:
+        sources: dict[Path, Path] = {}
+        if args.anonymize:
+            paths, sources = _anonymized_copies(paths, Path(tmp), args)
+        outcomes = send_files(
+            node, local, paths,
+            on_outcome=lambda o: _json_lines([{
+                "file": str(sources.get(o.path, o.path)), "SOPInstanceUID": o.sop_instance_uid,
+                **({"anonymized": True} if o.path in sources else {}),
+                "result": o.reason or "stored"}]),
+            audit_fields=lambda p: ({"file": str(sources[p]), "anonymized": True}
+                                    if p in sources else {}))
     failed = [o for o in outcomes if not o.sent]
     if failed:
         raise CliError(f"{node.name}: {len(failed)} of {len(outcomes)} files were not stored "
                        f"(first: {failed[0].path}: {failed[0].reason})")
     return EXIT_OK
+
+
+def _anonymized_copies(paths: list[Path], folder: Path,
+                       args) -> tuple[list[Path], dict[Path, Path]]:
+    """De-identified copies of ``paths`` in ``folder`` (one pseudonym run for all), and
+    copy → source. Files that cannot be de-identified are listed on stderr and left out."""
+    from medview.core.anonymize import Anonymizer, anonymize_path
+
+    anonymizer = Anonymizer.with_pseudonym(args.patient_name, args.patient_id)
+    sources: dict[Path, Path] = {}
+    for i, path in enumerate(paths):
+        report = anonymize_path(path, folder / f"{i:06d}.dcm", anonymizer)
+        for skipped, reason in report.skipped:
+            print(f"medview: {skipped}: not sent: {reason}", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"medview: warning: {warning}", file=sys.stderr)
+        sources.update({written: path for written in report.written})
+    return list(sources), sources
 
 
 def _expand(paths: list[str]) -> list[Path]:

@@ -50,11 +50,14 @@ def prepare(path: Path) -> SendItem | str:
 
 def send_files(node: Node, local: LocalAE, paths: list[Path],
                on_outcome: Callable[[SendOutcome], None] | None = None,
-               audit: AuditLog | None = None) -> list[SendOutcome]:
+               audit: AuditLog | None = None,
+               audit_fields: Callable[[Path], dict] | None = None) -> list[SendOutcome]:
     """Send ``paths`` to ``node``; every object sent (or refused) goes in the audit log.
 
     Files that cannot be read are reported without opening a connection for them.
-    Raises :class:`~medview.pacs.errors.PacsError` when the node cannot be reached.
+    ``audit_fields(path)`` may add to or replace a file's audit fields (an anonymised
+    copy records its source file). Raises :class:`~medview.pacs.errors.PacsError` when
+    the node cannot be reached.
     """
     audit = audit or AuditLog()
     outcomes: list[SendOutcome] = []
@@ -64,7 +67,8 @@ def send_files(node: Node, local: LocalAE, paths: list[Path],
             audit.append({**entry_header(), "event": "pacs-send", "node": node.name,
                           "address": node.address(), "file": str(outcome.path),
                           "sop_instance_uid": outcome.sop_instance_uid,
-                          "result": outcome.reason or "stored"})
+                          "result": outcome.reason or "stored",
+                          **(audit_fields(outcome.path) if audit_fields else {})})
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)

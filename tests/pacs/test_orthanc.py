@@ -287,3 +287,23 @@ def test_dicom_tls_with_the_node_certificate_and_without(isolated, tmp_path, cap
         assert code == 2 and err.strip().endswith("failed (self-signed certificate)")
     finally:
         server.stop()
+
+
+def test_send_anonymized_stores_only_the_pseudonym_and_audits_the_source(nodes, orthanc,
+                                                                         tmp_path, capsys):
+    (source,) = make_study(tmp_path / "src", n=1, patient_id="MV-IDENTIFIABLE")
+    code, lines, err = run(capsys, "pacs", "send", "orthanc", str(source), "--anonymize",
+                           "--patient-id", "PSEUDO-7", "--patient-name", "Anon^Seven")
+    assert code == 0, err
+    assert lines[0]["file"] == str(source) and lines[0]["anonymized"] is True
+    assert lines[0]["SOPInstanceUID"] != pydicom.dcmread(source).SOPInstanceUID
+    query = {"Level": "Instance", "Expand": True}
+    found = orthanc.rest("/tools/find", json.dumps({**query, "Query": {
+        "SOPInstanceUID": lines[0]["SOPInstanceUID"]}}).encode())
+    assert found and orthanc.rest(f"/instances/{found[0]['ID']}/tags?simplify")[
+        "PatientID"] == "PSEUDO-7"
+    assert orthanc.rest("/tools/find", json.dumps({**query, "Query": {
+        "PatientID": "MV-IDENTIFIABLE"}}).encode()) == []
+    (entry,) = [e for e in AuditLog().read() if e.get("event") == "pacs-send"]
+    assert entry["file"] == str(source) and entry["anonymized"] is True
+    assert entry["sop_instance_uid"] == lines[0]["SOPInstanceUID"]
