@@ -49,9 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="folder for segmentation masks (PNG, created if missing); "
                              "without it no mask file is written")
     parser.add_argument("--dicom-out", metavar="DIR",
-                        help="folder for segmentation results as DICOM SEG objects referencing "
-                             "the analysed image (single-frame DICOM images), ready for "
-                             "'medview pacs send'")
+                        help="folder for results as DICOM objects referencing the analysed "
+                             "DICOM image: a segmentation as a SEG (single-frame images), a "
+                             "classification as a TID 1500 SR; ready for 'medview pacs send'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{' '.join(args.paths)}: no images found")
     done = 0
     names: set[str] = set()
-    seg_names: set[str] = set()
+    dicom_names: set[str] = set()
     for frame in frames:
         try:
             result = analyzer.analyze(
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
             result = dataclasses.replace(result, mask_file=str(_write_mask(result, frame, out_dir,
                                                                            names)))
         line = result.to_json()
-        if dicom_dir is not None and result.task == "segmentation":
-            line["dicom_seg"] = _write_seg(result, frame, dicom_dir, seg_names)
+        if dicom_dir is not None:
+            line["dicom"] = _write_dicom(result, frame, dicom_dir, dicom_names)
         # strict JSON: to_json maps non-finite numbers to null, and a NaN slipping by is a bug
         print(json.dumps(line, ensure_ascii=False, allow_nan=False), flush=True)
         done += 1
@@ -158,16 +158,21 @@ def _write_mask(result, frame, out_dir: Path, used: set[str]) -> Path:
     return path
 
 
-def _write_seg(result, frame, out_dir: Path, used: set[str]) -> str | None:
-    """The SEG file written for ``result``, or None (and why on stderr) when it cannot be."""
+def _write_dicom(result, frame, out_dir: Path, used: set[str]) -> str | None:
+    """The DICOM SEG (segmentation) or SR (classification) written for ``result``, or None
+    (and why on stderr) when the image cannot be referenced."""
+    from medview.core.sr.documents import why_not_referenceable
     from medview.inference.seg_dicom import why_no_seg, write_seg
+    from medview.inference.sr_dicom import write_classification_sr
 
-    reason = why_no_seg(frame)
+    segmentation = result.task == "segmentation"
+    reason = why_no_seg(frame) if segmentation else why_not_referenceable(frame)
     if reason:
-        _report(f"note: no DICOM SEG: {reason}")
+        _report(f"note: no DICOM {'SEG' if segmentation else 'SR'}: {reason}")
         return None
-    path = out_dir / _unique_name(frame, f"{result.model}-seg", ".dcm", used)
-    write_seg(result, frame, path)
+    kind = "seg" if segmentation else "sr"
+    path = out_dir / _unique_name(frame, f"{result.model}-{kind}", ".dcm", used)
+    (write_seg if segmentation else write_classification_sr)(result, frame, path)
     return str(path)
 
 

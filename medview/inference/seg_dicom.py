@@ -2,7 +2,8 @@
 
 The SEG references the analysed image (same study, frame of reference and pixel grid), and
 names the model as the segmentation algorithm (AlgorithmIdentificationSequence: model name,
-version, family "Artificial Intelligence", engine and weights checksum as parameters), so
+version, family "Artificial Intelligence", engine, weights checksum and the scope verdict as
+parameters), so
 that any PACS stores it and other viewers overlay it. Each mask value becomes one segment.
 """
 
@@ -20,6 +21,7 @@ from medview.core.io.dicom import number_of_frames
 from medview.core.sr.documents import MANUFACTURER, why_not_referenceable
 from medview.core.study import Frame
 from medview.inference.results import SegmentationResult
+from medview.inference.sr_dicom import algorithm_parameters
 
 SEG_SERIES_NUMBER = 9100  # one per medview AI series, out of the way of the scanner's
 _PROPERTY_SCHEME = "99MEDVIEW"  # private coding scheme: a model's class names
@@ -55,7 +57,7 @@ def write_seg(result: SegmentationResult, frame: Frame, out: str | Path) -> str:
     algorithm = hd.AlgorithmIdentificationSequence(
         name=result.model, version=result.version,
         family=codes.cid7162.ArtificialIntelligence,
-        parameters={"engine": result.engine, "weights_sha256": result.weights_sha256 or ""})
+        parameters=algorithm_parameters(result))
     segments = [hd.seg.SegmentDescription(
         segment_number=i, segment_label=result.mask_values[v][:64],
         segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
