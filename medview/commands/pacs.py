@@ -43,10 +43,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ls = actions.add_parser("list", help="configured nodes and medview's own AE title and port")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
     local = actions.add_parser("local", help="set medview's own AE title and storage port "
-                                             "(the C-MOVE destination)")
+                                             "(the C-MOVE destination), and the size limit of "
+                                             "the viewer's study store")
     local.add_argument("--aet", help="medview's AE title (default MEDVIEW)")
     local.add_argument("--port", type=int, help="port medview's storage SCP listens on for "
                                                 "C-MOVE (default 11112)")
+    local.add_argument("--store-limit-gb", type=float, metavar="GB",
+                       help="size of the viewer's store of retrieved studies; the least "
+                            "recently retrieved go first (default 20)")
     echo = actions.add_parser("echo", help="check a node answers (C-ECHO or a QIDO-RS query)")
     echo.add_argument("name")
     find = actions.add_parser("find", help="search a node's studies, one JSON line per study")
@@ -129,17 +133,22 @@ def _list(args) -> int:
         print(json.dumps({"local": asdict(config.local),
                           "nodes": [asdict(n) for n in config.nodes.values()]}, indent=2))
         return EXIT_OK
-    print(f"medview: AE title {config.local.ae_title}, storage port {config.local.port}")
+    _print_local(config.local)
     for node in sorted(config.nodes.values(), key=lambda n: n.name):
         print(f"{node.name}\t{node.address()}")
     return EXIT_OK
 
 
+def _print_local(local) -> None:
+    print(f"medview: AE title {local.ae_title}, storage port {local.port}, study store "
+          f"limit {local.store_limit_gb:g} GB")
+
+
 def _local(args) -> int:
     from medview.pacs.nodes import set_local
 
-    config = set_local(args.aet, args.port)
-    print(f"medview: AE title {config.local.ae_title}, storage port {config.local.port}")
+    config = set_local(args.aet, args.port, args.store_limit_gb)
+    _print_local(config.local)
     return EXIT_OK
 
 

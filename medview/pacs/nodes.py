@@ -22,6 +22,7 @@ NODES_FORMAT = 1
 DEFAULT_AE_TITLE = "MEDVIEW"
 DEFAULT_PORT = 11112
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_STORE_LIMIT_GB = 20.0
 
 # PS3.5 6.2: AE titles are up to 16 characters of the default repertoire, no backslash.
 _AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")
@@ -96,17 +97,21 @@ class Node:
 
 @dataclass(frozen=True)
 class LocalAE:
-    """medview's own DICOM identity: the AE title it calls with and the port its storage
-    SCP listens on for C-MOVE (the PACS must know this AE title, host and port)."""
+    """medview's own side: the AE title it calls with, the port its storage SCP listens on
+    for C-MOVE (the PACS must know this AE title, host and port), and the size limit of
+    the study store the viewer retrieves into (:mod:`medview.pacs.store`)."""
 
     ae_title: str = DEFAULT_AE_TITLE
     port: int = DEFAULT_PORT
+    store_limit_gb: float = DEFAULT_STORE_LIMIT_GB
 
     def validated(self) -> LocalAE:
         if not _AE_TITLE.match(self.ae_title) or not self.ae_title.strip():
             raise NodeConfigError("local", f"AE title {self.ae_title!r} is not 1-16 "
                                            "printable characters")
         check_port("local", self.port)
+        if not self.store_limit_gb > 0:
+            raise NodeConfigError("local", "the study store limit must be more than 0 GB")
         return self
 
 
@@ -173,10 +178,11 @@ def remove_node(name: str, path: Path | None = None) -> PacsConfig:
 
 
 def set_local(ae_title: str | None = None, port: int | None = None,
-              path: Path | None = None) -> PacsConfig:
-    """Change medview's own AE title and/or storage port."""
+              store_limit_gb: float | None = None, path: Path | None = None) -> PacsConfig:
+    """Change medview's own AE title, storage port and/or study store limit."""
     config = load_config(path)
-    changes = {k: v for k, v in (("ae_title", ae_title), ("port", port)) if v is not None}
+    changes = {k: v for k, v in (("ae_title", ae_title), ("port", port),
+                                 ("store_limit_gb", store_limit_gb)) if v is not None}
     config.local = replace(config.local, **changes).validated()
     save_config(config, path)
     return config

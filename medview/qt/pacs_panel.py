@@ -4,12 +4,15 @@ and cancel; the study opens as its first image arrives and fills in as the rest 
 The network work runs in the window's worker pool (:mod:`medview.pacs` through
 :class:`~medview.qt.workers.Workers`); the panel only shows state. Nodes are configured
 with ``medview pacs add`` and read from the nodes file each time the panel is shown.
-Nothing connects until the user presses Echo, Search or Retrieve.
+Nothing connects until the user presses Echo, Search or Retrieve. After a retrieve the
+study store is pruned to its size limit (``medview pacs local --store-limit-gb``), keeping
+the studies open in the viewer.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -22,6 +25,7 @@ from medview.core.user_dirs import user_data_dir
 from medview.pacs import client
 from medview.pacs.nodes import PacsConfig, load_config
 from medview.pacs.query import StudyQuery
+from medview.pacs.store import prune
 from medview.qt.workers import Workers
 
 # (header, study result key)
@@ -55,10 +59,12 @@ class PacsPanel(QWidget):
     studyRetrieved = Signal(object)
 
     def __init__(self, workers: Workers, parent: QWidget | None = None,
-                 store: Path | None = None) -> None:
+                 store: Path | None = None,
+                 open_studies: Callable[[], set[str]] | None = None) -> None:
         super().__init__(parent)
         self.workers = workers
         self._store = store
+        self._open_studies = open_studies or set
         self._config = PacsConfig()
         self._cancel: threading.Event | None = None
         self._first_shown = False
@@ -173,10 +179,13 @@ class PacsPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.show()
 
+        root, local = self._store or study_store(), self._config.local
+        keep = self._open_studies() | {uid}
+
         def run(worker):
-            return client.retrieve(node, self._config.local, uid, self._store or study_store(),
-                                   progress=lambda *p: worker.signals.progress.emit(p),
-                                   cancel=self._cancel)
+            result = client.retrieve(node, local, uid, root, cancel=self._cancel,
+                                     progress=lambda *p: worker.signals.progress.emit(p))
+            return result, prune(root, int(local.store_limit_gb * 1e9), keep)
 
         self._start(f"Retrieving from {node.name}…", run, pass_worker=True,
                     on_progress=self._retrieve_progress, on_return=self._retrieved)
@@ -229,9 +238,14 @@ class PacsPanel(QWidget):
             self._first_shown = True
             self.firstImageArrived.emit(Path(path))
 
-    def _retrieved(self, result) -> None:
+    def _retrieved(self, outcome) -> None:
+        result, removed = outcome
         here = f" ({result.skipped} were here already)" if result.skipped else ""
-        self.status.setText(f"Retrieved {result.total} images{here}")
+        limit = self._config.local.store_limit_gb
+        studies = "study" if len(removed) == 1 else "studies"
+        pruned = (f"; {len(removed)} older {studies} removed to keep the store under "
+                  f"{limit:g} GB" if removed else "")
+        self.status.setText(f"Retrieved {result.total} images{here}{pruned}")
         self.studyRetrieved.emit(result.folder)
 
     def _update_buttons(self) -> None:

@@ -81,3 +81,21 @@ def test_study_query_keys():
         "StudyDate": "20200101"}
     with pytest.raises(NodeConfigError, match="date to '2020-01-01' is not YYYYMMDD"):
         StudyQuery(date_to="2020-01-01").matching_keys("n")
+
+
+def test_the_store_removes_the_least_recently_retrieved_studies_beyond_its_limit(tmp_path):
+    import os
+
+    from medview.pacs.store import prune, stored_studies
+
+    for age, uid in enumerate(["1.1", "1.2", "1.3", "1.4"]):
+        path = tmp_path / uid / "9.9" / "1.dcm"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1000 + age, 1000 + age))  # 1.1 retrieved first, 1.4 last
+    (tmp_path / "notes").mkdir()  # not a study: never touched
+    assert [s.folder.name for s in stored_studies(tmp_path)] == ["1.1", "1.2", "1.3", "1.4"]
+    assert prune(tmp_path, 4000) == []
+    removed = prune(tmp_path, 2000, keep={"1.1"})
+    assert [p.name for p in removed] == ["1.2", "1.3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.1", "1.4", "notes"]

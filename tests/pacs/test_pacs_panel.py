@@ -12,7 +12,10 @@ pytestmark = needs_orthanc
 
 
 def test_search_then_retrieve_opens_the_study_in_the_viewer(orthanc, window, qtbot, tmp_path):
-    configure_nodes(orthanc)
+    configure_nodes(orthanc, store_limit_gb=1e-6)  # 1 kB: older studies must make room
+    old_study = tmp_path / "user" / "studies" / "1.2.3" / "4.5" / "6.dcm"
+    old_study.parent.mkdir(parents=True)
+    old_study.write_bytes(b"\0" * 2000)
     window.pacs_dock.show()
     window.pacs_dock.raise_()
     panel = window.pacs
@@ -30,7 +33,9 @@ def test_search_then_retrieve_opens_the_study_in_the_viewer(orthanc, window, qtb
         panel.retrieve_button.click()
     qtbot.waitUntil(lambda: not window.is_loading and len(window.library.frames()) == 6,
                     timeout=30000)
-    assert panel.status.text() == "Retrieved 6 images"
+    assert panel.status.text() == ("Retrieved 6 images; 1 older study removed to keep the "
+                                   "store under 1e-06 GB")
+    assert not old_study.exists()
     shown = window.grid.active.model.series
     assert shown is not None and shown.study.uid == pydicom.dcmread(
         next((tmp_path / "user" / "studies").rglob("*.dcm"))).StudyInstanceUID
