@@ -764,7 +764,7 @@ class MainWindow(QMainWindow):
         self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
         self.settings.sync()
         self.workers.cancel_all()
-        self.pacs.cancel()  # a retrieve stops between two images; what arrived is kept
+        self.pacs.shutdown()  # a retrieve stops between two images (what arrived is kept)
         self.analysis.shutdown()
         if self.trainer_tab is not None:
             self.trainer_tab.shutdown()

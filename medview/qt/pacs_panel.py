@@ -16,13 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from medview.core.errors import plain_reason
+from medview.core.imports import load
 from medview.core.user_dirs import user_data_dir
 from medview.pacs import client
+from medview.pacs.listener import StorageListener
 from medview.pacs.nodes import PacsConfig, load_config
 from medview.pacs.query import StudyQuery
 from medview.pacs.store import prune
@@ -52,11 +55,13 @@ class PacsPanel(QWidget):
     firstImageArrived(Path)
         The first object of a retrieve is on disk (open it now).
     studyRetrieved(Path)
-        The whole study is on disk (its folder).
+        The whole study is on disk (its folder); also a received study the user opens
+        from the incoming list.
     """
 
     firstImageArrived = Signal(object)
     studyRetrieved = Signal(object)
+    _received = Signal(object, str)  # path, study label: from the listener's threads
 
     def __init__(self, workers: Workers, parent: QWidget | None = None,
                  store: Path | None = None,
@@ -103,6 +108,14 @@ class PacsPanel(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.retrieve_button)
         bottom.addWidget(self.cancel_button)
+        self.receive = QCheckBox("Receive studies pushed to medview", self,
+                                 toolTip="Listen for C-STORE as medview's AE title on its "
+                                         "storage port (medview pacs local) on every network "
+                                         "interface, into the study store")
+        self.incoming = QListWidget(self, toolTip="Received studies; double-click opens one")
+        self.incoming.hide()
+        self._listener: StorageListener | None = None
+        self._incoming_items: dict[Path, QListWidgetItem] = {}
         self.status = QLabel(self, wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -113,7 +126,13 @@ class PacsPanel(QWidget):
         layout.addWidget(self.results, 1)
         layout.addLayout(bottom)
         layout.addWidget(self.progress)
+        layout.addWidget(self.receive)
+        layout.addWidget(self.incoming)
         layout.addWidget(self.status)
+        self.receive.toggled.connect(self.set_receiving)
+        self._received.connect(self._show_received)
+        self.incoming.itemDoubleClicked.connect(
+            lambda item: self.studyRetrieved.emit(item.data(Qt.ItemDataRole.UserRole)))
 
         self.echo_button.clicked.connect(self.echo)
         self.search_button.clicked.connect(self.search)
@@ -194,6 +213,57 @@ class PacsPanel(QWidget):
         if self._cancel is not None:
             self._cancel.set()
             self.status.setText("Cancelling…")
+
+    def shutdown(self) -> None:
+        """The window is closing: stop a retrieve (what arrived is kept) and the listener."""
+        self.cancel()
+        self.set_receiving(False)
+
+    # ------------------------------------------------------------------ receiving
+
+    def set_receiving(self, on: bool) -> None:
+        """Start or stop medview's storage SCP (objects go to the study store)."""
+        if on and self._listener is None:
+            local = self._config.local
+            try:
+                self._listener = StorageListener(self._store or study_store(), local.ae_title,
+                                                 local.port, on_stored=self._stored)
+            except Exception as exc:  # noqa: BLE001 - a port in use is one line
+                self.status.setText(plain_reason(exc))
+            else:
+                self.status.setText(f"Receiving as {local.ae_title} on port "
+                                    f"{self._listener.port}")
+        elif not on and self._listener is not None:
+            self._listener.close()
+            self._listener = None
+            self.status.setText("Not receiving")
+        self.incoming.setVisible(self._listener is not None or self.incoming.count() > 0)
+        self.receive.blockSignals(True)
+        self.receive.setChecked(self._listener is not None)
+        self.receive.blockSignals(False)
+
+    def _stored(self, path: Path) -> None:  # a listener thread: read the label, hand over
+        try:
+            ds = load("pydicom").dcmread(path, stop_before_pixels=True, specific_tags=[
+                "PatientName", "PatientID", "StudyDate", "Modality"])
+            label = " · ".join(_cell_text(k, ds.get(k, "")) for k in (
+                "PatientName", "PatientID", "StudyDate", "Modality") if ds.get(k))
+        except Exception:  # noqa: BLE001 - the file was written; its label is a nicety
+            label = ""
+        self._received.emit(Path(path), label)
+
+    def _show_received(self, path: Path, label: str) -> None:
+        folder = path.parent.parent  # <store>/<study>/<series>/<SOP>.dcm
+        item = self._incoming_items.get(folder)
+        if item is None:
+            item = QListWidgetItem(self.incoming)
+            item.setData(Qt.ItemDataRole.UserRole, folder)
+            item.setData(Qt.ItemDataRole.UserRole + 1, 0)
+            self._incoming_items[folder] = item
+        count = item.data(Qt.ItemDataRole.UserRole + 1) + 1
+        item.setData(Qt.ItemDataRole.UserRole + 1, count)
+        item.setText(f"{label or folder.name} — {count} image{'s' if count > 1 else ''}")
+        self.incoming.show()
 
     # ------------------------------------------------------------------ results
 

@@ -4,6 +4,7 @@ progress, the study opens as it arrives; a node that is down is one line in the 
 from __future__ import annotations
 
 import pydicom
+import pytest
 
 from tests.pacs.conftest import configure_nodes, needs_orthanc
 from tests.pacs.orthanc import free_port
@@ -59,3 +60,37 @@ def test_with_no_node_the_panel_says_how_to_add_one(window):
     panel.reload_nodes()
     assert "medview pacs add" in panel.status.text()
     assert not panel.search_button.isEnabled() and not panel.retrieve_button.isEnabled()
+
+
+def test_receiving_lists_pushed_studies_and_opens_one(window, qtbot, tmp_path):
+    from medview.inference.audit import AuditLog
+    from medview.pacs.nodes import LocalAE, Node, set_local
+    from medview.pacs.send import send_files
+    from tests.pacs.conftest import make_study
+
+    port = free_port()
+    set_local("MVRECEIVE", port)
+    panel = window.pacs
+    panel.reload_nodes()
+    panel.receive.setChecked(True)
+    assert panel.status.text() == f"Receiving as MVRECEIVE on port {port}"
+    files = make_study(tmp_path / "modality", n=2, patient_id="MV-PUSHED")
+    outcomes = send_files(Node("medview", "MVRECEIVE", "127.0.0.1", port), LocalAE("CT1", 104),
+                          files, audit=AuditLog(tmp_path / "audit.jsonl"))
+    assert all(o.sent for o in outcomes)
+    qtbot.waitUntil(lambda: panel.incoming.count() == 1
+                    and panel.incoming.item(0).text().endswith("2 images"), timeout=10000)
+    item = panel.incoming.item(0)
+    assert "MV-PUSHED" in item.text()
+    with qtbot.waitSignal(panel.studyRetrieved) as opened:
+        panel.incoming.itemDoubleClicked.emit(item)
+    assert opened.args[0] == tmp_path / "user" / "studies" / pydicom.dcmread(
+        files[0]).StudyInstanceUID
+    qtbot.waitUntil(lambda: not window.is_loading and len(window.library.frames()) == 2,
+                    timeout=20000)
+    panel.receive.setChecked(False)
+    assert panel.status.text() == "Not receiving"
+    from medview.pacs.errors import NodeUnreachable
+    with pytest.raises(NodeUnreachable, match="connection refused"):
+        send_files(Node("medview", "MVRECEIVE", "127.0.0.1", port, timeout_s=5),
+                   LocalAE("CT1", 104), files[:1], audit=AuditLog(tmp_path / "audit.jsonl"))
