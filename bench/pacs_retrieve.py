@@ -10,6 +10,10 @@ way of retrieving the whole study into an empty folder (best of ``--repeat``), a
 images/s, MB/s, medview's time to its first image on disk, and medview/dcmtk ratios
 (above 1: medview faster). medview's times include its C-FIND listing of the study (what
 makes resume possible); dcmtk's tools retrieve without one.
+
+Then, in the viewer (offscreen main window, PACS panel, C-GET): the time from Retrieve to
+the first image rendered in the viewport, beside the time until the whole study is on
+disk, which is when a viewer that opens a study only once it has arrived could show it.
 """
 
 from __future__ import annotations
@@ -61,6 +65,56 @@ def timed(fn, out: Path, repeat: int) -> tuple[float, float | None]:
         if took < best:
             best, first_best = took, (first[0] if first else None)
     return best, first_best
+
+
+def viewer_first_image(server: Orthanc, local: LocalAE, study: str,
+                       user_dir: Path) -> tuple[float, float]:
+    """Seconds from Retrieve in the PACS panel to the first image rendered in the viewport,
+    and to the whole study on disk (offscreen main window, C-GET)."""
+    import os
+
+    os.environ["MEDVIEW_USER_DIR"] = str(user_dir)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from medview.pacs.nodes import PacsConfig, save_config
+    from medview.qt.main_window import MainWindow
+    from medview.qt.settings import Settings
+
+    save_config(PacsConfig(local=local, nodes={"orthanc": Node(
+        "orthanc", "ORTHANC", "127.0.0.1", server.dicom_port)}))
+    app = QApplication.instance() or QApplication([])
+    win = MainWindow(settings=Settings(user_dir / "medview.ini"))
+    win.resize(1400, 900)
+    win.show()
+    panel, marks = win.pacs, {}
+    panel.reload_nodes()
+    panel.studyRetrieved.connect(lambda _folder: marks.setdefault("whole", time.perf_counter()))
+
+    def wait(done, timeout: float = 300) -> None:
+        end = time.perf_counter() + timeout
+        while not done():
+            if time.perf_counter() > end:
+                raise TimeoutError("the viewer did not get there")
+            app.processEvents()
+            time.sleep(0.002)
+
+    panel.search()
+    wait(lambda: panel.results.rowCount() > 0 and panel.search_button.isEnabled())
+    row = next(r for r in range(panel.results.rowCount())
+               if panel.results.item(r, 0).data(Qt.ItemDataRole.UserRole) == study)
+    panel.results.selectRow(row)
+    vp = win.grid.active
+    start = time.perf_counter()
+    panel.retrieve()
+    wait(lambda: vp.model.series is not None and vp.render_image() is not None)
+    first = time.perf_counter() - start
+    wait(lambda: "whole" in marks)
+    whole = marks["whole"] - start
+    wait(lambda: not win.is_busy)
+    win.close()
+    return first, whole
 
 
 def main() -> int:
@@ -118,6 +172,9 @@ def main() -> int:
                              ("medview C-MOVE", "dcmtk movescu")):
             print(f"{ours} vs {theirs}: {results[theirs] / results[ours]:.2f}x "
                   "(throughput ratio, above 1: medview faster)")
+        first, whole = viewer_first_image(server, local, study, tmp / "user")
+        print(f"viewer: first image on screen {first:.2f} s after Retrieve; whole study on "
+              f"disk after {whole:.2f} s ({whole / first:.1f}x later)")
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
