@@ -209,6 +209,8 @@ def _find(assoc, node: Node, level: str, keys: dict[str, str], returned: tuple[s
         setattr(identifier, key, "")
     for key, value in keys.items():
         setattr(identifier, key, value)
+    if not all(v.isascii() for v in keys.values()):
+        identifier.SpecificCharacterSet = "ISO_IR 192"  # UTF-8, for a name like "Müller*"
     found = []
     for status, ds in assoc.send_c_find(identifier,
                                         _sop().StudyRootQueryRetrieveInformationModelFind):

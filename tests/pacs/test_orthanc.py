@@ -307,3 +307,19 @@ def test_send_anonymized_stores_only_the_pseudonym_and_audits_the_source(nodes, 
     (entry,) = [e for e in AuditLog().read() if e.get("event") == "pacs-send"]
     assert entry["file"] == str(source) and entry["anonymized"] is True
     assert entry["sop_instance_uid"] == lines[0]["SOPInstanceUID"]
+
+
+def test_find_by_a_non_ascii_patient_name(isolated, tmp_path, capsys):
+    server = Orthanc(tmp_path / "orthanc", MEDVIEW_AET, free_port()).start()
+    try:
+        (path,) = make_study(tmp_path / "study", n=1)
+        ds = pydicom.dcmread(path)
+        ds.SpecificCharacterSet, ds.PatientName = "ISO_IR 192", "Müller^Jürgen"
+        ds.save_as(path)
+        server.upload([path])
+        configure_nodes(server)
+        code, studies, err = run(capsys, "pacs", "find", "orthanc", "--patient-name", "Müller*")
+        assert code == 0, err
+        assert [s["PatientName"] for s in studies] == ["Müller^Jürgen"]
+    finally:
+        server.stop()
