@@ -147,8 +147,7 @@ def main() -> int:
         def dcmtk(tool, *extra):
             return lambda out, on_first: subprocess.run(
                 [tool, "-aec", "ORTHANC", *extra, "-S", "-pdu", "131072", *key, "-od", str(out),
-                 "127.0.0.1",
-                 str(server.dicom_port)], check=True, capture_output=True)
+                 "127.0.0.1", str(server.dicom_port)], check=True, capture_output=True)
 
         ways = {
             "medview C-GET": medview(node),
