@@ -119,6 +119,7 @@ def find_series(node: Node, study_uid: str) -> list[dict]:
 
 
 def list_instances(node: Node, study_uid: str) -> list[InstanceRef]:
+    """Every SOP instance of a study (one QIDO-RS instance search)."""
     with web_errors(node):
         found = client(node).search_for_instances(
             study_instance_uid=study_uid, fields=["SeriesInstanceUID", "SOPClassUID"],
