@@ -41,7 +41,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, MediaStorageDirectoryStorage, generate_uid
 
 from medview.core.atomic import atomic_open
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, one_line
 from medview.core.io.dicom import read_header
 
 # PS3.15 2026c Table E.1-1, "Basic Prof." column, by action. Curve (50xx,xxxx)
@@ -672,7 +672,7 @@ def _anonymize_file(source: Path, target: Path, anonymizer: Anonymizer,
             found = anonymizer.anonymize(ds)
         _write_atomic(ds, target)
     except Exception as exc:  # pydicom raises many types for odd or unwritable data
-        report.skipped.append((source, f"could not anonymize into {target}: {_one_line(exc)}"))
+        report.skipped.append((source, f"could not anonymize into {target}: {one_line(exc)}"))
         return
     report.written.append(target)
     report.warnings.extend(f"{source}: {w}" for w in found)
@@ -693,7 +693,7 @@ def _read_dataset(path: Path) -> Dataset:
             except InvalidDicomError:  # headerless ACR-NEMA style, accepted by read_header
                 return pydicom.dcmread(path, force=True)
     except Exception as exc:
-        raise ReadError(path, f"damaged DICOM file ({_one_line(exc)})") from None
+        raise ReadError(path, f"damaged DICOM file ({one_line(exc)})") from None
 
 
 def _write_atomic(ds: Dataset, target: Path) -> None:
@@ -703,8 +703,3 @@ def _write_atomic(ds: Dataset, target: Path) -> None:
         # enforce_file_format=False keeps the dataset's own encoding, so the
         # transfer syntax and the pixel data bytes are written as read
         ds.save_as(fh, enforce_file_format=False)
-
-
-def _one_line(exc: Exception, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from medview.core.colour import apply_palette, rgb_to_8bit
+from medview.core.errors import MedviewError
 from medview.core.pixels import Window, apply_window
 from medview.core.presets import modality_presets
 from medview.inference.manifest import (ClaheSpec, CropSpec, DiffusionSpec, Manifest,
@@ -42,7 +43,7 @@ from medview.inference.manifest import (ClaheSpec, CropSpec, DiffusionSpec, Mani
 AUTO_PERCENTILES = (0.5, 99.5)
 
 
-class PreprocessError(ValueError):
+class PreprocessError(MedviewError, ValueError):
     """The image cannot be prepared for the model (the message says why, in one line)."""
 
 

@@ -80,6 +80,11 @@ def test_export_action_runs_in_background(qtbot, ct_window, tmp_path, monkeypatc
     qtbot.waitUntil(lambda: getattr(ct_window.export, "last_report", None) is not None,
                     timeout=20000)
     assert len(ct_window.export.last_report.written) == 3
+    # written, but Patient Identity Removed could not be set (no BurnedInAnnotation NO):
+    # the notice says so rather than "Opened 3 images"
+    notice = ct_window.last_notice
+    assert notice.summary == "Anonymised 3 files; skipped 0; 3 to check."
+    assert notice.summary_label.text() == notice.summary
 
 
 def _browse_button(dialog):

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medview.core.errors import MedviewError
 from medview.core.imports import load
 
 from .base import Engine
@@ -122,7 +123,7 @@ class Measurement:
     seconds: float = 0.0
 
 
-class NoCandidateError(RuntimeError):
+class NoCandidateError(MedviewError, RuntimeError):
     """No candidate engine could be built and agreed with the fp32 model."""
 
 
