@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,6 +27,16 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
                     "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
     return cert, key
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): SIGKILL when the test process dies, so that a crashed test run
+    leaves no Orthanc behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -78,7 +89,7 @@ class Orthanc:
         path.write_text(json.dumps(config, indent=1))
         log = open(self.folder / "orthanc.log", "ab")
         self.process = subprocess.Popen([ORTHANC, str(path)], stdout=log, stderr=log,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         self._wait_ready()
         return self
 
