@@ -61,7 +61,8 @@ def timed(fn, out: Path, repeat: int) -> tuple[float, float | None]:
         out.mkdir(parents=True)
         first: list[float] = []
         start = time.perf_counter()
-        fn(out, lambda: first or first.append(time.perf_counter() - start))
+        fn(out, lambda first=first, start=start: first or first.append(
+            time.perf_counter() - start))
         took = time.perf_counter() - start
         if took < best:
             best, first_best = took, (first[0] if first else None)

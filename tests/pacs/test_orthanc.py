@@ -10,13 +10,12 @@ import threading
 
 import pydicom
 import pytest
-from pydicom.uid import generate_uid
 
 from medview.cli import main
 from medview.inference.audit import AuditLog
 from medview.pacs import client
 from medview.pacs.errors import RetrieveCancelled, TransferFailed
-from medview.pacs.nodes import LocalAE, Node, load_config
+from medview.pacs.nodes import load_config
 from medview.pacs.storage import instances_on_disk
 from tests.datafiles import find
 from tests.pacs.conftest import (MEDVIEW_AET, REAL_FILES, configure_nodes, make_study,
