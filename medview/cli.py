@@ -282,6 +282,36 @@ def sr(args) -> int:
     return run(args)
 
 
+# -- pacs, listen (PACS client and storage SCP; owned by medview/commands/pacs.py) ----
+# Imported on use only; no socket is opened unless a command names a node, or 'listen'.
+
+def _configure_pacs(p: argparse.ArgumentParser) -> None:
+    from medview.commands.pacs import configure
+
+    configure(p)
+
+
+@command("pacs", "configure PACS nodes; echo, find, retrieve from and send to them", _configure_pacs)
+def pacs(args) -> int:
+    from medview.commands.pacs import run
+
+    return run(args)
+
+
+def _configure_listen(p: argparse.ArgumentParser) -> None:
+    from medview.commands.pacs import configure_listen
+
+    configure_listen(p)
+
+
+@command("listen", "receive DICOM objects pushed by a modality or PACS (storage SCP)",
+         _configure_listen)
+def listen(args) -> int:
+    from medview.commands.pacs import run_listen
+
+    return run_listen(args)
+
+
 # -- demo-data (trainer foundation; owned by medview/commands/demo_data.py) -------
 
 def _configure_demo_data(p: argparse.ArgumentParser) -> None:

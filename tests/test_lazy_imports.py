@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # Packages too heavy to import at start-up, or imported from pool threads (or both).
 HEAVY = frozenset({"torch", "torchvision", "segmentation_models_pytorch", "safetensors",
                    "cv2", "PIL", "pydicom", "gdcm", "pyqtgraph", "onnxruntime", "onnx",
-                   "openvino", "trainer", "platformdirs"})
+                   "openvino", "trainer", "platformdirs", "pynetdicom", "dicomweb_client",
+                   "requests"})
 THREADED_CODE = ("medview/core", "medview/inference", "medview/analysis", "medview/app",
-                 "medview/view", "medview/qt")
+                 "medview/view", "medview/qt", "medview/pacs")
 
 # A package whose two submodules import each other, fine when imported by one thread
 # (``A`` exists before ``a`` imports ``b``), as in pydicom. The module bodies wait for

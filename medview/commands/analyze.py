@@ -48,6 +48,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help="folder for segmentation masks (PNG, created if missing); "
                              "without it no mask file is written")
+    parser.add_argument("--dicom-out", metavar="DIR",
+                        help="folder for results as DICOM objects referencing the analysed "
+                             "DICOM image: a segmentation as a SEG (single-frame images), a "
+                             "classification as a TID 1500 SR; ready for 'medview pacs send'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("give the files or folders to analyse (PATH ...)")
     analyzer = _make_analyzer(registry, args)
     out_dir = _out_dir(args.out)
+    dicom_dir = _out_dir(args.dicom_out)
     frames, bad = _frames(args.paths)
     if not frames and not bad:
         raise CliError(f"{' '.join(args.paths)}: no images found")
     done = 0
     names: set[str] = set()
+    dicom_names: set[str] = set()
     for frame in frames:
         try:
             result = analyzer.analyze(
@@ -81,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
         if out_dir is not None and result.task == "segmentation":
             result = dataclasses.replace(result, mask_file=str(_write_mask(result, frame, out_dir,
                                                                            names)))
+        line = result.to_json()
+        if dicom_dir is not None:
+            line["dicom"] = _write_dicom(result, frame, dicom_dir, dicom_names)
         # strict JSON: to_json maps non-finite numbers to null, and a NaN slipping by is a bug
-        print(json.dumps(result.to_json(), ensure_ascii=False, allow_nan=False), flush=True)
+        print(json.dumps(line, ensure_ascii=False, allow_nan=False), flush=True)
         done += 1
     return EXIT_OK if done else EXIT_BAD_INPUT
 
@@ -144,15 +153,37 @@ def _out_dir(out: str | None) -> Path | None:
 def _write_mask(result, frame, out_dir: Path, used: set[str]) -> Path:
     from medview.commands.export import write_png_atomic
 
-    suffix = f"_frame{frame.index + 1}" if _frame_count(frame) > 1 else ""
-    stem = f"{frame.path.stem}{suffix}_{result.model}-mask"
-    name, n = f"{stem}.png", 2
-    while name in used:  # same file name in two folders: keep both masks
-        name, n = f"{stem}_{n}.png", n + 1
-    used.add(name)
-    path = out_dir / name
+    path = out_dir / _unique_name(frame, f"{result.model}-mask", ".png", used)
     write_png_atomic(result.mask, path)
     return path
+
+
+def _write_dicom(result, frame, out_dir: Path, used: set[str]) -> str | None:
+    """The DICOM SEG (segmentation) or SR (classification) written for ``result``, or None
+    (and why on stderr) when the image cannot be referenced."""
+    from medview.core.sr.documents import why_not_referenceable
+    from medview.inference.seg_dicom import why_no_seg, write_seg
+    from medview.inference.sr_dicom import write_classification_sr
+
+    segmentation = result.task == "segmentation"
+    reason = why_no_seg(frame) if segmentation else why_not_referenceable(frame)
+    if reason:
+        _report(f"note: no DICOM {'SEG' if segmentation else 'SR'}: {reason}")
+        return None
+    kind = "seg" if segmentation else "sr"
+    path = out_dir / _unique_name(frame, f"{result.model}-{kind}", ".dcm", used)
+    (write_seg if segmentation else write_classification_sr)(result, frame, path)
+    return str(path)
+
+
+def _unique_name(frame, what: str, ext: str, used: set[str]) -> str:
+    suffix = f"_frame{frame.index + 1}" if _frame_count(frame) > 1 else ""
+    stem = f"{frame.path.stem}{suffix}_{what}"
+    name, n = f"{stem}{ext}", 2
+    while name in used:  # same file name in two folders: keep both outputs
+        name, n = f"{stem}_{n}{ext}", n + 1
+    used.add(name)
+    return name
 
 
 def _frame_count(frame) -> int:

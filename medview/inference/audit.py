@@ -1,4 +1,5 @@
-"""Append-only local audit log of analyses: who ran which model on which image, when.
+"""Append-only local audit log: who ran which model on which image, and which objects
+were sent to which PACS node (:mod:`medview.pacs.send`), when.
 
 One JSON object per line in ``<user data dir>/audit.jsonl``. Records hold
 identifiers and the result label only, never pixel data or masks. The file is
@@ -16,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from medview.inference.registry import user_data_dir
+from medview.core.user_dirs import user_data_dir
 from medview.inference.results import ClassificationResult, SegmentationResult
 
 AUDIT_NAME = "audit.jsonl"
@@ -74,9 +75,7 @@ class AuditLog:
 def audit_record(result: ClassificationResult | SegmentationResult) -> dict[str, Any]:
     """The fields logged for one analysis: identifiers, model, engine, label; no pixels."""
     return {
-        "audit_format": AUDIT_FORMAT,
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "user": _user(),
+        **entry_header(),
         "file": result.file,
         "frame": result.frame,
         "sop_instance_uid": result.sop_instance_uid,
@@ -94,6 +93,15 @@ def audit_record(result: ClassificationResult | SegmentationResult) -> dict[str,
         "run_anyway": result.scope.overridden,
         "unlike_training": (result.familiarity.unlike_training if result.familiarity
                             else None),
+    }
+
+
+def entry_header() -> dict[str, Any]:
+    """The fields every audit record starts with: format, UTC time, user."""
+    return {
+        "audit_format": AUDIT_FORMAT,
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "user": _user(),
     }
 
 

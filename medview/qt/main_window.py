@@ -29,6 +29,7 @@ from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
+from medview.qt.pacs_panel import PacsPanel
 from medview.qt.readings import ReadingController
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
@@ -148,6 +149,14 @@ class MainWindow(QMainWindow):
         self.tags_dock.toggleViewAction().toggled.connect(
             lambda on: on and QTimer.singleShot(0, self.tags_dock.raise_))  # shown: in front
         self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
+        # PACS (View ▸ Panels): a retrieved study opens with its first image, then fills in
+        self.pacs = PacsPanel(self.workers, self, open_studies=lambda: {
+            st.uid for p in self.library.patients for st in p.studies})
+        self.pacs_dock = self.add_panel(self.pacs, "PACS", "PacsDock")
+        self.tabifyDockWidget(self.analysis_dock, self.pacs_dock)
+        self.pacs_dock.hide()
+        self.pacs.firstImageArrived.connect(lambda path: self.open_paths([path], remember=False))
+        self.pacs.studyRetrieved.connect(lambda folder: self.open_paths([folder]))
         # the AI status about an image is shown only with the viewer
         self.tabs.currentChanged.connect(
             lambda _i: self.analysis.set_viewing(self.tabs.currentWidget() is self.grid))
@@ -755,6 +764,7 @@ class MainWindow(QMainWindow):
         self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
         self.settings.sync()
         self.workers.cancel_all()
+        self.pacs.shutdown()  # a retrieve stops between two images (what arrived is kept)
         self.analysis.shutdown()
         if self.trainer_tab is not None:
             self.trainer_tab.shutdown()
