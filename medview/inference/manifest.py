@@ -32,6 +32,7 @@ from medview.inference.scope import IntendedInput
 FORMAT_VERSION = 1
 MANIFEST_NAME = "model.json"
 WEIGHTS_NAME = "weights.safetensors"
+GRAPH_NAME = "model.onnx"
 TASKS = ("classification", "segmentation")
 ACTIVATIONS = ("softmax", "sigmoid")
 RESIZE_MODES = ("letterbox", "stretch")
@@ -173,6 +174,18 @@ class WeightsSpec:
 
 
 @dataclass(frozen=True)
+class OnnxSpec:
+    """The model's ONNX graph, made from the weights at import and checked against them.
+
+    Analysis runs it with ONNX Runtime or OpenVINO, without torch
+    (:mod:`medview.inference.graph`).
+    """
+
+    file: str = GRAPH_NAME
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
 class FamiliaritySpec:
     """Where the reference of the training images lies, and how it was made."""
 
@@ -209,6 +222,8 @@ class Manifest:
     #: Logits are divided by it before the activation (temperature scaling, fitted on the
     #: validation split by the trainer so probabilities are calibrated; 1: as trained).
     temperature: float = 1.0
+    #: The ONNX graph; None: not made yet (imported before graphs existed), torch runs it.
+    onnx: OnnxSpec | None = None
 
     @property
     def key(self) -> str:
@@ -237,13 +252,13 @@ class Manifest:
                                   else None)
         order = ("format", "name", "version", "task", "intended_input", "architecture",
                  "classes", "input", "normalisation", "preprocessing", "output", "thresholds",
-                 "card", "weights", "familiarity")
+                 "card", "weights", "onnx", "familiarity")
         # The order people read a model.json in; optional blocks only when present.
         return {key: data[key] for key in order
                 if key not in _OPTIONAL_BLOCKS or data[key] is not None}
 
 
-_OPTIONAL_BLOCKS = ("intended_input", "familiarity")
+_OPTIONAL_BLOCKS = ("intended_input", "onnx", "familiarity")
 
 
 # ----------------------------------------------------------------------- reading
@@ -298,7 +313,7 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
     top = Fields(data, partial(ManifestError, name))
     top.only(("format", "name", "version", "task", "intended_input", "architecture", "classes",
               "input", "normalisation", "preprocessing", "output", "thresholds", "card",
-              "weights", "familiarity"))
+              "weights", "onnx", "familiarity"))
     _check_format(top)
     top.text("name", pattern=_NAME_RE,
              hint="lower-case letters, digits, '.', '_' or '-', at most 64")
@@ -320,6 +335,7 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
         intended_input=parse_intended_input(top.section("intended_input", optional=True,
                                                         nullable=True)),
         familiarity=_familiarity(top.section("familiarity", optional=True, nullable=True)),
+        onnx=_onnx(top.section("onnx", optional=True, nullable=True)),
     )
 
 
@@ -571,7 +587,24 @@ def _weights(sec: Fields) -> WeightsSpec:
     name = sec.text("file", default=WEIGHTS_NAME)
     if Path(name).name != name or not name.endswith(".safetensors"):
         sec.fail("file", "must be a .safetensors file name inside the model folder")
+    return WeightsSpec(name, _sha256(sec))
+
+
+def _onnx(sec: Fields | None) -> OnnxSpec | None:
+    if sec is None:
+        return None
+    sec.only(("file", "sha256"))
+    name = sec.text("file", default=GRAPH_NAME)
+    if Path(name).name != name or not name.endswith(".onnx"):
+        sec.fail("file", "must be an .onnx file name inside the model folder")
+    sha = _sha256(sec)
+    if not sha:
+        sec.fail("sha256", "is required: the graph is checked before it runs")
+    return OnnxSpec(name, sha)
+
+
+def _sha256(sec: Fields) -> str:
     sha = sec.text("sha256", default="", allow_empty=True).lower()
     if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
         sec.fail("sha256", "must be 64 hexadecimal digits")
-    return WeightsSpec(name, sha)
+    return sha

@@ -75,11 +75,28 @@ class OnnxRuntimeEngine(Engine):
         except Exception as exc:  # ORT raises its own exception types
             raise EngineError(f"ONNX Runtime could not load {onnx_path}: {exc}") from exc
         self._input = self._session.get_inputs()[0].name
+        self._output = self._session.get_outputs()[0].name
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         if self._session is None:
             raise RuntimeError("engine is closed")
-        return self._session.run(None, {self._input: batch})[0]
+        # Only the logits: a graph's further outputs (class maps) are computed on demand.
+        return self._session.run([self._output], {self._input: batch})[0]
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The graph's outputs, in order (the first is the logits)."""
+        return tuple(o.name for o in self._session.get_outputs())
+
+    def run_all(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output of the graph for ``batch`` (checked as :meth:`run` checks it),
+        e.g. the logits and the class activation maps (:mod:`medview.inference.cam`)."""
+        batch = self.checked(batch)
+        if self._session is None:
+            raise RuntimeError("engine is closed")
+        with self.lock:
+            outputs = self._session.run(None, {self._input: batch})
+        return [np.asarray(o, np.float32) for o in outputs]
 
     def close(self) -> None:
         self._session = None
