@@ -252,20 +252,25 @@ class Analyzer:
         return pre.transform.to_original(cam, fill=0.0)
 
     def _class_maps(self, image: np.ndarray) -> np.ndarray | None:
-        """The graph's class activation maps (K, h, w) for one input; None without them."""
+        """The graph's class activation maps (K, h, w) for one input; None without them.
+
+        Run by ONNX Runtime: the analysis engine itself when it is that, else a session
+        of its own, made once."""
         from medview.inference.cam import CAM_OUTPUT
+        from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine
 
         if self.model.graph is None:
             return None
-        if self._maps is None:
+        session = self.engine if isinstance(self.engine, OnnxRuntimeEngine) else self._maps
+        if session is None:
             from medview.inference.engines.base import physical_cores
-            from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine
 
-            self._maps = OnnxRuntimeEngine(self.model.graph, self.model.input_shape,
-                                           self.manifest.task, threads=physical_cores())
-        if CAM_OUTPUT not in self._maps.output_names:
+            session = self._maps = OnnxRuntimeEngine(
+                self.model.graph, self.model.input_shape, self.manifest.task,
+                threads=physical_cores())
+        if CAM_OUTPUT not in session.output_names:
             return None
-        return self._maps.run_all(image[None])[self._maps.output_names.index(CAM_OUTPUT)][0]
+        return session.run_all(image[None])[session.output_names.index(CAM_OUTPUT)][0]
 
     def _provenance(self, frame, engine) -> dict[str, Any]:
         uid = frame.get("SOPInstanceUID")

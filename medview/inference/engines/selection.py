@@ -42,8 +42,6 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.core.imports import load
-
 from .base import Engine, cpu_identifier, verification_input
 from .precision import compare
 
