@@ -132,7 +132,7 @@ def store_exact_halves(path: Path) -> int:
     from medview.core import atomic
 
     onnx = load("onnx")
-    numpy_helper = load("onnx.numpy_helper")
+    numpy_helper = onnx.numpy_helper
     model = onnx.load(str(path))
     casts = []
     for init in model.graph.initializer:

@@ -136,7 +136,12 @@ def available_engines() -> dict[str, str]:
     """
     found = {}
     for module, names in _DISTRIBUTIONS.items():
-        if importlib.util.find_spec(module) is None:
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            continue
+        local = _torch_build(spec) if module == "torch" else None
+        if local:
+            found[module] = local
             continue
         for dist in names:
             try:
@@ -147,6 +152,23 @@ def available_engines() -> dict[str, str]:
         else:
             found[module] = "unknown"
     return found
+
+
+def _torch_build(spec) -> str | None:
+    """torch's full version with its build (``2.14.1+cu130``: CUDA and CPU wheels differ)
+    from its ``version.py``, without importing it; None if that cannot be read."""
+    import re
+
+    for folder in spec.submodule_search_locations or ():
+        try:
+            with open(os.path.join(folder, "version.py"), encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+        if match:
+            return match.group(1)
+    return None
 
 
 def verification_input(input_shape: tuple[int, int, int]) -> np.ndarray:

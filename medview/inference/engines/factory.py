@@ -151,11 +151,14 @@ def _cpu_candidates(module: torch.nn.Module, input_shape, task: str, *, engine: 
         from .openvino_engine import OpenVINOEngine
         from .openvino_engine import cpu_bf16_supported as ov_bf16
 
+        ov_cache = onnx.folder.parent / "openvino" if onnx.folder is not None else None
         add("openvino", "fp32",
-            lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="fp32", threads=threads))
+            lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="fp32", threads=threads,
+                                   cache_dir=ov_cache))
         if precision in ("auto", "bf16") and engine in ("auto", "openvino") and ov_bf16():
             add("openvino", "bf16",
-                lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="bf16", threads=threads))
+                lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="bf16", threads=threads,
+                                       cache_dir=ov_cache))
     return out
 
 

@@ -56,7 +56,8 @@ def create_graph_engine(
     precision : {"auto", "fp32", "bf16", "fp16"}
         fp16 is not offered on the CPU (fp32 with a notice); bf16 only where native.
     cache_dir : pathlib.Path, optional
-        Folder of ``engines.json``; default ``platformdirs.user_cache_dir("medview")``.
+        Folder of ``engines.json`` and of OpenVINO's compiled-model cache (``openvino/``);
+        default ``platformdirs.user_cache_dir("medview")``.
     on_notice : callable, optional
         Receives one-line notices for the user (also logged).
     measure : bool
@@ -83,7 +84,8 @@ def create_graph_engine(
         precision = "fp32"
     shape = tuple(int(v) for v in input_shape)
     threads = physical_cores()
-    every = _candidates(Path(graph), shape, task, precision, threads)
+    root = Path(cache_dir) if cache_dir is not None else selection.default_cache_dir()
+    every = _candidates(Path(graph), shape, task, precision, threads, root / "openvino")
     candidates = _allowed(every, engine, precision)
     if not candidates and precision == "bf16" and _allowed(every, engine, "fp32"):
         _notice(on_notice, "bf16 is not supported natively on this CPU; using fp32")
@@ -96,7 +98,6 @@ def create_graph_engine(
                                   input_shape=shape, task=task, device="cpu", engine=engine,
                                   precision=precision, threads=threads,
                                   versions=available_engines())
-    root = Path(cache_dir) if cache_dir is not None else selection.default_cache_dir()
     reference = every[0]
 
     def reference_output(example: np.ndarray) -> np.ndarray:
@@ -111,8 +112,8 @@ def create_graph_engine(
                             reference=reference_output, measure=measure, cancelled=cancelled)
 
 
-def _candidates(graph: Path, shape, task: str, precision: str,
-                threads: int) -> list[selection.Candidate]:
+def _candidates(graph: Path, shape, task: str, precision: str, threads: int,
+                ov_cache: Path) -> list[selection.Candidate]:
     """Every way to run the graph here (built lazily); the first, fp32 ONNX Runtime or else
     fp32 OpenVINO, is the reference."""
     avail = available_engines()
@@ -126,10 +127,10 @@ def _candidates(graph: Path, shape, task: str, precision: str,
         from .openvino_engine import OpenVINOEngine, cpu_bf16_supported
 
         out.append(selection.Candidate("openvino", "fp32", lambda: OpenVINOEngine(
-            graph, shape, task, precision="fp32", threads=threads)))
+            graph, shape, task, precision="fp32", threads=threads, cache_dir=ov_cache)))
         if precision in ("auto", "bf16") and cpu_bf16_supported():
             out.append(selection.Candidate("openvino", "bf16", lambda: OpenVINOEngine(
-                graph, shape, task, precision="bf16", threads=threads)))
+                graph, shape, task, precision="bf16", threads=threads, cache_dir=ov_cache)))
     if out:
         out[0].is_reference = True
     return out

@@ -394,7 +394,7 @@ def cache_key(fields: dict) -> str:
 
 def default_cache_dir() -> Path:
     """``platformdirs.user_cache_dir("medview")``."""
-    from medview.inference.registry import user_cache_dir
+    from medview.core.user_dirs import user_cache_dir
 
     return user_cache_dir()
 

@@ -45,6 +45,7 @@ from medview.analysis.jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, SUP
                                    ResultCache, analyse_job, batch_job, cache_key,
                                    check_job, engine_info, load_model_job, measure_job,
                                    one_line)
+from medview.app import torch_commands
 from medview.qt.workers import Worker, Workers
 
 log = logging.getLogger(__name__)
@@ -457,11 +458,9 @@ class AnalysisService(QObject):
                      replace_existing: bool = False) -> Worker:
         """Import a model into the user folder (checked, its ONNX graph made) by a
         ``medview models import`` subprocess, so this process never loads torch."""
-        from medview.app.torch_commands import import_model
-
         def job(worker):
             yield "Checking the model…"
-            return import_model(source, manifest, replace_existing)
+            return torch_commands.import_model(source, manifest, replace_existing)
 
         return self.workers.start(job, pass_worker=True, priority=P_LOAD,
                                   on_return=self.importFinished.emit,

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QL
                                QPushButton,
                                QScrollArea, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
+from medview.app import torch_commands
 from medview.qt import theme
 from medview.qt.trainer_tab.backbone_view import BackboneView
 from medview.qt.trainer_tab.charts import TrainingCharts
@@ -61,9 +62,7 @@ def _load_report(folder: str, name: str, version: str):
 
 def _register(folder: str, name: str | None, version: str | None, replace: bool, force: bool = False):
     # A subprocess: registering loads torch, which the GUI process never does.
-    from medview.app.torch_commands import register_model
-
-    return register_model(folder, name or None, version or None, replace, force)
+    return torch_commands.register_model(folder, name or None, version or None, replace, force)
 
 
 def _trainer_log_tail(folder: str) -> str:
@@ -80,9 +79,7 @@ def _trainer_log_tail(folder: str) -> str:
 
 def export_command(name: str, version: str, out: str) -> list[str]:
     """``medview models export-onnx NAME OUT --version V`` as this Python (or frozen app) runs it."""
-    from medview.app.torch_commands import medview_command
-
-    return medview_command("models", "export-onnx", name, out, "--version", version)
+    return torch_commands.medview_command("models", "export-onnx", name, out, "--version", version)
 
 
 class JobPage(QWidget):
