@@ -85,7 +85,7 @@ def _child(args) -> None:
     sv.finished.connect(lambda r, a: out.update(cpu=time.process_time()))
     sv.failed.connect(lambda r, m: out.update(cpu=time.process_time()))
     t0, c0 = time.perf_counter(), time.process_time()
-    panel.analyse()
+    panel.analyze()
     wait(lambda: "t" in out, args.timeout)
     seconds = out.pop("t", float("nan")) - t0
     out["cpu"] = out.get("cpu", float("nan")) - c0

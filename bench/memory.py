@@ -64,7 +64,7 @@ def _gui_child(model: str, engine: str) -> None:
     """The window with the sample CT open and ``model`` loaded; reports RSS, then quits."""
     from PySide6.QtWidgets import QApplication
 
-    from medview.analysis.jobs import ModelId
+    from medview.analysis.pool_jobs import ModelId
     from medview.inference.registry import Registry
     from medview.qt.main_window import MainWindow
     from medview.qt.settings import Settings

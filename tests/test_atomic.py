@@ -1,5 +1,6 @@
 """Atomic writes: all or nothing, readable permissions."""
 
+import errno
 import os
 import stat
 
@@ -34,3 +35,25 @@ def test_new_file_gets_umask_permissions_not_0600(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == 0o644
+
+
+def test_trainer_run_files_go_through_the_same_writer(tmp_path, monkeypatch):
+    from trainer.checkpoints import WriteError, write_text
+
+    target = tmp_path / "state.json"
+    old = os.umask(0o027)
+    try:
+        write_text(target, "a\nb\n")
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"a\nb\n"  # line ends as given, on every OS
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the umask's, like any medview file
+
+    def fsync_fails(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync_fails)  # data that may not be on disk is a failure
+    with pytest.raises(WriteError, match="could not write .*state.json"):
+        write_text(target, "new")
+    assert target.read_bytes() == b"a\nb\n"
+    assert [x.name for x in tmp_path.iterdir()] == ["state.json"]

@@ -117,6 +117,10 @@ def test_anonymize_folder(tmp_path):
         shutil.copy(find(name), src)
     proc = medview("anonymize", src, tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
+    # neither file says Burned In Annotation NO: one line each, naming it
+    assert proc.stderr.splitlines() == [
+        f"warning: {src / name}: burned-in annotation not ruled out (Burned In Annotation "
+        "is absent): PatientIdentityRemoved left NO" for name in ("CT_small.dcm", "MR_small.dcm")]
     out = sorted((tmp_path / "out").glob("*.dcm"))
     assert len(out) == 2
     for original, anon in zip(sorted(src.glob("*.dcm")), out):

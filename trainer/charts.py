@@ -1,21 +1,28 @@
-"""Charts of a training run as PNG files, drawn with OpenCV and numpy (no matplotlib, no Qt).
+"""Charts of a training run as PNG files, drawn with OpenCV, Pillow and numpy (no matplotlib or Qt).
 
 * :func:`confusion_png` — confusion matrix, counts and row percentages;
 * :func:`roc_png` — ROC curve(s) with the AUC and the chosen operating point;
 * :func:`curves_png` — training and validation loss, and the validation metric, by epoch;
 * :func:`examples_png` — segmentation examples: image, true outline (green), predicted (red).
 
-Every function writes its file atomically and returns the path.
+Every function writes its file atomically and returns the path. Text is drawn with the
+bundled subset of Noto Sans CJK (``trainer/fonts``, SIL OFL 1.1; made by
+``scripts/subset_cjk_font.py``), so class names in Chinese, Japanese or Korean show as
+written: OpenCV's own Hershey fonts have ASCII only and drew each other character as "?".
 """
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from trainer.checkpoints import atomic_write
 
@@ -24,18 +31,45 @@ __all__ = ["confusion_png", "roc_png", "curves_png", "examples_png"]
 WHITE, BLACK, GREY, LIGHT = (255, 255, 255), (30, 30, 30), (120, 120, 120), (225, 225, 225)
 # BGR
 BLUE, ORANGE, GREEN, RED = (180, 110, 30), (20, 130, 240), (60, 170, 60), (40, 40, 220)
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_FONT_FILE = "NotoSansCJK-subset.otf"
+_PX_PER_SCALE = 30  # font pixels per unit of ``scale`` (cap height as OpenCV's Hershey font)
+_ANCHORS = {"left": "lm", "center": "mm", "right": "rm"}  # horizontally; centred vertically
+
+
+@lru_cache(maxsize=16)
+def _font(scale: float) -> ImageFont.FreeTypeFont:
+    path = resources.files("trainer").joinpath("fonts", _FONT_FILE)  # a file, also when frozen
+    return ImageFont.truetype(str(path), max(6, round(scale * _PX_PER_SCALE)))
 
 
 def _text(img, text: str, org, scale: float = 0.45, colour=BLACK, thickness: int = 1,
           anchor: str = "left") -> None:
-    (w, h), _ = cv2.getTextSize(text, _FONT, scale, thickness)
-    x, y = org
-    if anchor == "center":
-        x -= w // 2
-    elif anchor == "right":
-        x -= w
-    cv2.putText(img, text, (int(x), int(y + h // 2)), _FONT, scale, colour, thickness, cv2.LINE_AA)
+    """Draw ``text`` with its vertical centre at ``org[1]``; ``anchor`` places ``org[0]``.
+
+    The glyphs are rendered as an anti-aliased coverage mask and blended into ``img``
+    (BGR) in ``colour``; ``thickness`` 2 or more draws them bold (stroked).
+    """
+    font, stroke = _font(scale), 1 if thickness > 1 else 0
+    x, y = int(org[0]), int(org[1])
+    left, top, right, bottom = font.getbbox(text, anchor=_ANCHORS[anchor], stroke_width=stroke)
+    if right <= left or bottom <= top:
+        return
+    mask = Image.new("L", (right - left, bottom - top), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font,
+                              anchor=_ANCHORS[anchor], stroke_width=stroke, stroke_fill=255)
+    x0, y0 = x + left, y + top
+    cx0, cy0 = max(x0, 0), max(y0, 0)
+    cx1, cy1 = min(x0 + mask.width, img.shape[1]), min(y0 + mask.height, img.shape[0])
+    if cx1 <= cx0 or cy1 <= cy0:
+        return
+    alpha = np.asarray(mask, np.float32)[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0, None] / 255.0
+    region = img[cy0:cy1, cx0:cx1]
+    region[:] = np.rint(region * (1.0 - alpha) + np.float32(colour) * alpha).astype(np.uint8)
+
+
+def _text_width(text: str, scale: float) -> int:
+    left, _, right, _ = _font(scale).getbbox(text)
+    return right - left
 
 
 def _save(img: np.ndarray, path: str | Path) -> Path:
@@ -118,7 +152,7 @@ class _Axes:
                 cv2.circle(self.img, p, 3, colour, -1, cv2.LINE_AA)
 
     def legend(self, items: list[tuple[str, tuple[int, int, int]]], corner: str = "br") -> None:
-        w = 14 + max((len(t) for t, _ in items), default=0) * 8
+        w = 22 + max((_text_width(t, 0.42) for t, _ in items), default=0)
         x = self.x1 - w - 8 if corner.endswith("r") else self.x0 + 8
         y = self.y1 - 14 - 18 * (len(items) - 1) if corner.startswith("b") else self.y0 + 14
         for text, colour in items:
@@ -257,4 +291,10 @@ def _fmt(v: float) -> str:
 
 
 def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "."
+    """``text`` cut to ``n`` columns, a wide (CJK) character counting two."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used > n:
+            return text[: max(i - 1, 0)] + "."
+    return text

@@ -12,24 +12,28 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from medview.core.atomic import atomic_path
+from medview.core.errors import MedviewError
 
 __all__ = ["CHECKPOINT_FORMAT", "LAST_NAME", "BEST_NAME", "WriteError", "atomic_write",
            "write_json", "write_text", "save_checkpoint", "load_checkpoint", "describe_os_error"]
 
 CHECKPOINT_FORMAT = 1
-#: Permissions of written files (before the umask of the folder's file system applies).
-FILE_MODE = 0o644
 LAST_NAME = "last.pt"
 BEST_NAME = "best.safetensors"
 
 
-class WriteError(OSError):
+class WriteError(MedviewError, OSError):
     """A run file could not be written; the message names it and says what to do."""
+
+    @property
+    def message(self) -> str:
+        """The readable description (``str()`` of an ``OSError`` leads with its errno)."""
+        return self.strerror or super().message
 
 
 def describe_os_error(err: OSError, path: str | Path) -> str:
@@ -43,40 +47,25 @@ def describe_os_error(err: OSError, path: str | Path) -> str:
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(temp_path)`` then move the temp file onto ``path``.
-
-    The temp file lives in the same folder (``os.replace`` is atomic only within one
-    file system) and is removed if anything fails.
+    """Call ``write(temp_path)`` then move the temp file onto ``path``
+    (:func:`medview.core.atomic.atomic_path`: same folder, fsync, umask permissions).
 
     Raises
     ------
     WriteError
         Wrapping the ``OSError`` (e.g. disk full) with a readable message.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; run files are ordinary documents
-        write(tmp)
-        _fsync(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            write(str(tmp))
     except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         raise WriteError(err.errno, describe_os_error(err, path)) from err
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:
     """Write UTF-8 text atomically."""
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-    return atomic_write(path, write)
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(text.encode("utf-8")))
 
 
 def write_json(path: str | Path, data: Any) -> Path:
@@ -111,16 +100,3 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not a trainer checkpoint (format {CHECKPOINT_FORMAT})")
     return state
 
-
-def _fsync(path: str) -> None:
-    # Data on disk before the rename, so a power cut cannot leave an empty file behind it.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

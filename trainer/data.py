@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from medview.core.errors import MedviewError
+from medview.core.errors import MedviewError, one_line
 from medview.inference.manifest import Manifest
-from medview.inference.preprocess import PreprocessError, Transform
+from medview.inference.preprocess import Transform
 
 __all__ = ["SampleError", "read_sample", "map_mask", "augment", "CachedSource", "LazySource",
            "prepare", "cache_bytes", "memory_budget", "epoch_batches", "TrainItems", "EvalItems",
@@ -37,7 +37,7 @@ __all__ = ["SampleError", "read_sample", "map_mask", "augment", "CachedSource", 
 UNKNOWN_MASK = 255
 
 
-class SampleError(Exception):
+class SampleError(MedviewError):
     """One sample cannot be used; ``path`` and ``reason`` say which and why."""
 
     def __init__(self, path, reason: str) -> None:
@@ -85,8 +85,8 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
         frame = _frame(path, frame_index)
         values, context = frame_input(frame)
         pre = preprocess(values, manifest, context)
-    except (MedviewError, PreprocessError, OSError, ValueError) as err:
-        raise SampleError(path, getattr(err, "reason", None) or " ".join(str(err).split())) from None
+    except (MedviewError, OSError, ValueError) as err:
+        raise SampleError(path, getattr(err, "reason", None) or one_line(err, None)) from None
     if task == "classification":
         if aux:
             return pre.image, int(sample.label), _lesion_mask(sample, pre.transform)

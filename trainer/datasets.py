@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from medview.core.errors import ReadError
+from medview.core.errors import MedviewError, ReadError
 from medview.core.io.folder import load_paths
 from medview.core.study import Frame
 from trainer.images import MASK_SUFFIXES, load_mask
@@ -55,7 +55,7 @@ Task = Literal["classification", "segmentation"]
 MIN_IMAGES_PER_CLASS = 5
 
 
-class DatasetError(Exception):
+class DatasetError(MedviewError):
     """The data set cannot be used as given; the message names the file or folder and why."""
 
 

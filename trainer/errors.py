@@ -10,12 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medview.core.errors import MedviewError
 from trainer.checkpoints import WriteError, describe_os_error
 
-__all__ = ["JobFailed", "JobCancelled", "one_line", "write_or_fail"]
+__all__ = ["JobFailed", "JobCancelled", "write_or_fail"]
 
 
-class JobFailed(Exception):
+class JobFailed(MedviewError):
     """The job cannot go on; ``reason`` is one line for a person."""
 
     def __init__(self, reason: str, detail: str | None = None) -> None:
@@ -25,11 +26,6 @@ class JobFailed(Exception):
 
 class JobCancelled(Exception):
     """Someone asked the job to stop (signal or cancel file); what could be saved was."""
-
-
-def one_line(err: BaseException) -> str:
-    """An exception's message on one line, at most 200 characters."""
-    return " ".join(str(err).split())[:200]
 
 
 def write_or_fail(path: Path, write: Callable[[Path], Any]) -> None:
@@ -43,6 +39,6 @@ def write_or_fail(path: Path, write: Callable[[Path], Any]) -> None:
     try:
         write(path)
     except WriteError as err:
-        raise JobFailed(err.strerror or str(err)) from None
+        raise JobFailed(err.message) from None
     except OSError as err:
         raise JobFailed(describe_os_error(err, path)) from None

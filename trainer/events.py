@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any, ClassVar, Literal
 
+from medview.core.errors import MedviewError
+
 __all__ = [
     "PROTOCOL_VERSION",
     "EVENT_TYPES",
@@ -60,7 +62,7 @@ Level = Literal["debug", "info", "warning", "error"]
 Metrics = dict[str, float | None]
 
 
-class EventError(ValueError):
+class EventError(MedviewError, ValueError):
     """A line or object that is not a valid event; the message says which rule it broke."""
 
 

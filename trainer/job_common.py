@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 
+from medview.core.errors import MedviewError
 from medview.core.json_fields import is_int
 
 __all__ = ["JobError", "DEVICES", "default_version", "input_size", "SPLIT_NAME", "RESOLVED_NAME", "EVENTS_NAME",
@@ -16,7 +17,7 @@ SPLIT_NAME, RESOLVED_NAME, EVENTS_NAME, MODEL_DIR, CHECKPOINT_DIR = (
     "split.json", "job.resolved.json", "events.jsonl", "model", "checkpoints")
 
 
-class JobError(ValueError):
+class JobError(MedviewError, ValueError):
     """A job field is missing or invalid.
 
     Attributes

@@ -42,6 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from medview.core.errors import MedviewError
 from trainer.cancel import CANCEL_FILE
 from trainer.checkpoints import WriteError, write_json
 
@@ -72,7 +73,7 @@ LOCK_NAME = ".queue.lock"
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
-class QueueError(Exception):
+class QueueError(MedviewError):
     """A queue operation is not possible (unknown job, already running, …)."""
 
 

@@ -42,9 +42,10 @@ import traceback
 from pathlib import Path
 from typing import IO
 
+from medview.core.errors import MedviewError, one_line
 from trainer import events as ev
 from trainer.cancel import CANCEL_FILE, CancelToken
-from trainer.checkpoints import WriteError, describe_os_error, write_json
+from trainer.checkpoints import describe_os_error, write_json
 from trainer.config import Job
 from trainer.errors import JobCancelled, JobFailed, write_or_fail
 from trainer.job_common import CHECKPOINT_DIR, EVENTS_NAME, MODEL_DIR, RESOLVED_NAME, SPLIT_NAME
@@ -131,8 +132,8 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         return _close(dist, owned, EXIT_CANCELLED)
     except JobFailed as err:
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, err.reason, err.detail))
-    except WriteError as err:
-        return _close(dist, owned, _fail(sink, dist, run_dir, job_id, str(err.strerror or err), None))
+    except MedviewError as err:  # expected: a write that failed, a data set that cannot be used, ...
+        return _close(dist, owned, _fail(sink, dist, run_dir, job_id, err.message, None))
     except OSError as err:
         where = getattr(err, "filename", None) or run_dir
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, describe_os_error(err, where),
@@ -142,7 +143,7 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
             sink, dist, run_dir, job_id, "out of memory: lower batch_size or input size, or set "
             "\"cache\": false", traceback.format_exc()))
     except Exception as err:  # a bug or an unforeseen library error: still a clean event
-        reason = f"internal error: {type(err).__name__}: {' '.join(str(err).split())[:300]}"
+        reason = f"internal error: {type(err).__name__}: {one_line(err, 300)}"
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
     code = EXIT_FINISHED
     if register and dist.main:

@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from medview.core.errors import MedviewError
+
 __all__ = ["RegistrationError", "register", "below_chance", "card_text", "EXTRA_FILES"]
 
 #: Files of a trained model folder copied into the registry next to model.json and weights.
@@ -21,7 +23,7 @@ EXTRA_FILES = ("card.md", "evaluation.json", "training_curves.png", "confusion_m
                "examples.png")
 
 
-class RegistrationError(Exception):
+class RegistrationError(MedviewError):
     """The model cannot be registered; the message says why."""
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from medview.core.errors import one_line
 from trainer import events as ev
 from trainer.checkpoints import (BEST_NAME, CHECKPOINT_FORMAT, LAST_NAME, load_checkpoint,
                                  save_checkpoint)
-from trainer.errors import JobFailed, one_line, write_or_fail
+from trainer.errors import JobFailed, write_or_fail
 
 __all__ = ["find_checkpoint", "restore", "resume_point", "save_best", "save_last"]
 
@@ -48,7 +49,7 @@ def find_checkpoint(run_dir: Path, ckpt_dir: Path, split_path: Path, resume: boo
     try:
         state = load_checkpoint(last)
     except Exception as err:
-        raise JobFailed(f"cannot resume: {last} is not a usable checkpoint ({one_line(err)}); "
+        raise JobFailed(f"cannot resume: {last} is not a usable checkpoint ({one_line(err, 200)}); "
                         "start the job afresh") from None
     where = f"epoch {state['epoch']}" + (f", batch {state['batch']}" if state.get("batch") else "")
     sink.log("info", f"resuming from {last} ({where})")
@@ -77,7 +78,7 @@ def restore(t, state: dict) -> None:
         if t.scheduler is not None and state.get("scheduler"):
             t.scheduler.load_state_dict(state["scheduler"])
     except (RuntimeError, ValueError, KeyError) as err:
-        raise JobFailed(f"cannot resume: the checkpoint does not fit this job ({one_line(err)})") from None
+        raise JobFailed(f"cannot resume: the checkpoint does not fit this job ({one_line(err, 200)})") from None
     t.history = list(state.get("history", []))
     t.best = dict(state.get("best", t.best))
     t.bad_epochs = int(state.get("bad_epochs", 0))

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from medview.core.errors import one_line
 from trainer.checkpoints import write_json
-from trainer.errors import JobFailed, one_line, write_or_fail
+from trainer.errors import JobFailed, write_or_fail
 
 __all__ = ["sample_path", "decide_split", "split_json"]
 
@@ -101,7 +102,7 @@ def _read_split(path: Path, keys: list[tuple[str, int]], sink) -> dict[str, list
                 else:
                     missing.append(item["file"])
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise JobFailed(f"cannot resume: {path} is unreadable ({one_line(err)})") from None
+        raise JobFailed(f"cannot resume: {path} is unreadable ({one_line(err, 200)})") from None
     if missing:
         raise JobFailed(f"cannot resume: the data set changed since the job started; {len(missing)} "
                         f"file(s) of the saved split are gone (e.g. {missing[0]}); start a new job")

@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from medview.core.errors import MedviewError
 from trainer import events as ev
 from trainer.search_results import BEST_JOB_NAME, BEST_NAME, RUNS_NAME, TRIALS_NAME
 from trainer.search_spec import SearchSpec, split_search
@@ -47,7 +48,7 @@ BATCH_SIZES = (8, 16, 32)
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
-class SearchError(Exception):
+class SearchError(MedviewError):
     """The search cannot run (bad job, too few patients for k folds, a fold run failed)."""
 
 

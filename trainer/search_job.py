@@ -29,6 +29,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from medview.core.errors import one_line
 from trainer import events as ev
 from trainer.cancel import CANCEL_FILE, CancelToken
 from trainer.search_results import BEST_JOB_NAME
@@ -105,7 +106,7 @@ def _search(job_path: Path, out: Path, spec: SearchSpec, sink: EventSink, token:
     except ImportError as err:
         return _end(sink, out, EXIT_FAILED, reason=f"{err} (pip install optuna)")
     except Exception as err:  # a bug or an unforeseen library error: still a clean ending
-        reason = f"internal error: {type(err).__name__}: {' '.join(str(err).split())[:300]}"
+        reason = f"internal error: {type(err).__name__}: {one_line(err, 300)}"
         return _end(sink, out, EXIT_FAILED, reason=reason, detail=traceback.format_exc())
     if result["cancelled"]:
         return _end(sink, out, EXIT_CANCELLED, reason=(

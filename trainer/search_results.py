@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medview.core.errors import MedviewError, one_line
 from medview.core.json_fields import Fields
 
 __all__ = ["TRIALS_NAME", "BEST_NAME", "BEST_JOB_NAME", "RUNS_NAME", "SearchResultError", "Trial",
@@ -24,7 +25,7 @@ TRIALS_NAME, BEST_NAME, BEST_JOB_NAME, RUNS_NAME = "trials.json", "best.json", "
 _TRIAL_DIR, _FOLD_DIR = re.compile(r"^trial-(\d+)$"), re.compile(r"^fold-(\d+)$")
 
 
-class SearchResultError(ValueError):
+class SearchResultError(MedviewError, ValueError):
     """A search file is missing or damaged; the message is one line for a person."""
 
 
@@ -62,7 +63,7 @@ def _json(path: Path) -> Any:
     except OSError as err:
         raise SearchResultError(f"{path.name} cannot be read: {err.strerror or err}") from None
     except (ValueError, UnicodeDecodeError) as err:
-        raise SearchResultError(f"{path.name} is damaged ({' '.join(str(err).split())[:120]})") from None
+        raise SearchResultError(f"{path.name} is damaged ({one_line(err, 120)})") from None
 
 
 def _trial(data: Any, index: int, name: str) -> Trial:

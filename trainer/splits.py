@@ -19,10 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medview.core.errors import MedviewError
+
 __all__ = ["SplitError", "Split", "Fold", "group_ids", "stratified_split", "stratified_group_kfold"]
 
 
-class SplitError(ValueError):
+class SplitError(MedviewError, ValueError):
     """The data cannot be split as asked (e.g. too few patients); the message says why."""
 
 

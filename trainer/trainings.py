@@ -21,10 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from medview.core.errors import one_line
 from trainer import recipe as R
 from trainer.budget import FINISH_RESERVE_S
 from trainer.epochs import Pace, Training
-from trainer.errors import JobFailed, one_line
+from trainer.errors import JobFailed
 from trainer.monitor import format_metric
 
 __all__ = ["apply_recipe", "plan_training", "fit_trainings", "SCRATCH_DIR", "PREP_S_PER_IMAGE"]
@@ -240,5 +241,5 @@ def _scratch_checkpoint(folder: Path, resume: bool, dist) -> dict[str, Any] | No
     try:
         return load_checkpoint(last)
     except Exception as err:
-        raise JobFailed(f"cannot resume: {last} is not a usable checkpoint ({one_line(err)}); "
+        raise JobFailed(f"cannot resume: {last} is not a usable checkpoint ({one_line(err, 200)}); "
                         "start the job afresh") from None

@@ -1,6 +1,6 @@
 """The AI panel's logic without Qt: what the viewer's analysis does, testable headless.
 
-- :mod:`.jobs`: requests, batches, the result cache and the generator jobs that run in
+- :mod:`.pool_jobs`: requests, batches, the result cache and the generator jobs that run in
   a pool thread (scheduled by :mod:`medview.qt.analysis.service`);
 - :mod:`.overlays`: masks and heat maps as RGBA layers (pure numpy);
 - :mod:`.measure`: areas and series volumes of segmentation results;

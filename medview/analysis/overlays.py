@@ -175,7 +175,7 @@ FILL, CONTOUR, HEAT = "fill", "contour", "heat"
 
 
 def layer_for(analysis, mode: str | None) -> np.ndarray | None:
-    """The overlay layer of an analysis (see :class:`medview.analysis.jobs.Analysis`).
+    """The overlay layer of an analysis (see :class:`medview.analysis.pool_jobs.Analysis`).
 
     ``mode`` is :data:`FILL` or :data:`CONTOUR` for a segmentation mask, :data:`HEAT`
     for a classifier's Grad-CAM; None (or a mode the result has no data for) gives None.

@@ -54,7 +54,7 @@ def user_reason(exc: BaseException, doing: str) -> str:
     if isinstance(exc, ReadError):
         return exc.reason
     if isinstance(exc, MedviewError):
-        return " ".join(str(exc).split())
+        return exc.message
     if isinstance(exc, MemoryError):
         return "not enough memory; close other studies or programs and try again"
     if isinstance(exc, OSError):  # the file system said no: its words are plain

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from medview.commands.common import EXIT_BAD_INPUT, EXIT_OK, CliError
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, one_line
 from medview.core.io.folder import load_paths
 from medview.inference.manifest import ModelError
 from medview.inference.registry import Registry, no_models_message
@@ -109,7 +109,7 @@ def _make_analyzer(registry: Registry, args):
         raise CliError(str(err)) from None
     except (EngineError, ValueError) as err:
         raise CliError(f"--device {args.device} --engine {args.engine}: "
-                       f"{' '.join(str(err).split())}") from None
+                       f"{one_line(err, None)}") from None
 
 
 def _frames(paths: list[str]) -> tuple[list, int]:

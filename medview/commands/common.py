@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import sys
 
+from medview.core.errors import MedviewError
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
-class CliError(Exception):
+class CliError(MedviewError):
     """A user-facing failure: printed as one line, exit status 2."""
 
 

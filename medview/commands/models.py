@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from medview.commands.common import EXIT_OK, CliError, print_json
+from medview.core.errors import one_line
 from medview.inference.backbones import list_backbones, shipped_backbones_dir, user_backbones_dir
 from medview.inference.manifest import Manifest, ModelError
 from medview.inference.registry import ModelEntry, Registry, no_models_message
@@ -170,7 +171,7 @@ def _export_onnx(registry: Registry, args) -> int:
         export_onnx(loaded.module, loaded.input_shape, out, dynamic_batch=True)
     except (RuntimeError, OSError) as err:
         raise CliError(f"{out}: ONNX export of '{loaded.key}' failed: "
-                       f"{' '.join(str(err).split())[:300]}") from None
+                       f"{one_line(err, 300)}") from None
     print(f"wrote {out} (input 'input' N×{'×'.join(map(str, loaded.input_shape))}, "
           f"output 'output' {_output_text(loaded.manifest)})")
     return EXIT_OK

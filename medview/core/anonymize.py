@@ -6,14 +6,19 @@ One Anonymizer is one run: it replaces each original UID and patient with the
 same pseudonym in every file it sees, so a study stays a study after
 de-identification, while a new run (new secret) yields unrelated pseudonyms.
 
-Table source: PS3.15 2024b Table E.1-1 (basic profile column), read from the
+Table source: PS3.15 2026c Table E.1-1 (basic profile column), read from the
 public scrape of that table in KitwareMedical/dicom-anonymizer
-(``dicomfields_2024b.py``) and re-encoded here by keyword; the action codes are
-PS3.15 E.1.1's (X remove, Z empty, D dummy, U new UID, K keep, combinations).
+(``dicomfields_2026c.py``) and re-encoded here by keyword (by tag for attributes
+newer than pydicom's dictionary); the action codes are PS3.15 E.1.1's (X remove,
+Z empty, D dummy, U new UID, K keep, combinations). tests/test_anonymize_table.py
+compares every row with that package's copy and checks what is done to each
+attribute; it lists where the result deliberately differs from the row, and why.
 
 What de-identification here does *not* do: it never touches pixel data, so text
-burned into the pixels stays (we warn when the file says so), and free text in
-attributes outside the table is kept, as the basic profile allows.
+burned into the pixels stays. Patient Identity Removed is therefore set to YES only
+when the file rules that out (Burned In Annotation NO, no Recognizable Visual
+Features YES) or has no pixel data; otherwise it is set to NO and the caller is told.
+Free text in attributes outside the table is kept, as the basic profile allows.
 """
 
 from __future__ import annotations
@@ -36,10 +41,10 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, MediaStorageDirectoryStorage, generate_uid
 
 from medview.core.atomic import atomic_open
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, one_line
 from medview.core.io.dicom import read_header
 
-# PS3.15 2024b Table E.1-1, "Basic Prof." column, by action. Curve (50xx,xxxx)
+# PS3.15 2026c Table E.1-1, "Basic Prof." column, by action. Curve (50xx,xxxx)
 # and overlay (60xx,3000 / 60xx,4000) rows are repeating groups, handled in code.
 _TABLE_E_1_1 = {
     "D": """
@@ -67,8 +72,9 @@ _TABLE_E_1_1 = {
         SpecimenIdentifier StructureSetLabel Time TreatmentControlPointDate
         TreatmentControlPointTime TreatmentPositionGroupLabel
         TreatmentToleranceViolationDateTime TreatmentToleranceViolationDescription
-        UserContentLabel UserContentLongLabel VerificationDateTime VerifyingObserverName
-        VerifyingObserverSequence VerifyingOrganization XRayDetectorID XRaySourceID
+        UnformattedTextValue UserContentLabel UserContentLongLabel VerificationDateTime
+        VerifyingObserverName VerifyingObserverSequence VerifyingOrganization XRayDetectorID
+        XRaySourceID
     """,
     "Z": """
         AccessionNumber CalibrationDateTime ClinicalTrialCoordinatingCenterName
@@ -86,13 +92,15 @@ _TABLE_E_1_1 = {
         StudyTime TreatmentTechniqueNotes VerifyingObserverIdentificationCodeSequence
     """,
     "X": """
-        AcquisitionComments AcquisitionProtocolDescription ActualHumanPerformersSequence
+        AcquisitionComments AcquisitionContextDescription AcquisitionProtocolDescription
+        ActualHumanPerformersSequence
         AdditionalPatientHistory AddressTrial AdmissionID AdmittingDate
         AdmittingDiagnosesCodeSequence AdmittingDiagnosesDescription AdmittingTime
         AffectedSOPInstanceUID Allergies AnnotationGroupDescription ApprovalStatusDateTime
         Arbitrary AssertionExpirationDateTime AuthorObserverSequence BeamDescription
         BolusDescription BranchOfService CalibrationDate CalibrationTime CameraOwnerName
-        CassetteID CertifiedTimestamp ClinicalTrialProtocolEthicsCommitteeApprovalNumber
+        CassetteID CertifiedTimestamp ChannelDerivationDescription ChannelLabel
+        ClinicalTrialProtocolEthicsCommitteeApprovalNumber
         ClinicalTrialSeriesDescription ClinicalTrialSeriesID ClinicalTrialTimePointDescription
         CommentsOnRadiationDose CommentsOnThePerformedProcedureStep CompensatorDescription
         ConfidentialityConstraintOnPatientDataDescription
@@ -109,7 +117,8 @@ _TABLE_E_1_1 = {
         DistributionAddress DistributionName DoseReferenceDescription EntityDescription
         EntityName EquipmentFrameOfReferenceDescription
         EthicsCommitteeApprovalEffectivenessEndDate
-        EthicsCommitteeApprovalEffectivenessStartDate EthnicGroup ExpectedCompletionDateTime
+        EthicsCommitteeApprovalEffectivenessStartDate EthnicGroup EthnicGroupCodeSequence
+        ExpectedCompletionDateTime
         FilterLookupTableDescription FindingsGroupRecordingDateTrial
         FindingsGroupRecordingTimeTrial FixationDeviceDescription FractionGroupDescription
         FrameComments GPSAltitude GPSAltitudeRef GPSAreaInformation GPSDOP GPSDateStamp
@@ -118,6 +127,7 @@ _TABLE_E_1_1 = {
         GPSImgDirectionRef GPSLatitude GPSLatitudeRef GPSLongitude GPSLongitudeRef GPSMapDatum
         GPSMeasureMode GPSProcessingMethod GPSSatellites GPSSpeed GPSSpeedRef GPSStatus
         GPSTimeStamp GPSTrack GPSTrackRef GPSVersionID GantryID GeneratorID
+        HardcopyCreationDeviceID
         HL7DocumentEffectiveTime HumanPerformerName HumanPerformerOrganization IconImageSequence
         IdentifyingComments ImageComments ImagePresentationComments
         ImagingServiceRequestComments Impressions InstanceCoercionDateTime InstanceOriginStatus
@@ -137,7 +147,7 @@ _TABLE_E_1_1 = {
         LensModel LensSerialNumber LensSpecification LongDeviceDescription MAC MakerNote
         MedicalAlerts MedicalRecordLocator MilitaryRank ModifiedAttributesSequence
         ModifiedImageDate ModifiedImageDescription ModifiedImageTime ModifyingDeviceID
-        MultienergyAcquisitionDescription NameOfPhysiciansReadingStudy
+        MultienergyAcquisitionDescription MultiplexGroupLabel NameOfPhysiciansReadingStudy
         NamesOfIntendedRecipientsOfResults NetworkID NonconformingDataElementValue
         NonconformingModifiedAttributesSequence ObservationDateTrial ObservationStartDateTime
         ObservationTimeTrial Occupation OrderCallbackPhoneNumber OrderCallbackTelecomInformation
@@ -191,7 +201,7 @@ _TABLE_E_1_1 = {
         ScheduledStationAETitle ScheduledStationGeographicLocationCodeSequence
         ScheduledStationName ScheduledStationNameCodeSequence ScheduledStudyLocation
         ScheduledStudyLocationAETitle ScheduledStudyStartDate ScheduledStudyStartTime
-        ScheduledStudyStopDate ScheduledStudyStopTime SeriesDescription
+        ScheduledStudyStopDate ScheduledStudyStopTime SecondaryCaptureDeviceID SeriesDescription
         ServiceEpisodeDescription ServiceEpisodeID SetupTechniqueDescription
         ShieldingDeviceDescription SlideIdentifier SmokingStatus SourceManufacturer SpecialNeeds
         SpecimenAccessionNumber SpecimenDetailedDescription SpecimenShortDescription
@@ -220,7 +230,8 @@ _TABLE_E_1_1 = {
         ReferencedTreatmentPositionGroupUID RelatedFrameOfReferenceUID RequestedSOPInstanceUID
         SOPInstanceUID SeriesInstanceUID SourceConceptualVolumeUID SourceFrameOfReferenceUID
         SpecimenUID StorageMediaFileSetUID StudyInstanceUID SynchronizationFrameOfReferenceUID
-        TargetUID TemplateExtensionCreatorUID TemplateExtensionOrganizationUID TrackingUID
+        TableTopPositionAlignmentUID TargetUID TemplateExtensionCreatorUID
+        TemplateExtensionOrganizationUID TrackingUID
         TransactionUID TreatmentPositionGroupUID TreatmentSessionUID UID
     """,
     "Z/D": """
@@ -239,6 +250,7 @@ _TABLE_E_1_1 = {
         OperatorIdentificationSequence ProtocolName RTPlanDate RTPlanTime
         RTTreatmentApproachLabel SeriesDate SeriesTime StartAcquisitionDateTime
         TimeOfLastDetectorCalibration TreatmentDate TreatmentSite TreatmentTime
+        WaveformAnnotationSequence
     """,
     "X/Z/D": """
         AcquisitionDateTime DeviceSerialNumber InstanceCreationTime InstitutionCodeSequence
@@ -248,6 +260,26 @@ _TABLE_E_1_1 = {
         ReferencedImageSequence SourceImageSequence
     """,
 }
+
+# Rows of the same table whose attributes pydicom 3.0's dictionary does not know
+# yet, by tag; all of them X. A file holds them with their real VR (explicit VR) or
+# as UN (implicit): removed either way.
+_TABLE_E_1_1_BY_TAG = {"X": {
+    0x00081301: "PrincipalDiagnosisCodeSequence", 0x00081302: "PrimaryDiagnosisCodeSequence",
+    0x00081303: "SecondaryDiagnosesCodeSequence", 0x00081304: "HistologicalDiagnosesCodeSequence",
+    0x00100011: "PersonNamesToUseSequence", 0x00100012: "NameToUse",
+    0x00100013: "NameToUseComment", 0x00100014: "ThirdPersonPronounsSequence",
+    0x00100015: "PronounCodeSequence", 0x00100016: "PronounComment",
+    0x00100041: "GenderIdentitySequence",
+    0x00100042: "SexParametersForClinicalUseCategoryComment",
+    0x00100043: "SexParametersForClinicalUseCategorySequence",
+    0x00100044: "GenderIdentityCodeSequence", 0x00100045: "GenderIdentityComment",
+    0x00100046: "SexParametersForClinicalUseCategoryCodeSequence",
+    0x00100047: "SexParametersForClinicalUseCategoryReference", 0x00102162: "EthnicGroups",
+    0x0040A034: "EffectiveStartDateTime", 0x0040A035: "EffectiveStopDateTime",
+    0x0040B034: "AnnotationDateTime", 0x0040B036: "SegmentDefinitionDateTime",
+    0x0040B03B: "MontageName", 0x0040B03F: "MontageChannelLabel", 0x0040E012: "DisplayURI",
+}}
 
 # Table E.1-1 lets a combined action pick by the attribute's Type in the IOD at
 # hand (X for Type 3, Z for Type 2, D for Type 1). Without per-IOD Type tables we
@@ -276,12 +308,15 @@ def _parse_table(table: dict[str, str]) -> dict[BaseTag, str]:
 
 
 #: Tag → Table E.1-1 basic-profile action code ("X", "Z", "D", "U", "X/Z", ...).
-BASIC_PROFILE: dict[BaseTag, str] = _parse_table(_TABLE_E_1_1)
+BASIC_PROFILE: dict[BaseTag, str] = {
+    **_parse_table(_TABLE_E_1_1),
+    **{Tag(tag): action for action, rows in _TABLE_E_1_1_BY_TAG.items() for tag in rows}}
 _ACTIONS: dict[BaseTag, str] = {**{t: _RESOLVED[a] for t, a in BASIC_PROFILE.items()},
                                 **_parse_table(_EXTRA)}
 
 _PATIENT_NAME = Tag("PatientName")
 _PATIENT_ID = Tag("PatientID")
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_UID_ROOT = "1.2.840.10008."  # well-known UIDs (classes, syntaxes, code schemes)
 # UIDs that name a kind of thing, not an instance: replacing them breaks meaning
 # and removes nothing about the patient.
@@ -310,7 +345,8 @@ class AnonymizeReport:
     skipped : list of (Path, str)
         Source files not written, each with a one-line reason.
     warnings : list of str
-        One line per concern, naming the source file (e.g. burned-in text).
+        One line per written file whose pixels may still identify the patient
+        (Patient Identity Removed left NO), naming the source file and why.
     """
 
     written: list[Path] = field(default_factory=list)
@@ -366,16 +402,18 @@ class Anonymizer:
         Returns
         -------
         list of str
-            Concerns the caller should show the user, e.g. burned-in identity.
+            Concerns the caller should show the user: at most one line, saying why
+            the pixels may still identify the patient and so Patient Identity
+            Removed was set to NO.
         """
-        found = _pixel_warnings(ds)
+        concerns = _pixel_concerns(ds)
         patient_key = _patient_key(ds)
         meta = getattr(ds, "file_meta", None)
         if meta is not None:
             self._clean(meta, patient_key)
         self._clean(ds, patient_key)
-        _mark_deidentified(ds)
-        return found
+        _mark_deidentified(ds, identity_removed=not concerns)
+        return [f"{'; '.join(concerns)}: PatientIdentityRemoved left NO"] if concerns else []
 
     def new_uid(self, uid: str) -> UID:
         """The replacement for ``uid`` in this run (the same on every call)."""
@@ -509,20 +547,36 @@ def _patient_key(ds: Dataset) -> str:
     return f"StudyInstanceUID={ds.get('StudyInstanceUID', '')}"
 
 
-def _pixel_warnings(ds: Dataset) -> list[str]:
+def _pixel_concerns(ds: Dataset) -> list[str]:
+    """Why the untouched pixels may still identify the patient ([] when the file rules it out).
+
+    Only Burned In Annotation NO rules out text in the pixels: the attribute is
+    optional in many IODs, and absent means unknown. A dataset without pixel data
+    (SR, RT plan, waveform) has nothing to rule out.
+    """
+    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
+        return []
     found = []
-    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
-        found.append("Burned In Annotation is YES: the pixels may still show patient "
-                     "identity; check the images before sharing them")
-    if str(ds.get("RecognizableVisualFeatures", "")).upper() == "YES":
-        found.append("Recognizable Visual Features is YES: the image may show the "
-                     "patient's face or other identifying features")
+    burned = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    if burned == "YES":
+        found.append("Burned In Annotation is YES (the pixels may show patient identity: "
+                     "check the images before sharing them)")
+    elif burned != "NO":
+        found.append("burned-in annotation not ruled out (Burned In Annotation is "
+                     f"{'absent' if not burned else repr(burned)})")
+    if str(ds.get("RecognizableVisualFeatures", "") or "").strip().upper() == "YES":
+        found.append("Recognizable Visual Features is YES (the image may show the "
+                     "patient's face or other identifying features)")
     return found
 
 
-def _mark_deidentified(ds: Dataset) -> None:
-    """Record the de-identification (PS3.3 C.7.1.1, PS3.15 E.1.1)."""
-    ds.PatientIdentityRemoved = "YES"
+def _mark_deidentified(ds: Dataset, identity_removed: bool) -> None:
+    """Record the de-identification (PS3.3 C.7.1.1, PS3.15 E.1.1).
+
+    Patient Identity Removed claims the pixels too are free of identity, which
+    only the caller's check of the pixels can establish when they may not be.
+    """
+    ds.PatientIdentityRemoved = "YES" if identity_removed else "NO"
     methods = [m for m in _as_list(ds.get("DeidentificationMethod")) if m]
     if DEIDENTIFICATION_METHOD not in methods:
         ds.DeidentificationMethod = methods + [DEIDENTIFICATION_METHOD]
@@ -618,7 +672,7 @@ def _anonymize_file(source: Path, target: Path, anonymizer: Anonymizer,
             found = anonymizer.anonymize(ds)
         _write_atomic(ds, target)
     except Exception as exc:  # pydicom raises many types for odd or unwritable data
-        report.skipped.append((source, f"could not anonymize into {target}: {_one_line(exc)}"))
+        report.skipped.append((source, f"could not anonymize into {target}: {one_line(exc)}"))
         return
     report.written.append(target)
     report.warnings.extend(f"{source}: {w}" for w in found)
@@ -639,7 +693,7 @@ def _read_dataset(path: Path) -> Dataset:
             except InvalidDicomError:  # headerless ACR-NEMA style, accepted by read_header
                 return pydicom.dcmread(path, force=True)
     except Exception as exc:
-        raise ReadError(path, f"damaged DICOM file ({_one_line(exc)})") from None
+        raise ReadError(path, f"damaged DICOM file ({one_line(exc)})") from None
 
 
 def _write_atomic(ds: Dataset, target: Path) -> None:
@@ -649,8 +703,3 @@ def _write_atomic(ds: Dataset, target: Path) -> None:
         # enforce_file_format=False keeps the dataset's own encoding, so the
         # transfer syntax and the pixel data bytes are written as read
         ds.save_as(fh, enforce_file_format=False)
-
-
-def _one_line(exc: Exception, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"

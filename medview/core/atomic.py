@@ -62,6 +62,5 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
-    """Atomically replace ``path`` with ``text``."""
-    with atomic_open(path, "w", encoding=encoding) as fh:
-        fh.write(text)
+    """Atomically replace ``path`` with ``text`` (line ends written as given, on every OS)."""
+    write_bytes(path, text.encode(encoding))

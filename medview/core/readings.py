@@ -34,7 +34,7 @@ from pathlib import Path
 
 from medview.core import atomic
 from medview.core.annotations import POINTS_NEEDED, Annotation, AnnotationStore
-from medview.core.errors import plain_reason
+from medview.core.errors import one_line, plain_reason
 from medview.core.image_refs import FrameFinder, ImageRef
 from medview.core.key_images import KeyImages
 from medview.core.study import Study
@@ -184,7 +184,7 @@ def _read(path: Path, notes: list[str]) -> dict | None:
         return read_reading_file(path)
     except Exception as exc:  # noqa: BLE001 - any damage: report, never block the study
         notes.append(_set_aside(path, plain_reason(exc) if not isinstance(exc, ValueError)
-                                else " ".join(str(exc).split())))
+                                else one_line(exc, None)))
         return None
 
 

@@ -29,8 +29,10 @@ import math
 import re
 from dataclasses import dataclass
 
+from medview.core.errors import MedviewError
 
-class SuvUnavailable(ValueError):
+
+class SuvUnavailable(MedviewError, ValueError):
     """The header lacks what an SUV needs; the message says what, in one line."""
 
 

@@ -1,24 +1,110 @@
-"""A DICOM header as rows of (tag, keyword, VR, value), sequences nested.
+"""A DICOM header as text: one formatter of tags, names and values, and the header as
+rows of (tag, keyword, VR, value) with sequences nested.
 
-Shared by ``medview info`` and anything else that lists tags, so binary and
-long values are summarised the same way everywhere.
+``medview info`` and the Tags panel (:mod:`medview.qt.widgets.tag_browser`) both format
+with these functions, so the same header reads the same in the terminal and the window:
+binary values as hex or ``<VR, N bytes>``, long and multi-valued ones summarised alike.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
+from pydicom.uid import UID
 
 from medview.core.errors import one_line
 
-_BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
-MAX_VALUE_CHARS = 200
+MAX_SHOWN_BYTES = 16  # binary values up to this size are shown as hex
+MAX_DISPLAY_CHARS = 160  # longer values are cut where shown (full text kept for copy)
+MAX_FULL_CHARS = 65_536  # what is kept of a value's text at most
+MAX_VALUES = 64  # of a multi-valued element, joined with "\"
 # Sequences nested deeper than this are summarised, not listed: real objects nest a
 # few levels; a hostile file can nest thousands (and would exhaust the stack).
 MAX_SEQUENCE_DEPTH = 16
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def tag_text(tag: int) -> str:
+    """``(gggg,eeee)`` in upper-case hex, as in the standard."""
+    tag = int(tag)
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _binary_text(value: bytes, vr: str, encapsulated: bool) -> str:
+    n = len(value)
+    if n <= MAX_SHOWN_BYTES and not encapsulated:
+        return " ".join(f"{b:02X}" for b in value)
+    extra = ", encapsulated" if encapsulated else ""
+    return f"<{vr}, {n} bytes{extra}>"
+
+
+def _scalar_text(value: object) -> str:
+    return tag_text(value) if isinstance(value, BaseTag) else str(value)
+
+
+def unreadable_text(exc: BaseException) -> str:
+    """The value shown for an element pydicom cannot convert."""
+    return f"<unreadable: {one_line(exc, 120)}>"
+
+
+def value_text(elem: DataElement) -> str:
+    """The full (possibly long) text of a non-sequence element's value.
+
+    Binary values (OB, OW, UN, ...) longer than :data:`MAX_SHOWN_BYTES` are
+    summarised as ``<VR, N bytes>``, shorter ones shown as hex; at most
+    :data:`MAX_VALUES` values of a multi-valued element are listed, followed by
+    the total count. A value that cannot be converted gives :func:`unreadable_text`.
+    """
+    try:
+        value = elem.value
+        if value is None or (isinstance(value, (str, bytes, list)) and len(value) == 0):
+            return ""
+        if isinstance(value, (bytes, bytearray)):
+            return _binary_text(value, str(elem.VR), bool(elem.is_undefined_length))
+        if isinstance(value, (MultiValue, list, tuple)):
+            shown = "\\".join(_scalar_text(v) for v in list(value[:MAX_VALUES]))
+            if len(value) > MAX_VALUES:
+                shown += f"\\… ({len(value)} values)"
+            return shown[:MAX_FULL_CHARS]
+        return _scalar_text(value)[:MAX_FULL_CHARS]
+    except Exception as exc:  # deferred or damaged values
+        return unreadable_text(exc)
+
+
+def display_text(full: str, limit: int | None = MAX_DISPLAY_CHARS) -> str:
+    """``full`` as shown in one row: control characters as spaces, cut after ``limit``
+    characters (None: never) with the full length named."""
+    line = _CONTROL.sub(" ", full) if _CONTROL.search(full) else full
+    if limit is not None and len(line) > limit:
+        return line[:limit] + f"… ({len(full)} chars)"
+    return line
+
+
+def uid_name(elem: DataElement) -> str:
+    """The registered name of a single UID value (e.g. a transfer syntax), else ""."""
+    value = elem.value
+    if isinstance(value, UID) and value.is_valid and value.name != str(value):
+        return value.name
+    return ""
+
+
+def element_name(elem: DataElement) -> str:
+    """Dictionary name; private tags get their creator, e.g. ``Suite id (GEMS_IDEN_01)``."""
+    tag = elem.tag
+    if not tag.is_private:
+        return elem.name
+    if tag.is_private_creator:
+        return "Private Creator"
+    name = elem.name.strip("[]") if elem.name.startswith("[") else elem.name
+    creator = getattr(elem, "private_creator", None)
+    return f"{name} ({creator})" if creator else name
 
 
 @dataclass
@@ -57,12 +143,12 @@ def _rows(ds: Dataset, depth: int) -> list[TagRow]:
         except Exception as exc:  # damaged value or VR: list it, keep going
             raw = ds.get_item(tag)
             vr = str(getattr(raw, "VR", "") or "??")
-            rows.append(TagRow(_tag_text(tag), _keyword(tag), vr, f"<unreadable: {one_line(exc, 120)}>"))
+            rows.append(TagRow(tag_text(tag), _keyword(tag), vr, unreadable_text(exc)))
     return rows
 
 
 def _row(el: DataElement, depth: int) -> TagRow:
-    tag = _tag_text(el.tag)
+    tag = tag_text(el.tag)
     keyword = el.keyword or el.name
     vr = str(el.VR)
     if vr == "SQ":
@@ -72,29 +158,8 @@ def _row(el: DataElement, depth: int) -> TagRow:
                                             f"{MAX_SEQUENCE_DEPTH} levels: not listed>")
         items = [_rows(item, depth + 1) for item in seq]
         return TagRow(tag, keyword, vr, f"<{len(items)} item(s)>", items)
-    return TagRow(tag, keyword, vr, value_text(el))
-
-
-def _tag_text(tag) -> str:
-    tag = int(tag)
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return TagRow(tag, keyword, vr, display_text(value_text(el)))
 
 
 def _keyword(tag) -> str:
     return keyword_for_tag(int(tag)) or "Unknown"
-
-
-def value_text(el: DataElement) -> str:
-    """An element's value as one line of text (binary and long values summarised)."""
-    vr = str(el.VR)
-    try:
-        value = el.value
-        if value is None or value == "":
-            return ""
-        if vr in _BINARY_VRS or isinstance(value, (bytes, bytearray)):
-            return f"<{vr}, {len(value)} bytes>"
-        text = "\\".join(map(str, value)) if el.VM > 1 else str(value)
-    except Exception as exc:  # deferred or damaged values
-        return f"<unreadable: {one_line(exc, 120)}>"
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from medview.core.errors import MedviewError
 from medview.core.imports import load
 
 # Set by medview from the manifest's classes/input.channels, or forbidden because
@@ -22,7 +23,7 @@ _TORCHVISION_RESERVED = ("num_classes", "weights", "weights_backbone", "progress
 _SMP_RESERVED = ("classes", "in_channels", "encoder_weights")
 
 
-class UnknownArchitectureError(ValueError):
+class UnknownArchitectureError(MedviewError, ValueError):
     """The name is not in :data:`ARCHITECTURES`; the message lists the valid names."""
 
 

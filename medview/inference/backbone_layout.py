@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from medview.core.errors import MedviewError
+
 __all__ = ["BACKBONE_ARCHITECTURES", "SMP_ENCODERS", "LayoutReport", "LayoutError",
            "adapt_input_conv", "canonical_keys", "to_canonical", "expected_layout",
            "for_network", "family_of"]
@@ -50,7 +52,7 @@ _DENSENET_LEGACY = re.compile(
 _NAME_LIMIT = 12
 
 
-class LayoutError(ValueError):
+class LayoutError(MedviewError, ValueError):
     """Weights do not fit a backbone layout; the message says which tensors and why."""
 
 

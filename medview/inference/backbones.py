@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from medview.core import atomic
+from medview.core.errors import one_line
 from medview.inference.manifest import _NAME_RE, _VERSION_RE, WEIGHTS_NAME, ModelError
 from medview.inference.registry import (BACKBONES_FOLDER, SHIPPED, USER, _swap_into_place,
                                         _version_key, shipped_models_dir, user_data_dir)
@@ -290,7 +291,7 @@ def _read_json(folder: Path) -> tuple[BackboneInfo, dict]:
     except FileNotFoundError:
         raise BackboneError(f"{folder}: not a backbone folder (no {BACKBONE_JSON})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BackboneError(f"{path}: cannot be read ({' '.join(str(err).split())})") from None
+        raise BackboneError(f"{path}: cannot be read ({one_line(err, None)})") from None
     info = BackboneInfo.from_dict(data, str(path))
     spec = data.get("weights")
     if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from medview.core.errors import one_line
 from medview.core.imports import load
 from medview.core.user_dirs import user_cache_dir, user_data_dir  # noqa: F401 - re-exported
 from medview.inference.manifest import (MANIFEST_NAME, WEIGHTS_NAME, Manifest, ManifestError,
@@ -406,13 +407,13 @@ def build_module(manifest: Manifest):
         if "operator" in str(err) and "does not exist" in str(err):
             # a torch/torchvision build mismatch is the installation's fault, not the model's
             raise ModelError(f"model '{manifest.name}': cannot be built because torch and "
-                             f"torchvision do not match ({' '.join(str(err).split())}); "
+                             f"torchvision do not match ({one_line(err, None)}); "
                              "reinstall them from the same index") from None
         raise ManifestError(manifest.name, "architecture.arguments",
-                            f"rejected by {spec.name}: {' '.join(str(err).split())}") from None
+                            f"rejected by {spec.name}: {one_line(err, None)}") from None
     except (TypeError, ValueError, KeyError) as err:
         raise ManifestError(manifest.name, "architecture.arguments",
-                            f"rejected by {spec.name}: {' '.join(str(err).split())}") from None
+                            f"rejected by {spec.name}: {one_line(err, None)}") from None
     _check_stride(module, manifest)
     return module
 
@@ -438,7 +439,7 @@ def check_output(module, manifest: Manifest) -> None:
             out = module(probe)
     except RuntimeError as err:
         raise ManifestError(manifest.name, "input.size",
-                            f"the network cannot take {h}x{w}: {' '.join(str(err).split())}"
+                            f"the network cannot take {h}x{w}: {one_line(err, None)}"
                             ) from None
     k = len(manifest.classes)
     expected = (1, k) if manifest.task == "classification" else (1, k, h, w)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medview.core import vocabulary as vocab
+from medview.core.errors import MedviewError
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ class Scope:
 UNCHECKED_MESSAGE = "This model declares no intended input: it runs on any image, unchecked."
 
 
-class OutsideScopeError(ValueError):
+class OutsideScopeError(MedviewError, ValueError):
     """An image is outside a model's declared input; the message says why in words."""
 
     def __init__(self, scope: Scope) -> None:

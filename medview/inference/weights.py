@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medview.core.atomic import atomic_path
+from medview.core.errors import one_line
 from medview.core.imports import load
 from medview.inference.manifest import ModelError
 
@@ -71,7 +72,7 @@ def read_safetensors(path: str | Path, model: str) -> dict[str, torch.Tensor]:
     try:
         state = load_file(str(path), device="cpu")
     except Exception as err:  # safetensors raises its own error types, and OSError
-        raise WeightsError(model, path, f"not a readable safetensors file ({_one_line(err)})"
+        raise WeightsError(model, path, f"not a readable safetensors file ({one_line(err, 200)})"
                            ) from None
     check_finite(state, model, path)
     return state
@@ -133,7 +134,7 @@ def read_legacy_pth(path: str | Path, model: str) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as err:
         raise WeightsError(model, path, _unsafe_reason(str(err), pickled_globals(path))) from None
     except Exception as err:  # zip/EOF/runtime errors of a damaged file
-        raise WeightsError(model, path, f"not a readable PyTorch file ({_one_line(err)})"
+        raise WeightsError(model, path, f"not a readable PyTorch file ({one_line(err, 200)})"
                            ) from None
     state = _state_dict_of(obj, model, path)
     check_finite(state, model, path)
@@ -196,7 +197,7 @@ def load_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], model
     try:
         module.load_state_dict(dict(state), strict=True)
     except RuntimeError as err:
-        raise WeightsError(model, file, f"do not fit the architecture ({_one_line(err)})"
+        raise WeightsError(model, file, f"do not fit the architecture ({one_line(err, 200)})"
                            ) from None
 
 
@@ -285,8 +286,3 @@ def _unsafe_reason(message: str, found: list[str] | None = None) -> str:
                 "(damaged, or it holds objects other than tensors)")
     return (f"refused: the file carries pickled code ({code[0]}), which medview never "
             "runs; re-save it with torch.save(model.state_dict(), ...) or as safetensors")
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text[:200] + ("…" if len(text) > 200 else "")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
 from medview.qt import theme
 
 from medview.core.imports import load
+from medview.qt.settings import value_or_default
 from medview.qt.workers import Workers
 
 
@@ -201,7 +202,7 @@ class ExportController(QObject):
         self.workers = workers
 
     def _dir(self) -> str:
-        d = self.settings.value("general/last_export_dir") if self.settings else ""
+        d = value_or_default(self.settings, "general/last_export_dir")
         return d or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
 
     def _remember(self, path: Path) -> None:
@@ -280,7 +281,9 @@ class ExportController(QObject):
             f"Anonymised {len(report.written)} files into {dst}", 8000)
         problems = list(report.skipped) + [(dst, w) for w in report.warnings]
         if problems:
-            self.window.show_skipped(problems, loaded=len(report.written),
+            summary = (f"Anonymised {len(report.written)} files; skipped "
+                       f"{len(report.skipped)}; {len(report.warnings)} to check.")
+            self.window.show_skipped(problems, loaded=len(report.written), summary=summary,
                                      title="Anonymised export: files skipped or to check")
         self.last_report = report
 

@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         self.loader.thumbnail.connect(self.browser.set_thumbnail)
 
         # actions, menus, toolbar, status bar
-        fps = int(self.settings.value("viewer/cine_fps"))
+        fps = self.settings.value("viewer/cine_fps")
         self.viewer_actions = ViewerActions(self.grid, self, fps=fps)
         self.viewer_actions.fpsChanged.connect(lambda v: self.settings.set_value("viewer/cine_fps", v))
         self.links = ViewerLinks(self.grid, self)
@@ -157,10 +157,10 @@ class MainWindow(QMainWindow):
         self.trainer_action.setToolTip("Trainer: fine-tune models on your own images")
         self.panels_menu.parentWidget().addAction(self.trainer_action)
         self.toolbar.addAction(self.trainer_action)
-        self.viewer_actions.overlays.setChecked(bool(self.settings.value("viewer/show_overlay")))
-        self.smooth_action.setChecked(bool(self.settings.value("viewer/smooth_interpolation")))
+        self.viewer_actions.overlays.setChecked(self.settings.value("viewer/show_overlay"))
+        self.smooth_action.setChecked(self.settings.value("viewer/smooth_interpolation"))
         self._apply_cache_budget()
-        layout = str(self.settings.value("viewer/layout"))
+        layout = self.settings.value("viewer/layout")
         self.grid.set_layout(layout if layout in LAYOUTS else "1x1")
         self.grid.layoutChanged.connect(self._layout_changed)
         self.resize(1400, 900)
@@ -398,10 +398,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(notes[0], 10000)
 
     def show_skipped(self, skipped, loaded: int, title: str | None = None,
-                     already: int = 0) -> None:
+                     already: int = 0, summary: str | None = None) -> None:
         """The non-modal notice listing files that were not used, and why."""
         self.last_skipped = [(Path(p), str(r)) for p, r in skipped]
-        self.last_notice = show_skipped(self, self.last_skipped, loaded, already)
+        self.last_notice = show_skipped(self, self.last_skipped, loaded, already, summary)
         if title and self.last_notice is not None and hasattr(self.last_notice, "setWindowTitle"):
             self.last_notice.setWindowTitle(title)
 
@@ -537,7 +537,7 @@ class MainWindow(QMainWindow):
         self.smooth_action.toggled.connect(self._set_smooth)
         self.open_selected_action = a("Open in Active Viewport", self._open_selected, area="Studies")
         self.hanging_action = QAction("Hanging Protocols on Open", self, checkable=True)
-        self.hanging_action.setChecked(bool(self.settings.value("viewer/hanging_protocols")))
+        self.hanging_action.setChecked(self.settings.value("viewer/hanging_protocols"))
         self.hanging_action.setProperty("shortcutArea", "View")
         self.hanging_action.setToolTip("Lay out each study as it opens by modality, body part "
                                        "and series (CR/DX beside the prior, CT in three planes, "
@@ -728,7 +728,7 @@ class MainWindow(QMainWindow):
             self.grid.show_series(series)
 
     def _apply_cache_budget(self) -> None:
-        mb = int(self.settings.value("cache/pixel_cache_mb"))
+        mb = self.settings.value("cache/pixel_cache_mb")
         if mb >= 64:
             PIXELS.max_bytes = mb * 1024 * 1024
 

@@ -1,21 +1,30 @@
-"""User settings over ``QSettings``, with a defaults dict and typed getters.
+"""User settings over ``QSettings``: every key declared once, with its default, type
+and what it is for (:data:`SETTINGS`).
 
 Settings live in one INI file per user (``~/.config/medview/medview.ini`` on
 Linux, ``%APPDATA%\\medview\\medview.ini`` on Windows) rather than in the
 Windows registry: one plain file is easy for a clinic's IT to back up, copy to
 another workstation or delete to reset.
 
+Reading or writing a key that :data:`SETTINGS` does not declare raises
+:class:`UnknownSetting` (a typo would otherwise store a value nobody reads). Keys
+an older medview wrote and this one no longer declares stay in the file, unread.
 The INI backend stores everything as text and reads a one-element list back as
-a plain string; :meth:`Settings.value` converts back to the type of the key's
-default, so callers never see ``"true"`` for ``True``.
+a plain string; :meth:`Settings.value` converts back to the key's type, so callers
+never see ``"true"`` for ``True``.
+
+Window geometry (``window_*``), splitter sizes (``splitters/*``) and window/level
+presets (``presets/*``) are groups with methods of their own below.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +38,71 @@ MAX_RECENT = 10
 #: 2: the DICOM Tags panel is a tab beside the AI panel (stacked under it, it got two rows).
 STATE_VERSION = 2
 
-#: Every known key with its default; the default's type is the key's type.
-DEFAULTS: dict[str, Any] = {
-    "general/theme": "dark",
-    "general/last_open_dir": "",
-    "general/last_export_dir": "",
-    "general/confirm_quit": False,
-    "viewer/smooth_interpolation": True,
-    "viewer/show_overlay": True,
-    "viewer/show_orientation": True,
-    "viewer/invert_wheel": False,
-    "viewer/wl_sensitivity": 1.0,
-    "viewer/cine_fps": 10,
-    "viewer/layout": "1x1",
-    "viewer/hanging_protocols": True,
-    "browser/show_thumbnails": True,
-    "cache/pixel_cache_mb": 1024,
-    "export/format": "png",
-    "export/burn_in_overlay": False,
-    "inference/device": "auto",
-    "recent/items": [],
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared key: its default, its type and a line saying what it is for."""
+
+    default: Any
+    type: type
+    doc: str
+
+
+#: Every key medview reads or writes. A key ending in ``/*`` declares a family: one key
+#: per name in place of the ``*`` (e.g. per model).
+SETTINGS: dict[str, Setting] = {
+    "general/last_open_dir": Setting("", str, "Folder the Open dialogs start in."),
+    "general/last_export_dir": Setting("", str, "Folder the export and batch-save dialogs start in."),
+    "recent/items": Setting([], list, "Recently opened files and folders, most recent first."),
+    "viewer/smooth_interpolation": Setting(True, bool, "Smooth (bilinear) zoom instead of whole pixels."),
+    "viewer/show_overlay": Setting(True, bool, "Text in the image corners (patient, window, position)."),
+    "viewer/cine_fps": Setting(10, int, "Cine playback speed in frames per second."),
+    "viewer/layout": Setting("1x1", str, "Viewport grid, rows x columns, e.g. \"2x2\"."),
+    "viewer/hanging_protocols": Setting(True, bool, "Lay a new study out by the hanging protocols."),
+    "cache/pixel_cache_mb": Setting(1024, int, "Memory for decoded frames, in MB."),
+    "inference/device": Setting("auto", str, "Where models run: auto, cpu or cuda."),
+    "inference/engine": Setting("auto", str, "Inference engine: auto (fastest measured) or one by name."),
+    "inference/precision": Setting("auto", str, "Inference precision: auto (fastest that agrees) or one by name."),
+    "ai/auto": Setting(False, bool, "Analyse each image as it is shown."),
+    "ai/gradcam": Setting(True, bool, "Show where a classifier looked (class activation heat map)."),
+    "ai/show_overlay": Setting(True, bool, "Draw the AI result over the image."),
+    "ai/contours_only": Setting(False, bool, "Draw segmentations as outlines instead of filled."),
+    "ai/opacity": Setting(60, int, "Opacity of the AI overlay, in percent."),
+    "ai/last_import_dir": Setting("", str, "Folder the model import dialog starts in."),
+    "ai/accept_unknown_body_part/*": Setting(
+        None, bool, "Per model: run on images that record no body part (unset: the model's manifest decides)."),
+    "trainer/last_dataset": Setting("", str, "Data set folder the trainer's dataset page starts in."),
+    "trainer/last_unlabelled": Setting("", str, "Folder of unlabelled images the pre-training page starts in."),
 }
 
 _RECENT_KEY = "recent/items"
 _PRESETS_GROUP = "presets"
+
+
+class UnknownSetting(KeyError):
+    """A key that :data:`SETTINGS` does not declare; the message suggests close ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def declaration(key: str) -> Setting:
+    """The declaration of ``key`` (directly or through a ``/*`` family).
+
+    Raises
+    ------
+    UnknownSetting
+        If no declaration covers ``key``.
+    """
+    if key in SETTINGS:
+        return SETTINGS[key]
+    group, _, name = key.rpartition("/")
+    family = SETTINGS.get(f"{group}/*")
+    if family is not None and name:
+        return family
+    close = difflib.get_close_matches(key, SETTINGS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UnknownSetting(f"undeclared setting {key!r}{hint} (declare it in medview.qt.settings.SETTINGS)")
 
 
 def _to_bool(raw: Any) -> bool:
@@ -72,25 +122,23 @@ def _to_list(raw: Any) -> list[str]:
     return [str(raw)]
 
 
-def _coerce(raw: Any, default: Any) -> Any:
-    """Convert a stored value to the type of ``default``; the default if it can't be."""
-    if default is None:
-        return raw
+# int(float(...)) reads "25.0" too; NaN and infinity raise, so they read as the default.
+_CONVERTERS = {bool: _to_bool, int: lambda raw: int(float(raw)), list: _to_list,
+               str: lambda raw: "" if raw is None else str(raw)}
+
+
+def _coerce(raw: Any, setting: Setting) -> Any:
+    """Convert a stored value to the setting's type; its default if it can't be."""
     try:
-        if isinstance(default, bool):
-            return _to_bool(raw)
-        if isinstance(default, int):
-            return int(float(raw))
-        if isinstance(default, float):
-            value = float(raw)
-            return value if math.isfinite(value) else default
-        if isinstance(default, list):
-            return _to_list(raw)
-        if isinstance(default, str):
-            return "" if raw is None else str(raw)
-    except (TypeError, ValueError):
-        return default
-    return raw
+        return _CONVERTERS[setting.type](raw)
+    except (TypeError, ValueError, OverflowError):
+        return setting.default
+
+
+def _check_type(key: str, value: Any, setting: Setting) -> None:
+    expected = (list, tuple) if setting.type is list else setting.type
+    if not isinstance(value, expected) or (setting.type is int and isinstance(value, bool)):
+        raise TypeError(f"setting {key!r} is a {setting.type.__name__}, not {type(value).__name__}")
 
 
 def _same_path_key(path: str) -> str:
@@ -110,7 +158,7 @@ class Settings:
     Attributes
     ----------
     qsettings : QSettings
-        The underlying store, for keys this class has no getter for.
+        The underlying store (the window, splitter and preset groups use it directly).
 
     Examples
     --------
@@ -134,34 +182,39 @@ class Settings:
         return self.qsettings.fileName()
 
     # --- plain keys ---------------------------------------------------------
-    def value(self, key: str, default: Any = None) -> Any:
-        """The stored value of ``key``, converted to the type of its default.
+    def value(self, key: str) -> Any:
+        """The stored value of ``key`` converted to its declared type, else its default.
 
-        Parameters
-        ----------
-        key : str
-            A key of :data:`DEFAULTS`, or any other key.
-        default : object, optional
-            Used (and its type used for conversion) for keys not in
-            :data:`DEFAULTS`; ignored for known keys.
+        Raises
+        ------
+        UnknownSetting
+            If ``key`` is not declared in :data:`SETTINGS`.
         """
-        fallback = DEFAULTS.get(key, default)
+        setting = declaration(key)
         if not self.qsettings.contains(key):
-            return list(fallback) if isinstance(fallback, list) else fallback
-        return _coerce(self.qsettings.value(key), fallback)
+            return list(setting.default) if setting.type is list else setting.default
+        return _coerce(self.qsettings.value(key), setting)
 
     def set_value(self, key: str, value: Any) -> None:
-        """Store ``value`` under ``key``; ``None`` removes the key (back to its default)."""
+        """Store ``value`` under ``key``; ``None`` removes the key (back to its default).
+
+        Raises
+        ------
+        UnknownSetting
+            If ``key`` is not declared in :data:`SETTINGS`.
+        TypeError
+            If ``value`` is not of the key's declared type.
+        """
+        setting = declaration(key)
         if value is None:
             self.qsettings.remove(key)
-        elif isinstance(value, (list, tuple)):
-            self.qsettings.setValue(key, [str(v) for v in value])
-        else:
-            self.qsettings.setValue(key, value)
+            return
+        _check_type(key, value, setting)
+        self.qsettings.setValue(key, [str(v) for v in value] if setting.type is list else value)
 
     def reset(self, key: str) -> None:
-        """Forget the stored value of ``key``."""
-        self.qsettings.remove(key)
+        """Forget the stored value of ``key`` (back to its default)."""
+        self.set_value(key, None)
 
     def sync(self) -> None:
         """Write pending changes to disk now (Qt also does this on exit)."""
@@ -170,7 +223,7 @@ class Settings:
     # --- recent files and folders ------------------------------------------
     def recent_items(self) -> list[str]:
         """Recently opened files/folders, most recent first; missing ones are forgotten."""
-        items = _to_list(self.qsettings.value(_RECENT_KEY))
+        items = self.value(_RECENT_KEY)
         kept = [p for p in items if os.path.exists(p)][:MAX_RECENT]
         if kept != items:
             self.set_value(_RECENT_KEY, kept)
@@ -180,13 +233,12 @@ class Settings:
         """Put ``path`` first in the recent list (once; at most :data:`MAX_RECENT` kept)."""
         new = os.path.abspath(os.fspath(path))
         key = _same_path_key(new)
-        items = _to_list(self.qsettings.value(_RECENT_KEY))
-        items = [new] + [p for p in items if _same_path_key(p) != key]
+        items = [new] + [p for p in self.value(_RECENT_KEY) if _same_path_key(p) != key]
         self.set_value(_RECENT_KEY, items[:MAX_RECENT])
 
     def clear_recent(self) -> None:
         """Forget all recent items."""
-        self.qsettings.remove(_RECENT_KEY)
+        self.reset(_RECENT_KEY)
 
     # --- window layout ------------------------------------------------------
     def save_geometry(self, window: QWidget, name: str | None = None) -> None:
@@ -287,3 +339,11 @@ class Settings:
 def default_settings_path() -> Path:
     """Where the per-user INI file is (whether or not it exists yet)."""
     return Path(Settings().file_name)
+
+
+def value_or_default(settings: Settings | None, key: str) -> Any:
+    """``settings.value(key)``, or the key's default for a widget made without settings."""
+    if settings is not None:
+        return settings.value(key)
+    setting = declaration(key)
+    return list(setting.default) if setting.type is list else setting.default

@@ -101,7 +101,7 @@ def test_analyze_segmenter_writes_frame_sized_masks(installed, capsys):
     assert len(AuditLog(installed / "user" / "audit.jsonl").read()) == 2
 
 
-def test_analyze_exit_2_when_nothing_could_be_analysed(installed, capsys):
+def test_analyze_exit_2_when_nothing_could_be_analyzed(installed, capsys):
     bad, missing = _bad_file(installed), installed / "missing.dcm"
     assert run_cli("analyze", "--model", "chest-demo", "--engine", "torch", bad, missing) == 2
     captured = capsys.readouterr()

@@ -173,7 +173,7 @@ def shipped(isolated, monkeypatch) -> Path:
     return isolated
 
 
-def test_cli_refuses_mr_and_ct_and_analyses_a_chest_dx(shipped, demo):
+def test_cli_refuses_mr_and_ct_and_analyzes_a_chest_dx(shipped, demo):
     mr, ct, dx = find("MR2_UNCR.dcm"), find("CT_small.dcm"), _demo_dx(demo)
     refused = medview("analyze", "--model", "demo-lesion-classifier", "--engine", "torch",
                       mr, ct)

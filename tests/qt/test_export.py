@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QPushButton
 
-from medview.qt.export import anonymize_series, export_view_png
+from medview.qt.export import anonymize_series, export_view_png, series_files
 from tests.qt.helpers import wait_loaded, wait_shown
 
 
@@ -80,6 +80,11 @@ def test_export_action_runs_in_background(qtbot, ct_window, tmp_path, monkeypatc
     qtbot.waitUntil(lambda: getattr(ct_window.export, "last_report", None) is not None,
                     timeout=20000)
     assert len(ct_window.export.last_report.written) == 3
+    # written, but Patient Identity Removed could not be set (no BurnedInAnnotation NO):
+    # the notice says so rather than "Opened 3 images"
+    notice = ct_window.last_notice
+    assert notice.summary == "Anonymised 3 files; skipped 0; 3 to check."
+    assert notice.summary_label.text() == notice.summary
 
 
 def _browse_button(dialog):
@@ -121,6 +126,13 @@ def test_anonymised_export_without_pseudonym_keeps_the_defaults(qtbot, ct_window
                     timeout=20000)
     ds = pydicom.dcmread(ct_window.export.last_report.written[0])
     assert str(ds.PatientName) == "ANONYMOUS" and ds.PatientID.startswith("ANON")
+    # the CT says nothing of burned-in text: the notice names each file, and why
+    assert ds.PatientIdentityRemoved == "NO"
+    sources = {str(p) for p in series_files(ct_window.library.series()[0])}
+    lines = [reason for _, reason in ct_window.last_skipped]
+    assert len(lines) == 3 and {line.split(": ")[0] for line in lines} == sources
+    assert all(line.endswith("burned-in annotation not ruled out (Burned In Annotation is "
+                             "absent): PatientIdentityRemoved left NO") for line in lines)
 
 
 # ----------------------------------------------------------------- PNG overlay identity

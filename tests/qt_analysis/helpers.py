@@ -57,13 +57,13 @@ def wait_idle(qtbot, panel, timeout: int = 60000) -> None:
     qtbot.waitUntil(lambda: panel.state == "idle", timeout=timeout)
 
 
-def analyse(qtbot, panel, timeout: int = 60000):
+def analyze(qtbot, panel, timeout: int = 60000):
     """Click Analyse and wait until the result is delivered; returns the request."""
     from PySide6.QtCore import Qt
 
     done = []
     panel.service.finished.connect(lambda r, a: done.append((r, a)))
-    qtbot.mouseClick(panel.analyse_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.analyze_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(done) or panel.state == "idle", timeout=timeout)
     assert done, f"no result; status: {panel.status_label.full_text()}"
     return done[-1]

@@ -96,7 +96,7 @@ def main(out: Path) -> Path:
         panel.picker.select(entry.name, entry.version)
         done = []
         panel.service.finished.connect(lambda r, a: done.append(a))
-        panel.analyse()
+        panel.analyze()
         _wait(app, lambda: bool(done) or panel.state == "idle")
 
     run(left, seg)

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from medview.analysis.jobs import ModelId
+from medview.analysis.pool_jobs import ModelId
 from tests.datafiles import find
 from tests.inference_engines.helpers import CountCalls
 from tests.qt_analysis.helpers import damaged_rle, open_and_show, select_model
@@ -44,7 +44,7 @@ def test_a_damaged_file_fails_before_any_model_or_engine_is_made(
     select_model(panel, "chest-demo")
     failed = []
     panel.service.failed.connect(lambda r, m: failed.append(m))
-    panel.analyse()
+    panel.analyze()
     qtbot.waitUntil(lambda: bool(failed), timeout=30000)
     assert failed[0].startswith("damaged_rle.dcm: cannot decode pixel data")
     assert engines.built == 0  # no engine was made for it
@@ -61,7 +61,7 @@ def test_fresh_profile_first_result_comes_before_the_engines_are_measured(
     sv.modelEta.connect(lambda k, s: etas.append(s))
     sv.finished.connect(lambda r, a: results.append((a, measure_counter.calls)))
     sv.engineChanged.connect(lambda k, info: changed.append(info))
-    panel.analyse()
+    panel.analyze()
     qtbot.waitUntil(lambda: bool(results) or panel.state == "idle", timeout=120000)
     assert results, panel.status_label.full_text()
     analysis, calls_at_result = results[0]
@@ -84,6 +84,6 @@ def test_fresh_profile_first_result_comes_before_the_engines_are_measured(
     vp.model.set_index(0)
     results.clear()
     sv.cache.clear()
-    panel.analyse()
+    panel.analyze()
     qtbot.waitUntil(lambda: bool(results), timeout=60000)
     assert results[0][0].result.engine == changed[0]["engine"]

@@ -30,7 +30,7 @@ def test_gui_never_imports_torch(tmp_path):
 @pytest.mark.skipif(not os.environ.get(_CHILD), reason="runs in the child of "
                     "test_gui_never_imports_torch")
 def test_inner_analyses_without_torch(qtbot, window, monkeypatch):
-    from tests.qt_analysis.helpers import analyse, open_and_show, select_model, wait_idle
+    from tests.qt_analysis.helpers import analyze, open_and_show, select_model, wait_idle
 
     assert "torch" not in sys.modules
     monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(ROOT / "models"))
@@ -39,10 +39,10 @@ def test_inner_analyses_without_torch(qtbot, window, monkeypatch):
     open_and_show(qtbot, window, [ROOT / "resources" / "samples" / "chest_xray"])
     panel.gradcam_check.setChecked(True)
     select_model(panel, "demo-lesion-classifier")
-    _, analysis = analyse(qtbot, panel, timeout=240000)
+    _, analysis = analyze(qtbot, panel, timeout=240000)
     assert analysis.heatmap is not None and analysis.heatmap.max() > 0.9
     select_model(panel, "demo-lesion-segmenter")
-    _, analysis = analyse(qtbot, panel, timeout=240000)
+    _, analysis = analyze(qtbot, panel, timeout=240000)
     assert analysis.result.mask is not None
     wait_idle(qtbot, panel)
     # the engines are measured in the background once idle: that must not load torch either

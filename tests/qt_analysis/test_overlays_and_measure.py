@@ -7,7 +7,7 @@ import pytest
 
 from medview.core.geometry import Measurement
 from medview.analysis import overlays
-from medview.analysis.jobs import Analysis, ResultCache, one_line
+from medview.analysis.pool_jobs import Analysis, ResultCache, failure_text
 from medview.analysis.measure import (format_area, format_volume, series_volume,
                                          slice_spacing)
 
@@ -101,7 +101,13 @@ def test_messages_are_one_line():
     from medview.core.errors import ReadError
     from medview.inference.manifest import ManifestError
 
-    assert one_line(ManifestError("m", "input.size", "bad\nvalue")) == \
+    assert failure_text(ManifestError("m", "input.size", "bad\nvalue")) == \
         "model 'm' field 'input.size': bad value"
-    assert one_line(ReadError("/x/y.dcm", "truncated")) == "y.dcm: truncated"
-    assert one_line(RuntimeError("boom")) == "RuntimeError: boom"
+    assert failure_text(ReadError("/x/y.dcm", "truncated")) == "y.dcm: truncated"
+    assert failure_text(RuntimeError("boom")) == "RuntimeError: boom"
+    # expected errors are recognised by their base class, never by a class name
+    from medview.inference.engines.base import EngineError
+    from medview.inference.preprocess import PreprocessError
+
+    assert failure_text(PreprocessError("no pixel data")) == "no pixel data"
+    assert failure_text(EngineError("onnxruntime:\ncannot load")) == "onnxruntime: cannot load"

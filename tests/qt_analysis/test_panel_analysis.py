@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from medview.analysis.jobs import CANCELLED, DONE, SUPERSEDED
-from tests.qt_analysis.helpers import (EventLoopProbe, analyse, grab_array, image_point,
+from medview.analysis.pool_jobs import CANCELLED, DONE, SUPERSEDED
+from tests.qt_analysis.helpers import (EventLoopProbe, analyze, grab_array, image_point,
                                        magenta_score, open_and_show, select_model, wait_idle,
                                        wait_shown)
 
@@ -26,7 +26,7 @@ def test_segmentation_overlay_appears_at_the_mask_and_goes_when_toggled(
     engines.square = True  # the mask is the centre square of the 64² slice
     select_model(panel, "prostate-demo")
     before = grab_array(vp)
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     mask = analysis.result.mask
     assert mask.shape == (64, 64) and mask[32, 32] == 1 and mask[2, 2] == 0
     assert "fill" in analysis.layers  # the layer was made in the pool thread
@@ -66,7 +66,7 @@ def test_overlay_follows_rotation_and_only_shows_on_its_frame(qtbot, window, ct_
     panel, vp = window.analysis, ct_view
     engines.square = True
     select_model(panel, "prostate-demo")
-    analyse(qtbot, panel)
+    analyze(qtbot, panel)
     vp.model.rotate(90)
     vp.model.flip(True)
     vp.repaint()
@@ -88,7 +88,7 @@ def test_result_labels_name_model_version_engine_device_and_time(qtbot, window, 
     original = panel.status.say
     monkeypatch.setattr(panel.status, "say", lambda text, kind="ok", frame=None, model=None: (
         shown.append((text, kind)), original(text, kind, frame, model))[1])
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     # loading said what it did, with the busy bar and an estimate, before the analysis ran
     assert ("Loading chest-demo 1.0.0…", "busy") in shown
     assert any(t.startswith("Loading the model (about ") and t.endswith("chest-demo 1.0.0…")
@@ -113,7 +113,7 @@ def test_segmentation_areas_and_series_volume(qtbot, window, ct_view, engines):
     panel, vp = window.analysis, ct_view
     engines.square = True
     select_model(panel, "prostate-demo")
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     area = analysis.result.areas["prostate"]
     assert area.unit == "mm²" and area.value == pytest.approx(32 * 32 * 0.7 * 0.7, rel=0.02)
     text = panel.result_view.areas.text()
@@ -121,7 +121,7 @@ def test_segmentation_areas_and_series_volume(qtbot, window, ct_view, engines):
     for i in range(1, 4):
         vp.model.set_index(i)
         wait_shown(qtbot, vp)
-        analyse(qtbot, panel)
+        analyze(qtbot, panel)
     text = panel.result_view.areas.text()
     assert "Volume over all 4 slices" in text and "2.5 mm apart" in text
     expected_ml = 4 * area.value * 2.5 / 1000.0
@@ -131,13 +131,13 @@ def test_segmentation_areas_and_series_volume(qtbot, window, ct_view, engines):
 def test_gui_stays_responsive_while_a_slow_model_runs(qtbot, window, ct_view, engines):
     panel = window.analysis
     select_model(panel, "prostate-demo")
-    analyse(qtbot, panel)            # model loaded; the next run measures inference only
+    analyze(qtbot, panel)            # model loaded; the next run measures inference only
     window.analysis.service.cache.clear()
     engines.delay = 1.5              # 1.5 s of real forward passes
     engines.spans.clear()
     probe = EventLoopProbe(10)
     probe.start()
-    req, _ = analyse(qtbot, panel)
+    req, _ = analyze(qtbot, panel)
     probe.stop()
     (thread, t0, t1), = engines.spans
     turns = sum(t0 < t < t1 for t in probe.ticks)
@@ -164,7 +164,7 @@ def test_gui_stays_responsive_with_a_large_radiograph(qtbot, window, installed, 
     panel = window.analysis
     engines.square = True
     select_model(panel, "prostate-demo")
-    analyse(qtbot, panel)                 # model loaded
+    analyze(qtbot, panel)                 # model loaded
     panel.service.cache.clear()
     engines.spans.clear()
     layer_threads = []
@@ -177,7 +177,7 @@ def test_gui_stays_responsive_with_a_large_radiograph(qtbot, window, installed, 
     monkeypatch.setattr(overlays, "layer_for", layer_for)
     probe = EventLoopProbe(10)
     probe.start()
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     vp.repaint()
     qtbot.wait(100)
     probe.stop()
@@ -194,12 +194,12 @@ def test_gui_stays_responsive_with_a_large_radiograph(qtbot, window, installed, 
 def test_cancel_never_delivers_and_returns_to_idle(qtbot, window, ct_view, engines):
     panel = window.analysis
     select_model(panel, "prostate-demo")
-    analyse(qtbot, panel)
+    analyze(qtbot, panel)
     panel.service.cache.clear()
     engines.delay = 1.0
     delivered = []
     panel.service.finished.connect(lambda r, a: delivered.append(r))
-    qtbot.mouseClick(panel.analyse_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.analyze_button, Qt.MouseButton.LeftButton)
     req = panel.service.current(panel.viewport)
     qtbot.waitUntil(lambda: panel.state == "running", timeout=5000)
     assert panel.cancel_button.isEnabled()
@@ -216,16 +216,16 @@ def test_cancel_never_delivers_and_returns_to_idle(qtbot, window, ct_view, engin
 def test_newer_request_supersedes_the_older_one(qtbot, window, ct_view, engines):
     panel, vp = window.analysis, ct_view
     select_model(panel, "prostate-demo")
-    analyse(qtbot, panel)
+    analyze(qtbot, panel)
     panel.service.cache.clear()
     engines.delay = 0.5
     delivered, cancelled = [], []
     panel.service.finished.connect(lambda r, a: delivered.append(r))
     panel.service.cancelled.connect(cancelled.append)
-    first = panel.analyse()
+    first = panel.analyze()
     qtbot.waitUntil(lambda: first.state == "running", timeout=5000)
     vp.model.set_index(2)
-    second = panel.analyse()
+    second = panel.analyze()
     assert first.state == SUPERSEDED and cancelled == [first]
     qtbot.waitUntil(lambda: second.state == DONE, timeout=30000)
     qtbot.waitUntil(lambda: not panel.service.busy, timeout=10000)
@@ -234,7 +234,7 @@ def test_newer_request_supersedes_the_older_one(qtbot, window, ct_view, engines)
     assert panel.result_view.analysis.result.file == str(vp.model.frame.path)
 
 
-def test_auto_mode_analyses_each_image_scrolled_to(qtbot, window, ct_view, engines):
+def test_auto_mode_analyzes_each_image_scrolled_to(qtbot, window, ct_view, engines):
     panel, vp = window.analysis, ct_view
     select_model(panel, "prostate-demo")
     qtbot.mouseClick(panel.auto_check, Qt.MouseButton.LeftButton)
@@ -251,11 +251,11 @@ def test_auto_mode_analyses_each_image_scrolled_to(qtbot, window, ct_view, engin
 def test_cache_hit_returns_at_once_without_running_the_engine(qtbot, window, ct_view, engines):
     panel = window.analysis
     select_model(panel, "prostate-demo")
-    analyse(qtbot, panel)
+    analyze(qtbot, panel)
     runs = engines.runs
     delivered = []
     panel.service.finished.connect(lambda r, a: delivered.append(r))
-    req = panel.analyse()          # answered before analyse() returns: no event loop turn
+    req = panel.analyze()          # answered before analyze() returns: no event loop turn
     assert req.state == DONE and req.cached and delivered == [req]
     assert engines.runs == runs
     assert "from cache" in panel.status_label.full_text()
@@ -276,13 +276,13 @@ def test_rgb_image_of_any_size_is_adapted(qtbot, window, installed, engines, tmp
     panel = window.analysis
     engines.square = True
     select_model(panel, "prostate-demo")
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     r = analysis.result
     assert r.mask.shape == (131, 97)
     assert r.areas["prostate"].unit == "px²"          # a PNG has no calibration
     assert "not calibrated" in panel.result_view.areas.text()
     select_model(panel, "chest-demo")
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     assert set(analysis.result.probabilities) == {"normal", "abnormal"}
 
 
@@ -290,7 +290,7 @@ def test_heatmap_overlay_is_drawn_for_a_classifier(qtbot, window, ct_view, engin
     panel, vp = window.analysis, ct_view
     select_model(panel, "chest-demo")
     before = grab_array(vp)
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     cam = analysis.heatmap
     vp.repaint()
     after = grab_array(vp)

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from tests.inference.builders import CLASSIFIER, manifest_data
-from tests.qt_analysis.helpers import analyse, grab_array, install, open_and_show, select_model
+from tests.qt_analysis.helpers import analyze, grab_array, install, open_and_show, select_model
 
 
 def test_no_model_says_so_and_offers_import(qtbot, window):
@@ -20,7 +20,7 @@ def test_no_model_says_so_and_offers_import(qtbot, window):
     assert panel.picker.empty_import_button.isVisible()
     assert not panel.controls.isVisible()
     assert "medview models import" in panel.picker.empty_label.toolTip()  # where it looked
-    assert panel.analyse() is None  # nothing to run, nothing breaks
+    assert panel.analyze() is None  # nothing to run, nothing breaks
 
 
 def test_import_button_imports_a_folder_and_selects_it(qtbot, window, sources, engines,
@@ -104,7 +104,7 @@ def test_corrupt_weights_at_analysis_name_the_model_and_viewer_keeps_working(
     select_model(panel, "chest-demo")
     failed = []
     panel.service.failed.connect(lambda r, m: failed.append(m))
-    qtbot.mouseClick(panel.analyse_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.analyze_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(failed), timeout=60000)
     text = panel.status_label.full_text()
     assert "chest-demo" in text and "weights.safetensors" in text and "SHA-256" in text
@@ -117,7 +117,7 @@ def test_corrupt_weights_at_analysis_name_the_model_and_viewer_keeps_working(
     vp.repaint()
     assert (grab_array(vp) != before).any()
     select_model(panel, "prostate-demo")
-    req, analysis = analyse(qtbot, panel)
+    req, analysis = analyze(qtbot, panel)
     assert analysis.result.model == "prostate-demo"
 
 

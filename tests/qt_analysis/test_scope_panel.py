@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from medview.demo.demo_data import write_demo_data
 from medview.inference.audit import AuditLog
 from tests.datafiles import find
-from tests.qt_analysis.helpers import analyse, install, open_and_show, select_model, wait_idle
+from tests.qt_analysis.helpers import analyze, install, open_and_show, select_model, wait_idle
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models"
 
@@ -47,7 +47,7 @@ def test_an_mr_is_refused_in_words_then_run_anyway_is_marked_and_audited(
     assert view.run_anyway.isVisible()
     assert "DEMO" in view.card.text() and "Intended input: chest radiographs" in view.card.text()
     # Analyse: still refused, no engine run.
-    qtbot.mouseClick(panel.analyse_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.analyze_button, Qt.MouseButton.LeftButton)
     assert engines.runs == 0 and view.run_anyway.isVisible()
     assert "not analysed, outside demo-lesion-classifier's intended input" in \
         panel.status_label.full_text()
@@ -69,13 +69,13 @@ def test_an_mr_is_refused_in_words_then_run_anyway_is_marked_and_audited(
     assert record["unlike_training"] is True
 
 
-def test_a_chest_dx_is_analysed_with_a_score_not_a_diagnosis(
+def test_a_chest_dx_is_analyzed_with_a_score_not_a_diagnosis(
         qtbot, window, demo_classifier, engines, chest_dx):
     panel = window.analysis
     open_and_show(qtbot, window, [chest_dx])
     select_model(panel, demo_classifier)
     assert panel.result_view.headline.text() == "Not analysed yet"
-    _, analysis = analyse(qtbot, panel, timeout=120000)
+    _, analysis = analyze(qtbot, panel, timeout=120000)
     r = analysis.result
     assert r.scope.inside and r.scope.checked and not r.familiarity.unlike_training
     headline = panel.result_view.headline.text()
@@ -113,7 +113,7 @@ def test_an_exported_png_names_the_model_and_scope_with_its_overlay(
     panel = window.analysis
     vp = open_and_show(qtbot, window, [chest_dx])
     select_model(panel, demo_classifier)
-    analyse(qtbot, panel, timeout=120000)
+    analyze(qtbot, panel, timeout=120000)
     caption = vp.model.overlay_captions()
     assert caption == ["AI demo-lesion-classifier 1.0.0 · torch fp32 · inside intended input"
                        " · decision support only"]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.datafiles import find
 from tests.qt.helpers import wait_loaded
-from tests.qt_analysis.helpers import analyse, damaged_rle, select_model, wait_shown
+from tests.qt_analysis.helpers import analyze, damaged_rle, select_model, wait_shown
 
 
 def show(qtbot, win, name):
@@ -49,7 +49,7 @@ def test_a_result_stays_with_its_image(qtbot, opened):
     win, panel = opened, opened.analysis
     vp = show(qtbot, win, "MR2_UNCR.dcm")
     wait_shown(qtbot, vp)
-    analyse(qtbot, panel)
+    analyze(qtbot, panel)
     assert status(panel).startswith("MR2_UNCR.dcm: ")
 
     show(qtbot, win, "CT_small.dcm")  # another image: nothing about MR2 any more
@@ -66,7 +66,7 @@ def test_an_error_is_shown_for_its_image_only_and_not_over_the_trainer(qtbot, op
     show(qtbot, win, "damaged_rle.dcm")
     failed = []
     panel.service.failed.connect(lambda r, m: failed.append(m))
-    panel.analyse()
+    panel.analyze()
     qtbot.waitUntil(lambda: bool(failed), timeout=30000)
     assert status(panel).startswith("damaged_rle.dcm: ") and is_red(panel)
 

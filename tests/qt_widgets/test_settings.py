@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
-from medview.qt.settings import DEFAULTS, MAX_RECENT, Settings
+import medview
+from medview.qt.settings import MAX_RECENT, SETTINGS, Settings, UnknownSetting
 
 
 @pytest.fixture
@@ -16,39 +18,65 @@ def ini(tmp_path):
     return str(tmp_path / "medview.ini")
 
 
-def test_defaults_when_nothing_is_stored(ini):
+def test_every_declared_key_reads_its_default_and_nothing_else_reads(ini):
     s = Settings(ini)
     assert s.file_name == ini
-    for key, default in DEFAULTS.items():
-        assert s.value(key) == default
-    assert s.value("no/such/key") is None
-    assert s.value("no/such/key", 7) == 7
+    for key, setting in SETTINGS.items():
+        key = key.replace("/*", "/some-model")
+        assert s.value(key) == setting.default
+        assert setting.default is None or isinstance(setting.default, setting.type), key
+        assert setting.doc and "\n" not in setting.doc, key
+    with pytest.raises(UnknownSetting, match="did you mean 'viewer/cine_fps'"):
+        s.value("viewer/cine_fsp")
+    with pytest.raises(UnknownSetting):
+        s.set_value("no/such/key", 7)
+    with pytest.raises(UnknownSetting):
+        s.value("ai/accept_unknown_body_part/")  # a family needs a name
+    with pytest.raises(TypeError):
+        s.set_value("viewer/cine_fps", "25")
+
+
+def test_every_declared_key_is_used():
+    source = "".join(p.read_text(encoding="utf-8")
+                     for p in Path(medview.__file__).parent.joinpath("qt").rglob("*.py"))
+    for key in SETTINGS:
+        assert source.count(f'"{key.removesuffix("*")}') >= 2, f"{key} is declared but never used"
 
 
 def test_typed_values_survive_a_restart(ini):
     s = Settings(ini)
     s.set_value("viewer/show_overlay", False)
     s.set_value("viewer/cine_fps", 25)
-    s.set_value("viewer/wl_sensitivity", 2.5)
+    s.set_value("ai/opacity", 25)
     s.set_value("viewer/layout", "2x2")
-    s.set_value("custom/flag", True)
+    s.set_value("ai/accept_unknown_body_part/demo", True)
     s.sync()
     again = Settings(ini)
     assert again.value("viewer/show_overlay") is False
     assert again.value("viewer/cine_fps") == 25
-    assert again.value("viewer/wl_sensitivity") == 2.5
+    assert again.value("ai/opacity") == 25
     assert again.value("viewer/layout") == "2x2"
-    assert again.value("custom/flag", False) is True
+    assert again.value("ai/accept_unknown_body_part/demo") is True
+    assert again.value("ai/accept_unknown_body_part/other") is None
     again.set_value("viewer/cine_fps", None)  # back to the default
-    assert again.value("viewer/cine_fps") == DEFAULTS["viewer/cine_fps"]
+    assert again.value("viewer/cine_fps") == SETTINGS["viewer/cine_fps"].default
 
 
 def test_garbage_in_the_file_falls_back_to_defaults(ini):
     with open(ini, "w") as f:
-        f.write("[viewer]\ncine_fps=fast\nwl_sensitivity=nan\n")
+        f.write("[viewer]\ncine_fps=fast\n[ai]\nopacity=nan\n")
     s = Settings(ini)
-    assert s.value("viewer/cine_fps") == DEFAULTS["viewer/cine_fps"]
-    assert s.value("viewer/wl_sensitivity") == DEFAULTS["viewer/wl_sensitivity"]
+    assert s.value("viewer/cine_fps") == SETTINGS["viewer/cine_fps"].default
+    assert s.value("ai/opacity") == SETTINGS["ai/opacity"].default
+
+
+def test_an_older_file_with_keys_no_longer_declared_still_reads(ini):
+    with open(ini, "w") as f:
+        f.write("[general]\ntheme=light\nconfirm_quit=true\n"
+                "[viewer]\ncine_fps=25\nwl_sensitivity=2.5\nshow_overlay=false\n")
+    s = Settings(ini)
+    assert s.value("viewer/cine_fps") == 25
+    assert s.value("viewer/show_overlay") is False
 
 
 def test_recent_items_most_recent_first_deduplicated_and_pruned(ini, tmp_path):

@@ -325,3 +325,18 @@ def test_every_real_file_builds(recwarn):
         assert count >= len(root.children)
         built += 1
     assert built > 150
+
+
+def test_the_panel_shows_each_value_as_medview_info_prints_it(browser):
+    from medview.core.tags import tag_rows
+
+    ds = pydicom.dcmread(find("eCT_Supplemental.dcm"), stop_before_pixels=True)
+    ds.add_new(0x00291010, "OB", bytes(range(40)))  # long binary: summarised alike
+    ds.ImageComments = "two\nlines"
+    browser.set_dataset(ds, "eCT")
+    shown = {c[COL_TAG]: c[COL_VALUE] for d, c, _ in rows(browser) if d == 0}
+    printed = {r.tag: r.value for r in tag_rows(ds) if r.vr != "SQ"}
+    assert printed["(0029,1010)"] == "<OB, 40 bytes>" and printed["(0020,4000)"] == "two lines"
+    for tag, value in printed.items():
+        uid_note = shown[tag].removeprefix(value)  # the panel adds a UID's registered name
+        assert shown[tag] == value or uid_note.startswith(" ("), tag

@@ -63,3 +63,16 @@ def test_reliability_diagram_draws_both_curves(tmp_path):
     orange = (np.abs(img.astype(int) - charts.ORANGE).sum(axis=2) < 40).sum()
     blue = (np.abs(img.astype(int) - charts.BLUE).sum(axis=2) < 40).sum()
     assert orange > 100 and blue > 100  # both curves (and their legend swatches) are drawn
+
+
+def test_cjk_class_names_are_drawn_with_their_glyphs(tmp_path):
+    # OpenCV's Hershey font drew every non-ASCII character as "?": the three charts below
+    # were identical. Now each character has its glyph (not the font's missing-glyph box).
+    def chart(name: str) -> np.ndarray:
+        return _png(charts.confusion_png([[3, 1], [0, 4]], [name, "normal"], tmp_path / "cm.png"))
+
+    nodule = chart("肺結節")
+    assert not np.array_equal(nodule, chart("\ue000\ue001\ue002"))  # private use: no glyph
+    assert not np.array_equal(nodule, chart("節結肺"))  # the same characters, reordered
+    assert not np.array_equal(chart("폐결절"), chart("\ue000\ue001\ue002"))  # Hangul too
+    assert len(charts._clip("肺結節" * 3, 16)) == 8  # a wide character fills two columns

@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from medview.core.errors import one_line
 from trainer import events as ev
 from trainer.checkpoints import CHECKPOINT_FORMAT, LAST_NAME, save_checkpoint, write_json
-from trainer.errors import JobCancelled, JobFailed, one_line, write_or_fail
+from trainer.errors import JobCancelled, JobFailed, write_or_fail
 from trainer.evaluate import finite_or_none
 from trainer.pretrain.register import RESULT_DIR
 from trainer.pretrain.schedule import learning_rate, progress, target_momentum
@@ -394,7 +395,7 @@ class Pretraining:
             self.net.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as err:
-            raise JobFailed(f"cannot resume: the checkpoint does not fit this job ({one_line(err)})") from None
+            raise JobFailed(f"cannot resume: the checkpoint does not fit this job ({one_line(err, 200)})") from None
         self.history = list(state.get("history", []))
         self.step, self.elapsed_s = int(state.get("step", 0)), float(state.get("elapsed_s", 0.0))
         self.finished = bool(state.get("finished"))

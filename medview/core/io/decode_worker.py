@@ -143,12 +143,11 @@ def _copy_into(segment, arr) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    from medview.core.errors import ReadError
+    from medview.core.errors import ReadError, one_line
 
     if isinstance(exc, ReadError):
         return exc.reason
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"cannot decode pixel data ({text[:160]})"
+    return f"cannot decode pixel data ({one_line(exc)})"
 
 
 def _silence_stderr() -> None:

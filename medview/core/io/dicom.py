@@ -65,7 +65,7 @@ def read_header(path: str | Path) -> Dataset:
     except IsADirectoryError:
         raise ReadError(path, "is a folder, not a file") from None
     except Exception as exc:  # pydicom raises many types on damaged headers
-        raise ReadError(path, f"damaged DICOM header ({_short(exc)})") from None
+        raise ReadError(path, f"damaged DICOM header ({one_line(exc)})") from None
     if len(ds) == 0 and not seen_pixels:
         raise ReadError(path, "damaged DICOM header (no readable elements)")
     ds.medview_has_pixels = seen_pixels
@@ -267,7 +267,7 @@ def _sop_name(ds: Dataset) -> str:
 
 
 def _pixel_reason(exc: Exception) -> str:
-    msg = _short(exc)
+    msg = one_line(exc)
     low = msg.lower()
     if "no pixel data" in low or "pixel data" in low and "missing" in low or "no (7fe0" in low:
         return "no pixel data"
@@ -276,7 +276,3 @@ def _pixel_reason(exc: Exception) -> str:
     if "cannot reshape" in low or "shorter than" in low or "expected length" in low or "truncat" in low or "end of" in low:
         return f"truncated pixel data ({msg})"
     return f"cannot decode pixel data ({msg})"
-
-
-def _short(exc: Exception, limit: int = 160) -> str:
-    return one_line(exc, limit)

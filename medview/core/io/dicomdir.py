@@ -8,7 +8,7 @@ from pathlib import Path
 import pydicom
 from pydicom.fileset import FileSet
 
-from medview.core.errors import ReadError
+from medview.core.errors import ReadError, one_line
 
 
 def referenced_files(path: str | Path) -> list[Path]:
@@ -30,7 +30,7 @@ def referenced_files(path: str | Path) -> list[Path]:
     except FileNotFoundError:
         raise ReadError(path, "file not found") from None
     except Exception as exc:
-        raise ReadError(path, f"not a readable DICOMDIR ({' '.join(str(exc).split())[:120]})") from None
+        raise ReadError(path, f"not a readable DICOMDIR ({one_line(exc, 120)})") from None
     files = []
     for instance in fs:
         target = Path(instance.path)

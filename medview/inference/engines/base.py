@@ -20,6 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from medview.core.errors import MedviewError
+
 TASKS = ("classification", "segmentation")
 DEVICES = ("auto", "cpu", "cuda")
 ENGINE_NAMES = ("torch", "onnxruntime", "openvino")
@@ -32,7 +34,7 @@ _DISTRIBUTIONS = {
 }
 
 
-class EngineError(RuntimeError):
+class EngineError(MedviewError, RuntimeError):
     """An engine could not be built or run (the message says which and why)."""
 
 

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medview.core.errors import MedviewError
+
 from .base import Engine, cpu_identifier, verification_input
 from .precision import compare
 
@@ -120,7 +122,7 @@ class Measurement:
     seconds: float = 0.0
 
 
-class NoCandidateError(RuntimeError):
+class NoCandidateError(MedviewError, RuntimeError):
     """No candidate engine could be built and agreed with the fp32 model."""
 
 

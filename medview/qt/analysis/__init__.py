@@ -1,7 +1,7 @@
 """The AI panel of the viewer: model picker, analysis in the background, results, batch.
 
 - :mod:`.service`: the :class:`~.service.AnalysisService` (schedules the Qt-free jobs of
-  :mod:`medview.analysis.jobs` in a thread pool through :mod:`medview.qt.workers`; cancel,
+  :mod:`medview.analysis.pool_jobs` in a thread pool through :mod:`medview.qt.workers`; cancel,
   supersede, cache);
 - :mod:`.panel`, :mod:`.model_picker`, :mod:`.result_view`, :mod:`.batch`: the widgets.
 

@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QHe
                                QLabel, QProgressBar, QPushButton, QTableView, QVBoxLayout)
 
 from medview.qt import theme
-from medview.analysis.jobs import DONE, BatchJob, BatchRow
+from medview.analysis.pool_jobs import DONE, BatchJob, BatchRow
 from medview.analysis.measure import (VolumeEstimate, format_area, format_volume,
                                          series_volume)
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
+from medview.qt.settings import value_or_default
 
 SOURCES = ("series", "study", "folder")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -406,7 +407,7 @@ class BatchDialog(QDialog):
 
     def _start_dir(self) -> str:
         settings = getattr(self.panel, "settings", None)
-        last = settings.value("general/last_export_dir") if settings is not None else ""
+        last = value_or_default(settings, "general/last_export_dir")
         return last or QStandardPaths.writableLocation(
             QStandardPaths.StandardLocation.DocumentsLocation)
 

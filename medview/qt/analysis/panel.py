@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLab
                                QWidget)
 
 from medview.analysis import overlays
-from medview.analysis.jobs import CANCELLED, WAITING, Analysis, ModelId, Request, one_line
+from medview.analysis.pool_jobs import CANCELLED, WAITING, Analysis, ModelId, Request, failure_text
 from medview.analysis.measure import series_volume
 from medview.analysis.status import BUSY, ERROR, OK, WARNING, StatusLines
 from medview.core.imports import load
@@ -37,6 +37,7 @@ from medview.qt import theme
 from medview.qt.analysis.model_picker import ModelPicker, ElidedLabel
 from medview.qt.analysis.result_view import ResultView, overlay_caption
 from medview.qt.analysis.service import AnalysisService
+from medview.qt.settings import value_or_default
 
 OVERLAY = "ai"   #: the viewport image-overlay layer the panel draws in
 _AUTO_DELAY_MS = 60
@@ -48,10 +49,6 @@ def _ready_text(key: str, info: dict) -> str:
         info.get("selection"), "")
     return (f"Ready: {key.replace('@', ' ')} · {info.get('engine')} {info.get('precision')} · "
             f"{str(info.get('device', '')).upper()}{how}")
-
-
-def _setting(settings, key: str, default):
-    return settings.value(key, default) if settings is not None else default
 
 
 def _unknown_key(entry) -> str:
@@ -81,9 +78,9 @@ class AnalysisPanel(QWidget):
         self.grid = grid
         self.settings = settings
         self.service = AnalysisService(
-            device=str(_setting(settings, "inference/device", "auto")),
-            engine=str(_setting(settings, "inference/engine", "auto")),
-            precision=str(_setting(settings, "inference/precision", "auto")), parent=self)
+            device=value_or_default(settings, "inference/device"),
+            engine=value_or_default(settings, "inference/engine"),
+            precision=value_or_default(settings, "inference/precision"), parent=self)
         self.batch_dialog = None
         self._vp = None
         self._state = ""
@@ -98,7 +95,7 @@ class AnalysisPanel(QWidget):
         self._refresh_timer.timeout.connect(self.refresh_models)
         self._watcher.directoryChanged.connect(lambda _p: self._refresh_timer.start())
         self._auto_timer = QTimer(self, singleShot=True, interval=_AUTO_DELAY_MS)
-        self._auto_timer.timeout.connect(self._auto_analyse)
+        self._auto_timer.timeout.connect(self._auto_analyze)
         self._eta_timer = QTimer(self, interval=200)
         self._eta_timer.timeout.connect(self._render_status)
 
@@ -145,19 +142,19 @@ class AnalysisPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.setSpacing(6)
         row = QHBoxLayout()
-        self.analyse_button = QPushButton("Analyse", box)
-        self.analyse_button.setToolTip("Analyse the image in the active viewport")
+        self.analyze_button = QPushButton("Analyse", box)
+        self.analyze_button.setToolTip("Analyse the image in the active viewport")
         self.cancel_button = QPushButton("Cancel", box)
-        row.addWidget(self.analyse_button, 1)
+        row.addWidget(self.analyze_button, 1)
         row.addWidget(self.cancel_button)
         cl.addLayout(row)
         self.auto_check = QCheckBox("Analyse each image shown", box)
         self.auto_check.setToolTip("Analyse every image you scroll to (a newer image "
                                    "replaces an unfinished one)")
-        self.auto_check.setChecked(bool(_setting(s, "ai/auto", False)))
+        self.auto_check.setChecked(value_or_default(s, "ai/auto"))
         self.gradcam_check = QCheckBox("Grad-CAM heat map (classifiers)", box)
         self.gradcam_check.setToolTip("Show where the evidence for the predicted class lies")
-        self.gradcam_check.setChecked(bool(_setting(s, "ai/gradcam", True)))
+        self.gradcam_check.setChecked(value_or_default(s, "ai/gradcam"))
         cl.addWidget(self.auto_check)
         cl.addWidget(self.gradcam_check)
         lay.addWidget(box)
@@ -189,9 +186,9 @@ class AnalysisPanel(QWidget):
         ov = QHBoxLayout()
         self.overlay_check = QCheckBox("Overlay", box)
         self.overlay_check.setToolTip("Draw the mask or heat map on the image")
-        self.overlay_check.setChecked(bool(_setting(s, "ai/show_overlay", True)))
+        self.overlay_check.setChecked(value_or_default(s, "ai/show_overlay"))
         self.contour_check = QCheckBox("Contours only", box)
-        self.contour_check.setChecked(bool(_setting(s, "ai/contours_only", False)))
+        self.contour_check.setChecked(value_or_default(s, "ai/contours_only"))
         ov.addWidget(self.overlay_check)
         ov.addWidget(self.contour_check)
         ov.addStretch(1)
@@ -200,7 +197,7 @@ class AnalysisPanel(QWidget):
         orow.addWidget(QLabel("Opacity", box))
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, box)
         self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(int(_setting(s, "ai/opacity", 60)))
+        self.opacity_slider.setValue(value_or_default(s, "ai/opacity"))
         self.opacity_slider.setToolTip("Opacity of the mask or heat map")
         orow.addWidget(self.opacity_slider, 1)
         cl.addLayout(orow)
@@ -225,8 +222,8 @@ class AnalysisPanel(QWidget):
         self.picker.modelActivated.connect(self._model_activated)
         self.picker.importFolderRequested.connect(self.import_folder)
         self.picker.importFileRequested.connect(self.import_file)
-        self.analyse_button.clicked.connect(lambda: self.analyse())
-        self.result_view.runAnyway.connect(lambda: self.analyse(run_anyway=True))
+        self.analyze_button.clicked.connect(lambda: self.analyze())
+        self.result_view.runAnyway.connect(lambda: self.analyze(run_anyway=True))
         self.unknown_check.toggled.connect(self._unknown_toggled)
         self.cancel_button.clicked.connect(self.cancel)
         self.series_button.clicked.connect(lambda: self.open_batch("series", start=True))
@@ -297,7 +294,7 @@ class AnalysisPanel(QWidget):
         self._show_intended()
         self._update_controls()
 
-    def analyse(self, frame=None, run_anyway: bool = False) -> Request | None:
+    def analyze(self, frame=None, run_anyway: bool = False) -> Request | None:
         """Analyse the active viewport's frame (or ``frame``) with the chosen model.
 
         An image outside the model's declared input is not analysed: the result area
@@ -336,8 +333,7 @@ class AnalysisPanel(QWidget):
     def accepts_unknown_body_part(self, entry) -> bool | None:
         """The user's choice for ``entry``'s model on images that record no body part
         (None: the manifest's own default)."""
-        value = _setting(self.settings, _unknown_key(entry), None)
-        return None if value is None else value in (True, "true", "1", 1)
+        return value_or_default(self.settings, _unknown_key(entry))
 
     def scope_of(self, frame, entry) -> Scope:
         """Is ``frame`` inside ``entry``'s declared input? (Header only: instant.)"""
@@ -393,7 +389,7 @@ class AnalysisPanel(QWidget):
     # ------------------------------------------------------------------ import
 
     def _start_dir(self) -> str:
-        last = _setting(self.settings, "ai/last_import_dir", "")
+        last = value_or_default(self.settings, "ai/last_import_dir")
         return last or QStandardPaths.writableLocation(
             QStandardPaths.StandardLocation.HomeLocation)
 
@@ -431,7 +427,7 @@ class AnalysisPanel(QWidget):
             parsed = read_manifest(Path(manifest) if manifest else (
                 source if source.is_dir() else source.with_name("model.json")))
         except ModelError as err:
-            self._status(one_line(err), ERROR)
+            self._status(failure_text(err), ERROR)
             return False
         replace = False
         registry = Registry()
@@ -467,12 +463,12 @@ class AnalysisPanel(QWidget):
             self._auto_timer.start()
         self._update_controls()
 
-    def _auto_analyse(self) -> None:
+    def _auto_analyze(self) -> None:
         vp = self._vp
         if vp is None or vp.model.frame is None or self.picker.current() is None:
             return
         if self._cached_for(vp.model.frame) is None:
-            self.analyse()  # outside the declared input it only says why
+            self.analyze()  # outside the declared input it only says why
 
     def _auto_toggled(self, on: bool) -> None:
         self._option("ai/auto", on, redraw=False)
@@ -729,7 +725,7 @@ class AnalysisPanel(QWidget):
         vp = self._vp
         has_frame = vp is not None and vp.model.frame is not None
         busy = self.service.current(vp) is not None
-        self.analyse_button.setEnabled(entry is not None and has_frame)
+        self.analyze_button.setEnabled(entry is not None and has_frame)
         self.cancel_button.setEnabled(busy)
         has_series = vp is not None and vp.model.count > 0
         self.series_button.setEnabled(entry is not None and has_series)

@@ -183,7 +183,7 @@ class ResultView(QWidget):
     def show_analysis(self, analysis, manifest=None, colours: dict[int, str] | None = None,
                       volume: VolumeEstimate | None = None, heatmap_shown: bool = False
                       ) -> None:
-        """Show ``analysis`` (a :class:`~medview.analysis.jobs.Analysis`).
+        """Show ``analysis`` (a :class:`~medview.analysis.pool_jobs.Analysis`).
 
         ``manifest`` gives the thresholds and the model card; ``colours`` the mask
         colours (mask value → ``#rrggbb``); ``volume`` the series volume so far.

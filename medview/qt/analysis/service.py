@@ -27,7 +27,7 @@ thread pool, and comes back as Qt signals in the GUI thread:
 Only one engine runs at a time (the engines hold a lock), so two pool threads keep a
 two-core PC responsive: one can preprocess while the other runs the network.
 
-The jobs themselves, the requests and the cache are Qt-free (:mod:`medview.analysis.jobs`);
+The jobs themselves, the requests and the cache are Qt-free (:mod:`medview.analysis.pool_jobs`);
 this module schedules them and turns their results into signals.
 """
 
@@ -40,11 +40,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from medview.analysis.jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, SUPERSEDED,
-                                   WAITING, Analysis, BatchJob, ModelId, Request,
-                                   ResultCache, analyse_job, batch_job, cache_key,
-                                   check_job, engine_info, load_model_job, measure_job,
-                                   one_line)
+from medview.analysis.pool_jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, SUPERSEDED,
+                                        WAITING, Analysis, BatchJob, ModelId, Request,
+                                        ResultCache, analyze_job, batch_job, cache_key,
+                                        check_job, engine_info, failure_text, load_model_job,
+                                        measure_job)
 from medview.app import torch_commands
 from medview.qt.workers import Worker, Workers
 
@@ -223,7 +223,7 @@ class AnalysisService(QObject):
         worker = self.workers.start(
             measure_job, m.analyzer, pass_worker=True, priority=P_MEASURE,
             on_error=lambda exc, m=m: log.info("measuring the engines of %s stopped: %s",
-                                               m.id.label, one_line(exc)),
+                                               m.id.label, failure_text(exc)),
             on_finished=lambda m=m: self._measure_finished(m))
         self._measuring = (worker, m)
 
@@ -248,7 +248,7 @@ class AnalysisService(QObject):
     def _load_failed(self, m: _Model, exc) -> None:
         if not self._current(m):
             return
-        m.state, m.error = "failed", one_line(exc)
+        m.state, m.error = "failed", failure_text(exc)
         self.modelFailed.emit(m.id.key, m.error)
         for item in self._waiting.pop(m.id.key, []):
             self._fail(item, m.error)
@@ -295,7 +295,7 @@ class AnalysisService(QObject):
             check_job, frame, entry.manifest, pass_worker=True, priority=P_CHECK,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
             on_return=lambda pre, r=req, e=entry: self._checked(r, e, pre),
-            on_error=lambda exc, r=req: self._fail(r, one_line(exc)))
+            on_error=lambda exc, r=req: self._fail(r, failure_text(exc)))
         return req
 
     def _checked(self, req: Request, entry, pre) -> None:
@@ -345,12 +345,12 @@ class AnalysisService(QObject):
         req.state = QUEUED
         pre, req.pre = req.pre, None
         req.worker = self.workers.start(
-            analyse_job, analyzer, req.frame, req.explain, req.layer, pre, req.scope,
+            analyze_job, analyzer, req.frame, req.explain, req.layer, pre, req.scope,
             pass_worker=True,
             priority=P_INTERACTIVE,
             on_progress=lambda msg, r=req: self._req_progress(r, msg),
             on_return=lambda analysis, r=req: self._req_done(r, analysis),
-            on_error=lambda exc, r=req: self._fail(r, one_line(exc)))
+            on_error=lambda exc, r=req: self._fail(r, failure_text(exc)))
 
     def _req_progress(self, req: Request, message) -> None:
         if req.is_open:
@@ -417,7 +417,7 @@ class AnalysisService(QObject):
             batch_job, analyzer, job, self.cache, pass_worker=True, priority=P_BATCH,
             on_progress=lambda item, j=job: self._batch_progress(j, item),
             on_return=lambda n, j=job: self._batch_done(j),
-            on_error=lambda exc, j=job: self._fail(j, one_line(exc)))
+            on_error=lambda exc, j=job: self._fail(j, failure_text(exc)))
 
     def _batch_progress(self, job: BatchJob, item) -> None:
         if not job.is_open:
@@ -464,7 +464,7 @@ class AnalysisService(QObject):
 
         return self.workers.start(job, pass_worker=True, priority=P_LOAD,
                                   on_return=self.importFinished.emit,
-                                  on_error=lambda exc: self.importFailed.emit(one_line(exc)))
+                                  on_error=lambda exc: self.importFailed.emit(failure_text(exc)))
 
     # ------------------------------------------------------------------ life
 

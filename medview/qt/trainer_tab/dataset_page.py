@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFrame, QGridLayo
 
 from medview.core.imports import load
 from medview.qt import theme
+from medview.qt.settings import value_or_default
 
 __all__ = ["DatasetPage", "THUMBS_PER_CLASS", "DEMO_N", "DEMO_SIZE", "GUIDANCE"]
 
@@ -243,7 +244,7 @@ class DatasetPage(QWidget):
     # ------------------------------------------------------------------ choosing
 
     def _start_dir(self) -> str:
-        last = self.settings.value("trainer/last_dataset", "") if self.settings is not None else ""
+        last = value_or_default(self.settings, "trainer/last_dataset")
         if last:
             return str(Path(last).parent)
         return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormL
 
 from medview.core.imports import load
 from medview.qt import theme
+from medview.qt.settings import value_or_default
 from medview.qt.trainer_tab.time_budget import OVERNIGHT_MINUTES, TimeBudgetField
 
 __all__ = ["PretrainForm", "pretrain_job", "DEFAULT_ARCHITECTURE", "DEFAULT_MINUTES"]
@@ -165,7 +166,7 @@ class PretrainForm(QWidget):
             self._folders_changed()
 
     def _choose_folder(self) -> None:
-        start = self.settings.value("trainer/last_unlabelled", "") if self.settings is not None else ""
+        start = value_or_default(self.settings, "trainer/last_unlabelled")
         folder = QFileDialog.getExistingDirectory(self, "Folder of unlabelled images", start or str(Path.home()))
         if folder:
             if self.settings is not None:

@@ -77,6 +77,9 @@ class SkippedNotice(QDialog):
         The main window; the notice stays on top of it.
     already : int
         How many of the images read were already open (not counted in ``loaded``).
+    summary : str, optional
+        The first line, for callers that did not open images (an export): replaces
+        ``Opened 12 images; skipped 3 files.``
 
     Attributes
     ----------
@@ -94,6 +97,7 @@ class SkippedNotice(QDialog):
         loaded: int,
         parent: QWidget | None = None,
         already: int = 0,
+        summary: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("SkippedNotice")
@@ -103,6 +107,7 @@ class SkippedNotice(QDialog):
         self.skipped = [(Path(p), str(reason)) for p, reason in skipped]
         self.loaded = loaded
         self.already = already
+        self.summary = summary or summary_text(len(self.skipped), loaded, already)
 
         icon = QLabel(self)
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize)
@@ -110,7 +115,7 @@ class SkippedNotice(QDialog):
             self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(size)
         )
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.summary_label = QLabel(summary_text(len(self.skipped), loaded, already), self)
+        self.summary_label = QLabel(self.summary, self)
         font = self.summary_label.font()
         font.setBold(True)
         self.summary_label.setFont(font)
@@ -180,7 +185,7 @@ class SkippedNotice(QDialog):
 
     def report_text(self) -> str:
         """The summary and one ``path<TAB>reason`` line per skipped file."""
-        lines = [summary_text(len(self.skipped), self.loaded, self.already)]
+        lines = [self.summary]
         lines += [f"{os.fspath(p)}\t{reason}" for p, reason in self.skipped]
         return "\n".join(lines)
 
@@ -196,6 +201,7 @@ def show_skipped(
     skipped: Sequence[tuple[Path | str, str]],
     loaded: int,
     already: int = 0,
+    summary: str | None = None,
 ) -> SkippedNotice | None:
     """Show a :class:`SkippedNotice` (without blocking); None when nothing was skipped.
 
@@ -207,7 +213,7 @@ def show_skipped(
             old.close()
     if not skipped:
         return None
-    notice = SkippedNotice(skipped, loaded, parent, already)
+    notice = SkippedNotice(skipped, loaded, parent, already, summary)
     if parent is None:
         _keep_alive.add(notice)
         notice.finished.connect(lambda _=0, n=notice: _keep_alive.discard(n))

@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.datadict import dictionary_VR
-from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
-from pydicom.uid import UID
 from PySide6.QtCore import (
     QAbstractItemModel,
     QEvent,
@@ -40,6 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medview.core.tags import (display_text, element_name, tag_text, uid_name, unreadable_text,
+                               value_text)
+
 COL_TAG, COL_NAME, COL_VR, COL_VALUE = range(4)
 HEADERS = ("Tag", "Name", "VR", "Value")
 
@@ -48,86 +49,14 @@ SEARCH_ROLE = Qt.ItemDataRole.UserRole + 1
 #: Value-column role holding the untruncated value text (what "Copy" puts out).
 FULL_VALUE_ROLE = Qt.ItemDataRole.UserRole + 2
 
-MAX_SHOWN_BYTES = 16  # binary values up to this size are shown as hex
-MAX_DISPLAY_CHARS = 160  # longer values are cut in the tree (full text in tooltip and copy)
-MAX_FULL_CHARS = 65_536  # what is kept for copying / searching at most
-MAX_VALUES = 64  # of a multi-valued element, joined with "\"
 MIN_VALUE_CHARS = 24  # the Value column keeps room for this many characters when the dock is narrow
 DEBOUNCE_ABOVE = 5000  # elements; above this the filter waits for a pause in typing
 
 _TAG_QUERY = re.compile(r"^\(?\s*([0-9a-f]{4})\s*[,\s]?\s*([0-9a-f]{4})\s*\)?$", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _plural(n: int, word: str, plural: str = "") -> str:
     return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
-
-
-def tag_text(tag: BaseTag) -> str:
-    """``(gggg,eeee)`` in upper-case hex, as in the standard."""
-    return f"({tag.group:04X},{tag.element:04X})"
-
-
-def _binary_text(value: bytes, vr: str, encapsulated: bool) -> str:
-    n = len(value)
-    if n <= MAX_SHOWN_BYTES and not encapsulated:
-        return " ".join(f"{b:02X}" for b in value)
-    extra = ", encapsulated" if encapsulated else ""
-    return f"<{vr}, {n} bytes{extra}>"
-
-
-def _scalar_text(value: object) -> str:
-    if isinstance(value, BaseTag):
-        return tag_text(value)
-    return str(value)
-
-
-def _uid_name(elem: DataElement) -> str:
-    """The registered name of a single UID value (shown, not copied), else ""."""
-    value = elem.value
-    if isinstance(value, UID) and value.is_valid and value.name != str(value):
-        return value.name
-    return ""
-
-
-def value_text(elem: DataElement) -> str:
-    """The full (possibly long) text of a non-sequence element's value.
-
-    Binary values (OB, OW, UN, ...) longer than :data:`MAX_SHOWN_BYTES` are
-    summarised as ``<VR, N bytes>``, shorter ones shown as hex; at most
-    :data:`MAX_VALUES` values of a multi-valued element are listed, followed by
-    the total count.
-    """
-    value = elem.value
-    if value is None or (isinstance(value, (str, bytes, list)) and len(value) == 0):
-        return ""
-    if isinstance(value, (bytes, bytearray)):
-        return _binary_text(value, str(elem.VR), bool(elem.is_undefined_length))
-    if isinstance(value, (MultiValue, list, tuple)):
-        shown = "\\".join(_scalar_text(v) for v in list(value[:MAX_VALUES]))
-        if len(value) > MAX_VALUES:
-            shown += f"\\… ({len(value)} values)"
-        return shown[:MAX_FULL_CHARS]
-    return _scalar_text(value)[:MAX_FULL_CHARS]
-
-
-def _display(full: str) -> str:
-    one_line = _CONTROL.sub(" ", full) if _CONTROL.search(full) else full
-    if len(one_line) > MAX_DISPLAY_CHARS:
-        return one_line[:MAX_DISPLAY_CHARS] + f"… ({len(full)} chars)"
-    return one_line
-
-
-def element_name(elem: DataElement) -> str:
-    """Dictionary name; private tags get their creator, e.g. ``Suite id (GEMS_IDEN_01)``."""
-    tag = elem.tag
-    if not tag.is_private:
-        return elem.name
-    if tag.is_private_creator:
-        return "Private Creator"
-    name = elem.name.strip("[]") if elem.name.startswith("[") else elem.name
-    creator = getattr(elem, "private_creator", None)
-    return f"{name} ({creator})" if creator else name
 
 
 def _elements(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | None, str, str]]:
@@ -146,7 +75,7 @@ def _elements(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | None, str, s
                 continue
             yield tag, ds[tag], vr, ""
         except Exception as exc:  # a corrupt element must not hide the others
-            yield tag, None, vr, f"<unreadable: {exc}>"
+            yield tag, None, vr, unreadable_text(exc)
 
 
 def _dictionary_vr(tag: BaseTag) -> str:
@@ -188,7 +117,7 @@ def _element_node(parent: TagNode, tag: BaseTag, name: str, vr: str, full: str,
                   keyword: str = "", private: bool = False, *,
                   search_value: bool = True, note: str = "") -> TagNode:
     tag_str = tag_text(tag)
-    shown = _display(full) + (f" ({note})" if note else "")
+    shown = display_text(full) + (f" ({note})" if note else "")
     search = f"{tag_str} {tag.group:04x}{tag.element:04x} {keyword} {name}"
     if search_value:
         search += f" {full[:4096]} {note}"
@@ -221,7 +150,7 @@ def _add_dataset(parent: TagNode, ds: Dataset) -> int:
                 node.children.append(item_node)
         else:
             node = _element_node(parent, tag, element_name(elem), vr, value_text(elem),
-                                 keyword, private=tag.is_private, note=_uid_name(elem))
+                                 keyword, private=tag.is_private, note=uid_name(elem))
         parent.children.append(node)
     return count
 
@@ -639,7 +568,7 @@ class TagBrowser(QWidget):
     def _row_text(self, ix: QModelIndex) -> str:
         node = self.model.node(ix)
         tag, name, vr, _ = node.cells
-        return "\t".join((">" * node.level + tag, name, vr, _CONTROL.sub(" ", node.value)))
+        return "\t".join((">" * node.level + tag, name, vr, display_text(node.value, limit=None)))
 
     def context_menu(self) -> QMenu:
         """The tree's context menu: Copy, Copy value, Expand all, Collapse all."""

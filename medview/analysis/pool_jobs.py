@@ -36,26 +36,21 @@ _OPEN = (CHECKING, WAITING, QUEUED, RUNNING)
 CACHE_BYTES = 256 * 1024 * 1024
 
 
-def one_line(err: BaseException | str) -> str:
-    """A user-facing message in one line.
+def failure_text(err: BaseException | str) -> str:
+    """What went wrong, in one line for the AI panel.
 
     medview's own errors (a model or manifest problem names the model and the field;
     an unreadable image names the file) are shown as they are; anything unexpected
     is prefixed with its type.
     """
-    from medview.core.errors import MedviewError, ReadError
+    from medview.core.errors import MedviewError, ReadError, one_line
 
-    if isinstance(err, str):
-        text = err
-    elif isinstance(err, ReadError):
-        text = f"{err.path.name}: {err.reason}"
-    else:
-        text = str(err) or type(err).__name__
-        expected = isinstance(err, MedviewError) or any(
-            c.__name__ in ("PreprocessError", "EngineError") for c in type(err).__mro__)
-        if not expected:
-            text = f"{type(err).__name__}: {text}"
-    return " ".join(text.split())
+    if isinstance(err, ReadError):
+        return f"{err.path.name}: {err.reason}"
+    if isinstance(err, MedviewError):
+        return err.message
+    text = one_line(err, limit=None)
+    return text if isinstance(err, str) else f"{type(err).__name__}: {text}"
 
 
 @dataclass(frozen=True)
@@ -307,7 +302,7 @@ def check_job(worker, frame, manifest):
     return load("medview.inference.analyze").prepare(frame, manifest)
 
 
-def analyse_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None,
+def analyze_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None,
                  scope: dict | None = None):
     """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
     layer the viewer will draw, so that a large image costs the GUI thread nothing).
@@ -354,7 +349,7 @@ def batch_job(worker, analyzer, job: BatchJob, cache: ResultCache):
                     frame, accept_unknown_body_part=job.accept_unknown_body_part))
                 cache.put(key, analysis)
         except Exception as err:  # noqa: BLE001 - one bad image never stops a batch
-            row.error = one_line(err)
+            row.error = failure_text(err)
         else:
             r = analysis.result
             row.label, row.probabilities = r.label, dict(r.probabilities)
