@@ -1,6 +1,6 @@
 """The GUI's model imports and registrations, run as ``medview`` subprocesses.
 
-Importing or registering a model loads torch (the network is built, run once and
+Importing or registering a model (or a backbone) loads torch (the network is built, run once and
 exported to its ONNX graph, :mod:`medview.inference.graph`): ~650 MB and seconds that the
 GUI process would keep for its whole life, while analysis itself needs only the graph.
 So the GUI runs these as ``medview models import`` / ``medview register-model`` in a
@@ -70,6 +70,19 @@ def register_model(run_dir: str | Path, name: str | None = None, version: str | 
     run_medview(*args)
     parsed = read_manifest(model)
     return _installed(name or parsed.name, version or parsed.version)
+
+
+def register_backbone(folder: str | Path):
+    """``medview register-model`` of a backbone folder (or pretrain run) in a subprocess;
+    the installed backbone's info."""
+    from medview.inference import backbones
+
+    folder = Path(folder).resolve()
+    run_medview("register-model", str(folder))
+    source = folder / "backbone" if (folder / "backbone" / backbones.BACKBONE_JSON).is_file() \
+        else folder
+    info = backbones.read_info(source)
+    return backbones.read_info(backbones.user_backbones_dir() / backbones.folder_name(info))
 
 
 def _installed(name: str, version: str):
