@@ -264,10 +264,11 @@ class Analyzer:
         session = self.engine if isinstance(self.engine, OnnxRuntimeEngine) else self._maps
         if session is None:
             from medview.inference.engines.base import physical_cores
+            from medview.inference.engines.selection import default_cache_dir
 
             session = self._maps = OnnxRuntimeEngine(
                 self.model.graph, self.model.input_shape, self.manifest.task,
-                threads=physical_cores())
+                threads=physical_cores(), cache_dir=default_cache_dir() / "onnxruntime")
         if CAM_OUTPUT not in session.output_names:
             return None
         return session.run_all(image[None])[session.output_names.index(CAM_OUTPUT)][0]

@@ -51,3 +51,20 @@ def test_explicit_engine_and_fp16(graph, tmp_path):
     assert (tmp_path / "cache" / "openvino").is_dir()  # OpenVINO's compiled-model cache
     with pytest.raises(ValueError, match="not 'torch'"):
         _make(graph, tmp_path / "cache", engine="torch")
+
+
+def test_onnxruntime_keeps_the_optimised_graph(graph, tmp_path, batch):
+    from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    cache = tmp_path / "ort"
+    first = OnnxRuntimeEngine(graph, SHAPE, "classification", cache_dir=cache)
+    (kept,) = cache.iterdir()  # one complete file, no temporary left
+    made = kept.stat().st_mtime_ns
+    again = OnnxRuntimeEngine(graph, SHAPE, "classification", cache_dir=cache)
+    assert list(cache.iterdir()) == [kept] and kept.stat().st_mtime_ns == made  # read, not remade
+    np.testing.assert_allclose(again.run(batch), first.run(batch), rtol=1e-5, atol=1e-6)
+    kept.write_bytes(b"damaged")  # a broken copy is made again, not fatal
+    np.testing.assert_allclose(OnnxRuntimeEngine(graph, SHAPE, "classification",
+                                                 cache_dir=cache).run(batch),
+                               first.run(batch), rtol=1e-5, atol=1e-6)
+    assert kept.stat().st_size > 1000

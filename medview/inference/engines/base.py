@@ -226,6 +226,21 @@ def physical_cores() -> int:
 
 
 @lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool | None:
+    """Whether the CPU runs bf16 natively (AVX512-BF16 or AMX-BF16), from ``/proc/cpuinfo``
+    (no library is loaded to ask); None where that cannot be read (not Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip().lower() in ("flags", "features"):
+                    return bool({"avx512_bf16", "amx_bf16"} & set(value.split()))
+    except OSError:
+        pass
+    return None
+
+
+@lru_cache(maxsize=1)
 def cpu_identifier() -> str:
     """A stable string naming this CPU, for the engine-choice cache key.
 

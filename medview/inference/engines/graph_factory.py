@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import selection
-from .base import TASKS, Engine, EngineError, available_engines, physical_cores
+from .base import TASKS, Engine, EngineError, available_engines, cpu_has_bf16, physical_cores
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ def create_graph_engine(
     precision : {"auto", "fp32", "bf16", "fp16"}
         fp16 is not offered on the CPU (fp32 with a notice); bf16 only where native.
     cache_dir : pathlib.Path, optional
-        Folder of ``engines.json`` and of OpenVINO's compiled-model cache (``openvino/``);
-        default ``platformdirs.user_cache_dir("medview")``.
+        Folder of ``engines.json``, of the graph optimised by ONNX Runtime
+        (``onnxruntime/``) and of OpenVINO's compiled models (``openvino/``); default
+        ``platformdirs.user_cache_dir("medview")``.
     on_notice : callable, optional
         Receives one-line notices for the user (also logged).
     measure : bool
@@ -85,7 +86,7 @@ def create_graph_engine(
     shape = tuple(int(v) for v in input_shape)
     threads = physical_cores()
     root = Path(cache_dir) if cache_dir is not None else selection.default_cache_dir()
-    every = _candidates(Path(graph), shape, task, precision, threads, root / "openvino")
+    every = _candidates(Path(graph), shape, task, precision, threads, root)
     candidates = _allowed(every, engine, precision)
     if not candidates and precision == "bf16" and _allowed(every, engine, "fp32"):
         _notice(on_notice, "bf16 is not supported natively on this CPU; using fp32")
@@ -113,22 +114,24 @@ def create_graph_engine(
 
 
 def _candidates(graph: Path, shape, task: str, precision: str, threads: int,
-                ov_cache: Path) -> list[selection.Candidate]:
+                cache: Path) -> list[selection.Candidate]:
     """Every way to run the graph here (built lazily); the first, fp32 ONNX Runtime or else
-    fp32 OpenVINO, is the reference."""
+    fp32 OpenVINO, is the reference. Each engine keeps what it compiles under ``cache``."""
+    ov_cache = cache / "openvino"
     avail = available_engines()
     out: list[selection.Candidate] = []
     if "onnxruntime" in avail:
         from .onnxruntime_engine import OnnxRuntimeEngine
 
-        out.append(selection.Candidate(
-            "onnxruntime", "fp32", lambda: OnnxRuntimeEngine(graph, shape, task, threads=threads)))
+        out.append(selection.Candidate("onnxruntime", "fp32", lambda: OnnxRuntimeEngine(
+            graph, shape, task, threads=threads, cache_dir=cache / "onnxruntime")))
     if "openvino" in avail:
         from .openvino_engine import OpenVINOEngine, cpu_bf16_supported
 
         out.append(selection.Candidate("openvino", "fp32", lambda: OpenVINOEngine(
             graph, shape, task, precision="fp32", threads=threads, cache_dir=ov_cache)))
-        if precision in ("auto", "bf16") and cpu_bf16_supported():
+        native = cpu_has_bf16()
+        if precision in ("auto", "bf16") and (cpu_bf16_supported() if native is None else native):
             out.append(selection.Candidate("openvino", "bf16", lambda: OpenVINOEngine(
                 graph, shape, task, precision="bf16", threads=threads, cache_dir=ov_cache)))
     if out:
