@@ -1,10 +1,11 @@
 """The GUI's model imports and registrations, run as ``medview`` subprocesses.
 
-Importing or registering a model (or a backbone) loads torch (the network is built, run once and
-exported to its ONNX graph, :mod:`medview.inference.graph`): ~650 MB and seconds that the
-GUI process would keep for its whole life, while analysis itself needs only the graph.
-So the GUI runs these as ``medview models import`` / ``medview register-model`` in a
-child process, from a pool thread, and reads the installed model back from the registry.
+Importing or registering a model (or a backbone) loads torch (the network is built, run
+once and exported to its ONNX graph, :mod:`medview.inference.graph`): ~650 MB and
+seconds that the GUI process would keep for its whole life, while analysis itself needs
+only the graph. So the GUI runs these as ``medview models import`` / ``medview
+register-model`` in a child process, from a pool thread, and reads what was installed
+back from the registry.
 """
 
 from __future__ import annotations
