@@ -249,7 +249,8 @@ class BatchJob:
 
 
 def load_model_job(worker, entry, options: dict, notice, times):
-    """Pool thread: torch, the network with its weights, its engine for this PC.
+    """Pool thread: the model's ONNX graph (no torch), or torch and the network with its
+    weights; then its engine for this PC.
 
     Yields ``(message, seconds expected for the rest of the load)``; ``times`` is the
     :class:`~medview.analysis.load_times.LoadTimes` that estimates and records.
@@ -261,8 +262,10 @@ def load_model_job(worker, entry, options: dict, notice, times):
     key = f"{entry.name}@{entry.version}"
     measure = options.get("measure") == "now"
     model_s = times.estimate(MODEL, key)
+    analyze = load("medview.inference.analyze")
+    on_graph = analyze.runs_on_graph(entry, options["device"], options["engine"])
     with runtime.quiet_gc():
-        if "torch" not in sys.modules:
+        if not on_graph and "torch" not in sys.modules:
             left = times.estimate(RUNTIME) + model_s
             yield f"Loading the AI runtime ({about(left)}, first time only)…", left
             t0 = time.perf_counter()
@@ -270,17 +273,14 @@ def load_model_job(worker, entry, options: dict, notice, times):
             times.record(RUNTIME, time.perf_counter() - t0)
         yield f"Loading the model ({about(model_s)}): {name}…", model_s
         t0 = time.perf_counter()
-        Analyzer = load("medview.inference.analyze").Analyzer
         AuditLog = load("medview.inference.audit").AuditLog
-        from medview.inference.registry import load_entry
-
-        model = load_entry(entry)
+        model = analyze.open_model(entry, options["device"], options["engine"])
         if measure:
             yield f"Choosing the fastest engine for {name} (measured once on this PC)…", 0.0
         t1 = time.perf_counter()
-        analyzer = Analyzer(model, audit=AuditLog(), device=options["device"],
-                            engine=options["engine"], precision=options["precision"],
-                            on_notice=notice, measure=measure)
+        analyzer = analyze.Analyzer(model, audit=AuditLog(), device=options["device"],
+                                    engine=options["engine"], precision=options["precision"],
+                                    on_notice=notice, measure=measure)
         engine_s = time.perf_counter() - t1
         if not measure:
             times.record(MODEL, time.perf_counter() - t0, key)

@@ -105,12 +105,13 @@ def _check_model_choice(registry: Registry, model: str | None) -> None:
 
 
 def _make_analyzer(registry: Registry, args):
-    from medview.inference.analyze import Analyzer
+    from medview.inference.analyze import Analyzer, open_model
     from medview.inference.audit import AuditLog
     from medview.inference.engines import EngineError
 
     try:
-        model = registry.load(args.model, args.version)
+        # The model's ONNX graph where it has one (no torch), else its torch network.
+        model = open_model(registry.find(args.model, args.version), args.device, args.engine)
         return Analyzer(model, audit=AuditLog(), device=args.device, engine=args.engine,
                         precision=args.precision, on_notice=lambda m: _report(m))
     except ModelError as err:

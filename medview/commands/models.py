@@ -1,4 +1,4 @@
-"""``medview models list | show | import | export-onnx | backbones | import-backbone``."""
+"""``medview models list | show | import | make-graph | export-onnx | backbones | import-backbone``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ib.add_argument("--replace", action="store_true",
                     help="with --register: overwrite an installed backbone of that name and version")
     ib.add_argument("--out", help="without --register: the folder to write (default: NAME-VERSION)")
+    graph = actions.add_parser(
+        "make-graph", help="make (again) the ONNX graph that analysis runs without torch, "
+                           "for a model imported before graphs existed")
+    graph.add_argument("name", help="model name")
+    graph.add_argument("--version", help="a specific version (default: the highest)")
     exp = actions.add_parser("export-onnx", help="write a model as an ONNX file")
     exp.add_argument("name", help="model name")
     exp.add_argument("out", help="output .onnx file")
@@ -146,6 +151,15 @@ def _import(registry: Registry, args) -> int:
     return EXIT_OK
 
 
+def _make_graph(registry: Registry, args) -> int:
+    from medview.inference.registry import add_graph
+
+    entry = add_graph(registry.find(args.name, args.version))
+    print(f"made the ONNX graph of {entry.name} {entry.version}: {entry.graph_path} "
+          f"(SHA-256 {entry.manifest.onnx.sha256[:12]}…)")
+    return EXIT_OK
+
+
 def _export_onnx(registry: Registry, args) -> int:
     from medview.inference.onnx_export import export_onnx
 
@@ -163,7 +177,8 @@ def _export_onnx(registry: Registry, args) -> int:
     return EXIT_OK
 
 
-_ACTIONS = {"list": _list, "show": _show, "import": _import, "export-onnx": _export_onnx,
+_ACTIONS = {"list": _list, "show": _show, "import": _import, "make-graph": _make_graph,
+            "export-onnx": _export_onnx,
             "backbones": _backbones, "import-backbone": _import_backbone}
 
 

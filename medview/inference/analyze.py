@@ -19,7 +19,7 @@ from medview.core.geometry import Measurement, Spacing
 from medview.inference.audit import AuditLog
 from medview.inference.manifest import Manifest, ModelError
 from medview.inference.preprocess import Preprocessed, frame_input, preprocess
-from medview.inference.registry import LoadedModel, load_reference
+from medview.inference.registry import LoadedModel, ModelEntry, load_entry, load_reference, open_graph
 from medview.inference.results import ClassificationResult, SegmentationResult
 from medview.inference.scope import ImageFacts, OutsideScopeError, Scope, check_scope
 
@@ -43,13 +43,34 @@ def check_finite_output(logits: np.ndarray, manifest: Manifest) -> None:
             "(damaged weights, or a precision too low for this input; try --precision fp32)")
 
 
+def runs_on_graph(entry: ModelEntry, device: str = "auto", engine: str = "auto") -> bool:
+    """Whether analysis runs ``entry`` from its ONNX graph, without torch.
+
+    It does when the model has a graph and the analysis runs on the CPU in ONNX Runtime
+    or OpenVINO: not for ``engine="torch"`` or ``device="cuda"``, nor for ``"auto"``
+    where a GPU is present (the torch CUDA engine is then in the running).
+    """
+    if entry.graph_path is None or engine == "torch" or device == "cuda":
+        return False
+    from medview.inference.engines.base import gpu_present
+
+    return not (device == "auto" and engine == "auto" and gpu_present())
+
+
+def open_model(entry: ModelEntry, device: str = "auto", engine: str = "auto") -> LoadedModel:
+    """The model as analysis runs it: its ONNX graph where :func:`runs_on_graph` (no
+    torch), else the torch network (:func:`~medview.inference.registry.load_entry`)."""
+    return open_graph(entry) if runs_on_graph(entry, device, engine) else load_entry(entry)
+
+
 class Analyzer:
     """Runs one loaded model on core frames, on the engine chosen for this machine.
 
     Parameters
     ----------
     model : LoadedModel
-        From :meth:`medview.inference.registry.Registry.load`.
+        From :func:`open_model` (its ONNX graph, run without torch) or
+        :meth:`medview.inference.registry.Registry.load` (the torch network).
     audit : AuditLog or None
         Where each analysis is recorded; pass None only where nothing is
         reported to a user (benchmarks, tests).
@@ -82,9 +103,18 @@ class Analyzer:
         self.reference = load_reference(model.manifest, model.path)
         # Grad-CAM hooks the module the torch engine may be running: one at a time.
         self._lock = threading.Lock()
+        self._maps = None  # the ONNX Runtime engine that computes class maps (explain)
         self.engine = self._create(model.module, measure)
 
     def _create(self, module, measure: bool, cancelled=None):
+        if self.model.graph is not None:
+            from medview.inference.engines import create_graph_engine
+
+            options = {k: v for k, v in self._options.items() if k != "device"}
+            return create_graph_engine(self.model.graph, self.model.input_shape,
+                                       task=self.manifest.task, model_key=self.model.key,
+                                       graph_sha256=self.manifest.onnx.sha256,
+                                       measure=measure, cancelled=cancelled, **options)
         from medview.inference.engines import create_engine
 
         return create_engine(module, self.model.input_shape, task=self.manifest.task,
@@ -104,7 +134,8 @@ class Analyzer:
         selected = getattr(self.engine, "selection", None) or {}
         if selected.get("source") != "default":
             return False
-        engine = self._create(copy.deepcopy(self.model.module), True, cancelled)
+        module = None if self.model.graph is not None else copy.deepcopy(self.model.module)
+        engine = self._create(module, True, cancelled)
         with self._lock:
             old, self.engine = self.engine, engine
         old.close()
@@ -185,6 +216,9 @@ class Analyzer:
                 pre: Preprocessed | None = None) -> np.ndarray:
         """Grad-CAM heat map of a classifier at the frame's size.
 
+        From the graph's class activation maps where it has them (no torch,
+        :mod:`medview.inference.cam`), else by torch Grad-CAM on the network.
+
         Parameters
         ----------
         frame : medview.core.study.Frame
@@ -198,8 +232,6 @@ class Analyzer:
         numpy.ndarray
             float32 (rows, cols) in [0, 1]; 0 outside the analysed crop.
         """
-        from medview.inference.gradcam import gradcam
-
         if self.manifest.task != "classification":
             raise ValueError(f"Grad-CAM explains classifiers; '{self.manifest.name}' segments")
         pre = pre if pre is not None else prepare(frame, self.manifest)
@@ -208,8 +240,38 @@ class Analyzer:
                 logits = self.engine.run(pre.image[None])[0]
                 check_finite_output(logits, self.manifest)
                 class_index = int(np.argmax(logits))
-            cam = gradcam(self.model.module, pre.image, class_index)
+            maps = self._class_maps(pre.image)
+            if maps is not None:
+                from medview.inference.cam import class_activation_map
+
+                cam = class_activation_map(maps, class_index, self.manifest.input.size)
+            else:
+                from medview.inference.gradcam import gradcam
+
+                cam = gradcam(self.model.network(), pre.image, class_index)
         return pre.transform.to_original(cam, fill=0.0)
+
+    def _class_maps(self, image: np.ndarray) -> np.ndarray | None:
+        """The graph's class activation maps (K, h, w) for one input; None without them.
+
+        Run by ONNX Runtime: the analysis engine itself when it is that, else a session
+        of its own, made once."""
+        from medview.inference.cam import CAM_OUTPUT
+        from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+        if self.model.graph is None:
+            return None
+        session = self.engine if isinstance(self.engine, OnnxRuntimeEngine) else self._maps
+        if session is None:
+            from medview.inference.engines.base import physical_cores
+            from medview.inference.engines.selection import default_cache_dir
+
+            session = self._maps = OnnxRuntimeEngine(
+                self.model.graph, self.model.input_shape, self.manifest.task,
+                threads=physical_cores(), cache_dir=default_cache_dir() / "onnxruntime")
+        if CAM_OUTPUT not in session.output_names:
+            return None
+        return session.run_all(image[None])[session.output_names.index(CAM_OUTPUT)][0]
 
     def _provenance(self, frame, engine) -> dict[str, Any]:
         uid = frame.get("SOPInstanceUID")

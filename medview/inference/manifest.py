@@ -28,6 +28,7 @@ from medview.inference.scope import IntendedInput, read_intended_input
 FORMAT_VERSION = 1
 MANIFEST_NAME = "model.json"
 WEIGHTS_NAME = "weights.safetensors"
+GRAPH_NAME = "model.onnx"
 Task = Literal["classification", "segmentation"]
 Activation = Literal["softmax", "sigmoid"]
 ResizeMode = Literal["letterbox", "stretch"]
@@ -238,6 +239,19 @@ class WeightsSpec:
 
 
 @dataclass(frozen=True)
+class OnnxSpec:
+    """The model's ONNX graph, made from the weights at import and checked against them.
+
+    Analysis runs it with ONNX Runtime or OpenVINO, without torch
+    (:mod:`medview.inference.graph`).
+    """
+
+    file: Annotated[str, Meta(description="an .onnx file name inside the model folder")] = GRAPH_NAME
+    sha256: Annotated[str, Meta(description="64 hexadecimal digits, checked before the graph "
+                                            "runs")] = ""
+
+
+@dataclass(frozen=True)
 class FamiliaritySpec:
     """Where the reference of the training images lies, and how it was made."""
 
@@ -294,6 +308,9 @@ class Manifest:
     temperature: Annotated[float, Meta(extra={"internal": True})] = 1.0
     output: Annotated[OutputSpec, Meta(description="what turns logits into probabilities",
                                        extra={"default": "see below"})] = OutputSpec()
+    onnx: Annotated[OnnxSpec | None, Meta(
+        description="the ONNX graph analysis runs without torch",
+        extra={"default": "none: torch runs the weights (imported before graphs existed)"})] = None
 
     def __post_init__(self) -> None:
         # ``output`` is the file's view of ``activation`` and ``temperature``: in step once read.
@@ -327,13 +344,13 @@ class Manifest:
                                   else None)
         order = ("format", "name", "version", "task", "intended_input", "architecture",
                  "classes", "input", "normalisation", "preprocessing", "output", "thresholds",
-                 "card", "weights", "familiarity")
+                 "card", "weights", "onnx", "familiarity")
         # The order people read a model.json in; optional blocks only when present.
         return {key: data[key] for key in order
                 if key not in _OPTIONAL_BLOCKS or data[key] is not None}
 
 
-_OPTIONAL_BLOCKS = ("intended_input", "familiarity")
+_OPTIONAL_BLOCKS = ("intended_input", "onnx", "familiarity")
 
 
 # ----------------------------------------------------------------------- reading
@@ -398,7 +415,8 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
                    normalisation=_normalisation(reader, m.normalisation, m.input.channels),
                    preprocessing=_preprocessing(reader, m.preprocessing),
                    thresholds=_thresholds(reader, m.thresholds, m.classes), card=_card(reader, m.card),
-                   weights=_weights(reader, m.weights), familiarity=_familiarity(reader, m.familiarity))
+                   weights=_weights(reader, m.weights), familiarity=_familiarity(reader, m.familiarity),
+                   onnx=_onnx(reader, m.onnx))
 
 
 def write_manifest(manifest: Manifest, path: str | Path) -> None:
@@ -514,7 +532,21 @@ def _familiarity(reader: Reader, spec: FamiliaritySpec | None) -> FamiliaritySpe
 def _weights(reader: Reader, spec: WeightsSpec) -> WeightsSpec:
     if Path(spec.file).name != spec.file or not spec.file.endswith(".safetensors"):
         reader.fail("weights.file", "must be a .safetensors file name inside the model folder")
-    sha = spec.sha256.lower()
+    return replace(spec, sha256=_sha256(reader, "weights.sha256", spec.sha256))
+
+
+def _onnx(reader: Reader, spec: OnnxSpec | None) -> OnnxSpec | None:
+    if spec is None:
+        return None
+    if Path(spec.file).name != spec.file or not spec.file.endswith(".onnx"):
+        reader.fail("onnx.file", "must be an .onnx file name inside the model folder")
+    if not spec.sha256:
+        reader.fail("onnx.sha256", "is required: the graph is checked before it runs")
+    return replace(spec, sha256=_sha256(reader, "onnx.sha256", spec.sha256))
+
+
+def _sha256(reader: Reader, field: str, value: str) -> str:
+    sha = value.lower()
     if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
-        reader.fail("weights.sha256", "must be 64 hexadecimal digits")
-    return replace(spec, sha256=sha)
+        reader.fail(field, "must be 64 hexadecimal digits")
+    return sha

@@ -78,6 +78,8 @@ def export_onnx(
     *,
     dynamic_batch: bool = True,
     opset: int | None = None,
+    output_names: tuple[str, ...] = (OUTPUT_NAME,),
+    fold_constants: bool = True,
 ) -> Path:
     """Write ``module`` as an ONNX file, atomically.
 
@@ -95,6 +97,14 @@ def export_onnx(
     opset : int, optional
         ONNX opset version; default :data:`DEFAULT_OPSET` (17, read by ONNX Runtime ≥ 1.12
         and OpenVINO ≥ 2022.3).
+    output_names : tuple of str
+        One name: the model's (first) tensor is the output. Several: the module returns
+        that many tensors, in this order (e.g. :mod:`medview.inference.graph` adds the
+        class activation maps as a second output); engines read the first.
+    fold_constants : bool, default True
+        Let the exporter fold constants (e.g. batch norm into the convolution before it).
+        False keeps the parameters as they are, so that weights stored in float16 stay
+        exactly representable in float16 (ONNX Runtime and OpenVINO fold at load time).
 
     Returns
     -------
@@ -114,9 +124,10 @@ def export_onnx(
     module.eval()
     # A new wrapper module is in training mode; the exporter restores that mode after
     # tracing, which would recursively switch the caller's model to training.
-    wrapped = _FirstTensor(module).eval()
+    wrapped = _FirstTensor(module).eval() if len(output_names) == 1 else module
     example = torch.zeros(1, c, h, w, device=_module_device(module))
-    dynamic_axes = {INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}} if dynamic_batch else None
+    dynamic_axes = ({name: {0: "N"} for name in (INPUT_NAME, *output_names)}
+                    if dynamic_batch else None)
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -124,10 +135,10 @@ def export_onnx(
     try:
         kwargs = dict(
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=list(output_names),
             opset_version=opset or DEFAULT_OPSET,
             dynamic_axes=dynamic_axes,
-            do_constant_folding=True,
+            do_constant_folding=fold_constants,
         )
         if "dynamo" in inspect.signature(torch.onnx.export).parameters:
             kwargs["dynamo"] = False

@@ -10,7 +10,9 @@ Two places hold model folders (``model.json`` + ``weights.safetensors``):
 
 A user model shadows a shipped one of the same name and version. Listing
 reads manifests only (no torch); loading builds the network and checks the
-weights' SHA-256 and every tensor shape.
+weights' SHA-256 and every tensor shape. Importing also makes the model's ONNX
+graph (:mod:`medview.inference.graph`), which analysis opens without torch
+(:func:`open_graph`).
 """
 
 from __future__ import annotations
@@ -83,23 +85,39 @@ class ModelEntry:
     def weights_path(self) -> Path:
         return self.path / (self.manifest.weights.file if self.manifest else WEIGHTS_NAME)
 
+    @property
+    def graph_path(self) -> Path | None:
+        """The model's ONNX graph; None for a model imported before graphs existed."""
+        onnx = self.manifest.onnx if self.manifest else None
+        return self.path / onnx.file if onnx else None
+
 
 @dataclass
 class LoadedModel:
-    """A model ready to run: its manifest and the network with its weights.
+    """A model ready to run: its manifest and the network with its weights, or its graph.
 
     Attributes
     ----------
     manifest : Manifest
-    module : torch.nn.Module
-        On the CPU, in eval mode.
+    module : torch.nn.Module or None
+        On the CPU, in eval mode; None for a model opened as its ONNX graph
+        (:func:`open_graph`) until :meth:`network` loads it.
     path : Path
         The model folder.
+    graph : Path or None
+        The ONNX graph, checked against its SHA-256, when opened as a graph.
     """
 
     manifest: Manifest
     module: Any
     path: Path
+    graph: Path | None = None
+
+    def network(self):
+        """The torch network (loaded now if the model was opened as its graph)."""
+        if self.module is None:
+            self.module = _load_module(self.manifest, self.path / self.manifest.weights.file)
+        return self.module
 
     @property
     def key(self) -> str:
@@ -224,11 +242,12 @@ class Registry:
         module = build_module(parsed)
         weights.load_state(module, state, parsed.name, weights_path)
         check_output(module, parsed)
-        return self._install(parsed, module.state_dict(), replace_existing,
+        return self._install(parsed, module, replace_existing,
                              _reference_file(parsed, manifest_path.parent))
 
-    def _install(self, parsed: Manifest, state, replace_existing: bool,
+    def _install(self, parsed: Manifest, module, replace_existing: bool,
                  reference: Path | None = None) -> ModelEntry:
+        from medview.inference.graph import make_graph
         from medview.inference.weights import write_safetensors
 
         target = self.user_dir / _folder_name(parsed)
@@ -238,9 +257,10 @@ class Registry:
         self.user_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".import-", dir=self.user_dir))
         try:
-            digest = write_safetensors(state, staging / WEIGHTS_NAME,
+            digest = write_safetensors(module.state_dict(), staging / WEIGHTS_NAME,
                                        {"medview.model": parsed.key})
-            final = replace(parsed, weights=WeightsSpec(WEIGHTS_NAME, digest))
+            final = replace(parsed, weights=WeightsSpec(WEIGHTS_NAME, digest),
+                            onnx=make_graph(module, parsed, staging))
             write_manifest(final, staging / MANIFEST_NAME)
             if reference is not None:
                 shutil.copy2(reference, staging / parsed.familiarity.file)
@@ -305,17 +325,63 @@ def load_entry(entry: ModelEntry) -> LoadedModel:
         WeightsError for missing, corrupt, altered (SHA-256 mismatch) or
         mis-shaped weights. Each names the model.
     """
+    if not entry.valid:
+        raise ModelError(entry.error)
+    return LoadedModel(entry.manifest, _load_module(entry.manifest, entry.weights_path),
+                       entry.path)
+
+
+def add_graph(entry: ModelEntry) -> ModelEntry:
+    """Make the ONNX graph of a model folder that has none, and record it in its manifest.
+
+    For models imported before graphs existed, and for the shipped models when they are
+    made (``medview models make-graph``). Loads torch.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be loaded, or its graph not made or not checked.
+    """
+    from medview.inference.graph import make_graph
+
+    model = load_entry(entry)
+    spec = make_graph(model.module, entry.manifest, entry.path)
+    write_manifest(replace(entry.manifest, onnx=spec), entry.path / MANIFEST_NAME)
+    return _entry(entry.path, entry.source)
+
+
+def open_graph(entry: ModelEntry) -> LoadedModel:
+    """A model as its ONNX graph, for ONNX Runtime or OpenVINO: no torch is imported.
+
+    Raises
+    ------
+    ModelError
+        For an invalid entry, a model without a graph, or a graph whose SHA-256 differs
+        from the manifest's (WeightsError).
+    """
     from medview.inference import weights
 
     if not entry.valid:
         raise ModelError(entry.error)
-    manifest = entry.manifest
-    path = entry.weights_path
+    graph = entry.graph_path
+    if graph is None:
+        raise ModelError(f"model '{entry.name}' has no ONNX graph; re-import it "
+                         "('medview models import') to make one")
+    if weights.sha256_file(graph) != entry.manifest.onnx.sha256:
+        raise weights.WeightsError(entry.name, graph, "SHA-256 differs from model.json "
+                                   "(file altered or damaged); re-import the model")
+    return LoadedModel(entry.manifest, None, entry.path, graph)
+
+
+def _load_module(manifest: Manifest, path: Path):
+    """The network of ``manifest`` with the weights of ``path`` (SHA-256 checked), in eval mode."""
+    from medview.inference import weights
+
     _verify_sha256(manifest, path)
     state = weights.read_safetensors(path, manifest.name)
     module = build_module(manifest)
     weights.load_state(module, state, manifest.name, path)
-    return LoadedModel(manifest, module.eval(), entry.path)
+    return module.eval()
 
 
 def build_module(manifest: Manifest):
@@ -419,9 +485,12 @@ def _entry(folder: Path, source: str) -> ModelEntry:
         manifest = read_manifest(folder)
     except ManifestError as err:
         return ModelEntry(folder, source, None, str(err), err.model)
-    weights = folder / manifest.weights.file
-    error = None if weights.is_file() else (
-        f"model '{manifest.name}' weights '{manifest.weights.file}': file not found in {folder}")
+    error = None
+    for kind, name in (("weights", manifest.weights.file),
+                       ("graph", manifest.onnx.file if manifest.onnx else None)):
+        if name and not (folder / name).is_file():
+            error = f"model '{manifest.name}' {kind} '{name}': file not found in {folder}"
+            break
     return ModelEntry(folder, source, manifest, error)
 
 

@@ -16,13 +16,15 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from medview.core.atomic import atomic_path
 from medview.core.errors import one_line
 from medview.core.imports import load
 from medview.inference.manifest import ModelError
+
+if TYPE_CHECKING:  # torch is imported where tensors are read: sha256_file needs none
+    import torch
 
 # Keys under which training scripts commonly nest the state dict of a checkpoint.
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
@@ -126,6 +128,7 @@ def read_legacy_pth(path: str | Path, model: str) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise WeightsError(model, path, "file not found")
+    torch = load("torch")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -149,6 +152,7 @@ def check_finite(state: Mapping[str, torch.Tensor], model: str, file: str | Path
     WeightsError
         Naming the first tensor with non-finite values and how many it holds.
     """
+    torch = load("torch")
     for name, tensor in state.items():
         if not tensor.is_floating_point() and not tensor.is_complex():
             continue
@@ -223,7 +227,7 @@ def _state_dict_of(obj, model: str, path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, Mapping) or not obj:
         raise WeightsError(model, path, "holds no state dict (expected a mapping of name to "
                                         "tensor, e.g. torch.save(model.state_dict(), ...))")
-    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    bad = [k for k, v in obj.items() if not isinstance(v, load("torch").Tensor)]
     if bad:
         raise WeightsError(model, path, f"entry '{bad[0]}' is not a tensor; save "
                                         "model.state_dict() only")

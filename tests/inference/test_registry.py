@@ -142,7 +142,8 @@ def test_legit_pth_imports_and_gives_the_same_outputs(isolated, tmp_path, wrap):
     torch.save(state, tmp_path / "legacy.pth")
     manifest = _manifest_only(tmp_path / "m", CLASSIFIER)
     entry = Registry().import_model(tmp_path / "legacy.pth", manifest)
-    assert sorted(p.name for p in entry.path.iterdir()) == ["model.json", "weights.safetensors"]
+    assert sorted(p.name for p in entry.path.iterdir()) == ["model.json", "model.onnx",
+                                                          "weights.safetensors"]
     assert torch.equal(_outputs(Registry().load("chest-demo").module), _outputs(module))
 
 

@@ -171,7 +171,7 @@ def test_pretrain_job_page_charts_the_loss_and_registers_the_backbone(qtbot, tab
     page.grab().save(str(tmp_path / "pretrain_page.png"))
     # register: installed in the user folder, and the training form offers it at once
     qtbot.mouseClick(view.register_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.registered, timeout=20000)
+    qtbot.waitUntil(lambda: view.registered, timeout=90000)  # a medview subprocess
     assert view.register_button.text() == "Registered" and not view.register_button.isEnabled()
     assert "Start from" in view.status.text()
     assert [(e.source, e.info.name) for e in list_backbones()] == [("user", "clinic-archive")]

@@ -46,10 +46,25 @@ from medview.offline import disable_telemetry
 
 disable_telemetry()  # before anything below can import onnxruntime or openvino
 
-from ..onnx_export import export_onnx  # noqa: E402
-from .base import Engine, EngineError, cpu_identifier, physical_cores  # noqa: E402
-from .factory import OOM_NOTICE, available_engines, create_engine, weights_fingerprint  # noqa: E402
+from .base import (Engine, EngineError, available_engines, cpu_identifier,  # noqa: E402
+                   physical_cores)
+from .graph_factory import create_graph_engine  # noqa: E402
 from .precision import DICE_MINIMUM, PROB_TOLERANCE, Agreement, compare  # noqa: E402
+
+# These need torch: imported on first use, so that running a model's ONNX graph
+# (create_graph_engine) never loads it.
+_TORCH_NAMES = {"create_engine": "medview.inference.engines.factory",
+                "weights_fingerprint": "medview.inference.engines.factory",
+                "OOM_NOTICE": "medview.inference.engines.factory",
+                "export_onnx": "medview.inference.onnx_export"}
+
+
+def __getattr__(name: str):
+    if name in _TORCH_NAMES:
+        from medview.core.imports import load
+
+        return getattr(load(_TORCH_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DICE_MINIMUM",
@@ -62,6 +77,7 @@ __all__ = [
     "compare",
     "cpu_identifier",
     "create_engine",
+    "create_graph_engine",
     "disable_telemetry",
     "export_onnx",
     "physical_cores",

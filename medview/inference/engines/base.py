@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import platform
 import threading
@@ -23,6 +25,13 @@ from medview.core.errors import MedviewError
 TASKS = ("classification", "segmentation")
 DEVICES = ("auto", "cpu", "cuda")
 ENGINE_NAMES = ("torch", "onnxruntime", "openvino")
+#: fixed seed of the verification input (standard normal, like normalised images)
+VERIFY_SEED = 20240531
+_DISTRIBUTIONS = {
+    "torch": ("torch",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"),
+    "openvino": ("openvino",),
+}
 
 
 class EngineError(MedviewError, RuntimeError):
@@ -79,16 +88,25 @@ class Engine(abc.ABC):
         ValueError
             If the batch does not have the shape the engine was built for.
         """
+        batch = self.checked(batch)
+        with self.lock:  # sessions and infer requests are not re-entrant
+            out = self._run(batch)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while the engine runs (sessions and infer requests are not re-entrant)."""
+        return self.__dict__.get("_run_lock") or self.__dict__.setdefault("_run_lock", threading.Lock())
+
+    def checked(self, batch: np.ndarray) -> np.ndarray:
+        """``batch`` as contiguous float32, or ValueError if its shape is not the engine's."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        lock = self.__dict__.get("_run_lock") or self.__dict__.setdefault("_run_lock", threading.Lock())
         if batch.ndim != 4 or tuple(batch.shape[1:]) != tuple(self.input_shape):
             raise ValueError(
                 f"expected a float32 N×{'×'.join(map(str, self.input_shape))} batch, "
                 f"got shape {batch.shape}"
             )
-        with lock:  # sessions and infer requests are not re-entrant
-            out = self._run(batch)
-        return np.ascontiguousarray(out, dtype=np.float32)
+        return batch
 
     @abc.abstractmethod
     def _run(self, batch: np.ndarray) -> np.ndarray:
@@ -106,6 +124,72 @@ class Engine(abc.ABC):
 
 
 # --------------------------------------------------------------------------- machine facts
+
+
+def available_engines() -> dict[str, str]:
+    """The inference engines installed here, with their versions.
+
+    Returns
+    -------
+    dict
+        ``{"torch": "2.x", "onnxruntime": "1.x", "openvino": "2026.x"}``, only those that
+        are installed. Reads package metadata; it imports none of them (torch alone costs
+        ~650 MB and seconds).
+    """
+    found = {}
+    for module, names in _DISTRIBUTIONS.items():
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            continue
+        local = _torch_build(spec) if module == "torch" else None
+        if local:
+            found[module] = local
+            continue
+        for dist in names:
+            try:
+                found[module] = importlib.metadata.version(dist)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        else:
+            found[module] = "unknown"
+    return found
+
+
+def _torch_build(spec) -> str | None:
+    """torch's full version with its build (``2.14.1+cu130``: CUDA and CPU wheels differ)
+    from its ``version.py``, without importing it; None if that cannot be read."""
+    import re
+
+    for folder in spec.submodule_search_locations or ():
+        try:
+            with open(os.path.join(folder, "version.py"), encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+        if match:
+            return match.group(1)
+    return None
+
+
+def verification_input(input_shape: tuple[int, int, int]) -> np.ndarray:
+    """The fixed ``1×C×H×W`` input every candidate engine is checked and timed on."""
+    rng = np.random.default_rng(VERIFY_SEED)
+    return rng.standard_normal((1, *input_shape)).astype(np.float32)
+
+
+def gpu_present() -> bool:
+    """Whether an NVIDIA GPU is visible, asked without torch (the driver's files, or
+    ``nvidia-smi`` on Windows). Where one is, CUDA analysis goes through torch."""
+    if os.name == "nt":
+        import shutil
+
+        return shutil.which("nvidia-smi") is not None
+    try:
+        return any(os.scandir("/proc/driver/nvidia/gpus"))
+    except OSError:
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -139,6 +223,21 @@ def physical_cores() -> int:
         else:
             return max(1, len(cpus))
     return max(1, len(cores))
+
+
+@lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool | None:
+    """Whether the CPU runs bf16 natively (AVX512-BF16 or AMX-BF16), from ``/proc/cpuinfo``
+    (no library is loaded to ask); None where that cannot be read (not Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip().lower() in ("flags", "features"):
+                    return bool({"avx512_bf16", "amx_bf16"} & set(value.split()))
+    except OSError:
+        pass
+    return None
 
 
 @lru_cache(maxsize=1)

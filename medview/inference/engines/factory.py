@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.metadata
-import importlib.util
 import logging
 import re
 import tempfile
@@ -17,7 +15,7 @@ import torch
 
 from ..onnx_export import DEFAULT_OPSET, export_onnx
 from . import selection
-from .base import DEVICES, ENGINE_NAMES, TASKS, Engine, EngineError, cpu_identifier, physical_cores
+from .base import DEVICES, ENGINE_NAMES, TASKS, Engine, EngineError, available_engines, physical_cores
 from .torch_engine import TorchEngine
 from .torch_engine import cpu_bf16_supported as torch_cpu_bf16_supported
 
@@ -25,41 +23,11 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OOM_NOTICE = "GPU out of memory: running on CPU"
-#: fixed seed of the verification input (standard normal, like normalised images)
-VERIFY_SEED = 20240531
 
 Notice = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def available_engines() -> dict[str, str]:
-    """The inference engines installed here, with their versions.
-
-    Returns
-    -------
-    dict
-        ``{"torch": "2.x", "onnxruntime": "1.x", "openvino": "2026.x"}``, only those that
-        are installed. Reads package metadata; it does not import ONNX Runtime or OpenVINO.
-    """
-    found = {"torch": torch.__version__}
-    dists = {
-        "onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"),
-        "openvino": ("openvino",),
-    }
-    for module, names in dists.items():
-        if importlib.util.find_spec(module) is None:
-            continue
-        for dist in names:
-            try:
-                found[module] = importlib.metadata.version(dist)
-                break
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        else:
-            found[module] = "unknown"
-    return found
 
 
 def _cuda_available() -> bool:
@@ -103,12 +71,6 @@ def _notifier(on_notice: Notice | None) -> Notice:
             on_notice(message)
 
     return notice
-
-
-def verification_input(input_shape: tuple[int, int, int]) -> np.ndarray:
-    """The fixed ``1×C×H×W`` input every candidate is checked and timed on."""
-    rng = np.random.default_rng(VERIFY_SEED)
-    return rng.standard_normal((1, *input_shape)).astype(np.float32)
 
 
 class _OnnxFile:
@@ -189,11 +151,14 @@ def _cpu_candidates(module: torch.nn.Module, input_shape, task: str, *, engine: 
         from .openvino_engine import OpenVINOEngine
         from .openvino_engine import cpu_bf16_supported as ov_bf16
 
+        ov_cache = onnx.folder.parent / "openvino" if onnx.folder is not None else None
         add("openvino", "fp32",
-            lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="fp32", threads=threads))
+            lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="fp32", threads=threads,
+                                   cache_dir=ov_cache))
         if precision in ("auto", "bf16") and engine in ("auto", "openvino") and ov_bf16():
             add("openvino", "bf16",
-                lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="bf16", threads=threads))
+                lambda: OpenVINOEngine(onnx.path(), input_shape, task, precision="bf16", threads=threads,
+                                       cache_dir=ov_cache))
     return out
 
 
@@ -218,94 +183,22 @@ def _cuda_candidates(module: torch.nn.Module, input_shape, task: str, *, precisi
 # --------------------------------------------------------------------------- selection
 
 
-def _default(candidates: list[selection.Candidate]) -> selection.Candidate | None:
-    """The candidate that needs no check: fp32 torch (the reference arithmetic itself)."""
-    for cand in candidates:
-        if cand.is_reference or (cand.engine, cand.variant) == ("torch", "fp32"):
-            return cand
-    return None
-
-
 def _select(candidates: list[selection.Candidate], *, module, input_shape, task: str,
             key_fields: dict, cache: selection.EngineCache | None, reraise=(),
             measure: bool = True, cancelled=None) -> Engine:
-    """Cached choice if valid, else verify + measure (and cache when there was a choice).
-
-    ``measure=False``: without a valid cached choice, build the fp32 torch default at once
-    (``source`` "default") and leave measuring to a later call.
-    """
-    key = selection.cache_key(key_fields)
-    by_label = {c.label: c for c in candidates}
-    if cache is not None and len(candidates) > 1:
-        entry = cache.get(key)
-        if entry is not None:
-            cand = by_label.get(entry.get("choice", ""))
-            if cand is None:
-                log.info("cached engine %r is not available any more; measuring again", entry.get("choice"))
-            else:
-                try:
-                    eng = cand.build()
-                except Exception as exc:  # noqa: BLE001
-                    if reraise and isinstance(exc, reraise):
-                        raise
-                    log.info("cached engine %s failed to build (%s); measuring again", cand.label, exc)
-                else:
-                    eng.selection = {"source": "cache", "choice": cand.label,
-                                     "timings_ms": entry.get("timings_ms", {}), "measure_s": 0.0}
-                    return eng
-    if len(candidates) == 1 and candidates[0].is_reference:
-        eng = candidates[0].build()
-        eng.selection = {"source": "fixed", "choice": candidates[0].label, "timings_ms": {}, "measure_s": 0.0}
-        return eng
-    default = None if measure else _default(candidates)
-    if default is not None:
-        eng = default.build()
-        eng.selection = {"source": "default", "choice": default.label, "timings_ms": {}, "measure_s": 0.0}
-        return eng
-    example = verification_input(input_shape)
-
-    def reference() -> np.ndarray:  # only needed when torch fp32 itself is not a candidate
+    """:func:`selection.choose`, with fp32 torch as the reference when it is no candidate."""
+    def reference(example: np.ndarray) -> np.ndarray:
         return TorchEngine(module, input_shape, task, variant="fp32", threads=physical_cores()).run(example)
 
-    m = selection.measure_candidates(candidates, example, reference, task, reraise=reraise,
-                                     cancelled=cancelled)
-    m.engine.selection = {"source": "measured", "choice": m.candidate.label, "timings_ms": m.timings_ms,
-                          "first_run_ms": m.first_run_ms, "rejected": m.rejected,
-                          "measure_s": round(m.seconds, 3)}
-    if cache is not None and len(candidates) > 1:
-        entry = {
-            "choice": m.candidate.label,
-            "engine": m.engine.name,
-            "precision": m.engine.precision,
-            "timings_ms": m.timings_ms,
-            "rejected": m.rejected,
-            "agreement": m.agreement,
-            "first_run_ms": m.first_run_ms,
-            "measure_s": round(m.seconds, 3),
-            "measured_at": selection.now_iso(),
-            "fields": key_fields,
-        }
-        try:
-            cache.put(key, entry)
-        except OSError as exc:
-            log.warning("could not write the engine cache %s: %s", cache.path, exc)
-    return m.engine
+    return selection.choose(candidates, input_shape=input_shape, task=task, key_fields=key_fields,
+                            cache=cache, reference=reference, reraise=reraise, measure=measure,
+                            cancelled=cancelled)
 
 
 def _key_fields(*, model_key, fingerprint, input_shape, task, device, engine, precision, threads) -> dict:
-    return {
-        "selection": selection.SELECTION_VERSION,
-        "model_key": model_key,
-        "weights": fingerprint,
-        "input_shape": list(input_shape),
-        "task": task,
-        "device": device,
-        "engine": engine,
-        "precision": precision,
-        "cpu": cpu_identifier(),
-        "threads": threads,
-        "versions": available_engines(),
-    }
+    return selection.key_fields(model_key=model_key, fingerprint=fingerprint, input_shape=input_shape,
+                                task=task, device=device, engine=engine, precision=precision,
+                                threads=threads, versions=available_engines())
 
 
 def _create_cpu(module, input_shape, *, task, model_key, engine, precision, cache_dir, notice,

@@ -94,6 +94,10 @@ class OpenVINOEngine(Engine):
         silently run f32 instead (no native bf16 on this CPU).
     threads : int
         Inference threads; 0 lets OpenVINO pick.
+    cache_dir : path-like, optional
+        OpenVINO's model cache (``CACHE_DIR``): a model compiled once is read back from
+        it, which cuts the next build from ~0.9 s to ~0.2 s for ResNet-18 (a one-image
+        ``medview analyze`` pays the build every time).
     """
 
     name = "openvino"
@@ -101,7 +105,8 @@ class OpenVINOEngine(Engine):
     _MAX_COMPILED = 4
 
     def __init__(self, onnx_path: str | os.PathLike[str], input_shape: tuple[int, int, int],
-                 task: str, *, precision: str = "fp32", threads: int = 0) -> None:
+                 task: str, *, precision: str = "fp32", threads: int = 0,
+                 cache_dir: str | os.PathLike[str] | None = None) -> None:
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"OpenVINO precision must be 'fp32' or 'bf16', not {precision!r}")
         self.input_shape = tuple(int(v) for v in input_shape)  # type: ignore[assignment]
@@ -113,6 +118,8 @@ class OpenVINOEngine(Engine):
         }
         if threads > 0:
             self._config["INFERENCE_NUM_THREADS"] = int(threads)
+        if cache_dir is not None:
+            self._config["CACHE_DIR"] = str(cache_dir)
         try:
             self._model = core().read_model(str(Path(onnx_path)))
         except ImportError:  # OpenVINO not installed: let the caller see that plainly

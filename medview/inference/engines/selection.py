@@ -43,9 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from medview.core.errors import MedviewError
-from medview.core.imports import load
 
-from .base import Engine
+from .base import Engine, cpu_identifier, verification_input
 from .precision import compare
 
 log = logging.getLogger(__name__)
@@ -292,6 +291,100 @@ def measure_candidates(
     )
 
 
+# --------------------------------------------------------------------------- choosing
+
+
+def _default(candidates: list[Candidate]) -> Candidate | None:
+    """The candidate that needs no check: the reference arithmetic itself (fp32 torch, or
+    fp32 ONNX Runtime on a graph checked against torch when it was made)."""
+    for cand in candidates:
+        if cand.is_reference or (cand.engine, cand.variant) == ("torch", "fp32"):
+            return cand
+    return None
+
+
+def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: dict,
+           cache: EngineCache | None, reference: Callable[[np.ndarray], np.ndarray],
+           reraise=(), measure: bool = True, cancelled=None) -> Engine:
+    """Cached choice if valid, else verify + measure (and cache when there was a choice).
+
+    ``measure=False``: without a valid cached choice, build the reference candidate at
+    once (``source`` "default") and leave measuring to a later call. ``reference(example)``
+    gives the output every candidate is checked against when no candidate is the
+    reference itself.
+    """
+    key = cache_key(key_fields)
+    by_label = {c.label: c for c in candidates}
+    if cache is not None and len(candidates) > 1:
+        entry = cache.get(key)
+        if entry is not None:
+            cand = by_label.get(entry.get("choice", ""))
+            if cand is None:
+                log.info("cached engine %r is not available any more; measuring again", entry.get("choice"))
+            else:
+                try:
+                    eng = cand.build()
+                except Exception as exc:  # noqa: BLE001
+                    if reraise and isinstance(exc, reraise):
+                        raise
+                    log.info("cached engine %s failed to build (%s); measuring again", cand.label, exc)
+                else:
+                    eng.selection = {"source": "cache", "choice": cand.label,
+                                     "timings_ms": entry.get("timings_ms", {}), "measure_s": 0.0}
+                    return eng
+    if len(candidates) == 1 and candidates[0].is_reference:
+        eng = candidates[0].build()
+        eng.selection = {"source": "fixed", "choice": candidates[0].label, "timings_ms": {}, "measure_s": 0.0}
+        return eng
+    default = None if measure else _default(candidates)
+    if default is not None:
+        eng = default.build()
+        eng.selection = {"source": "default", "choice": default.label, "timings_ms": {}, "measure_s": 0.0}
+        return eng
+    example = verification_input(input_shape)
+    m = measure_candidates(candidates, example, lambda: reference(example), task, reraise=reraise,
+                           cancelled=cancelled)
+    m.engine.selection = {"source": "measured", "choice": m.candidate.label, "timings_ms": m.timings_ms,
+                          "first_run_ms": m.first_run_ms, "rejected": m.rejected,
+                          "measure_s": round(m.seconds, 3)}
+    if cache is not None and len(candidates) > 1:
+        entry = {
+            "choice": m.candidate.label,
+            "engine": m.engine.name,
+            "precision": m.engine.precision,
+            "timings_ms": m.timings_ms,
+            "rejected": m.rejected,
+            "agreement": m.agreement,
+            "first_run_ms": m.first_run_ms,
+            "measure_s": round(m.seconds, 3),
+            "measured_at": now_iso(),
+            "fields": key_fields,
+        }
+        try:
+            cache.put(key, entry)
+        except OSError as exc:
+            log.warning("could not write the engine cache %s: %s", cache.path, exc)
+    return m.engine
+
+
+def key_fields(*, model_key, fingerprint, input_shape, task, device, engine, precision, threads,
+               versions: dict) -> dict:
+    """Everything that can change the choice of an engine: the cache key's fields."""
+    return {
+        "selection": SELECTION_VERSION,
+        "model_key": model_key,
+        "weights": fingerprint,
+        "input_shape": list(input_shape),
+        "task": task,
+        "device": device,
+        "engine": engine,
+        "precision": precision,
+        "cpu": cpu_identifier(),
+        "threads": threads,
+        "versions": versions,
+    }
+
+
 # --------------------------------------------------------------------------- the cache
 
 
@@ -303,7 +396,7 @@ def cache_key(fields: dict) -> str:
 
 def default_cache_dir() -> Path:
     """``platformdirs.user_cache_dir("medview")``."""
-    from medview.inference.registry import user_cache_dir
+    from medview.core.user_dirs import user_cache_dir
 
     return user_cache_dir()
 

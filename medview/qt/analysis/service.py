@@ -7,8 +7,8 @@ thread pool, and comes back as Qt signals in the GUI thread:
 
 * **Checking** comes first: a request decodes and preprocesses its image before any
   model or engine work, so a damaged file fails at once with its one line.
-* **Loading** a model (the torch import, building the network and its engine) is a job of
-  its own, started by the first checked request that needs the model; requests wait for
+* **Loading** a model (opening its ONNX graph, or for a model without one the torch
+  import and building the network; then its engine) is a job of its own, started by the first checked request that needs the model; requests wait for
   it, and the status messages say what happens and about how long it takes
   (:mod:`medview.analysis.load_times`). The model runs at once on the engine already
   chosen for it on this PC, or else on fp32 torch (exact by definition); the engines are
@@ -45,6 +45,7 @@ from medview.analysis.pool_jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING
                                         ResultCache, analyze_job, batch_job, cache_key,
                                         check_job, engine_info, failure_text, load_model_job,
                                         measure_job)
+from medview.app import torch_commands
 from medview.qt.workers import Worker, Workers
 
 log = logging.getLogger(__name__)
@@ -455,16 +456,11 @@ class AnalysisService(QObject):
 
     def import_model(self, source: str | Path, manifest: str | Path | None = None,
                      replace_existing: bool = False) -> Worker:
-        """Import a model into the user folder in the pool (it is loaded and checked)."""
-        from medview.inference.registry import Registry
-
+        """Import a model into the user folder (checked, its ONNX graph made) by a
+        ``medview models import`` subprocess, so this process never loads torch."""
         def job(worker):
-            from medview.analysis import runtime
-
             yield "Checking the model…"
-            with runtime.quiet_gc():
-                runtime.import_torch()
-                return Registry().import_model(source, manifest, replace_existing)
+            return torch_commands.import_model(source, manifest, replace_existing)
 
         return self.workers.start(job, pass_worker=True, priority=P_LOAD,
                                   on_return=self.importFinished.emit,

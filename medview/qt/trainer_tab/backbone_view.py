@@ -14,9 +14,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from medview.app import torch_commands
+from medview.app.backbone_offer import summary_rows
 from medview.core.imports import load
 from medview.qt import theme
-from medview.app.backbone_offer import summary_rows
 
 __all__ = ["BackboneView"]
 
@@ -33,9 +34,8 @@ def _read(folder: str):
 
 
 def _register(folder: str):
-    backbones = load("medview.inference.backbones")
-
-    return backbones.read_info(backbones.register_backbone(folder))
+    # A subprocess: reading the backbone's tensors loads torch, which the GUI never does.
+    return torch_commands.register_backbone(folder)
 
 
 class BackboneView(QWidget):

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QL
                                QPushButton,
                                QScrollArea, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
-from medview.core.imports import load
+from medview.app import torch_commands
 from medview.qt import theme
 from medview.qt.trainer_tab.backbone_view import BackboneView
 from medview.qt.trainer_tab.charts import TrainingCharts
@@ -61,9 +61,8 @@ def _load_report(folder: str, name: str, version: str):
 
 
 def _register(folder: str, name: str | None, version: str | None, replace: bool, force: bool = False):
-    register = load("trainer.register").register
-
-    return register(folder, name=name or None, version=version or None, replace_existing=replace, force=force)
+    # A subprocess: registering loads torch, which the GUI process never does.
+    return torch_commands.register_model(folder, name or None, version or None, replace, force)
 
 
 def _trainer_log_tail(folder: str) -> str:
@@ -80,8 +79,7 @@ def _trainer_log_tail(folder: str) -> str:
 
 def export_command(name: str, version: str, out: str) -> list[str]:
     """``medview models export-onnx NAME OUT --version V`` as this Python (or frozen app) runs it."""
-    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "medview"]
-    return [*base, "models", "export-onnx", name, out, "--version", version]
+    return torch_commands.medview_command("models", "export-onnx", name, out, "--version", version)
 
 
 class JobPage(QWidget):

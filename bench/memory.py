@@ -1,0 +1,194 @@
+"""Memory and time of analysis without torch: ``medview analyze`` and the GUI, side by side.
+
+    python bench/memory.py [--runs 3]
+
+Each row is a fresh process with its own empty user and cache folders (the engine choice
+is measured by a first, untimed run, so the timed runs use a cached engine, as every run
+after the first does on a user's PC). Peak RSS is the process's own high-water mark
+(``ru_maxrss``); the decoder worker that ``medview`` starts for DICOM files is a separate
+process and is printed apart (its VmHWM). Wall time is of the whole process; its CPU time
+(user + system) is what an idle machine's wall time approaches. Rows:
+
+* ``medview analyze`` with each shipped model on the sample radiograph: the model's ONNX
+  graph in ONNX Runtime / OpenVINO, torch never imported;
+* peer ``medview analyze --engine torch``: the torch network, as every analysis ran before
+  graphs (``import torch`` alone is its floor);
+* ``import torch`` alone, and ``import numpy, onnxruntime`` alone;
+* the GUI with the sample CT open and a shipped model loaded (offscreen window), and the
+  same with the model loaded through torch (peer).
+
+Targets (issue 18): ``medview analyze`` <= 300 MB peak RSS and <= 2 s for one image with
+a cached engine; the GUI with a CT and a model loaded <= 600 MB. On a machine shared with
+other programs the wall times stretch with its load (printed); RSS does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+XRAY = ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm"
+CT = ROOT / "resources" / "samples" / "ct_chest"
+MODELS = ("demo-lesion-classifier", "demo-lesion-segmenter")
+ANALYZE_MB, ANALYZE_S, GUI_MB = 300.0, 2.0, 600.0
+
+
+
+def _report(**extra) -> None:
+    """A child's last line on stderr: its own peak RSS, the peak RSS of its live child
+    processes (the DICOM decoder worker), in MB, its CPU seconds, and whether torch was
+    imported."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"rss_mb": usage.ru_maxrss / 1024, "children_mb": _children_peak_mb(),
+                      "cpu_s": usage.ru_utime + usage.ru_stime, "torch": "torch" in sys.modules,
+                      **extra}), file=sys.stderr, flush=True)
+
+
+def _children_peak_mb() -> float:
+    """Sum of the peak RSS (VmHWM) of this process's children still running (Linux)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != os.getpid():
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _analyze_child(argv: list[str]) -> int:
+    from medview.cli import main as medview
+
+    code = medview(argv)
+    _report()
+    return code
+
+
+def _gui_child(model: str, engine: str) -> None:
+    """The window with the sample CT open and ``model`` loaded; reports RSS, then quits."""
+    from PySide6.QtWidgets import QApplication
+
+    from medview.analysis.pool_jobs import ModelId
+    from medview.inference.registry import Registry
+    from medview.qt.main_window import MainWindow
+    from medview.qt.settings import Settings
+
+    app = QApplication.instance() or QApplication([])
+    win = MainWindow(settings=Settings(Path(os.environ["MEDVIEW_USER_DIR"]) / "medview.ini"))
+    win.resize(1400, 900)
+    win.show()
+
+    def wait(cond, timeout: float = 300.0) -> None:
+        end = time.perf_counter() + timeout
+        while not cond() and time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+
+    win.open_paths([str(CT)], remember=False)
+    wait(lambda: not win.is_loading and win.library.series())
+    wait(lambda: win.grid.active.model.frame is not None)
+    service = win.analysis.service
+    service.options["engine"] = engine
+    entry = Registry().find(model)
+    service.load_model(entry)
+    wait(lambda: service.model_state(ModelId.of(entry)) in ("ready", "failed"))
+    _report(frames=sum(len(s.frames) for s in win.library.series()),
+            state=service.model_state(ModelId.of(entry)))
+    win.close()
+    service.pool.waitForDone(30000)
+
+
+def _run(args: list[str], tmp: Path) -> tuple[dict, float, str]:
+    env = dict(os.environ, MEDVIEW_USER_DIR=str(tmp / "user"), XDG_CACHE_HOME=str(tmp / "cache"),
+               QT_QPA_PLATFORM="offscreen",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("MEDVIEW_MODELS_DIR", None)  # the shipped models
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True,
+                       text=True, timeout=900)
+    seconds = time.perf_counter() - t0
+    for line in reversed(p.stderr.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line), seconds, p.stdout
+    raise SystemExit(f"{' '.join(args[:4])}: {p.stderr.strip()[-600:]}")
+
+
+def _analyze_row(model: str, engine: str, runs: int) -> str:
+    with tempfile.TemporaryDirectory(prefix="medview-mem-") as tmp:
+        cmd = [__file__, "--child", "analyze", "--model", model, "--engine", engine, str(XRAY)]
+        _run(cmd, Path(tmp))  # measures the engines once; later runs read the choice
+        results = [_run(cmd, Path(tmp)) for _ in range(runs)]
+    rss = max(r[0]["rss_mb"] for r in results)
+    kids = max(r[0]["children_mb"] for r in results)
+    times = [r[1] for r in results]
+    cpu = min(r[0]["cpu_s"] for r in results)
+    engine_used = json.loads(results[0][2].splitlines()[-1])["engine"]
+    torch = "torch loaded" if results[0][0]["torch"] else "no torch"
+    return (f"{rss:6.0f} MB (+ decoder worker {kids:4.0f} MB)  {min(times):5.2f} s best, "
+            f"{statistics.median(times):5.2f} s median, CPU {cpu:5.2f} s   {engine_used}, "
+            f"{torch}"), rss, min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="timed runs of each analyze row")
+    ap.add_argument("--gui-child", nargs=2, metavar=("MODEL", "ENGINE"), help=argparse.SUPPRESS)
+    ap.add_argument("--import-child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.gui_child:
+        _gui_child(*args.gui_child)
+        return
+    if args.import_child:
+        exec(args.import_child)  # noqa: S102 - "import torch" and the like, from main()
+        _report()
+        return
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"peak RSS and time, fresh processes; {os.cpu_count()} CPUs, load {load:.1f} "
+          "(shared machine: times stretch with the load, RSS does not)\n")
+    worst_rss = worst_s = 0.0
+    for model in MODELS:
+        text, rss, sec = _analyze_row(model, "auto", args.runs)
+        worst_rss, worst_s = max(worst_rss, rss), max(worst_s, sec)
+        print(f"medview analyze {model:<24} {text}")
+        text, peer_rss, peer_s = _analyze_row(model, "torch", args.runs)
+        print(f"  peer --engine torch {'':<20} {text}")
+        print(f"  ratio medview/peer: RSS {rss / peer_rss:.2f}, time {sec / peer_s:.2f}")
+    with tempfile.TemporaryDirectory(prefix="medview-mem-") as tmp:
+        for label, code in (("import torch alone", "import torch"),
+                            ("import numpy, onnxruntime alone", "import numpy, onnxruntime")):
+            info, seconds, _ = _run([__file__, "--import-child", code], Path(tmp))
+            print(f"{label:<40} {info['rss_mb']:6.0f} MB  {seconds:5.2f} s")
+        gui = {}
+        for engine in ("auto", "torch"):
+            info, seconds, _ = _run([__file__, "--gui-child", MODELS[0], engine], Path(tmp))
+            gui[engine] = info["rss_mb"]
+            label = "GUI, sample CT + model" + (" (peer: torch)" if engine == "torch" else "")
+            print(f"{label:<40} {info['rss_mb']:6.0f} MB (+ decoder workers "
+                  f"{info['children_mb']:4.0f} MB)  {info['frames']} CT slices, model "
+                  f"{info['state']}; {'torch loaded' if info['torch'] else 'no torch'}")
+    print(f"\nmedview analyze: worst peak RSS {worst_rss:.0f} MB (target <= {ANALYZE_MB:.0f}: "
+          f"{'OK' if worst_rss <= ANALYZE_MB else 'OVER'}), worst best-of-{args.runs} time "
+          f"{worst_s:.2f} s (target <= {ANALYZE_S:.0f}: {'OK' if worst_s <= ANALYZE_S else 'OVER'})")
+    print(f"GUI with the CT and a model: {gui['auto']:.0f} MB (target <= {GUI_MB:.0f}: "
+          f"{'OK' if gui['auto'] <= GUI_MB else 'OVER'}); ratio to the torch peer "
+          f"{gui['auto'] / gui['torch']:.2f}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    if sys.argv[1:2] == ["--child"]:  # medview's own arguments follow: not for argparse
+        sys.exit(_analyze_child(sys.argv[2:]))
+    main()
