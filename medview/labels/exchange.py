@@ -5,8 +5,9 @@
 * Segmentation → ``OUT/images/<id>.dcm`` (a copy of the source) with ``OUT/masks/<id>.png``
   (class numbers, from the project's DICOM SEG masks): the trainer's image/mask pair
   layout. The SEG files stay the project's record; the PNGs are made from them.
-* Import: a CSV ``path,label`` (paths relative to the CSV) labels every frame of each
-  file; in a segmentation project a ``mask`` column names a PNG/DICOM mask to store as SEG.
+* Import: a CSV ``path,label[,patient_id]`` (paths relative to the CSV) labels every
+  frame of each file (``patient_id`` is recorded for images that carry none, e.g. PNG);
+  in a segmentation project a ``mask`` column names a PNG/DICOM mask to store as SEG.
 
 Nothing here drops a label silently: every row or label left out is one line in
 :attr:`Exchange.notes`.
@@ -19,6 +20,7 @@ import io
 import os
 import shutil
 from collections import defaultdict
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from medview.labels.project import SKIP
 from medview.labels.seg import read_seg
 from medview.labels.store import LABELLED, MASK
 
-__all__ = ["Exchange", "export_labels", "import_csv"]
+__all__ = ["Exchange", "export_labels", "import_csv", "read_mask"]
 
 
 @dataclass
@@ -139,7 +141,8 @@ def _relative(path: Path, base: Path) -> str:
 
 
 def import_csv(labeller: Labeller, csv_path: Path, replace: bool = False) -> Exchange:
-    """Label the project's images from a CSV ``path,label[,mask]`` (paths relative to it).
+    """Label the project's images from a CSV ``path,label[,patient_id]`` (segmentation:
+    ``path,mask``), paths relative to the CSV.
 
     A row labels every frame of its file. An image that already has another label keeps
     it unless ``replace``; each row not used is a note.
@@ -161,6 +164,8 @@ def import_csv(labeller: Labeller, csv_path: Path, replace: bool = False) -> Exc
             notes.append(f"{path}: not an image of the project ({where}); row not used")
             continue
         for im in images:
+            if row.get("patient_id") and not im.patient_id:  # plain images carry none
+                im = dataclasses.replace(im, patient_id=row["patient_id"])
             try:
                 count += _import_one(labeller, im, row, csv_path.parent, replace)
             except ReadError as err:
@@ -195,11 +200,11 @@ def _import_one(labeller: Labeller, im, row: dict, base: Path, replace: bool) ->
         return 1
     if old is not None and old.value == MASK and not replace:
         raise _Kept(MASK)
-    labeller.set_mask(im, _read_mask(base / row["mask"]))
+    labeller.set_mask(im, read_mask(base / row["mask"]))
     return 1
 
 
-def _read_mask(path: Path) -> np.ndarray:
+def read_mask(path: Path) -> np.ndarray:
     """A mask file's class numbers (PNG or DICOM; 0/255 read as 0/1)."""
     from medview.core.io.folder import load_paths
 
