@@ -212,7 +212,7 @@ def _resolve(base: Path, stored: str) -> Path:
     if not isinstance(stored, str) or not stored:
         raise TypeError("a path is not text")
     p = Path(stored)
-    return p if p.is_absolute() else (base / p).absolute()
+    return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
 
 def _portable(base: Path, path: Path) -> str:
