@@ -1,0 +1,183 @@
+"""Labelling in the main window: open a project, keys 1–9 label the image on screen,
+N / Shift+N go to the next / previous unlabelled image.
+
+The rules live in :class:`~medview.view.labelling.LabellingModel` (no Qt); this connects
+it to the window: the file dialog, a pool thread that reads the project's headers, the
+active viewport's frame, and the keys. While a project is open, keys 1–9 label instead
+of choosing window presets (those stay in the Window/Level menu); closing the project
+gives the keys back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+from medview.app.internal_errors import user_reason
+from medview.labels.labelling import Labeller
+from medview.qt.labelling.panel import LabelPanel
+from medview.view.labelling import LabellingModel
+
+_AREA = "Labelling"
+
+
+class LabellingController(QObject):
+    """The window's labelling actions, its Labels dock and the model behind them.
+
+    Parameters
+    ----------
+    window : MainWindow
+        Its grid, library, workers, presets, status bar and :meth:`show_frame` are used.
+    """
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.model = LabellingModel()
+        self.open = self._action("Open &Labelling Project…", self.choose_project,
+                                 tip="Label images into the classes of a labelling project")
+        self.close = self._action("Close Labelling Project", self.close_project)
+        self.classes = [self._action(f"Label as Class {n}", lambda n=n: self._assign(n))
+                        for n in range(1, 10)]
+        self.skip = self._action("Skip Image", self._skip, "Shift+S",
+                                 tip="Leave this image out of the project's labels (Shift+S)")
+        self.next = self._action("Next Unlabelled Image", lambda: self._step(+1), "N",
+                                 tip="Go to the next image without a label (N)")
+        self.previous = self._action("Previous Unlabelled Image", lambda: self._step(-1),
+                                     "Shift+N", tip="Go to the previous image without a label "
+                                                    "(Shift+N)")
+        self.panel = LabelPanel(self.model, self, window)
+        self.dock = None  # made by make_dock once the window's Panels menu exists
+        self._preset_keys: list[QKeySequence] = []
+        self.model.events.project.connect(self._project_changed)
+        self.model.events.message.connect(lambda text: window.statusBar().showMessage(text, 6000))
+        for vp in window.grid._all:
+            vp.model.events.frame.connect(lambda _i, v=vp: v is window.grid.active and self.sync())
+        window.grid.activeChanged.connect(lambda _vp: self.sync())
+        self._project_changed()
+
+    def make_dock(self):
+        """The Labels dock (hidden until a project opens), with its View ▸ Panels toggle."""
+        self.dock = self.window.add_panel(self.panel, "Labels", "LabelsDock")
+        self.dock.hide()
+        return self.dock
+
+    def actions(self) -> list[QAction]:
+        """Every labelling action (for the window, the shortcuts dialog and the menu)."""
+        return [self.open, self.close, *self.classes, self.skip, self.next, self.previous]
+
+    # -- project
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open Labelling Project", self.window._start_dir(),
+            "Labelling projects (*.json);;All files (*)")
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> None:
+        """Read the project and its studies' headers in the pool, then label and show them."""
+        self.window.statusBar().showMessage(f"Opening labelling project {Path(path).name}…")
+        self.window.workers.start(Labeller.open, str(path), on_return=self._opened,
+                                  on_error=lambda exc: self._failed(path, exc))
+
+    def close_project(self) -> None:
+        self.model.close()
+
+    def shutdown(self) -> None:
+        """Save pending labels (the window is closing)."""
+        self.model.close()
+
+    def _opened(self, labeller: Labeller) -> None:
+        self.model.open(labeller)
+        self.window.open_paths([str(s) for s in labeller.project.studies], remember=False)
+        self.dock.show()
+        self.dock.raise_()
+        self.window.statusBar().showMessage(
+            f"Labelling {labeller.project.name}: keys 1–{min(9, len(self.model.class_names))} "
+            "label the image, N goes to the next unlabelled one", 10000)
+        self.sync()
+
+    def _failed(self, path, exc: BaseException) -> None:
+        reason = user_reason(exc, f"opening labelling project {path}")
+        self.model.events.message.emit(reason)
+        self.panel.message.setText(reason)
+
+    def _project_changed(self) -> None:
+        on = self.model.labeller is not None
+        names = self.model.class_names
+        for n, act in enumerate(self.classes, 1):
+            act.setEnabled(on and n <= len(names))
+            act.setText(f"Label as {n} {names[n - 1]}" if n <= len(names) else f"Label as Class {n}")
+        for act in (self.close, self.skip, self.next, self.previous):
+            act.setEnabled(on)
+        self._take_number_keys(on)
+
+    def _take_number_keys(self, take: bool) -> None:
+        """Keys 1–9 label while a project is open; window presets get them back after."""
+        presets = self.window.viewer_actions.presets
+        if take and not self._preset_keys:
+            self._preset_keys = [a.shortcut() for a in presets]
+            for a in presets:
+                a.setShortcut(QKeySequence())
+            for n, act in enumerate(self.classes, 1):
+                act.setShortcut(QKeySequence(str(n)))
+        elif not take and self._preset_keys:
+            for act in self.classes:
+                act.setShortcut(QKeySequence())
+            for a, key in zip(presets, self._preset_keys):
+                a.setShortcut(key)
+            self._preset_keys = []
+
+    # -- the image on screen
+
+    def sync(self) -> None:
+        """Tell the model which frame the active viewport shows."""
+        frame = self.window.grid.active.model.frame
+        self.model.show(frame.path if frame is not None else None,
+                        frame.index if frame is not None else 0)
+
+    def go_to(self, image) -> None:
+        """Bring project image ``image`` on screen (if its study has been read)."""
+        if image is None:
+            return
+        key = self._frame_key(image)
+        if key is None:
+            self.model.events.message.emit(f"{image.path.name} is still being read; try again")
+            return
+        self.window.show_frame(key)
+        self.sync()
+
+    def _frame_key(self, image) -> tuple | None:
+        wanted, resolved = (str(image.path), image.frame), image.key
+        keys = [f.key for f in self.window.library.frames()]
+        if wanted in keys:
+            return wanted
+        return next((k for k in keys if k[1] == image.frame
+                     and str(Path(k[0]).resolve()) == resolved[0]), None)
+
+    def _assign(self, number: int) -> None:
+        self.sync()
+        self.go_to(self.model.assign(number))
+
+    def _skip(self) -> None:
+        self.sync()
+        self.go_to(self.model.skip())
+
+    def _step(self, direction: int) -> None:
+        self.sync()
+        self.go_to(self.model.step(direction))
+
+    def _action(self, text: str, slot, key: str | None = None, tip: str = "") -> QAction:
+        act = QAction(text, self.window)
+        if key:
+            act.setShortcut(QKeySequence(key))
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.setProperty("shortcutArea", _AREA)
+        if tip:
+            act.setToolTip(tip)
+        act.triggered.connect(lambda _=False: slot())
+        return act

@@ -1,0 +1,122 @@
+"""The Labels dock: project, progress, the image's label, class buttons and navigation.
+
+It renders :class:`~medview.view.labelling.LabellingModel` and forwards clicks to the
+controller's actions; it keeps no state of its own.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from medview.view.labelling import LabellingModel
+
+
+class LabelPanel(QWidget):
+    """Shows a labelling project's state; its buttons trigger the controller's actions.
+
+    Parameters
+    ----------
+    model : LabellingModel
+    actions : LabellingActions
+        ``open``, ``classes`` (one per key 1–9), ``skip``, ``next``, ``previous``.
+    """
+
+    def __init__(self, model: LabellingModel, actions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.actions = actions
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(False)
+        self.counts = QLabel()
+        self.counts.setWordWrap(True)
+        self.image = QLabel()
+        self.image.setWordWrap(True)
+        self.buttons_box = QGridLayout()
+        self.class_buttons: list[QPushButton] = []
+        self.skip_button = _button(actions.skip)
+        self.previous_button = _button(actions.previous, "◀ Previous unlabelled")
+        self.next_button = _button(actions.next, "Next unlabelled ▶")
+        self.advance = QCheckBox("Go to the next unlabelled image after labelling")
+        self.advance.setChecked(model.advance)
+        self.advance.toggled.connect(lambda on: setattr(model, "advance", on))
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.open_button = _button(actions.open, "Open Labelling Project…")
+
+        nav = QHBoxLayout()
+        nav.addWidget(self.previous_button)
+        nav.addWidget(self.next_button)
+        layout = QVBoxLayout(self)
+        for w in (self.title, self.bar, self.counts, self.image):
+            layout.addWidget(w)
+        layout.addLayout(self.buttons_box)
+        layout.addWidget(self.skip_button)
+        layout.addLayout(nav)
+        layout.addWidget(self.advance)
+        layout.addWidget(self.message)
+        layout.addWidget(self.open_button)
+        layout.addStretch(1)
+
+        model.events.project.connect(self._project_changed)
+        model.events.current.connect(self._show_current)
+        model.events.labels.connect(self._labels_changed)
+        model.events.message.connect(self.message.setText)
+        self._project_changed()
+
+    def _project_changed(self) -> None:
+        for b in self.class_buttons:
+            self.buttons_box.removeWidget(b)
+            b.deleteLater()
+        names = self.model.class_names
+        self.class_buttons = [_button(act, f"{n}  {name}")
+                              for n, (act, name) in enumerate(zip(self.actions.classes, names), 1)]
+        for i, b in enumerate(self.class_buttons):
+            self.buttons_box.addWidget(b, i // 3, i % 3)
+        on = self.model.labeller is not None
+        for w in (self.bar, self.counts, self.image, self.skip_button, self.previous_button,
+                  self.next_button, self.advance):
+            w.setVisible(on)
+        self.open_button.setVisible(not on)
+        if on:
+            project = self.model.labeller.project
+            self.title.setText(f"<b>{project.name}</b> — {project.task}<br>"
+                               f"labels in {project.label_dir}")
+        else:
+            self.title.setText("No labelling project is open. A project names its classes, the "
+                               "studies to label and the folder for the labels "
+                               "('medview labels new').")
+            self.message.clear()
+        self._labels_changed()
+
+    def _labels_changed(self) -> None:
+        done = self.model.progress()
+        if done is not None:
+            self.bar.setRange(0, max(1, done.total))
+            self.bar.setValue(done.labelled + done.skipped)
+            pending = f"; {self.model.pending} not saved yet" if self.model.pending else ""
+            self.counts.setText(done.summary() + pending)
+        self._show_current()
+
+    def _show_current(self) -> None:
+        image = self.model.current
+        if self.model.labeller is None:
+            return
+        if image is None:
+            self.image.setText("The image on screen is not part of this project.")
+            return
+        label = self.model.label_of(image) or "not labelled"
+        self.image.setText(f"{image.path.name}" + (f" [frame {image.frame + 1}]" if image.frame
+                                                   else "") + f": <b>{label}</b>")
+
+
+def _button(action, text: str | None = None) -> QPushButton:
+    """A push button that triggers ``action`` and follows its enabled state."""
+    button = QPushButton(text or action.text().replace("&", ""))
+    button.setToolTip(action.toolTip())
+    button.setEnabled(action.isEnabled())
+    button.clicked.connect(action.trigger)
+    action.enabledChanged.connect(button.setEnabled)
+    return button

@@ -1,0 +1,178 @@
+"""The viewer's labelling state without Qt: the open project, the image on screen, its label.
+
+:class:`LabellingModel` is what the labelling panel shows and what keys 1–9 change. The
+viewer tells it which frame is on screen (:meth:`LabellingModel.show`); it answers with
+that image's label, the project's progress, and where the next or previous unlabelled
+image is (:meth:`LabellingModel.step`), which the viewer then brings on screen. Every
+change is an event (``events.project``, ``events.current``, ``events.labels``,
+``events.message``), so the whole loop is testable without a QApplication.
+
+A label that cannot be saved (read-only or full label folder) is kept here as pending,
+reported in one line, and saved with the next label or on close, so no label is lost
+while the folder is unavailable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medview.labels.files import SaveError
+from medview.labels.images import ProjectImage
+from medview.labels.labelling import Labeller
+from medview.labels.progress import Progress
+from medview.labels.project import SKIP
+from medview.labels.store import LABELLED, SKIPPED, UNLABELLED
+from medview.view.events import Events
+
+__all__ = ["LabellingModel"]
+
+
+class LabellingModel:
+    """The labelling project open in the viewer (or none).
+
+    Attributes
+    ----------
+    labeller : Labeller or None
+    current : ProjectImage or None
+        The project image on screen; None when the screen shows another image.
+    advance : bool
+        After a label is given, move to the next unlabelled image.
+    """
+
+    EVENTS = ("project", "current", "labels", "message")
+
+    def __init__(self) -> None:
+        self.events = Events(*self.EVENTS)
+        self.labeller: Labeller | None = None
+        self.current: ProjectImage | None = None
+        self.advance = True
+        self._pending: dict[str, tuple[ProjectImage, str]] = {}
+        self._progress: Progress | None = None
+
+    # -- project
+
+    def open(self, labeller: Labeller) -> None:
+        """Label ``labeller``'s project from now on (a project open before is closed)."""
+        self.close()
+        self.labeller = labeller
+        self._progress = None
+        self.events.project.emit()
+        problems = labeller.progress().lines()[1:]
+        if problems:
+            self.events.message.emit(f"{len(problems)} label(s) need attention: {problems[0]}")
+
+    def close(self) -> None:
+        """Save what is pending, then forget the project."""
+        if self.labeller is None:
+            return
+        self.save_pending()
+        self.labeller = self.current = None
+        self.events.project.emit()
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.labeller.project.label_names if self.labeller is not None else []
+
+    def progress(self) -> Progress | None:
+        """Counts of the project (cached until a label changes)."""
+        if self.labeller is None:
+            return None
+        if self._progress is None:
+            self._progress = self.labeller.progress()
+        return self._progress
+
+    # -- the image on screen
+
+    def show(self, path: str | Path | None, frame: int = 0) -> None:
+        """The viewer shows frame ``frame`` of ``path`` (None: nothing)."""
+        found = None
+        if self.labeller is not None and path is not None:
+            found = self.labeller.images.find(path, frame)
+        if found != self.current:
+            self.current = found
+            self.events.current.emit()
+
+    def label_of(self, image: ProjectImage | None = None) -> str:
+        """The label of ``image`` (default the current one): a class, ``"skip"`` or ``""``."""
+        image = image or self.current
+        if self.labeller is None or image is None:
+            return ""
+        if image.id in self._pending:
+            return self._pending[image.id][1]
+        label = self.labeller.store.get(image.id)
+        return label.value if label is not None else ""
+
+    # -- labelling
+
+    def assign(self, number: int) -> ProjectImage | None:
+        """Give the current image class ``number`` (from 1, as keys 1–9 do).
+
+        Returns the image to show next (the next unlabelled one when :attr:`advance`),
+        or None to stay. A number beyond the classes, or no current image, only says so.
+        """
+        if self.labeller is None or self.current is None:
+            self.events.message.emit("This image is not part of the labelling project")
+            return None
+        names = self.class_names
+        if not 1 <= number <= len(names) or self.labeller.project.task != "classification":
+            self.events.message.emit(f"No class {number}: the project's classes are "
+                                + ", ".join(f"{i} {n}" for i, n in enumerate(names, 1)))
+            return None
+        return self._record(self.current, names[number - 1])
+
+    def skip(self) -> ProjectImage | None:
+        """Mark the current image skipped; returns the image to show next, as :meth:`assign`."""
+        if self.labeller is None or self.current is None:
+            return None
+        return self._record(self.current, SKIP)
+
+    def save_pending(self) -> bool:
+        """Try again to save labels that could not be saved; True when none is left."""
+        for image_id, (image, value) in list(self._pending.items()):
+            try:
+                self.labeller.assign(image, value)
+            except SaveError as err:
+                self.events.message.emit(f"{err} ({len(self._pending)} label(s) not saved yet)")
+                return False
+            del self._pending[image_id]
+        return True
+
+    @property
+    def pending(self) -> int:
+        """Labels given but not saved yet (their folder could not be written)."""
+        return len(self._pending)
+
+    def _record(self, image: ProjectImage, value: str) -> ProjectImage | None:
+        self._pending[image.id] = (image, value)
+        saved = self.save_pending()
+        self._progress = None
+        self.events.labels.emit()
+        if saved:
+            self.events.message.emit(f"{image.path.name}: {value}")
+        return self.step(+1) if self.advance else None
+
+    # -- navigation
+
+    def step(self, direction: int) -> ProjectImage | None:
+        """The next (``+1``) or previous (``-1``) unlabelled image after the current one, in
+        project order, wrapping around; None when every other image is labelled."""
+        if self.labeller is None:
+            return None
+        images = self.labeller.images.images
+        if not images:
+            return None
+        start = images.index(self.current) if self.current in images else \
+            (-1 if direction > 0 else len(images))
+        for k in range(1, len(images) + 1):
+            image = images[(start + direction * k) % len(images)]
+            if image != self.current and self.state_of(image) == UNLABELLED:
+                return image
+        self.events.message.emit(f"Every image of {self.labeller.project.name} has a label")
+        return None
+
+    def state_of(self, image: ProjectImage) -> str:
+        """``"labelled"``, ``"skipped"`` or ``"unlabelled"`` (a pending label counts)."""
+        value = self.label_of(image)
+        if not value:
+            return UNLABELLED
+        return LABELLED if value != SKIP else SKIPPED
