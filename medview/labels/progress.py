@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medview.labels.images import ProjectImages
+from typing import TYPE_CHECKING
+
 from medview.labels.project import Project
 from medview.labels.store import LABELLED, MASK, SKIPPED, UNLABELLED, Label, LabelStore
+
+if TYPE_CHECKING:
+    from medview.labels.images import ProjectImages
 
 __all__ = ["Progress", "Orphan", "progress"]
 

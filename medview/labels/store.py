@@ -33,9 +33,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from medview.labels.files import LabelsError, read_json, write_json
-from medview.labels.images import ProjectImage
 from medview.labels.project import SKIP
+
+if TYPE_CHECKING:  # images reads headers (pydicom); the store itself needs none
+    from medview.labels.images import ProjectImage
 
 __all__ = ["Label", "LabelStore", "writer_name", "LABELLED", "SKIPPED", "UNLABELLED"]
 

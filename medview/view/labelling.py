@@ -15,14 +15,17 @@ while the folder is unavailable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from medview.labels.files import SaveError
-from medview.labels.images import ProjectImage
-from medview.labels.labelling import Labeller
-from medview.labels.progress import Progress
 from medview.labels.project import SKIP
 from medview.labels.store import LABELLED, SKIPPED, UNLABELLED
 from medview.view.events import Events
+
+if TYPE_CHECKING:  # they read DICOM headers: the window starts without pydicom
+    from medview.labels.images import ProjectImage
+    from medview.labels.labelling import Labeller
+    from medview.labels.progress import Progress
 
 __all__ = ["LabellingModel"]
 

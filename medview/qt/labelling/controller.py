@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from medview.app.internal_errors import user_reason
-from medview.labels.labelling import Labeller
+from medview.core.imports import load
 from medview.qt.labelling.panel import LabelPanel
 from medview.view.labelling import LabellingModel
 
@@ -81,7 +81,7 @@ class LabellingController(QObject):
     def open_project(self, path: str | Path) -> None:
         """Read the project and its studies' headers in the pool, then label and show them."""
         self.window.statusBar().showMessage(f"Opening labelling project {Path(path).name}…")
-        self.window.workers.start(Labeller.open, str(path), on_return=self._opened,
+        self.window.workers.start(_read_project, str(path), on_return=self._opened,
                                   on_error=lambda exc: self._failed(path, exc))
 
     def close_project(self) -> None:
@@ -91,7 +91,7 @@ class LabellingController(QObject):
         """Save pending labels (the window is closing)."""
         self.model.close()
 
-    def _opened(self, labeller: Labeller) -> None:
+    def _opened(self, labeller) -> None:
         self.model.open(labeller)
         self.window.open_paths([str(s) for s in labeller.project.studies], remember=False)
         self.dock.show()
@@ -181,3 +181,8 @@ class LabellingController(QObject):
             act.setToolTip(tip)
         act.triggered.connect(lambda _=False: slot())
         return act
+
+
+def _read_project(path: str):
+    """The project and its studies' headers (in a pool thread: pydicom loads here)."""
+    return load("medview.labels.labelling").Labeller.open(path)

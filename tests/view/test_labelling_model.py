@@ -1,0 +1,58 @@
+"""The viewer's labelling state without Qt: labels by number, advancing to the next unlabelled
+image, wrapping around, messages for numbers beyond the classes."""
+
+from __future__ import annotations
+
+from medview.labels.images import ProjectImage, ProjectImages
+from medview.labels.labelling import Labeller
+from medview.labels.project import Project
+from medview.view.labelling import LabellingModel
+
+
+def _model(tmp_path, n: int = 4) -> tuple[LabellingModel, list[ProjectImage]]:
+    studies = tmp_path / "cases"
+    studies.mkdir()
+    images = [ProjectImage(f"id{i}", studies / f"{i}.png") for i in range(n)]
+    project = Project.create(tmp_path / "p.json", "classification", ["normal", "lesion"], [studies],
+                             tmp_path / "labels")
+    model = LabellingModel()
+    seen: list[str] = []
+    model.events.connect_all(seen.append)
+    model.open(Labeller(project, ProjectImages(images)))
+    assert seen == ["project"]
+    return model, images
+
+
+def test_a_number_labels_the_image_on_screen_and_moves_to_the_next_unlabelled(tmp_path):
+    model, images = _model(tmp_path)
+    model.show(images[1].path)
+    assert model.current == images[1]
+    assert model.assign(2) == images[2] and model.label_of(images[1]) == "lesion"
+    model.show(images[3].path)
+    assert model.assign(1) == images[0]  # wraps around to the first unlabelled image
+    assert model.step(-1) == images[2]
+    done = model.progress()
+    assert (done.labelled, done.unlabelled, done.per_class) == (2, 2, {"normal": 1, "lesion": 1})
+
+
+def test_without_advance_the_image_stays_and_skipping_counts(tmp_path):
+    model, images = _model(tmp_path, n=2)
+    model.advance = False
+    model.show(images[0].path)
+    assert model.skip() is None and model.state_of(images[0]) == "skipped"
+    assert model.step(+1) == images[1]
+    model.show(images[1].path)
+    model.assign(1)
+    assert model.step(+1) is None  # every image has a label
+
+
+def test_numbers_beyond_the_classes_and_images_outside_the_project_only_say_so(tmp_path):
+    model, images = _model(tmp_path)
+    said: list[str] = []
+    model.events.message.connect(said.append)
+    model.show(tmp_path / "elsewhere.dcm")
+    assert model.current is None and model.assign(1) is None
+    model.show(images[0].path)
+    assert model.assign(3) is None and model.label_of() == ""
+    assert said == ["This image is not part of the labelling project",
+                    "No class 3: the project's classes are 1 normal, 2 lesion"]
