@@ -2,9 +2,11 @@
 
 * Classification → ``OUT/labels.csv`` with ``path,label,patient_id`` (trainer/JOBS.md,
   "dataset"): one row per file, paths relative to the CSV where they can be.
-* Segmentation → ``OUT/images/<id>.dcm`` (a copy of the source) with ``OUT/masks/<id>.png``
-  (class numbers, from the project's DICOM SEG masks): the trainer's image/mask pair
-  layout. The SEG files stay the project's record; the PNGs are made from them.
+* Segmentation → ``OUT/images/<id>.dcm`` (a copy of the source, so its PatientID keeps
+  the split patient-aware) with ``OUT/masks/<id>.png`` (class numbers, from the project's
+  DICOM SEG masks): the trainer's image/mask pair layout, read as it is today. The SEG
+  files stay the project's record; the PNGs are made from them on each export, which
+  replaces an earlier export in the same folder.
 * Import: a CSV ``path,label[,patient_id]`` (paths relative to the CSV) labels every
   frame of each file (``patient_id`` is recorded for images that carry none, e.g. PNG);
   in a segmentation project a ``mask`` column names a PNG/DICOM mask to store as SEG.
@@ -16,24 +18,28 @@ Nothing here drops a label silently: every row or label left out is one line in
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import shutil
 from collections import defaultdict
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from medview.core.atomic import atomic_path
 from medview.core.errors import ReadError
-from medview.labels.files import LabelsError, SaveError, save_failure, write_file
+from medview.labels.files import LabelsError, SaveError, save_failure, write_file, write_json
 from medview.labels.labelling import Labeller
 from medview.labels.project import SKIP
 from medview.labels.seg import read_seg
 from medview.labels.store import LABELLED, MASK
 
 __all__ = ["Exchange", "export_labels", "import_csv", "read_mask"]
+
+# Marks a folder written by a segmentation export (so a later export may replace it).
+_MARK = "medview-labels-export.json"
 
 
 @dataclass
@@ -93,9 +99,14 @@ def _export_csv(labeller: Labeller, out: Path) -> Exchange:
 
 
 def _export_pairs(labeller: Labeller, out: Path) -> Exchange:
+    _prepare_pairs_folder(out)
     notes = _orphan_notes(labeller)
     count = 0
     for im, label in _labelled(labeller):
+        if len(labeller.images.in_file(im.path)) > 1:
+            notes.append(f"{im.describe()}: a frame of a multi-frame file; the trainer's pairs "
+                         "need single-frame images, left out")
+            continue
         try:
             mask = read_seg(labeller.mask_file(label))
         except LabelsError as err:
@@ -105,15 +116,24 @@ def _export_pairs(labeller: Labeller, out: Path) -> Exchange:
             notes.append(f"{labeller.mask_file(label)}: references another image than "
                          f"{im.describe()}; left out")
             continue
-        if len(labeller.images.in_file(im.path)) > 1:
-            notes.append(f"{im.describe()}: a frame of a multi-frame file; the trainer's pairs "
-                         "need single-frame images, left out")
-            continue
         _write_pair(im.path, mask.labels, out, im.id)
         count += 1
     if not count:
         raise LabelsError(f"{labeller.project.path}: no masks to export")
+    write_json(out / _MARK, {"format": _MARK, "project": str(labeller.project.path),
+                             "pairs": count, "classes": ["background", *labeller.project.label_names]})
     return Exchange(out, count, notes)
+
+
+def _prepare_pairs_folder(out: Path) -> None:
+    """``out`` new, empty, or an earlier export (whose pairs are removed: a label cleared
+    since must not train); anything else is refused rather than mixed or deleted."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not (out / _MARK).is_file():
+            raise LabelsError(f"{out}: already exists and is not an empty folder or an earlier "
+                              "export; choose a new folder")
+        for sub in ("images", "masks"):
+            shutil.rmtree(out / sub, ignore_errors=True)
 
 
 def _write_pair(image: Path, labels: np.ndarray, out: Path, name: str) -> None:
@@ -121,9 +141,8 @@ def _write_pair(image: Path, labels: np.ndarray, out: Path, name: str) -> None:
 
     target = out / "images" / f"{name}{image.suffix.lower() or '.dcm'}"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(image, target.with_name(f".{target.name}.tmp"))
-        os.replace(target.with_name(f".{target.name}.tmp"), target)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(image, tmp)
         write_png(labels.astype(np.uint8), out / "masks" / f"{name}.png")
     except OSError as exc:
         raise save_failure(target, exc) from None

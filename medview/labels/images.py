@@ -43,11 +43,6 @@ class ProjectImage:
     sop_instance_uid: str = ""
     patient_id: str = ""
 
-    @property
-    def key(self) -> tuple[str, int]:
-        """(resolved path, frame): how the viewer's frames are matched to project images."""
-        return (str(self.path.resolve()), self.frame)
-
     def describe(self) -> str:
         """Short text for messages: the file and, past the first, the frame."""
         return str(self.path) + (f" [frame {self.frame + 1}]" if self.frame else "")
@@ -62,7 +57,9 @@ class ProjectImages:
 
     def __post_init__(self) -> None:
         self._by_id = {im.id: im for im in self.images}
-        self._by_key = {im.key: im for im in self.images}
+        self._by_file: dict[str, list[ProjectImage]] = {}
+        for im in self.images:  # one resolve per image: paths are compared resolved
+            self._by_file.setdefault(str(im.path.resolve()), []).append(im)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -72,12 +69,11 @@ class ProjectImages:
 
     def find(self, path: str | Path, frame: int = 0) -> ProjectImage | None:
         """The image at ``path`` (any spelling of it) and ``frame``, or None."""
-        return self._by_key.get((str(Path(path).resolve()), frame))
+        return next((im for im in self.in_file(path) if im.frame == frame), None)
 
     def in_file(self, path: str | Path) -> list[ProjectImage]:
         """Every frame of the file at ``path`` that the project covers."""
-        resolved = str(Path(path).resolve())
-        return [im for im in self.images if im.key[0] == resolved]
+        return list(self._by_file.get(str(Path(path).resolve()), ()))
 
 
 def image_id(project_dir: Path, path: Path, frame: int, sop_instance_uid: str = "") -> str:

@@ -32,7 +32,6 @@ import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from medview.labels.files import LabelsError, read_json, write_json
@@ -123,7 +122,8 @@ class Label:
             if not isinstance(fields[k] or "", str):
                 raise ValueError(f"its {k} is not text")
             fields[k] = fields[k] or ""
-        if not isinstance(fields["frame"], int) or fields["frame"] < 0:
+        frame = fields["frame"]
+        if not isinstance(frame, int) or isinstance(frame, bool) or frame < 0:
             raise ValueError("its frame is not a number from 0")
         segments = fields["segments"] or []
         if not isinstance(segments, list) or not all(isinstance(x, str) for x in segments):
@@ -182,10 +182,6 @@ class LabelStore:
         """The image's label, or None when it has none (or it was cleared)."""
         label = self.labels.get(image_id)
         return label if label is not None and label.state != UNLABELLED else None
-
-    def state(self, image_id: str) -> str:
-        label = self.get(image_id)
-        return label.state if label is not None else UNLABELLED
 
     def set(self, image: ProjectImage, value: str, mask: str = "",
             segments: tuple[str, ...] = ()) -> Label:

@@ -29,7 +29,7 @@ def test_new_set_list_export_import(cases, tmp_path, capsys):
     listed = json.loads(out)
     assert (listed["labelled"], listed["per_class"]) == (1, {"normal": 0, "lesion": 1})
     assert listed["unlabelled"] == listed["total"] - 1 == 11
-    code, out, err = _run(capsys, "import", project, cases / "labels.csv")
+    code, out, _ = _run(capsys, "import", project, cases / "labels.csv")
     assert code == 0 and "11 labels added" in out and "12/12 labelled (normal 6, lesion 6)" in out
     code, out, _ = _run(capsys, "export", project, "--out", tmp_path / "export")
     assert code == 0 and "12 labelled images" in out

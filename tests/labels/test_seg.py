@@ -73,3 +73,23 @@ def test_exported_masks_are_a_segmentation_data_set_the_trainer_reads(ct_project
     assert data.task == "segmentation" and len(data) == 1
     (sample,) = data.samples
     assert sample.classes_present == (0, 1) and sample.patient_id == "1CT1"
+
+
+def test_a_new_export_replaces_an_earlier_one_but_never_a_foreign_folder(ct_project, tmp_path):
+    labeller = Labeller.open(ct_project.path)
+    (image,) = labeller.images.images
+    labeller.set_mask(image, np.ones((128, 128), np.uint8))
+    out = tmp_path / "export"
+    export_labels(labeller, out)
+    export_labels(labeller, out)  # the same folder again: replaced, not refused
+    assert len(list((out / "masks").iterdir())) == 1
+    labeller.assign(image, "skip")
+    with pytest.raises(LabelsError, match="no masks to export"):
+        export_labels(labeller, out)
+    assert not (out / "masks").exists()  # the skipped image's old pair cannot train
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(LabelsError, match="not an empty folder or an earlier export"):
+        export_labels(labeller, foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"

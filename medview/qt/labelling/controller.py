@@ -152,12 +152,15 @@ class LabellingController(QObject):
         self.sync()
 
     def _frame_key(self, image) -> tuple | None:
-        wanted, resolved = (str(image.path), image.frame), image.key
+        """The open frame's key for ``image``: the same path string (both were read from the
+        project's study paths), else the same file reached by another path."""
+        wanted = (str(image.path), image.frame)
         keys = [f.key for f in self.window.library.frames()]
         if wanted in keys:
             return wanted
-        return next((k for k in keys if k[1] == image.frame
-                     and str(Path(k[0]).resolve()) == resolved[0]), None)
+        resolved = image.path.resolve()
+        return next((k for k in keys if k[1] == image.frame and Path(k[0]).resolve() == resolved),
+                    None)
 
     def _assign(self, number: int) -> None:
         self.sync()
