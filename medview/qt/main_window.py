@@ -629,8 +629,11 @@ class MainWindow(QMainWindow):
             m.addAction(act)
 
         m = mb.addMenu("&Labels")
-        for act in self.labelling.actions()[2:]:
+        lab = self.labelling
+        for act in lab.actions():
             m.addAction(act)
+            if act in (lab.close, lab.classes[-1], lab.series_classes[-1]):
+                m.addSeparator()
 
         m = mb.addMenu("&Help")
         m.addAction(self.shortcuts_action)

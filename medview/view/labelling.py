@@ -107,27 +107,29 @@ class LabellingModel:
 
     # -- labelling
 
-    def assign(self, number: int) -> ProjectImage | None:
-        """Give the current image class ``number`` (from 1, as keys 1–9 do).
+    def assign(self, number: int, images: list[ProjectImage] | None = None
+               ) -> ProjectImage | None:
+        """Give class ``number`` (from 1, as keys 1–9 do) to the current image, or to
+        ``images`` (e.g. every image of the series on screen, Ctrl+1–9).
 
         Returns the image to show next (the next unlabelled one when :attr:`advance`),
         or None to stay. A number beyond the classes, or no current image, only says so.
         """
-        if self.labeller is None or self.current is None:
+        if self.labeller is None or (self.current is None and not images):
             self.events.message.emit("This image is not part of the labelling project")
             return None
         names = self.class_names
         if not 1 <= number <= len(names) or self.labeller.project.task != "classification":
             self.events.message.emit(f"No class {number}: the project's classes are "
-                                + ", ".join(f"{i} {n}" for i, n in enumerate(names, 1)))
+                                     + ", ".join(f"{i} {n}" for i, n in enumerate(names, 1)))
             return None
-        return self._record(self.current, names[number - 1])
+        return self._record(images or [self.current], names[number - 1])
 
     def skip(self) -> ProjectImage | None:
         """Mark the current image skipped; returns the image to show next, as :meth:`assign`."""
         if self.labeller is None or self.current is None:
             return None
-        return self._record(self.current, SKIP)
+        return self._record([self.current], SKIP)
 
     def save_pending(self) -> bool:
         """Try again to save labels that could not be saved; True when none is left."""
@@ -145,13 +147,15 @@ class LabellingModel:
         """Labels given but not saved yet (their folder could not be written)."""
         return len(self._pending)
 
-    def _record(self, image: ProjectImage, value: str) -> ProjectImage | None:
-        self._pending[image.id] = (image, value)
+    def _record(self, images: list[ProjectImage], value: str) -> ProjectImage | None:
+        for image in images:
+            self._pending[image.id] = (image, value)
         saved = self.save_pending()
         self._progress = None
         self.events.labels.emit()
         if saved:
-            self.events.message.emit(f"{image.path.name}: {value}")
+            what = images[0].path.name if len(images) == 1 else f"{len(images)} images"
+            self.events.message.emit(f"{what}: {value}")
         return self.step(+1) if self.advance else None
 
     # -- navigation

@@ -60,6 +60,7 @@ def test_ten_images_labelled_by_keys_are_saved_and_the_export_trains(qtbot, sett
         assert "10/16 labelled" in ctl.panel.counts.text()
         qtbot.keyClick(win.grid.active, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
         assert ctl.model.label_of() == ""
+        assert [a.isVisible() for a in ctl.series_classes] == [True, True] + [False] * 7
         ctl.close_project()
         assert win.viewer_actions.presets[0].shortcut().toString() == "1"  # keys given back
 
@@ -109,3 +110,20 @@ def test_a_read_only_label_folder_keeps_the_label_pending_until_it_can_be_saved(
         monkeypatch.undo()
         ctl.close_project()  # closing saves what is pending
     assert LabelStore(project.label_dir).get(image.id).value == "lesion"
+
+
+def test_ctrl_number_labels_every_image_of_the_series_on_screen(qtbot, settings, cases, tmp_path):
+    project = Project.create(tmp_path / "p.mvlabels.json", "classification", ["normal", "lesion"],
+                             [cases / "classification"], tmp_path / "labels")
+    with main_window(qtbot, settings) as win:
+        ctl = _open(qtbot, win, project)
+        png = next(s for s in win.library.series() if len(s.frames) > 1)  # a folder of PNGs
+        win.grid.show_series(png)
+        qtbot.waitUntil(lambda: ctl.model.current is not None
+                        and ctl.model.current.path.parent == png.frames[0].path.parent)
+        truth = png.frames[0].path.parent.name
+        qtbot.keyClick(win.grid.active, KEYS[truth], Qt.KeyboardModifier.ControlModifier)
+        ctl.close_project()
+    stored = LabelStore(project.label_dir).labels.values()
+    assert sorted(label.path for label in stored) == sorted(str(f.path) for f in png.frames)
+    assert {label.value for label in stored} == {truth}

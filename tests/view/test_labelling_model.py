@@ -56,3 +56,11 @@ def test_numbers_beyond_the_classes_and_images_outside_the_project_only_say_so(t
     assert model.assign(3) is None and model.label_of() == ""
     assert said == ["This image is not part of the labelling project",
                     "No class 3: the project's classes are 1 normal, 2 lesion"]
+
+
+def test_a_whole_series_is_labelled_at_once_and_the_next_unlabelled_follows_it(tmp_path):
+    model, images = _model(tmp_path, n=5)
+    model.show(images[1].path)
+    assert model.assign(2, images[1:4]) == images[4]
+    assert [model.label_of(im) for im in images] == ["", "lesion", "lesion", "lesion", ""]
+    assert model.progress().per_class == {"normal": 0, "lesion": 3}

@@ -1,5 +1,6 @@
-"""Labelling in the main window: open a project, keys 1–9 label the image on screen,
-N / Shift+N go to the next / previous unlabelled image.
+"""Labelling in the main window: open a project, keys 1–9 label the image on screen
+(Ctrl+1–9 every image of its series), N / Shift+N go to the next / previous unlabelled
+image.
 
 The rules live in :class:`~medview.view.labelling.LabellingModel` (no Qt); this connects
 it to the window: the file dialog, a pool thread that reads the project's headers, the
@@ -42,6 +43,9 @@ class LabellingController(QObject):
         self.close = self._action("Close Labelling Project", self.close_project)
         self.classes = [self._action(f"Label as Class {n}", lambda n=n: self._assign(n))
                         for n in range(1, 10)]
+        self.series_classes = [self._action(f"Label Series as Class {n}",
+                                            lambda n=n: self._assign(n, whole_series=True))
+                               for n in range(1, 10)]
         self.skip = self._action("Skip Image", self._skip, "Shift+S",
                                  tip="Leave this image out of the project's labels (Shift+S)")
         self.next = self._action("Next Unlabelled Image", lambda: self._step(+1), "N",
@@ -67,7 +71,8 @@ class LabellingController(QObject):
 
     def actions(self) -> list[QAction]:
         """Every labelling action (for the window, the shortcuts dialog and the menu)."""
-        return [self.open, self.close, *self.classes, self.skip, self.next, self.previous]
+        return [self.open, self.close, *self.classes, *self.series_classes, self.skip, self.next,
+                self.previous]
 
     # -- project
 
@@ -109,24 +114,30 @@ class LabellingController(QObject):
     def _project_changed(self) -> None:
         on = self.model.labeller is not None
         names = self.model.class_names
-        for n, act in enumerate(self.classes, 1):
-            act.setEnabled(on and n <= len(names))
-            act.setText(f"Label as {n} {names[n - 1]}" if n <= len(names) else f"Label as Class {n}")
+        for n, (act, series) in enumerate(zip(self.classes, self.series_classes), 1):
+            for each in (act, series):  # one per class of the project
+                each.setEnabled(on and n <= len(names))
+                each.setVisible(n <= len(names))
+            name = names[n - 1] if n <= len(names) else f"Class {n}"
+            act.setText(f"Label as {n} {name}")
+            series.setText(f"Label Whole Series as {n} {name}")
         for act in (self.close, self.skip, self.next, self.previous):
             act.setEnabled(on)
         self._take_number_keys(on)
 
     def _take_number_keys(self, take: bool) -> None:
-        """Keys 1–9 label while a project is open; window presets get them back after."""
+        """Keys 1–9 (Ctrl+1–9: the whole series) label while a project is open; window
+        presets get keys 1–9 back after."""
         presets = self.window.viewer_actions.presets
         if take and not self._preset_keys:
             self._preset_keys = [a.shortcut() for a in presets]
             for a in presets:
                 a.setShortcut(QKeySequence())
-            for n, act in enumerate(self.classes, 1):
+            for n, (act, series) in enumerate(zip(self.classes, self.series_classes), 1):
                 act.setShortcut(QKeySequence(str(n)))
+                series.setShortcut(QKeySequence(f"Ctrl+{n}"))
         elif not take and self._preset_keys:
-            for act in self.classes:
+            for act in self.classes + self.series_classes:
                 act.setShortcut(QKeySequence())
             for a, key in zip(presets, self._preset_keys):
                 a.setShortcut(key)
@@ -162,9 +173,21 @@ class LabellingController(QObject):
         return next((k for k in keys if k[1] == image.frame and Path(k[0]).resolve() == resolved),
                     None)
 
-    def _assign(self, number: int) -> None:
+    def _assign(self, number: int, whole_series: bool = False) -> None:
         self.sync()
-        self.go_to(self.model.assign(number))
+        images = self._series_images() if whole_series else None
+        if whole_series and not images:
+            self.model.events.message.emit("The series on screen has no image of the project")
+            return
+        self.go_to(self.model.assign(number, images))
+
+    def _series_images(self) -> list:
+        """The project images among the frames of the active viewport's series."""
+        series = self.window.grid.active.model.series
+        if series is None or self.model.labeller is None:
+            return []
+        found = (self.model.labeller.images.find(f.path, f.index) for f in series.frames)
+        return [im for im in found if im is not None]
 
     def _skip(self) -> None:
         self.sync()
