@@ -614,7 +614,8 @@ class MainWindow(QMainWindow):
 
         m = mb.addMenu("&Measure")
         for act in va.tools.values():
-            m.addAction(act)
+            if act not in (self.labelling.brush, self.labelling.eraser):  # in Labels
+                m.addAction(act)
         m.addSeparator()
         m.addAction(va.delete)
         m.addAction(va.clear_measurements)
@@ -632,7 +633,7 @@ class MainWindow(QMainWindow):
         lab = self.labelling
         for act in lab.actions():
             m.addAction(act)
-            if act in (lab.close, lab.classes[-1], lab.series_classes[-1]):
+            if act in (lab.close, lab.classes[-1], lab.series_classes[-1], lab.previous):
                 m.addSeparator()
 
         m = mb.addMenu("&Help")

@@ -7,6 +7,11 @@ image is (:meth:`LabellingModel.step`), which the viewer then brings on screen. 
 change is an event (``events.project``, ``events.current``, ``events.labels``,
 ``events.message``), so the whole loop is testable without a QApplication.
 
+In a segmentation project keys 1–9 choose the segment the brush paints, and the model is
+the viewports' painter (:attr:`~medview.view.model.ViewModel.painter`): brush and eraser
+strokes edit the current image's mask (:class:`~medview.view.mask_edit.MaskEdit`, with
+undo and redo), which is saved as DICOM SEG when each stroke ends (``events.mask``).
+
 A label that cannot be saved (read-only or full label folder) is kept here as pending,
 reported in one line, and saved with the next label or on close, so no label is lost
 while the folder is unavailable.
@@ -17,10 +22,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from medview.labels.files import SaveError
+import numpy as np
+
+from medview.core.imports import load
+from medview.labels.files import LabelsError, SaveError
 from medview.labels.project import SKIP
-from medview.labels.store import LABELLED, SKIPPED, UNLABELLED
+from medview.labels.store import LABELLED, MASK, SKIPPED, UNLABELLED
 from medview.view.events import Events
+from medview.view.mask_edit import MaskEdit
 
 if TYPE_CHECKING:  # they read DICOM headers: the window starts without pydicom
     from medview.labels.images import ProjectImage
@@ -40,16 +49,23 @@ class LabellingModel:
         The project image on screen; None when the screen shows another image.
     advance : bool
         After a label is given, move to the next unlabelled image.
+    edit : MaskEdit or None
+        The current image's mask while a segmentation project is open.
+    segment, radius
+        What the brush paints (from 1) and its radius in image pixels.
     """
 
-    EVENTS = ("project", "current", "labels", "message")
+    EVENTS = ("project", "current", "labels", "message", "mask")
 
     def __init__(self) -> None:
         self.events = Events(*self.EVENTS)
         self.labeller: Labeller | None = None
         self.current: ProjectImage | None = None
         self.advance = True
-        self._pending: dict[str, tuple[ProjectImage, str]] = {}
+        self.edit: MaskEdit | None = None
+        self.segment, self.radius = 1, 5.0
+        # image id -> (image, value, mask or None): given, not saved yet
+        self._pending: dict[str, tuple[ProjectImage, str, np.ndarray | None]] = {}
         self._progress: Progress | None = None
 
     # -- project
@@ -69,7 +85,7 @@ class LabellingModel:
         if self.labeller is None:
             return
         self.save_pending()
-        self.labeller = self.current = None
+        self.labeller = self.current = self.edit = None
         self.events.project.emit()
 
     @property
@@ -86,14 +102,22 @@ class LabellingModel:
 
     # -- the image on screen
 
-    def show(self, path: str | Path | None, frame: int = 0) -> None:
-        """The viewer shows frame ``frame`` of ``path`` (None: nothing)."""
+    @property
+    def segmenting(self) -> bool:
+        return self.labeller is not None and self.labeller.project.task == "segmentation"
+
+    def show(self, path: str | Path | None, frame: int = 0,
+             shape: tuple[int, int] | None = None) -> None:
+        """The viewer shows frame ``frame`` of ``path`` (None: nothing), ``shape`` (rows,
+        cols) in size: a segmentation project loads its mask for editing."""
         found = None
         if self.labeller is not None and path is not None:
             found = self.labeller.images.find(path, frame)
         if found != self.current:
             self.current = found
+            self.edit = self._mask_for(found, shape) if self.segmenting else None
             self.events.current.emit()
+            self.events.mask.emit()
 
     def label_of(self, image: ProjectImage | None = None) -> str:
         """The label of ``image`` (default the current one): a class, ``"skip"`` or ``""``."""
@@ -119,9 +143,15 @@ class LabellingModel:
             self.events.message.emit("This image is not part of the labelling project")
             return None
         names = self.class_names
-        if not 1 <= number <= len(names) or self.labeller.project.task != "classification":
+        if not 1 <= number <= len(names):
             self.events.message.emit(f"No class {number}: the project's classes are "
                                      + ", ".join(f"{i} {n}" for i, n in enumerate(names, 1)))
+            return None
+        if self.segmenting:  # the number chooses what the brush paints
+            self.segment = number
+            if self.edit is not None:
+                self.edit.segment = number
+            self.events.message.emit(f"The brush paints {number} {names[number - 1]}")
             return None
         return self._record(images or [self.current], names[number - 1])
 
@@ -133,9 +163,12 @@ class LabellingModel:
 
     def save_pending(self) -> bool:
         """Try again to save labels that could not be saved; True when none is left."""
-        for image_id, (image, value) in list(self._pending.items()):
+        for image_id, (image, value, mask) in list(self._pending.items()):
             try:
-                self.labeller.assign(image, value)
+                if mask is None:
+                    self.labeller.assign(image, value)
+                else:
+                    self.labeller.set_mask(image, mask)
             except SaveError as err:
                 self.events.message.emit(f"{err} ({len(self._pending)} label(s) not saved yet)")
                 return False
@@ -149,7 +182,7 @@ class LabellingModel:
 
     def _record(self, images: list[ProjectImage], value: str) -> ProjectImage | None:
         for image in images:
-            self._pending[image.id] = (image, value)
+            self._pending[image.id] = (image, value, None)
         saved = self.save_pending()
         self._progress = None
         self.events.labels.emit()
@@ -183,3 +216,79 @@ class LabellingModel:
         if not value:
             return UNLABELLED
         return LABELLED if value != SKIP else SKIPPED
+
+    # -- masks (segmentation projects): the viewports' painter
+
+    def press(self, frame, rc: tuple[float, float], erase: bool = False) -> None:
+        """A brush (or eraser) stroke starts at ``rc`` on ``frame`` (a core Frame)."""
+        self.show(frame.path, frame.index, frame.shape)
+        if self.edit is None:
+            self.events.message.emit("This image is not part of the labelling project"
+                                     if self.current is None else
+                                     "This image's mask cannot be edited (see the message above)")
+            return
+        self.edit.press(rc, erase)
+        self.events.mask.emit()
+
+    def drag(self, rc: tuple[float, float]) -> None:
+        if self.edit is not None and self.edit.stroking:
+            self.edit.drag(rc)
+            self.events.mask.emit()
+
+    def release(self) -> None:
+        """The stroke ends: a changed mask is saved as DICOM SEG."""
+        if self.edit is not None and self.edit.release():
+            self._save_mask()
+
+    def undo(self) -> None:
+        """Take back the last stroke on the current image (and save the mask)."""
+        if self.edit is not None and self.edit.undo():
+            self._save_mask()
+
+    def redo(self) -> None:
+        if self.edit is not None and self.edit.redo():
+            self._save_mask()
+
+    def set_radius(self, radius: float) -> None:
+        self.radius = max(0.5, float(radius))
+        if self.edit is not None:
+            self.edit.radius = self.radius
+
+    def mask_rgba(self) -> np.ndarray | None:
+        """The current mask in the project's colours (None when there is no mask to show)."""
+        if self.edit is None or not self.edit.labels.any():
+            return None
+        colours = [tuple(int(s.colour[i:i + 2], 16) for i in (1, 3, 5))
+                   for s in self.labeller.project.segments]
+        return self.edit.rgba(colours)
+
+    def _save_mask(self) -> None:
+        image = self.current
+        self._pending[image.id] = (image, MASK, self.edit.labels.copy())
+        if self.save_pending():
+            self.events.message.emit(f"{image.path.name}: mask saved")
+        self._progress = None
+        self.events.labels.emit()
+        self.events.mask.emit()
+
+    def _mask_for(self, image: ProjectImage | None, shape) -> MaskEdit | None:
+        """The saved (or pending) mask of ``image`` to edit; a new empty one of ``shape``."""
+        if image is None or shape is None:
+            return None
+        if image.id in self._pending and self._pending[image.id][2] is not None:
+            return MaskEdit(self._pending[image.id][2], self.segment, self.radius)
+        label = self.labeller.store.get(image.id)
+        labels = np.zeros(shape, np.uint8)
+        if label is not None and label.value == MASK:
+            try:
+                labels = load("medview.labels.seg").read_seg(self.labeller.mask_file(label)).labels
+            except LabelsError as err:
+                self.events.message.emit(f"{err}; the mask is kept and not edited here")
+                return None
+            if labels.shape != tuple(shape):
+                self.events.message.emit(
+                    f"{self.labeller.mask_file(label)}: the mask is {labels.shape[0]}×"
+                    f"{labels.shape[1]} but its image is {shape[0]}×{shape[1]}; the mask is "
+                    "kept and not edited here")
+                return None
+        return MaskEdit(labels, self.segment, self.radius)

@@ -1,6 +1,8 @@
 """Labelling in the main window: open a project, keys 1–9 label the image on screen
 (Ctrl+1–9 every image of its series), N / Shift+N go to the next / previous unlabelled
-image.
+image. In a segmentation project keys 1–9 choose the segment, the Brush and Eraser tools
+paint the image's mask (shown over the image in the segment's colour), Ctrl+Z / Ctrl+Y
+undo and redo a stroke.
 
 The rules live in :class:`~medview.view.labelling.LabellingModel` (no Qt); this connects
 it to the window: the file dialog, a pool thread that reads the project's headers, the
@@ -21,8 +23,12 @@ from medview.app.internal_errors import user_reason
 from medview.core.imports import load
 from medview.qt.labelling.panel import LabelPanel
 from medview.view.labelling import LabellingModel
+from medview.view.mask_edit import BRUSH, ERASER
+from medview.view.model import POINTER
 
 _AREA = "Labelling"
+_LAYER = "labelling-mask"  # the image layer showing the mask being painted
+_MASK_OPACITY = 0.5
 
 
 class LabellingController(QObject):
@@ -53,10 +59,17 @@ class LabellingController(QObject):
         self.previous = self._action("Previous Unlabelled Image", lambda: self._step(-1),
                                      "Shift+N", tip="Go to the previous image without a label "
                                                     "(Shift+N)")
+        self.brush = self._tool(BRUSH, "Mask &Brush", "Shift+B",
+                                "Paint the chosen segment into the image's mask (Shift+B)")
+        self.eraser = self._tool(ERASER, "Mask &Eraser", "Shift+E",
+                                 "Erase the image's mask (Shift+E)")
+        self.undo = self._action("Undo Mask Stroke", self.model.undo, "Ctrl+Z")
+        self.redo = self._action("Redo Mask Stroke", self.model.redo, "Ctrl+Y")
         self.panel = LabelPanel(self.model, self, window)
         self.dock = None  # made by make_dock once the window's Panels menu exists
         self._preset_keys: list[QKeySequence] = []
         self.model.events.project.connect(self._project_changed)
+        self.model.events.mask.connect(self._show_mask)
         self.model.events.message.connect(lambda text: window.statusBar().showMessage(text, 6000))
         for vp in window.grid._all:
             vp.model.events.frame.connect(lambda _i, v=vp: v is window.grid.active and self.sync())
@@ -72,7 +85,7 @@ class LabellingController(QObject):
     def actions(self) -> list[QAction]:
         """Every labelling action (for the window, the shortcuts dialog and the menu)."""
         return [self.open, self.close, *self.classes, *self.series_classes, self.skip, self.next,
-                self.previous]
+                self.previous, self.brush, self.eraser, self.undo, self.redo]
 
     # -- project
 
@@ -123,6 +136,16 @@ class LabellingController(QObject):
             series.setText(f"Label Whole Series as {n} {name}")
         for act in (self.close, self.skip, self.next, self.previous):
             act.setEnabled(on)
+        painting = self.model.segmenting
+        for act in (self.brush, self.eraser, self.undo, self.redo):
+            act.setEnabled(painting)
+        for act in self.series_classes:  # a series gets a class, not a segment
+            act.setVisible(act.isVisible() and not painting)
+        for vp in self.window.grid._all:
+            vp.model.painter = self.model if painting else None
+            if not painting and vp.model.tool in (BRUSH, ERASER):
+                self.window.viewer_actions.set_tool(POINTER)
+            vp.model.set_image_overlay(_LAYER, None)
         self._take_number_keys(on)
 
     def _take_number_keys(self, take: bool) -> None:
@@ -148,8 +171,18 @@ class LabellingController(QObject):
     def sync(self) -> None:
         """Tell the model which frame the active viewport shows."""
         frame = self.window.grid.active.model.frame
-        self.model.show(frame.path if frame is not None else None,
-                        frame.index if frame is not None else 0)
+        if frame is None:
+            self.model.show(None)
+        else:
+            self.model.show(frame.path, frame.index, frame.shape)
+
+    def _show_mask(self) -> None:
+        """The mask being painted, over the active viewport's image."""
+        vp = self.window.grid.active
+        frame = vp.model.frame
+        rgba = self.model.mask_rgba() if frame is not None else None
+        vp.model.set_image_overlay(_LAYER, rgba, frame.key if frame is not None else None,
+                                   _MASK_OPACITY)
 
     def go_to(self, image) -> None:
         """Bring project image ``image`` on screen (if its study has been read)."""
@@ -196,6 +229,14 @@ class LabellingController(QObject):
     def _step(self, direction: int) -> None:
         self.sync()
         self.go_to(self.model.step(direction))
+
+    def _tool(self, tool: str, text: str, key: str, tip: str) -> QAction:
+        """A checkable viewer tool, exclusive with the measuring tools."""
+        act = self._action(text, lambda: self.window.viewer_actions.set_tool(tool), key, tip)
+        act.setCheckable(True)
+        self.window.viewer_actions.tool_group.addAction(act)
+        self.window.viewer_actions.tools[tool] = act
+        return act
 
     def _action(self, text: str, slot, key: str | None = None, tip: str = "") -> QAction:
         act = QAction(text, self.window)

@@ -6,8 +6,8 @@ controller's actions; it keeps no state of its own.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from medview.view.labelling import LabellingModel
 
@@ -18,8 +18,9 @@ class LabelPanel(QWidget):
     Parameters
     ----------
     model : LabellingModel
-    actions : LabellingActions
-        ``open``, ``classes`` (one per key 1–9), ``skip``, ``next``, ``previous``.
+    actions : LabellingController
+        ``open``, ``classes`` (one per key 1–9), ``skip``, ``next``, ``previous``, and
+        for masks ``brush``, ``eraser``, ``undo``, ``redo``.
     """
 
     def __init__(self, model: LabellingModel, actions, parent: QWidget | None = None) -> None:
@@ -45,6 +46,18 @@ class LabelPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.open_button = _button(actions.open, "Open Labelling Project…")
+        self.paint_box = QWidget()
+        paint = QGridLayout(self.paint_box)
+        paint.setContentsMargins(0, 0, 0, 0)
+        self.radius = QDoubleSpinBox(minimum=0.5, maximum=200.0, singleStep=1.0, suffix=" px",
+                                     value=model.radius, decimals=1)
+        self.radius.setToolTip("Brush and eraser radius in image pixels")
+        self.radius.valueChanged.connect(model.set_radius)
+        for i, act in enumerate((actions.brush, actions.eraser, actions.undo, actions.redo)):
+            paint.addWidget(_button(act, act.text().replace("Mask ", "").replace("&", "")),
+                            i // 2, i % 2)
+        paint.addWidget(QLabel("Brush radius"), 2, 0)
+        paint.addWidget(self.radius, 2, 1)
 
         nav = QHBoxLayout()
         nav.addWidget(self.previous_button)
@@ -53,6 +66,7 @@ class LabelPanel(QWidget):
         for w in (self.title, self.bar, self.counts, self.image):
             layout.addWidget(w)
         layout.addLayout(self.buttons_box)
+        layout.addWidget(self.paint_box)
         layout.addWidget(self.skip_button)
         layout.addLayout(nav)
         layout.addWidget(self.advance)
@@ -79,6 +93,7 @@ class LabelPanel(QWidget):
         for w in (self.bar, self.counts, self.image, self.skip_button, self.previous_button,
                   self.next_button, self.advance):
             w.setVisible(on)
+        self.paint_box.setVisible(self.model.segmenting)
         self.open_button.setVisible(not on)
         if on:
             project = self.model.labeller.project
