@@ -64,3 +64,31 @@ def test_a_whole_series_is_labelled_at_once_and_the_next_unlabelled_follows_it(t
     assert model.assign(2, images[1:4]) == images[4]
     assert [model.label_of(im) for im in images] == ["", "lesion", "lesion", "lesion", ""]
     assert model.progress().per_class == {"normal": 0, "lesion": 3}
+
+
+def test_a_mask_that_no_longer_fits_its_image_is_kept_and_not_painted_over(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from tests.datafiles import find
+
+    studies = tmp_path / "ct"
+    studies.mkdir()
+    shutil.copy(find("CT_small.dcm"), studies / "ct.dcm")
+    project = Project.create(tmp_path / "s.json", "segmentation", ["lesion"], [studies],
+                             tmp_path / "labels")
+    labeller = Labeller.open(project.path)
+    (image,) = labeller.images.images
+    label = labeller.set_mask(image, np.ones((128, 128), np.uint8))
+    saved = labeller.mask_file(label).read_bytes()
+    model = LabellingModel()
+    said: list[str] = []
+    model.events.message.connect(said.append)
+    model.open(labeller)
+    model.show(image.path, 0, shape=(64, 64))  # as if the image had been replaced
+    assert model.current == image and model.edit is None
+    assert "the mask is 128×128 but its image is 64×64; the mask is kept" in said[-1]
+    frame = type("Frame", (), {"path": image.path, "index": 0, "shape": (64, 64)})()
+    model.press(frame, (3.0, 3.0))
+    assert labeller.mask_file(label).read_bytes() == saved
