@@ -3,6 +3,8 @@ image, wrapping around, messages for numbers beyond the classes."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from medview.labels.images import ProjectImage, ProjectImages
 from medview.labels.labelling import Labeller
 from medview.labels.project import Project
@@ -89,6 +91,5 @@ def test_a_mask_that_no_longer_fits_its_image_is_kept_and_not_painted_over(tmp_p
     model.show(image.path, 0, shape=(64, 64))  # as if the image had been replaced
     assert model.current == image and model.edit is None
     assert "the mask is 128×128 but its image is 64×64; the mask is kept" in said[-1]
-    frame = type("Frame", (), {"path": image.path, "index": 0, "shape": (64, 64)})()
-    model.press(frame, (3.0, 3.0))
+    model.press(SimpleNamespace(path=image.path, index=0, shape=(64, 64)), (3.0, 3.0))
     assert labeller.mask_file(label).read_bytes() == saved
