@@ -93,3 +93,17 @@ def test_a_new_export_replaces_an_earlier_one_but_never_a_foreign_folder(ct_proj
     with pytest.raises(LabelsError, match="not an empty folder or an earlier export"):
         export_labels(labeller, foreign)
     assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_a_mask_of_one_frame_of_an_enhanced_ct_references_that_frame(tmp_path):
+    from medview.labels.project import Segment
+    from medview.labels.seg import write_seg
+
+    source = find("eCT_Supplemental.dcm")  # enhanced CT, 2 frames
+    header = pydicom.dcmread(source, stop_before_pixels=True)
+    mask = np.zeros((header.Rows, header.Columns), np.uint8)
+    mask[10:20, 30:45] = 1
+    write_seg(tmp_path / "seg.dcm", source, 1, mask, [Segment("lesion", "#ff0000")])
+    back = read_seg(tmp_path / "seg.dcm")
+    assert (back.source_sop_instance_uid, back.source_frame) == (header.SOPInstanceUID, 1)
+    assert np.array_equal(back.labels, mask)
