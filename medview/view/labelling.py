@@ -152,6 +152,7 @@ class LabellingModel:
             if self.edit is not None:
                 self.edit.segment = number
             self.events.message.emit(f"The brush paints {number} {names[number - 1]}")
+            self.events.mask.emit()
             return None
         return self._record(images or [self.current], names[number - 1])
 

@@ -77,6 +77,7 @@ class LabelPanel(QWidget):
         model.events.project.connect(self._project_changed)
         model.events.current.connect(self._show_current)
         model.events.labels.connect(self._labels_changed)
+        model.events.mask.connect(self._show_current)  # the segment the brush paints
         model.events.message.connect(self.message.setText)
         self._project_changed()
 
@@ -123,15 +124,22 @@ class LabelPanel(QWidget):
             self.image.setText("The image on screen is not part of this project.")
             return
         label = self.model.label_of(image) or "not labelled"
+        brush = (f"<br>the brush paints {self.model.segment} "
+                 f"{self.model.class_names[self.model.segment - 1]}" if self.model.segmenting
+                 else "")
         self.image.setText(f"{image.path.name}" + (f" [frame {image.frame + 1}]" if image.frame
-                                                   else "") + f": <b>{label}</b>")
+                                                   else "") + f": <b>{label}</b>" + brush)
 
 
 def _button(action, text: str | None = None) -> QPushButton:
-    """A push button that triggers ``action`` and follows its enabled state."""
+    """A push button that triggers ``action`` and follows its enabled (and checked) state."""
     button = QPushButton(text or action.text().replace("&", ""))
     button.setToolTip(action.toolTip())
     button.setEnabled(action.isEnabled())
-    button.clicked.connect(action.trigger)
+    button.setCheckable(action.isCheckable())
+    button.setChecked(action.isChecked())
+    # a click on a tool already chosen keeps it chosen: the button shows the action's state
+    button.clicked.connect(lambda _=False: (action.trigger(), button.setChecked(action.isChecked())))
     action.enabledChanged.connect(button.setEnabled)
+    action.toggled.connect(button.setChecked)
     return button
