@@ -83,7 +83,7 @@ def progress(project: Project, images: ProjectImages, store: LabelStore) -> Prog
             per_class[n] += 1
     reasons = {str(Path(p).resolve()): r for p, r in images.skipped}
     orphans = []
-    for image_id, label in sorted(store.labels.items()):
+    for image_id, label in sorted(list(store.labels.items())):  # a copy: the GUI may add
         if label.state in (LABELLED, SKIPPED) and images.get(image_id) is None:
             why = reasons.get(str(Path(label.path).resolve())) if label.path else None
             orphans.append(Orphan(label, f"it does not load ({why})" if why

@@ -633,7 +633,8 @@ class MainWindow(QMainWindow):
         lab = self.labelling
         for act in lab.actions():
             m.addAction(act)
-            if act in (lab.close, lab.classes[-1], lab.series_classes[-1], lab.previous):
+            if act in (lab.close, lab.classes[-1], lab.series_classes[-1], lab.previous,
+                       lab.redo):
                 m.addSeparator()
 
         m = mb.addMenu("&Help")

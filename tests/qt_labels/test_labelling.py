@@ -61,6 +61,12 @@ def test_ten_images_labelled_by_keys_are_saved_and_the_export_trains(qtbot, sett
         qtbot.keyClick(win.grid.active, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
         assert ctl.model.label_of() == ""
         assert [a.isVisible() for a in ctl.series_classes] == [True, True] + [False] * 7
+        ctl.train.trigger()  # export, then the Trainer tab's new job on the export
+        export = project.label_dir / "exports" / ctl.model.labeller.store.writer / "labels.csv"
+        qtbot.waitUntil(lambda: win.trainer_tab is not None and win.tabs.currentWidget()
+                        is win.trainer_tab and win.trainer_tab.tab is not None
+                        and win.trainer_tab.tab.dataset_page.path == export, timeout=20000)
+        assert len(export.read_text().splitlines()) == 1 + 10
         ctl.close_project()
         assert win.viewer_actions.presets[0].shortcut().toString() == "1"  # keys given back
 

@@ -65,6 +65,9 @@ class LabellingController(QObject):
                                  "Erase the image's mask (Shift+E)")
         self.undo = self._action("Undo Mask Stroke", self.model.undo, "Ctrl+Z")
         self.redo = self._action("Redo Mask Stroke", self.model.redo, "Ctrl+Y")
+        self.train = self._action("&Train on These Labels…", self.train_on_labels,
+                                  tip="Export the project's labels for the trainer and open "
+                                      "the Trainer tab on them")
         self.panel = LabelPanel(self.model, self, window)
         self.dock = None  # made by make_dock once the window's Panels menu exists
         self._preset_keys: list[QKeySequence] = []
@@ -85,7 +88,7 @@ class LabellingController(QObject):
     def actions(self) -> list[QAction]:
         """Every labelling action (for the window, the shortcuts dialog and the menu)."""
         return [self.open, self.close, *self.classes, *self.series_classes, self.skip, self.next,
-                self.previous, self.brush, self.eraser, self.undo, self.redo]
+                self.previous, self.brush, self.eraser, self.undo, self.redo, self.train]
 
     # -- project
 
@@ -100,7 +103,7 @@ class LabellingController(QObject):
         """Read the project and its studies' headers in the pool, then label and show them."""
         self.window.statusBar().showMessage(f"Opening labelling project {Path(path).name}…")
         self.window.workers.start(_read_project, str(path), on_return=self._opened,
-                                  on_error=lambda exc: self._failed(path, exc))
+                                  on_error=lambda exc: self._failed(f"opening labelling project {path}", exc))
 
     def close_project(self) -> None:
         self.model.close()
@@ -119,8 +122,8 @@ class LabellingController(QObject):
             "label the image, N goes to the next unlabelled one", 10000)
         self.sync()
 
-    def _failed(self, path, exc: BaseException) -> None:
-        reason = user_reason(exc, f"opening labelling project {path}")
+    def _failed(self, doing: str, exc: BaseException) -> None:
+        reason = user_reason(exc, doing)
         self.model.events.message.emit(reason)
         self.panel.message.setText(reason)
 
@@ -134,7 +137,7 @@ class LabellingController(QObject):
             name = names[n - 1] if n <= len(names) else f"Class {n}"
             act.setText(f"Label as {n} {name}")
             series.setText(f"Label Whole Series as {n} {name}")
-        for act in (self.close, self.skip, self.next, self.previous):
+        for act in (self.close, self.skip, self.next, self.previous, self.train):
             act.setEnabled(on)
         painting = self.model.segmenting
         for act in (self.brush, self.eraser, self.undo, self.redo):
@@ -165,6 +168,27 @@ class LabellingController(QObject):
             for a, key in zip(presets, self._preset_keys):
                 a.setShortcut(key)
             self._preset_keys = []
+
+    def train_on_labels(self) -> None:
+        """Export the labels (in the pool) into the label folder's ``exports/<user@pc>``,
+        then show the Trainer tab's new job with that data set."""
+        labeller = self.model.labeller
+        if labeller is None or not self.model.save_pending():
+            return
+        out = labeller.project.label_dir / "exports" / labeller.store.writer
+        self.model.events.message.emit(f"Exporting the labels of {labeller.project.name}…")
+        self.window.workers.start(_export, labeller, str(out), on_return=self._exported,
+                                  on_error=lambda exc: self._failed(f"exporting labels to {out}", exc))
+
+    def _exported(self, done) -> None:
+        self.model.events.message.emit(
+            f"Exported {done.count} labelled images to {done.path}"
+            + (f" ({len(done.notes)} left out: {done.notes[0]})" if done.notes else "")
+            + "; choose the settings and start training")
+        self.window.open_trainer()
+        tab = self.window.trainer_tab.ensure()
+        tab.show_new_job()
+        tab.dataset_page.set_path(done.path)
 
     # -- the image on screen
 
@@ -253,3 +277,8 @@ class LabellingController(QObject):
 def _read_project(path: str):
     """The project and its studies' headers (in a pool thread: pydicom loads here)."""
     return load("medview.labels.labelling").Labeller.open(path)
+
+
+def _export(labeller, out: str):
+    """The project's labels in the trainer's layout (in a pool thread)."""
+    return load("medview.labels.exchange").export_labels(labeller, Path(out))

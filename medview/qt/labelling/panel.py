@@ -19,8 +19,8 @@ class LabelPanel(QWidget):
     ----------
     model : LabellingModel
     actions : LabellingController
-        ``open``, ``classes`` (one per key 1–9), ``skip``, ``next``, ``previous``, and
-        for masks ``brush``, ``eraser``, ``undo``, ``redo``.
+        ``open``, ``classes`` (one per key 1–9), ``skip``, ``next``, ``previous``,
+        ``train``, and for masks ``brush``, ``eraser``, ``undo``, ``redo``.
     """
 
     def __init__(self, model: LabellingModel, actions, parent: QWidget | None = None) -> None:
@@ -46,6 +46,7 @@ class LabelPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.open_button = _button(actions.open, "Open Labelling Project…")
+        self.train_button = _button(actions.train, "Train on These Labels…")
         self.paint_box = QWidget()
         paint = QGridLayout(self.paint_box)
         paint.setContentsMargins(0, 0, 0, 0)
@@ -70,6 +71,7 @@ class LabelPanel(QWidget):
         layout.addWidget(self.skip_button)
         layout.addLayout(nav)
         layout.addWidget(self.advance)
+        layout.addWidget(self.train_button)
         layout.addWidget(self.message)
         layout.addWidget(self.open_button)
         layout.addStretch(1)
@@ -92,7 +94,7 @@ class LabelPanel(QWidget):
             self.buttons_box.addWidget(b, i // 3, i % 3)
         on = self.model.labeller is not None
         for w in (self.bar, self.counts, self.image, self.skip_button, self.previous_button,
-                  self.next_button, self.advance):
+                  self.next_button, self.advance, self.train_button):
             w.setVisible(on)
         self.paint_box.setVisible(self.model.segmenting)
         self.open_button.setVisible(not on)
