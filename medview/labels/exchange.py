@@ -120,8 +120,9 @@ def _export_pairs(labeller: Labeller, out: Path) -> Exchange:
         count += 1
     if not count:
         raise LabelsError(f"{labeller.project.path}: no masks to export")
+    classes = ["background", *labeller.project.label_names]
     write_json(out / _MARK, {"format": _MARK, "project": str(labeller.project.path),
-                             "pairs": count, "classes": ["background", *labeller.project.label_names]})
+                             "pairs": count, "classes": classes})
     return Exchange(out, count, notes)
 
 

@@ -72,7 +72,9 @@ class Project:
     @property
     def label_names(self) -> list[str]:
         """What a label may be: the class names, or the segment names."""
-        return list(self.classes) if self.task == "classification" else [s.name for s in self.segments]
+        if self.task == "classification":
+            return list(self.classes)
+        return [s.name for s in self.segments]
 
     @classmethod
     def create(cls, path: str | Path, task: str, names: list[str], studies: list[str | Path],

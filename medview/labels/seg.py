@@ -2,8 +2,8 @@
 
 highdicom builds and reads the IOD; nothing here writes DICOM attributes by hand. A mask
 is a label map (0 = background, k = segment k of the project); it is stored as a BINARY
-SEG with one segment per project segment (segment number = mask value), referencing the source image's SOP
-Instance UID (and frame, for a multi-frame source). Segments are coded as the generic
+SEG with one segment per project segment (segment number = mask value), referencing the
+source image's SOP Instance UID (and frame, for a multi-frame source). Segments are coded as the generic
 "Tissue" of category "Tissue" (SNOMED CT); the project's segment name is the Segment
 Label, which is what medview reads back.
 """

@@ -10,9 +10,9 @@ freehand outline traced by dragging ends where the button is released; the magni
 loupe follows the pointer and a click steps its zoom; the cross-hair picks the patient
 point under it (press and drag), the rotate-plane tool reports its drag for a link to
 turn a plane (:mod:`medview.view.mpr_views`), the brush and eraser paint strokes into the
-model's painter (a labelling project's mask, :mod:`medview.view.labelling`). Positions are widget coordinates (logical
-pixels); the Qt viewport translates its events into these calls and knows nothing of
-what a drag means.
+model's painter (a labelling project's mask, :mod:`medview.view.labelling`). Positions
+are widget coordinates (logical pixels); the Qt viewport translates its events into these
+calls and knows nothing of what a drag means.
 """
 
 from __future__ import annotations

@@ -102,8 +102,9 @@ class LabellingController(QObject):
     def open_project(self, path: str | Path) -> None:
         """Read the project and its studies' headers in the pool, then label and show them."""
         self.window.statusBar().showMessage(f"Opening labelling project {Path(path).name}…")
+        doing = f"opening labelling project {path}"
         self.window.workers.start(_read_project, str(path), on_return=self._opened,
-                                  on_error=lambda exc: self._failed(f"opening labelling project {path}", exc))
+                                  on_error=lambda exc: self._failed(doing, exc))
 
     def close_project(self) -> None:
         self.model.close()
@@ -177,8 +178,9 @@ class LabellingController(QObject):
             return
         out = labeller.project.label_dir / "exports" / labeller.store.writer
         self.model.events.message.emit(f"Exporting the labels of {labeller.project.name}…")
+        doing = f"exporting labels to {out}"
         self.window.workers.start(_export, labeller, str(out), on_return=self._exported,
-                                  on_error=lambda exc: self._failed(f"exporting labels to {out}", exc))
+                                  on_error=lambda exc: self._failed(doing, exc))
 
     def _exported(self, done) -> None:
         self.model.events.message.emit(

@@ -141,7 +141,8 @@ def _button(action, text: str | None = None) -> QPushButton:
     button.setCheckable(action.isCheckable())
     button.setChecked(action.isChecked())
     # a click on a tool already chosen keeps it chosen: the button shows the action's state
-    button.clicked.connect(lambda _=False: (action.trigger(), button.setChecked(action.isChecked())))
+    button.clicked.connect(
+        lambda _=False: (action.trigger(), button.setChecked(action.isChecked())))
     action.enabledChanged.connect(button.setEnabled)
     action.toggled.connect(button.setChecked)
     return button
