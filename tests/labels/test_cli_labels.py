@@ -76,3 +76,28 @@ def test_failures_are_one_line_and_exit_2(cases, tmp_path, capsys, args, message
     code, out, err = _run(capsys, *[a.format(**fill) for a in args])
     assert code == 2 and out == "" and err.count("\n") == 1
     assert message.format(**fill) in err and "Traceback" not in err
+
+
+def test_segmentation_masks_from_files_are_stored_as_seg_and_export_as_pairs(cases, tmp_path,
+                                                                             capsys):
+    from trainer.datasets import discover
+
+    project = tmp_path / "s.mvlabels.json"
+    images = cases / "segmentation" / "images"
+    code, out, _ = _run(capsys, "new", project, "--task", "segmentation", "--segments",
+                        "lesion:#ff0000", "--studies", images, "--labels", tmp_path / "labels")
+    assert code == 0 and "segmentation project" in out
+    masks = cases / "segmentation" / "masks"
+    rows = ["path,mask"] + [f"{p},{masks / p.stem}.png" for p in sorted(images.glob("*.dcm"))]
+    (tmp_path / "masks.csv").write_text("\n".join(rows) + "\n")  # absolute paths work too
+    code, out, err = _run(capsys, "import", project, tmp_path / "masks.csv")
+    assert code == 0 and f"{len(rows) - 1} labels added" in out, err
+    png = min(images.glob("*.png"))
+    code, _, err = _run(capsys, "set", project, png, "--mask", masks / png.name)
+    assert code == 2 and "a DICOM SEG needs a DICOM source image" in err
+    assert len(list((tmp_path / "labels" / "masks").glob("*.dcm"))) == len(rows) - 1
+    code, out, _ = _run(capsys, "export", project, "--out", tmp_path / "export")
+    assert code == 0 and f"{len(rows) - 1} image/mask pairs" in out
+    data = discover(tmp_path / "export")
+    assert data.task == "segmentation" and len(data) == len(rows) - 1
+    assert all(s.patient_id and s.patient_id.startswith("DEMO-") for s in data.samples)
