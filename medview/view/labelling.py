@@ -56,6 +56,9 @@ class LabellingModel:
     """
 
     EVENTS = ("project", "current", "labels", "message", "mask")
+    #: Which series the browser lists while a project is open (``set_filter``).
+    FILTERS = {"all": "All series", "unlabelled": "Series with unlabelled images",
+               "labelled": "Fully labelled series"}
 
     def __init__(self) -> None:
         self.events = Events(*self.EVENTS)
@@ -64,6 +67,7 @@ class LabellingModel:
         self.advance = True
         self.edit: MaskEdit | None = None
         self.segment, self.radius = 1, 5.0
+        self.filter = "all"
         # image id -> (image, value, mask or None): given, not saved yet
         self._pending: dict[str, tuple[ProjectImage, str, np.ndarray | None]] = {}
         self._progress: Progress | None = None
@@ -210,6 +214,22 @@ class LabellingModel:
                 return image
         self.events.message.emit(f"Every image of {self.labeller.project.name} has a label")
         return None
+
+    def set_filter(self, name: str) -> None:
+        """Which series to list: one of :attr:`FILTERS` (emits ``labels``)."""
+        if name not in self.FILTERS:
+            raise ValueError(f"unknown filter {name!r}; valid: {', '.join(self.FILTERS)}")
+        self.filter = name
+        self.events.labels.emit()
+
+    def lists(self, images: list[ProjectImage]) -> bool:
+        """Whether a series holding these project images is listed under :attr:`filter`
+        (a series with none of the project's images only under "all")."""
+        if self.filter == "all" or self.labeller is None:
+            return True
+        unlabelled = [self.state_of(im) == UNLABELLED for im in images]
+        return bool(images) and (any(unlabelled) if self.filter == "unlabelled"
+                                 else not any(unlabelled))
 
     def state_of(self, image: ProjectImage) -> str:
         """``"labelled"``, ``"skipped"`` or ``"unlabelled"`` (a pending label counts)."""

@@ -128,8 +128,16 @@ def test_ctrl_number_labels_every_image_of_the_series_on_screen(qtbot, settings,
         qtbot.waitUntil(lambda: ctl.model.current is not None
                         and ctl.model.current.path.parent == png.frames[0].path.parent)
         truth = png.frames[0].path.parent.name
+        listed = ctl.panel.filter
+        listed.setCurrentIndex(listed.findData("labelled"))  # the browser: fully labelled only
+        assert all(win.browser.item_for(sid).isHidden() for sid in win.browser.series_ids())
         qtbot.keyClick(win.grid.active, KEYS[truth], Qt.KeyboardModifier.ControlModifier)
+        assert [sid for sid in win.browser.series_ids()
+                if not win.browser.item_for(sid).isHidden()] == [png.id]
+        listed.setCurrentIndex(listed.findData("unlabelled"))
+        assert win.browser.item_for(png.id).isHidden()
         ctl.close_project()
+        assert not any(win.browser.item_for(sid).isHidden() for sid in win.browser.series_ids())
     stored = LabelStore(project.label_dir).labels.values()
     assert sorted(label.path for label in stored) == sorted(str(f.path) for f in png.frames)
     assert {label.value for label in stored} == {truth}

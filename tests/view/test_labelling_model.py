@@ -93,3 +93,15 @@ def test_a_mask_that_no_longer_fits_its_image_is_kept_and_not_painted_over(tmp_p
     assert "the mask is 128×128 but its image is 64×64; the mask is kept" in said[-1]
     model.press(SimpleNamespace(path=image.path, index=0, shape=(64, 64)), (3.0, 3.0))
     assert labeller.mask_file(label).read_bytes() == saved
+
+
+def test_the_filter_lists_series_by_the_labels_of_their_images(tmp_path):
+    model, images = _model(tmp_path, n=3)
+    model.show(images[0].path)
+    model.assign(1)
+    done, mixed = [images[0]], images[:2]
+    assert model.lists(done) and model.lists(mixed) and model.lists([])
+    model.set_filter("unlabelled")
+    assert not model.lists(done) and model.lists(mixed) and not model.lists([])
+    model.set_filter("labelled")
+    assert model.lists(done) and not model.lists(mixed) and not model.lists([])

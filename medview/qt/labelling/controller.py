@@ -73,6 +73,7 @@ class LabellingController(QObject):
         self._preset_keys: list[QKeySequence] = []
         self.model.events.project.connect(self._project_changed)
         self.model.events.mask.connect(self._show_mask)
+        self.model.events.labels.connect(self._filter_browser)
         self.model.events.message.connect(lambda text: window.statusBar().showMessage(text, 6000))
         for vp in window.grid._all:
             vp.model.events.frame.connect(lambda _i, v=vp: v is window.grid.active and self.sync())
@@ -151,6 +152,16 @@ class LabellingController(QObject):
                 self.window.viewer_actions.set_tool(POINTER)
             vp.model.set_image_overlay(_LAYER, None)
         self._take_number_keys(on)
+        self._filter_browser()
+
+    def _filter_browser(self) -> None:
+        """The Studies browser lists the series the panel's filter asks for."""
+        on = self.model.labeller is not None and self.model.filter != "all"
+        self.window.browser.set_filter(self._lists if on else None)
+
+    def _lists(self, series) -> bool:
+        found = (self.model.labeller.images.find(f.path, f.index) for f in series.frames)
+        return self.model.lists([im for im in found if im is not None])
 
     def _take_number_keys(self, take: bool) -> None:
         """Keys 1–9 (Ctrl+1–9: the whole series) label while a project is open; window

@@ -6,8 +6,8 @@ controller's actions; it keeps no state of its own.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from medview.view.labelling import LabellingModel
 
@@ -47,6 +47,12 @@ class LabelPanel(QWidget):
         self.message.setWordWrap(True)
         self.open_button = _button(actions.open, "Open Labelling Project…")
         self.train_button = _button(actions.train, "Train on These Labels…")
+        self.filter = QComboBox()
+        self.filter.setToolTip("Which series the Studies browser lists")
+        for key, text in model.FILTERS.items():
+            self.filter.addItem(text, key)
+        self.filter.currentIndexChanged.connect(
+            lambda i: model.set_filter(self.filter.itemData(i)))
         self.paint_box = QWidget()
         paint = QGridLayout(self.paint_box)
         paint.setContentsMargins(0, 0, 0, 0)
@@ -71,6 +77,7 @@ class LabelPanel(QWidget):
         layout.addWidget(self.skip_button)
         layout.addLayout(nav)
         layout.addWidget(self.advance)
+        layout.addWidget(self.filter)
         layout.addWidget(self.train_button)
         layout.addWidget(self.message)
         layout.addWidget(self.open_button)
@@ -94,7 +101,7 @@ class LabelPanel(QWidget):
             self.buttons_box.addWidget(b, i // 3, i % 3)
         on = self.model.labeller is not None
         for w in (self.bar, self.counts, self.image, self.skip_button, self.previous_button,
-                  self.next_button, self.advance, self.train_button):
+                  self.next_button, self.advance, self.train_button, self.filter):
             w.setVisible(on)
         self.paint_box.setVisible(self.model.segmenting)
         self.open_button.setVisible(not on)
