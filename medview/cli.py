@@ -312,6 +312,22 @@ def listen(args) -> int:
     return run_listen(args)
 
 
+# -- labels (labelling projects; owned by medview/commands/labels.py) -------------
+
+def _configure_labels(p: argparse.ArgumentParser) -> None:
+    from medview.commands.labels import configure
+
+    configure(p)
+
+
+@command("labels", "labelling projects: create, show progress, label, export for training, import",
+         _configure_labels, reads_files=True)
+def labels(args) -> int:
+    from medview.commands.labels import run
+
+    return run(args)
+
+
 # -- demo-data (trainer foundation; owned by medview/commands/demo_data.py) -------
 
 def _configure_demo_data(p: argparse.ArgumentParser) -> None:

@@ -30,6 +30,7 @@ from medview.qt.browser.thumbnails import render_thumbnail
 from medview.qt.drop_paths import accept_url_drag, take_dropped_paths
 from medview.qt.export import ExportController
 from medview.qt.pacs_panel import PacsPanel
+from medview.qt.labelling.controller import LabellingController
 from medview.qt.readings import ReadingController
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self.links = ViewerLinks(self.grid, self)
         self.mpr = MprController(self.grid, self.viewer_actions, self.links, self.workers, self)
         self.export = ExportController(self, self.settings, self.workers)
+        self.labelling = LabellingController(self)  # keys 1-9 label while a project is open
         self._build_file_actions()
         self._build_menus()
         self._build_toolbar()
@@ -157,6 +159,7 @@ class MainWindow(QMainWindow):
         self.pacs_dock.hide()
         self.pacs.firstImageArrived.connect(lambda path: self.open_paths([path], remember=False))
         self.pacs.studyRetrieved.connect(lambda folder: self.open_paths([folder]))
+        self.tabifyDockWidget(self.analysis_dock, self.labelling.make_dock())
         # the AI status about an image is shown only with the viewer
         self.tabs.currentChanged.connect(
             lambda _i: self.analysis.set_viewing(self.tabs.currentWidget() is self.grid))
@@ -358,15 +361,16 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, opening: _Opening) -> None:
         if not opening.series and opening.again is not None:
-            self._show_open_again(opening.again)  # nothing new: show what was asked for
+            self.show_frame(opening.again)  # nothing new: show what was asked for
         if opening.study is not None and self.hanging_action.isChecked():
             self.hang(opening.study)
         self._status_label.setText(open_status(opening.series, opening.images, opening.already))
         if opening.skipped:
             self.show_skipped(opening.skipped, loaded=opening.images, already=opening.already)
 
-    def _show_open_again(self, key) -> None:
-        """Files that were open already: select their series and bring it on screen."""
+    def show_frame(self, key) -> None:
+        """Bring the open frame ``key`` (path, index) on screen and select its series (files
+        opened again, the labelling project's next image)."""
         series = next(s for s in self.library.series() if any(f.key == key for f in s.frames))
         index = next(i for i, f in enumerate(series.frames) if f.key == key)
         on_screen = next((vp for vp in self.grid.viewports if vp.model.series is series), None)
@@ -494,7 +498,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Removed your presets for {modality}", 4000)
 
     def show_shortcuts(self) -> None:
-        actions = self._file_actions + self.viewer_actions.all() + self._other_actions
+        actions = (self._file_actions + self.viewer_actions.all() + self._other_actions
+                   + self.labelling.actions())
         dlg = ShortcutsDialog(actions, self, extra=GESTURES)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.show()
@@ -564,7 +569,7 @@ class MainWindow(QMainWindow):
                     self.export_study_action):
             tree.addAction(act)
         for act in (self._file_actions + self._other_actions + self.viewer_actions.window_actions()
-                    + self.links.actions() + self.mpr.actions()[:2]):
+                    + self.links.actions() + self.mpr.actions()[:2] + self.labelling.actions()):
             self.addAction(act)  # shortcuts work with the menu bar hidden too
 
     def _build_menus(self) -> None:
@@ -578,6 +583,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for act in self._file_actions[4:9]:
             m.addAction(act)
+        m.addSeparator()
+        m.addAction(self.labelling.open)
+        m.addAction(self.labelling.close)
         m.addSeparator()
         m.addAction(self.close_all_action)
         m.addAction(self.quit_action)
@@ -615,7 +623,8 @@ class MainWindow(QMainWindow):
 
         m = mb.addMenu("&Measure")
         for act in va.tools.values():
-            m.addAction(act)
+            if act not in (self.labelling.brush, self.labelling.eraser):  # in Labels
+                m.addAction(act)
         m.addSeparator()
         m.addAction(va.delete)
         m.addAction(va.clear_measurements)
@@ -628,6 +637,14 @@ class MainWindow(QMainWindow):
         for act in (va.next_image, va.prev_image, va.page_down, va.page_up,
                     va.first_image, va.last_image):
             m.addAction(act)
+
+        m = mb.addMenu("&Labels")
+        lab = self.labelling
+        for act in lab.actions():
+            m.addAction(act)
+            if act in (lab.close, lab.classes[-1], lab.series_classes[-1], lab.previous,
+                       lab.redo):
+                m.addSeparator()
 
         m = mb.addMenu("&Help")
         m.addAction(self.shortcuts_action)
@@ -760,6 +777,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.readings.flush()
+        self.labelling.shutdown()  # labels not saved yet get one more try
         self.settings.save_geometry(self)
         self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
         self.settings.sync()

@@ -9,9 +9,10 @@ outline of clicks ends with a double click (or :meth:`Gestures.finish`, Enter), 
 freehand outline traced by dragging ends where the button is released; the magnifier's
 loupe follows the pointer and a click steps its zoom; the cross-hair picks the patient
 point under it (press and drag), the rotate-plane tool reports its drag for a link to
-turn a plane (:mod:`medview.view.mpr_views`). Positions are widget coordinates (logical
-pixels); the Qt viewport translates its events into these calls and knows nothing of
-what a drag means.
+turn a plane (:mod:`medview.view.mpr_views`), the brush and eraser paint strokes into the
+model's painter (a labelling project's mask, :mod:`medview.view.labelling`). Positions
+are widget coordinates (logical pixels); the Qt viewport translates its events into these
+calls and knows nothing of what a drag means.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from medview.core.annotations import FREEHAND
 from medview.core.imports import load
 from medview.view.camera import Point
 from medview.view.hit_test import hit_test
+from medview.view.mask_edit import BRUSH, ERASER
 from medview.view.model import CROSSHAIR, MAGNIFIER, POINTER, ROTATE_PLANE, ViewModel
 
 LEFT, MIDDLE, RIGHT = "left", "middle", "right"
@@ -71,6 +73,8 @@ class Gestures:
                 self.model.next_magnifier_factor()
             elif self.model.tool in (CROSSHAIR, ROTATE_PLANE):
                 self._link_press(pos)
+            elif self.model.tool in (BRUSH, ERASER):
+                self._paint_press(pos)
             else:
                 self._draw_press(pos)
 
@@ -105,6 +109,8 @@ class Gestures:
             if self._draft_moved and m.draft is not None and m.draft.kind == FREEHAND:
                 m.trace_draft(m.widget_to_rc(pos))
             m.events.redraw.emit()
+        elif self.kind == "paint":
+            m.painter.drag(m.widget_to_rc(pos))
         elif self.kind == "pick":
             self._pick(pos)
         elif self.kind == "turn":
@@ -123,6 +129,8 @@ class Gestures:
                 self._add_draft_point(pos)
         elif kind in ("move", "handle"):
             self.model.events.annotations.emit()
+        elif kind == "paint":
+            self.model.painter.release()
         self.kind = None
         self._press = None
         return kind
@@ -194,6 +202,13 @@ class Gestures:
         return self.kind in WL_DRAGS
 
     # ------------------------------------------------------------------ drags
+
+    def _paint_press(self, pos: Point) -> None:
+        """The brush or eraser: a stroke into the view's painter (none: nothing happens)."""
+        m = self.model
+        if m.painter is not None:
+            self.kind = "paint"
+            m.painter.press(m.frame, m.widget_to_rc(pos), m.tool == ERASER)
 
     def _start_wl(self) -> None:
         r = self.model.renderer()

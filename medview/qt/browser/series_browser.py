@@ -94,6 +94,7 @@ class SeriesBrowser(QWidget):
         self._series: dict[int, object] = {}
         self._thumbs: dict[int, QIcon] = {}
         self._placeholder = self._blank_icon()
+        self._shown = None  # which series to list (None: all); see set_filter
         self.tree.hide()
 
     # -- content
@@ -134,11 +135,28 @@ class SeriesBrowser(QWidget):
                     self._items[series.id] = item
                     self._series[series.id] = series
         self.tree.expandAll()
+        self._apply_filter()
         has = bool(self._items)
         self.tree.setVisible(has)
         self.empty.setVisible(not has)
         if current is not None and current.id in self._items:
             self.tree.setCurrentItem(self._items[current.id])
+
+    def set_filter(self, shown) -> None:
+        """List only the series for which ``shown(series)`` is true (None: every series);
+        a study or patient with none listed is hidden too. Kept when the tree is rebuilt."""
+        self._shown = shown
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        for sid, item in self._items.items():
+            item.setHidden(self._shown is not None and not self._shown(self._series[sid]))
+        for i in range(self.tree.topLevelItemCount()):
+            patient = self.tree.topLevelItem(i)
+            for study in (patient.child(j) for j in range(patient.childCount())):
+                study.setHidden(all(study.child(k).isHidden() for k in range(study.childCount())))
+            patient.setHidden(all(patient.child(j).isHidden()
+                                  for j in range(patient.childCount())))
 
     @staticmethod
     def _series_text(series) -> str:
