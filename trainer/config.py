@@ -175,7 +175,9 @@ class Job:
     dataset: Annotated[str | DatasetSpec, Meta(
         description="a folder of class folders, a labels CSV (`path,label[,patient_id][,mask]`; "
                     "see \"Masks in a classification data set\"), or a folder with `images/` + "
-                    "`masks/`; or `{\"path\", \"class_names\", \"check_pixels\"}`",
+                    "`masks/`; or `{\"path\", \"class_names\", \"check_pixels\"}`. `medview labels "
+                    "export` writes the CSV or the `images/` + `masks/` folder from a labelling "
+                    "project (README, \"Labelling\")",
         extra={"reason": "must name a folder or a labels CSV, or be an object"})]
     model: Annotated[str | ModelSpec, Meta(
         description="`\"NAME\"` or `\"NAME/VERSION\"` of a registered model, `{\"base\": NAME, "
