@@ -279,7 +279,7 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
     base = Path(base_dir) if base_dir is not None else None
     top = Fields(data, JobError)
     if "search" in top.keys():  # a search job reaches the trainer by mistake: say what runs it
-        top.fail("search", "this job is a hyper-parameter search; run it with 'python -m trainer.search_job' "
+        top.fail("search", "this job is a hyper-parameter search; run it with 'python -m trainer.search.job' "
                            "or 'medview search' (trainer/JOBS.md)")
     top.only(("id", "name", "version", "task", "dataset", "model", "input", "preprocessing",
               "normalisation", "preset", "epochs", "freeze_epochs", "batch_size", "optimizer", "lr",

@@ -118,7 +118,7 @@ class JobStarted(Event):
     model : str
         Architecture or base model name.
     dataset : dict
-        ``DatasetSummary.to_dict()`` of :mod:`trainer.datasets`.
+        ``DatasetSummary.to_dict()`` of :mod:`trainer.data.datasets`.
     split : dict of str to int
         Number of samples per part, e.g. ``{"train": 80, "val": 10, "test": 10}``.
     device : str

@@ -37,8 +37,8 @@ def test_create_demo_data_in_the_background_then_preview_it(qtbot, tab, tmp_path
 
 
 def test_preview_shows_counts_sizes_thumbnails_split_and_left_out_files(qtbot, tab, demo, tmp_path):
-    from trainer.datasets import discover
-    from trainer.splits import stratified_split
+    from trainer.data.datasets import discover
+    from trainer.data.splits import stratified_split
 
     data = tmp_path / "cases"
     shutil.copytree(demo / "classification", data)

@@ -16,14 +16,14 @@ from medview.demo import synth
 from medview.core.errors import ReadError
 from tests.trainer.conftest import DEMO_N, DEMO_SIZE
 from tests.trainer.files import dicom, mask_png, png
-from trainer.datasets import (
+from trainer.data.datasets import (
     DatasetError,
     discover,
     discover_classification_csv,
     discover_classification_folders,
     discover_segmentation,
 )
-from trainer.images import load_image, load_mask, mask_labels
+from trainer.data.images import load_image, load_mask, mask_labels
 
 
 def _csv_rows(root: Path) -> dict[str, dict[str, str]]:

@@ -13,7 +13,7 @@ from PIL import Image
 from medview.demo.demo_data import write_demo_data
 from tests.trainer.conftest import DEMO_N, DEMO_SIZE
 from tests.trainer.files import run_medview
-from trainer.images import load_image
+from trainer.data.images import load_image
 
 
 def _labels(root: Path) -> list[dict[str, str]]:

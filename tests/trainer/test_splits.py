@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.splits import SplitError, group_ids, stratified_group_kfold, stratified_split
+from trainer.data.splits import SplitError, group_ids, stratified_group_kfold, stratified_split
 
 SEEDS = range(8)
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-# As the trainer does for itself (trainer.__main__.quiet_threads): idle OpenMP threads sleep,
+# As the trainer does for itself (trainer.cli.quiet_threads): idle OpenMP threads sleep,
 # so in-process runs do not stall when the machine is busy. Effective when torch loads after this.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -130,8 +130,8 @@ def test_jobs_and_config_and_cli_modules_import_no_torch_or_qt():
 
 
 def test_trainer_modules_import_no_qt():
-    code = ("import sys, trainer.loop, trainer.data, trainer.evaluate, trainer.charts, trainer.register, "
-            "trainer.losses, trainer.distributed, trainer.__main__; "
+    code = ("import sys, trainer.loop, trainer.data.inputs, trainer.evaluate, trainer.charts, trainer.register, "
+            "trainer.losses, trainer.distributed, trainer.cli; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

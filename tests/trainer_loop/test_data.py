@@ -9,8 +9,8 @@ from medview.core.io.folder import load_paths
 from medview.inference.manifest import parse_manifest
 from medview.inference.preprocess import frame_input, preprocess
 from trainer.config import AugmentSpec
-from trainer.data import augment, epoch_batches, map_mask, read_sample
-from trainer.datasets import discover, discover_segmentation
+from trainer.data.inputs import augment, epoch_batches, map_mask, read_sample
+from trainer.data.datasets import discover, discover_segmentation
 
 
 def manifest(task="classification", size=(64, 48), channels=1, **pre):
@@ -110,8 +110,8 @@ import sys
 import cv2
 import numpy as np
 from trainer.config import AugmentSpec
-from trainer.data import LazySource, TrainItems, epoch_batches, make_loader
-from trainer.datasets import discover
+from trainer.data.inputs import LazySource, TrainItems, epoch_batches, make_loader
+from trainer.data.datasets import discover
 from tests.trainer_loop.test_data import manifest
 
 # The parent's OpenCV thread pool is busy first (main-process augmentation does this), then

@@ -54,7 +54,7 @@ def test_pretrain_job_writes_a_backbone_and_register_installs_it(archive, tmp_pa
     import torch
 
     from medview.inference.backbones import find_backbone, read_backbone
-    from trainer.__main__ import main
+    from trainer.cli import main
 
     job = write_job(tmp_path / "run", TINY_PRETRAIN, dataset=[str(archive / "dicom"), str(archive / "png")])
     assert main([str(job), "--register"]) == 0

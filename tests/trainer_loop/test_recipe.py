@@ -17,7 +17,7 @@ from tests.trainer_loop.conftest import TINY_CLASSIFIER, run_in_process, write_j
 from trainer import events as ev
 from trainer import recipe as R
 from trainer.config import AugmentSpec, parse_job
-from trainer.fingerprint import Fingerprint, ObjectSize, fingerprint
+from trainer.data.fingerprint import Fingerprint, ObjectSize, fingerprint
 
 SIZE, RADIUS = 64, 8
 
@@ -67,7 +67,7 @@ def _job(**fields):
 # ----------------------------------------------------------------------- fingerprint
 
 def test_fingerprint_of_a_classification_csv_with_masks(discs):
-    from trainer.datasets import discover
+    from trainer.data.datasets import discover
 
     ds = discover(discs)
     assert ds.summary.n_masks == 12 and ds.summary.to_dict()["masks"] == 12
@@ -83,7 +83,7 @@ def test_fingerprint_of_a_classification_csv_with_masks(discs):
 
 
 def test_an_unusable_mask_is_left_out_and_its_image_kept(tmp_path):
-    from trainer.datasets import discover
+    from trainer.data.datasets import discover
 
     csv_path = _write_set(tmp_path, n_lesion=3, n_normal=3)
     cv2.imwrite(str(tmp_path / "masks" / "00.png"), np.zeros((32, 32), np.uint8))  # wrong size
@@ -194,7 +194,7 @@ def test_the_auxiliary_loss_counts_known_masks_only():
     import torch
 
     from trainer.aux_mask import AuxLoss
-    from trainer.data import UNKNOWN_MASK
+    from trainer.data.inputs import UNKNOWN_MASK
     from trainer.losses import ClassificationLoss
 
     base = ClassificationLoss()

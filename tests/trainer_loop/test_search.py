@@ -1,4 +1,4 @@
-"""Hyper-parameter search (trainer/search.py): Optuna trials scored by patient k-fold."""
+"""Hyper-parameter search (trainer/search/run.py): Optuna trials scored by patient k-fold."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytest.importorskip("optuna")
 def test_search_two_trials_two_folds(tmp_path, isolated):
     from medview.demo.demo_data import write_demo_data
     from trainer.config import parse_job
-    from trainer.search import BATCH_SIZES, LR_RANGE, OPTIMIZERS, run_search
+    from trainer.search.run import BATCH_SIZES, LR_RANGE, OPTIMIZERS, run_search
 
     write_demo_data(tmp_path / "data", n=6, size=64)
     job = write_job(tmp_path / "job", TINY_CLASSIFIER, dataset="../data/labels.csv",
@@ -55,7 +55,7 @@ def test_search_two_trials_two_folds(tmp_path, isolated):
 
 def test_search_refuses_more_folds_than_patients(tmp_path, isolated):
     from medview.demo.demo_data import write_demo_data
-    from trainer.search import SearchError, run_search
+    from trainer.search.run import SearchError, run_search
 
     write_demo_data(tmp_path / "data", n=6, size=64)
     job = write_job(tmp_path / "job", TINY_CLASSIFIER, dataset=str(tmp_path / "data" / "labels.csv"))

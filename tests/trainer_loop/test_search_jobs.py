@@ -14,7 +14,7 @@ import pytest
 from trainer import events as ev
 from trainer import jobs
 from trainer.config import JobError
-from trainer.search_results import SearchResultError, current_run, read_best_job, read_status, read_trials
+from trainer.search.results import SearchResultError, current_run, read_best_job, read_status, read_trials
 
 JOB = {"dataset": "cases/labels.csv", "model": {"architecture": "resnet18"}, "name": "chest"}
 
@@ -75,7 +75,7 @@ def test_an_invalid_search_block_names_the_field(isolated):
 def test_the_trainer_refuses_a_search_job_and_says_what_runs_it():
     from trainer.config import parse_job
 
-    with pytest.raises(JobError, match="trainer.search"):
+    with pytest.raises(JobError, match="trainer.search.run"):
         parse_job(dict(JOB, search={}))
 
 
@@ -83,7 +83,7 @@ def test_job_command_for_search_and_training(isolated, monkeypatch):
     search = jobs.enqueue(dict(JOB, search={}))
     train = jobs.enqueue(JOB)
     assert jobs.job_command(search, resume=True, register=True, start_next=True) == [
-        sys.executable, "-m", "trainer.search_job", str(search.job_file), "--out", str(search.folder), "--start-next"]
+        sys.executable, "-m", "trainer.search.job", str(search.job_file), "--out", str(search.folder), "--start-next"]
     assert jobs.job_command(train, resume=True, register=True) == [
         sys.executable, "-m", "trainer", str(train.job_file), "--resume", "--register"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)

@@ -170,7 +170,7 @@ def test_rgb_stem_is_summed_into_a_grey_model_and_stays_so_when_frozen(demo, tmp
 
 def test_fresh_backbone_layers_are_never_frozen(demo, tmp_path, isolated):
     from trainer.config import load_job
-    from trainer.discovery import discover_dataset
+    from trainer.data.discovery import discover_dataset
     from trainer.network import build_network
     from trainer.sink import EventSink
 

@@ -194,7 +194,7 @@ class Pretraining:
 
     def __init__(self, job, job_id: str, archive, device, dist, sink, token, ckpt_dir: Path,
                  checkpoint: dict | None, started: float) -> None:
-        from trainer.data import epoch_batches
+        from trainer.data.inputs import epoch_batches
 
         self.job, self.job_id, self.archive, self.device = job, job_id, archive, device
         self.dist, self.sink, self.token, self.ckpt_dir = dist, sink, token, ckpt_dir
@@ -282,7 +282,7 @@ class Pretraining:
                 break
 
     def _epoch(self, epoch: int) -> None:
-        from trainer.data import collate, epoch_batches, make_loader
+        from trainer.data.inputs import collate, epoch_batches, make_loader
         from trainer.steps import BATCH_EVENT_INTERVAL_S, mean_loss
 
         job = self.job

@@ -1,6 +1,6 @@
-"""A hyper-parameter search run as a job: ``python -m trainer.search_job`` and ``medview search``.
+"""A hyper-parameter search run as a job: ``python -m trainer.search.job`` and ``medview search``.
 
-What :func:`run` adds to :func:`trainer.search.run_search` is what the job queue
+What :func:`run` adds to :func:`trainer.search.run.run_search` is what the job queue
 (:mod:`trainer.jobs`) and the trainer tab expect of any job, exactly as a training run
 does it (``trainer/JOBS.md``):
 
@@ -16,7 +16,7 @@ does it (``trainer/JOBS.md``):
 Settings come from the command line, else the job's ``search`` block
 (:mod:`trainer.search_spec`), else :class:`~trainer.search_spec.SearchSpec`'s defaults.
 
-The command line lives here, not in :mod:`trainer.search`, which this module calls:
+The command line lives here, not in :mod:`trainer.search.run`, which this module calls:
 the search itself never imports the job that runs it.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from medview.core.errors import one_line
 from trainer import events as ev
 from trainer.cancel import CANCEL_FILE, CancelToken
-from trainer.search_results import BEST_JOB_NAME
+from trainer.search.results import BEST_JOB_NAME
 from trainer.search_spec import SearchSpec
 from trainer.sink import EventSink
 
@@ -64,16 +64,16 @@ def _spec(args: argparse.Namespace, block: SearchSpec | None) -> SearchSpec:
 
 def run(args: argparse.Namespace) -> int:
     """Run the search ``args`` describe as a job (see the module docstring); returns the exit status."""
-    from trainer.__main__ import quiet_threads
+    from trainer.cli import quiet_threads
     from trainer.config import JobError
-    from trainer.search import load_search_job, search_job_id
+    from trainer.search.run import load_search_job, search_job_id
 
     quiet_threads()
     job_path, out = Path(args.job), Path(args.out).resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        print(f"trainer.search_job: cannot create {out}: {err.strerror or err}", file=sys.stderr)
+        print(f"trainer.search.job: cannot create {out}: {err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
     try:
         job, _data, block = load_search_job(job_path)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _search(job_path: Path, out: Path, spec: SearchSpec, sink: EventSink, token: CancelToken) -> int:
-    from trainer.search import SearchCancelled, SearchError, run_search
+    from trainer.search.run import SearchCancelled, SearchError, run_search
 
     try:
         result = run_search(job_path, trials=spec.trials, folds=spec.folds, epochs=spec.epochs, seed=spec.seed,
@@ -126,7 +126,7 @@ def _end(sink: EventSink, out: Path, code: int, reason: str, detail: str | None 
     sink.emit(ev.Cancelled(job=sink.job_id) if cancelled else ev.Failed(job=sink.job_id, reason=reason,
                                                                         detail=detail))
     if not cancelled:
-        print(f"trainer.search_job: {reason}", file=sys.stderr)
+        print(f"trainer.search.job: {reason}", file=sys.stderr)
     return code
 
 
@@ -146,12 +146,12 @@ def _start_next(out: Path) -> None:
     try:
         jobs.start_next(out.parent)
     except Exception as err:  # the search itself is done; a queue problem must not change its status
-        print(f"trainer.search_job: could not start the next queued job: {err}", file=sys.stderr)
+        print(f"trainer.search.job: could not start the next queued job: {err}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m trainer.search_job JOB.json --out DIR [--trials N] [--folds K] [--epochs E] [--seed S]``."""
-    parser = argparse.ArgumentParser(prog="python -m trainer.search_job",
+    """``python -m trainer.search.job JOB.json --out DIR [--trials N] [--folds K] [--epochs E] [--seed S]``."""
+    parser = argparse.ArgumentParser(prog="python -m trainer.search.job",
                                      description="Hyper-parameter search of a training job "
                                                  "(trainer/JOBS.md)")
     configure(parser)

@@ -14,7 +14,7 @@ Three layouts are understood:
 
 Images may be DICOM or PNG/JPEG/TIFF/BMP. They are read by medview's core readers
 (headers only while discovering); a sample is a lightweight record of paths, label and
-patient, and :mod:`trainer.images` decodes pixels when training needs them.
+patient, and :mod:`trainer.data.images` decodes pixels when training needs them.
 Problems that spoil one file skip that file and list it with its reason in
 :attr:`DatasetSummary.skipped`; problems that spoil the data set raise
 :class:`DatasetError`.
@@ -34,7 +34,7 @@ import numpy as np
 from medview.core.errors import MedviewError, ReadError
 from medview.core.io.folder import load_paths
 from medview.core.study import Frame
-from trainer.images import MASK_SUFFIXES, load_mask
+from trainer.data.images import MASK_SUFFIXES, load_mask
 
 __all__ = [
     "DatasetError",
@@ -243,11 +243,11 @@ class LabelledDataset:
         return len(self.samples)
 
     def strata(self) -> np.ndarray:
-        """Per-sample stratum for :func:`trainer.splits.stratified_split`."""
+        """Per-sample stratum for :func:`trainer.data.splits.stratified_split`."""
         return np.array([s.stratum for s in self.samples], dtype=np.int64)
 
     def groups(self) -> list[str]:
-        """Per-sample split group (patient, else file) for :mod:`trainer.splits`."""
+        """Per-sample split group (patient, else file) for :mod:`trainer.data.splits`."""
         return [s.group for s in self.samples]
 
 

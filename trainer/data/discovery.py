@@ -14,10 +14,10 @@ def read_dataset(spec):
 
     Raises
     ------
-    trainer.datasets.DatasetError
+    trainer.data.datasets.DatasetError
         If the data set cannot be used as given.
     """
-    from trainer.datasets import discover, discover_segmentation
+    from trainer.data.datasets import discover, discover_segmentation
 
     if spec.class_names is not None:
         return discover_segmentation(spec.path, class_names=list(spec.class_names),
@@ -30,14 +30,14 @@ def discover_dataset(job, sink):
 
     Returns
     -------
-    trainer.datasets.LabelledDataset
+    trainer.data.datasets.LabelledDataset
 
     Raises
     ------
     JobFailed
         If the data set is unusable or does not fit the job (task, ``positive_class``).
     """
-    from trainer.datasets import DatasetError
+    from trainer.data.datasets import DatasetError
 
     spec = job.dataset
     try:

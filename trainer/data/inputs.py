@@ -53,7 +53,7 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
     Parameters
     ----------
     sample : ClassificationSample or SegmentationSample
-        From :mod:`trainer.datasets`.
+        From :mod:`trainer.data.datasets`.
     task : {"classification", "segmentation"}
     manifest : Manifest
         The model being trained (input size, channels, preprocessing, normalisation).
@@ -77,7 +77,7 @@ def read_sample(sample, task: str, manifest: Manifest, binary_mask: bool = False
         If the image or mask cannot be read or prepared.
     """
     from medview.inference.preprocess import frame_input, preprocess
-    from trainer.images import load_mask
+    from trainer.data.images import load_mask
 
     path = sample.path if task == "classification" else sample.image
     frame_index = getattr(sample, "frame", 0)
@@ -108,7 +108,7 @@ def _lesion_mask(sample, transform: Transform) -> np.ndarray | None:
 
     Discovery has checked the mask; one that fails now only loses its auxiliary target.
     """
-    from trainer.images import load_mask
+    from trainer.data.images import load_mask
 
     if getattr(sample, "mask", None) is None:
         return None

@@ -1,4 +1,4 @@
-"""Reading what a hyper-parameter search writes (:mod:`trainer.search`), for its readers.
+"""Reading what a hyper-parameter search writes (:mod:`trainer.search.run`), for its readers.
 
 The trainer tab polls a running search's folder: ``trials.json`` (rewritten after each
 trial), ``best_job.json`` (at the end) and ``runs/trial-NNN/fold-K`` (one folder per fold

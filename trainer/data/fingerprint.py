@@ -104,7 +104,7 @@ def fingerprint(ds) -> Fingerprint:
 
     Parameters
     ----------
-    ds : trainer.datasets.LabelledDataset
+    ds : trainer.data.datasets.LabelledDataset
 
     Returns
     -------
@@ -139,7 +139,7 @@ def object_diameters(mask_paths: list, limit: int = MAX_MASKS) -> ObjectSize | N
     import cv2
 
     from medview.core.errors import MedviewError
-    from trainer.images import load_mask
+    from trainer.data.images import load_mask
 
     if not mask_paths:
         return None
@@ -168,7 +168,7 @@ def _mask_of(sample):
 def _modality(samples: list) -> str | None:
     """The most common Modality among the first DICOM headers of an even sample."""
     from medview.core.io.folder import load_paths
-    from trainer.datasets import sample_paths
+    from trainer.data.datasets import sample_paths
 
     paths = sample_paths(samples)
     step = max(1, len(paths) // MAX_HEADERS)

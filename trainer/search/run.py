@@ -12,7 +12,7 @@ It starts with a ``job_started`` event (the data set, the first fold's sizes) an
 summarises it and ``OUT/trials.json`` is rewritten (atomically) with every finished trial. At the end ``OUT/best.json`` holds
 the best parameters and a ready-to-run job (the original job with them filled in)::
 
-    python -m trainer.search_job JOB.json --trials 20 --folds 5 --epochs 10 --out search/
+    python -m trainer.search.job JOB.json --trials 20 --folds 5 --epochs 10 --out search/
     python -m trainer search/best_job.json       # best.json["job"], written out for convenience
 
 Fold runs live in ``OUT/runs/trial-NNN/fold-K`` (events, split; weights are removed).
@@ -20,7 +20,7 @@ A new search first removes what an earlier one left in ``OUT``.
 
 A job may carry its own search settings (``"search": {"trials", "folds", "epochs",
 "seed"}``, :mod:`trainer.search_spec`); that is how the job queue runs a search
-(:mod:`trainer.search_job`: events appended to ``OUT/events.jsonl``, ``state.json``,
+(:mod:`trainer.search.job`: events appended to ``OUT/events.jsonl``, ``state.json``,
 cancel file and signals, exit status 0 finished / 1 failed / 2 invalid job / 3 cancelled).
 """
 
@@ -37,7 +37,7 @@ from typing import Any
 
 from medview.core.errors import MedviewError
 from trainer import events as ev
-from trainer.search_results import BEST_JOB_NAME, BEST_NAME, RUNS_NAME, TRIALS_NAME
+from trainer.search.results import BEST_JOB_NAME, BEST_NAME, RUNS_NAME, TRIALS_NAME
 from trainer.search_spec import SearchSpec, split_search
 
 __all__ = ["LR_RANGE", "BATCH_SIZES", "OPTIMIZERS", "SearchError", "SearchCancelled", "load_search_job",
@@ -159,10 +159,10 @@ def run_search(job_path: str | Path, *, trials: int, folds: int = SearchSpec.fol
 
     from medview.core.atomic import write_text
     from trainer.config import JobError
-    from trainer.datasets import DatasetError
-    from trainer.discovery import read_dataset
+    from trainer.data.datasets import DatasetError
+    from trainer.data.discovery import read_dataset
     from trainer.loop import EXIT_CANCELLED, EXIT_FINISHED, run_job
-    from trainer.splits import SplitError, stratified_group_kfold
+    from trainer.data.splits import SplitError, stratified_group_kfold
 
     if trials < 1 or epochs < 1:
         raise SearchError("trials and epochs must be at least 1")
