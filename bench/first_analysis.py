@@ -147,7 +147,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     src = Path(args.file)
     if not src.is_file():
-        from tests.datafiles import find
+        from tests.helpers.datafiles import find
 
         src = find(args.file)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
@@ -155,7 +155,7 @@ def main() -> None:
           f"load {load[0]:.1f}")
     ours, peers, damaged, cpu_ours, cpu_peers = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        from tests.qt_analysis.helpers import damaged_rle  # opens; its pixel data cannot decode
+        from tests.helpers.qt_analysis import damaged_rle  # opens; its pixel data cannot decode
 
         bad = damaged_rle(Path(tmp))
         for i in range(args.runs):

@@ -7,7 +7,7 @@ and while an AI model loads for the first time.
 ``--first-load`` measures instead the first load of a shipped model in a fresh
 interpreter with an empty engine cache (torch import + engine measurement, the slowest
 first use there is), from the same 10 ms heartbeat; target p99 <= 50 ms, as while
-training. ``tests/qt_analysis/test_load_responsiveness.py`` runs the same child
+training. ``tests/qt/analysis/test_load_responsiveness.py`` runs the same child
 (:func:`first_load`) and checks what does not depend on the machine's load: the
 import and the engine measurement run off the GUI thread, and the event loop turns
 while they do.

@@ -40,7 +40,7 @@ from medview.inference.familiarity import thumbnail  # noqa: E402
 from medview.inference.manifest import read_manifest  # noqa: E402
 from medview.inference.preprocess import frame_input, preprocess  # noqa: E402
 from medview.inference.registry import load_reference  # noqa: E402
-from tests.datafiles import all_real_files  # noqa: E402
+from tests.helpers.datafiles import all_real_files  # noqa: E402
 
 MODELS = REPO / "models"
 ID_TARGET, FOREIGN_TARGET = 0.05, 0.95

@@ -327,7 +327,7 @@ def bench_tag_browser(frames: int = 2000) -> None:
     from medview.qt.widgets.tag_browser import TagBrowser
 
     items = []
-    for i in range(frames):  # as tests/qt_widgets/test_tag_browser.py builds it
+    for i in range(frames):  # as tests/qt/widgets/test_tag_browser.py builds it
         pos, content, voi, frame = Dataset(), Dataset(), Dataset(), Dataset()
         pos.ImagePositionPatient = [0, 0, i * 0.5]
         content.InStackPositionNumber, content.StackID = i + 1, "1"

@@ -36,8 +36,8 @@ def isolated(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def sources(tmp_path_factory) -> dict[str, Path]:
     """Random-weight model folders (a classifier and a segmenter) outside any registry
-    root, built once per session (``tests/inference/builders.py``)."""
-    from tests.inference.builders import CLASSIFIER, SEGMENTER, write_model
+    root, built once per session (``tests/helpers/builders.py``)."""
+    from tests.helpers.builders import CLASSIFIER, SEGMENTER, write_model
 
     root = tmp_path_factory.mktemp("model-sources")
     return {"classifier": write_model(root / "chest-demo", CLASSIFIER),

@@ -12,8 +12,8 @@ import pytest
 from medview.inference.familiarity import Reference, fit_reference, thumbnail
 from medview.inference.manifest import ModelError
 from medview.inference.registry import Registry, load_reference
-from tests.datafiles import find
-from tests.inference.test_cli_inference import medview
+from tests.helpers.datafiles import find
+from tests.commands.test_cli_inference import medview
 from tests.inference.test_scope import SHIPPED, _demo_dx, demo, shipped  # noqa: F401
 
 

@@ -13,8 +13,8 @@ from medview.core.io.folder import load_paths
 from medview.inference.audit import AuditLog
 from medview.inference.manifest import ManifestError, parse_manifest, read_manifest
 from medview.inference.scope import IntendedInput, ImageFacts, check_scope
-from tests.datafiles import find
-from tests.inference.test_cli_inference import medview
+from tests.helpers.datafiles import find
+from tests.commands.test_cli_inference import medview
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models"
 CHEST = IntendedInput(modalities=("DX", "CR"), body_parts=("CHEST",), views=("PA", "AP"),

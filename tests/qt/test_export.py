@@ -10,7 +10,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QPushButton
 
 from medview.qt.export import anonymize_series, export_view_png, series_files
-from tests.qt.helpers import wait_loaded, wait_shown
+from tests.helpers.qt import wait_loaded, wait_shown
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 
 from medview.qt import theme
-from tests.datafiles import PYDICOM_DATA_DIR
-from tests.qt.helpers import grab_array, wait_loaded, wait_shown
-from tests.qt.mpr_screenshot import CLICK_POINT, grab, show_mpr
+from tests.helpers.datafiles import PYDICOM_DATA_DIR
+from tests.helpers.qt import grab_array, wait_loaded, wait_shown
+from tests.helpers.mpr_screenshot import CLICK_POINT, grab, show_mpr
 from tests.qt.test_viewport import right_drag, wheel
-from tests.view.series import CORONAL, write_series
-from tests.volumes import write_ct
+from tests.helpers.series import CORONAL, write_series
+from tests.helpers.volumes import write_ct
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog
 
 from medview.core import geometry
 from medview.qt import theme
-from tests.qt.helpers import CT_SPACING_MM, grab_array
+from tests.helpers.qt import CT_SPACING_MM, grab_array
 from tests.qt.test_viewport import mouse
 
 ROOT = Path(__file__).resolve().parents[2]

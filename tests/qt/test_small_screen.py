@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.conftest import main_window
-from tests.qt.helpers import wait_loaded, wait_shown
+from tests.helpers.qt import wait_loaded, wait_shown
 
 SMALL = (1366, 768)
 

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 
-from tests.qt.helpers import grab_array
+from tests.helpers.qt import grab_array
 from tests.qt.test_viewport import mouse
 
 

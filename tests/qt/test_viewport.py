@@ -9,7 +9,7 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from tests.qt.helpers import (CT_SPACING_MM, centre_mean, grab_array, send_drop, wait_loaded,
+from tests.helpers.qt import (CT_SPACING_MM, centre_mean, grab_array, send_drop, wait_loaded,
                               wait_shown)
 
 
@@ -363,7 +363,7 @@ def test_calibration_source_names_cover_geometry():
 def test_large_image_drag_renders_a_proxy_then_full_quality(qtbot, window, tmp_path):
     import shutil
 
-    from tests.datafiles import PYDICOM_DATA_DIR
+    from tests.helpers.datafiles import PYDICOM_DATA_DIR
 
     shutil.copy(PYDICOM_DATA_DIR / "RG1_UNCR.dcm", tmp_path / "cr.dcm")  # 1955 × 1841 CR
     window.open_paths([str(tmp_path / "cr.dcm")])

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from medview.qt.workers import P_CURRENT, FrameLoader, Workers
-from tests.datafiles import PYDICOM_DATA_DIR
-from tests.qt.helpers import make_ct_series, wait_loaded, wait_shown, write_broken_last_frames
+from tests.helpers.datafiles import PYDICOM_DATA_DIR
+from tests.helpers.qt import make_ct_series, wait_loaded, wait_shown, write_broken_last_frames
 
 
 @pytest.fixture

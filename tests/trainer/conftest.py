@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.files import run_medview
+from tests.helpers.trainer_files import run_medview
 
 DEMO_N, DEMO_SIZE, DEMO_SEED = 8, 128, 7
 
