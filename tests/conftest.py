@@ -5,7 +5,7 @@ This file applies to every test folder, the headless ones (``tests/trainer``,
 at import time: the Qt fixtures import what they need when a test asks for them.
 
 ``isolated`` is not autouse here; a folder that wants it for every test re-declares it
-with ``autouse=True`` in its own conftest (``tests/qt_analysis``, ``tests/qt_trainer``).
+with ``autouse=True`` in its own conftest (``tests/qt/analysis``, ``tests/qt/trainer_tab``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import os
 # is loaded before every folder's own, so those need not repeat it).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -58,32 +56,32 @@ def settings(tmp_path):
     return Settings(tmp_path / "medview.ini")
 
 
-@contextmanager
-def main_window(qtbot, settings, size: tuple[int, int] = (1200, 800)) -> Iterator[object]:
-    """A shown, exposed :class:`~medview.qt.main_window.MainWindow`; on exit it is closed
-    and its background work (AI analyses, frame loads, decodes) waited for."""
-    from medview.qt.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.resize(*size)
-    win.show()
-    qtbot.waitExposed(win)
-    try:
-        yield win
-    finally:
-        win.close()
-        win.analysis.service.pool.waitForDone(10000)
-        win.loader.cancel_all()
-        win.loader.wait(5000)
-        win.workers.pool.waitForDone(5000)
-
-
 @pytest.fixture
 def window(qtbot, settings, tmp_path, monkeypatch):
-    """The main window, 1200 × 800, offscreen (see :func:`main_window`), with the user
+    """The main window, 1200 × 800, offscreen (see :func:`tests.helpers.qt.main_window`), with the user
     data folder in ``tmp_path / "user"`` (as :func:`isolated`): the window saves
     measurements and reads hanging protocols there, never in the real one."""
+    from tests.helpers.qt import main_window
+
     monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
     with main_window(qtbot, settings) as win:
         yield win
+
+
+@pytest.fixture(scope="session")
+def cli_demo_run(tmp_path_factory):
+    """``medview demo-data OUT --n 8 --size 128 --seed 7`` as a subprocess: (process, OUT)."""
+    from tests.helpers.cli import medview
+    from tests.helpers.trainer_files import DEMO_N, DEMO_SEED, DEMO_SIZE
+
+    out = tmp_path_factory.mktemp("demo") / "data"
+    proc = medview("demo-data", out, "--n", DEMO_N, "--size", DEMO_SIZE, "--seed", DEMO_SEED, timeout=180)
+    return proc, out
+
+
+@pytest.fixture(scope="session")
+def cli_demo(cli_demo_run) -> Path:
+    """Root of the data set :func:`cli_demo_run` wrote (the CLI run must have succeeded)."""
+    proc, out = cli_demo_run
+    assert proc.returncode == 0, proc.stderr
+    return out

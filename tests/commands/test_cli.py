@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pydicom
@@ -14,19 +12,8 @@ from PIL import Image
 
 from medview.core import pixels
 from medview.core.io.folder import load_paths
+from tests.helpers.cli import assert_clean_failure, medview
 from tests.helpers.datafiles import find
-
-
-def medview(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "medview", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
-
-
-def assert_clean_failure(proc, name):
-    assert proc.returncode == 2, proc
-    assert "Traceback" not in proc.stderr + proc.stdout
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and name in lines[0], proc.stderr
 
 
 def test_version():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,8 @@ from medview import cli
 from medview.core.io.folder import load_paths
 from medview.inference.audit import AuditLog
 from tests.helpers.datafiles import find
-from tests.helpers.builders import CLASSIFIER, build_module, subprocess_env
+from tests.helpers.builders import CLASSIFIER, build_module
+from tests.helpers.cli import medview_with_models as medview
 
 COMMON_KEYS = {"file", "frame", "sop_instance_uid", "model", "version", "engine", "device",
                "precision", "ms", "ms_inference", "task", "label", "probabilities", "scope",
@@ -24,11 +23,6 @@ COMMON_KEYS = {"file", "frame", "sop_instance_uid", "model", "version", "engine"
 AUDIT_KEYS = {"audit_format", "time", "user", "file", "frame", "sop_instance_uid", "task",
               "model", "version", "weights_sha256", "engine", "device", "precision", "label",
               "inside_scope", "run_anyway", "unlike_training"}
-
-
-def medview(*args):
-    return subprocess.run([sys.executable, "-m", "medview", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=subprocess_env())
 
 
 def run_cli(*args) -> int:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from medview.cli import main
-from tests.commands.test_cli import assert_clean_failure, medview
+from tests.helpers.cli import assert_clean_failure, medview
 from tests.helpers.volumes import INTERCEPT, WINDOW, resample_rows, write_ct
 
 

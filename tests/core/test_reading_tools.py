@@ -7,8 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 
 from medview.core import geometry, outlines
 from medview.core.annotations import (CALIBRATION, COBB, FREEHAND, LENGTH, POLYLINE, PROBE,
@@ -17,6 +15,7 @@ from medview.core.probe import probe
 from medview.core.suv import SuvUnavailable, suv_scale
 from medview.view.camera import Affine
 from medview.view.scale_bar import format_mm, nice_length, scale_bar
+from tests.helpers.pet import pet_header
 from tests.helpers.series import load_series, write_series
 
 ISO = geometry.Spacing(0.5, 0.5, geometry.PIXEL_SPACING)
@@ -218,26 +217,6 @@ def test_probe_reads_hounsfield_units_through_the_rescale(tmp_path):
     assert a.label(frame) == "-984 HU"
     with pytest.raises(ValueError, match="outside"):
         probe(frame, (-3, 5))
-
-
-def pet_header(**changes) -> Dataset:
-    ds = Dataset()
-    ds.Modality, ds.Units, ds.DecayCorrection = "PT", "BQML", "START"
-    ds.PatientWeight = "75"
-    ds.SeriesDate, ds.SeriesTime = "20240101", "110000"
-    ds.AcquisitionDate, ds.AcquisitionTime = "20240101", "110500"
-    drug = Dataset()
-    drug.RadionuclideTotalDose = "370000000"     # Bq
-    drug.RadionuclideHalfLife = "6586.2"         # s (F-18)
-    drug.RadiopharmaceuticalStartTime = "100000"
-    ds.RadiopharmaceuticalInformationSequence = Sequence([drug])
-    for keyword, value in changes.items():
-        target = drug if keyword.startswith(("Radionuclide", "RadiopharmaceuticalStart")) else ds
-        if value is None:
-            delattr(target, keyword)
-        else:
-            setattr(target, keyword, value)
-    return ds
 
 
 def test_suv_body_weight_formula_on_a_constructed_pet_header():

@@ -11,8 +11,8 @@ import pydicom
 from PIL import Image
 
 from medview.demo.demo_data import write_demo_data
-from tests.trainer.conftest import DEMO_N, DEMO_SIZE
-from tests.helpers.trainer_files import run_medview
+from tests.helpers.cli import medview
+from tests.helpers.trainer_files import DEMO_N, DEMO_SIZE
 from trainer.data.images import load_image
 
 
@@ -21,34 +21,34 @@ def _labels(root: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_cli_succeeds_and_reports(demo_run):
-    proc, out = demo_run
+def test_cli_succeeds_and_reports(cli_demo_run):
+    proc, out = cli_demo_run
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{2 * DEMO_N} classification images" in proc.stdout
 
 
-def test_layout(demo):
-    cls = sorted(p.relative_to(demo).as_posix() for p in (demo / "classification").rglob("*") if p.is_file())
+def test_layout(cli_demo):
+    cls = sorted(p.relative_to(cli_demo).as_posix() for p in (cli_demo / "classification").rglob("*") if p.is_file())
     assert {Path(p).parent.as_posix() for p in cls} == {"classification/normal", "classification/lesion"}
     assert len(cls) == 2 * DEMO_N
     assert {Path(p).suffix for p in cls} == {".dcm", ".png"}
-    images = sorted(p.stem for p in (demo / "segmentation" / "images").iterdir())
-    masks = sorted(p.stem for p in (demo / "segmentation" / "masks").iterdir())
+    images = sorted(p.stem for p in (cli_demo / "segmentation" / "images").iterdir())
+    masks = sorted(p.stem for p in (cli_demo / "segmentation" / "masks").iterdir())
     assert images == masks and len(images) == DEMO_N
-    assert {p.suffix for p in (demo / "segmentation" / "masks").iterdir()} == {".png"}
-    assert {p.suffix for p in (demo / "segmentation" / "images").iterdir()} == {".dcm", ".png"}
-    assert "SYNTHETIC" in (demo / "README.txt").read_text()
+    assert {p.suffix for p in (cli_demo / "segmentation" / "masks").iterdir()} == {".png"}
+    assert {p.suffix for p in (cli_demo / "segmentation" / "images").iterdir()} == {".dcm", ".png"}
+    assert "SYNTHETIC" in (cli_demo / "README.txt").read_text()
 
 
-def test_labels_csv_matches_folders_and_dicom(demo):
-    rows = _labels(demo)
+def test_labels_csv_matches_folders_and_dicom(cli_demo):
+    rows = _labels(cli_demo)
     assert sum(r["label"] == "normal" for r in rows) == DEMO_N
     assert sorted(r["path"] for r in rows) == sorted(
-        p.relative_to(demo).as_posix() for p in (demo / "classification").rglob("*") if p.is_file())
+        p.relative_to(cli_demo).as_posix() for p in (cli_demo / "classification").rglob("*") if p.is_file())
     per_patient: dict[str, int] = {}
     for r in rows:
-        path = demo / r["path"]
+        path = cli_demo / r["path"]
         assert path.parent.name == r["label"]
         per_patient[r["patient_id"]] = per_patient.get(r["patient_id"], 0) + 1
         if path.suffix == ".dcm":
@@ -64,8 +64,8 @@ def test_labels_csv_matches_folders_and_dicom(demo):
     assert max(per_patient.values()) >= 3 and len(per_patient) < len(rows)  # several per patient
 
 
-def test_masks_are_binary_and_mostly_non_empty(demo):
-    masks = [np.asarray(Image.open(p)) for p in sorted((demo / "segmentation" / "masks").iterdir())]
+def test_masks_are_binary_and_mostly_non_empty(cli_demo):
+    masks = [np.asarray(Image.open(p)) for p in sorted((cli_demo / "segmentation" / "masks").iterdir())]
     assert all(m.shape == (DEMO_SIZE, DEMO_SIZE) and set(np.unique(m)) <= {0, 255} for m in masks)
     filled = [bool(m.any()) for m in masks]
     assert sum(filled) >= DEMO_N // 2 and not all(filled)  # lesions, and at least one empty mask
@@ -79,11 +79,11 @@ def _aligned_correlation(a: np.ndarray, b: np.ndarray, margin: int = 9) -> float
                for dy in range(-margin, margin + 1) for dx in range(-margin, margin + 1))
 
 
-def test_images_of_one_patient_share_anatomy(demo):
+def test_images_of_one_patient_share_anatomy(cli_demo):
     """Two images of one patient match almost exactly once aligned; other patients do not."""
     by_patient: dict[str, list[Path]] = {}
-    for r in _labels(demo):
-        by_patient.setdefault(r["patient_id"], []).append(demo / r["path"])
+    for r in _labels(cli_demo):
+        by_patient.setdefault(r["patient_id"], []).append(cli_demo / r["path"])
     patients = list(by_patient)
     first = load_image(by_patient[patients[0]][0])
     same = _aligned_correlation(first, load_image(by_patient[patients[0]][1]))
@@ -91,14 +91,14 @@ def test_images_of_one_patient_share_anatomy(demo):
     assert same > 0.99 and max(others) < same - 0.01, (same, others)
 
 
-def test_refuses_a_folder_that_is_not_empty(demo):
-    proc = run_medview("demo-data", demo, "--n", 2, "--size", 64)
+def test_refuses_a_folder_that_is_not_empty(cli_demo):
+    proc = medview("demo-data", cli_demo, "--n", 2, "--size", 64, timeout=180)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert str(demo) in proc.stderr and "not an empty folder" in proc.stderr
+    assert str(cli_demo) in proc.stderr and "not an empty folder" in proc.stderr
 
 
 def test_rejects_too_small_arguments(tmp_path):
-    proc = run_medview("demo-data", tmp_path / "x", "--n", 1)
+    proc = medview("demo-data", tmp_path / "x", "--n", 1, timeout=180)
     assert proc.returncode == 2 and "--n must be at least" in proc.stderr
     assert not (tmp_path / "x").exists()
 

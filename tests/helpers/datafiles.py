@@ -46,3 +46,13 @@ def find(name: str) -> Path:
         if p.name == name:
             return p
     raise FileNotFoundError(name)
+
+
+def demo_dx(demo: Path) -> Path:
+    """The first DICOM radiograph of a demo data set (:mod:`medview.demo.demo_data`)."""
+    return sorted((demo / "classification").rglob("*.dcm"))[0]
+
+
+def demo_png(demo: Path) -> Path:
+    """The first PNG of a demo data set."""
+    return sorted((demo / "classification").rglob("*.png"))[0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -123,3 +125,37 @@ def make_ct_series(folder, n: int, source) -> list:
         ds.save_as(path)
         paths.append(path)
     return paths
+
+
+@contextmanager
+def main_window(qtbot, settings, size: tuple[int, int] = (1200, 800)) -> Iterator[object]:
+    """A shown, exposed :class:`~medview.qt.main_window.MainWindow`; on exit it is closed
+    and its background work (AI analyses, frame loads, decodes) waited for."""
+    from medview.qt.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    try:
+        yield win
+    finally:
+        win.close()
+        win.analysis.service.pool.waitForDone(10000)
+        win.loader.cancel_all()
+        win.loader.wait(5000)
+        win.workers.pool.waitForDone(5000)
+
+
+def soft_edge_on(img) -> float:
+    """Pixels of partial coverage per fully covered pixel in an opaque ``QImage``: how far
+    each pixel is from the background colour (the corner's) stands for its coverage."""
+    from PySide6.QtGui import QImage
+
+    img = img.convertToFormat(QImage.Format.Format_RGB32)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    arr = arr[:, : 4 * img.width()].reshape(img.height(), img.width(), 4)[..., :3].astype(int)
+    d = np.abs(arr - arr[0, 0]).max(axis=2)
+    top = d.max()
+    return float(((d > 0.1 * top) & (d < 0.9 * top)).sum() / max(1, (d >= 0.9 * top).sum()))

@@ -1,20 +1,15 @@
-"""Tiny image writers and the CLI runner shared by the trainer tests."""
+"""Tiny image writers shared by the trainer tests, and the CLI demo data set's size."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from medview.demo import synth
 
-
-def run_medview(*args, timeout: int = 180) -> subprocess.CompletedProcess:
-    """``python -m medview ARGS`` as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "medview", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+#: The data set the ``cli_demo`` fixture writes with ``medview demo-data`` (tests/conftest.py).
+DEMO_N, DEMO_SIZE, DEMO_SEED = 8, 128, 7
 
 
 def png(path: Path, shape=(16, 16), value: int = 100) -> Path:

@@ -1,9 +1,7 @@
-"""Fixtures of the training-loop tests: tiny demo data, isolated user folders, job helpers.
+"""Tiny training jobs and how the trainer tests run them (in this process or as ``python -m``).
 
 Everything is tiny (64 px images, a few dozen of them, 1-3 epochs of a small network) so
-the suite stays fast on 2 CPU cores. No test touches the real user folder: the
-``isolated`` fixture points ``MEDVIEW_USER_DIR`` and ``MEDVIEW_MODELS_DIR`` into its own
-temporary folder.
+the suite stays fast on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -14,13 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-# As the trainer does for itself (trainer.cli.quiet_threads): idle OpenMP threads sleep,
-# so in-process runs do not stall when the machine is busy. Effective when torch loads after this.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import pytest  # noqa: E402
-
-from trainer.events import Event, parse_line  # noqa: E402
+from medview.inference.manifest import parse_manifest
+from trainer.events import Event, parse_line
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,25 +64,6 @@ def write_job(folder: Path, base: dict, **fields) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory) -> Path:
-    """``medview demo-data OUT --n 12 --size 64 --seed 5``: 24 classification images of 9
-    synthetic patients (DICOM and PNG) and 12 segmentation pairs."""
-    out = tmp_path_factory.mktemp("demo") / "data"
-    proc = run_module("medview", "demo-data", out, "--n", 12, "--size", 64, "--seed", 5, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
-@pytest.fixture
-def isolated(isolated, monkeypatch) -> Path:
-    """Empty shipped and user model folders and job queue for this test (the suite's
-    ``isolated``, with the shipped folder created), and its own engine cache."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "cache"))
-    (isolated / "shipped").mkdir()
-    return isolated
-
-
 def run_in_process(job_path: Path, **kwargs) -> tuple[int, list[Event], Path]:
     """Run a job in this process (fast: torch is loaded once); (exit status, events, run dir)."""
     import io
@@ -102,3 +76,16 @@ def run_in_process(job_path: Path, **kwargs) -> tuple[int, list[Event], Path]:
     out = io.StringIO()
     code = run_job(job, run_dir, stream=out, **kwargs)
     return code, events_of(out.getvalue()), run_dir
+
+
+def manifest(task="classification", size=(64, 48), channels=1, **pre):
+    """A model manifest for the data-pipeline tests (classes ``a``/``b`` or one ``lesion``)."""
+    return parse_manifest({
+        "name": "m", "version": "1", "task": task,
+        "architecture": {"name": "resnet18" if task == "classification" else "fpn"},
+        "classes": ["a", "b"] if task == "classification" else ["lesion"],
+        "input": {"size": list(size), "channels": channels},
+        "normalisation": {"mean": [0.5] * channels, "std": [0.25] * channels},
+        "preprocessing": {"window": "auto", "resize": "letterbox", **pre},
+        "card": {"intended_use": "test", "training_data": "test", "date": "2025-01-01"}})
+

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.paths import SHIPPED
 
 
 @pytest.fixture
@@ -30,3 +31,20 @@ def installed(isolated, sources) -> Path:
     for folder in sources.values():
         shutil.copytree(folder, models / folder.name)
     return isolated
+
+
+@pytest.fixture
+def shipped(isolated, monkeypatch) -> Path:
+    """The real shipped demo models, an empty user folder."""
+    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(SHIPPED))
+    return isolated
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """``write_demo_data(n=2, size=64, seed=1)``: a few chest radiographs (DICOM and PNG)."""
+    from medview.demo.demo_data import write_demo_data
+
+    out = tmp_path_factory.mktemp("demo")
+    write_demo_data(out, n=2, size=64, seed=1)
+    return out

@@ -200,7 +200,7 @@ def test_scale_bar_of_the_view(model):
 
 
 def test_readout_adds_the_suv_on_pet(tmp_path):
-    from tests.core.test_reading_tools import pet_header
+    from tests.helpers.pet import pet_header
 
     header = pet_header()
     extra = {k: header[k].value for k in ("Units", "DecayCorrection", "PatientWeight",

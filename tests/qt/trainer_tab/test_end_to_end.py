@@ -9,7 +9,7 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.conftest import main_window
+from tests.helpers.qt import main_window
 
 JOB_TIMEOUT_MS = 300_000  # a dozen 64 px images, 1 epoch: ~10 s idle, more on a loaded 2-core machine
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.qt.trainer_tab.conftest import EventWriter, binary_report, fake_job, wait_listed, write_json
+from tests.helpers.trainer_tab import REPORT_LABELS as Y
+from tests.helpers.trainer_tab import REPORT_SCORES as S
+from tests.helpers.trainer_tab import EventWriter, binary_report, fake_job, wait_listed, write_json
 
-Y = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-S = [0.95, 0.9, 0.8, 0.7, 0.62, 0.55, 0.4, 0.2, 0.85, 0.6, 0.45, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.08, 0.05, 0.02]
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import shutil
 
-from tests.qt.trainer_tab.test_setup import _wait_dataset
+from tests.helpers.trainer_tab import wait_dataset
 
 
 def _form_after(qtbot, tab, path):
     tab.dataset_page.set_path(path)
-    _wait_dataset(qtbot, tab.dataset_page)
+    wait_dataset(qtbot, tab.dataset_page)
     form = tab.setup_form
     qtbot.waitUntil(lambda: form.derived is not None, timeout=10000)
     return form

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.qt.trainer_tab.conftest import EventWriter, fake_job, make_tab, started, wait_listed
+from tests.helpers.trainer_tab import EventWriter, fake_job, make_tab, started, wait_listed
 
 
 def _curve_len(curve) -> int:

@@ -11,7 +11,7 @@ import shutil
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.qt.trainer_tab.conftest import EventWriter, fake_job, wait_listed, write_test_backbone
+from tests.helpers.trainer_tab import EventWriter, fake_job, wait_listed, write_test_backbone
 
 
 def _folders(tmp_path, n=2):

@@ -9,7 +9,7 @@ import os
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.qt.trainer_tab.conftest import fake_job, wait_listed
+from tests.helpers.trainer_tab import fake_job, wait_dataset, wait_listed
 
 SEARCH_TIMEOUT_MS = 240_000  # 2 trials × 2 folds × 1 epoch of 12 images: ~10 s idle, more when loaded
 
@@ -20,15 +20,10 @@ TRIALS = {"metric": "accuracy", "folds": 2, "epochs": 1, "planned": 3, "trials":
      "mean": 0.875, "metric": "accuracy", "seconds": 11.5}]}
 
 
-def _wait_dataset(qtbot, page):
-    qtbot.waitUntil(lambda: page.dataset is not None or page.error is not None, timeout=30000)
-    assert page.error is None, page.error
-
-
 def _tiny_search_form(qtbot, tab, demo):
     page, form, options = tab.dataset_page, tab.setup_form, tab.search_options
     page.set_path(demo / "classification")
-    _wait_dataset(qtbot, page)
+    wait_dataset(qtbot, page)
     qtbot.waitUntil(lambda: form.task == "classification", timeout=5000)
     assert form.select_model({"architecture": "mobilenet_v3_small"})
     qtbot.mouseClick(form.preset_buttons["advanced"], Qt.MouseButton.LeftButton)

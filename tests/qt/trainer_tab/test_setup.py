@@ -6,12 +6,7 @@ import shutil
 
 from PySide6.QtCore import Qt
 
-from tests.qt.trainer_tab.conftest import make_tab
-
-
-def _wait_dataset(qtbot, page, timeout=30000):
-    qtbot.waitUntil(lambda: page.dataset is not None or page.error is not None, timeout=timeout)
-    assert page.error is None, page.error
+from tests.helpers.trainer_tab import make_tab, wait_dataset
 
 
 def test_no_data_set_shows_guidance_and_real_buttons(qtbot, tab):
@@ -30,7 +25,7 @@ def test_create_demo_data_in_the_background_then_preview_it(qtbot, tab, tmp_path
     page.create_demo(out, n=2, size=64)
     assert not page.demo_button.isEnabled() and page.progress.isVisible()
     qtbot.waitUntil(lambda: page.path == out / "labels.csv", timeout=60000)
-    _wait_dataset(qtbot, page)
+    wait_dataset(qtbot, page)
     assert page.dataset.summary.counts == {"lesion": 2, "normal": 2}
     assert page.demo_button.isEnabled() and not page.guidance.isVisible()
     assert (out / "segmentation" / "masks").is_dir()
@@ -46,7 +41,7 @@ def test_preview_shows_counts_sizes_thumbnails_split_and_left_out_files(qtbot, t
     (data / "normal" / "notes.txt").write_text("not an image")
     page = tab.dataset_page
     page.set_path(data)
-    _wait_dataset(qtbot, page)
+    wait_dataset(qtbot, page)
     truth = discover(data)
     table = page.class_table
     counts = {table.item(r, 0).text(): int(table.item(r, 1).text()) for r in range(table.rowCount())}
@@ -86,7 +81,7 @@ def test_preview_shows_counts_sizes_thumbnails_split_and_left_out_files(qtbot, t
 def test_segmentation_preview_counts_images_per_class(qtbot, tab, demo):
     page = tab.dataset_page
     page.set_path(demo / "segmentation")
-    _wait_dataset(qtbot, page)
+    wait_dataset(qtbot, page)
     assert page.dataset.task == "segmentation"
     assert page.class_table.item(0, 0).text() == "background"
     qtbot.waitUntil(lambda: tab.setup_form.task == "segmentation", timeout=5000)
@@ -98,7 +93,7 @@ def test_form_presets_advanced_fields_and_errors(qtbot, tab, demo):
 
     page, form = tab.dataset_page, tab.setup_form
     page.set_path(demo / "labels.csv")
-    _wait_dataset(qtbot, page)
+    wait_dataset(qtbot, page)
     qtbot.waitUntil(lambda: form.error is None and tab.start_button.isEnabled(), timeout=10000)
     # no registered model: starts from an architecture with the Full preset
     assert form.model_spec() == {"architecture": "resnet18"} and form.preset == "full"
@@ -144,7 +139,7 @@ def test_registered_models_of_the_task_are_offered(qtbot, settings, demo, isolat
     tab = make_tab(qtbot, settings)
     form = tab.setup_form
     tab.dataset_page.set_path(demo / "classification")
-    _wait_dataset(qtbot, tab.dataset_page)
+    wait_dataset(qtbot, tab.dataset_page)
     qtbot.waitUntil(lambda: "base" in form.model_spec(), timeout=10000)
     assert form.model_combo.currentText().startswith(form.model_spec()["base"])
     assert form.preset == "quick"  # a registered model: the gentle preset by default
@@ -163,7 +158,7 @@ def test_base_model_with_other_classes_asks_for_a_class_map_before_starting(qtbo
     tab = make_tab(qtbot, settings)
     form = tab.setup_form
     tab.dataset_page.set_path(demo / "classification")
-    _wait_dataset(qtbot, tab.dataset_page)
+    wait_dataset(qtbot, tab.dataset_page)
     qtbot.waitUntil(lambda: "base" in form.model_spec(), timeout=10000)
     qtbot.waitUntil(tab.start_button.isEnabled, timeout=10000)
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
@@ -195,7 +190,7 @@ def test_declining_the_class_map_starts_nothing(qtbot, settings, demo, isolated)
     write_model(isolated / "user" / "models" / "chest-demo", CLASSIFIER)
     tab = make_tab(qtbot, settings)
     tab.dataset_page.set_path(demo / "classification")
-    _wait_dataset(qtbot, tab.dataset_page)
+    wait_dataset(qtbot, tab.dataset_page)
     qtbot.waitUntil(lambda: "base" in tab.setup_form.model_spec(), timeout=10000)
     qtbot.waitUntil(tab.start_button.isEnabled, timeout=10000)
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)

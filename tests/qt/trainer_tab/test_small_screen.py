@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import main_window
-from tests.qt.trainer_tab.conftest import EventWriter, binary_report, fake_job, wait_listed, write_json
-from tests.qt.trainer_tab.test_evaluation import S, Y
+from tests.helpers.qt import main_window
+from tests.helpers.trainer_tab import EventWriter, binary_report, fake_job, wait_listed, write_json
+from tests.helpers.trainer_tab import REPORT_LABELS as Y, REPORT_SCORES as S
 
 LONG_VERSION = "2026-12-02.1444"
 
@@ -86,7 +86,7 @@ def test_wide_page_keeps_charts_beside_the_evaluation(qtbot, tab, demo):
 
 
 def test_trainer_pane_sizes_are_remembered(qtbot, settings):
-    from tests.qt.trainer_tab.conftest import make_tab
+    from tests.helpers.trainer_tab import make_tab
 
     first = make_tab(qtbot, settings)
     qtbot.waitUntil(lambda: first.sizes_restored)
@@ -102,7 +102,7 @@ def test_trainer_pane_sizes_are_remembered(qtbot, settings):
 
 
 def test_new_job_page_needs_no_sideways_scrolling_at_1366x768(qtbot, settings, demo):
-    from tests.qt.trainer_tab.test_setup import _wait_dataset
+    from tests.helpers.trainer_tab import wait_dataset
 
     with main_window(qtbot, settings, (1366, 768)) as win:
         win.tags_dock.show()
@@ -112,7 +112,7 @@ def test_new_job_page_needs_no_sideways_scrolling_at_1366x768(qtbot, settings, d
         tab.show_new_job()
         page = tab.dataset_page
         page.set_path(demo / "classification")
-        _wait_dataset(qtbot, page)
+        wait_dataset(qtbot, page)
         qtbot.waitUntil(lambda: page.thumb_scroll.isVisible(), timeout=5000)
         qtbot.wait(50)
         # thumbnails and long paths do not widen the page: it only scrolls down

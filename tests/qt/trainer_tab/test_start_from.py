@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from tests.qt.trainer_tab.conftest import install_backbone, make_tab
-from tests.qt.trainer_tab.test_setup import _wait_dataset
+from tests.helpers.trainer_tab import install_backbone, make_tab
+from tests.helpers.trainer_tab import wait_dataset
 
 
 def _offered(form) -> list[str]:
@@ -29,7 +29,7 @@ def test_start_from_offers_only_backbones_of_the_chosen_network(qtbot, settings,
     tab = make_tab(qtbot, settings)
     form = tab.setup_form
     tab.dataset_page.set_path(demo / "labels.csv")
-    _wait_dataset(qtbot, tab.dataset_page)
+    wait_dataset(qtbot, tab.dataset_page)
     qtbot.waitUntil(lambda: len(form.start_from.backbones) == 2 and form.task == "classification", timeout=10000)
     # resnet18: only the resnet18 backbone; made for this network, it is the default start
     assert form.model_spec()["architecture"] == "resnet18"
@@ -67,7 +67,7 @@ def test_a_segmentation_network_takes_a_backbone_as_its_encoder(qtbot, settings,
     tab = make_tab(qtbot, settings)
     form = tab.setup_form
     tab.dataset_page.set_path(demo / "segmentation")
-    _wait_dataset(qtbot, tab.dataset_page)
+    wait_dataset(qtbot, tab.dataset_page)
     qtbot.waitUntil(lambda: len(form.start_from.backbones) == 2 and form.task == "segmentation", timeout=10000)
     assert form.select_model({"architecture": "fpn"})
     qtbot.waitUntil(lambda: _offered(form) == ["archive-r18"], timeout=5000)
@@ -95,7 +95,7 @@ def test_time_budget_round_trips(qtbot, tab, demo):
 
     form = tab.setup_form
     tab.dataset_page.set_path(demo / "labels.csv")
-    _wait_dataset(qtbot, tab.dataset_page)
+    wait_dataset(qtbot, tab.dataset_page)
     qtbot.waitUntil(lambda: form.task == "classification" and form.error is None, timeout=10000)
     budget = form.time_budget
     assert budget.toolTip() and budget.spin.toolTip() == budget.toolTip()

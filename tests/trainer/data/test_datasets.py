@@ -14,8 +14,7 @@ from PIL import Image
 
 from medview.demo import synth
 from medview.core.errors import ReadError
-from tests.trainer.conftest import DEMO_N, DEMO_SIZE
-from tests.helpers.trainer_files import dicom, mask_png, png
+from tests.helpers.trainer_files import DEMO_N, DEMO_SIZE, dicom, mask_png, png
 from trainer.data.datasets import (
     DatasetError,
     discover,
@@ -42,8 +41,8 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 # -- the demo data set ------------------------------------------------------------------
 
 
-def test_folders_on_demo(demo):
-    ds = discover_classification_folders(demo / "classification")
+def test_folders_on_demo(cli_demo):
+    ds = discover_classification_folders(cli_demo / "classification")
     assert ds.task == "classification" and ds.classes == ["lesion", "normal"]
     assert ds.summary.counts == {"lesion": DEMO_N, "normal": DEMO_N}
     assert ds.summary.skipped == []
@@ -55,9 +54,9 @@ def test_folders_on_demo(demo):
     assert ds.summary.split_description() == (f"mixed: by patient, but by image for the {n_png} images "
                                               "without patient ID")
     assert ds.summary.size_min == ds.summary.size_max == ds.summary.size_most_common == (DEMO_SIZE, DEMO_SIZE)
-    rows = _csv_rows(demo)
+    rows = _csv_rows(cli_demo)
     for s in ds.samples:
-        rel = s.path.relative_to(demo).as_posix()
+        rel = s.path.relative_to(cli_demo).as_posix()
         assert ds.classes[s.label] == s.path.parent.name == rows[rel]["label"]
         # DICOM carries the patient; a PNG in a folder layout cannot
         assert s.patient_id == (rows[rel]["patient_id"] if s.path.suffix == ".dcm" else None)
@@ -65,20 +64,20 @@ def test_folders_on_demo(demo):
     assert f"lesion: {DEMO_N}" in ds.summary.describe()
 
 
-def test_csv_on_demo(demo):
-    ds = discover_classification_csv(demo / "labels.csv")
-    rows = _csv_rows(demo)
+def test_csv_on_demo(cli_demo):
+    ds = discover_classification_csv(cli_demo / "labels.csv")
+    rows = _csv_rows(cli_demo)
     assert len(ds) == len(rows) == 2 * DEMO_N
     for s in ds.samples:
-        row = rows[s.path.relative_to(demo).as_posix()]
+        row = rows[s.path.relative_to(cli_demo).as_posix()]
         assert ds.classes[s.label] == row["label"] and s.patient_id == row["patient_id"]
     assert ds.summary.n_without_patient_id == 0
     assert ds.summary.n_patients == len({r["patient_id"] for r in rows.values()})
     assert set(ds.groups()) == {f"patient:{r['patient_id']}" for r in rows.values()}
 
 
-def test_segmentation_on_demo(demo):
-    ds = discover_segmentation(demo / "segmentation")
+def test_segmentation_on_demo(cli_demo):
+    ds = discover_segmentation(cli_demo / "segmentation")
     assert ds.classes == ["background", "class 1"] and len(ds) == DEMO_N
     for s in ds.samples:
         assert s.image.stem == s.mask.stem
@@ -89,16 +88,16 @@ def test_segmentation_on_demo(demo):
     assert 0 in ds.strata() and 1 in ds.strata()  # empty masks and lesions both present
 
 
-def test_discover_picks_the_layout(demo):
-    assert discover(demo / "classification").summary.source == str(demo / "classification")
-    assert discover(demo / "labels.csv").summary.source == str(demo / "labels.csv")
-    assert discover(demo / "segmentation").task == "segmentation"
+def test_discover_picks_the_layout(cli_demo):
+    assert discover(cli_demo / "classification").summary.source == str(cli_demo / "classification")
+    assert discover(cli_demo / "labels.csv").summary.source == str(cli_demo / "labels.csv")
+    assert discover(cli_demo / "segmentation").task == "segmentation"
     with pytest.raises(DatasetError, match="not found"):
-        discover(demo / "nothing-here")
+        discover(cli_demo / "nothing-here")
 
 
-def test_load_image_gives_modality_values(demo):
-    path = next((demo / "classification" / "normal").glob("*.dcm"))
+def test_load_image_gives_modality_values(cli_demo):
+    path = next((cli_demo / "classification" / "normal").glob("*.dcm"))
     values = load_image(path)
     assert values.dtype == np.float64
     np.testing.assert_array_equal(values, pydicom.dcmread(path).pixel_array)
@@ -106,8 +105,8 @@ def test_load_image_gives_modality_values(demo):
         load_image(path, frame=3)
 
 
-def test_summary_is_json_ready(demo):
-    d = discover(demo / "labels.csv").summary.to_dict()
+def test_summary_is_json_ready(cli_demo):
+    d = discover(cli_demo / "labels.csv").summary.to_dict()
     assert json.loads(json.dumps(d)) == d and d["size_most_common"] == [DEMO_SIZE, DEMO_SIZE]
 
 

@@ -6,22 +6,11 @@ import numpy as np
 import pytest
 
 from medview.core.io.folder import load_paths
-from medview.inference.manifest import parse_manifest
 from medview.inference.preprocess import frame_input, preprocess
 from trainer.config import AugmentSpec
 from trainer.data.inputs import augment, epoch_batches, map_mask, read_sample
 from trainer.data.datasets import discover, discover_segmentation
-
-
-def manifest(task="classification", size=(64, 48), channels=1, **pre):
-    return parse_manifest({
-        "name": "m", "version": "1", "task": task,
-        "architecture": {"name": "resnet18" if task == "classification" else "fpn"},
-        "classes": ["a", "b"] if task == "classification" else ["lesion"],
-        "input": {"size": list(size), "channels": channels},
-        "normalisation": {"mean": [0.5] * channels, "std": [0.25] * channels},
-        "preprocessing": {"window": "auto", "resize": "letterbox", **pre},
-        "card": {"intended_use": "test", "training_data": "test", "date": "2025-01-01"}})
+from tests.helpers.trainer_jobs import manifest
 
 
 def test_training_input_is_the_inference_input(demo):
@@ -112,7 +101,7 @@ import numpy as np
 from trainer.config import AugmentSpec
 from trainer.data.inputs import LazySource, TrainItems, epoch_batches, make_loader
 from trainer.data.datasets import discover
-from tests.trainer.data.test_inputs import manifest
+from tests.helpers.trainer_jobs import manifest
 
 # The parent's OpenCV thread pool is busy first (main-process augmentation does this), then
 # the loader forks its workers: what the trainer does at its test evaluation.

@@ -75,7 +75,7 @@ def test_an_invalid_search_block_names_the_field(isolated):
 def test_the_trainer_refuses_a_search_job_and_says_what_runs_it():
     from trainer.config import parse_job
 
-    with pytest.raises(JobError, match="trainer.search.run"):
+    with pytest.raises(JobError, match="trainer.search.job"):
         parse_job(dict(JOB, search={}))
 
 
