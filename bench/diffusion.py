@@ -45,9 +45,9 @@ def main() -> None:
     print(f"{'conduction':<12} {'old ms':>8} {'new ms':>8} {'old/new':>8} {'max diff':>9}")
     for conduction in ("exponential", "quadratic"):
         spec = DiffusionSpec(conduction=conduction)
-        old_ms, old = best_ms(lambda: reference_diffusion(img, spec.iterations, spec.kappa,
-                                                          spec.gamma, conduction), runs)
-        new_ms, new = best_ms(lambda: anisotropic_diffusion(img, spec), runs)
+        old_ms, old = best_ms(lambda spec=spec, conduction=conduction: reference_diffusion(
+            img, spec.iterations, spec.kappa, spec.gamma, conduction), runs)
+        new_ms, new = best_ms(lambda spec=spec: anisotropic_diffusion(img, spec), runs)
         diff = float(np.abs(old - new).max())
         print(f"{conduction:<12} {old_ms:8.1f} {new_ms:8.1f} {old_ms / new_ms:8.2f} {diff:9.1e}")
 

@@ -22,8 +22,9 @@ Rows:
 
 Printed: seconds of each row beside the target (first result <= 5 s), the CPU time the
 process spent on the request path (all threads; on a busy machine the wall time is this
-stretched by the other programs' load), and medview's ratio to the peer. The OS file cache is warm after the first process, so the first run of a
-session is slower than the rest; ``--runs`` repeats both rows alternately.
+stretched by the other programs' load), and medview's ratio to the peer. The OS file cache
+is warm after the first process, so the first run of a session is slower than the rest;
+``--runs`` repeats both rows alternately.
 No network; everything goes to temporary folders.
 """
 
@@ -32,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,7 +158,7 @@ def main() -> None:
         from tests.helpers.qt_analysis import damaged_rle  # opens; its pixel data cannot decode
 
         bad = damaged_rle(Path(tmp))
-        for i in range(args.runs):
+        for _ in range(args.runs):
             r = _run(src, args.model, "", args.timeout)
             ours.append(r["seconds"])
             cpu_ours.append(r.get("cpu", float("nan")))

@@ -141,7 +141,7 @@ ticks.append(time.perf_counter())
 print(json.dumps({"info": done[0] if done else None, "messages": messages, "ticks": ticks,
                   "gui_thread": threading.get_ident(), "spans": spans,
                   "torch": "torch" in sys.modules}))
-""" % BEAT_MS
+""" % BEAT_MS  # noqa: UP031 (the child's source holds braces, so no f-string)
 
 
 def first_load(model: str, env: dict | None = None) -> dict:

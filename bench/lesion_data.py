@@ -277,7 +277,7 @@ def _find(name: str) -> Path:
                             "(install pydicom-data)")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _background(bg: Background) -> tuple[np.ndarray, np.ndarray]:
     """(image 0..1 float32, body mask) of a background, at most 1024 px on a side."""
     import cv2

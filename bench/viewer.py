@@ -393,7 +393,7 @@ def _numpy_reslice(vol, plane):
     s, p = plane.spacing_mm, plane.plane
     points = (p.origin + cols[..., None] * s * p.row_cosine
               + rows[..., None] * s * p.col_cosine).astype(np.float32)
-    flat, (n_k, n_i, n_j) = vol.data.reshape(-1), vol.shape
+    flat, (_, n_i, n_j) = vol.data.reshape(-1), vol.shape
     best = None
     last = np.array(vol.shape) - 1
     for n in range(-reach, reach + 1):

@@ -121,7 +121,9 @@ def merge_outputs(parts: list[Outputs]) -> Outputs:
     """Join the outputs of several processes (each validated a share)."""
     if len(parts) == 1:
         return parts[0]
-    cat = (lambda xs: np.concatenate(xs) if xs else None)
+    def cat(xs):
+        return np.concatenate(xs) if xs else None
+
     return Outputs(np.concatenate([p.positions for p in parts]), sum(p.loss_sum for p in parts),
                    sum(p.n for p in parts),
                    probs=cat([p.probs for p in parts if p.probs is not None]),

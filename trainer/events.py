@@ -28,7 +28,7 @@ import sys
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import IO, Any, ClassVar, Literal
 
 from medview.core.errors import MedviewError
@@ -68,7 +68,7 @@ class EventError(MedviewError, ValueError):
 
 def now_iso() -> str:
     """The current time as ISO 8601 in UTC with milliseconds, e.g. ``2025-05-01T09:30:00.123+00:00``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True, kw_only=True)

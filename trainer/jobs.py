@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,8 @@ from trainer.checkpoints import WriteError, write_json
 
 __all__ = ["STATES", "JobInfo", "QueueError", "QueueBusy", "queue_dir", "queue_lock", "this_host",
            "write_state", "read_state", "enqueue", "list_jobs", "get", "start", "start_next",
-           "cancel", "remove", "read_events", "trainer_command", "search_command", "job_command", "process_alive", "TRAINER_COMMAND",
-           "SEARCH_COMMAND"]
+           "cancel", "remove", "read_events", "trainer_command", "search_command", "job_command", "process_alive",
+           "TRAINER_COMMAND", "SEARCH_COMMAND"]
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
@@ -165,7 +165,7 @@ def queue_dir() -> Path:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------- state.json

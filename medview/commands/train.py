@@ -168,7 +168,8 @@ def run_jobs(args: argparse.Namespace) -> int:
             else:
                 print(f"{info.id}: {info.state}" + (f" ({info.reason})" if info.reason else ""))
                 for e in events[-10:]:
-                    print("  " + json.dumps({k: v for k, v in e.to_dict().items() if k not in ("v", "job", "dataset")})[:200])
+                    shown = {k: v for k, v in e.to_dict().items() if k not in ("v", "job", "dataset")}
+                    print("  " + json.dumps(shown)[:200])
         elif args.action == "start":
             info = jobs.start(args.id, resume=args.resume, register=args.register)
             print(f"{info.id}: started (pid {info.pid})")

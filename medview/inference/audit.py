@@ -75,7 +75,7 @@ def audit_record(result: ClassificationResult | SegmentationResult) -> dict[str,
     """The fields logged for one analysis: identifiers, model, engine, label; no pixels."""
     return {
         "audit_format": AUDIT_FORMAT,
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "user": _user(),
         "file": result.file,
         "frame": result.frame,

@@ -27,7 +27,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ class BackboneInfo:
     images: int = 0
     studies: int = 0
     duration_s: float = 0.0
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     datasets: list[str] = field(default_factory=list)
     licence: str = ""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from copy import deepcopy
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pydicom
@@ -37,7 +37,7 @@ from medview.core.pixels import (
 from tests.helpers.datafiles import find
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str, frame: int = 0):
     path = find(name)
     return read_header(path), decode_frame(path, frame)

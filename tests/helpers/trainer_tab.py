@@ -141,4 +141,5 @@ def wait_dataset(qtbot, page, timeout=30000):
 #: Labels (1 = positive) and P(positive) of a 20-image binary test set for
 #: :func:`binary_report`: some errors each way, so the ROC curve has a shape.
 REPORT_LABELS = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-REPORT_SCORES = [0.95, 0.9, 0.8, 0.7, 0.62, 0.55, 0.4, 0.2, 0.85, 0.6, 0.45, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.08, 0.05, 0.02]
+REPORT_SCORES = [0.95, 0.9, 0.8, 0.7, 0.62, 0.55, 0.4, 0.2, 0.85, 0.6,
+                 0.45, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.08, 0.05, 0.02]

@@ -98,8 +98,7 @@ def test_generator_worker_progress_cancel_and_error(qtbot):
     progress, results, errors = [], [], []
 
     def count(n):
-        for i in range(n):
-            yield i
+        yield from range(n)
         return "done"
 
     finished = []

@@ -35,7 +35,8 @@ def test_medview_train_register_then_analyze(demo, tmp_path, isolated):
     card = entry.manifest.card
     assert card.intended_use == "Demo of the trainer in a test."
     assert "24 images (lesion 12, normal 12) of 9 patients" in card.training_data
-    assert "split by patient" in card.training_data and "random initialisation (mobilenet_v3_small)" in card.training_data
+    assert "split by patient" in card.training_data
+    assert "random initialisation (mobilenet_v3_small)" in card.training_data
     assert {"test_accuracy", "test_sensitivity", "test_specificity", "test_images"} <= set(card.metrics)
     assert "Tiny." in card.limitations and card.date
     assert set(entry.manifest.thresholds) == {"lesion"} and entry.manifest.weights.sha256

@@ -691,4 +691,4 @@ def _names(paths: list[Path], limit: int = 5) -> str:
 
 def sample_paths(samples: list) -> list[Path]:
     """The image file of each sample (classification ``path``, segmentation ``image``)."""
-    return [Path(getattr(s, "path", None) or getattr(s, "image")) for s in samples]
+    return [Path(getattr(s, "path", None) or s.image) for s in samples]

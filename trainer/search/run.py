@@ -9,8 +9,8 @@ are the same for every trial.
 
 It starts with a ``job_started`` event (the data set, the first fold's sizes) and a
 ``log`` saying what it searches. After each trial one ``log`` event (level ``info``)
-summarises it and ``OUT/trials.json`` is rewritten (atomically) with every finished trial. At the end ``OUT/best.json`` holds
-the best parameters and a ready-to-run job (the original job with them filled in)::
+summarises it and ``OUT/trials.json`` is rewritten (atomically) with every finished trial. At
+the end ``OUT/best.json`` holds the best parameters and a ready-to-run job (the original job with them filled in)::
 
     python -m trainer.search.job JOB.json --trials 20 --folds 5 --epochs 10 --out search/
     python -m trainer search/best_job.json       # best.json["job"], written out for convenience

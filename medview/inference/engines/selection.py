@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 
 from medview.core.errors import MedviewError
-from medview.core.imports import load
 
 from .base import Engine
 from .precision import compare
@@ -372,4 +371,4 @@ class EngineCache:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

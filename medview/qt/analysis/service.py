@@ -185,7 +185,6 @@ class AnalysisService(QObject):
         if not self._current(m):
             return
         eng = analyzer.engine
-        selection = getattr(eng, "selection", None) or {}
         m.analyzer, m.state = analyzer, "ready"
         m.info = engine_info(eng)
         m.info["seconds"] = engine_seconds

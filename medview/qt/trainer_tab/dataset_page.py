@@ -394,7 +394,7 @@ class DatasetPage(QWidget):
         seg = ds.task == "segmentation"
         for part, col in (("train", 2), ("val", 3), ("test", 4)):
             idx = getattr(split, part)
-            for i, name in enumerate(ds.classes):
+            for i in range(len(ds.classes)):
                 if seg:  # images whose mask contains class i
                     n = sum(1 for k in idx if i in ds.samples[k].classes_present)
                 else:
