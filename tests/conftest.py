@@ -22,12 +22,14 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture
-def isolated(tmp_path, monkeypatch) -> Path:
+def isolated(tmp_path, monkeypatch, engine_cache) -> Path:
     """``MEDVIEW_USER_DIR`` / ``MEDVIEW_MODELS_DIR`` in this test's temporary folder
     (``user`` and ``shipped``): an empty job queue and model registry, and nothing
-    touches the real user folder. Returns ``tmp_path``."""
+    touches the real user folder; ``XDG_CACHE_HOME`` is the session's :func:`engine_cache`.
+    Returns ``tmp_path``."""
     monkeypatch.setenv("MEDVIEW_USER_DIR", str(tmp_path / "user"))
     monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(tmp_path / "shipped"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(engine_cache))
     return tmp_path
 
 
@@ -46,6 +48,16 @@ def sources(tmp_path_factory) -> dict[str, Path]:
 def engine_cache(tmp_path_factory) -> Path:
     """One engine-choice cache for the session: each model's engines are measured once."""
     return tmp_path_factory.mktemp("engine-cache")
+
+
+@pytest.fixture
+def installed(isolated, sources) -> Path:
+    """Both random-weight models (:func:`sources`) installed in the user folder (copied);
+    returns ``isolated``."""
+    from tests.helpers.builders import install
+
+    install(isolated, *sources.values())
+    return isolated
 
 
 @pytest.fixture

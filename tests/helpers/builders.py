@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 from pathlib import Path
 
 CARD = {"intended_use": "Software testing only; not for diagnosis.",
@@ -74,3 +75,12 @@ def subprocess_env() -> dict[str, str]:
     keys = ("MEDVIEW_USER_DIR", "MEDVIEW_MODELS_DIR", "XDG_CACHE_HOME")
     assert all(k in os.environ for k in keys), "use the 'isolated' fixture"
     return dict(os.environ)
+
+
+def install(isolated: Path, *folders: Path) -> Path:
+    """Copy model folders into the test's user model folder (as an import or the trainer)."""
+    models = isolated / "user" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        shutil.copytree(folder, models / folder.name)
+    return models

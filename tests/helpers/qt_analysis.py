@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from tests.helpers.qt import grab_array, wait_loaded, wait_shown  # noqa: F401
-
-
-def install(isolated: Path, *folders: Path) -> Path:
-    """Copy model folders into the test's user model folder (as an import or the trainer)."""
-    models = isolated / "user" / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    for folder in folders:
-        shutil.copytree(folder, models / folder.name)
-    return models
 
 
 def damaged_rle(folder: Path) -> Path:

@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers.qt_analysis import install
+from tests.helpers.builders import install
 
 
 @pytest.fixture(autouse=True)
-def isolated(isolated, monkeypatch, engine_cache) -> Path:
-    """Empty shipped and user model folders for every test (the suite's ``isolated``),
-    and the session's engine-choice cache."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(engine_cache))
+def isolated(isolated) -> Path:
+    """Empty shipped and user model folders and the session's engine-choice cache (the
+    suite's ``isolated``), for every test here."""
     return isolated
 
 

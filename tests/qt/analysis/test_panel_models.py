@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from tests.helpers.builders import CLASSIFIER, manifest_data
-from tests.helpers.qt_analysis import analyze, grab_array, install, open_and_show, select_model
+from tests.helpers.builders import install
+from tests.helpers.qt_analysis import analyze, grab_array, open_and_show, select_model
 
 
 def test_no_model_says_so_and_offers_import(qtbot, window):

@@ -12,7 +12,8 @@ from PySide6.QtCore import Qt
 from medview.demo.demo_data import write_demo_data
 from medview.inference.audit import AuditLog
 from tests.helpers.datafiles import find
-from tests.helpers.qt_analysis import analyze, install, open_and_show, select_model, wait_idle
+from tests.helpers.builders import install
+from tests.helpers.qt_analysis import analyze, open_and_show, select_model, wait_idle
 
 SHIPPED = Path(__file__).resolve().parents[3] / "models"
 
