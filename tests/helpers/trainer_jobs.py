@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 from medview.inference.manifest import parse_manifest
+from tests.helpers.paths import ROOT
 from trainer.events import Event, parse_line
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: A small, fast classifier job (fields a test does not override).
 TINY_CLASSIFIER = {

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.trainer_jobs import ROOT, TINY_CLASSIFIER, medview_env, write_job
+from tests.helpers.paths import ROOT
+from tests.helpers.trainer_jobs import TINY_CLASSIFIER, medview_env, write_job
 from trainer import events as ev
 
 # Mounts a tmpfs of $1 bytes at $2, runs the rest, copies the tmpfs into $3.

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.trainer_jobs import ROOT, TINY_CLASSIFIER, events_of, medview_env, write_job
+from tests.helpers.paths import ROOT
+from tests.helpers.trainer_jobs import TINY_CLASSIFIER, events_of, medview_env, write_job
 from trainer import events as ev
 from trainer import jobs
 

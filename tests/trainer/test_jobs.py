@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from tests.helpers.trainer_jobs import ROOT
+from tests.helpers.paths import ROOT
 from trainer import jobs
 from trainer.config import JobError
 

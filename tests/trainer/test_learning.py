@@ -12,7 +12,8 @@ import json
 
 import pytest
 
-from tests.helpers.trainer_jobs import ROOT, events_of, medview_env, run_module, write_job
+from tests.helpers.paths import ROOT
+from tests.helpers.trainer_jobs import events_of, medview_env, run_module, write_job
 from trainer import events as ev
 
 SHIPPED = ROOT / "models"

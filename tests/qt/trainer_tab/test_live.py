@@ -189,7 +189,7 @@ def test_a_killed_direct_run_is_shown_failed_not_running(qtbot, tab, demo):
     import subprocess
     import sys
 
-    from tests.helpers.trainer_jobs import ROOT
+    from tests.helpers.paths import ROOT
 
     info = fake_job(demo, "queued", name="direct")
     run = subprocess.Popen([sys.executable, "-c", DIRECT_RUN, str(info.folder)], cwd=ROOT,
