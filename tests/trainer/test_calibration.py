@@ -129,6 +129,7 @@ def test_a_run_stores_temperature_reliability_and_intended_input(demo, tmp_path,
         pytest.approx(cal["test"]["ece_after"])
 
 
+@pytest.mark.slow
 def test_a_job_states_its_intended_input(demo, tmp_path, isolated):
     job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"),
                     epochs=1, intended_input={"modalities": ["CR"], "body_parts": ["chest"],

@@ -114,6 +114,7 @@ def test_state_json_says_failed_on_a_full_disk(tmp_path):
     assert state["ended"] and state["pid"]
 
 
+@pytest.mark.slow
 def test_training_on_a_full_disk_fails_with_the_documented_message(demo, tmp_path):
     job = write_job(tmp_path / "job", TINY_CLASSIFIER, dataset=str(demo / "classification"))
     disk = tmp_path / "disk"

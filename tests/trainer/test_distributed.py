@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.helpers.trainer_jobs import TINY_CLASSIFIER, events_of, medview_env, run_module, write_job
 from trainer import events as ev
 
 
+@pytest.mark.slow
 def test_two_process_gloo_run_finishes(demo, tmp_path, isolated):
     job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"), epochs=2, batch_size=8)
     t0 = time.monotonic()

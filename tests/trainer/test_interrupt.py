@@ -53,6 +53,7 @@ def _in_epoch_two(events) -> bool:
     return any(isinstance(e, ev.Batch) and e.epoch == 2 and e.batch < e.batches for e in events)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_leaves_failed_job_and_resumable_checkpoint(demo, isolated):
     import torch
 
@@ -85,6 +86,7 @@ def test_sigkill_mid_epoch_leaves_failed_job_and_resumable_checkpoint(demo, isol
     assert (done.folder / "model" / "model.json").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_cancels_gracefully_and_resume_continues_mid_epoch(demo, tmp_path, isolated):
     import torch
 
@@ -116,6 +118,7 @@ def test_sigterm_cancels_gracefully_and_resume_continues_mid_epoch(demo, tmp_pat
     assert events[-1].type == "finished"
 
 
+@pytest.mark.slow
 def test_cancel_file_and_queue_cancel(demo, isolated):
     # Windows-safe fallback: the cancel file (jobs.cancel also signals; both lead to the same end).
     info = jobs.start(jobs.enqueue(dict(SLOW, dataset=str(demo / "labels.csv"))).id)

@@ -30,6 +30,7 @@ def new_patients(tmp_path_factory):
 
 @pytest.mark.skipif(not (SHIPPED / "demo-lesion-segmenter" / "model.json").exists(),
                     reason="the shipped demo segmenter is missing (scripts/train_demo_models.py)")
+@pytest.mark.slow
 def test_quick_fine_tune_of_the_demo_segmenter_reaches_the_stated_dice(new_patients, tmp_path, isolated):
     job = write_job(tmp_path / "run", {}, name="clinic-lesions", version="1.0.0",
                     dataset={"path": str(new_patients / "segmentation"), "class_names": ["background", "lesion"]},

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from medview import cli
 from medview.inference.registry import Registry
 from tests.helpers.trainer_jobs import (TINY_CLASSIFIER, TINY_SEGMENTER, events_of, medview_env, run_in_process,
@@ -19,6 +21,7 @@ def _analyze(name: str, *paths, extra=()) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
+@pytest.mark.slow
 def test_medview_train_register_then_analyze(demo, tmp_path, isolated):
     job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"),
                     name="clinic-chest", version="2.0.0",
