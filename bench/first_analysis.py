@@ -22,8 +22,9 @@ Rows:
 
 Printed: seconds of each row beside the target (first result <= 5 s), the CPU time the
 process spent on the request path (all threads; on a busy machine the wall time is this
-stretched by the other programs' load), and medview's ratio to the peer. The OS file cache is warm after the first process, so the first run of a
-session is slower than the rest; ``--runs`` repeats both rows alternately.
+stretched by the other programs' load), and medview's ratio to the peer. The OS file cache
+is warm after the first process, so the first run of a session is slower than the rest;
+``--runs`` repeats both rows alternately.
 No network; everything goes to temporary folders.
 """
 
@@ -32,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,7 +147,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     src = Path(args.file)
     if not src.is_file():
-        from tests.datafiles import find
+        from tests.helpers.datafiles import find
 
         src = find(args.file)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
@@ -155,10 +155,10 @@ def main() -> None:
           f"load {load[0]:.1f}")
     ours, peers, damaged, cpu_ours, cpu_peers = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        from tests.qt_analysis.helpers import damaged_rle  # opens; its pixel data cannot decode
+        from tests.helpers.qt_analysis import damaged_rle  # opens; its pixel data cannot decode
 
         bad = damaged_rle(Path(tmp))
-        for i in range(args.runs):
+        for _ in range(args.runs):
             r = _run(src, args.model, "", args.timeout)
             ours.append(r["seconds"])
             cpu_ours.append(r.get("cpu", float("nan")))

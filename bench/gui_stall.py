@@ -7,7 +7,7 @@ and while an AI model loads for the first time.
 ``--first-load`` measures instead the first load of a shipped model in a fresh
 interpreter with an empty engine cache (torch import + engine measurement, the slowest
 first use there is), from the same 10 ms heartbeat; target p99 <= 50 ms, as while
-training. ``tests/qt_analysis/test_load_responsiveness.py`` runs the same child
+training. ``tests/qt/analysis/test_load_responsiveness.py`` runs the same child
 (:func:`first_load`) and checks what does not depend on the machine's load: the
 import and the engine measurement run off the GUI thread, and the event loop turns
 while they do.
@@ -141,7 +141,7 @@ ticks.append(time.perf_counter())
 print(json.dumps({"info": done[0] if done else None, "messages": messages, "ticks": ticks,
                   "gui_thread": threading.get_ident(), "spans": spans,
                   "torch": "torch" in sys.modules}))
-""" % BEAT_MS
+""" % BEAT_MS  # noqa: UP031 (the child's source holds braces, so no f-string)
 
 
 def first_load(model: str, env: dict | None = None) -> dict:

@@ -43,7 +43,7 @@ Layouts
     ``masks/*.png`` (lesion rows only) and ``labels.csv`` with columns
     ``path,label,patient_id,mask`` (classes ``lesion`` / ``normal``; ``mask`` empty for
     normal rows). ``task="segmentation"`` writes ``images/*.dcm`` + ``masks/*.png``
-    (the layout :func:`trainer.datasets.discover_segmentation` reads): ``n_per_class``
+    (the layout :func:`trainer.data.datasets.discover_segmentation` reads): ``n_per_class``
     images without a lesion (empty masks) and ``n_per_class`` with one or two.
     :func:`write_unlabelled` writes ``n`` DICOM files into one folder, about half with
     lesions, for self-supervised pre-training.
@@ -277,7 +277,7 @@ def _find(name: str) -> Path:
                             "(install pydicom-data)")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _background(bg: Background) -> tuple[np.ndarray, np.ndarray]:
     """(image 0..1 float32, body mask) of a background, at most 1024 px on a side."""
     import cv2

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from medview.core.io.dicom import (decode_frame, decode_frame_in_process,  # noqa: E402
                                    read_header)
 from medview.core.pixels import FrameRenderer, Window, display_params  # noqa: E402
-from tests.datafiles import find  # noqa: E402
+from tests.helpers.datafiles import find  # noqa: E402
 
 # (label, file, iterations, target ms per re-window)
 CASES = (

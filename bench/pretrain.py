@@ -184,8 +184,8 @@ def _features(labels_csv: Path, state: dict | None, info, seed: int) -> tuple[np
     import torch
 
     torch.manual_seed(seed)
-    from trainer.data import read_sample
-    from trainer.datasets import discover
+    from trainer.data.inputs import read_sample
+    from trainer.data.datasets import discover
     from trainer.pretrain.run import backbone_manifest
     from trainer.pretrain.job import parse_pretrain_job
     from trainer.pretrain.ssl import build_trunk
@@ -267,8 +267,8 @@ def _test_auc(model_dir: Path, labels_csv: Path) -> float:
     from medview.inference import weights
     from medview.inference.manifest import read_manifest
     from medview.inference.registry import build_module
-    from trainer.data import read_sample
-    from trainer.datasets import discover
+    from trainer.data.inputs import read_sample
+    from trainer.data.datasets import discover
     from trainer.metrics import roc_auc
 
     manifest = read_manifest(model_dir)

@@ -20,7 +20,7 @@ with 0 and 2 worker processes, an epoch's augmentation from the in-memory cache,
 lazy reading (no cache) with 0 and 2 DataLoader workers, to show where workers help.
 
 Both loops run in this process with the same thread settings (``OMP_WAIT_POLICY=PASSIVE``,
-as the trainer sets it; see ``trainer.__main__.quiet_threads``).
+as the trainer sets it; see ``trainer.cli.quiet_threads``).
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def plain_rate(images: np.ndarray, labels: np.ndarray, frozen: bool, n_batches: 
 
 def prepared(data: Path, workers: int):
     from medview.inference.manifest import parse_manifest
-    from trainer.data import prepare
-    from trainer.datasets import discover
+    from trainer.data.inputs import prepare
+    from trainer.data.datasets import discover
 
     ds = discover(data / "labels.csv")
     manifest = parse_manifest({
@@ -138,7 +138,7 @@ def prepared(data: Path, workers: int):
 
 def data_rates(source, ds, manifest) -> dict[str, float]:
     from trainer.config import AugmentSpec
-    from trainer.data import LazySource, TrainItems, epoch_batches, make_loader
+    from trainer.data.inputs import LazySource, TrainItems, epoch_batches, make_loader
 
     out = {}
     items = TrainItems(source, AugmentSpec(), manifest, seed=0, task="classification")
@@ -196,7 +196,7 @@ def main() -> int:
 
 
 def _train_size(ds) -> list[int]:
-    from trainer.splits import stratified_split
+    from trainer.data.splits import stratified_split
 
     split = stratified_split(ds.strata(), ds.groups(), val_fraction=0.1, test_fraction=0.1, seed=0)
     return split.train.tolist()

@@ -40,7 +40,7 @@ from medview.inference.familiarity import thumbnail  # noqa: E402
 from medview.inference.manifest import read_manifest  # noqa: E402
 from medview.inference.preprocess import frame_input, preprocess  # noqa: E402
 from medview.inference.registry import load_reference  # noqa: E402
-from tests.datafiles import all_real_files  # noqa: E402
+from tests.helpers.datafiles import all_real_files  # noqa: E402
 
 MODELS = REPO / "models"
 ID_TARGET, FOREIGN_TARGET = 0.05, 0.95
@@ -82,7 +82,7 @@ def familiarity_table(work: Path) -> None:
             continue
         ids = scores(manifest, reference, in_dist[manifest.task])
         fo = scores(manifest, reference, foreign)
-        flag = lambda rows: np.mean([s > reference.threshold for _, s in rows]) if rows else float("nan")  # noqa: E731
+        flag = lambda rows, t=reference.threshold: np.mean([s > t for _, s in rows]) if rows else float("nan")  # noqa: E731
         chest = [r for r in fo if r[0] in ("CR", "DX")]
         other = [r for r in fo if r[0] not in ("CR", "DX")]
         id_share, fo_share = flag(ids), flag(fo)

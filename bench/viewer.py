@@ -327,7 +327,7 @@ def bench_tag_browser(frames: int = 2000) -> None:
     from medview.qt.widgets.tag_browser import TagBrowser
 
     items = []
-    for i in range(frames):  # as tests/qt_widgets/test_tag_browser.py builds it
+    for i in range(frames):  # as tests/qt/widgets/test_tag_browser.py builds it
         pos, content, voi, frame = Dataset(), Dataset(), Dataset(), Dataset()
         pos.ImagePositionPatient = [0, 0, i * 0.5]
         content.InStackPositionNumber, content.StackID = i + 1, "1"
@@ -393,7 +393,7 @@ def _numpy_reslice(vol, plane):
     s, p = plane.spacing_mm, plane.plane
     points = (p.origin + cols[..., None] * s * p.row_cosine
               + rows[..., None] * s * p.col_cosine).astype(np.float32)
-    flat, (n_k, n_i, n_j) = vol.data.reshape(-1), vol.shape
+    flat, (_, n_i, n_j) = vol.data.reshape(-1), vol.shape
     best = None
     last = np.array(vol.shape) - 1
     for n in range(-reach, reach + 1):

@@ -128,7 +128,7 @@ class Source:
 def corpus_paths(work: Path) -> list[Path]:
     """The corpus files, and an SR measurement report and key-object document that medview
     writes into ``work`` (pydicom's SR files are not of the kinds ``sr show`` reads)."""
-    from tests.datafiles import all_real_files
+    from tests.helpers.datafiles import all_real_files
 
     by_name = {p.name: p for p in all_real_files()}
     return [by_name[n] for n in CORPUS_NAMES if n in by_name] + medview_documents(work)
@@ -139,7 +139,7 @@ def medview_documents(work: Path) -> list[Path]:
     from medview.core.annotations import ANGLE, LENGTH, RECT, Annotation
     from medview.core.sr.key_objects import write_key_object_selection
     from medview.core.sr.measurement_report import write_measurement_report
-    from tests.study_files import frame_of, one_study, open_study
+    from tests.helpers.study_files import frame_of, one_study, open_study
 
     study = open_study(one_study(work / "study"))
     ct, mr = frame_of(study, "CT_small.dcm"), frame_of(study, "MR_small.dcm")

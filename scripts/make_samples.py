@@ -38,7 +38,7 @@ and **not for clinical use**. Regenerate them with:
     .venv/bin/python scripts/make_samples.py
 
 The generator uses fixed seeds ({seeds}) and UIDs derived from them, so a rerun
-reproduces the same pixel data and UIDs (tests/test_synth.py checks this folder is in sync).
+reproduces the same pixel data and UIDs (tests/demo/test_synth.py checks this folder is in sync).
 
 | Folder | Contents |
 |---|---|

@@ -210,7 +210,7 @@ def test_export_rle_sample_matches_the_source_install(bundle, home, tmp_path, sa
 
 def test_jpeg2000_file_reads_and_decodes(bundle, home, tmp_path):
     """JPEG 2000 (openjpeg through pylibjpeg's entry points) in the bundle."""
-    from tests.datafiles import PYDICOM_DATA_DIR, find
+    from tests.helpers.datafiles import PYDICOM_DATA_DIR, find
 
     if PYDICOM_DATA_DIR is None:
         pytest.skip("pydicom-data is not installed (pip install -e '.[test]')")
@@ -228,7 +228,7 @@ def test_jpeg2000_file_reads_and_decodes(bundle, home, tmp_path):
 ])
 def test_other_codecs_decode_like_the_source_install(bundle, home, tmp_path, name):
     """pydicom's test files (always installed): each codec library travelled with the bundle."""
-    from tests.datafiles import find
+    from tests.helpers.datafiles import find
 
     _same_export(bundle, home, tmp_path, find(name))
 
@@ -236,7 +236,7 @@ def test_other_codecs_decode_like_the_source_install(bundle, home, tmp_path, nam
 def test_a_crashing_decoder_costs_a_worker_not_the_frozen_app(bundle, home, tmp_path):
     """Decoder processes start from the frozen executable (spawn + freeze_support): a file
     that aborts GDCM's JPEG codec gives the same one line and exit 2 as the source install."""
-    from tests.datafiles import find
+    from tests.helpers.datafiles import find
 
     # SC_rgb_jpeg_dcmtk.dcm with 52 bytes at 1754 zeroed: passes the header checks and
     # aborts any process that decodes it
@@ -267,7 +267,7 @@ ENGINES = ("torch", "onnxruntime", "openvino")
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> Path:
     """Random-weight demo models (resnet18 classifier, FPN segmenter) as a shipped folder."""
-    from tests.inference.builders import CLASSIFIER, SEGMENTER, write_model
+    from tests.helpers.builders import CLASSIFIER, SEGMENTER, write_model
 
     root = tmp_path_factory.mktemp("shipped-models")
     write_model(root / "chest-demo", CLASSIFIER)

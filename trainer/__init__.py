@@ -7,12 +7,14 @@ this package imports Qt.
 
 Modules
 -------
-datasets
-    Find labelled images (folder-per-class, CSV, image + mask pairs) and summarise them.
-images
-    Decode a sample's pixels: image → modality values, mask → class numbers.
-splits
-    Stratified, patient-aware train/validation/test splits and k-fold cross-validation.
+data
+    The labelled data set: discovery, decoding, network inputs, fingerprint, splits.
+search
+    Hyper-parameter search by k-fold cross-validation, and its job.
+pretrain
+    Self-supervised pre-training of a backbone on unlabelled studies.
+cli
+    The command line (``python -m trainer JOB.json``); :mod:`trainer.loop` runs the job.
 metrics
     Classification and segmentation metrics (numpy only, sklearn's definitions).
 events

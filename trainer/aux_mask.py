@@ -12,7 +12,7 @@ tensors as without masks.
 An image without a mask is left out of the auxiliary loss, except in a binary task an
 image of the negative class (``normal``, …), which shows no lesion by definition and
 counts as an empty mask. Mask values: 0 background, 1 lesion,
-:data:`trainer.data.UNKNOWN_MASK` no mask.
+:data:`trainer.data.inputs.UNKNOWN_MASK` no mask.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.data import UNKNOWN_MASK as UNKNOWN
+from trainer.data.inputs import UNKNOWN_MASK as UNKNOWN
 from trainer.losses import BinarySegmentationLoss
 
 __all__ = ["uses_masks", "empty_is_background", "feature_layer", "AuxModel", "AuxLoss"]
@@ -105,7 +105,7 @@ class AuxLoss(nn.Module):
     """The classification loss + ``weight`` × (BCE + soft Dice) of the mask output.
 
     The mask is max-pooled to the feature map's grid (a cell is positive when any of its
-    pixels is lesion); images whose mask is unknown (:data:`trainer.data.UNKNOWN_MASK`) are
+    pixels is lesion); images whose mask is unknown (:data:`trainer.data.inputs.UNKNOWN_MASK`) are
     left out.
     """
 

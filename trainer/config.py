@@ -399,7 +399,7 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         return parse_pretrain_job(data, base_dir, source)
     if isinstance(data, dict) and "search" in data:  # a search job reaches the trainer by mistake
         raise JobError("search", "this job is a hyper-parameter search; run it with 'python -m "
-                                 "trainer.search_job' or 'medview search' (trainer/JOBS.md)")
+                                 "trainer.search.job' or 'medview search' (trainer/JOBS.md)")
     base = Path(base_dir) if base_dir is not None else None
     job = parse(data, Job, JobError)
     dataset = DatasetSpec(job.dataset) if isinstance(job.dataset, str) else job.dataset

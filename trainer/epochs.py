@@ -140,7 +140,7 @@ class Training:
 
     def _train_items(self, data):
         from trainer.aux_mask import empty_is_background
-        from trainer.data import TrainItems
+        from trainer.data.inputs import TrainItems
 
         empty = empty_is_background(self.dataset, self.pos) if self.aux_model is not None else None
         return TrainItems(data.sources["train"], self.job.augment, self.manifest, self.job.seed, self.task, empty)
@@ -164,7 +164,7 @@ class Training:
         JobFailed
             When training diverges or a checkpoint cannot be written.
         """
-        from trainer.data import epoch_batches, make_loader
+        from trainer.data.inputs import epoch_batches, make_loader
 
         job = self.job
         off = self.pace.offset

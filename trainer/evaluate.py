@@ -66,7 +66,7 @@ def run_model(module, source, positions: list[int], criterion, task: str, num_cl
     """
     import torch
 
-    from trainer.data import EvalItems, make_loader
+    from trainer.data.inputs import EvalItems, make_loader
 
     batches = [positions[i:i + batch_size] for i in range(0, len(positions), batch_size)]
     loader = make_loader(EvalItems(source), batches, loader_workers)
@@ -121,7 +121,9 @@ def merge_outputs(parts: list[Outputs]) -> Outputs:
     """Join the outputs of several processes (each validated a share)."""
     if len(parts) == 1:
         return parts[0]
-    cat = (lambda xs: np.concatenate(xs) if xs else None)
+    def cat(xs):
+        return np.concatenate(xs) if xs else None
+
     return Outputs(np.concatenate([p.positions for p in parts]), sum(p.loss_sum for p in parts),
                    sum(p.n for p in parts),
                    probs=cat([p.probs for p in parts if p.probs is not None]),
@@ -324,7 +326,7 @@ def _div(a: int, b: int) -> float | None:
 
 def files_of(samples: list, indices: np.ndarray, root: str | Path | None = None) -> list[dict[str, Any]]:
     """Per source position: the file (relative to ``root`` when inside it) and its patient."""
-    from trainer.datasets import sample_paths
+    from trainer.data.datasets import sample_paths
 
     base = Path(root).resolve() if root is not None else None
     chosen = [samples[i] for i in indices.tolist()]

@@ -26,7 +26,7 @@ import dataclasses
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import IO, Annotated, Any, ClassVar, Literal
 
 from medview.core.errors import MedviewError
@@ -67,7 +67,7 @@ class EventError(MedviewError, ValueError):
 
 def now_iso() -> str:
     """The current time as ISO 8601 in UTC with milliseconds, e.g. ``2025-05-01T09:30:00.123+00:00``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _doc(text: str) -> Meta:
@@ -124,7 +124,7 @@ class JobStarted(Event):
     model: Annotated[str, _doc("architecture or base model name; for `pretrain`, the "
                                "architecture and method, e.g. `\"resnet18 (simsiam)\"`")]
     dataset: Annotated[dict[str, Any], _doc(
-        "data set summary (`DatasetSummary.to_dict()` of `trainer/datasets.py`): `task`, "
+        "data set summary (`DatasetSummary.to_dict()` of `trainer/data/datasets.py`): `task`, "
         "`source`, `classes`, `counts` (images per class), `n_samples`, `n_patients`, "
         "`n_without_patient_id`, `split_by` (`patient`, `image` when no image has a patient ID, "
         "or `mixed`; not `patient`: a `warnings` entry says how patients may leak across "

@@ -13,7 +13,7 @@ from medview.inference.manifest import FamiliaritySpec
 from trainer import events as ev
 from trainer.chance import chance_warning
 from trainer.checkpoints import BEST_NAME
-from trainer.datasets import sample_paths
+from trainer.data.datasets import sample_paths
 from trainer.evaluate import finite_or_none
 from trainer.model_card import model_card
 from trainer.model_folder import write_model_folder

@@ -1,6 +1,7 @@
 """What every kind of job shares: its field error, the declared types of its common fields
-(device, id, seed), the default version and run-folder file names (a home below both :mod:`trainer.config`/:mod:`trainer.loop` and
-:mod:`trainer.pretrain`, so neither imports the other's package)."""
+(device, id, seed), the default version and run-folder file names (a home below both
+:mod:`trainer.config`/:mod:`trainer.loop` and :mod:`trainer.pretrain`, so neither imports
+the other's package)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ data dir, as for the model registry). Each job is a sub-folder::
         checkpoints/  model/  split.json  job.resolved.json   (see trainer.loop)
 
 A job whose ``job.json`` has a ``search`` block (:mod:`trainer.search_spec`) is a
-hyper-parameter search: :func:`job_command` starts :mod:`trainer.search_job` for it instead
+hyper-parameter search: :func:`job_command` starts :mod:`trainer.search.job` for it instead
 of the trainer, and its folder holds ``trials.json``, ``best.json``, ``best_job.json``
-and ``runs/`` instead of checkpoints and a model (:mod:`trainer.search_job`).
+and ``runs/`` instead of checkpoints and a model (:mod:`trainer.search.job`).
 
 Anyone may read these files at any time (the trainer tab polls them). A job whose state
 says ``running`` but whose process is gone (killed, crashed, machine restarted) is marked
@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,8 @@ from trainer.checkpoints import WriteError, write_json
 
 __all__ = ["STATES", "JobInfo", "QueueError", "QueueBusy", "queue_dir", "queue_lock", "this_host",
            "write_state", "read_state", "enqueue", "list_jobs", "get", "start", "start_next",
-           "cancel", "remove", "read_events", "trainer_command", "search_command", "job_command", "process_alive", "TRAINER_COMMAND",
-           "SEARCH_COMMAND"]
+           "cancel", "remove", "read_events", "trainer_command", "search_command", "job_command", "process_alive",
+           "TRAINER_COMMAND", "SEARCH_COMMAND"]
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
@@ -59,7 +59,7 @@ STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
 #: in a frozen (PyInstaller) app, whose executable is medview itself.
 TRAINER_COMMAND: list[str] | None = None
 
-#: The same for a hyper-parameter search. None: ``[sys.executable, "-m", "trainer.search_job"]``,
+#: The same for a hyper-parameter search. None: ``[sys.executable, "-m", "trainer.search.job"]``,
 #: or ``[sys.executable, "search"]`` in a frozen app.
 SEARCH_COMMAND: list[str] | None = None
 
@@ -165,7 +165,7 @@ def queue_dir() -> Path:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------- state.json
@@ -299,7 +299,7 @@ def search_command() -> list[str]:
         return list(SEARCH_COMMAND)
     if getattr(sys, "frozen", False):
         return [sys.executable, "search"]  # medview's `search` sub-command
-    return [sys.executable, "-m", "trainer.search_job"]
+    return [sys.executable, "-m", "trainer.search.job"]
 
 
 def job_command(info: JobInfo, *, resume: bool = False, register: bool = False,

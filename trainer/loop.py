@@ -24,9 +24,9 @@ Run folder layout::
     model/                   model.json + weights.safetensors + card.md +
                              evaluation.json + charts (*.png), written at the end
 
-The steps live in their own modules: :mod:`trainer.device`, :mod:`trainer.discovery`,
+The steps live in their own modules: :mod:`trainer.device`, :mod:`trainer.data.discovery`,
 :mod:`trainer.run_split`, :mod:`trainer.trainings` (the recipe of :mod:`trainer.recipe`
-from the fingerprint of :mod:`trainer.fingerprint`, :mod:`trainer.network`, the time
+from the fingerprint of :mod:`trainer.data.fingerprint`, :mod:`trainer.network`, the time
 budget of :mod:`trainer.budget`), :mod:`trainer.preparation`, then
 :class:`trainer.epochs.Training` (with :mod:`trainer.optim`, :mod:`trainer.monitor`,
 :mod:`trainer.steps`, :mod:`trainer.aux_mask` and :mod:`trainer.resume`), and
@@ -82,7 +82,7 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
     split : dict, optional
         Explicit parts ``{"train": [...], "val": [...], "test": [...]}`` (indices into the
         discovered samples) instead of the job's ``split`` fractions; used by k-fold
-        search (``trainer/search.py``). A resumed run still reads its saved ``split.json``.
+        search (``trainer/search/run.py``). A resumed run still reads its saved ``split.json``.
     cancel : CancelToken, optional
         A token owned by the caller (k-fold search: one token for every fold run, watching
         the search's own cancel file and signals); default: a token on this run folder's
@@ -161,7 +161,7 @@ def _execute(job: Job, run_dir: Path, job_id: str, dist, sink: EventSink, token:
         return
 
     from trainer.budget import Budget
-    from trainer.discovery import discover_dataset
+    from trainer.data.discovery import discover_dataset
     from trainer.finish import finish
     from trainer.preparation import prepare_sources
     from trainer.resume import find_checkpoint

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.discovery import skipped_message
+from trainer.data.discovery import skipped_message
 from trainer.errors import JobCancelled, JobFailed
 
 __all__ = ["Prepared", "prepare_sources", "part_labels"]
@@ -29,7 +29,7 @@ class Prepared:
     parts : dict of str to numpy.ndarray
         Sample indices per part (``train``, ``val``, ``test``), undecodable images removed.
     sources : dict
-        Per part, a :class:`trainer.data.CachedSource` or :class:`trainer.data.LazySource`.
+        Per part, a :class:`trainer.data.inputs.CachedSource` or :class:`trainer.data.inputs.LazySource`.
     sizes : dict of str to int
         Images per part.
     loader_workers : int
@@ -75,7 +75,7 @@ def prepare_sources(ds, parts: dict[str, np.ndarray], manifest, binary_seg: bool
         If no image is left for training or validation, or training sees one class only.
     """
     from trainer.aux_mask import uses_masks
-    from trainer.data import LazySource, cache_bytes, memory_budget, prepare
+    from trainer.data.inputs import LazySource, cache_bytes, memory_budget, prepare
 
     task = ds.task
     masks = uses_masks(job, ds)

@@ -1,5 +1,5 @@
 """The recipe: the training settings a job leaves out, chosen from the data set's
-fingerprint (:mod:`trainer.fingerprint`), the machine's measured speed and the time
+fingerprint (:mod:`trainer.data.fingerprint`), the machine's measured speed and the time
 budget, so a job giving only ``dataset`` and ``model`` learns on a clinic's few hundred
 images. Any field the job sets wins; ``job.resolved.json``, the ``recipe`` log line, the
 ``job_started`` event and the model card say what was chosen and why.
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trainer.config import AugmentSpec, Job
-from trainer.fingerprint import Fingerprint
+from trainer.data.fingerprint import Fingerprint
 
 __all__ = ["Recipe", "choose", "plan_epochs", "measure_speed", "epoch_seconds", "starts_trained",
            "smaller_size", "OBJECT_PX", "MIN_SIZE", "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS",

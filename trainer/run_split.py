@@ -56,7 +56,7 @@ def decide_split(ds, job, split_path: Path, *, from_file: bool, given: dict[str,
         If the saved split is unreadable or names files that are gone, or the data set
         cannot be split.
     """
-    from trainer.splits import SplitError, stratified_split
+    from trainer.data.splits import SplitError, stratified_split
 
     keys = [_sample_key(s) for s in ds.samples]
     parts = None

@@ -1,7 +1,7 @@
 """The ``search`` block of a job: a hyper-parameter search instead of one training run.
 
 A job whose JSON holds ``"search": {"trials": 8, "folds": 3, "epochs": 3, "seed": 0}``
-is run by :mod:`trainer.search` (the queue starts ``python -m trainer.search_job``, or the
+is run by :mod:`trainer.search.run` (the queue starts ``python -m trainer.search.job``, or the
 frozen app's ``search`` sub-command), not by the trainer; every other field is the
 training job the search tunes (``trainer/JOBS.md``). Standard library only: the job
 queue and the trainer tab validate the block without loading torch or Qt.

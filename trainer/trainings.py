@@ -60,7 +60,7 @@ def apply_recipe(job, dataset, parts: dict, device, budget, dist, sink):
     recipe : Recipe
     net : trainer.network.Network
     """
-    from trainer.fingerprint import fingerprint
+    from trainer.data.fingerprint import fingerprint
     from trainer.network import build_network
 
     fp = fingerprint(dataset)

@@ -16,7 +16,7 @@ is a little optimistic); it is labelled "estimating".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 __all__ = ["JobProgress", "format_duration", "parse_time", "TERMINAL"]
 
@@ -30,7 +30,7 @@ def parse_time(text: str) -> float:
 
 
 def now() -> float:
-    return datetime.now(timezone.utc).timestamp()
+    return datetime.now(UTC).timestamp()
 
 
 def format_duration(seconds: float | None) -> str:
@@ -144,7 +144,8 @@ class JobProgress:
             took = (self.ended_at - self.started_at) if self.started_at and self.ended_at else None
             text = f"Finished{' in ' + format_duration(took) if took is not None else ''}."
             if self.pretrain:
-                return text[:-1] + (f" after {self.epoch} epoch{'s' if self.epoch != 1 else ''}." if self.epoch else ".")
+                after = f" after {self.epoch} epoch{'s' if self.epoch != 1 else ''}." if self.epoch else "."
+                return text[:-1] + after
             if self.epochs and self.epoch < self.epochs:
                 text += (f" Stopped early after epoch {self.epoch} of {self.epochs}: validation had stopped "
                          "improving.")

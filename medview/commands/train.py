@@ -1,10 +1,10 @@
 """``medview train``, ``search``, ``register-model`` and ``jobs``: the trainer from the command line.
 
 ``medview train JOB.json`` runs the same code as ``python -m trainer JOB.json``
-(:mod:`trainer.__main__`): JSON-line events on stdout, exit status 0 finished, 1 failed,
+(:mod:`trainer.cli`): JSON-line events on stdout, exit status 0 finished, 1 failed,
 2 invalid job, 3 cancelled, 4 finished but not registered. ``--queue`` instead adds the
 job to the on-disk queue (:mod:`trainer.jobs`) and starts it in the background.
-``medview search JOB.json --out DIR`` is ``python -m trainer.search_job``;
+``medview search JOB.json --out DIR`` is ``python -m trainer.search.job``;
 the frozen app's job queue runs searches through it. Nothing here imports torch; the
 trainer does when it runs.
 """
@@ -23,7 +23,7 @@ from medview.commands.common import EXIT_OK, CliError, print_json
 
 def configure_train(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``medview train`` (those of ``python -m trainer``, plus ``--queue``)."""
-    from trainer.__main__ import configure
+    from trainer.cli import configure
 
     configure(parser)
     parser.add_argument("--queue", action="store_true",
@@ -34,7 +34,7 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     if args.queue:
         return _queue_job(Path(args.job), register=args.register)
-    from trainer.__main__ import quiet_threads, run
+    from trainer.cli import quiet_threads, run
 
     quiet_threads()
     return run(args)
@@ -58,14 +58,14 @@ def _queue_job(path: Path, register: bool) -> int:
 # ----------------------------------------------------------------------- search
 
 def configure_search(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``medview search`` (those of ``python -m trainer.search_job``)."""
-    from trainer.search_job import configure
+    """Arguments of ``medview search`` (those of ``python -m trainer.search.job``)."""
+    from trainer.search.job import configure
 
     configure(parser)
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from trainer.search_job import run
+    from trainer.search.job import run
 
     return run(args)
 
@@ -168,7 +168,8 @@ def run_jobs(args: argparse.Namespace) -> int:
             else:
                 print(f"{info.id}: {info.state}" + (f" ({info.reason})" if info.reason else ""))
                 for e in events[-10:]:
-                    print("  " + json.dumps({k: v for k, v in e.to_dict().items() if k not in ("v", "job", "dataset")})[:200])
+                    shown = {k: v for k, v in e.to_dict().items() if k not in ("v", "job", "dataset")}
+                    print("  " + json.dumps(shown)[:200])
         elif args.action == "start":
             info = jobs.start(args.id, resume=args.resume, register=args.register)
             print(f"{info.id}: started (pid {info.pid})")

@@ -10,7 +10,7 @@ Table source: PS3.15 2026c Table E.1-1 (basic profile column), read from the
 public scrape of that table in KitwareMedical/dicom-anonymizer
 (``dicomfields_2026c.py``) and re-encoded here by keyword (by tag for attributes
 newer than pydicom's dictionary); the action codes are PS3.15 E.1.1's (X remove,
-Z empty, D dummy, U new UID, K keep, combinations). tests/test_anonymize_table.py
+Z empty, D dummy, U new UID, K keep, combinations). tests/core/test_anonymize_table.py
 compares every row with that package's copy and checks what is done to each
 attribute; it lists where the result deliberately differs from the row, and why.
 

@@ -144,7 +144,7 @@ def save_reading(study: Study, annotations: AnnotationStore, key_images: KeyImag
     entries, marked = kept_entries + entries, kept_marks + marked
     if not entries and not marked and not path.exists():
         return None
-    saved = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    saved = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     data = {"format": FORMAT, "version": VERSION, "study_uid": study.uid, "saved": saved,
             "annotations": entries, "key_images": marked}
     atomic.write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")

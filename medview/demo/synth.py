@@ -891,12 +891,12 @@ def ct_phantom_volume(n_slices: int = 40, size: int = 256, rng: RngLike = None) 
                  (0.11, 0.09, T(0.17)), (0.13, 0.18, T(0.24)), (0.12, 0.19, T(0.60)), (0.07, 0.20, T(1.1))]
         sl.tube(img, aorta, 0.07, 45.0)
         sl.tube(img, [(0.12, -0.26, T(0.58)), (0.11, -0.16, T(0.45)), (0.09, -0.08, T(0.42))], 0.065, 42.0)
-        for s, h in hila.items():
+        for h in hila.values():
             sl.tube(img, [(0.09, -0.08, T(0.42)), tuple(h)], 0.045, 42.0)
         sl.tube(img, [(-0.11, -0.12, T(-0.1)), (-0.11, -0.12, T(0.52))], 0.045, 38.0)  # SVC
         sl.tube(img, [(0.0, 0.08, T(-0.1)), (0.0, 0.08, T(0.36))], 0.06, 60.0)  # tracheal wall
         sl.tube(img, [(0.0, 0.08, T(-0.1)), (0.0, 0.08, T(0.36))], 0.05, -1000.0)
-        for s, h in hila.items():
+        for s in hila:
             carina = (0.0, 0.08, T(0.36))
             end = (s * 0.15, 0.07, T(0.48))
             sl.tube(img, [carina, end], 0.045, 60.0, gate=None)

@@ -100,7 +100,7 @@ def entry_header() -> dict[str, Any]:
     """The fields every audit record starts with: format, UTC time, user."""
     return {
         "audit_format": AUDIT_FORMAT,
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "user": _user(),
     }
 

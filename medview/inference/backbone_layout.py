@@ -151,7 +151,7 @@ def canonical_keys(state: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
     return {_DENSENET_LEGACY.sub(r"\1\2", k): v for k, v in keys.items()}, skipped
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def expected_layout(architecture: str, channels: int) -> dict[str, tuple[int, ...]]:
     """Canonical tensor names and shapes of a backbone (built once, random, no download).
 

@@ -27,7 +27,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -110,7 +110,7 @@ class BackboneInfo:
     studies: Annotated[int, Meta(ge=0, description="studies it learnt from (0: unknown)")] = 0
     duration_s: Annotated[float, Meta(ge=0, description="how long the making took")] = 0.0
     created: Annotated[str, Meta(description="ISO 8601 time")] = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     datasets: Annotated[list[str], Meta(description="the folders or data sets it learnt "
                                                     "from")] = field(default_factory=list)
     licence: Annotated[str, Meta(description="terms of the weights (empty: the clinic's "

@@ -27,7 +27,7 @@ network input (training).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

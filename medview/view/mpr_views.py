@@ -77,7 +77,8 @@ class MprViews:
             stack = PlaneStack(volume, kind, rotation=oblique_start() if turned else None,
                                name=name, token=token, tags=tags)
             model.set_series(series, stack.index_through(through), planes=stack)
-            turn = (lambda a, b, m=model: self.turn(m, a, b))
+            def turn(a, b, m=model):
+                self.turn(m, a, b)
             model.events.turn.connect(turn)
             self._turns.append((model, turn))
         if self.models:

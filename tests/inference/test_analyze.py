@@ -15,8 +15,8 @@ from medview.inference.audit import AuditLog
 from medview.inference.manifest import parse_manifest
 from medview.inference.preprocess import frame_input, preprocess
 from medview.inference.registry import Registry
-from tests.datafiles import find
-from tests.inference.builders import CLASSIFIER, SEGMENTER, manifest_data
+from tests.helpers.datafiles import find
+from tests.helpers.builders import CLASSIFIER, SEGMENTER, manifest_data
 
 
 def _frame(name: str):

@@ -11,7 +11,7 @@ from medview.inference import architectures
 from medview.inference.architectures import UnknownArchitectureError, get_architecture
 from medview.inference.manifest import ManifestError, parse_manifest
 from medview.inference.registry import build_module, check_output
-from tests.inference.builders import CLASSIFIER, SEGMENTER, manifest_data
+from tests.helpers.builders import CLASSIFIER, SEGMENTER, manifest_data
 
 CLASSIFIERS = [n for n, a in architectures.ARCHITECTURES.items() if a.task == "classification"]
 SEGMENTERS = [n for n, a in architectures.ARCHITECTURES.items() if a.task == "segmentation"]

@@ -12,9 +12,9 @@ import pytest
 from medview.inference.familiarity import Reference, fit_reference, thumbnail
 from medview.inference.manifest import ModelError
 from medview.inference.registry import Registry, load_reference
-from tests.datafiles import find
-from tests.inference.test_cli_inference import medview
-from tests.inference.test_scope import SHIPPED, _demo_dx, demo, shipped  # noqa: F401
+from tests.helpers.datafiles import demo_dx, find
+from tests.helpers.cli import medview_with_models as medview
+from tests.helpers.paths import SHIPPED
 
 
 def test_thumbnail_is_an_exact_area_average():
@@ -65,13 +65,13 @@ def test_shipped_models_carry_a_reference():
         assert load_reference(read_manifest(folder), folder) is not None
 
 
-def test_cli_marks_an_mr_unlike_the_training_images_and_a_chest_dx_not(shipped, demo):  # noqa: F811
+def test_cli_marks_an_mr_unlike_the_training_images_and_a_chest_dx_not(shipped, demo):
     args = ("analyze", "--model", "demo-lesion-classifier", "--engine", "torch",
             "--outside-scope")
     mr = json.loads(medview(*args, find("MR2_UNCR.dcm")).stdout)
     assert mr["familiarity"]["unlike_training"] is True
     assert mr["familiarity"]["score"] > 5 * mr["familiarity"]["threshold"]
-    dx = json.loads(medview(*args, _demo_dx(demo)).stdout)
+    dx = json.loads(medview(*args, demo_dx(demo)).stdout)
     assert dx["familiarity"]["unlike_training"] is False
 
 

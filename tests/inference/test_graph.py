@@ -22,9 +22,9 @@ from medview.inference.cam import CAM_OUTPUT
 from medview.inference.manifest import ManifestError, parse_manifest, read_manifest
 from medview.inference.registry import Registry, SHIPPED, open_graph
 from medview.inference.weights import WeightsError, sha256_file
-from tests.inference.builders import CLASSIFIER, manifest_data
+from tests.helpers.builders import CLASSIFIER, manifest_data
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import ROOT
 SHIPPED_MODELS = ROOT / "models"
 SAMPLE_XRAY = ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm"
 

@@ -8,7 +8,7 @@ import pytest
 
 from medview.inference.manifest import (ManifestError, parse_manifest, read_manifest,
                                         write_manifest)
-from tests.inference.builders import CLASSIFIER, SEGMENTER, manifest_data
+from tests.helpers.builders import CLASSIFIER, SEGMENTER, manifest_data
 
 
 def test_valid_manifest_parses_with_defaults():

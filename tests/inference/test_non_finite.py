@@ -15,8 +15,8 @@ from medview.inference.manifest import ModelError
 from medview.inference.registry import Registry
 from medview.inference.results import ClassificationResult
 from medview.inference.weights import WeightsError, write_safetensors
-from tests.datafiles import find
-from tests.inference.builders import CLASSIFIER, build_module, subprocess_env
+from tests.helpers.datafiles import find
+from tests.helpers.builders import CLASSIFIER, build_module, subprocess_env
 
 
 def _strict_json(line: str):

@@ -14,9 +14,9 @@ from medview.core.pixels import Window
 from medview.inference.manifest import ClaheSpec, DiffusionSpec, parse_manifest
 from medview.inference.preprocess import (ImageContext, PreprocessError, anisotropic_diffusion,
                                           apply_clahe, frame_input, preprocess)
-from tests.datafiles import find
-from tests.inference.builders import CLASSIFIER, manifest_data
-from tests.inference.diffusion_reference import ct_slice, reference_diffusion
+from tests.helpers.datafiles import find
+from tests.helpers.builders import CLASSIFIER, manifest_data
+from tests.helpers.diffusion_reference import ct_slice, reference_diffusion
 
 RNG = np.random.default_rng(0)
 

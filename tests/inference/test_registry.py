@@ -14,7 +14,7 @@ from medview.inference import weights
 from medview.inference.manifest import ManifestError, ModelError, read_manifest
 from medview.inference.registry import ModelNotFoundError, Registry, user_models_dir
 from medview.inference.weights import WeightsError
-from tests.inference.builders import CLASSIFIER, build_module, manifest_data, write_model
+from tests.helpers.builders import CLASSIFIER, build_module, manifest_data, write_model
 
 
 def _outputs(module, seed: int = 1, shape=(2, 1, 64, 64)) -> torch.Tensor:
@@ -56,7 +56,7 @@ def test_segmenter_round_trip(isolated, sources):
     registry = Registry()
     registry.import_model(sources["segmenter"])
     loaded = registry.load("prostate-demo", "0.1")
-    from tests.inference.builders import SEGMENTER
+    from tests.helpers.builders import SEGMENTER
 
     assert torch.equal(_outputs(loaded.module), _outputs(build_module(SEGMENTER)))
 

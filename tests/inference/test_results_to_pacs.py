@@ -16,7 +16,7 @@ from medview import cli
 from medview.inference.audit import AuditLog
 from medview.pacs import client
 from medview.pacs.nodes import load_config
-from tests.datafiles import find
+from tests.helpers.datafiles import find
 from tests.pacs.conftest import configure_nodes, needs_dicomweb, needs_orthanc
 from tests.pacs.orthanc import Orthanc, free_port
 

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from medview.demo.demo_data import write_demo_data
 from medview.core.io.folder import load_paths
 from medview.inference.audit import AuditLog
 from medview.inference.manifest import ManifestError, parse_manifest, read_manifest
 from medview.inference.scope import IntendedInput, ImageFacts, check_scope
-from tests.datafiles import find
-from tests.inference.test_cli_inference import medview
+from tests.helpers.datafiles import demo_dx, demo_png, find
+from tests.helpers.paths import SHIPPED
+from tests.helpers.cli import medview_with_models as medview
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models"
 CHEST = IntendedInput(modalities=("DX", "CR"), body_parts=("CHEST",), views=("PA", "AP"),
                       photometric=("MONOCHROME1", "MONOCHROME2"), image_size=(64, 4096),
                       non_dicom=True, description="chest radiographs")
@@ -28,25 +27,10 @@ def _frame(path: Path):
     return library.frames()[0]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    write_demo_data(out, n=2, size=64, seed=1)
-    return out
-
-
-def _demo_dx(demo: Path) -> Path:
-    return sorted((demo / "classification").rglob("*.dcm"))[0]
-
-
-def _demo_png(demo: Path) -> Path:
-    return sorted((demo / "classification").rglob("*.png"))[0]
-
-
 # ----------------------------------------------------------------------- the check
 
 def test_chest_radiograph_is_inside(demo):
-    facts = ImageFacts.from_frame(_frame(_demo_dx(demo)))
+    facts = ImageFacts.from_frame(_frame(demo_dx(demo)))
     assert (facts.modality, facts.body_part, facts.view) == ("DX", "CHEST", "PA")
     scope = check_scope(CHEST, facts)
     assert scope.inside and scope.checked and scope.reasons == ()
@@ -86,14 +70,14 @@ def test_unknown_body_part_is_the_users_choice(tmp_path):
 def test_body_part_from_the_anatomic_region_when_body_part_examined_is_empty(demo, tmp_path):
     import pydicom
 
-    ds = pydicom.dcmread(_demo_dx(demo))
+    ds = pydicom.dcmread(demo_dx(demo))
     del ds.BodyPartExamined  # the DX Anatomy Imaged module still says "Chest"
     ds.save_as(tmp_path / "no_bpe.dcm")
     assert ImageFacts.from_frame(_frame(tmp_path / "no_bpe.dcm")).body_part == "CHEST"
 
 
 def test_plain_images_only_where_the_model_accepts_them(demo):
-    facts = ImageFacts.from_frame(_frame(_demo_png(demo)))
+    facts = ImageFacts.from_frame(_frame(demo_png(demo)))
     assert not facts.is_dicom
     assert check_scope(CHEST, facts).inside
     dicom_only = check_scope(IntendedInput(modalities=("DX",)), facts)
@@ -101,7 +85,7 @@ def test_plain_images_only_where_the_model_accepts_them(demo):
 
 
 def test_size_and_spacing_ranges(demo):
-    facts = ImageFacts.from_frame(_frame(_demo_dx(demo)))
+    facts = ImageFacts.from_frame(_frame(demo_dx(demo)))
     small = check_scope(IntendedInput(image_size=(128, 4096)), facts)
     assert not small.inside and small.reasons[0].startswith("size 64×64 px")
     assert "size 64×64 px" in small.message  # not implied by the description: spelt out
@@ -166,15 +150,8 @@ def test_terms_are_normalised():
 
 # ----------------------------------------------------------------------- the CLI
 
-@pytest.fixture
-def shipped(isolated, monkeypatch) -> Path:
-    """The real shipped demo models, an empty user folder."""
-    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(SHIPPED))
-    return isolated
-
-
 def test_cli_refuses_mr_and_ct_and_analyzes_a_chest_dx(shipped, demo):
-    mr, ct, dx = find("MR2_UNCR.dcm"), find("CT_small.dcm"), _demo_dx(demo)
+    mr, ct, dx = find("MR2_UNCR.dcm"), find("CT_small.dcm"), demo_dx(demo)
     refused = medview("analyze", "--model", "demo-lesion-classifier", "--engine", "torch",
                       mr, ct)
     assert refused.returncode == 2 and refused.stdout == ""

@@ -14,7 +14,7 @@ from medview.labels.files import LabelsError
 from medview.labels.labelling import Labeller
 from medview.labels.project import Project
 from medview.labels.seg import read_seg
-from tests.datafiles import find
+from tests.helpers.datafiles import find
 from trainer.datasets import discover
 
 

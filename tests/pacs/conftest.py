@@ -10,7 +10,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from medview.pacs.nodes import LocalAE, Node, PacsConfig, save_config
-from tests.datafiles import find
+from tests.helpers.datafiles import find
 from tests.pacs.orthanc import DICOMWEB_PLUGIN, ORTHANC, Orthanc, free_port
 
 REAL_FILES = ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm")

@@ -22,7 +22,7 @@ from medview.pacs.storage import instances_on_disk
 from tests.pacs.conftest import make_study
 from tests.pacs.orthanc import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import ROOT
 
 
 def _node(port: int, aet: str = "MVTEST") -> Node:

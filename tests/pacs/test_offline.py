@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from tests.datafiles import find
+from tests.helpers.datafiles import find
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import ROOT
 
 # Any connect, listen or datagram send fails and is counted. (Creating an unconnected socket
 # is allowed: importing pydicom imports requests, whose urllib3 binds a throw-away socket to

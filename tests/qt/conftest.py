@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.datafiles import PYDICOM_DATA_DIR
+from tests.helpers.datafiles import PYDICOM_DATA_DIR
 
-from tests.qt.helpers import CT_FILES, MR_MULTIFRAME, write_broken_last_frames
+from tests.helpers.qt import CT_FILES, MR_MULTIFRAME, write_broken_last_frames
 
 
 def _need_data() -> Path:
@@ -61,7 +61,7 @@ def mr_file(tmp_path) -> Path:
 @pytest.fixture
 def ct_view(qtbot, window, ct_folder):
     """The main window showing the 3-slice CT series; its active viewport."""
-    from tests.qt.helpers import wait_loaded, wait_shown
+    from tests.helpers.qt import wait_loaded, wait_shown
 
     window.open_paths([str(ct_folder)])
     wait_loaded(qtbot, window)

@@ -102,7 +102,7 @@ def test_room_for_panels_and_tabs_without_placeholders(qtbot, window):
 
 
 def test_tag_dock_shows_current_header(qtbot, window, ct_folder):
-    from tests.qt.helpers import wait_loaded, wait_shown
+    from tests.helpers.qt import wait_loaded, wait_shown
 
     window.open_paths([str(ct_folder)])
     wait_loaded(qtbot, window)

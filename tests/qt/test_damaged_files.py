@@ -19,7 +19,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataelem import DataElement
 
-from tests.qt.helpers import CT_FILES, MR_MULTIFRAME, centre_mean, grab_array, wait_loaded
+from tests.helpers.qt import CT_FILES, MR_MULTIFRAME, centre_mean, grab_array, wait_loaded
 
 # "ValueError", "KeyError: ...", "PanicException" ...: what a user must never read
 RAW_EXCEPTION = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
@@ -45,7 +45,7 @@ def _mutant(name: str, dst: Path, **changes) -> Path:
 def mixed_folder(tmp_path, ct_folder) -> tuple[Path, dict[str, str]]:
     """Good files (a 3-slice CT series, a 10-frame MR) beside damaged ones;
     returns the folder and, per damaged file, what was done to it."""
-    from tests.datafiles import find
+    from tests.helpers.datafiles import find
 
     folder = tmp_path / "mixed"
     shutil.copytree(ct_folder, folder / "good_ct")

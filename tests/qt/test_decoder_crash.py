@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from tests.datafiles import find
-from tests.qt.helpers import wait_loaded, wait_shown
+from tests.helpers.datafiles import find
+from tests.helpers.qt import wait_loaded, wait_shown
 
 
 def test_viewer_survives_a_crashing_decoder_and_shows_the_good_files(qtbot, window, tmp_path):

@@ -10,7 +10,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QPushButton
 
 from medview.qt.export import anonymize_series, export_view_png, series_files
-from tests.qt.helpers import wait_loaded, wait_shown
+from tests.helpers.qt import wait_loaded, wait_shown
 
 
 @pytest.fixture
@@ -38,7 +38,9 @@ def test_png_with_and_without_overlays(qtbot, ct_window, tmp_path):
     dpr = vp.devicePixelRatioF()
     assert a.shape[:2] == (round(vp.height() * dpr), round(vp.width() * dpr))
     # the clean export has no yellow measurement and no overlay text
-    yellow = lambda x: ((x[..., 0] > 180) & (x[..., 1] > 150) & (x[..., 2] < 120)).sum()
+    def yellow(x):
+        return ((x[..., 0] > 180) & (x[..., 1] > 150) & (x[..., 2] < 120)).sum()
+
     assert yellow(a) > 50 and yellow(b) == 0
     # the image itself is identical away from the annotations and text
     h, w = a.shape[:2]

@@ -12,12 +12,12 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 
 from medview.qt import theme
-from tests.datafiles import PYDICOM_DATA_DIR
-from tests.qt.helpers import grab_array, wait_loaded, wait_shown
-from tests.qt.mpr_screenshot import CLICK_POINT, grab, show_mpr
-from tests.qt.test_viewport import right_drag, wheel
-from tests.view.series import CORONAL, write_series
-from tests.volumes import write_ct
+from tests.helpers.datafiles import PYDICOM_DATA_DIR
+from tests.helpers.qt import grab_array, wait_loaded, wait_shown
+from tests.helpers.mpr_screenshot import CLICK_POINT, grab, show_mpr
+from tests.helpers.qt_input import right_drag, wheel
+from tests.helpers.series import CORONAL, write_series
+from tests.helpers.volumes import write_ct
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def _corner_lines(vp) -> list[str]:
 
 
 def test_rotate_plane_tool_turns_the_oblique_view(qtbot, mpr_window):
-    from tests.qt.test_viewport import mouse
+    from tests.helpers.qt_input import mouse
 
     win = mpr_window
     assert win.mpr.rotate_action.isEnabled()

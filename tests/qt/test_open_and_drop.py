@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.qt.helpers import CT_FILES, grab_array, send_drop, url_mime, wait_loaded, wait_shown
+from tests.helpers.qt import CT_FILES, grab_array, send_drop, url_mime, wait_loaded, wait_shown
 
 
 def drop_paths(target, paths):

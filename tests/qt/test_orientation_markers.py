@@ -9,8 +9,8 @@ import pytest
 
 from medview.view.corners import view_corner_text
 from medview.view.orientation import Markers
-from tests.datafiles import PYDICOM_DATA_DIR
-from tests.qt.helpers import grab_array, wait_loaded, wait_shown
+from tests.helpers.datafiles import PYDICOM_DATA_DIR
+from tests.helpers.qt import grab_array, wait_loaded, wait_shown
 
 EDGES = ("left", "right", "top", "bottom")
 

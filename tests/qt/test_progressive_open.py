@@ -12,7 +12,7 @@ import struct
 import threading
 from pathlib import Path
 
-from tests.qt.helpers import CT_FILES, MR_MULTIFRAME, wait_loaded
+from tests.helpers.qt import CT_FILES, MR_MULTIFRAME, wait_loaded
 
 RAW_EXCEPTION = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|\berror:|Traceback")
 
@@ -22,7 +22,7 @@ def test_good_files_show_before_the_slowest_file_is_read(qtbot, window, ct_folde
     """One file of the folder takes long to read (a slow share; a damaged file that
     takes long to refuse): the others are shown meanwhile."""
     from medview.core.io import dicom
-    from tests.datafiles import find
+    from tests.helpers.datafiles import find
 
     shutil.copy(find(MR_MULTIFRAME), ct_folder / "zz_slow.dcm")  # read last (sorted)
     release = threading.Event()

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QApplication, QInputDialog
 
 from medview.core import geometry
 from medview.qt import theme
-from tests.qt.helpers import CT_SPACING_MM, grab_array
-from tests.qt.test_viewport import mouse
+from tests.helpers.qt import CT_SPACING_MM, grab_array
+from tests.helpers.qt_input import mouse
 
 ROOT = Path(__file__).resolve().parents[2]
 LEFT = Qt.MouseButton.LeftButton
@@ -285,7 +285,7 @@ import json
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication, QToolButton
 from medview.qt.viewer.icons import icon
-from tests.qt.test_reading_tools import _soft_edge_on
+from tests.helpers.qt import soft_edge_on
 app = QApplication([])
 button = QToolButton()
 button.setIcon(icon("length"))
@@ -294,19 +294,8 @@ button.resize(32, 32)
 at_2 = button.grab().toImage()
 button.setIcon(icon("length").pixmap(QSize(24, 24), 1.0))   # a 1x bitmap, blown up
 blown_up = button.grab().toImage()
-print(json.dumps([at_2.devicePixelRatio(), _soft_edge_on(at_2), _soft_edge_on(blown_up)]))
+print(json.dumps([at_2.devicePixelRatio(), soft_edge_on(at_2), soft_edge_on(blown_up)]))
 """
-
-
-def _soft_edge_on(img: QImage) -> float:
-    """Like :func:`_soft_edge` for an opaque picture: how far each pixel is from the
-    background colour (the corner's) stands for its coverage."""
-    img = img.convertToFormat(QImage.Format.Format_RGB32)
-    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
-    arr = arr[:, : 4 * img.width()].reshape(img.height(), img.width(), 4)[..., :3].astype(int)
-    d = np.abs(arr - arr[0, 0]).max(axis=2)
-    top = d.max()
-    return float(((d > 0.1 * top) & (d < 0.9 * top)).sum() / max(1, (d >= 0.9 * top).sum()))
 
 
 def _soft_edge(img: QImage) -> float:

@@ -11,10 +11,10 @@ from medview.core.annotations import LENGTH, RECT
 from medview.core.readings import read_reading_file, reading_path
 from medview.core.sr.read import read_document
 from medview.view.corners import KEY_IMAGE_TEXT, view_corner_text
-from tests.datafiles import PYDICOM_TEST_DIR
-from tests.qt.helpers import wait_loaded
-from tests.study_files import frame_of, one_study
-from tests.volumes import write_ct
+from tests.helpers.datafiles import PYDICOM_TEST_DIR
+from tests.helpers.qt import wait_loaded
+from tests.helpers.study_files import frame_of, one_study
+from tests.helpers.volumes import write_ct
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.qt.helpers import CT_FILES, wait_loaded, wait_shown
+from tests.helpers.qt import CT_FILES, wait_loaded, wait_shown
 
 
 def _reopen(qtbot, window, paths) -> None:

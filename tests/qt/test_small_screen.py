@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.conftest import main_window
-from tests.qt.helpers import wait_loaded, wait_shown
+from tests.helpers.qt import main_window
+from tests.helpers.qt import wait_loaded, wait_shown
 
 SMALL = (1366, 768)
 

@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 
-from tests.qt.helpers import grab_array
-from tests.qt.test_viewport import mouse
+from tests.helpers.qt import grab_array
+from tests.helpers.qt_input import mouse
 
 
 def _whole_image_visible(vp) -> bool:

@@ -4,40 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
-from tests.qt.helpers import (CT_SPACING_MM, centre_mean, grab_array, send_drop, wait_loaded,
+from tests.helpers.qt import (CT_SPACING_MM, centre_mean, grab_array, send_drop, wait_loaded,
                               wait_shown)
-
-
-def wheel(widget, steps: int, pos: QPointF | None = None,
-          modifiers=Qt.KeyboardModifier.NoModifier) -> None:
-    """A real wheel event: ``steps`` notches away from the user (negative: towards)."""
-    pos = pos or QPointF(widget.width() / 2, widget.height() / 2)
-    ev = QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(), QPoint(0, 120 * steps),
-                     Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
-    QApplication.sendEvent(widget, ev)
-
-
-def mouse(widget, kind, pos: QPointF, button=Qt.MouseButton.NoButton,
-          buttons=Qt.MouseButton.NoButton) -> None:
-    ev = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons,
-                     Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def right_drag(widget, start: QPointF, end: QPointF, steps: int = 8) -> None:
-    mouse(widget, QMouseEvent.Type.MouseButtonPress, start, Qt.MouseButton.RightButton,
-          Qt.MouseButton.RightButton)
-    for i in range(1, steps + 1):
-        p = start + (end - start) * (i / steps)
-        mouse(widget, QMouseEvent.Type.MouseMove, p, Qt.MouseButton.NoButton,
-              Qt.MouseButton.RightButton)
-    mouse(widget, QMouseEvent.Type.MouseButtonRelease, end, Qt.MouseButton.RightButton,
-          Qt.MouseButton.NoButton)
+from tests.helpers.qt_input import mouse, right_drag, wheel
 
 
 @pytest.fixture
@@ -363,7 +336,7 @@ def test_calibration_source_names_cover_geometry():
 def test_large_image_drag_renders_a_proxy_then_full_quality(qtbot, window, tmp_path):
     import shutil
 
-    from tests.datafiles import PYDICOM_DATA_DIR
+    from tests.helpers.datafiles import PYDICOM_DATA_DIR
 
     shutil.copy(PYDICOM_DATA_DIR / "RG1_UNCR.dcm", tmp_path / "cr.dcm")  # 1955 × 1841 CR
     window.open_paths([str(tmp_path / "cr.dcm")])

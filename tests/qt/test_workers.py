@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from medview.qt.workers import P_CURRENT, FrameLoader, Workers
-from tests.datafiles import PYDICOM_DATA_DIR
-from tests.qt.helpers import make_ct_series, wait_loaded, wait_shown, write_broken_last_frames
+from tests.helpers.datafiles import PYDICOM_DATA_DIR
+from tests.helpers.qt import make_ct_series, wait_loaded, wait_shown, write_broken_last_frames
 
 
 @pytest.fixture
@@ -98,8 +98,7 @@ def test_generator_worker_progress_cancel_and_error(qtbot):
     progress, results, errors = [], [], []
 
     def count(n):
-        for i in range(n):
-            yield i
+        yield from range(n)
         return "done"
 
     finished = []

@@ -7,7 +7,8 @@ import sys
 
 
 def test_no_qt_and_no_torch_on_import():
-    code = ("import sys, trainer, trainer.datasets, trainer.splits, trainer.metrics, trainer.events, trainer.images, "
+    code = ("import sys, trainer, trainer.data.datasets, trainer.data.splits, trainer.metrics, trainer.events, "
+            "trainer.data.images, "
             "medview.demo.demo_data, medview.commands.demo_data; "
             "print(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('PySide6', 'shiboken6', 'torch', 'pyqtgraph')))")

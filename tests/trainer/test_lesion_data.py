@@ -9,8 +9,8 @@ import pydicom
 import pytest
 
 from bench.lesion_data import TEST_SEED, write_lesion_data, write_unlabelled
-from trainer.datasets import discover
-from trainer.images import load_mask
+from trainer.data.datasets import discover
+from trainer.data.images import load_mask
 
 N, SIZE = 8, 64
 

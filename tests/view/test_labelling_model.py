@@ -73,7 +73,7 @@ def test_a_mask_that_no_longer_fits_its_image_is_kept_and_not_painted_over(tmp_p
 
     import numpy as np
 
-    from tests.datafiles import find
+    from tests.helpers.datafiles import find
 
     studies = tmp_path / "ct"
     studies.mkdir()

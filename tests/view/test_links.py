@@ -6,7 +6,7 @@ import pytest
 
 from medview.view.links import ScrollSync, ViewLink, same_frame_of_reference, same_study
 from medview.view.model import ViewModel
-from tests.view.series import CORONAL, load_series, write_series
+from tests.helpers.series import CORONAL, load_series, write_series
 
 
 def _view(series, index: int = 0) -> ViewModel:

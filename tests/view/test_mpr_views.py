@@ -18,8 +18,8 @@ from medview.view.model import ViewModel
 from medview.view.mpr_views import MprViews, oblique_start
 from medview.view.orientation import Markers
 from medview.view.reference_lines import reference_lines
-from tests.view.series import load_series
-from tests.volumes import SPHERE_CENTRE, write_ct
+from tests.helpers.series import load_series
+from tests.helpers.volumes import SPHERE_CENTRE, write_ct
 
 SIZE = 300.0   # canvas of each view (logical pixels)
 

@@ -13,7 +13,7 @@ from medview.view.corners import corner_text
 from medview.view.model import ViewModel
 from medview.view.orientation import (Markers, Orientation, direction_letters,
                                       letters_direction, markers)
-from tests.view.series import AXIAL, CORONAL, SAGITTAL, load_series, write_series
+from tests.helpers.series import AXIAL, CORONAL, SAGITTAL, load_series, write_series
 
 
 def _markers(orientation, rotate: int = 0, flips: tuple[bool, ...] = ()) -> Markers:

@@ -9,7 +9,7 @@ from medview.core import geometry
 from medview.view.gestures import LEFT, RIGHT, Gestures
 from medview.view.hit_test import hit_test
 from medview.view.model import ViewModel
-from tests.view.series import load_series, write_series
+from tests.helpers.series import load_series, write_series
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_scale_bar_of_the_view(model):
 
 
 def test_readout_adds_the_suv_on_pet(tmp_path):
-    from tests.test_reading_tools import pet_header
+    from tests.helpers.pet import pet_header
 
     header = pet_header()
     extra = {k: header[k].value for k in ("Units", "DecayCorrection", "PatientWeight",

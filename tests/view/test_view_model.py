@@ -9,7 +9,7 @@ from medview.view.camera import Affine, Camera, from_rc, to_rc
 from medview.view.events import Events
 from medview.view.gestures import LEFT, MIDDLE, RIGHT, Gestures
 from medview.view.model import ViewModel
-from tests.view.series import load_series, write_series
+from tests.helpers.series import load_series, write_series
 
 
 @pytest.fixture

@@ -212,7 +212,7 @@ def read_archive(job, sink, token, dist) -> Archive:
     """
     from torch.utils.data import DataLoader
 
-    from trainer.data import memory_budget
+    from trainer.data.inputs import memory_budget
 
     t0 = time.monotonic()
     sink.log("info", f"looking for images in {', '.join(job.dataset)}")

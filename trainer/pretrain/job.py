@@ -84,8 +84,8 @@ class PretrainJob:
     model: Annotated[PretrainModel, Meta(
         description="`{\"architecture\": A}`: `resnet18`, `resnet34`, `resnet50`, `densenet121`, "
                     "`mobilenet_v3_small`, `mobilenet_v3_large`, `efficientnet_b0` (its trunk "
-                    "becomes the backbone; one grey input channel)", extra={"reason": "must be {\"architecture\": NAME} (a pretrain "
-                                                "job learns a backbone)"})]
+                    "becomes the backbone; one grey input channel)",
+        extra={"reason": "must be {\"architecture\": NAME} (a pretrain job learns a backbone)"})]
     name: Annotated[Name | None, Meta(description="name of the backbone",
                                       extra={"default": "the first folder's name + "
                                                         "`-backbone`"})] = None

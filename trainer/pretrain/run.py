@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +194,7 @@ class Pretraining:
 
     def __init__(self, job, job_id: str, archive, device, dist, sink, token, ckpt_dir: Path,
                  checkpoint: dict | None, started: float) -> None:
-        from trainer.data import epoch_batches
+        from trainer.data.inputs import epoch_batches
 
         self.job, self.job_id, self.archive, self.device = job, job_id, archive, device
         self.dist, self.sink, self.token, self.ckpt_dir = dist, sink, token, ckpt_dir
@@ -282,7 +282,7 @@ class Pretraining:
                 break
 
     def _epoch(self, epoch: int) -> None:
-        from trainer.data import collate, epoch_batches, make_loader
+        from trainer.data.inputs import epoch_batches, make_loader
         from trainer.steps import BATCH_EVENT_INTERVAL_S, mean_loss
 
         job = self.job
@@ -424,7 +424,7 @@ def write_result(run: Pretraining, folder: Path) -> Path:
                 f"of {summary['n_studies']} studies"),
         method=job.method, images=int(summary["n_images"]), studies=int(summary["n_studies"]),
         duration_s=round(run.elapsed_s + summary["prepare_s"], 1),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), datasets=list(job.dataset))
+        created=datetime.now(UTC).isoformat(timespec="seconds"), datasets=list(job.dataset))
     write_or_fail(folder, lambda _: write_backbone(folder, trunk_state(run.net.trunk, job.architecture), info))
     return folder
 

@@ -59,7 +59,7 @@ def read_header(path: str | Path) -> Dataset:
         except Exception:
             raise ReadError(path, "not a DICOM file") from None
         if not (ds.get("SOPClassUID") or ds.get("Rows")):
-            raise ReadError(path, "not a DICOM file")
+            raise ReadError(path, "not a DICOM file") from None
     except FileNotFoundError:
         raise ReadError(path, "file not found") from None
     except IsADirectoryError:
@@ -273,6 +273,6 @@ def _pixel_reason(exc: Exception) -> str:
         return "no pixel data"
     if "unable to decompress" in low or "no pixel data decoders" in low or "not supported" in low:
         return f"unsupported or undecodable pixel data ({msg})"
-    if "cannot reshape" in low or "shorter than" in low or "expected length" in low or "truncat" in low or "end of" in low:
+    if any(s in low for s in ("cannot reshape", "shorter than", "expected length", "truncat", "end of")):
         return f"truncated pixel data ({msg})"
     return f"cannot decode pixel data ({msg})"

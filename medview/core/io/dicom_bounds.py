@@ -351,8 +351,7 @@ def _rescale_sources(ds: Dataset):
     yield ds
     for keyword in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
         for group in ds.get(keyword) or ():
-            for item in group.get("PixelValueTransformationSequence") or ():
-                yield item
+            yield from group.get("PixelValueTransformationSequence") or ()
 
 
 def _check_palette(path, ds: Dataset) -> None:

@@ -112,7 +112,7 @@ class Engine(abc.ABC):
     def _run(self, batch: np.ndarray) -> np.ndarray:
         """Engine-specific forward pass on a validated contiguous float32 batch."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a no-op by default: an engine that holds nothing need not override it)
         """Release what the engine holds (sessions, device memory). Safe to call twice."""
 
     def describe(self) -> str:
@@ -265,4 +265,5 @@ def cpu_identifier() -> str:
         pass
     model = model or platform.processor() or platform.machine() or "unknown-cpu"
     flag_hash = hashlib.sha1(flags.encode()).hexdigest()[:8] if flags else "-"
-    return f"{model} | {platform.machine()} | flags {flag_hash} | {os.cpu_count()} logical / {physical_cores()} physical"
+    cores = f"{os.cpu_count()} logical / {physical_cores()} physical"
+    return f"{model} | {platform.machine()} | flags {flag_hash} | {cores}"

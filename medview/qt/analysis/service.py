@@ -8,8 +8,9 @@ thread pool, and comes back as Qt signals in the GUI thread:
 * **Checking** comes first: a request decodes and preprocesses its image before any
   model or engine work, so a damaged file fails at once with its one line.
 * **Loading** a model (opening its ONNX graph, or for a model without one the torch
-  import and building the network; then its engine) is a job of its own, started by the first checked request that needs the model; requests wait for
-  it, and the status messages say what happens and about how long it takes
+  import and building the network; then its engine) is a job of its own, started by the
+  first checked request that needs the model; requests wait for it, and the status messages
+  say what happens and about how long it takes
   (:mod:`medview.analysis.load_times`). The model runs at once on the engine already
   chosen for it on this PC, or else on fp32 torch (exact by definition); the engines are
   **measured in the background** once nothing else is running, and the model switches to
@@ -186,7 +187,6 @@ class AnalysisService(QObject):
         if not self._current(m):
             return
         eng = analyzer.engine
-        selection = getattr(eng, "selection", None) or {}
         m.analyzer, m.state = analyzer, "ready"
         m.info = engine_info(eng)
         m.info["seconds"] = engine_seconds

@@ -1,11 +1,11 @@
 """Step 1 of a new job: choose the labelled images and see what is in them.
 
 Shows, for the chosen folder or CSV (read in a pool thread with
-:func:`trainer.datasets.discover`, the trainer's own reader, so the preview is exactly
+:func:`trainer.data.datasets.discover`, the trainer's own reader, so the preview is exactly
 what training will use): the task, images and patients per class, image sizes, a few
 thumbnails per class, every file that will be left out with its reason, and the
 train / validation / test split per class as the trainer will make it
-(:func:`trainer.splits.stratified_split`, whole patients on one side).
+(:func:`trainer.data.splits.stratified_split`, whole patients on one side).
 
 With nothing chosen it explains the layouts it understands and offers to write the
 synthetic demo data set (:func:`medview.demo.demo_data.write_demo_data`) in the
@@ -78,7 +78,7 @@ def _tint(img: QImage, mask_path: Path) -> QImage:
     """The thumbnail with the mask's foreground tinted (segmentation preview)."""
     import numpy as np
 
-    load_mask = load("trainer.images").load_mask
+    load_mask = load("trainer.data.images").load_mask
 
     mask = load_mask(mask_path) > 0
     img = img.convertToFormat(QImage.Format.Format_RGB32)
@@ -98,7 +98,7 @@ def _tint(img: QImage, mask_path: Path) -> QImage:
 
 def _discover_job(path: str):
     """The data set, and the intended input its images' DICOM tags imply."""
-    datasets = load("trainer.datasets")
+    datasets = load("trainer.data.datasets")
     scope = load("medview.inference.scope")
 
     dataset = datasets.discover(path)
@@ -106,7 +106,7 @@ def _discover_job(path: str):
 
 
 def _split_job(dataset, val: float, test: float, seed: int):
-    stratified_split = load("trainer.splits").stratified_split
+    stratified_split = load("trainer.data.splits").stratified_split
 
     return stratified_split(dataset.strata(), dataset.groups(), val_fraction=val, test_fraction=test, seed=seed)
 
@@ -132,7 +132,7 @@ class DatasetPage(QWidget):
     Signals
     -------
     datasetChanged(object)
-        The discovered :class:`trainer.datasets.LabelledDataset`, or None.
+        The discovered :class:`trainer.data.datasets.LabelledDataset`, or None.
     """
 
     datasetChanged = Signal(object)
@@ -394,7 +394,7 @@ class DatasetPage(QWidget):
         seg = ds.task == "segmentation"
         for part, col in (("train", 2), ("val", 3), ("test", 4)):
             idx = getattr(split, part)
-            for i, name in enumerate(ds.classes):
+            for i in range(len(ds.classes)):
                 if seg:  # images whose mask contains class i
                     n = sum(1 for k in idx if i in ds.samples[k].classes_present)
                 else:

@@ -1,6 +1,6 @@
 """Step 4 of a new job: train the model now, or first find the best settings.
 
-"Find the best settings" queues a hyper-parameter search (:mod:`trainer.search`) of the
+"Find the best settings" queues a hyper-parameter search (:mod:`trainer.search.run`) of the
 job the form describes: a few short trainings per combination of learning rate, batch
 size and optimizer, each validated on patients it did not train on (k-fold
 cross-validation). The explanation under the choice says what that costs, in the

@@ -1,9 +1,9 @@
 """A hyper-parameter search job: its trials as they finish, the best settings, and the
 button that trains a model with them.
 
-The search (:mod:`trainer.search`) rewrites ``trials.json`` after every trial and makes
+The search (:mod:`trainer.search.run`) rewrites ``trials.json`` after every trial and makes
 ``runs/trial-NNN/fold-K`` as each fold run starts; :class:`SearchView` reads both in a
-pool thread (:func:`trainer.search_results.read_status`) every ``POLL_MS`` while the
+pool thread (:func:`trainer.search.results.read_status`) every ``POLL_MS`` while the
 job runs, and once more when an event says something happened. A damaged file is shown
 as one line, never raised.
 """
@@ -70,7 +70,7 @@ def search_progress(status, spec, state: str | None, started: float | None = Non
 
 
 def _read_status(folder: str):
-    read_status = load("trainer.search_results").read_status
+    read_status = load("trainer.search.results").read_status
 
     return read_status(folder)
 
@@ -90,7 +90,7 @@ class SearchView(QWidget):
     statusChanged = Signal()
 
     def __init__(self, workers, parent: QWidget | None = None) -> None:
-        SearchStatus = load("trainer.search_results").SearchStatus
+        SearchStatus = load("trainer.search.results").SearchStatus
         SearchSpec = load("trainer.search_spec").SearchSpec
 
         super().__init__(parent)
@@ -141,7 +141,7 @@ class SearchView(QWidget):
 
     def follow(self, info) -> None:
         """Show the search job ``info`` (a :class:`trainer.jobs.JobInfo`); None shows nothing."""
-        SearchStatus = load("trainer.search_results").SearchStatus
+        SearchStatus = load("trainer.search.results").SearchStatus
 
         self.folder = info.folder if info is not None else None
         self.spec = spec_of(info.job) if info is not None else self.spec

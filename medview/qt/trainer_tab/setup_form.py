@@ -249,8 +249,8 @@ class SetupForm(QWidget):
                 ("views", "Views", "PA, AP"))):
             edit = QLineEdit()
             edit.setPlaceholderText(f"any (e.g. {example})")
-            edit.setToolTip(f"DICOM terms, comma-separated; empty means any. Images whose "
-                            f"header says otherwise are refused unless a person runs them anyway.")
+            edit.setToolTip("DICOM terms, comma-separated; empty means any. Images whose "
+                            "header says otherwise are refused unless a person runs them anyway.")
             edit.textChanged.connect(self._changed)
             self.intended_edits[key] = edit
             grid.addWidget(QLabel(label), 0, 2 * col)

@@ -89,7 +89,7 @@ def _enqueue_and_start(job: dict):
 
 def _enqueue_best(folder: str):
     """Queue (and start if nothing runs) the training job a finished search recommends."""
-    read_best_job = load("trainer.search_results").read_best_job
+    read_best_job = load("trainer.search.results").read_best_job
 
     return _enqueue_and_start(read_best_job(folder))
 

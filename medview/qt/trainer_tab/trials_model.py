@@ -21,7 +21,7 @@ def _score(v: float | None) -> str:
 
 
 class TrialsModel(QAbstractTableModel):
-    """Rows: :class:`trainer.search_results.Trial` in the order they ran."""
+    """Rows: :class:`trainer.search.results.Trial` in the order they ran."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)

@@ -1,0 +1,242 @@
+"""The recipe: the fingerprint of a data set, the settings it chooses, the time budget, the
+auxiliary mask loss of a classification CSV with masks, and the start check of the quick
+preset. Tiny data (64 px PNGs made here), 1-2 epochs; no assertion on wall-clock time."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.helpers.trainer_jobs import TINY_CLASSIFIER, run_in_process, write_job
+from trainer import events as ev
+from trainer import recipe as R
+from trainer.config import AugmentSpec, parse_job
+from trainer.data.fingerprint import Fingerprint, ObjectSize, fingerprint
+
+SIZE, RADIUS = 64, 8
+
+
+def _write_set(root: Path, n_lesion: int = 12, n_normal: int = 8, masks: bool = True) -> Path:
+    """64 px PNGs: a bright disc of radius 8 on noise ('lesion', with its mask) or noise
+    alone ('normal'); labels.csv with a mask column."""
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rows = []
+    for i in range(n_lesion + n_normal):
+        lesion = i < n_lesion
+        image = rng.normal(90, 12, (SIZE, SIZE))
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        if lesion:
+            centre = tuple(int(v) for v in rng.integers(RADIUS + 4, SIZE - RADIUS - 4, 2))
+            cv2.circle(mask, centre, RADIUS, 255, -1)
+            image[mask > 0] += 120
+        cv2.imwrite(str(root / "images" / f"{i:02d}.png"), np.clip(image, 0, 255).astype(np.uint8))
+        mask_rel = ""
+        if lesion and masks:
+            mask_rel = f"masks/{i:02d}.png"
+            cv2.imwrite(str(root / mask_rel), mask)
+        rows.append((f"images/{i:02d}.png", "lesion" if lesion else "normal", f"P{i:02d}", mask_rel))
+    with open(root / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["path", "label", "patient_id", "mask"])
+        w.writerows(rows)
+    return root / "labels.csv"
+
+
+@pytest.fixture(scope="module")
+def discs(tmp_path_factory) -> Path:
+    return _write_set(tmp_path_factory.mktemp("discs"))
+
+
+def _fp(task="classification", smallest=100, objects=None, image_size=(512, 512)) -> Fingerprint:
+    return Fingerprint(task, 2 * smallest, {"a": smallest, "b": smallest}, smallest, 1.0, image_size, "CR",
+                       0, objects)
+
+
+def _job(**fields):
+    return parse_job({"dataset": "x.csv", "model": {"architecture": "resnet18"}, **fields}, base_dir="/d")
+
+
+# ----------------------------------------------------------------------- fingerprint
+
+def test_fingerprint_of_a_classification_csv_with_masks(discs):
+    from trainer.data.datasets import discover
+
+    ds = discover(discs)
+    assert ds.summary.n_masks == 12 and ds.summary.to_dict()["masks"] == 12
+    assert sum(s.mask is not None for s in ds.samples) == 12
+    fp = fingerprint(ds)
+    assert (fp.images, fp.per_class, fp.smallest_class) == (20, {"lesion": 12, "normal": 8}, 8)
+    assert fp.balance == pytest.approx(8 / 12) and fp.image_size == (64, 64) and fp.masks == 12
+    assert fp.modality is None  # PNG: no DICOM header
+    assert fp.objects.objects == 12 and fp.objects.masks == 12
+    # a disc of radius 8 is about 16 px across: a quarter of the 64 px side
+    assert fp.objects.median == pytest.approx(2 * RADIUS / SIZE, rel=0.08)
+    assert json.dumps(fp.to_dict()) and "12 with masks" in fp.describe()
+
+
+def test_an_unusable_mask_is_left_out_and_its_image_kept(tmp_path):
+    from trainer.data.datasets import discover
+
+    csv_path = _write_set(tmp_path, n_lesion=3, n_normal=3)
+    cv2.imwrite(str(tmp_path / "masks" / "00.png"), np.zeros((32, 32), np.uint8))  # wrong size
+    ds = discover(csv_path)
+    assert len(ds.samples) == 6 and ds.summary.n_masks == 2
+    assert any("1 mask(s) not used" in w and "00.png" in w for w in ds.summary.warnings)
+
+
+# ----------------------------------------------------------------------- choices
+
+def test_small_objects_get_a_larger_input():
+    small, _ = R._input_size(_fp(objects=ObjectSize(0.06, 0.05, 10, 10)))
+    large, _ = R._input_size(_fp(objects=ObjectSize(0.2, 0.15, 10, 10)))
+    assert large < small and small == 320  # 16 px / 5 % = 320 px
+    assert R._input_size(_fp(objects=ObjectSize(0.01, 0.005, 10, 10)))[0] == R.MAX_SIZE["classification"]
+    assert R._input_size(_fp())[0] == 224  # no masks: the usual size
+    assert R._input_size(_fp(image_size=(100, 90)))[0] == R.MIN_SIZE  # never above the images
+
+
+def test_fewer_images_get_stronger_augmentation_and_more_epochs_per_budget():
+    few, _ = R.choose(_job(), _fp(smallest=20), n_train=30)
+    many, _ = R.choose(_job(), _fp(smallest=1000), n_train=1400)
+    assert few.augment.rotate > many.augment.rotate and few.augment.scale > many.augment.scale
+    assert few.batch_size < many.batch_size
+    r = R.Recipe(_fp())
+    seconds, per_image = 600.0, 0.02
+    small = R.plan_epochs(few, r, seconds, R.epoch_seconds(1 / per_image, 30, 6))
+    large = R.plan_epochs(many, r, seconds, R.epoch_seconds(1 / per_image, 1400, 300))
+    assert small.epochs == R.MAX_EPOCHS and large.epochs < small.epochs
+    assert small.warmup_epochs > 0 and small.early_stopping == 0 and small.freeze_epochs == 0
+
+
+def test_a_trained_start_gets_a_short_head_warm_up_only():
+    job, r = R.choose(_job(model={"architecture": "resnet18", "weights": "w.safetensors"}), _fp(), 200)
+    assert job.freeze_epochs == R.HEAD_WARMUP_EPOCHS and r.arms == 1
+    planned = R.plan_epochs(job, r, 600.0, 4.0)
+    assert planned.epochs == 150 and planned.freeze_epochs == R.HEAD_WARMUP_EPOCHS
+    quick, r = R.choose(_job(preset="quick", model="demo-lesion-classifier"), _fp(), 200)
+    assert r.arms == 2 and quick.input_size is None  # a base model keeps its input
+    assert R.choose(_job(preset="quick"), _fp(), 200)[1].arms == 1  # random start: nothing to check
+
+
+def test_fields_the_job_sets_win():
+    given = dict(input={"size": 96}, augment=False, batch_size=4, lr=0.05, freeze_epochs=1, epochs=7,
+                 early_stopping=3, warmup_epochs=2)
+    job, r = R.choose(_job(**given), _fp(smallest=10, objects=ObjectSize(0.01, 0.01, 5, 5)), 30)
+    planned = R.plan_epochs(job, r, 600.0, 1.0)
+    assert (planned.input_size, planned.augment, planned.batch_size, planned.lr, planned.freeze_epochs,
+            planned.epochs, planned.early_stopping, planned.warmup_epochs) == \
+        ((96, 96), AugmentSpec(False, False, 0.0, 0.0, 0.0, 0.0), 4, 0.05, 1, 7, 3, 2)
+    assert r.chosen == {} and set(r.given) >= {"input_size", "augment", "batch_size", "lr", "epochs"}
+    assert "nothing to choose" in r.describe()
+
+
+def test_the_start_check_keeps_random_weights_only_when_strictly_better():
+    from trainer.trainings import keep_better
+
+    def side(metric, parent):
+        return SimpleNamespace(best={"metric": metric}, mode="max", monitor="auc", start_check=None,
+                               net=SimpleNamespace(parent=parent))
+
+    logs = []
+    sink = SimpleNamespace(log=lambda level, message: logs.append(message))
+    trained, scratch = side(0.6, "fine-tuned from base 1.0"), side(0.8, "trained from random initialisation (x)")
+    assert keep_better(trained, scratch, sink) is scratch
+    assert scratch.start_check["kept"] == "random_start" and "preferred it to a start from base" in scratch.net.parent
+    tie = side(0.8, "fine-tuned from base 1.0")
+    assert keep_better(tie, side(0.8, "random"), sink) is tie  # a tie keeps the trained start
+    assert keep_better(side(None, "a"), side(0.5, "b"), sink).best["metric"] == 0.5
+    assert "keeping the random-weights start" in logs[0]
+
+
+# ----------------------------------------------------------------------- runs
+
+def test_the_time_budget_stops_the_loop_and_still_writes_a_model(demo, tmp_path, isolated):
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"), epochs=50,
+                    time_budget_minutes=0.05)
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, [e for e in events if e.type in ("failed", "log")]
+    ends = [e for e in events if isinstance(e, ev.EpochEnd)]
+    assert 1 <= len(ends) < 50 and ends[-1].epochs == ends[-1].epoch  # the plan ends where it stopped
+    assert any("time budget: stopping after epoch" in e.message for e in events if isinstance(e, ev.Log))
+    assert (run_dir / "model" / "weights.safetensors").is_file()
+    resolved = json.loads((run_dir / "job.resolved.json").read_text())
+    assert resolved["time_budget_minutes"] == 0.05 and resolved["epochs"] == 50
+    started = next(e for e in events if isinstance(e, ev.JobStarted))
+    assert "batch_size" in started.recipe["given"] and "augment" in started.recipe["chosen"]
+
+
+def test_masks_train_an_auxiliary_output_that_is_not_exported(discs, tmp_path, isolated):
+    from medview.inference.manifest import read_manifest
+    from medview.inference.registry import build_module
+    from medview.inference.weights import read_safetensors
+
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(discs), epochs=1,
+                    model={"architecture": "resnet18"}, split={"val": 0.25, "test": 0.2, "seed": 0})
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, [e for e in events if e.type in ("failed", "log")]
+    logs = [e.message for e in events if isinstance(e, ev.Log)]
+    assert any("have lesion masks" in m and "'layer4'" in m for m in logs), logs
+    weights = read_safetensors(run_dir / "model" / "weights.safetensors", "m")
+    manifest = read_manifest(run_dir / "model")
+    assert set(weights) == set(build_module(manifest).state_dict())  # the plain classifier, nothing more
+    assert manifest.to_dict()["output"] == {"activation": "softmax"}
+
+
+def test_the_auxiliary_loss_counts_known_masks_only():
+    import torch
+
+    from trainer.aux_mask import AuxLoss
+    from trainer.data.inputs import UNKNOWN_MASK
+    from trainer.losses import ClassificationLoss
+
+    base = ClassificationLoss()
+    loss = AuxLoss(base, 1.0)
+    logits, y = torch.zeros(2, 2), torch.tensor([0, 1])
+    aux = torch.full((2, 1, 4, 4), -5.0)
+    unknown = torch.full((2, 16, 16), UNKNOWN_MASK, dtype=torch.uint8)
+    assert loss((logits, aux), y, unknown) == base(logits, y)  # no mask known: the class loss alone
+    lesion = torch.zeros(2, 16, 16, dtype=torch.uint8)
+    lesion[:, 4:8, 4:8] = 1
+    empty = torch.zeros(2, 16, 16, dtype=torch.uint8)
+    # the mask output says "no lesion": right for empty masks, wrong where there is one
+    assert loss((logits, aux), y, lesion) > loss((logits, aux), y, empty) > base(logits, y)
+
+
+def test_quick_falls_back_to_random_weights_when_the_start_is_worse(tmp_path, isolated):
+    """A start whose every tensor is zero gives the same output for every image (no
+    gradient ever reaches its convolutions): validation AUC 0.5. Random weights learn the
+    bright discs; the quick preset's start check keeps them."""
+    import torch
+
+    from medview.inference import architectures
+    from medview.inference.weights import write_safetensors
+
+    state = {k: torch.zeros_like(v) for k, v in architectures.build("resnet18", 1, 2, {}).state_dict().items()}
+    write_safetensors(state, tmp_path / "dead.safetensors", {})
+    discs = _write_set(tmp_path / "data", n_lesion=24, n_normal=24, masks=False)
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(discs), preset="quick", epochs=4,
+                    model={"architecture": "resnet18", "weights": str(tmp_path / "dead.safetensors")},
+                    split={"val": 0.3, "test": 0.2, "seed": 1})
+    job_data = json.loads(job.read_text())
+    del job_data["freeze_epochs"]  # the recipe's: a head warm-up, not the whole run
+    job.write_text(json.dumps(job_data))
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, [e for e in events if e.type in ("failed", "log")]
+    started = [e for e in events if isinstance(e, ev.EpochStarted)]
+    assert [e.epoch for e in started] == list(range(1, 9))  # the second training numbers on
+    report = json.loads((run_dir / "model" / "evaluation.json").read_text())
+    check = report["start_check"]
+    assert check["trained_start"] == 0.5 and check["random_start"] > 0.5, check
+    assert check["kept"] == "random_start" and report["parent"].startswith("trained from random initialisation")
+    assert (run_dir / "checkpoints" / "scratch" / "best.safetensors").is_file()
+    resolved = json.loads((run_dir / "job.resolved.json").read_text())
+    assert resolved["freeze_epochs"] == 2 and resolved["random_start"]["freeze_epochs"] == 0  # of 4
+    assert "Start check" in (run_dir / "model" / "card.md").read_text()
