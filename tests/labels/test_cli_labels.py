@@ -80,7 +80,7 @@ def test_failures_are_one_line_and_exit_2(cases, tmp_path, capsys, args, message
 
 def test_segmentation_masks_from_files_are_stored_as_seg_and_export_as_pairs(cases, tmp_path,
                                                                              capsys):
-    from trainer.datasets import discover
+    from trainer.data.datasets import discover
 
     project = tmp_path / "s.mvlabels.json"
     images = cases / "segmentation" / "images"

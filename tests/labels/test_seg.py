@@ -15,7 +15,7 @@ from medview.labels.labelling import Labeller
 from medview.labels.project import Project
 from medview.labels.seg import read_seg
 from tests.helpers.datafiles import find
-from trainer.datasets import discover
+from trainer.data.datasets import discover
 
 
 @pytest.fixture
