@@ -15,7 +15,7 @@ from medview.labels.exchange import export_labels, import_csv
 from medview.labels.labelling import Labeller
 from medview.labels.project import Project
 from medview.labels.store import LabelStore
-from tests.conftest import main_window
+from tests.helpers.qt import main_window
 
 KEYS = {"normal": Qt.Key.Key_1, "lesion": Qt.Key.Key_2}
 

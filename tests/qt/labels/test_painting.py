@@ -15,7 +15,7 @@ from medview.labels.project import Project
 from medview.labels.seg import read_seg
 from medview.labels.store import LabelStore
 from medview.view.mask_edit import BRUSH
-from tests.conftest import main_window
+from tests.helpers.qt import main_window
 from tests.helpers.datafiles import find
 from tests.qt.labels.test_labelling import _open
 
