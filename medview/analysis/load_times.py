@@ -1,6 +1,7 @@
 """How long loading the AI took on this PC, to tell the user how long it will take. No Qt.
 
-Two steps are timed (:data:`RUNTIME`: importing torch and OpenCV, once per run of the app;
+Two steps are timed (:data:`RUNTIME`: importing torch and OpenCV, once per run of the app,
+or starting the inference process that imports torch;
 :data:`MODEL`: reading a model's weights and building its engine) and kept in
 ``<user cache dir>/load_times.json``; the last time measured is the next estimate. Before
 anything was measured, :data:`DEFAULTS` (a 2-core office PC) stand in. The file is small

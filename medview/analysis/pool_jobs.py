@@ -249,8 +249,10 @@ class BatchJob:
 
 
 def load_model_job(worker, entry, options: dict, notice, times):
-    """Pool thread: the model's ONNX graph (no torch), or torch and the network with its
-    weights; then its engine for this PC.
+    """Pool thread: the model's ONNX graph (no torch); or, where torch runs it on a CUDA GPU
+    or by choice, the inference process started and the model loaded there (torch never
+    enters this process); or, for a model without a graph, torch and the network with its
+    weights here. Then its engine for this PC.
 
     Yields ``(message, seconds expected for the rest of the load)``; ``times`` is the
     :class:`~medview.analysis.load_times.LoadTimes` that estimates and records.
@@ -263,9 +265,19 @@ def load_model_job(worker, entry, options: dict, notice, times):
     measure = options.get("measure") == "now"
     model_s = times.estimate(MODEL, key)
     analyze = load("medview.inference.analyze")
-    on_graph = analyze.runs_on_graph(entry, options["device"], options["engine"])
+    device, engine = options["device"], options["engine"]
+    on_graph = analyze.runs_on_graph(entry, device, engine)
+    in_worker = not on_graph and analyze.runs_in_worker(entry, device, engine)
+    process = load("medview.inference.engines.process_engine").shared_process() \
+        if in_worker else None
     with runtime.quiet_gc():
-        if not on_graph and "torch" not in sys.modules:
+        if process is not None and process.pid is None:
+            left = times.estimate(RUNTIME) + model_s
+            yield f"Starting the AI process ({about(left)})…", left
+            t0 = time.perf_counter()
+            process.start()
+            times.record(RUNTIME, time.perf_counter() - t0)
+        elif process is None and not on_graph and "torch" not in sys.modules:
             left = times.estimate(RUNTIME) + model_s
             yield f"Loading the AI runtime ({about(left)}, first time only)…", left
             t0 = time.perf_counter()
@@ -274,13 +286,13 @@ def load_model_job(worker, entry, options: dict, notice, times):
         yield f"Loading the model ({about(model_s)}): {name}…", model_s
         t0 = time.perf_counter()
         AuditLog = load("medview.inference.audit").AuditLog
-        model = analyze.open_model(entry, options["device"], options["engine"])
+        model = analyze.open_model(entry, device, engine, in_worker=in_worker)
         if measure:
             yield f"Choosing the fastest engine for {name} (measured once on this PC)…", 0.0
         t1 = time.perf_counter()
-        analyzer = analyze.Analyzer(model, audit=AuditLog(), device=options["device"],
-                                    engine=options["engine"], precision=options["precision"],
-                                    on_notice=notice, measure=measure)
+        analyzer = analyze.Analyzer(model, audit=AuditLog(), device=device, engine=engine,
+                                    precision=options["precision"], on_notice=notice,
+                                    measure=measure, in_worker=in_worker)
         engine_s = time.perf_counter() - t1
         if not measure:
             times.record(MODEL, time.perf_counter() - t0, key)

@@ -48,19 +48,46 @@ def runs_on_graph(entry: ModelEntry, device: str = "auto", engine: str = "auto")
 
     It does when the model has a graph and the analysis runs on the CPU in ONNX Runtime
     or OpenVINO: not for ``engine="torch"`` or ``device="cuda"``, nor for ``"auto"``
-    where a GPU is present (the torch CUDA engine is then in the running).
+    where torch can use a CUDA GPU (the torch CUDA engine is then in the running; asked
+    once, in the inference process: :func:`~medview.inference.engines.cuda_probe.cuda_usable`).
     """
     if entry.graph_path is None or engine == "torch" or device == "cuda":
         return False
-    from medview.inference.engines.base import gpu_present
-
-    return not (device == "auto" and engine == "auto" and gpu_present())
+    return not (device == "auto" and engine == "auto" and _cuda_usable())
 
 
-def open_model(entry: ModelEntry, device: str = "auto", engine: str = "auto") -> LoadedModel:
+def runs_in_worker(entry: ModelEntry, device: str = "auto", engine: str = "auto") -> bool:
+    """Whether the GUI runs ``entry`` in the inference process, where torch lives.
+
+    It does where analysis runs torch on a CUDA GPU or torch was chosen by name
+    (:class:`~medview.inference.engines.process_engine.ProcessEngine`), so the GUI
+    process never imports torch for them. A model without a graph (imported before
+    graphs existed) on the CPU still runs in the GUI process; re-importing it gives it one.
+    """
+    if runs_on_graph(entry, device, engine):
+        return False
+    return engine == "torch" or device == "cuda" or (
+        device == "auto" and engine == "auto" and _cuda_usable())
+
+
+def _cuda_usable() -> bool:
+    from medview.inference.engines.cuda_probe import cuda_usable
+
+    return cuda_usable()
+
+
+def open_model(entry: ModelEntry, device: str = "auto", engine: str = "auto",
+               in_worker: bool = False) -> LoadedModel:
     """The model as analysis runs it: its ONNX graph where :func:`runs_on_graph` (no
-    torch), else the torch network (:func:`~medview.inference.registry.load_entry`)."""
-    return open_graph(entry) if runs_on_graph(entry, device, engine) else load_entry(entry)
+    torch); its manifest and folder only for ``in_worker`` (the inference process loads
+    the network); else the torch network (:func:`~medview.inference.registry.load_entry`)."""
+    if runs_on_graph(entry, device, engine):
+        return open_graph(entry)
+    if in_worker:
+        if not entry.valid:
+            raise ModelError(entry.error)
+        return LoadedModel(entry.manifest, None, entry.path)
+    return load_entry(entry)
 
 
 class Analyzer:
@@ -85,6 +112,10 @@ class Analyzer:
         False: use the engine already chosen for this model on this machine, or
         else fp32 torch at once, and leave measuring the engines to
         :meth:`measure_engine` (see ``create_engine``).
+    in_worker : bool
+        Run the network in the inference process
+        (:class:`~medview.inference.engines.process_engine.ProcessEngine`; ``model``
+        from :func:`open_model` with ``in_worker=True``): torch is never imported here.
 
     Raises
     ------
@@ -94,8 +125,10 @@ class Analyzer:
 
     def __init__(self, model: LoadedModel, *, audit: AuditLog | None, device: str = "auto",
                  engine: str = "auto", precision: str = "auto",
-                 on_notice: Callable[[str], None] | None = None, measure: bool = True) -> None:
+                 on_notice: Callable[[str], None] | None = None, measure: bool = True,
+                 in_worker: bool = False) -> None:
         self.model = model
+        self.in_worker = in_worker
         self.manifest: Manifest = model.manifest
         self.audit = audit
         self._options = {"device": device, "engine": engine, "precision": precision,
@@ -115,6 +148,11 @@ class Analyzer:
                                        task=self.manifest.task, model_key=self.model.key,
                                        graph_sha256=self.manifest.onnx.sha256,
                                        measure=measure, cancelled=cancelled, **options)
+        if self.in_worker:
+            from medview.inference.engines.process_engine import ProcessEngine
+
+            return ProcessEngine(self.manifest, self.model.path, measure=measure,
+                                 cancelled=cancelled, **self._options)
         from medview.inference.engines import create_engine
 
         return create_engine(module, self.model.input_shape, task=self.manifest.task,
@@ -134,6 +172,8 @@ class Analyzer:
         selected = getattr(self.engine, "selection", None) or {}
         if selected.get("source") != "default":
             return False
+        if self.in_worker:  # the process measures on its own copy of the network
+            return self.engine.measure(cancelled)
         module = None if self.model.graph is not None else copy.deepcopy(self.model.module)
         engine = self._create(module, True, cancelled)
         with self._lock:
@@ -245,6 +285,8 @@ class Analyzer:
                 from medview.inference.cam import class_activation_map
 
                 cam = class_activation_map(maps, class_index, self.manifest.input.size)
+            elif self.in_worker:
+                cam = self.engine.gradcam(pre.image, class_index)
             else:
                 from medview.inference.gradcam import gradcam
 
@@ -272,6 +314,13 @@ class Analyzer:
         if CAM_OUTPUT not in session.output_names:
             return None
         return session.run_all(image[None])[session.output_names.index(CAM_OUTPUT)][0]
+
+    def close(self) -> None:
+        """Release the engines (a model in the inference process is unloaded there)."""
+        for engine in (self.engine, self._maps):
+            if engine is not None:
+                engine.close()
+        self._maps = None
 
     def _provenance(self, frame, engine) -> dict[str, Any]:
         uid = frame.get("SOPInstanceUID")

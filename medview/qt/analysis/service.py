@@ -473,10 +473,15 @@ class AnalysisService(QObject):
         return self.workers.busy
 
     def shutdown(self, wait_ms: int = 3000) -> None:
-        """Cancel everything (the window closes); wait a little for running jobs."""
+        """Cancel everything (the window closes); wait a little for running jobs, then
+        unload the models of the inference process (it stops when it hosts none)."""
         for slot in list(self._active):
             self.cancel(slot)
         for job in list(self._batches):
             self.cancel_batch(job)
         self.workers.cancel_all()
         self.pool.waitForDone(wait_ms)
+        for m in self._models.values():
+            # never waits: a model still running is unloaded as its run ends
+            if m.analyzer is not None and m.analyzer.in_worker:
+                m.analyzer.close()
