@@ -11,13 +11,15 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from medview.inference import analyze
 from medview.inference.analyze import (Analyzer, classification_fields, open_model, prepare,
-                                       runs_on_graph)
+                                       runs_in_worker, runs_on_graph)
 from medview.inference.cam import CAM_OUTPUT
 from medview.inference.manifest import ManifestError, parse_manifest, read_manifest
 from medview.inference.registry import Registry, SHIPPED, open_graph
@@ -124,6 +126,27 @@ def test_torch_or_cuda_requests_use_the_network(imported):
     assert runs_on_graph(entry, "cpu", "auto") and runs_on_graph(entry, "cpu", "openvino")
     assert not runs_on_graph(entry, "cpu", "torch") and not runs_on_graph(entry, "cuda", "auto")
     assert open_model(entry, "cpu", "torch").module is not None
+
+
+def test_the_gui_runs_torch_in_the_inference_process_for_cuda_or_by_choice(imported,
+                                                                           monkeypatch):
+    entry = imported["classifier"]
+    cuda = {"usable": False}
+    monkeypatch.setattr(analyze, "_cuda_usable", lambda: cuda["usable"])
+    assert runs_on_graph(entry) and not runs_in_worker(entry)
+    assert runs_in_worker(entry, "cpu", "torch") and runs_in_worker(entry, "cuda", "auto")
+    assert not runs_in_worker(entry, "cpu", "onnxruntime")
+    cuda["usable"] = True  # torch sees a GPU: "auto" means the torch CUDA engine
+    assert not runs_on_graph(entry) and runs_in_worker(entry)
+    assert not runs_in_worker(entry, "cpu", "auto")
+    model = open_model(entry, "auto", "auto", in_worker=True)
+    assert model.module is None and model.graph is None and model.path == entry.path
+    # a model without a graph (imported before graphs) on the CPU stays in this process
+    cuda["usable"] = False
+    legacy = replace(entry, manifest=replace(entry.manifest, onnx=None))
+    assert legacy.graph_path is None
+    assert not runs_on_graph(legacy) and not runs_in_worker(legacy)
+    assert runs_in_worker(legacy, "auto", "torch")
 
 
 def test_manifest_graph_needs_a_sha256():
