@@ -2,7 +2,8 @@
 
 Series load header-first; pixels are decoded on demand (by the viewer's worker
 pool or the CLI) and kept here so scrolling back does not decode again, while
-a 2000-slice study cannot exhaust a clinic PC's memory.
+a 2000-slice study cannot exhaust a clinic PC's memory: the budget is a share of
+the machine's RAM (:func:`default_budget_bytes`) unless the user sets one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,43 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-DEFAULT_BUDGET_BYTES = 1536 * 1024 * 1024
+from medview.core.ram import total_ram_bytes
+
+MB = 1024 * 1024
+#: the budget is this share of the machine's RAM, within the floor and the ceiling: a
+#: 4 GB office PC keeps 256 MB of frames (a 512² CT of ~500 slices), 8 GB 512 MB,
+#: 32 GB and more 2 GB; the rest stays for the system, the viewer and the AI.
+RAM_SHARE = 1 / 16
+FLOOR_BYTES = 256 * MB
+CEILING_BYTES = 2048 * MB
+#: where the machine does not say how much RAM it has (as for an 8 GB PC)
+UNKNOWN_RAM_BYTES = 512 * MB
+
+
+def default_budget_bytes(total_ram: int | None = None) -> int:
+    """The frame cache's budget for a machine with ``total_ram`` bytes of RAM.
+
+    Parameters
+    ----------
+    total_ram : int, optional
+        Default: this machine's (:func:`medview.core.ram.total_ram_bytes`).
+
+    Returns
+    -------
+    int
+        :data:`RAM_SHARE` of it, at least :data:`FLOOR_BYTES` and at most
+        :data:`CEILING_BYTES`; :data:`UNKNOWN_RAM_BYTES` when the RAM is unknown.
+    """
+    total = total_ram_bytes() if total_ram is None else total_ram
+    if not total:
+        return UNKNOWN_RAM_BYTES
+    return int(min(CEILING_BYTES, max(FLOOR_BYTES, total * RAM_SHARE)))
+
+
+def budget_bytes(setting_mb: int = 0) -> int:
+    """The budget for the user's setting in MB: itself from 64 MB up, else (0) the
+    machine's default (:func:`default_budget_bytes`)."""
+    return setting_mb * MB if setting_mb >= 64 else default_budget_bytes()
 
 
 class PixelCache:
@@ -21,12 +58,13 @@ class PixelCache:
 
     Parameters
     ----------
-    max_bytes : int
-        Total size above which the least recently used frames are dropped.
+    max_bytes : int, optional
+        Total size above which the least recently used frames are dropped; default
+        :func:`default_budget_bytes`.
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = default_budget_bytes() if max_bytes is None else max_bytes
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()

@@ -23,7 +23,7 @@ from medview import __version__
 from medview.app.internal_errors import user_reason
 from medview.app.opening import PendingFiles, load_job
 from medview.core.imports import load, loaded
-from medview.core.pixel_cache import PIXELS
+from medview.core.pixel_cache import PIXELS, budget_bytes
 from medview.qt.analysis.panel import AnalysisPanel  # light: torch loads on first use
 from medview.qt.browser.series_browser import SeriesBrowser
 from medview.qt.browser.thumbnails import render_thumbnail
@@ -754,9 +754,7 @@ class MainWindow(QMainWindow):
             self.grid.show_series(series)
 
     def _apply_cache_budget(self) -> None:
-        mb = self.settings.value("cache/pixel_cache_mb")
-        if mb >= 64:
-            PIXELS.max_bytes = mb * 1024 * 1024
+        PIXELS.max_bytes = budget_bytes(self.settings.value("cache/pixel_cache_mb"))
 
     def _layout_changed(self, name: str) -> None:
         self.settings.set_value("viewer/layout", name)

@@ -59,7 +59,9 @@ SETTINGS: dict[str, Setting] = {
     "viewer/cine_fps": Setting(10, int, "Cine playback speed in frames per second."),
     "viewer/layout": Setting("1x1", str, "Viewport grid, rows x columns, e.g. \"2x2\"."),
     "viewer/hanging_protocols": Setting(True, bool, "Lay a new study out by the hanging protocols."),
-    "cache/pixel_cache_mb": Setting(1024, int, "Memory for decoded frames, in MB."),
+    "cache/pixel_cache_mb": Setting(
+        0, int, "Memory for decoded frames, in MB (at least 64); 0: a share of this PC's RAM "
+        "(1/16, 256 MB to 2 GB)."),
     "inference/device": Setting("auto", str, "Where models run: auto, cpu or cuda."),
     "inference/engine": Setting("auto", str, "Inference engine: auto (fastest measured) or one by name."),
     "inference/precision": Setting("auto", str, "Inference precision: auto (fastest that agrees) or one by name."),

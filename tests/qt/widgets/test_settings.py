@@ -160,3 +160,18 @@ def test_user_presets_per_modality(ini):
 def test_default_location_is_per_user_ini():
     name = Settings().file_name
     assert name.endswith(os.path.join("medview", "medview.ini"))
+
+
+def test_the_frame_cache_budget_setting_applies_when_the_window_opens(qtbot, ini, monkeypatch):
+    from medview.core.pixel_cache import MB, PIXELS, default_budget_bytes
+    from tests.helpers.qt import main_window
+
+    monkeypatch.setattr(PIXELS, "max_bytes", PIXELS.max_bytes)  # restored after the test
+    settings = Settings(ini)
+    assert settings.value("cache/pixel_cache_mb") == 0  # the default: sized from the RAM
+    settings.set_value("cache/pixel_cache_mb", 300)
+    with main_window(qtbot, settings):
+        assert PIXELS.max_bytes == 300 * MB
+    settings.set_value("cache/pixel_cache_mb", 0)
+    with main_window(qtbot, settings):
+        assert PIXELS.max_bytes == default_budget_bytes()
