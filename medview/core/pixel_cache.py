@@ -90,6 +90,22 @@ class PixelCache:
             self._evict()
         return arr
 
+    def adopt(self, key: Hashable, arr: np.ndarray) -> bool:
+        """Hold ``arr`` for ``key`` in place of the cached array, if one is cached.
+
+        For an array holding the same values in memory that lives anyway (a slice of a
+        volume): the cached copy is freed. ``arr`` is made read-only. Returns whether
+        ``key`` was cached.
+        """
+        arr.setflags(write=False)
+        with self._lock:
+            old = self._items.get(key)
+            if old is None:
+                return False
+            self._items[key] = arr
+            self._bytes += arr.nbytes - old.nbytes
+        return True
+
     def contains(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._items

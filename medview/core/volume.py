@@ -119,10 +119,12 @@ class Volume:
             When a frame's pixels cannot be decoded (names the file).
         """
         frames, planes, distances, step = _sorted_slices(series)
-        data, params = _stack(frames)
+        shifts = _sideways_shifts(planes)
+        # Kept as they are (neither shifted nor resampled), the volume's slices stand in
+        # for the decoded frames in the pixel cache: one copy of the pixels, not two.
+        data, params = _stack(frames, share=shifts is None and step is None)
         first = planes[0]
         notes = []
-        shifts = _sideways_shifts(planes)
         if shifts is not None:
             origin, tilt = _unshear(data, first, shifts, distances)
             notes.append(f"gantry tilt {tilt:.1f}°: slices shifted into line (resampled)")
@@ -268,12 +270,15 @@ def _size(shape: tuple[int, int]) -> str:
 # ----------------------------------------------------------------------------- stacking
 
 
-def _stack(frames: list) -> tuple[np.ndarray, pixels.DisplayParams]:
+def _stack(frames: list, share: bool = False) -> tuple[np.ndarray, pixels.DisplayParams]:
     """The slices' stored values in one array, and the parameters that display them.
 
     When the slices' modality transforms differ (per-slice Rescale Intercept/Slope, as
     some PET and CT series have), every slice is converted to modality values, kept as
-    integers when they are, and the returned parameters carry no rescale.
+    integers when they are, and the returned parameters carry no rescale. ``share``
+    (stored values only, the array left as it is): each slice, once copied, replaces its
+    frame's array in the pixel cache, so a decoded series costs its memory once, also
+    while it is being stacked.
     """
     params = [f.params for f in frames]
     uniform = all(_modality_key(p) == _modality_key(params[0]) for p in params)
@@ -284,6 +289,8 @@ def _stack(frames: list) -> tuple[np.ndarray, pixels.DisplayParams]:
         if values.dtype != data.dtype:
             data = data.astype(np.result_type(data.dtype, values.dtype))
         data[k] = values
+        if share and uniform:
+            frame.cache.adopt(frame.key, data[k])
     if uniform:
         return data, params[0]
     if np.array_equal(data, np.round(data)) and data.min() >= -32768 and data.max() <= 32767:

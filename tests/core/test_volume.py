@@ -236,11 +236,27 @@ def test_positions_and_plane_snap_to_layers(case):
 # ----------------------------------------------------------------------------- departures
 
 
+def test_the_volume_and_the_pixel_cache_hold_one_copy_of_the_slices(tmp_path):
+    written = write_ct(tmp_path / "ct", slices=8)
+    (series,) = load_paths([written.folder]).series()
+    cache = series.frames[0].cache
+    vol = Volume.from_series(series)
+    held = cache.nbytes
+    for frame in series.frames:
+        stored = frame.stored()  # from the cache: a slice of the volume, no decode
+        assert np.shares_memory(stored, vol.data) and not stored.flags.writeable
+        np.testing.assert_array_equal(stored, pydicom.dcmread(frame.path).pixel_array)
+    assert cache.nbytes == held
+
+
 def test_gantry_tilt_is_corrected_by_resampling(tmp_path):
     tilt = np.radians(15)
     written = write_ct(tmp_path / "tilt", row=(1, 0, 0), col=(0, np.cos(tilt), -np.sin(tilt)),
                        stack=(0, 0, 1))
-    vol = build(written.folder)
+    (series,) = load_paths([written.folder]).series()
+    vol = Volume.from_series(series)
+    # the volume's slices were shifted: the decoded frames stay as they are
+    assert not any(np.shares_memory(f.stored(), vol.data) for f in series.frames)
     assert vol.notes == ("gantry tilt 15.0°: slices shifted into line (resampled)",)
     assert vol.spacing[0] == pytest.approx(2.5 * np.cos(tilt))
     for kind in ("coronal", "sagittal"):
