@@ -10,7 +10,8 @@ Protocol over one duplex :class:`multiprocessing.connection.Connection` (pickled
 tuples between two processes of the same medview; arrays travel as numpy arrays):
 
 * process -> app ``("ready", facts)`` once, after torch is imported; ``facts`` is
-  ``{"pid", "torch", "cuda", "gpu"}`` (whether torch sees a usable CUDA GPU);
+  ``{"pid", "torch", "cuda", "gpu"}`` (whether torch sees a usable CUDA GPU); or
+  ``("failed", line)`` when torch cannot be imported (a bundle without it), and it exits;
 * app -> process ``(op, model_id, *args)``; ``None`` to stop. Operations:
   ``("load", id, manifest, folder, options)`` -> ``("ok", info)``;
   ``("run", id, batch)`` -> ``("ok", logits)``;
@@ -86,7 +87,11 @@ class _Hosted:
 def serve(conn) -> None:
     """The process's main loop (the target of the app's ``Process``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the app's to handle; it stops us
-    torch = load("torch")
+    try:
+        torch = load("torch")
+    except Exception as exc:  # noqa: BLE001 - a bundle without torch, a broken install
+        conn.send(("failed", f"torch cannot be loaded ({_reason(exc)})"))
+        return
     cuda = bool(torch.cuda.is_available())
     conn.send(("ready", {"pid": os.getpid(), "torch": str(torch.__version__), "cuda": cuda,
                          "gpu": torch.cuda.get_device_name(0) if cuda else ""}))

@@ -5,8 +5,8 @@ the driver's files) does not mean torch can use it: a CPU-only torch, a driver o
 torch's CUDA, or ``CUDA_VISIBLE_DEVICES=""``. Only torch can tell, and importing it costs
 ~650 MB and seconds, so the inference process (:mod:`.process_engine`) asks it once and
 the answer is kept in ``cuda.json`` in the user cache folder under a key of what can change
-it (torch's build, the driver's version, ``CUDA_VISIBLE_DEVICES``). Without a GPU nothing
-is started at all.
+it (torch's build, the driver's version, ``CUDA_VISIBLE_DEVICES``). Without a GPU, or
+without torch (the viewer-only bundle), nothing is started at all.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def cuda_usable(cache_dir: Path | None = None) -> bool:
     cache_dir : pathlib.Path, optional
         Folder of ``cuda.json`` (default: the user cache folder).
     """
-    if not gpu_present():
+    if not gpu_present() or "torch" not in available_engines():
         return False
     key = probe_key()
     with _lock:

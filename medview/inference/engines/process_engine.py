@@ -222,7 +222,9 @@ class InferenceProcess:
             if not parent.poll(START_TIMEOUT_S):
                 raise EngineError(f"the inference process did not start within "
                                   f"{START_TIMEOUT_S:g} s")
-            _, facts = parent.recv()
+            kind, facts = parent.recv()
+            if kind != "ready":
+                raise EngineError(f"the inference process cannot start: {facts}")
         except (EOFError, OSError):
             proc.join(STOP_TIMEOUT_S)
             self._stop()

@@ -123,3 +123,19 @@ def test_cuda_is_asked_in_the_process_once_and_kept(isolated, tmp_path, monkeypa
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert cuda_probe.cuda_usable(tmp_path) is False and asked == [1, 2]
     shared_process().stop_if_idle()
+
+
+def test_without_torch_the_process_says_so_in_one_line(shipped, tmp_path, monkeypatch):
+    fake = tmp_path / "no-torch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named torch (a bundle "
+                                      "without it)')\n")
+    monkeypatch.syspath_prepend(str(fake.parent))  # the spawned process starts from our path
+    entry = Registry().find("demo-lesion-classifier")
+    process = InferenceProcess()
+    with pytest.raises(EngineError) as err:
+        ProcessEngine(entry.manifest, entry.path, engine="torch", process=process)
+    line = str(err.value)
+    assert "\n" not in line and "'demo-lesion-classifier'" in line
+    assert "torch cannot be loaded" in line and "bundle without it" in line
+    assert process.pid is None
