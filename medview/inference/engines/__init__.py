@@ -31,6 +31,10 @@ How the engine is chosen
   is slower than fp32. int8 is not offered: static quantisation needs calibration images
   representative of the model's data, which this layer does not have, and a check on
   random input would not show that int8 keeps the model's accuracy on real images.
+* **Out of process.** The GUI never imports torch: where a model runs in torch (a CUDA
+  GPU that torch can use, asked once by :mod:`.cuda_probe`, or torch chosen by name) it
+  runs in the inference process (:class:`.process_engine.ProcessEngine`), which builds
+  the engine with ``create_engine`` as described here.
 * **Threads.** torch, ONNX Runtime and OpenVINO each get one thread per physical core
   and only one engine runs at a time, so two cores are never oversubscribed.
 * **Offline.** Nothing here touches the network. Importing this package switches off the
