@@ -133,6 +133,7 @@ class InferenceProcess:
                 del self._hosted[model_id]
                 self._tidy()
                 raise
+            self._flush()
         return hosted
 
     def request(self, hosted: _Hosted, op: str, *args,
@@ -181,14 +182,18 @@ class InferenceProcess:
 
     def _tidy(self) -> None:
         """Unload released models; stop the process when it hosts none."""
+        self._flush()
+        if not self._hosted:
+            self._stop()
+
+    def _flush(self) -> None:
+        """Unload the models released while another request held the process."""
         while self._unload and self._alive():
             try:
                 self._ask(("unload", self._unload.pop()), lambda line: None)
             except EngineError:
                 pass
         self._unload.clear()
-        if not self._hosted:
-            self._stop()
 
     def _stop(self) -> None:
         proc, conn, self._proc, self._conn = self._proc, self._conn, None, None
