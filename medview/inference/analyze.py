@@ -111,9 +111,12 @@ class Analyzer:
             from medview.inference.engines import create_graph_engine
 
             options = {k: v for k, v in self._options.items() if k != "device"}
+            int8 = self.manifest.int8 if self.model.int8 is not None else None
             return create_graph_engine(self.model.graph, self.model.input_shape,
                                        task=self.manifest.task, model_key=self.model.key,
                                        graph_sha256=self.manifest.onnx.sha256,
+                                       int8_graph=self.model.int8,
+                                       int8_sha256=int8.sha256 if int8 else "",
                                        measure=measure, cancelled=cancelled, **options)
         from medview.inference.engines import create_engine
 
