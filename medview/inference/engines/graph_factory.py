@@ -12,7 +12,9 @@ A model with an int8 graph (kept at registration because it kept the test metric
 probabilities, :mod:`medview.inference.quantize`) adds ONNX Runtime int8 and OpenVINO
 int8 to the candidates; they are timed with the others and win where they are faster.
 Their check on the random verification input is recorded but does not drop them: they
-were checked on the model's labelled test images instead.
+were checked on the model's labelled test images instead. ``precision="auto"`` offers
+them only on CPUs with VNNI (:func:`~.base.cpu_has_vnni`), whose int8 sums cannot
+saturate; elsewhere only an explicit ``precision="int8"`` runs them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from . import selection
-from .base import TASKS, Engine, EngineError, available_engines, cpu_has_bf16, physical_cores
+from .base import (TASKS, Engine, EngineError, available_engines, cpu_has_bf16, cpu_has_vnni,
+                   physical_cores)
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,9 @@ def create_graph_engine(
     threads = physical_cores()
     root = Path(cache_dir) if cache_dir is not None else selection.default_cache_dir()
     every = _candidates(Path(graph), shape, task, precision, threads, root)
-    if int8_graph is not None:
+    if int8_graph is not None and precision == "auto" and not cpu_has_vnni():
+        log.info("int8 graph not offered: this CPU has no VNNI (int8 sums could saturate)")
+    elif int8_graph is not None:
         every += _int8_candidates(Path(int8_graph), shape, task, threads, root)
     candidates = _allowed(every, engine, precision)
     if not candidates and precision == "bf16" and _allowed(every, engine, "fp32"):
