@@ -246,7 +246,7 @@ def refusal(task: str, fp32_metric: float, int8_metric: float, agreement: Output
     """
     name = "AUC" if task == "classification" else "Dice"
     reasons = []
-    if not np.isfinite(int8_metric) or fp32_metric - int8_metric > METRIC_DROP_MAX:
+    if not np.isfinite(int8_metric) or fp32_metric - int8_metric > METRIC_DROP_MAX + 1e-9:
         reasons.append(f"test {name} drops from {fp32_metric:.4f} to {int8_metric:.4f} "
                        f"(at most {METRIC_DROP_MAX} allowed)")
     if not agreement.ok:
