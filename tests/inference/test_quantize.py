@@ -72,16 +72,28 @@ def test_the_manifest_int8_block_validates_and_round_trips():
         parse_manifest(manifest_data(CLASSIFIER, int8=BLOCK))
 
 
-@pytest.fixture
-def with_int8(isolated, sources):
-    """The random classifier imported (with its graph) and given an int8 graph, recorded as kept."""
-    entry = Registry().import_model(sources["classifier"])
+@pytest.fixture(scope="module")
+def int8_folder(sources, tmp_path_factory):
+    """The random classifier imported (with its graph) and given an int8 graph, recorded as
+    kept; made once, copied into each test's user folder by :func:`with_int8`."""
+    from medview.inference.registry import USER
+
+    root = tmp_path_factory.mktemp("int8-models")
+    entry = Registry([(root, USER)]).import_model(sources["classifier"])
     rng = np.random.default_rng(0)
     calibration = [rng.standard_normal(entry.manifest.input_shape).astype(np.float32) for _ in range(3)]
-    graph = quantize_graph(entry.graph_path, isolated / "model.int8.onnx", calibration, entry.name)
+    graph = quantize_graph(entry.graph_path, root / "model.int8.onnx", calibration, entry.name)
     spec = int8_spec("classification", calibration_images=3, test_images=3, fp32_metric=0.5,
                      int8_metric=0.5, agreement=AGREE, file="model.int8.onnx", sha256=sha256_file(graph))
-    return record_int8(entry, spec, graph)
+    return record_int8(entry, spec, graph).path
+
+
+@pytest.fixture
+def with_int8(isolated, int8_folder):
+    from tests.helpers.builders import install
+
+    install(isolated, int8_folder)
+    return Registry().find(CLASSIFIER["name"])
 
 
 def test_a_quantised_graph_holds_int8_layers_and_keeps_the_ends_in_float(with_int8):
