@@ -269,8 +269,10 @@ def int8_spec(task: str, *, calibration_images: int, test_images: int, fp32_metr
 
 def describe(spec: Int8Spec) -> str:
     """One line for people: what was measured and what was decided."""
-    figures = (f"test {spec.metric.upper() if spec.metric == 'auc' else 'Dice'} {spec.fp32:.4f} "
-               f"(fp32) → {spec.int8:.4f} (int8) on {spec.test_images} images, max |Δp| "
-               f"{spec.max_probability_delta:.3g}, {spec.label_changes} label change(s); "
-               f"calibrated on {spec.calibration_images} validation images")
+    changes = (f"{spec.label_changes} label change(s)" if spec.metric == "auc" else
+               f"{spec.label_changes} image(s) whose mask moved (Dice < 0.99 to fp32's)")
+    figures = (f"test {'AUC' if spec.metric == 'auc' else 'Dice'} {spec.fp32:.4f} (fp32) → "
+               f"{spec.int8:.4f} (int8) on {spec.test_images} images, max |Δp| "
+               f"{spec.max_probability_delta:.3g}, {changes}; calibrated on "
+               f"{spec.calibration_images} validation images")
     return f"int8 graph kept: {figures}" if spec.kept else f"int8 graph refused ({spec.refused}): {figures}"
