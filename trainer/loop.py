@@ -147,7 +147,8 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
     code = EXIT_FINISHED
     if register and dist.main:
-        code = _register_backbone(run_dir, sink) if job.task == "pretrain" else _register(run_dir, sink, force, job.int8)
+        code = (_register_backbone(run_dir, sink) if job.task == "pretrain"
+                else _register(run_dir, sink, force, job.int8))
     return _close(dist, owned, code)
 
 

@@ -264,14 +264,17 @@ class Int8Spec:
     calibration_images: Annotated[int, Meta(ge=1, description="images the activation ranges "
                                                               "were calibrated on (validation)")]
     test_images: Annotated[int, Meta(ge=1, description="labelled test images it was checked on")]
-    metric: Annotated[Literal["auc", "dice"], Meta(description="the test metric compared")]
+    metric: Annotated[Literal["auc", "dice"], Meta(
+        description="the test metric compared: `auc` (classifiers), `dice` (pooled foreground "
+                    "Dice, segmenters)")]
     fp32: Annotated[float, Meta(description="the metric of the fp32 graph on the test images")]
     int8: Annotated[float, Meta(description="the metric of the int8 graph on the same images")]
     max_probability_delta: Annotated[float, Meta(
-        ge=0.0, description="largest |int8 − fp32| probability over the test images (classes, "
-                            "pixels)")]
-    label_changes: Annotated[int, Meta(ge=0, description="test images whose label (or, for "
-                                                         "masks, any pixel's) differs from fp32")] = 0
+        ge=0.0, description="largest absolute difference between the int8 and fp32 probabilities "
+                            "over the test images (every class and pixel)")]
+    label_changes: Annotated[int, Meta(ge=0, description="test images whose label differs from "
+                                                         "fp32's (masks: whose mask Dice to fp32's "
+                                                         "is below 0.99)")] = 0
     method: Annotated[Literal["onnxruntime-qdq"], Meta(
         description="how it was quantised")] = "onnxruntime-qdq"
     file: Annotated[str, Meta(description="an .onnx file name inside the model folder; empty "
