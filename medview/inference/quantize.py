@@ -82,15 +82,18 @@ def quantize_graph(graph: str | Path, target: str | Path, calibration: Sequence[
     from medview.inference.engines.onnxruntime_engine import _ort
 
     _ort()  # its telemetry off before the quantisation tools load it
-    q = load("onnxruntime.quantization")
-    shape_inference = load("onnxruntime.quantization.shape_inference")
+    try:
+        q = load("onnxruntime.quantization")
+    except ImportError as err:  # a build without ONNX Runtime's offline tools
+        raise QuantizeError(f"model '{model}': ONNX Runtime's quantisation tools are not "
+                            f"installed ({err})") from None
     target = Path(target)
     with tempfile.TemporaryDirectory(prefix=".int8-", dir=target.parent) as tmp:
         prepared, out = Path(tmp) / "prepared.onnx", Path(tmp) / target.name
         try:
             # Folds the float16 → float32 Casts and batch norms into plain float32 weights,
             # so each convolution's weight is an initializer the quantiser can see.
-            shape_inference.quant_pre_process(str(graph), str(prepared), skip_symbolic_shape=True)
+            q.quant_pre_process(str(graph), str(prepared), skip_symbolic_shape=True)
             q.quantize_static(str(prepared), str(out), _reader(prepared, calibration),
                               quant_format=q.QuantFormat.QDQ, per_channel=True,
                               activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
