@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medview.inference.manifest import Manifest, ModelError
+from medview.inference.manifest import INT8_NAME, Manifest, ModelError
 from trainer import metrics as M
 
 __all__ = ["quantize_entry", "split_file", "test_metric"]
@@ -70,7 +70,7 @@ def quantize_entry(entry, run: str | Path, progress: Callable[[str], None] | Non
                          "('medview models make-graph')")
     calibration, test, targets = _images(manifest, split_file(run), say)
     with tempfile.TemporaryDirectory(prefix=".int8-", dir=entry.path) as tmp:
-        int8 = quantize_graph(entry.graph_path, Path(tmp) / "model.int8.onnx", calibration,
+        int8 = quantize_graph(entry.graph_path, Path(tmp) / INT8_NAME, calibration,
                               manifest.name)
         say(f"quantised on {len(calibration)} validation images; checking on {len(test)} test images")
         fp32_logits = graph_logits(entry.graph_path, test, manifest.task)
@@ -79,7 +79,7 @@ def quantize_entry(entry, run: str | Path, progress: Callable[[str], None] | Non
                          fp32_metric=test_metric(fp32_logits, targets, manifest),
                          int8_metric=test_metric(int8_logits, targets, manifest),
                          agreement=compare_outputs(fp32_logits, int8_logits, manifest),
-                         file="model.int8.onnx", sha256=sha256_file(int8))
+                         file=INT8_NAME, sha256=sha256_file(int8))
         return record_int8(entry, spec, int8 if spec.kept else None), spec
 
 

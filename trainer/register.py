@@ -111,8 +111,9 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
                 shutil.copy2(folder / extra, entry.path / extra)
             except OSError:
                 pass  # the model works without its report; the import itself succeeded
-    if int8 and folder != run_dir:
-        entry = _int8(entry, run_dir, progress or (lambda _m: None))
+    if int8:  # the run folder holds split.json, also when its model/ folder was given
+        entry = _int8(entry, run_dir if folder != run_dir else run_dir.parent,
+                      progress or (lambda _m: None))
     return entry
 
 

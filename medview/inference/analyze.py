@@ -257,14 +257,16 @@ class Analyzer:
     def _class_maps(self, image: np.ndarray) -> np.ndarray | None:
         """The graph's class activation maps (K, h, w) for one input; None without them.
 
-        Run by ONNX Runtime: the analysis engine itself when it is that, else a session
-        of its own, made once."""
+        Run by ONNX Runtime on the fp32 graph: the analysis engine itself when it is that,
+        else a session of its own, made once (an int8 engine's maps would differ from
+        Grad-CAM's)."""
         from medview.inference.cam import CAM_OUTPUT
         from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine
 
         if self.model.graph is None:
             return None
-        session = self.engine if isinstance(self.engine, OnnxRuntimeEngine) else self._maps
+        fp32 = isinstance(self.engine, OnnxRuntimeEngine) and self.engine.precision == "fp32"
+        session = self.engine if fp32 else self._maps
         if session is None:
             from medview.inference.engines.base import physical_cores
             from medview.inference.engines.selection import default_cache_dir
