@@ -226,6 +226,10 @@ def describe(manifest: Manifest, entry: ModelEntry | None = None) -> str:
     ]
     if card.limitations:
         lines.append(f"  limitations: {card.limitations}")
+    if manifest.int8 is not None:
+        from medview.inference.quantize import describe as int8_text
+
+        lines.append(f"  {int8_text(manifest.int8)}")
     if entry is not None:
         lines.append(f"  folder: {entry.path} ({entry.source})")
     return "\n".join(lines)
