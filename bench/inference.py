@@ -11,6 +11,14 @@ random weights (weights do not change speed), it prints the median latency of
 
 and medview's ratio to the fastest (target ≤ 1.1). All engines of a model are timed
 round-robin (one run of each per round), so load from other programs hits them alike.
+
+int8: for each shipped model with an int8 graph (kept at quantisation,
+:mod:`medview.inference.quantize`) it times the fp32 peers (torch eager and channels-last,
+ONNX Runtime, OpenVINO; OpenVINO bf16 where native) beside ONNX Runtime int8, OpenVINO
+int8 and medview's default as analysis runs it (``create_graph_engine``, fresh cache), and
+prints medview's ratio to the fastest fp32 peer (target ≤ 0.6) with the accuracy change
+the int8 graph showed on the model's labelled test set (recorded in its manifest by
+``scripts/quantize_demo_models.py``).
 When CUDA is available it also prints torch CUDA fp32/fp16/bf16 timings and medview's
 CUDA choice.
 
@@ -18,6 +26,7 @@ Usage::
 
     .venv/bin/python bench/inference.py            # everything (~2 min on 2 idle cores)
     .venv/bin/python bench/inference.py --quick    # fewer rounds
+    .venv/bin/python bench/inference.py --int8     # only the shipped models, fp32 vs int8
 """
 
 from __future__ import annotations
@@ -189,9 +198,64 @@ def bench_cuda(title, task, shape, module, x, rounds, cache, show):
         eng.close()
 
 
+def bench_int8(rounds: int, budget_s: float, workdir: Path, show) -> None:
+    """fp32 peers vs int8 on the shipped models that carry an int8 graph."""
+    from medview.inference.engines import create_graph_engine
+    from medview.inference.engines.base import cpu_has_vnni, verification_input
+    from medview.inference.registry import Registry
+
+    show(f"\n== int8 (shipped models; this CPU {'has' if cpu_has_vnni() else 'has no'} VNNI)")
+    for entry in Registry().available():
+        m = entry.manifest
+        if entry.int8_path is None:
+            continue
+        shape, task, threads = m.input_shape, m.task, physical_cores()
+        module = Registry().load(entry.name, entry.version).module
+        engines = {
+            "torch eager fp32": TorchEngine(module, shape, task, variant="fp32", threads=threads),
+            "torch channels_last": TorchEngine(copy.deepcopy(module), shape, task, variant="channels_last",
+                                               threads=threads),
+            "onnxruntime fp32": OnnxRuntimeEngine(entry.graph_path, shape, task, threads=threads),
+            "openvino fp32": OpenVINOEngine(entry.graph_path, shape, task, precision="fp32", threads=threads),
+        }
+        fp32_peers = list(engines)
+        if ov_bf16_supported():
+            engines["openvino bf16"] = OpenVINOEngine(entry.graph_path, shape, task, precision="bf16",
+                                                      threads=threads)
+        engines["onnxruntime int8"] = OnnxRuntimeEngine(entry.int8_path, shape, task, threads=threads,
+                                                        precision="int8")
+        engines["openvino int8"] = OpenVINOEngine(entry.int8_path, shape, task, precision="int8",
+                                                  threads=threads)
+        cache = Path(tempfile.mkdtemp(prefix="cache-", dir=workdir))
+        auto = create_graph_engine(entry.graph_path, shape, task=task, model_key=f"bench-{m.key}",
+                                   graph_sha256=m.onnx.sha256, int8_graph=entry.int8_path,
+                                   int8_sha256=m.int8.sha256, cache_dir=cache)
+        label = f"medview default (= {auto.selection['choice']})"
+        engines[label] = auto
+        x = verification_input(shape)
+        ms, done = round_robin({k: e.run for k, e in engines.items()}, x, rounds, budget_s=budget_s)
+        fastest_fp32 = min(ms[k] for k in fp32_peers)
+        fastest = min(v for k, v in ms.items() if k != label)
+        show(f"\n  {m.key} ({task}, {'×'.join(map(str, shape))}, batch 1, median of {done} rounds)")
+        show(f"  {'engine':<44} {'median ms':>10} {'× fastest fp32':>15}")
+        for k, v in ms.items():
+            show(f"  {k:<44} {v:>10.1f} {v / fastest_fp32:>15.2f}")
+        spec = m.int8
+        name = "AUC" if spec.metric == "auc" else "Dice"
+        show(f"  medview: ratio to the fastest fp32 peer {ms[label] / fastest_fp32:.2f} (target ≤ 0.6); "
+             f"to the fastest of all {ms[label] / fastest:.2f}; one-off measuring {auto.selection['measure_s']:.1f} s")
+        show(f"  accuracy on the labelled test set ({spec.test_images} images, calibrated on "
+             f"{spec.calibration_images}): {name} {spec.fp32:.4f} fp32 → {spec.int8:.4f} int8 "
+             f"(change {spec.int8 - spec.fp32:+.4f}); max |Δp| {spec.max_probability_delta:.3g}; "
+             f"label changes {spec.label_changes}")
+        for eng in engines.values():
+            eng.close()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer timing rounds")
+    parser.add_argument("--int8", action="store_true", help="only the shipped models: fp32 vs int8")
     args = parser.parse_args(argv)
     show = print
     t_all = time.perf_counter()
@@ -202,11 +266,12 @@ def main(argv=None) -> int:
          + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""))
     show(f"  load average at start: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "")
     with tempfile.TemporaryDirectory(prefix="medview-bench-") as tmp:
-        for title, task, shape, make in build_models():
+        for title, task, shape, make in ([] if args.int8 else build_models()):
             fast = shape[-1] <= 224
             rounds = (10 if fast else 4) if args.quick else (30 if fast else 8)
             budget = 15.0 if fast else 30.0  # seconds of timed rounds; caps a loaded machine
             bench_model(title, task, shape, make, rounds, budget, Path(tmp), show)
+        bench_int8(10 if args.quick else 30, 20.0, Path(tmp), show)
     show(f"\ntotal {time.perf_counter() - t_all:.0f} s"
          + (f"; load average at end: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""))
     return 0

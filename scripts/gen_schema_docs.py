@@ -49,7 +49,7 @@ TABLES = {
                         ("preprocessing.clahe", mf.ClaheSpec),
                         ("preprocessing.diffusion", mf.DiffusionSpec), ("output", mf.OutputSpec),
                         ("card", mf.ModelCard), ("weights", mf.WeightsSpec),
-                        ("familiarity", mf.FamiliaritySpec),
+                        ("familiarity", mf.FamiliaritySpec), ("int8", mf.Int8Spec),
                         ("intended_input", mf.IntendedInput))},
 }
 

@@ -293,6 +293,10 @@ class Job:
     weights_precision: Annotated[Literal["float32", "float16"], Meta(
         description="`float16` halves the stored weights; the test report is measured on the "
                     "rounded weights")] = "float32"
+    int8: Annotated[bool, Meta(
+        description="when registered, also make the int8 graph (calibrated on the validation "
+                    "images, kept only if the test AUC / Dice drops ≤ 0.01 and probabilities stay "
+                    "within tolerance); `false` skips it")] = True
     resume: Annotated[bool, Meta(description="same as `--resume`: continue from the last "
                                              "checkpoint if there is one")] = False
     output: Annotated[str | None, Meta(description="the run folder",

@@ -147,7 +147,8 @@ def run_job(job: Job, run_dir: str | Path, *, resume: bool = False, register: bo
         return _close(dist, owned, _fail(sink, dist, run_dir, job_id, reason, traceback.format_exc()))
     code = EXIT_FINISHED
     if register and dist.main:
-        code = _register_backbone(run_dir, sink) if job.task == "pretrain" else _register(run_dir, sink, force)
+        code = (_register_backbone(run_dir, sink) if job.task == "pretrain"
+                else _register(run_dir, sink, force, job.int8))
     return _close(dist, owned, code)
 
 
@@ -232,11 +233,11 @@ def _register_backbone(run_dir: Path, sink: EventSink) -> int:
     return EXIT_FINISHED
 
 
-def _register(run_dir: Path, sink: EventSink, force: bool) -> int:
+def _register(run_dir: Path, sink: EventSink, force: bool, int8: bool) -> int:
     from trainer.register import RegistrationError, register
 
     try:
-        entry = register(run_dir, force=force)
+        entry = register(run_dir, force=force, int8=int8, progress=lambda m: sink.log("info", m))
     except RegistrationError as err:
         sink.log("error", f"the model was trained but not registered: {err}")
         return EXIT_REGISTER_FAILED

@@ -5,6 +5,10 @@
 later. The model folder written by the trainer (``RUN_DIR/model``) is imported through
 the registry's own import (weights and manifest checked, the network run once, the
 SHA-256 recorded), then its card, evaluation report and charts are copied beside it.
+Where the run folder has its ``split.json``, the model's int8 graph is then made and
+checked on the run's images (:mod:`trainer.int8`; ``int8=False``, the job's ``"int8":
+false`` or ``--no-int8`` skip it); a model whose int8 graph is refused, or cannot be made,
+is registered all the same, running in fp32.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from medview.core.errors import MedviewError
@@ -28,7 +33,8 @@ class RegistrationError(MedviewError):
 
 
 def register(run_dir: str | Path, *, name: str | None = None, version: str | None = None,
-             replace_existing: bool = False, registry=None, force: bool = False):
+             replace_existing: bool = False, registry=None, force: bool = False, int8: bool = True,
+             progress: Callable[[str], None] | None = None):
     """Install ``RUN_DIR/model`` (or a model folder given directly) in the user registry.
 
     Parameters
@@ -44,6 +50,10 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
     force : bool
         Register even a model whose best validation score was at or below chance
         (``below_chance`` in ``evaluation.json``; see :mod:`trainer.chance`).
+    int8 : bool
+        Also make the int8 graph where the run's ``split.json`` is there.
+    progress : callable, optional
+        Receives one line per int8 step, and its outcome.
 
     Returns
     -------
@@ -101,6 +111,27 @@ def register(run_dir: str | Path, *, name: str | None = None, version: str | Non
                 shutil.copy2(folder / extra, entry.path / extra)
             except OSError:
                 pass  # the model works without its report; the import itself succeeded
+    if int8:  # the run folder holds split.json, also when its model/ folder was given
+        entry = _int8(entry, run_dir if folder != run_dir else run_dir.parent,
+                      progress or (lambda _m: None))
+    return entry
+
+
+def _int8(entry, run_dir: Path, say: Callable[[str], None]):
+    """The entry with its int8 outcome recorded; unchanged (and why said) if none could be made."""
+    from medview.core.errors import MedviewError, one_line
+    from medview.inference.quantize import describe
+    from trainer.int8 import quantize_entry, split_file
+
+    if not split_file(run_dir).is_file():
+        say(f"no int8 graph: {split_file(run_dir)} is missing (the images to calibrate on)")
+        return entry
+    try:
+        entry, spec = quantize_entry(entry, run_dir, say)
+    except (MedviewError, OSError) as err:
+        say(f"no int8 graph: {one_line(err, 300)}; the model runs in fp32")
+        return entry
+    say(describe(spec))
     return entry
 
 

@@ -16,7 +16,7 @@ from medview.core.errors import one_line
 from trainer.checkpoints import write_json
 from trainer.errors import JobFailed, write_or_fail
 
-__all__ = ["sample_path", "decide_split", "split_json"]
+__all__ = ["sample_path", "decide_split", "split_json", "saved_split"]
 
 PART_NAMES = ("train", "val", "test")
 
@@ -88,7 +88,42 @@ def split_json(ds, split, parts: dict[str, list[int]]) -> dict:
                              for i in idx] for name, idx in parts.items()}}
 
 
-def _read_split(path: Path, keys: list[tuple[str, int]], sink) -> dict[str, list[int]]:
+def saved_split(path: str | Path):
+    """A finished run's data set and parts, from its ``split.json`` alone.
+
+    The data set is discovered again where ``split.json`` says it was (for segmentation,
+    with the classes it records) and the parts are matched by file and frame.
+
+    Returns
+    -------
+    dataset : trainer.data.datasets.LabelledDataset
+    parts : dict
+        ``{"train": …, "val": …, "test": …}`` sample indices.
+
+    Raises
+    ------
+    JobFailed
+        If ``split.json`` is unreadable or names files that are gone.
+    trainer.data.datasets.DatasetError
+        If the data set cannot be discovered any more.
+    """
+    from trainer.data.datasets import discover, discover_segmentation
+
+    path = Path(path)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        source, task = saved["dataset"], saved["task"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise JobFailed(f"{path} is unreadable ({one_line(err, 200)})") from None
+    ds = (discover_segmentation(source, class_names=list(saved.get("classes") or []))
+          if task == "segmentation" else discover(source))
+    parts = _read_split(path, [_sample_key(s) for s in ds.samples], None,
+                        "cannot use the saved split")
+    return ds, {k: np.asarray(v, np.int64) for k, v in parts.items()}
+
+
+def _read_split(path: Path, keys: list[tuple[str, int]], sink,
+                what: str = "cannot resume") -> dict[str, list[int]]:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         where = {k: i for i, k in enumerate(keys)}
@@ -102,12 +137,12 @@ def _read_split(path: Path, keys: list[tuple[str, int]], sink) -> dict[str, list
                 else:
                     missing.append(item["file"])
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise JobFailed(f"cannot resume: {path} is unreadable ({one_line(err, 200)})") from None
+        raise JobFailed(f"{what}: {path} is unreadable ({one_line(err, 200)})") from None
     if missing:
-        raise JobFailed(f"cannot resume: the data set changed since the job started; {len(missing)} "
+        raise JobFailed(f"{what}: the data set changed since the job started; {len(missing)} "
                         f"file(s) of the saved split are gone (e.g. {missing[0]}); start a new job")
     new = len(keys) - sum(len(v) for v in parts.values())
-    if new:
+    if new and sink is not None:
         sink.log("warning", f"{new} image(s) added to the data set since the job started are "
                             "not used by this resumed run")
     return parts

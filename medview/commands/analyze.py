@@ -22,7 +22,7 @@ from medview.inference.registry import Registry, no_models_message
 
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "torch", "onnxruntime", "openvino")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="auto: the fastest on this machine that matches torch fp32")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="auto: reduced precision only where results stay within tolerance")
+                        help="auto: reduced precision only where results stay within tolerance "
+                             "(int8: the model's int8 graph, where registration kept one; "
+                             "fp32 never runs it)")
     parser.add_argument("--outside-scope", action="store_true",
                         help="also analyse images outside the model's declared input "
                              "(modality, body part, view...); each such result says so")

@@ -1,4 +1,5 @@
-"""``medview models list | show | import | make-graph | export-onnx | backbones | import-backbone``."""
+"""``medview models list | show | import | make-graph | quantize | export-onnx | backbones |
+import-backbone``."""
 
 from __future__ import annotations
 
@@ -52,6 +53,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                            "for a model imported before graphs existed")
     graph.add_argument("name", help="model name")
     graph.add_argument("--version", help="a specific version (default: the highest)")
+    quant = actions.add_parser(
+        "quantize", help="make a model's int8 graph, calibrated on its training run's validation "
+                         "images and kept only if it keeps the test AUC / Dice and probabilities")
+    quant.add_argument("name", help="model name")
+    quant.add_argument("--run", required=True,
+                       help="the model's training run folder (its split.json names the images)")
+    quant.add_argument("--version", help="a specific version (default: the highest)")
     exp = actions.add_parser("export-onnx", help="write a model as an ONNX file")
     exp.add_argument("name", help="model name")
     exp.add_argument("out", help="output .onnx file")
@@ -160,6 +168,22 @@ def _make_graph(registry: Registry, args) -> int:
     return EXIT_OK
 
 
+def _quantize(registry: Registry, args) -> int:
+    from medview.core.errors import MedviewError
+    from medview.inference.quantize import describe
+    from trainer.int8 import quantize_entry
+
+    entry = registry.find(args.name, args.version)
+    try:
+        entry, spec = quantize_entry(entry, args.run, progress=print)
+    except ModelError:
+        raise
+    except (MedviewError, OSError) as err:  # the run's split or images
+        raise CliError(f"{args.run}: {one_line(err, 300)}") from None
+    print(f"{entry.name} {entry.version}: {describe(spec)}")
+    return EXIT_OK
+
+
 def _export_onnx(registry: Registry, args) -> int:
     from medview.inference.onnx_export import export_onnx
 
@@ -178,7 +202,7 @@ def _export_onnx(registry: Registry, args) -> int:
 
 
 _ACTIONS = {"list": _list, "show": _show, "import": _import, "make-graph": _make_graph,
-            "export-onnx": _export_onnx,
+            "quantize": _quantize, "export-onnx": _export_onnx,
             "backbones": _backbones, "import-backbone": _import_backbone}
 
 
@@ -202,6 +226,10 @@ def describe(manifest: Manifest, entry: ModelEntry | None = None) -> str:
     ]
     if card.limitations:
         lines.append(f"  limitations: {card.limitations}")
+    if manifest.int8 is not None:
+        from medview.inference.quantize import describe as int8_text
+
+        lines.append(f"  {int8_text(manifest.int8)}")
     if entry is not None:
         lines.append(f"  folder: {entry.path} ({entry.source})")
     return "\n".join(lines)

@@ -83,6 +83,9 @@ def configure_register(parser: argparse.ArgumentParser) -> None:
                         help="overwrite an installed model with the same name and version")
     parser.add_argument("--force", action="store_true",
                         help="register even a model whose best validation score is at or below chance")
+    parser.add_argument("--no-int8", action="store_true",
+                        help="do not make the int8 graph (by default it is made from the run's "
+                             "validation images and kept only if it keeps the test AUC / Dice)")
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -93,7 +96,8 @@ def run_register(args: argparse.Namespace) -> int:
         return _register_backbone(args)
     try:
         entry = register(Path(args.run_dir), name=args.name, version=args.version,
-                         replace_existing=args.replace, force=args.force)
+                         replace_existing=args.replace, force=args.force,
+                         int8=not args.no_int8, progress=print)
     except RegistrationError as err:
         raise CliError(str(err)) from None
     print(f"registered {entry.name} {entry.version} in {entry.path}; use it with "

@@ -144,9 +144,12 @@ class Analyzer:
             from medview.inference.engines import create_graph_engine
 
             options = {k: v for k, v in self._options.items() if k != "device"}
+            int8 = self.manifest.int8 if self.model.int8 is not None else None
             return create_graph_engine(self.model.graph, self.model.input_shape,
                                        task=self.manifest.task, model_key=self.model.key,
                                        graph_sha256=self.manifest.onnx.sha256,
+                                       int8_graph=self.model.int8,
+                                       int8_sha256=int8.sha256 if int8 else "",
                                        measure=measure, cancelled=cancelled, **options)
         if self.in_worker:
             from medview.inference.engines.process_engine import ProcessEngine
@@ -296,14 +299,16 @@ class Analyzer:
     def _class_maps(self, image: np.ndarray) -> np.ndarray | None:
         """The graph's class activation maps (K, h, w) for one input; None without them.
 
-        Run by ONNX Runtime: the analysis engine itself when it is that, else a session
-        of its own, made once."""
+        Run by ONNX Runtime on the fp32 graph: the analysis engine itself when it is that,
+        else a session of its own, made once (an int8 engine's maps would differ from
+        Grad-CAM's)."""
         from medview.inference.cam import CAM_OUTPUT
         from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine
 
         if self.model.graph is None:
             return None
-        session = self.engine if isinstance(self.engine, OnnxRuntimeEngine) else self._maps
+        fp32 = isinstance(self.engine, OnnxRuntimeEngine) and self.engine.precision == "fp32"
+        session = self.engine if fp32 else self._maps
         if session is None:
             from medview.inference.engines.base import physical_cores
             from medview.inference.engines.selection import default_cache_dir

@@ -29,6 +29,7 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "model.json"
 WEIGHTS_NAME = "weights.safetensors"
 GRAPH_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
 Task = Literal["classification", "segmentation"]
 Activation = Literal["softmax", "sigmoid"]
 ResizeMode = Literal["letterbox", "stretch"]
@@ -252,6 +253,43 @@ class OnnxSpec:
 
 
 @dataclass(frozen=True)
+class Int8Spec:
+    """The model's int8 graph (post-training static quantisation), or why there is none.
+
+    Made from the fp32 graph with calibration images and kept only if it keeps the
+    model's test metric and probabilities (:mod:`medview.inference.quantize`); a refused
+    variant records its figures and the reason, and names no file.
+    """
+
+    calibration_images: Annotated[int, Meta(ge=1, description="images the activation ranges "
+                                                              "were calibrated on (validation)")]
+    test_images: Annotated[int, Meta(ge=1, description="labelled test images it was checked on")]
+    metric: Annotated[Literal["auc", "dice"], Meta(
+        description="the test metric compared: `auc` (classifiers), `dice` (pooled foreground "
+                    "Dice, segmenters)")]
+    fp32: Annotated[float, Meta(description="the metric of the fp32 graph on the test images")]
+    int8: Annotated[float, Meta(description="the metric of the int8 graph on the same images")]
+    max_probability_delta: Annotated[float, Meta(
+        ge=0.0, description="largest absolute difference between the int8 and fp32 probabilities "
+                            "over the test images (every class and pixel)")]
+    label_changes: Annotated[int, Meta(ge=0, description="test images whose label differs from "
+                                                         "fp32's (masks: whose mask Dice to fp32's "
+                                                         "is below 0.99)")] = 0
+    method: Annotated[Literal["onnxruntime-qdq"], Meta(
+        description="how it was quantised")] = "onnxruntime-qdq"
+    file: Annotated[str, Meta(description="an .onnx file name inside the model folder; empty "
+                                          "when refused")] = ""
+    sha256: Annotated[str, Meta(description="64 hexadecimal digits, checked before it runs")] = ""
+    refused: Annotated[str, Meta(description="why the int8 graph was not kept; empty when "
+                                             "kept")] = ""
+
+    @property
+    def kept(self) -> bool:
+        """Whether the folder holds the int8 graph (analysis may run it)."""
+        return bool(self.file)
+
+
+@dataclass(frozen=True)
 class FamiliaritySpec:
     """Where the reference of the training images lies, and how it was made."""
 
@@ -311,6 +349,9 @@ class Manifest:
     onnx: Annotated[OnnxSpec | None, Meta(
         description="the ONNX graph analysis runs without torch",
         extra={"default": "none: torch runs the weights (imported before graphs existed)"})] = None
+    int8: Annotated[Int8Spec | None, Meta(
+        description="the int8 graph made at registration, with the test figures that kept "
+                    "or refused it", extra={"default": "none: not quantised"})] = None
 
     def __post_init__(self) -> None:
         # ``output`` is the file's view of ``activation`` and ``temperature``: in step once read.
@@ -344,13 +385,13 @@ class Manifest:
                                   else None)
         order = ("format", "name", "version", "task", "intended_input", "architecture",
                  "classes", "input", "normalisation", "preprocessing", "output", "thresholds",
-                 "card", "weights", "onnx", "familiarity")
+                 "card", "weights", "onnx", "int8", "familiarity")
         # The order people read a model.json in; optional blocks only when present.
         return {key: data[key] for key in order
                 if key not in _OPTIONAL_BLOCKS or data[key] is not None}
 
 
-_OPTIONAL_BLOCKS = ("intended_input", "onnx", "familiarity")
+_OPTIONAL_BLOCKS = ("intended_input", "onnx", "int8", "familiarity")
 
 
 # ----------------------------------------------------------------------- reading
@@ -416,7 +457,7 @@ def parse_manifest(data: Any, fallback_name: str = "?") -> Manifest:
                    preprocessing=_preprocessing(reader, m.preprocessing),
                    thresholds=_thresholds(reader, m.thresholds, m.classes), card=_card(reader, m.card),
                    weights=_weights(reader, m.weights), familiarity=_familiarity(reader, m.familiarity),
-                   onnx=_onnx(reader, m.onnx))
+                   onnx=_onnx(reader, m.onnx), int8=_int8(reader, m.int8, m.onnx))
 
 
 def write_manifest(manifest: Manifest, path: str | Path) -> None:
@@ -543,6 +584,23 @@ def _onnx(reader: Reader, spec: OnnxSpec | None) -> OnnxSpec | None:
     if not spec.sha256:
         reader.fail("onnx.sha256", "is required: the graph is checked before it runs")
     return replace(spec, sha256=_sha256(reader, "onnx.sha256", spec.sha256))
+
+
+def _int8(reader: Reader, spec: Int8Spec | None, onnx: OnnxSpec | None) -> Int8Spec | None:
+    if spec is None:
+        return None
+    if onnx is None:
+        reader.fail("int8", "needs the fp32 graph (onnx) it was made from")
+    if spec.kept == bool(spec.refused):
+        reader.fail("int8", "names either its file (kept) or why it was refused, not both")
+    if spec.kept:
+        if Path(spec.file).name != spec.file or not spec.file.endswith(".onnx") \
+                or spec.file == onnx.file:
+            reader.fail("int8.file", "must be an .onnx file name inside the model folder, other "
+                                     "than the fp32 graph")
+        if not spec.sha256:
+            reader.fail("int8.sha256", "is required: the graph is checked before it runs")
+    return replace(spec, sha256=_sha256(reader, "int8.sha256", spec.sha256))
 
 
 def _sha256(reader: Reader, field: str, value: str) -> str:

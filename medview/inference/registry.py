@@ -29,8 +29,9 @@ from typing import Any
 from medview.core.errors import one_line
 from medview.core.imports import load
 from medview.core.user_dirs import user_cache_dir, user_data_dir  # noqa: F401 - re-exported
-from medview.inference.manifest import (MANIFEST_NAME, WEIGHTS_NAME, Manifest, ManifestError,
-                                        ModelError, WeightsSpec, read_manifest, write_manifest)
+from medview.inference.manifest import (MANIFEST_NAME, WEIGHTS_NAME, Int8Spec, Manifest,
+                                        ManifestError, ModelError, WeightsSpec, read_manifest,
+                                        write_manifest)
 
 SHIPPED, USER = "shipped", "user"
 #: The folder of backbones inside a models folder: not models, never listed as such
@@ -91,6 +92,12 @@ class ModelEntry:
         onnx = self.manifest.onnx if self.manifest else None
         return self.path / onnx.file if onnx else None
 
+    @property
+    def int8_path(self) -> Path | None:
+        """The model's int8 graph, where one was kept (:mod:`medview.inference.quantize`)."""
+        int8 = self.manifest.int8 if self.manifest else None
+        return self.path / int8.file if int8 is not None and int8.kept else None
+
 
 @dataclass
 class LoadedModel:
@@ -106,12 +113,15 @@ class LoadedModel:
         The model folder.
     graph : Path or None
         The ONNX graph, checked against its SHA-256, when opened as a graph.
+    int8 : Path or None
+        Its int8 graph (checked likewise), where the model has one.
     """
 
     manifest: Manifest
     module: Any
     path: Path
     graph: Path | None = None
+    int8: Path | None = None
 
     def network(self):
         """The torch network (loaded now if the model was opened as its graph)."""
@@ -259,8 +269,9 @@ class Registry:
         try:
             digest = write_safetensors(module.state_dict(), staging / WEIGHTS_NAME,
                                        {"medview.model": parsed.key})
+            # A new graph is made here; an int8 block of the source described another.
             final = replace(parsed, weights=WeightsSpec(WEIGHTS_NAME, digest),
-                            onnx=make_graph(module, parsed, staging))
+                            onnx=make_graph(module, parsed, staging), int8=None)
             write_manifest(final, staging / MANIFEST_NAME)
             if reference is not None:
                 shutil.copy2(reference, staging / parsed.familiarity.file)
@@ -346,7 +357,35 @@ def add_graph(entry: ModelEntry) -> ModelEntry:
 
     model = load_entry(entry)
     spec = make_graph(model.module, entry.manifest, entry.path)
-    write_manifest(replace(entry.manifest, onnx=spec), entry.path / MANIFEST_NAME)
+    old_int8 = entry.int8_path  # made from the graph just replaced: quantise again
+    write_manifest(replace(entry.manifest, onnx=spec, int8=None), entry.path / MANIFEST_NAME)
+    if old_int8 is not None:
+        old_int8.unlink(missing_ok=True)
+    return _entry(entry.path, entry.source)
+
+
+def record_int8(entry: ModelEntry, spec: Int8Spec, graph: Path | None) -> ModelEntry:
+    """Record an int8 outcome in a model's manifest (:mod:`medview.inference.quantize`).
+
+    Parameters
+    ----------
+    entry : ModelEntry
+    spec : Int8Spec
+        Kept (names its file) or refused.
+    graph : pathlib.Path or None
+        The int8 graph to move into the folder under ``spec.file`` (kept), else None.
+
+    Returns
+    -------
+    ModelEntry
+        Read again. A previous int8 graph that is no longer named is removed.
+    """
+    old = entry.int8_path
+    if graph is not None:
+        os.replace(graph, entry.path / spec.file)
+    write_manifest(replace(entry.manifest, int8=spec), entry.path / MANIFEST_NAME)
+    if old is not None and old.name != spec.file:
+        old.unlink(missing_ok=True)
     return _entry(entry.path, entry.source)
 
 
@@ -367,10 +406,12 @@ def open_graph(entry: ModelEntry) -> LoadedModel:
     if graph is None:
         raise ModelError(f"model '{entry.name}' has no ONNX graph; re-import it "
                          "('medview models import') to make one")
-    if weights.sha256_file(graph) != entry.manifest.onnx.sha256:
-        raise weights.WeightsError(entry.name, graph, "SHA-256 differs from model.json "
-                                   "(file altered or damaged); re-import the model")
-    return LoadedModel(entry.manifest, None, entry.path, graph)
+    for path, sha in ((graph, entry.manifest.onnx.sha256),
+                      (entry.int8_path, entry.manifest.int8.sha256 if entry.int8_path else "")):
+        if path is not None and weights.sha256_file(path) != sha:
+            raise weights.WeightsError(entry.name, path, "SHA-256 differs from model.json "
+                                       "(file altered or damaged); re-import the model")
+    return LoadedModel(entry.manifest, None, entry.path, graph, entry.int8_path)
 
 
 def _load_module(manifest: Manifest, path: Path):
@@ -487,7 +528,8 @@ def _entry(folder: Path, source: str) -> ModelEntry:
         return ModelEntry(folder, source, None, str(err), err.model)
     error = None
     for kind, name in (("weights", manifest.weights.file),
-                       ("graph", manifest.onnx.file if manifest.onnx else None)):
+                       ("graph", manifest.onnx.file if manifest.onnx else None),
+                       ("int8 graph", manifest.int8.file if manifest.int8 else None)):
         if name and not (folder / name).is_file():
             error = f"model '{manifest.name}' {kind} '{name}': file not found in {folder}"
             break

@@ -28,9 +28,11 @@ How the engine is chosen
 * **Precision.** bf16/fp16 are used only where the outputs stay within tolerance of the
   fp32 model (:mod:`.precision`: probabilities ``|Δ| ≤ 0.02``; mask Dice ``≥ 0.99``), and
   bf16 on CPU only where the hardware runs it natively (AVX512-BF16 / AMX); otherwise it
-  is slower than fp32. int8 is not offered: static quantisation needs calibration images
-  representative of the model's data, which this layer does not have, and a check on
-  random input would not show that int8 keeps the model's accuracy on real images.
+  is slower than fp32. int8 runs only a model's own int8 graph, made at registration with
+  calibration images and checked on its labelled test images
+  (:mod:`medview.inference.quantize`; a check on random input could not show that int8
+  keeps the model's accuracy), and is offered automatically only on CPUs with VNNI
+  (:func:`create_graph_engine`).
 * **Out of process.** The GUI never imports torch: where a model runs in torch (a CUDA
   GPU that torch can use, asked once by :mod:`.cuda_probe`, or torch chosen by name) it
   runs in the inference process (:class:`.process_engine.ProcessEngine`), which builds

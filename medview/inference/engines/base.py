@@ -241,6 +241,31 @@ def cpu_has_bf16() -> bool | None:
 
 
 @lru_cache(maxsize=1)
+def cpu_has_vnni() -> bool:
+    """Whether the CPU sums 8-bit products in 32 bits (AVX512-VNNI, AVX-VNNI or AMX-INT8).
+
+    Without VNNI, x86 int8 kernels add pairs of u8×s8 products in 16 bits, which can
+    saturate (oneDNN, "Nuances of int8 Computations"; ONNX Runtime's ``reduce_range``
+    exists for it), so an int8 graph could answer otherwise than when it was checked.
+    From ``/proc/cpuinfo``, else numpy's CPU feature table (AVX512-VNNI only); False
+    where neither says.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip().lower() in ("flags", "features"):
+                    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(value.split()))
+    except OSError:
+        pass
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # another numpy layout
+        return False
+    return bool(__cpu_features__.get("AVX512VNNI"))
+
+
+@lru_cache(maxsize=1)
 def cpu_identifier() -> str:
     """A stable string naming this CPU, for the engine-choice cache key.
 

@@ -61,6 +61,9 @@ class OnnxRuntimeEngine(Engine):
         later sessions load it with no optimisation to do: for ResNet-18 the session's
         peak memory halves (~230 → ~110 MB) and it starts faster. Without it every
         session optimises the graph again.
+    precision : {"fp32", "int8"}
+        What the graph computes in: ``"int8"`` for a quantised (QDQ) graph
+        (:mod:`medview.inference.quantize`). A label: the graph decides the arithmetic.
     """
 
     name = "onnxruntime"
@@ -69,8 +72,9 @@ class OnnxRuntimeEngine(Engine):
 
     def __init__(self, onnx_path: str | os.PathLike[str], input_shape: tuple[int, int, int],
                  task: str, *, threads: int = 0,
-                 cache_dir: str | os.PathLike[str] | None = None) -> None:
+                 cache_dir: str | os.PathLike[str] | None = None, precision: str = "fp32") -> None:
         ort = _ort()
+        self.precision = precision
         self.input_shape = tuple(int(v) for v in input_shape)  # type: ignore[assignment]
         self.task = task
         so = ort.SessionOptions()

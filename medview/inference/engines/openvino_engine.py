@@ -89,9 +89,10 @@ class OpenVINOEngine(Engine):
         ``(C, H, W)``.
     task : str
         ``"classification"`` or ``"segmentation"``.
-    precision : {"fp32", "bf16"}
+    precision : {"fp32", "bf16", "int8"}
         Inference precision. bf16 raises :class:`EngineError` if the CPU plugin would
-        silently run f32 instead (no native bf16 on this CPU).
+        silently run f32 instead (no native bf16 on this CPU). int8 names a quantised
+        (QDQ) graph: OpenVINO runs its quantised layers in int8 and the rest in f32.
     threads : int
         Inference threads; 0 lets OpenVINO pick.
     cache_dir : path-like, optional
@@ -107,8 +108,8 @@ class OpenVINOEngine(Engine):
     def __init__(self, onnx_path: str | os.PathLike[str], input_shape: tuple[int, int, int],
                  task: str, *, precision: str = "fp32", threads: int = 0,
                  cache_dir: str | os.PathLike[str] | None = None) -> None:
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"OpenVINO precision must be 'fp32' or 'bf16', not {precision!r}")
+        if precision not in ("fp32", "bf16", "int8"):
+            raise ValueError(f"OpenVINO precision must be 'fp32', 'bf16' or 'int8', not {precision!r}")
         self.input_shape = tuple(int(v) for v in input_shape)  # type: ignore[assignment]
         self.task = task
         self.precision = precision
