@@ -42,8 +42,10 @@ def command_folder(command: list[str]) -> str | None:
 def run_medview(*args: str) -> str:
     """Run ``medview ARGS`` to the end; its output, or :class:`CommandError`."""
     command = medview_command(*args)
+    # Windows: the add-on is a console program; no console window may flash up
     proc = subprocess.run(command, capture_output=True, text=True, encoding="utf-8",
-                          errors="replace", cwd=command_folder(command))
+                          errors="replace", cwd=command_folder(command),
+                          creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         last = lines[-1] if lines else f"exit status {proc.returncode}"
