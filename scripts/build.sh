@@ -8,7 +8,7 @@
 #   PYTHON=/path/to/venv/bin/python TARGETS=trainer DIST=/tmp/dist scripts/build.sh
 #
 # The torch installed in that environment decides the add-on's variant: a CPU-only torch
-# -> ~1 GB; a CUDA torch -> ~4 GB, most of it CUDA libraries.
+# -> ~1.2 GB; a CUDA torch -> ~4.7 GB, most of it CUDA libraries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
