@@ -9,6 +9,7 @@ traceback never reaches the user. :func:`_run_command` is that one boundary.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -46,8 +47,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _quiet_libraries()
     if argv and argv[0] in _COMMANDS:
-        return _run_command(argv[0], argv[1:])
+        forwarded = _in_trainer_addon(argv[0], argv[1:])
+        return _run_command(argv[0], argv[1:]) if forwarded is None else forwarded
     return _run_gui(argv)
+
+
+def _in_trainer_addon(name: str, argv: list[str]) -> int | None:
+    """A torch command where this program has no torch (the default bundle) runs in the
+    trainer add-on (:mod:`medview.app.trainer_addon`): its exit status, or None to run here."""
+    from medview.app import trainer_addon
+
+    if not trainer_addon.needs_torch(name, argv) or trainer_addon.has_torch():
+        return None
+    try:
+        return trainer_addon.forward(name, argv)
+    except trainer_addon.AddonMissing as err:
+        return _fail(str(err))
+    except KeyboardInterrupt:
+        return 130
 
 
 def _run_gui(argv: list[str]) -> int:
@@ -62,6 +79,10 @@ def _run_gui(argv: list[str]) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         return _fail(f"{missing[0]}: file not found")
+    if importlib.util.find_spec("PySide6") is None:  # the trainer add-on has no viewer
+        return _fail("this is medview's trainer add-on: it runs 'train', 'search', "
+                     "'register-model' and 'models import' for medview and has no viewer; "
+                     "start medview itself to view images")
     from medview.qt.app import run  # Qt only when the window is wanted
 
     return run(args.paths)

@@ -1,11 +1,13 @@
-"""Print the size of a PyInstaller build of medview, by component.
+"""Print the sizes of medview's PyInstaller builds, by component: the app and the trainer add-on.
 
-    python scripts/bundle_sizes.py [dist/medview] [--files N] [--json]
+    python scripts/bundle_sizes.py [FOLDER ...] [--files N] [--json]
 
-Walks the one-folder bundle (``dist/medview`` by default), sorts every file into a
-component (torch, CUDA libraries, Qt, OpenVINO, ...), and prints MB per component, the
-total, and optionally the N largest files. Symbolic links are listed but not counted (they
-point at files counted elsewhere). Standard library only, so it runs with any Python.
+Walks each one-folder build (default: ``dist/medview``, the app, and
+``dist/medview-trainer``, the trainer add-on, those that exist; a FOLDER holding both,
+such as ``dist``, means both), sorts every file into a component (torch, CUDA libraries,
+Qt, OpenVINO, ...), and prints MB per component, the total, the N largest files, and
+last one line with both totals. Symbolic links are listed but not counted (they point at
+files counted elsewhere). Standard library only, so it runs with any Python.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
                   "tbb*.dll")),
     ("onnxruntime", ("onnxruntime/*", "libonnxruntime*", "onnxruntime*.dll")),
     ("onnx", ("onnx/*",)),
+    ("optuna (+ sqlalchemy, alembic)", ("optuna/*", "sqlalchemy/*", "alembic/*")),
+    ("scipy", ("scipy/*", "scipy.libs/*")),
     ("cv2 (OpenCV)", ("cv2/*", "opencv_python_headless.libs/*", "opencv*.dll")),
     ("gdcm", ("_gdcm/*", "gdcm*", "libgdcm*", "python_gdcm.libs/*")),
     ("pydicom + codecs", ("pydicom/*", "pylibjpeg/*", "openjpeg/*", "rle/*", "_openjpeg*")),
@@ -55,7 +59,8 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
                                       "ucrtbase.dll", "api-ms-win-*", "vcruntime*",
                                       "msvcp*", "concrt*", "*.pyd", "_*.so",
                                       "python3*/*")),
-    ("executables (+ PYZ: all Python code)", ("medview", "medview.exe", "medview-cli.exe")),
+    ("executables (+ PYZ: all Python code)", ("medview", "medview.exe", "medview-cli.exe",
+                                               "medview-trainer", "medview-trainer.exe")),
     # what dependency analysis copied from the build machine (X11/xcb, glib, libstdc++, ...)
     ("system libraries", ("lib*.so*", "*.dll")),
 ]
@@ -90,47 +95,73 @@ def walk(bundle: Path) -> tuple[dict[str, int], list[tuple[int, str]], int]:
     return sizes, files, links
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", nargs="?", default="dist/medview",
-                        help="the one-folder build (default dist/medview)")
-    parser.add_argument("--files", type=int, default=0, metavar="N",
-                        help="also list the N largest files")
-    parser.add_argument("--other", type=int, default=10, metavar="N",
-                        help="list the N largest files in 'other' (default 10)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
+BUILDS = ("medview", "medview-trainer")  # the app, the trainer add-on (build.spec)
 
-    bundle = Path(args.bundle)
-    if not bundle.is_dir():
-        print(f"bundle_sizes: {bundle}: not a folder (build it first)", file=sys.stderr)
-        return 2
+
+def folders(given: list[str]) -> list[Path]:
+    """The build folders to walk: each given one (a folder holding both builds means both),
+    or those of ``dist/`` that exist."""
+    found = []
+    for path in map(Path, given or ["dist"]):
+        inner = [path / name for name in BUILDS if (path / name).is_dir()]
+        found += inner or ([path] if given else [])
+    return found
+
+
+def report(bundle: Path, files_n: int, other_n: int) -> tuple[int, dict]:
+    """Print one build's table; (total bytes, its JSON summary)."""
     sizes, files, links = walk(bundle)
     total = sum(sizes.values())
     files.sort(reverse=True)
-
-    if args.json:
-        json.dump({"bundle": str(bundle), "total_mb": round(total / MB, 1),
-                   "components_mb": {k: round(v / MB, 1) for k, v in
-                                     sorted(sizes.items(), key=lambda kv: -kv[1])},
-                   "files": len(files), "symlinks": links}, sys.stdout, indent=2)
-        print()
-        return 0
-
+    summary = {"bundle": str(bundle), "total_mb": round(total / MB, 1),
+               "components_mb": {k: round(v / MB, 1) for k, v in
+                                 sorted(sizes.items(), key=lambda kv: -kv[1])},
+               "largest_files_mb": {rel: round(size / MB, 1) for size, rel in files[:files_n]},
+               "files": len(files), "symlinks": links}
+    if other_n < 0:  # JSON only
+        return total, summary
     width = max(len(k) for k in sizes) if sizes else 10
     print(f"{bundle}: {len(files)} files, {links} symlinks (not counted)")
     for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<{width}}  {size / MB:9.1f} MB  {100 * size / max(total, 1):5.1f} %")
     print(f"  {'TOTAL':<{width}}  {total / MB:9.1f} MB")
-    other = [(s, r) for s, r in files if classify(r) == "other"][:args.other]
+    other = [(s, r) for s, r in files if classify(r) == "other"][:other_n]
     if other:
         print("largest files in 'other':")
         for size, rel in other:
             print(f"  {size / MB:9.1f} MB  {rel}")
-    if args.files:
-        print(f"largest {args.files} files:")
-        for size, rel in files[:args.files]:
+    if files_n:
+        print(f"largest {files_n} files:")
+        for size, rel in files[:files_n]:
             print(f"  {size / MB:9.1f} MB  {rel}")
+    print()
+    return total, summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundles", nargs="*", metavar="FOLDER",
+                        help="one-folder builds, or a folder holding them (default: dist/medview "
+                             "and dist/medview-trainer)")
+    parser.add_argument("--files", type=int, default=10, metavar="N",
+                        help="also list the N largest files of each (default 10)")
+    parser.add_argument("--other", type=int, default=10, metavar="N",
+                        help="list the N largest files in 'other' (default 10)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    args = parser.parse_args(argv)
+
+    bundles = folders(args.bundles)
+    missing = [b for b in bundles if not b.is_dir()]
+    if not bundles or missing:
+        where = missing[0] if missing else Path("dist")
+        print(f"bundle_sizes: {where}: no medview build there (build it first)", file=sys.stderr)
+        return 2
+    results = [report(b, args.files, -1 if args.json else args.other) for b in bundles]
+    if args.json:
+        json.dump([summary for _, summary in results], sys.stdout, indent=2)
+        print()
+        return 0
+    print("; ".join(f"{b.name}: {total / MB:.0f} MB" for b, (total, _) in zip(bundles, results)))
     return 0
 
 

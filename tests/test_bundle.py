@@ -1,9 +1,12 @@
-"""Smoke test of the frozen one-folder build (PyInstaller, ``build.spec``).
+"""Smoke test of the frozen one-folder builds (PyInstaller, ``build.spec``): the app
+(``dist/medview``: viewer + AI, no torch) and the trainer add-on (``dist/medview-trainer``).
 
-Builds ``dist/medview`` (or uses the build ``MEDVIEW_BUNDLE_DIR`` points at), then runs the
-BUILT executable, never the source, the way a clinic PC would: no Python on ``PATH``, no
-``PYTHON*`` variables, a private HOME/user folder, and no network. Slow (a build takes
-many minutes), so it is skipped unless ``MEDVIEW_BUNDLE_TEST=1``::
+Builds both (or uses the app ``MEDVIEW_BUNDLE_DIR`` points at, with the add-on beside it or
+at ``MEDVIEW_ADDON_DIR``), then runs the BUILT executables, never the source, the way a
+clinic PC would: no Python on ``PATH``, no ``PYTHON*`` variables, a private HOME/user
+folder, and no network. The app starts the add-on itself, as it does for a user: training
+jobs from its queue, ``register-model``, ``search``. Slow (a build takes many minutes),
+so it is skipped unless ``MEDVIEW_BUNDLE_TEST=1``::
 
     MEDVIEW_BUNDLE_TEST=1 .venv/bin/python -m pytest tests/test_bundle.py -m slow
     MEDVIEW_BUNDLE_TEST=1 MEDVIEW_BUNDLE_DIR=dist/medview \
@@ -30,8 +33,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from medview.app.trainer_addon import ADDON_NAME, ENV_VAR, TRAINER_ONLY, addon_executable
+
 ROOT = Path(__file__).resolve().parents[1]
 IS_WIN = sys.platform == "win32"
+MB = 1024 * 1024
 UNROUTABLE_PROXY = "http://10.255.255.1:9"  # RFC 1918 address nobody answers on
 
 pytestmark = [
@@ -45,11 +51,12 @@ pytestmark = [
 # ----------------------------------------------------------------------- the build
 
 @pytest.fixture(scope="module")
-def bundle() -> Path:
-    """The one-folder build: ``MEDVIEW_BUNDLE_DIR``, else built now into ``dist/medview``."""
+def built() -> tuple[Path, Path]:
+    """(app, add-on): ``MEDVIEW_BUNDLE_DIR`` (and ``MEDVIEW_ADDON_DIR``, default beside
+    it), else both built now into ``dist/``."""
     given = os.environ.get("MEDVIEW_BUNDLE_DIR")
     if given:
-        folder = Path(given).resolve()
+        app = Path(given).resolve()
     else:
         if importlib.util.find_spec("PyInstaller") is None:
             pytest.fail("PyInstaller is not installed: "
@@ -61,15 +68,33 @@ def bundle() -> Path:
              str(ROOT / "build.spec")],
             cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600)
         assert proc.returncode == 0, proc.stderr[-5000:]
-        print(f"\nbundle built in {time.monotonic() - start:.0f} s")
-        folder = ROOT / "dist" / "medview"
-    for exe in executables(folder):
+        print(f"\napp and trainer add-on built in {time.monotonic() - start:.0f} s")
+        app = ROOT / "dist" / "medview"
+    addon = Path(os.environ.get("MEDVIEW_ADDON_DIR") or app.parent / ADDON_NAME).resolve()
+    for exe in (*executables(app), addon_executable(addon)):
         assert exe.is_file(), f"{exe}: missing (not a medview build?)"
-    _SNAPSHOT.update(_listing(folder))
-    return folder
+    if addon.parent != app.parent:  # not where the app looks for it: say where it is
+        _ADDON_ENV[ENV_VAR] = str(addon)
+    for folder in (app, addon):
+        _SNAPSHOT[folder] = _listing(folder)
+    _print_sizes(app, addon)
+    return app, addon
 
 
-_SNAPSHOT: dict[str, tuple[int, int]] = {}
+@pytest.fixture(scope="module")
+def bundle(built) -> Path:
+    """The app's folder."""
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def addon(built) -> Path:
+    """The trainer add-on's folder."""
+    return built[1]
+
+
+_SNAPSHOT: dict[Path, dict[str, tuple[int, int]]] = {}
+_ADDON_ENV: dict[str, str] = {}
 
 
 def _listing(folder: Path) -> dict[str, tuple[int, int]]:
@@ -78,8 +103,21 @@ def _listing(folder: Path) -> dict[str, tuple[int, int]]:
             for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
 
 
+def _print_sizes(app: Path, addon: Path) -> None:
+    from scripts.bundle_sizes import walk
+
+    for folder in (app, addon):
+        sizes = walk(folder)[0]
+        top = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+        print(f"\n{folder}: {sum(sizes.values()) / MB:.0f} MB ("
+              + ", ".join(f"{name} {size / MB:.0f}" for name, size in top) + ")")
+
+
 def executables(folder: Path) -> tuple[Path, Path]:
-    """(console executable for commands, GUI executable): the same file except on Windows."""
+    """(console executable for commands, GUI executable): the same file except on Windows
+    (and the add-on's one program)."""
+    if addon_executable(folder).is_file():
+        return addon_executable(folder), addon_executable(folder)
     if IS_WIN:
         return folder / "medview-cli.exe", folder / "medview.exe"
     return folder / "medview", folder / "medview"
@@ -126,6 +164,7 @@ def clinic_env(home: Path, **extra: str) -> dict[str, str]:
     env["MEDVIEW_USER_DIR"] = str(home / "user")
     env["MEDVIEW_MODELS_DIR"] = ""  # unset below: the bundle's own models/
     env.pop("MEDVIEW_MODELS_DIR")
+    env.update(_ADDON_ENV)
     env.update(extra)
     for sub in ("home", "config", "data", "cache", "appdata", "localappdata", "tmp", "user"):
         (home / sub).mkdir(parents=True, exist_ok=True)
@@ -261,25 +300,66 @@ def _same_export(bundle, home, tmp_path, path: Path) -> None:
 
 # ----------------------------------------------------------------------- AI
 
-ENGINES = ("torch", "onnxruntime", "openvino")
+ENGINES = ("onnxruntime", "openvino")  # the app's; torch is the add-on's alone
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> Path:
-    """Random-weight demo models (resnet18 classifier, FPN segmenter) as a shipped folder."""
+    """Random-weight demo models (resnet18 classifier, FPN segmenter) as a shipped folder,
+    with the ONNX graphs that analysis runs (made by the source install: torch)."""
     from tests.helpers.builders import CLASSIFIER, SEGMENTER, write_model
 
     root = tmp_path_factory.mktemp("shipped-models")
-    write_model(root / "chest-demo", CLASSIFIER)
-    write_model(root / "prostate-demo", SEGMENTER)
+    user = tmp_path_factory.mktemp("graph-user")
+    for name, data in (("chest-demo", CLASSIFIER), ("prostate-demo", SEGMENTER)):
+        write_model(root / name, data)
+        ok(source("models", "make-graph", name, MEDVIEW_MODELS_DIR=str(root),
+                  MEDVIEW_USER_DIR=str(user)))
     return root
+
+
+def test_the_app_carries_no_torch(bundle):
+    """The default bundle is the viewer and the AI: nothing of torch, torchvision, smp,
+    timm or optuna, and no CUDA libraries; at most 700 MB besides the shipped models."""
+    internal = bundle / "_internal"
+    tops = {p.name for p in internal.iterdir()}
+    assert not tops & set(TRAINER_ONLY), tops & set(TRAINER_ONLY)
+    torch_files = [str(p.relative_to(bundle)) for p in bundle.rglob("*")
+                   if p.name.startswith(("libtorch", "libc10", "libcudnn", "libcublas", "libnccl"))
+                   or p.name.split("-")[0] in ("torch", "torchvision", "nvidia")]
+    assert not torch_files, torch_files[:20]
+    sizes = {p: p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink()}
+    models = sum(size for p, size in sizes.items() if (internal / "models") in p.parents)
+    assert (sum(sizes.values()) - models) / MB <= 700
+
+
+def test_the_app_says_where_the_missing_add_on_goes(bundle, home, tmp_path):
+    """Without the add-on the app's torch commands fail in one line saying where to put it;
+    the rest works."""
+    elsewhere = tmp_path / "no-addon"
+    proc = frozen(bundle, home, "train", tmp_path / "job.json", **{ENV_VAR: str(elsewhere)})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"medview: {ENV_VAR}={elsewhere}: no trainer add-on there "
+                                   f"(set it to the '{ADDON_NAME}' folder or to its executable)")
+    ok(frozen(bundle, home, "models", "list", **{ENV_VAR: str(elsewhere)}))
+
+
+def test_the_add_on_has_no_viewer(addon, home):
+    """The add-on is the command line with torch and without Qt."""
+    from medview import __version__
+
+    assert not list(addon.rglob("PySide6")) and not list(addon.rglob("libQt6*"))
+    assert (addon / "_internal" / "torch").is_dir()
+    assert ok(frozen(addon, home, "--version")).stdout.strip() == f"medview {__version__}"
+    proc = frozen(addon, home)
+    assert proc.returncode == 2 and "trainer add-on" in proc.stderr, proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("model", ["chest-demo", "prostate-demo"])
 def test_analyze_on_every_engine(bundle, home, tmp_path, tiny_models, model, engine):
-    """torch, ONNX Runtime and OpenVINO (CPU plugin, ONNX front end) all run in the bundle,
-    and agree with the source install."""
+    """ONNX Runtime and OpenVINO (CPU plugin, ONNX front end) run the models' graphs in the
+    app, and agree with the source install."""
     image = ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm"
     args = ("analyze", "--model", model, "--engine", engine, "--device", "cpu",
             "--precision", "fp32", image)
@@ -301,7 +381,8 @@ def shipped_models() -> list[str]:
 
 
 def test_analyze_with_the_shipped_models(bundle, home):
-    """Each model in models/ (bundled) runs with the automatic engine choice."""
+    """Each model in models/ (bundled) runs on ONNX Runtime, and with the automatic engine
+    choice (ONNX Runtime or OpenVINO: the app has no torch)."""
     names = shipped_models()
     assert names, "models/ holds no shipped model: the bundle would open with no AI"
     listing = ok(frozen(bundle, home, "models", "list")).stdout
@@ -311,16 +392,21 @@ def test_analyze_with_the_shipped_models(bundle, home):
             f"models/{folder} is not in the bundle: rebuild it"
         manifest = json.loads((ROOT / "models" / folder / "model.json").read_text())
         assert manifest["name"] in listing
-        proc = ok(frozen(bundle, home, "analyze", "--model", manifest["name"], "--device", "cpu",
-                         image, "--out", home / "masks"))
-        assert json.loads(proc.stdout.splitlines()[-1])["model"] == manifest["name"]
+        for engine in ("auto", "onnxruntime"):
+            proc = ok(frozen(bundle, home, "analyze", "--model", manifest["name"], "--device", "cpu",
+                             "--engine", engine, image, "--out", home / "masks"))
+            result = json.loads(proc.stdout.splitlines()[-1])
+            assert result["model"] == manifest["name"], result
+            assert result["engine"] == engine if engine != "auto" else result["engine"] in ENGINES
 
 
 # ----------------------------------------------------------------------- trainer
 
-def test_two_epoch_training_job(bundle, home, tmp_path):
-    """``medview train JOB`` (what trainer/jobs.py starts in a frozen app), with two
-    DataLoader worker processes started from the frozen executable."""
+def test_two_epoch_training_job_in_the_add_on(bundle, home, tmp_path):
+    """A job queued and started by the app, as its Trainer tab does (trainer/jobs.py): the
+    app finds the add-on beside its folder and starts ``medview-trainer train JOB
+    --register``, whose two DataLoader workers start from the add-on's executable. The
+    registered model (its ONNX graph made in the add-on) then runs in the app."""
     data = tmp_path / "demo"
     ok(frozen(bundle, home, "demo-data", data, "--n", "8", "--size", "64"))
     job = {"name": "bundle-smoke", "version": "0.0.1", "task": "classification",
@@ -328,19 +414,42 @@ def test_two_epoch_training_job(bundle, home, tmp_path):
            "model": {"architecture": "resnet18"},
            "input": {"size": [64, 64], "channels": 1},
            "epochs": 2, "freeze_epochs": 0, "batch_size": 4, "early_stopping": 0,
-           "workers": 2, "cache": False, "device": "cpu", "output": str(tmp_path / "run")}
+           "workers": 2, "cache": False, "device": "cpu"}
     job_file = tmp_path / "job.json"
     job_file.write_text(json.dumps(job), encoding="utf-8")
-    proc = ok(frozen(bundle, home, "train", job_file, timeout=1200))
-    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    job_id = ok(frozen(bundle, home, "jobs", "add", job_file)).stdout.split(":")[0].strip()
+    ok(frozen(bundle, home, "jobs", "start", job_id, "--register"))
+    folder = home / "user" / "jobs" / job_id
+    state = _wait_for_the_process(folder, timeout=1200)  # it registers after "finished"
+    log = (folder / "trainer.log").read_text(encoding="utf-8", errors="replace")
+    assert state["state"] == "finished", f"{state}\n{log[-4000:]}"
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     types = [e["type"] for e in events]
-    assert types.count("epoch_end") == 2, types
-    assert types[-1] == "finished", events[-1]
+    assert types.count("epoch_end") == 2 and "finished" in types, types
+    assert "registered as 'bundle-smoke' version 0.0.1" in log and "Traceback" not in log, log[-4000:]
+    image = sorted((data / "classification").rglob("*.dcm"))[0]  # like its training images
+    proc = ok(frozen(bundle, home, "analyze", "--model", "bundle-smoke", "--engine", "onnxruntime",
+                     "--device", "cpu", image))
+    assert json.loads(proc.stdout.splitlines()[-1])["model"] == "bundle-smoke"
+
+
+def _wait_for_the_process(folder: Path, timeout: float) -> dict:
+    """The job's state once its process (``state.json``'s pid) has ended."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        running = state.get("pid") is not None and psutil.pid_exists(state["pid"])
+        if (state["state"] not in ("queued", "running") and not running) or time.monotonic() > deadline:
+            return state
+        time.sleep(2)
 
 
 def test_settings_search(bundle, home, tmp_path):
-    """``medview search JOB`` (what the Trainer tab queues for "Find the best settings"):
-    Optuna and the k-fold runs work in the bundle and leave a ready-to-run best job."""
+    """``medview search JOB`` (what the Trainer tab queues for "Find the best settings"),
+    typed at the app: it runs in the add-on (the CLI forwards it), where Optuna and the
+    k-fold runs work and leave a ready-to-run best job."""
     data = tmp_path / "demo"
     ok(frozen(bundle, home, "demo-data", data, "--n", "8", "--size", "64"))
     job = {"name": "bundle-search", "task": "classification",
@@ -385,11 +494,13 @@ def test_gui_opens_and_closes_cleanly(bundle, home, platform):
 
 # ----------------------------------------------------------------------- last
 
-def test_nothing_was_written_into_the_bundle(bundle):
-    """After every command above, the folder is byte-for-byte as built: settings, models,
-    jobs, engine caches and ONNX exports all went to the user's folders, so replacing the
+@pytest.mark.parametrize("which", ["app", "add-on"])
+def test_nothing_was_written_into_the_bundle(built, which):
+    """After every command above, each folder is byte-for-byte as built: settings, models,
+    jobs, engine caches and ONNX exports all went to the user's folders, so replacing a
     folder (an update) loses nothing. Runs last (file order)."""
-    now = _listing(bundle)
-    added = sorted(set(now) - set(_SNAPSHOT))
-    changed = sorted(k for k in _SNAPSHOT if now.get(k) != _SNAPSHOT[k])
+    folder = built[0 if which == "app" else 1]
+    before, now = _SNAPSHOT[folder], _listing(folder)
+    added = sorted(set(now) - set(before))
+    changed = sorted(k for k in before if now.get(k) != before[k])
     assert not added and not changed, {"added": added[:20], "changed": changed[:20]}

@@ -55,12 +55,14 @@ STATES = ("queued", "running", "finished", "failed", "cancelled")
 STATE_NAME, JOB_NAME, LOG_NAME = "state.json", "job.json", "trainer.log"
 
 #: Hook for packaged builds: the command that starts a trainer (the job file and flags are
-#: appended). None: ``[sys.executable, "-m", "trainer"]``, or ``[sys.executable, "train"]``
-#: in a frozen (PyInstaller) app, whose executable is medview itself.
+#: appended). None: ``[sys.executable, "-m", "trainer"]`` where torch is installed, else
+#: medview's ``train`` sub-command where torch is: ``[medview-trainer, "train"]`` from the
+#: app bundle, which has no torch (the trainer add-on, :mod:`medview.app.trainer_addon`),
+#: ``[sys.executable, "train"]`` in the add-on itself.
 TRAINER_COMMAND: list[str] | None = None
 
 #: The same for a hyper-parameter search. None: ``[sys.executable, "-m", "trainer.search.job"]``,
-#: or ``[sys.executable, "search"]`` in a frozen app.
+#: or medview's ``search`` sub-command as for :data:`TRAINER_COMMAND`.
 SEARCH_COMMAND: list[str] | None = None
 
 #: Start times of one process read twice agree to well under this; a recycled pid's differ by more.
@@ -285,21 +287,35 @@ def process_alive(pid: int | None, process_start: float | None = None) -> bool:
 
 
 def trainer_command() -> list[str]:
-    """How to start a trainer process (see :data:`TRAINER_COMMAND`)."""
+    """How to start a trainer process (see :data:`TRAINER_COMMAND`).
+
+    Raises
+    ------
+    QueueError
+        No torch here and no trainer add-on: the reason says where to put it.
+    """
     if TRAINER_COMMAND:
         return list(TRAINER_COMMAND)
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "train"]
-    return [sys.executable, "-m", "trainer"]
+    return _torch_process("train", "trainer")
 
 
 def search_command() -> list[str]:
     """How to start a hyper-parameter search process (see :data:`SEARCH_COMMAND`)."""
     if SEARCH_COMMAND:
         return list(SEARCH_COMMAND)
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "search"]  # medview's `search` sub-command
-    return [sys.executable, "-m", "trainer.search.job"]
+    return _torch_process("search", "trainer.search.job")
+
+
+def _torch_process(sub_command: str, module: str) -> list[str]:
+    """``python -m MODULE`` from a source install; medview's sub-command where torch is."""
+    from medview.app import trainer_addon
+
+    if trainer_addon.has_torch() and not getattr(sys, "frozen", False):
+        return [sys.executable, "-m", module]
+    try:
+        return [*trainer_addon.torch_medview(), sub_command]
+    except trainer_addon.AddonMissing as err:
+        raise QueueError(str(err)) from None
 
 
 def job_command(info: JobInfo, *, resume: bool = False, register: bool = False,

@@ -5,15 +5,16 @@ once and exported to its ONNX graph, :mod:`medview.inference.graph`): ~650 MB an
 seconds that the GUI process would keep for its whole life, while analysis itself needs
 only the graph. So the GUI runs these as ``medview models import`` / ``medview
 register-model`` in a child process, from a pool thread, and reads what was installed
-back from the registry.
+back from the registry. Where this program has no torch (the default bundle) they run
+in the trainer add-on (:mod:`medview.app.trainer_addon`).
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
+from medview.app import trainer_addon
 from medview.core.errors import MedviewError
 
 
@@ -22,16 +23,29 @@ class CommandError(MedviewError):
 
 
 def medview_command(*args: str) -> list[str]:
-    """``medview ARGS`` as this Python (or the frozen app, whose executable is medview) runs it."""
-    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "medview"]
-    return [*base, *args]
+    """``medview ARGS`` (a torch command) where torch is: this Python, the frozen
+    program itself, or the trainer add-on.
+
+    Raises
+    ------
+    medview.app.trainer_addon.AddonMissing
+        Saying where to put the add-on.
+    """
+    return [*trainer_addon.torch_medview(), *args]
+
+
+def command_folder(command: list[str]) -> str | None:
+    """The folder to run ``command`` in: the checkout for ``python -m medview``."""
+    return _source_root() if command[1:3] == ["-m", "medview"] else None
 
 
 def run_medview(*args: str) -> str:
     """Run ``medview ARGS`` to the end; its output, or :class:`CommandError`."""
-    proc = subprocess.run(medview_command(*args), capture_output=True, text=True,
-                          encoding="utf-8", errors="replace",
-                          cwd=None if getattr(sys, "frozen", False) else _source_root())
+    command = medview_command(*args)
+    # Windows: the add-on is a console program; no console window may flash up
+    proc = subprocess.run(command, capture_output=True, text=True, encoding="utf-8",
+                          errors="replace", cwd=command_folder(command),
+                          creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         last = lines[-1] if lines else f"exit status {proc.returncode}"

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QPushButto
                                QToolButton, QVBoxLayout, QWidget)
 
 from medview.qt import theme
+from medview.qt.widgets.needs_trainer import disable_without_trainer, missing_note
 
 TASK_WORD = {"classification": "Classifier", "segmentation": "Segmentation"}
 
@@ -130,6 +131,9 @@ class ModelPicker(QWidget):
         self.empty_import_button.setMenu(None)
         eb.addWidget(self.empty_label)
         eb.addWidget(self.empty_import_button, 0, Qt.AlignmentFlag.AlignLeft)
+        # importing makes the model's graph with torch: the default bundle needs the add-on
+        if disable_without_trainer(self.import_button, self.empty_import_button):
+            eb.addWidget(missing_note(self.empty_box))
         lay.addWidget(self.empty_box)
 
         # broken model folders, one line each (model and field named)

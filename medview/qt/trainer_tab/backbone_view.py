@@ -12,12 +12,13 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from medview.app import torch_commands
 from medview.app.backbone_offer import summary_rows
 from medview.core.imports import load
 from medview.qt import theme
+from medview.qt.widgets.needs_trainer import TrainerButton
 
 __all__ = ["BackboneView"]
 
@@ -61,7 +62,7 @@ class BackboneView(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.register_button = QPushButton("Register backbone")
+        self.register_button = TrainerButton("Register backbone")
         self.register_button.setToolTip("Install it so that new training jobs of the same network can start "
                                         "from it (Start from)")
         self.register_button.clicked.connect(self.register)

@@ -38,6 +38,7 @@ from medview.qt.trainer_tab.job_list import STATE_COLOURS
 from medview.qt.trainer_tab.log_view import LogView
 from medview.app.job_progress import TERMINAL, JobProgress, format_duration, parse_time
 from medview.qt.trainer_tab.search_view import SearchView
+from medview.qt.widgets.needs_trainer import TrainerButton
 
 __all__ = ["JobPage", "export_command"]
 
@@ -149,7 +150,7 @@ class JobPage(QWidget):
         self.cancel_button.setToolTip("Stop after the current batch and keep a checkpoint (stopped by force if it "
                                       "has not within 30 s); press again to stop at once")
         self.cancel_button.clicked.connect(lambda: self.job_id and self.cancelRequested.emit(self.job_id))
-        self.start_button = QPushButton("Resume")
+        self.start_button = TrainerButton("Resume")
         self.start_button.clicked.connect(lambda: self.job_id and self.startRequested.emit(self.job_id))
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Delete this job's folder (its model too, unless registered)")
@@ -177,10 +178,10 @@ class JobPage(QWidget):
         self.name_edit.setToolTip("The model's name in the AI panel")
         self.version_edit = QLineEdit()
         self.version_edit.textChanged.connect(self._fit_version)
-        self.register_button = QPushButton("Register model")
+        self.register_button = TrainerButton("Register model")
         self.register_button.setToolTip("Install the model so the viewer's AI panel can run it")
         self.register_button.clicked.connect(self.register_model)
-        self.export_button = QPushButton("Export ONNX…")
+        self.export_button = TrainerButton("Export ONNX…")
         self.export_button.setToolTip("Write the model as an ONNX file (for other tools)")
         self.export_button.clicked.connect(self._choose_export)
         self.use_status = QLabel()

@@ -14,13 +14,14 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView,
                                QVBoxLayout, QWidget)
 
 from medview.core.imports import load
 from medview.qt import theme
 from medview.app.job_progress import format_duration, now, parse_time
 from medview.qt.trainer_tab.trials_model import OPTIMIZER_NAMES, TrialsModel
+from medview.qt.widgets.needs_trainer import TrainerButton
 
 __all__ = ["SearchView", "search_progress", "spec_of"]
 
@@ -110,7 +111,7 @@ class SearchView(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.train_button = QPushButton("Train with these settings")
+        self.train_button = TrainerButton("Train with these settings")
         self.train_button.setToolTip("Queue a training job with the best learning rate, batch size and optimizer "
                                      "and every other setting of this job (its full number of epochs)")
         self.train_button.clicked.connect(self.trainRequested)

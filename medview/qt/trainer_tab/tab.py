@@ -34,6 +34,7 @@ from medview.qt.trainer_tab.job_page import JobPage
 from medview.qt.trainer_tab.pretrain_form import PretrainForm
 from medview.qt.trainer_tab.search_options import SearchOptions
 from medview.qt.trainer_tab.setup_form import SetupForm
+from medview.qt.widgets.needs_trainer import TrainerButton, missing_note
 from medview.qt.workers import Workers
 
 __all__ = ["TrainerTab", "lower_priority"]
@@ -209,7 +210,7 @@ class TrainerTab(QWidget):
         self.pretrain_button.setToolTip("Learn from unlabelled images of your archive first, so that training "
                                         "jobs need fewer labelled cases")
         self.pretrain_button.clicked.connect(self.show_pretrain)
-        self.queue_button = QPushButton("Start queue")
+        self.queue_button = TrainerButton("Start queue")
         self.queue_button.setToolTip("Start the oldest queued job; the others follow one after another")
         self.queue_button.clicked.connect(self.start_queue)
         self.queue_button.hide()
@@ -229,7 +230,7 @@ class TrainerTab(QWidget):
         self.dataset_page = DatasetPage(self.workers, self.settings)
         self.setup_form = SetupForm()
         self.search_options = SearchOptions()
-        self.start_button = QPushButton("Start training")
+        self.start_button = TrainerButton("Start training")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start_new_job)
         self.start_note = theme.note_label()
@@ -261,9 +262,12 @@ class TrainerTab(QWidget):
         self.splitter = split
         self._sized = False
         self.sizes_restored = False  # True once the first showing has sized the panes
-        lay = QHBoxLayout(self)
+        lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        lay.addWidget(split)
+        self.addon_note = missing_note(self)  # the default bundle without the trainer add-on
+        if self.addon_note is not None:
+            lay.addWidget(self.addon_note)
+        lay.addWidget(split, 1)
 
         self.dataset_page.intendedChanged.connect(self.setup_form.set_intended)
         self.dataset_page.datasetChanged.connect(self.setup_form.set_dataset)
@@ -284,7 +288,7 @@ class TrainerTab(QWidget):
         """The pre-training page: the form, and its own start button."""
         architectures = list(load("trainer.pretrain.job").PRETRAIN_ARCHITECTURES)
         self.pretrain_form = PretrainForm(architectures, self.workers, self.settings)
-        self.pretrain_start = QPushButton("Start pre-training")
+        self.pretrain_start = TrainerButton("Start pre-training")
         self.pretrain_start.clicked.connect(self.start_pretrain)
         self.pretrain_note = theme.note_label()
         page = QWidget()
