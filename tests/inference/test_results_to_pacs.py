@@ -17,8 +17,8 @@ from medview.inference.audit import AuditLog
 from medview.pacs import client
 from medview.pacs.nodes import load_config
 from tests.helpers.datafiles import find
-from tests.pacs.conftest import configure_nodes, needs_dicomweb, needs_orthanc
-from tests.pacs.orthanc import Orthanc, free_port
+from tests.helpers.pacs import configure_nodes, needs_dicomweb, needs_orthanc
+from tests.helpers.orthanc import Orthanc, free_port
 
 pytestmark = [needs_orthanc, needs_dicomweb]
 
