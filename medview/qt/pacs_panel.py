@@ -2,11 +2,11 @@
 and cancel; the study opens as its first image arrives and fills in as the rest come.
 
 The network work runs in the window's worker pool (:mod:`medview.pacs` through
-:class:`~medview.qt.workers.Workers`); the panel only shows state. Nodes are configured
-with ``medview pacs add`` and read from the nodes file each time the panel is shown.
-Nothing connects until the user presses Echo, Search or Retrieve. After a retrieve the
-study store is pruned to its size limit (``medview pacs local --store-limit-gb``), keeping
-the studies open in the viewer.
+:class:`~medview.qt.workers.Workers`); the panel only shows state. Nodes are edited in
+:class:`~medview.qt.pacs_nodes.NodesDialog` (Nodes…) or with ``medview pacs add``, and read
+from the nodes file each time the panel is shown. Nothing connects until the user presses
+Echo, Verify, Search or Retrieve. After a retrieve the study store is pruned to its size
+limit (``medview pacs local --store-limit-gb``), keeping the studies open in the viewer.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from medview.pacs.listener import StorageListener
 from medview.pacs.nodes import PacsConfig, load_config
 from medview.pacs.query import StudyQuery
 from medview.pacs.store import prune
+from medview.qt.pacs_nodes import NodesDialog
 from medview.qt.workers import Workers
 
 # (header, study result key)
@@ -76,9 +77,13 @@ class PacsPanel(QWidget):
 
         self.nodes = QComboBox(self)
         self.echo_button = QPushButton("Echo", self, toolTip="Check the node answers")
+        self.nodes_button = QPushButton("Nodes…", self, toolTip="Add, edit or remove PACS "
+                                                                "nodes; medview's AE title")
+        self.nodes_dialog: NodesDialog | None = None
         top = QHBoxLayout()
         top.addWidget(self.nodes, 1)
         top.addWidget(self.echo_button)
+        top.addWidget(self.nodes_button)
 
         form = QFormLayout()
         self.fields: dict[str, QLineEdit] = {}
@@ -135,6 +140,7 @@ class PacsPanel(QWidget):
             lambda item: self.studyRetrieved.emit(item.data(Qt.ItemDataRole.UserRole)))
 
         self.echo_button.clicked.connect(self.echo)
+        self.nodes_button.clicked.connect(self.edit_nodes)
         self.search_button.clicked.connect(self.search)
         self.retrieve_button.clicked.connect(self.retrieve)
         self.cancel_button.clicked.connect(self.cancel)
@@ -159,9 +165,25 @@ class PacsPanel(QWidget):
         if current:
             self.nodes.setCurrentText(current)
         if not self._config.nodes and not self.status.text():
-            self.status.setText("No PACS node is configured. Add one on the command line: "
-                                "medview pacs add NAME --aet AE --host HOST --port PORT")
+            self.status.setText("No PACS node is configured. Add one with Nodes… or on the "
+                                "command line: medview pacs add NAME --aet AE --host HOST "
+                                "--port PORT")
         self._update_buttons()
+
+    def edit_nodes(self) -> NodesDialog:
+        """Show the nodes dialog (not modal); the node list follows its changes."""
+        if self.nodes_dialog is None:
+            self.nodes_dialog = NodesDialog(self.workers, self)
+            self.nodes_dialog.changed.connect(self._nodes_changed)
+        else:
+            self.nodes_dialog.reload()
+        self.nodes_dialog.show()
+        self.nodes_dialog.raise_()
+        return self.nodes_dialog
+
+    def _nodes_changed(self) -> None:
+        self.status.clear()
+        self.reload_nodes()
 
     def showEvent(self, event) -> None:
         if not self._busy:
