@@ -154,7 +154,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
         # PACS (View ▸ Panels): a retrieved study opens with its first image, then fills in
         self.pacs = PacsPanel(self.workers, self, open_studies=lambda: {
-            st.uid for p in self.library.patients for st in p.studies})
+            st.uid for p in self.library.patients for st in p.studies},
+            shown_result=self.analysis.shown_result)
         self.pacs_dock = self.add_panel(self.pacs, "PACS", "PacsDock")
         self.tabifyDockWidget(self.analysis_dock, self.pacs_dock)
         self.pacs_dock.hide()

@@ -12,6 +12,7 @@ limit (``medview pacs local --store-limit-gb``), keeping the studies open in the
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,9 +26,11 @@ from medview.core.errors import plain_reason
 from medview.core.imports import load
 from medview.core.user_dirs import user_data_dir
 from medview.pacs import client
+from medview.pacs.errors import PacsError
 from medview.pacs.listener import StorageListener
 from medview.pacs.nodes import PacsConfig, load_config
 from medview.pacs.query import StudyQuery
+from medview.pacs.send import send_files
 from medview.pacs.store import prune
 from medview.qt.pacs_nodes import NodesDialog
 from medview.qt.workers import Workers
@@ -37,6 +40,7 @@ COLUMNS = (("Patient", "PatientName"), ("ID", "PatientID"), ("Date", "StudyDate"
            ("Modality", "ModalitiesInStudy"), ("Description", "StudyDescription"),
            ("Images", "NumberOfStudyRelatedInstances"), ("Accession", "AccessionNumber"))
 STUDY_STORE = "studies"  # <user data dir>/studies: where retrieved studies are kept
+RESULTS = "results"  # <user data dir>/results/<time>: AI results sent as DICOM
 # (StudyQuery field, label, placeholder)
 _SEARCH_FIELDS = (("patient_id", "Patient ID", ""), ("patient_name", "Patient name", "* ? allowed"),
                   ("modality", "Modality", "e.g. CT"), ("accession", "Accession", ""),
@@ -66,11 +70,13 @@ class PacsPanel(QWidget):
 
     def __init__(self, workers: Workers, parent: QWidget | None = None,
                  store: Path | None = None,
-                 open_studies: Callable[[], set[str]] | None = None) -> None:
+                 open_studies: Callable[[], set[str]] | None = None,
+                 shown_result: Callable[[], tuple | None] | None = None) -> None:
         super().__init__(parent)
         self.workers = workers
         self._store = store
         self._open_studies = open_studies or set
+        self._shown_result = shown_result or (lambda: None)
         self._config = PacsConfig()
         self._cancel: threading.Event | None = None
         self._first_shown = False
@@ -113,6 +119,17 @@ class PacsPanel(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.retrieve_button)
         bottom.addWidget(self.cancel_button)
+        self.send_button = QPushButton("Send AI result", self,
+                                       toolTip="Send the AI result of the image shown to the "
+                                               "node: a segmentation as DICOM SEG, a "
+                                               "classification as an SR (audited)")
+        self.capture_check = QCheckBox("with a burned-in capture", self,
+                                       toolTip="Also a secondary capture with the mask drawn "
+                                               "in, for viewers that do not show SEG (a demo "
+                                               "model's says NOT FOR DIAGNOSIS)")
+        send_row = QHBoxLayout()
+        send_row.addWidget(self.send_button)
+        send_row.addWidget(self.capture_check, 1)
         self.receive = QCheckBox("Receive studies pushed to medview", self,
                                  toolTip="Listen for C-STORE as medview's AE title on its "
                                          "storage port (medview pacs local) on every network "
@@ -131,6 +148,7 @@ class PacsPanel(QWidget):
         layout.addWidget(self.results, 1)
         layout.addLayout(bottom)
         layout.addWidget(self.progress)
+        layout.addLayout(send_row)
         layout.addWidget(self.receive)
         layout.addWidget(self.incoming)
         layout.addWidget(self.status)
@@ -144,6 +162,7 @@ class PacsPanel(QWidget):
         self.search_button.clicked.connect(self.search)
         self.retrieve_button.clicked.connect(self.retrieve)
         self.cancel_button.clicked.connect(self.cancel)
+        self.send_button.clicked.connect(self.send_result)
         self._busy = False
         self.reload_nodes()
 
@@ -230,6 +249,38 @@ class PacsPanel(QWidget):
 
         self._start(f"Retrieving from {node.name}…", run, pass_worker=True,
                     on_progress=self._retrieve_progress, on_return=self._retrieved)
+
+    def send_result(self) -> None:
+        """Write the shown AI result's DICOM objects (kept under ``<user data>/results``)
+        and send them to the chosen node; each object sent is in the audit log."""
+        shown = self._shown_result()
+        if shown is None:
+            self.status.setText("No AI result for the image shown: analyse it in the AI "
+                                "panel first")
+            return
+        result, frame, entry = shown
+        node, local = self._node(), self._config.local
+        folder = user_data_dir() / RESULTS / time.strftime("%Y%m%d-%H%M%S")
+        capture = self.capture_check.isChecked()
+        is_demo_model = load("medview.inference.sc_dicom").is_demo_model
+        demo = entry is not None and entry.manifest is not None and is_demo_model(
+            entry.manifest)
+
+        def run():
+            folder.mkdir(parents=True, exist_ok=True)
+            write = load("medview.inference.result_files").write_result_files
+            written = write(result, frame, folder, capture=capture, demo=demo)
+            if not written.paths:
+                raise PacsError(node.name, "nothing to send: " + "; ".join(written.notes))
+            return send_files(node, local, written.paths)
+
+        self._start(f"Sending to {node.name}…", run, on_return=self._sent)
+
+    def _sent(self, outcomes) -> None:
+        failed = [o for o in outcomes if not o.sent]
+        kinds = ", ".join(_kind(o.path) for o in outcomes if o.sent)
+        self.status.setText(f"Sent {kinds} to {self.nodes.currentText()}" if not failed else
+                            f"{failed[0].path.name}: {failed[0].reason}")
 
     def cancel(self) -> None:
         if self._cancel is not None:
@@ -343,10 +394,17 @@ class PacsPanel(QWidget):
     def _update_buttons(self) -> None:
         has_node = bool(self._config.nodes)
         self.echo_button.setEnabled(has_node and not self._busy)
+        self.send_button.setEnabled(has_node and not self._busy)
         self.search_button.setEnabled(has_node and not self._busy)
         self.retrieve_button.setEnabled(has_node and not self._busy
                                         and self.results.currentRow() >= 0)
         self.cancel_button.setEnabled(self._busy and self._cancel is not None)
+
+
+def _kind(path: Path) -> str:
+    """What a result file is, from the name :mod:`medview.inference.result_files` gave it."""
+    return {"seg": "SEG", "sr": "SR", "sc": "secondary capture"}.get(
+        path.stem.rsplit("-", 1)[-1], path.name)
 
 
 def _cell_text(key: str, value) -> str:
