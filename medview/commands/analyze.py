@@ -161,7 +161,7 @@ def _out_dir(out: str | None) -> Path | None:
 def _write_mask(result, frame, out_dir: Path, used: set[str]) -> Path:
     from medview.commands.export import write_png_atomic
 
-    from medview.inference.result_files import unique_name
+    from medview.analysis.result_files import unique_name
 
     path = out_dir / unique_name(frame, f"{result.model}-mask", ".png", used)
     write_png_atomic(result.mask, path)
@@ -172,8 +172,8 @@ def _write_dicom(result, frame, out_dir: Path, used: set[str], capture: bool,
                  manifest) -> dict:
     """The ``dicom`` (SEG or SR) and, with ``capture``, ``dicom_sc`` fields of the JSON line:
     the files written, None (and why on stderr) where the image cannot be referenced."""
-    from medview.inference.result_files import write_result_files
-    from medview.inference.sc_dicom import is_demo_model
+    from medview.analysis.result_files import write_result_files
+    from medview.analysis.sc_dicom import is_demo_model
 
     written = write_result_files(result, frame, out_dir, used, capture=capture,
                                  demo=is_demo_model(manifest))

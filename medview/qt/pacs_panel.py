@@ -30,7 +30,6 @@ from medview.pacs.errors import PacsError
 from medview.pacs.listener import StorageListener
 from medview.pacs.nodes import PacsConfig, load_config
 from medview.pacs.query import StudyQuery
-from medview.pacs.send import send_files
 from medview.pacs.store import prune
 from medview.qt.pacs_nodes import NodesDialog
 from medview.qt.workers import Workers
@@ -262,17 +261,17 @@ class PacsPanel(QWidget):
         node, local = self._node(), self._config.local
         folder = user_data_dir() / RESULTS / time.strftime("%Y%m%d-%H%M%S")
         capture = self.capture_check.isChecked()
-        is_demo_model = load("medview.inference.sc_dicom").is_demo_model
+        is_demo_model = load("medview.analysis.sc_dicom").is_demo_model
         demo = entry is not None and entry.manifest is not None and is_demo_model(
             entry.manifest)
 
         def run():
             folder.mkdir(parents=True, exist_ok=True)
-            write = load("medview.inference.result_files").write_result_files
+            write = load("medview.analysis.result_files").write_result_files
             written = write(result, frame, folder, capture=capture, demo=demo)
             if not written.paths:
                 raise PacsError(node.name, "nothing to send: " + "; ".join(written.notes))
-            return send_files(node, local, written.paths)
+            return load("medview.pacs.send").send_files(node, local, written.paths)
 
         self._start(f"Sending to {node.name}…", run, on_return=self._sent)
 
@@ -402,7 +401,7 @@ class PacsPanel(QWidget):
 
 
 def _kind(path: Path) -> str:
-    """What a result file is, from the name :mod:`medview.inference.result_files` gave it."""
+    """What a result file is, from the name :mod:`medview.analysis.result_files` gave it."""
     return {"seg": "SEG", "sr": "SR", "sc": "secondary capture"}.get(
         path.stem.rsplit("-", 1)[-1], path.name)
 

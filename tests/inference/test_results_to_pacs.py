@@ -116,7 +116,7 @@ def test_classification_goes_to_the_pacs_as_a_tid1500_sr(installed, tmp_path, ca
 
 def test_a_demo_models_secondary_capture_has_the_mask_and_the_warning_burned_in(
         installed, tmp_path, capsys):
-    from medview.inference.sc_dicom import DEMO_TEXT
+    from medview.analysis.sc_dicom import DEMO_TEXT
 
     ct = find("CT_small.dcm")
     assert cli.main(["analyze", "--model", "prostate-demo", "--engine", "torch", "--out",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pydicom
 
 from medview.inference.audit import AuditLog
-from medview.inference.sc_dicom import DEMO_TEXT
+from medview.analysis.sc_dicom import DEMO_TEXT
 from medview.pacs import client
 from medview.pacs.nodes import load_config
 from tests.helpers.datafiles import find

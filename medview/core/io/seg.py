@@ -105,7 +105,7 @@ def _segment(description) -> Segment:
     colour = None
     lab = description.get("RecommendedDisplayCIELabValue")
     if lab is not None:
-        rgb = load("highdicom.color").CIELabColor.from_dicom_value(lab).to_rgb()
+        rgb = load("highdicom").color.CIELabColor.from_dicom_value(lab).to_rgb()
         colour = "#" + "".join(f"{int(round(min(255, max(0, v)))):02x}" for v in rgb)
     return Segment(int(description.SegmentNumber), str(description.SegmentLabel), colour)
 

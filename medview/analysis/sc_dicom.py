@@ -5,7 +5,7 @@ The analysed frame is rendered with its default window, the mask is drawn over i
 viewer's colours (:func:`medview.analysis.overlays.mask_rgba`), and a caption names the
 model at the bottom. A demo model's capture says ``NOT FOR DIAGNOSIS - demo model`` across
 the top of the image and in its Image Comments and Series Description, so that no one reads it as a result.
-The SEG (:mod:`.seg_dicom`) stays the object that carries the mask itself.
+The SEG (:mod:`medview.inference.seg_dicom`) stays the object that carries the mask itself.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from medview.core.imports import load
 from medview.core.sr.documents import MANUFACTURER, why_not_referenceable
 from medview.core.study import Frame
 from medview.inference.results import SegmentationResult
-from medview.view.orientation import direction_letters
 
+
+# patient axes (DICOM LPS): the letter towards the negative and the positive end
+_AXIS_LETTERS = (("R", "L"), ("A", "P"), ("F", "H"))
 SC_SERIES_NUMBER = 9300
 DEMO_TEXT = "NOT FOR DIAGNOSIS - demo model"
 _WHITE, _WARNING = (255, 255, 255), (255, 200, 0)
@@ -97,7 +99,8 @@ def _patient_orientation(frame: Frame) -> tuple[str, str] | None:
     ds = frame.header
     cosines = geometry.image_orientation(ds, frame.index)
     if cosines is not None:
-        letters = tuple(direction_letters(v)[:1] for v in cosines)
+        letters = tuple(_AXIS_LETTERS[a][v[a] > 0] for v in cosines
+                        for a in [int(np.argmax(np.abs(v)))])
     else:
         value = ds.get("PatientOrientation")
         letters = tuple(str(v)[:1] for v in value) if value and len(value) == 2 else ()

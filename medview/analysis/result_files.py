@@ -1,7 +1,7 @@
 """The DICOM objects an analysis result leaves as, written into a folder: a segmentation's
-SEG (:mod:`.seg_dicom`) and, on request, its burned-in secondary capture (:mod:`.sc_dicom`);
-a classification's TID 1500 SR (:mod:`.sr_dicom`). ``medview analyze --dicom-out`` and the
-PACS panel's Send results use this one function."""
+SEG (:mod:`medview.inference.seg_dicom`) and, on request, its burned-in secondary capture
+(:mod:`.sc_dicom`); a classification's TID 1500 SR (:mod:`medview.inference.sr_dicom`).
+``medview analyze --dicom-out`` and the PACS panel's Send AI result use this one function."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ def write_result_files(result, frame, out_dir: Path, used: set[str] | None = Non
     capture : bool
         Also a secondary capture with a segmentation's mask burned in.
     demo : bool
-        The model is a demo (:func:`medview.inference.sc_dicom.is_demo_model`): the capture
+        The model is a demo (:func:`medview.analysis.sc_dicom.is_demo_model`): the capture
         says NOT FOR DIAGNOSIS.
     """
-    from medview.inference.sc_dicom import why_no_sc, write_sc
+    from medview.analysis.sc_dicom import why_no_sc, write_sc
     from medview.inference.seg_dicom import why_no_seg, write_seg
     from medview.inference.sr_dicom import write_classification_sr
 
