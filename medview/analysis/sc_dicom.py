@@ -99,7 +99,7 @@ def _patient_orientation(frame: Frame) -> tuple[str, str] | None:
     ds = frame.header
     cosines = geometry.image_orientation(ds, frame.index)
     if cosines is not None:
-        letters = tuple(_AXIS_LETTERS[a][v[a] > 0] for v in cosines
+        letters = tuple(_AXIS_LETTERS[a][int(v[a] > 0)] for v in cosines
                         for a in [int(np.argmax(np.abs(v)))])
     else:
         value = ds.get("PatientOrientation")

@@ -143,6 +143,7 @@ def test_a_demo_models_secondary_capture_has_the_mask_and_the_warning_burned_in(
         server.stop()
     assert sc.ImageComments.startswith(DEMO_TEXT) and DEMO_TEXT in sc.SeriesDescription
     assert sc.BurnedInAnnotation == "YES" and sc.StudyInstanceUID == source.StudyInstanceUID
+    assert list(sc.PatientOrientation) == ["L", "P"]  # CT_small: rows to the left, columns back
     rgb = sc.pixel_array.astype(int)
     assert rgb.shape == (source.Rows, source.Columns, 3)
     mask = np.array(Image.open(line["mask"]))
