@@ -14,7 +14,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QPushButton, QSpinBox, QStackedWidget,
+                               QLineEdit, QListWidget, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from medview.core.errors import plain_reason
@@ -62,27 +62,17 @@ class NodesDialog(QDialog):
         self.token_env = QLineEdit(self, placeholderText="variable holding a bearer token")
         self.timeout = QDoubleSpinBox(self, minimum=1, maximum=600, value=DEFAULT_TIMEOUT_S,
                                       suffix=" s")
-        dimse, web = QWidget(self), QWidget(self)
-        dimse_form, web_form = QFormLayout(dimse), QFormLayout(web)
-        for form in (dimse_form, web_form):
-            form.setContentsMargins(0, 0, 0, 0)
-        dimse_form.addRow("AE title", self.ae_title)
-        dimse_form.addRow("Host", self.host)
-        dimse_form.addRow("Port", self.port)
-        dimse_form.addRow("", self.tls)
-        dimse_form.addRow("TLS CA", self.tls_ca)
-        web_form.addRow("URL", self.url)
-        web_form.addRow("User", self.user)
-        web_form.addRow("Password env", self.password_env)
-        web_form.addRow("Token env", self.token_env)
-        self.kind_pages = QStackedWidget(self)
-        self.kind_pages.addWidget(dimse)
-        self.kind_pages.addWidget(web)
         form = QFormLayout()
         form.addRow("Name", self.name)
         form.addRow("Kind", self.kind)
-        form.addRow(self.kind_pages)
+        self._dimse_rows = (self.ae_title, self.host, self.port, self.tls, self.tls_ca)
+        self._web_rows = (self.url, self.user, self.password_env, self.token_env)
+        for label, widget in zip(("AE title", "Host", "Port", "", "TLS CA", "URL", "User",
+                                  "Password env", "Token env"),
+                                 self._dimse_rows + self._web_rows):
+            form.addRow(label, widget)
         form.addRow("Timeout", self.timeout)
+        self.form = form
         self.save_button = QPushButton("Save node", self)
         self.verify_button = QPushButton("Verify", self, toolTip="C-ECHO, or a QIDO-RS query "
                                                                  "for a DICOMweb node")
@@ -123,7 +113,12 @@ class NodesDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(close)
 
-        self.kind.currentIndexChanged.connect(self.kind_pages.setCurrentIndex)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed(DIMSE)
+        for button in (self.add_button, self.remove_button, self.verify_button,
+                       self.save_local_button):
+            button.setAutoDefault(False)  # Enter in a node field saves the node
+        self.save_button.setDefault(True)
         self.list.currentTextChanged.connect(self._show_node)
         self.add_button.clicked.connect(self.new_node)
         self.remove_button.clicked.connect(self.remove)
@@ -244,6 +239,12 @@ class NodesDialog(QDialog):
                            on_error=lambda exc: self.status.setText(plain_reason(exc)))
 
     # ------------------------------------------------------------------ internals
+
+    def _kind_changed(self, kind: int) -> None:
+        for widget in self._dimse_rows:
+            self.form.setRowVisible(widget, kind == DIMSE)
+        for widget in self._web_rows:
+            self.form.setRowVisible(widget, kind == DICOMWEB)
 
     def _show_node(self, name: str) -> None:
         node = self._config.nodes.get(name)

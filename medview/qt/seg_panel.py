@@ -100,10 +100,16 @@ class SegPanel(QWidget):
         self.segments.blockSignals(True)
         self.segments.clear()
         for seg in segs:
+            header = QListWidgetItem(seg.series_description or seg.path.name, self.segments)
+            header.setFlags(Qt.ItemFlag.ItemIsEnabled)  # which SEG the segments below are of
+            font = header.font()
+            font.setBold(True)
+            header.setFont(font)
+            header.setToolTip(str(seg.path))
             for s in seg.segments:
                 key = (seg.sop_instance_uid, s.number)
                 item = QListWidgetItem(s.label, self.segments)
-                item.setToolTip(f"{seg.series_description or 'SEG'} — {seg.path}")
+                item.setToolTip(f"Segment {s.number} of {seg.path}")
                 pixmap = QPixmap(12, 12)
                 pixmap.fill(QColor(colours[key]))
                 item.setIcon(QIcon(pixmap))

@@ -56,8 +56,9 @@ def test_add_verify_edit_and_remove_a_dimse_node(orthanc, window, qtbot, capsys)
 def test_add_and_verify_a_dicomweb_node(orthanc, window, qtbot):
     dialog = window.pacs.edit_nodes()
     dialog.name.setText("web")
+    assert dialog.host.isVisibleTo(dialog) and not dialog.url.isVisibleTo(dialog)
     dialog.kind.setCurrentIndex(1)
-    assert dialog.kind_pages.currentIndex() == 1
+    assert dialog.url.isVisibleTo(dialog) and not dialog.host.isVisibleTo(dialog)
     dialog.url.setText(orthanc.url + "/dicom-web/")
     assert _verify(dialog, qtbot).startswith("web answered in ")
     dialog.save_button.click()

@@ -47,8 +47,8 @@ def test_a_seg_in_the_study_folder_is_shown_over_its_frame(window, qtbot, tmp_pa
 
     panel = window.segs
     names = [panel.segments.item(i).text() for i in range(panel.segments.count())]
-    assert names == ["lesion", "organ"]
-    panel.segments.item(0).setCheckState(panel.segments.item(0).checkState().Unchecked)
+    assert names == ["AI lesion-demo 0.1", "lesion", "organ"]  # the SEG, then its segments
+    panel.segments.item(1).setCheckState(panel.segments.item(1).checkState().Unchecked)
     (layer,) = vp.model.layers_shown()
     assert np.array_equal(layer.rgba[..., 3] > 0, mask == 2)
     assert np.array_equal(_pixel(vp, lesion), plain)
