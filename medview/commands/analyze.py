@@ -159,9 +159,8 @@ def _out_dir(out: str | None) -> Path | None:
 
 
 def _write_mask(result, frame, out_dir: Path, used: set[str]) -> Path:
-    from medview.commands.export import write_png_atomic
-
     from medview.analysis.result_files import unique_name
+    from medview.commands.export import write_png_atomic
 
     path = out_dir / unique_name(frame, f"{result.model}-mask", ".png", used)
     write_png_atomic(result.mask, path)

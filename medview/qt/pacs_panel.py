@@ -11,6 +11,7 @@ limit (``medview pacs local --store-limit-gb``), keeping the studies open in the
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +40,7 @@ COLUMNS = (("Patient", "PatientName"), ("ID", "PatientID"), ("Date", "StudyDate"
            ("Modality", "ModalitiesInStudy"), ("Description", "StudyDescription"),
            ("Images", "NumberOfStudyRelatedInstances"), ("Accession", "AccessionNumber"))
 STUDY_STORE = "studies"  # <user data dir>/studies: where retrieved studies are kept
-RESULTS = "results"  # <user data dir>/results/<time>: AI results sent as DICOM
+RESULTS = "results"  # <user data dir>/results/<time>-<random>: AI results sent as DICOM
 # (StudyQuery field, label, placeholder)
 _SEARCH_FIELDS = (("patient_id", "Patient ID", ""), ("patient_name", "Patient name", "* ? allowed"),
                   ("modality", "Modality", "e.g. CT"), ("accession", "Accession", ""),
@@ -259,14 +260,15 @@ class PacsPanel(QWidget):
             return
         result, frame, entry = shown
         node, local = self._node(), self._config.local
-        folder = user_data_dir() / RESULTS / time.strftime("%Y%m%d-%H%M%S")
+        results = user_data_dir() / RESULTS
         capture = self.capture_check.isChecked()
         is_demo_model = load("medview.analysis.sc_dicom").is_demo_model
         demo = entry is not None and entry.manifest is not None and is_demo_model(
             entry.manifest)
 
         def run():
-            folder.mkdir(parents=True, exist_ok=True)
+            results.mkdir(parents=True, exist_ok=True)  # a new folder per send, by time
+            folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=results))
             write = load("medview.analysis.result_files").write_result_files
             written = write(result, frame, folder, capture=capture, demo=demo)
             if not written.paths:

@@ -5,8 +5,8 @@ A SEG found in an opened folder is not a series to page through: it is read once
 into a :class:`SegOverlay` (its segments' numbers, labels and colours, and one label
 mask per referenced source frame) and the image frames show it on top. Any SEG highdicom
 reads works (medview's own, see :mod:`medview.inference.seg_dicom`, or another tool's).
-One that cannot be read is a
-:class:`~medview.core.errors.ReadError` naming the file; the images load regardless.
+One that cannot be read is a :class:`~medview.core.errors.ReadError` naming the file; the
+images load regardless.
 """
 
 from __future__ import annotations
@@ -131,13 +131,12 @@ def _masks(seg) -> dict[tuple[str, int], np.ndarray]:
     options = {"combine_segments": True, "skip_overlap_checks": True, "dtype": np.uint8}
     masks: dict[tuple[str, int], np.ndarray] = {}
     for uid, numbers in _referenced_frames(seg).items():
-        if numbers:
-            frames = sorted(numbers)
+        frames = sorted(numbers) or [1]
+        keys = [(uid, n - 1) for n in frames]
+        if numbers - {1}:
             stack = seg.get_pixels_by_source_frame(uid, frames, **options)
-            keys = [(uid, n - 1) for n in frames]
-        else:
+        else:  # a single-frame source (some writers still give its frame number, 1)
             stack = seg.get_pixels_by_source_instance([uid], **options)
-            keys = [(uid, 0)]
         for key, mask in zip(keys, stack):
             if mask.any():
                 masks[key] = np.ascontiguousarray(mask)
