@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from medview.pacs import client  # noqa: E402
 from medview.pacs.nodes import LocalAE, Node  # noqa: E402
 from tests.helpers.datafiles import find  # noqa: E402
-from tests.pacs.orthanc import ORTHANC, Orthanc, free_port  # noqa: E402
+from tests.helpers.orthanc import ORTHANC, Orthanc, free_port  # noqa: E402
 
 
 def make_study(folder: Path, n: int) -> tuple[str, list[Path]]:

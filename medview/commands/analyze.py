@@ -54,6 +54,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="folder for results as DICOM objects referencing the analysed "
                              "DICOM image: a segmentation as a SEG (single-frame images), a "
                              "classification as a TID 1500 SR; ready for 'medview pacs send'")
+    parser.add_argument("--dicom-sc", action="store_true",
+                        help="with --dicom-out: also a secondary capture of each segmented "
+                             "image with the mask burned in, for viewers that do not show SEG "
+                             "(a demo model's says NOT FOR DIAGNOSIS)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("give the files or folders to analyse (PATH ...)")
     analyzer = _make_analyzer(registry, args)
     out_dir = _out_dir(args.out)
+    if args.dicom_sc and not args.dicom_out:
+        raise CliError("--dicom-sc needs --dicom-out DIR")
     dicom_dir = _out_dir(args.dicom_out)
     frames, bad = _frames(args.paths)
     if not frames and not bad:
@@ -91,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
                                                                            names)))
         line = result.to_json()
         if dicom_dir is not None:
-            line["dicom"] = _write_dicom(result, frame, dicom_dir, dicom_names)
+            line.update(_write_dicom(result, frame, dicom_dir, dicom_names, args.dicom_sc,
+                                     analyzer.manifest))
         # strict JSON: to_json maps non-finite numbers to null, and a NaN slipping by is a bug
         print(json.dumps(line, ensure_ascii=False, allow_nan=False), flush=True)
         done += 1
@@ -154,39 +161,29 @@ def _out_dir(out: str | None) -> Path | None:
 
 
 def _write_mask(result, frame, out_dir: Path, used: set[str]) -> Path:
+    from medview.analysis.result_files import unique_name
     from medview.commands.export import write_png_atomic
 
-    path = out_dir / _unique_name(frame, f"{result.model}-mask", ".png", used)
+    path = out_dir / unique_name(frame, f"{result.model}-mask", ".png", used)
     write_png_atomic(result.mask, path)
     return path
 
 
-def _write_dicom(result, frame, out_dir: Path, used: set[str]) -> str | None:
-    """The DICOM SEG (segmentation) or SR (classification) written for ``result``, or None
-    (and why on stderr) when the image cannot be referenced."""
-    from medview.core.sr.documents import why_not_referenceable
-    from medview.inference.seg_dicom import why_no_seg, write_seg
-    from medview.inference.sr_dicom import write_classification_sr
+def _write_dicom(result, frame, out_dir: Path, used: set[str], capture: bool,
+                 manifest) -> dict:
+    """The ``dicom`` (SEG or SR) and, with ``capture``, ``dicom_sc`` fields of the JSON line:
+    the files written, None (and why on stderr) where the image cannot be referenced."""
+    from medview.analysis.result_files import write_result_files
+    from medview.analysis.sc_dicom import is_demo_model
 
-    segmentation = result.task == "segmentation"
-    reason = why_no_seg(frame) if segmentation else why_not_referenceable(frame)
-    if reason:
-        _report(f"note: no DICOM {'SEG' if segmentation else 'SR'}: {reason}")
-        return None
-    kind = "seg" if segmentation else "sr"
-    path = out_dir / _unique_name(frame, f"{result.model}-{kind}", ".dcm", used)
-    (write_seg if segmentation else write_classification_sr)(result, frame, path)
-    return str(path)
-
-
-def _unique_name(frame, what: str, ext: str, used: set[str]) -> str:
-    suffix = f"_frame{frame.index + 1}" if _frame_count(frame) > 1 else ""
-    stem = f"{frame.path.stem}{suffix}_{what}"
-    name, n = f"{stem}{ext}", 2
-    while name in used:  # same file name in two folders: keep both outputs
-        name, n = f"{stem}_{n}{ext}", n + 1
-    used.add(name)
-    return name
+    written = write_result_files(result, frame, out_dir, used, capture=capture,
+                                 demo=is_demo_model(manifest))
+    for note in written.notes:
+        _report(f"note: {note}")
+    fields = {"dicom": str(written.dicom) if written.dicom else None}
+    if capture and result.task == "segmentation":
+        fields["dicom_sc"] = str(written.capture) if written.capture else None
+    return fields
 
 
 def _frame_count(frame) -> int:

@@ -294,6 +294,9 @@ class Library:
 
     patients: list[Patient] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    #: DICOM SEGs found among the files (:class:`medview.core.io.seg.SegOverlay`): shown
+    #: over the frames they reference, not as series of their own
+    segmentations: list = field(default_factory=list)
 
     def series(self) -> list[Series]:
         """All series in display order."""
@@ -309,6 +312,11 @@ class Library:
         """Add every frame of a DICOM file whose header has been read."""
         series = self._series_for(header)
         series.frames.add_file(Path(path), header, dicom.number_of_frames(header))
+
+    def add_segmentation(self, seg) -> None:
+        """Add a SEG read by :func:`medview.core.io.seg.read_seg` (once per SOP instance)."""
+        if all(s.sop_instance_uid != seg.sop_instance_uid for s in self.segmentations):
+            self.segmentations.append(seg)
 
     def add_image(self, path: Path, info: image.ImageInfo) -> None:
         """Add a plain image; images of one folder form one series."""
@@ -342,6 +350,8 @@ class Library:
                 for series in study.series:
                     _merge_series(existing, series)
         self.skipped.extend(other.skipped)
+        for seg in other.segmentations:
+            self.add_segmentation(seg)
         if finish:
             self.finish()
 

@@ -32,6 +32,7 @@ from medview.qt.export import ExportController
 from medview.qt.pacs_panel import PacsPanel
 from medview.qt.labelling.controller import LabellingController
 from medview.qt.readings import ReadingController
+from medview.qt.seg_panel import SegPanel
 from medview.qt.settings import Settings
 from medview.qt.viewer.actions import GESTURES, ViewerActions
 from medview.qt.viewer.grid import LAYOUTS, ViewerGrid
@@ -153,13 +154,19 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.analysis_dock], [320], Qt.Orientation.Horizontal)
         # PACS (View ▸ Panels): a retrieved study opens with its first image, then fills in
         self.pacs = PacsPanel(self.workers, self, open_studies=lambda: {
-            st.uid for p in self.library.patients for st in p.studies})
+            st.uid for p in self.library.patients for st in p.studies},
+            shown_result=self.analysis.shown_result)
         self.pacs_dock = self.add_panel(self.pacs, "PACS", "PacsDock")
         self.tabifyDockWidget(self.analysis_dock, self.pacs_dock)
         self.pacs_dock.hide()
         self.pacs.firstImageArrived.connect(lambda path: self.open_paths([path], remember=False))
         self.pacs.studyRetrieved.connect(lambda folder: self.open_paths([folder]))
         self.tabifyDockWidget(self.analysis_dock, self.labelling.make_dock())
+        # DICOM SEGs opened with a study: drawn over the frames they reference
+        self.segs = SegPanel(self.grid, lambda: self.library.segmentations, self)
+        self.segs_dock = self.add_panel(self.segs, "Segmentations", "SegDock")
+        self.tabifyDockWidget(self.analysis_dock, self.segs_dock)
+        self.segs_dock.hide()
         # the AI status about an image is shown only with the viewer
         self.tabs.currentChanged.connect(
             lambda _i: self.analysis.set_viewing(self.tabs.currentWidget() is self.grid))
@@ -339,6 +346,9 @@ class MainWindow(QMainWindow):
         if already and opening.again is None:
             opening.again = read[[k in was_open for k in read].index(True)]
         opening.skipped += new.skipped
+        if new.segmentations:
+            self.segs.refresh()
+            self.segs_dock.show()  # a tab beside the AI panel: the segments' names and toggles
         if not added and not new.series():
             return True
         self.browser.set_library(self.library)
@@ -427,6 +437,7 @@ class MainWindow(QMainWindow):
         self.browser.forget(s.id for s in self.library.series())
         self._library = load("medview.core.study").Library()
         self.browser.set_library(self._library)
+        self.segs.refresh()
         for vp in self.grid._all:
             vp.drop_render_cache()
         for k in keys:

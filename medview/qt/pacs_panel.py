@@ -2,16 +2,18 @@
 and cancel; the study opens as its first image arrives and fills in as the rest come.
 
 The network work runs in the window's worker pool (:mod:`medview.pacs` through
-:class:`~medview.qt.workers.Workers`); the panel only shows state. Nodes are configured
-with ``medview pacs add`` and read from the nodes file each time the panel is shown.
-Nothing connects until the user presses Echo, Search or Retrieve. After a retrieve the
-study store is pruned to its size limit (``medview pacs local --store-limit-gb``), keeping
-the studies open in the viewer.
+:class:`~medview.qt.workers.Workers`); the panel only shows state. Nodes are edited in
+:class:`~medview.qt.pacs_nodes.NodesDialog` (Nodes…) or with ``medview pacs add``, and read
+from the nodes file each time the panel is shown. Nothing connects until the user presses
+Echo, Verify, Search or Retrieve. After a retrieve the study store is pruned to its size
+limit (``medview pacs local --store-limit-gb``), keeping the studies open in the viewer.
 """
 
 from __future__ import annotations
 
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,10 +27,12 @@ from medview.core.errors import plain_reason
 from medview.core.imports import load
 from medview.core.user_dirs import user_data_dir
 from medview.pacs import client
+from medview.pacs.errors import PacsError
 from medview.pacs.listener import StorageListener
 from medview.pacs.nodes import PacsConfig, load_config
 from medview.pacs.query import StudyQuery
 from medview.pacs.store import prune
+from medview.qt.pacs_nodes import NodesDialog
 from medview.qt.workers import Workers
 
 # (header, study result key)
@@ -36,6 +40,7 @@ COLUMNS = (("Patient", "PatientName"), ("ID", "PatientID"), ("Date", "StudyDate"
            ("Modality", "ModalitiesInStudy"), ("Description", "StudyDescription"),
            ("Images", "NumberOfStudyRelatedInstances"), ("Accession", "AccessionNumber"))
 STUDY_STORE = "studies"  # <user data dir>/studies: where retrieved studies are kept
+RESULTS = "results"  # <user data dir>/results/<time>-<random>: AI results sent as DICOM
 # (StudyQuery field, label, placeholder)
 _SEARCH_FIELDS = (("patient_id", "Patient ID", ""), ("patient_name", "Patient name", "* ? allowed"),
                   ("modality", "Modality", "e.g. CT"), ("accession", "Accession", ""),
@@ -65,20 +70,26 @@ class PacsPanel(QWidget):
 
     def __init__(self, workers: Workers, parent: QWidget | None = None,
                  store: Path | None = None,
-                 open_studies: Callable[[], set[str]] | None = None) -> None:
+                 open_studies: Callable[[], set[str]] | None = None,
+                 shown_result: Callable[[], tuple | None] | None = None) -> None:
         super().__init__(parent)
         self.workers = workers
         self._store = store
         self._open_studies = open_studies or set
+        self._shown_result = shown_result or (lambda: None)
         self._config = PacsConfig()
         self._cancel: threading.Event | None = None
         self._first_shown = False
 
         self.nodes = QComboBox(self)
         self.echo_button = QPushButton("Echo", self, toolTip="Check the node answers")
+        self.nodes_button = QPushButton("Nodes…", self, toolTip="Add, edit or remove PACS "
+                                                                "nodes; medview's AE title")
+        self.nodes_dialog: NodesDialog | None = None
         top = QHBoxLayout()
         top.addWidget(self.nodes, 1)
         top.addWidget(self.echo_button)
+        top.addWidget(self.nodes_button)
 
         form = QFormLayout()
         self.fields: dict[str, QLineEdit] = {}
@@ -108,6 +119,17 @@ class PacsPanel(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.retrieve_button)
         bottom.addWidget(self.cancel_button)
+        self.send_button = QPushButton("Send AI result", self,
+                                       toolTip="Send the AI result of the image shown to the "
+                                               "node: a segmentation as DICOM SEG, a "
+                                               "classification as an SR (audited)")
+        self.capture_check = QCheckBox("with a burned-in capture", self,
+                                       toolTip="Also a secondary capture with the mask drawn "
+                                               "in, for viewers that do not show SEG (a demo "
+                                               "model's says NOT FOR DIAGNOSIS)")
+        send_row = QHBoxLayout()
+        send_row.addWidget(self.send_button)
+        send_row.addWidget(self.capture_check, 1)
         self.receive = QCheckBox("Receive studies pushed to medview", self,
                                  toolTip="Listen for C-STORE as medview's AE title on its "
                                          "storage port (medview pacs local) on every network "
@@ -126,6 +148,7 @@ class PacsPanel(QWidget):
         layout.addWidget(self.results, 1)
         layout.addLayout(bottom)
         layout.addWidget(self.progress)
+        layout.addLayout(send_row)
         layout.addWidget(self.receive)
         layout.addWidget(self.incoming)
         layout.addWidget(self.status)
@@ -135,9 +158,11 @@ class PacsPanel(QWidget):
             lambda item: self.studyRetrieved.emit(item.data(Qt.ItemDataRole.UserRole)))
 
         self.echo_button.clicked.connect(self.echo)
+        self.nodes_button.clicked.connect(self.edit_nodes)
         self.search_button.clicked.connect(self.search)
         self.retrieve_button.clicked.connect(self.retrieve)
         self.cancel_button.clicked.connect(self.cancel)
+        self.send_button.clicked.connect(self.send_result)
         self._busy = False
         self.reload_nodes()
 
@@ -159,9 +184,25 @@ class PacsPanel(QWidget):
         if current:
             self.nodes.setCurrentText(current)
         if not self._config.nodes and not self.status.text():
-            self.status.setText("No PACS node is configured. Add one on the command line: "
-                                "medview pacs add NAME --aet AE --host HOST --port PORT")
+            self.status.setText("No PACS node is configured. Add one with Nodes… or on the "
+                                "command line: medview pacs add NAME --aet AE --host HOST "
+                                "--port PORT")
         self._update_buttons()
+
+    def edit_nodes(self) -> NodesDialog:
+        """Show the nodes dialog (not modal); the node list follows its changes."""
+        if self.nodes_dialog is None:
+            self.nodes_dialog = NodesDialog(self.workers, self)
+            self.nodes_dialog.changed.connect(self._nodes_changed)
+        else:
+            self.nodes_dialog.reload()
+        self.nodes_dialog.show()
+        self.nodes_dialog.raise_()
+        return self.nodes_dialog
+
+    def _nodes_changed(self) -> None:
+        self.status.clear()
+        self.reload_nodes()
 
     def showEvent(self, event) -> None:
         if not self._busy:
@@ -208,6 +249,39 @@ class PacsPanel(QWidget):
 
         self._start(f"Retrieving from {node.name}…", run, pass_worker=True,
                     on_progress=self._retrieve_progress, on_return=self._retrieved)
+
+    def send_result(self) -> None:
+        """Write the shown AI result's DICOM objects (kept under ``<user data>/results``)
+        and send them to the chosen node; each object sent is in the audit log."""
+        shown = self._shown_result()
+        if shown is None:
+            self.status.setText("No AI result for the image shown: analyse it in the AI "
+                                "panel first")
+            return
+        result, frame, entry = shown
+        node, local = self._node(), self._config.local
+        results = user_data_dir() / RESULTS
+        capture = self.capture_check.isChecked()
+        is_demo_model = load("medview.analysis.sc_dicom").is_demo_model
+        demo = entry is not None and entry.manifest is not None and is_demo_model(
+            entry.manifest)
+
+        def run():
+            results.mkdir(parents=True, exist_ok=True)  # a new folder per send, by time
+            folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=results))
+            write = load("medview.analysis.result_files").write_result_files
+            written = write(result, frame, folder, capture=capture, demo=demo)
+            if not written.paths:
+                raise PacsError(node.name, "nothing to send: " + "; ".join(written.notes))
+            return load("medview.pacs.send").send_files(node, local, written.paths)
+
+        self._start(f"Sending to {node.name}…", run, on_return=self._sent)
+
+    def _sent(self, outcomes) -> None:
+        failed = [o for o in outcomes if not o.sent]
+        kinds = ", ".join(_kind(o.path) for o in outcomes if o.sent)
+        self.status.setText(f"Sent {kinds} to {self.nodes.currentText()}" if not failed else
+                            f"{failed[0].path.name}: {failed[0].reason}")
 
     def cancel(self) -> None:
         if self._cancel is not None:
@@ -321,10 +395,17 @@ class PacsPanel(QWidget):
     def _update_buttons(self) -> None:
         has_node = bool(self._config.nodes)
         self.echo_button.setEnabled(has_node and not self._busy)
+        self.send_button.setEnabled(has_node and not self._busy)
         self.search_button.setEnabled(has_node and not self._busy)
         self.retrieve_button.setEnabled(has_node and not self._busy
                                         and self.results.currentRow() >= 0)
         self.cancel_button.setEnabled(self._busy and self._cancel is not None)
+
+
+def _kind(path: Path) -> str:
+    """What a result file is, from the name :mod:`medview.analysis.result_files` gave it."""
+    return {"seg": "SEG", "sr": "SR", "sc": "secondary capture"}.get(
+        path.stem.rsplit("-", 1)[-1], path.name)
 
 
 def _cell_text(key: str, value) -> str:

@@ -17,8 +17,8 @@ from medview.inference.audit import AuditLog
 from medview.pacs import client
 from medview.pacs.nodes import load_config
 from tests.helpers.datafiles import find
-from tests.pacs.conftest import configure_nodes, needs_dicomweb, needs_orthanc
-from tests.pacs.orthanc import Orthanc, free_port
+from tests.helpers.pacs import configure_nodes, needs_dicomweb, needs_orthanc
+from tests.helpers.orthanc import Orthanc, free_port
 
 pytestmark = [needs_orthanc, needs_dicomweb]
 
@@ -112,3 +112,45 @@ def test_classification_goes_to_the_pacs_as_a_tid1500_sr(installed, tmp_path, ca
         assert "engine=torch" in content["Algorithm Parameters"]
     finally:
         server.stop()
+
+
+def test_a_demo_models_secondary_capture_has_the_mask_and_the_warning_burned_in(
+        installed, tmp_path, capsys):
+    from medview.analysis.sc_dicom import DEMO_TEXT
+
+    ct = find("CT_small.dcm")
+    assert cli.main(["analyze", "--model", "prostate-demo", "--engine", "torch", "--out",
+                     str(tmp_path / "masks"), "--dicom-out", str(tmp_path / "dicom"),
+                     "--dicom-sc", str(ct)]) == 0
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["dicom_sc"].endswith("_prostate-demo-sc.dcm") and line["dicom"]
+    server = Orthanc(tmp_path / "orthanc", "MEDVIEW", free_port()).start()
+    try:
+        server.upload([ct])
+        configure_nodes(server)
+        assert cli.main(["pacs", "send", "orthanc", str(tmp_path / "dicom")]) == 0
+        audited = {e["file"]: e["result"] for e in AuditLog().read()
+                   if e.get("event") == "pacs-send"}
+        assert audited == {line["dicom"]: "stored", line["dicom_sc"]: "stored"}
+        config = load_config()
+        source = pydicom.dcmread(ct)
+        back = client.retrieve(config.node("orthanc"), config.local, source.StudyInstanceUID,
+                               tmp_path / "back")
+        assert back.total == 3  # the image, its SEG and the capture
+        sc = next(ds for ds in map(pydicom.dcmread, back.folder.rglob("*.dcm"))
+                  if ds.SOPClassUID == pydicom.uid.SecondaryCaptureImageStorage)
+    finally:
+        server.stop()
+    assert sc.ImageComments.startswith(DEMO_TEXT) and DEMO_TEXT in sc.SeriesDescription
+    assert sc.BurnedInAnnotation == "YES" and sc.StudyInstanceUID == source.StudyInstanceUID
+    assert list(sc.PatientOrientation) == ["L", "P"]  # CT_small: rows to the left, columns back
+    rgb = sc.pixel_array.astype(int)
+    assert rgb.shape == (source.Rows, source.Columns, 3)
+    mask = np.array(Image.open(line["mask"]))
+    grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+    band = np.zeros(mask.shape, bool)
+    band[:16], band[-16:] = True, True  # the text bands at the top and the bottom
+    assert mask[~band].any() and not grey[(mask > 0) & ~band].any()
+    assert grey[(mask == 0) & ~band].all()
+    top = rgb[:16]
+    assert ((top[..., 0] > 150) & (top[..., 2] < 80)).sum() > 20  # the yellow warning

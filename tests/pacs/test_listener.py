@@ -19,8 +19,8 @@ from medview.pacs.listener import StorageListener
 from medview.pacs.nodes import LocalAE, Node
 from medview.pacs.send import send_files
 from medview.pacs.storage import instances_on_disk
-from tests.pacs.conftest import make_study
-from tests.pacs.orthanc import free_port
+from tests.helpers.pacs import make_study
+from tests.helpers.orthanc import free_port
 
 from tests.helpers.paths import ROOT
 

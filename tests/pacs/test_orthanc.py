@@ -18,9 +18,9 @@ from medview.pacs.errors import RetrieveCancelled, TransferFailed
 from medview.pacs.nodes import load_config
 from medview.pacs.storage import instances_on_disk
 from tests.helpers.datafiles import find
-from tests.pacs.conftest import (MEDVIEW_AET, REAL_FILES, configure_nodes, make_study,
+from tests.helpers.pacs import (MEDVIEW_AET, REAL_FILES, configure_nodes, make_study,
                                  needs_dicomweb, needs_orthanc)
-from tests.pacs.orthanc import Orthanc, free_port, self_signed_certificate
+from tests.helpers.orthanc import Orthanc, free_port, self_signed_certificate
 
 pytestmark = needs_orthanc
 CT = pydicom.dcmread(find("CT_small.dcm"))

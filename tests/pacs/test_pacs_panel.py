@@ -6,8 +6,8 @@ from __future__ import annotations
 import pydicom
 import pytest
 
-from tests.pacs.conftest import configure_nodes, needs_orthanc
-from tests.pacs.orthanc import free_port
+from tests.helpers.pacs import configure_nodes, needs_orthanc
+from tests.helpers.orthanc import free_port
 
 pytestmark = needs_orthanc
 
@@ -66,7 +66,7 @@ def test_receiving_lists_pushed_studies_and_opens_one(window, qtbot, tmp_path):
     from medview.inference.audit import AuditLog
     from medview.pacs.nodes import LocalAE, Node, set_local
     from medview.pacs.send import send_files
-    from tests.pacs.conftest import make_study
+    from tests.helpers.pacs import make_study
 
     port = free_port()
     set_local("MVRECEIVE", port)

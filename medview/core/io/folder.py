@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from medview.core.errors import ReadError, is_fatal, plain_reason
-from medview.core.io import dicom, dicomdir, image
+from medview.core.io import dicom, dicomdir, image, seg
 from medview.core.study import Library
 
 # Files every OS scatters in folders; listing them as "skipped" is noise.
@@ -99,6 +99,9 @@ def _add_file(library: Library, path: Path) -> None:
             library.add_image(path, image.probe_image(path))
             return
         header = dicom.read_header(path)
+        if seg.is_segmentation(header):
+            library.add_segmentation(seg.read_seg(path))
+            return
         dicom.check_displayable(path, header)
         library.add_dicom(path, header)
     except ReadError as err:

@@ -564,6 +564,14 @@ class AnalysisPanel(QWidget):
 
     # ------------------------------------------------------------------ display
 
+    def shown_result(self):
+        """``(result, frame, model entry)`` of the active viewport's frame under the chosen
+        model (what the panel shows), or None when that frame has no result yet."""
+        vp = self._vp
+        frame = vp.model.frame if vp is not None else None
+        analysis = self._cached_for(frame)
+        return None if analysis is None else (analysis.result, frame, self.picker.current())
+
     def _cached_for(self, frame) -> Analysis | None:
         entry = self.picker.current()
         if entry is None or frame is None:
