@@ -21,23 +21,29 @@ from medview.core.imports import load
 __all__ = ["polygon", "in_range", "islands", "largest_island", "island_at", "small_islands",
            "holes", "signed_distance", "interpolate"]
 
-_SUBPIXEL_BITS = 4  # polygon vertices at 1/16 pixel
-
-
 def polygon(shape: tuple[int, int], points: Sequence[tuple[float, float]]) -> np.ndarray:
     """Pixels inside the closed polygon through ``points`` (row, col), as a bool mask.
 
-    A pixel belongs when its centre lies inside (OpenCV's scan conversion, with the
-    vertices at 1/16 pixel); fewer than three points give an empty mask.
+    A pixel belongs when its centre lies inside (even-odd rule, so a lasso that crosses
+    itself leaves the overlap out; a centre exactly on the outline counts on the left and
+    right edges, and on rows from the first vertex's up to, not including, the last's);
+    fewer than three points give an empty mask. Each pixel row is scanned once: the outline's crossings with it, paired.
     """
-    cv2 = load("cv2")
-    out = np.zeros(shape, np.uint8)
-    if len(points) < 3:
-        return out.astype(bool)
-    scale = 1 << _SUBPIXEL_BITS
-    xy = np.round(np.asarray(points, np.float64)[:, ::-1] * scale).astype(np.int32)
-    cv2.fillPoly(out, [xy.reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
-    return out.astype(bool)
+    out = np.zeros(shape, bool)
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    if len(p) < 3:
+        return out
+    r0, c0 = p[:, 0], p[:, 1]
+    r1, c1 = np.roll(r0, -1), np.roll(c0, -1)
+    first = max(0, int(np.ceil(r0.min())))
+    last = min(shape[0] - 1, int(np.floor(r0.max())))
+    for y in range(first, last + 1):
+        crosses = (r0 <= y) != (r1 <= y)  # half-open: a vertex on the row counts once
+        x = np.sort(c0[crosses] + (y - r0[crosses]) * (c1[crosses] - c0[crosses])
+                    / (r1[crosses] - r0[crosses]))
+        for a, b in zip(x[::2], x[1::2]):
+            out[y, max(0, int(np.ceil(a))):max(0, min(shape[1], int(np.floor(b)) + 1))] = True
+    return out
 
 
 def in_range(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -117,14 +123,14 @@ def interpolate(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     Per segment, the signed distances of its mask in ``a`` and in ``b`` are blended
     linearly and the pixels below zero belong to it (Raya & Udupa 1990; 3D Slicer's
     "fill between slices" does the same per segment). A pixel claimed by two segments
-    goes to the one it lies deepest inside. A segment in only one of the two maps
-    shrinks towards nothing.
+    goes to the one it lies deepest inside. A segment in only one of the two maps is
+    not carried between them (its empty side counts as far outside everywhere).
     """
     if a.shape != b.shape:
         raise ValueError(f"label maps of different sizes: {a.shape} and {b.shape}")
     out = np.zeros(a.shape, np.uint8)
     best = np.zeros(a.shape, np.float32)
-    for k in sorted(set(np.unique(a)) | set(np.unique(b)) - {0}):
+    for k in sorted((set(np.unique(a)) | set(np.unique(b))) - {0}):
         d = (1.0 - t) * signed_distance(a == k) + t * signed_distance(b == k)
         take = d < best
         out[take] = k

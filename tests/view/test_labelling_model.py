@@ -91,7 +91,8 @@ def test_a_mask_that_no_longer_fits_its_image_is_kept_and_not_painted_over(tmp_p
     model.show(image.path, 0, shape=(64, 64))  # as if the image had been replaced
     assert model.current == image and model.edit is None
     assert "the mask is 128×128 but its image is 64×64; the mask is kept" in said[-1]
-    model.press(SimpleNamespace(path=image.path, index=0, shape=(64, 64)), (3.0, 3.0))
+    model.press(SimpleNamespace(path=image.path, index=0, shape=(64, 64), params=SimpleNamespace(
+        units="HU"), modality_values=lambda: np.zeros((64, 64))), (3.0, 3.0))
     assert labeller.mask_file(label).read_bytes() == saved
 
 
