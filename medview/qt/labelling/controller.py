@@ -87,6 +87,7 @@ class LabellingController(QObject):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.panel)
         self.dock = self.window.add_panel(scroll, "Labels", "LabelsDock")
         self.dock.hide()
