@@ -5,7 +5,9 @@ CT_small slice in a two-segment project), and at 1366×768 ``docs/screenshot_mas
 (bone filled by a HU range, a hole filled, an island removed, a lasso polygon being
 clicked) and ``docs/screenshot_mask_interpolated.png`` (a slice interpolated between two
 labelled slices of a five-slice series; the panel scrolled to its slice tools and the
-segments' visibility and opacity). Run::
+segments' visibility and opacity) and ``docs/screenshot_mask_ai.png`` (the tests'
+random-weight segmenter's mask accepted as the label and corrected with the eraser; its
+output means nothing). Run::
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.qt.labels.screenshot_labelling [DIR]
 """
@@ -101,7 +103,7 @@ def painting(app, out: Path) -> None:
         win.workers.pool.waitForDone(5000)
 
 
-def _segmentation_window(app, tmp: Path, slices: int = 1):
+def _segmentation_window(app, tmp: Path, slices: int = 1, names=("bone", "lesion")):
     """A 1366×768 window with a two-segment project over CT_small (or a series of it)."""
     import shutil
 
@@ -116,7 +118,7 @@ def _segmentation_window(app, tmp: Path, slices: int = 1):
         shutil.copy(find("CT_small.dcm"), tmp / "ct" / "ct.dcm")
     else:
         make_ct_series(tmp / "ct", slices, find("CT_small.dcm"))
-    project = Project.create(tmp / "seg.mvlabels.json", "segmentation", ["bone", "lesion"],
+    project = Project.create(tmp / "seg.mvlabels.json", "segmentation", list(names),
                              [tmp / "ct"], tmp / "labels")
     win = MainWindow(settings=Settings(tmp / "medview.ini"))
     win.hanging_action.setChecked(False)
@@ -186,6 +188,42 @@ def mask_interpolated(app, out: Path) -> None:
         win.workers.pool.waitForDone(5000)
 
 
+def mask_ai(app, out: Path) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from tests.helpers.builders import SEGMENTER, write_model
+
+    shift = Qt.KeyboardModifier.ShiftModifier
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ["MEDVIEW_USER_DIR"] = str(tmp / "user")
+        os.environ["MEDVIEW_MODELS_DIR"] = str(tmp / "shipped")
+        os.environ.setdefault("XDG_CACHE_HOME", str(tmp / "cache"))
+        write_model(tmp / "shipped" / "prostate-demo", SEGMENTER)
+        win, vp = _segmentation_window(app, tmp, names=("prostate", "lesion"))
+        panel = win.analysis
+        if not panel.picker.select("prostate-demo"):
+            panel.refresh_models()
+            panel.picker.select("prostate-demo")
+        QTest.mouseClick(panel.analyze_button, Qt.MouseButton.LeftButton)
+        _wait(app, lambda: panel.result_for(vp.model.frame) is not None)
+        QTest.keyClick(vp, Qt.Key.Key_A, shift)             # accept the AI mask
+        panel.overlay_check.setChecked(False)               # the label alone
+        win.labelling.dock.raise_()
+        QTest.keyClick(vp, Qt.Key.Key_E, shift)             # correct: erase a band across it
+        win.labelling.panel.radius.setValue(6)
+        QTest.mousePress(vp, Qt.MouseButton.LeftButton, pos=_point(vp, (30, 2)))
+        for c in range(10, 80, 10):
+            QTest.mouseMove(vp, _point(vp, (30, c)))
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=_point(vp, (30, 80)))
+        QTest.qWait(800)
+        win.grab().save(str(out))
+        win.close()
+        win.analysis.service.pool.waitForDone(10000)
+        win.workers.pool.waitForDone(5000)
+
+
 if __name__ == "__main__":  # the decoder pool's processes re-import this module
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -196,3 +234,4 @@ if __name__ == "__main__":  # the decoder pool's processes re-import this module
     painting(qapp, folder / "screenshot_mask_painting.png")
     mask_tools(qapp, folder / "screenshot_mask_tools.png")
     mask_interpolated(qapp, folder / "screenshot_mask_interpolated.png")
+    mask_ai(qapp, folder / "screenshot_mask_ai.png")
