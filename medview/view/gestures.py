@@ -26,12 +26,13 @@ from medview.core.annotations import FREEHAND
 from medview.core.imports import load
 from medview.view.camera import Point
 from medview.view.hit_test import hit_test
-from medview.view.mask_edit import PAINT_TOOLS
+from medview.view.mask_edit import LASSO, LASSO_ERASER, PAINT_TOOLS
 from medview.view.model import CROSSHAIR, MAGNIFIER, POINTER, ROTATE_PLANE, ViewModel
 
 LEFT, MIDDLE, RIGHT = "left", "middle", "right"
 DRAG_THRESHOLD = 4.0   #: logical pixels a press must move to count as a drag
 WL_DRAGS = ("wl", "pan")
+LASSO_TOOLS = (LASSO, LASSO_ERASER)
 
 
 class Gestures:
@@ -112,7 +113,10 @@ class Gestures:
                 m.trace_draft(m.widget_to_rc(pos))
             m.events.redraw.emit()
         elif self.kind == "paint":
-            m.painter.drag(m.widget_to_rc(pos))
+            if math.hypot(dx, dy) > DRAG_THRESHOLD:
+                self._draft_moved = True
+            if self._draft_moved or m.tool not in LASSO_TOOLS:  # a click's jitter adds no point
+                m.painter.drag(m.widget_to_rc(pos))
         elif self.kind == "pick":
             self._pick(pos)
         elif self.kind == "turn":
@@ -217,6 +221,7 @@ class Gestures:
         m = self.model
         if m.painter is not None:
             self.kind = "paint"
+            self._draft_moved = False
             m.painter.press(m.frame, m.widget_to_rc(pos), m.tool)
 
     def _start_wl(self) -> None:

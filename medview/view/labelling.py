@@ -106,6 +106,8 @@ class LabellingModel:
         self.close()
         self.labeller = labeller
         self._progress = None
+        self.hidden.clear()  # segment numbers mean another project's segments
+        self.opacity.clear()
         self.events.project.emit()
         problems = labeller.progress().lines()[1:]
         if problems:
@@ -283,6 +285,8 @@ class LabellingModel:
             self.remove_island_at(rc)
             return
         edit.limit = self.range_mask() if self.limit_to_range else None
+        if tool not in (LASSO, LASSO_ERASER):
+            edit.cancel_lasso()  # a polygon left open under another tool would block undo
         if tool in (LASSO, LASSO_ERASER):
             edit.lasso_press(rc, erase=tool == LASSO_ERASER)
         else:
@@ -338,10 +342,13 @@ class LabellingModel:
     # -- whole-mask tools (each one undo step, saved at once)
 
     def range_mask(self) -> np.ndarray | None:
-        """Pixels of the image on screen within :attr:`value_range` (None: no values)."""
-        if self._values is None:
+        """Pixels of the image on screen within :attr:`value_range` (None, said in a
+        message: the image has no single modality value per pixel, e.g. a colour one)."""
+        values = self._values() if self._values is not None else None
+        if values is None or values.ndim != 2:
+            self._say("This image has no modality values (HU) to keep to")
             return None
-        return mask_tools.in_range(self._values(), *self.value_range)
+        return mask_tools.in_range(values, *self.value_range)
 
     def set_range(self, lo: float, hi: float, limit: bool | None = None) -> None:
         """The value range (modality units); ``limit``: keep the brush and lasso to it."""

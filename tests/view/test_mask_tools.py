@@ -1,13 +1,19 @@
 """Mask operations without Qt: polygon fill, value ranges, islands, holes, signed distances,
-shape-based interpolation; the lasso and whole-mask edits of MaskEdit as undo steps."""
+shape-based interpolation; the lasso and whole-mask edits of MaskEdit as undo steps; a
+lasso click's jitter is not a traced outline."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from medview.view import mask_tools as mt
-from medview.view.mask_edit import MaskEdit
+from medview.view.gestures import LEFT, Gestures
+from medview.view.mask_edit import LASSO, MaskEdit
+from medview.view.model import ViewModel
+from tests.helpers.series import load_series, write_series
 
 
 def _disc(rc, radius, shape=(64, 64)) -> np.ndarray:
@@ -97,3 +103,23 @@ def test_the_limit_keeps_brush_and_fill_inside_and_apply_is_one_undo_step():
     assert edit.undo() and np.array_equal(edit.labels == 1, limit)
     with pytest.raises(ValueError):
         edit.apply(np.zeros((4, 4), np.uint8))
+
+
+def test_a_click_with_the_lasso_adds_a_corner_even_if_the_pointer_jitters(tmp_path):
+    write_series(tmp_path / "ct", n=1, size=32, spacing=0.5)
+    calls = []
+    painter = SimpleNamespace(press=lambda frame, rc, tool: calls.append(("press", tool)),
+                              drag=lambda rc: calls.append(("drag",)),
+                              release=lambda: calls.append(("release",)))
+    model = ViewModel()
+    model.set_canvas(200, 100)
+    model.set_series(load_series(tmp_path / "ct"))
+    model.painter, model.tool = painter, LASSO
+    g = Gestures(model)
+    g.press(LEFT, (100, 100))
+    g.move((102, 101))  # jitter within the drag threshold: no traced point
+    g.release((102, 101))
+    assert calls == [("press", LASSO), ("release",)]
+    g.press(LEFT, (100, 100))
+    g.move((130, 100))  # a real drag traces
+    assert calls[-1] == ("drag",)
