@@ -1,7 +1,8 @@
 """The mask tools in the viewer, driven by real mouse and key events on real CT slices
 (pydicom's CT_small.dcm): lasso fill and erase, a HU range, islands and holes, segment
 visibility and opacity, copying to the next slice and interpolating between slices, and an
-AI segmentation accepted as the label, corrected and read back from its DICOM SEG."""
+AI segmentation accepted as the label, corrected and read back from its DICOM SEG; no two
+actions share a key while a project is open."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction
 
 from medview.labels.project import Project
 from medview.labels.seg import read_seg
@@ -79,6 +81,14 @@ def test_lasso_traced_and_clicked_fills_and_erases_with_undo(qtbot, settings, tm
     with main_window(qtbot, settings) as win:
         ctl = _open(qtbot, win, project)
         vp = win.grid.active
+        owners: dict[str, set] = {}
+        for act in win.findChildren(QAction):
+            for key in act.shortcuts():
+                owners.setdefault(key.toString(), set()).add(act)
+        clashes = {k: [a.text() for a in acts] for k, acts in owners.items() if len(acts) > 1}
+        assert not clashes  # every key of the open project does one thing
+        assert {"Shift+L", "Shift+K", "Shift+I", "Shift+G", "Shift+R", "Shift+H", "Shift+T",
+                "Alt+Down", "Alt+Up", "Shift+F", "Shift+A"} <= owners.keys()
         qtbot.keyClick(vp, Qt.Key.Key_L, SHIFT)
         assert vp.model.tool == LASSO
         traced = _trace(qtbot, vp, _ring((64, 64), 30) + [(64 + 30 * np.sin(0.1), 94)])
