@@ -634,7 +634,7 @@ class MainWindow(QMainWindow):
 
         m = mb.addMenu("&Measure")
         for act in va.tools.values():
-            if act not in (self.labelling.brush, self.labelling.eraser):  # in Labels
+            if act not in self.labelling.mask_tools():  # in Labels
                 m.addAction(act)
         m.addSeparator()
         m.addAction(va.delete)
@@ -654,7 +654,7 @@ class MainWindow(QMainWindow):
         for act in lab.actions():
             m.addAction(act)
             if act in (lab.close, lab.classes[-1], lab.series_classes[-1], lab.previous,
-                       lab.redo):
+                       lab.redo, lab.mask.commands[-1]):
                 m.addSeparator()
 
         m = mb.addMenu("&Help")

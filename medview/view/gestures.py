@@ -9,8 +9,10 @@ outline of clicks ends with a double click (or :meth:`Gestures.finish`, Enter), 
 freehand outline traced by dragging ends where the button is released; the magnifier's
 loupe follows the pointer and a click steps its zoom; the cross-hair picks the patient
 point under it (press and drag), the rotate-plane tool reports its drag for a link to
-turn a plane (:mod:`medview.view.mpr_views`), the brush and eraser paint strokes into the
-model's painter (a labelling project's mask, :mod:`medview.view.labelling`). Positions
+turn a plane (:mod:`medview.view.mpr_views`), the mask tools (brush, eraser, lasso, island
+removal) send their presses, drags and releases to the model's painter (a labelling
+project's mask, :mod:`medview.view.labelling`), which a double click or Enter tells to close
+a clicked lasso polygon and Escape to drop it. Positions
 are widget coordinates (logical pixels); the Qt viewport translates its events into these
 calls and knows nothing of what a drag means.
 """
@@ -24,12 +26,13 @@ from medview.core.annotations import FREEHAND
 from medview.core.imports import load
 from medview.view.camera import Point
 from medview.view.hit_test import hit_test
-from medview.view.mask_edit import BRUSH, ERASER
+from medview.view.mask_edit import LASSO, LASSO_ERASER, PAINT_TOOLS
 from medview.view.model import CROSSHAIR, MAGNIFIER, POINTER, ROTATE_PLANE, ViewModel
 
 LEFT, MIDDLE, RIGHT = "left", "middle", "right"
 DRAG_THRESHOLD = 4.0   #: logical pixels a press must move to count as a drag
 WL_DRAGS = ("wl", "pan")
+LASSO_TOOLS = (LASSO, LASSO_ERASER)
 
 
 class Gestures:
@@ -73,7 +76,7 @@ class Gestures:
                 self.model.next_magnifier_factor()
             elif self.model.tool in (CROSSHAIR, ROTATE_PLANE):
                 self._link_press(pos)
-            elif self.model.tool in (BRUSH, ERASER):
+            elif self.model.tool in PAINT_TOOLS:
                 self._paint_press(pos)
             else:
                 self._draw_press(pos)
@@ -110,7 +113,10 @@ class Gestures:
                 m.trace_draft(m.widget_to_rc(pos))
             m.events.redraw.emit()
         elif self.kind == "paint":
-            m.painter.drag(m.widget_to_rc(pos))
+            if math.hypot(dx, dy) > DRAG_THRESHOLD:
+                self._draft_moved = True
+            if self._draft_moved or m.tool not in LASSO_TOOLS:  # a click's jitter adds no point
+                m.painter.drag(m.widget_to_rc(pos))
         elif self.kind == "pick":
             self._pick(pos)
         elif self.kind == "turn":
@@ -143,6 +149,9 @@ class Gestures:
         m = self.model
         if button != LEFT:
             return False
+        if m.tool in PAINT_TOOLS and m.painter is not None and m.painter.finish():
+            self.kind = None  # the lasso polygon is closed (its first click placed the corner)
+            return True
         if m.draft is not None and m.draft.open_ended:
             m.finish_draft()   # its first click placed the last point
             self.kind = None
@@ -157,6 +166,8 @@ class Gestures:
     def finish(self) -> bool:
         """End the polyline or outline being drawn (Enter); False if there is none."""
         m = self.model
+        if m.tool in PAINT_TOOLS and m.painter is not None:
+            return m.painter.finish()
         if m.draft is None or not m.draft.open_ended:
             return False
         m.finish_draft()
@@ -188,6 +199,8 @@ class Gestures:
     def escape(self) -> bool:
         """Drop the measurement being drawn, else the selection; False if neither."""
         m = self.model
+        if m.tool in PAINT_TOOLS and m.painter is not None and m.painter.cancel():
+            return True
         if m.draft is not None:
             m.cancel_draft()
         elif m.selected is not None:
@@ -204,11 +217,12 @@ class Gestures:
     # ------------------------------------------------------------------ drags
 
     def _paint_press(self, pos: Point) -> None:
-        """The brush or eraser: a stroke into the view's painter (none: nothing happens)."""
+        """A mask tool: its press goes to the view's painter (none: nothing happens)."""
         m = self.model
         if m.painter is not None:
             self.kind = "paint"
-            m.painter.press(m.frame, m.widget_to_rc(pos), m.tool == ERASER)
+            self._draft_moved = False
+            m.painter.press(m.frame, m.widget_to_rc(pos), m.tool)
 
     def _start_wl(self) -> None:
         r = self.model.renderer()

@@ -54,14 +54,14 @@ from medview.view.camera import Affine, Camera, Point, from_rc, to_rc
 from medview.view.corners import readout_text
 from medview.view.events import Events
 from medview.view.frames import decoded
-from medview.view.mask_edit import BRUSH, ERASER
+from medview.view.mask_edit import PAINT_TOOLS
 from medview.view.orientation import Markers, frame_orientation, markers
 
 POINTER, MAGNIFIER = "pointer", "magnifier"
 CROSSHAIR = "crosshair"        # click: the 3-D cursor goes to that patient point
 ROTATE_PLANE = "rotate-plane"  # drag: turns the oblique plane of an MPR view
 TOOLS = (POINTER, LENGTH, POLYLINE, ANGLE, COBB, RECT, ELLIPSE, FREEHAND, PROBE, TEXT,
-         CALIBRATION, MAGNIFIER, CROSSHAIR, ROTATE_PLANE, BRUSH, ERASER)
+         CALIBRATION, MAGNIFIER, CROSSHAIR, ROTATE_PLANE, *PAINT_TOOLS)
 #: Kinds that ask the reader for input once drawn (see ``events.input``).
 ASK_INPUT = (TEXT, CALIBRATION)
 _SAME_SPOT_PX = 2.0   # a second click closer than this (screen pixels) adds no point
@@ -130,8 +130,10 @@ class ViewModel:
         self.camera = Camera()
         self.canvas = Canvas()
         self.tool = POINTER
-        #: What the brush and eraser paint into: an object with ``press(frame, rc, erase)``,
-        #: ``drag(rc)`` and ``release()`` (the labelling model of a segmentation project).
+        #: What the mask tools (:data:`~medview.view.mask_edit.PAINT_TOOLS`) edit: an object
+        #: with ``press(frame, rc, tool)``, ``drag(rc)``, ``release()``, and ``finish()`` /
+        #: ``cancel()`` answering whether a lasso polygon was closed / dropped (the
+        #: labelling model of a segmentation project).
         self.painter = None
         self.selected: Annotation | None = None
         self.draft: Annotation | None = None

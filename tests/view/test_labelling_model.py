@@ -1,5 +1,6 @@
 """The viewer's labelling state without Qt: labels by number, advancing to the next unlabelled
-image, wrapping around, messages for numbers beyond the classes."""
+image, wrapping around, messages for numbers beyond the classes; masks interpolated between
+slices and AI masks accepted by their class names."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def test_a_mask_that_no_longer_fits_its_image_is_kept_and_not_painted_over(tmp_p
     model.show(image.path, 0, shape=(64, 64))  # as if the image had been replaced
     assert model.current == image and model.edit is None
     assert "the mask is 128×128 but its image is 64×64; the mask is kept" in said[-1]
-    model.press(SimpleNamespace(path=image.path, index=0, shape=(64, 64)), (3.0, 3.0))
+    model.press(SimpleNamespace(path=image.path, index=0, shape=(64, 64), params=SimpleNamespace(
+        units="HU"), modality_values=lambda: np.zeros((64, 64))), (3.0, 3.0))
     assert labeller.mask_file(label).read_bytes() == saved
 
 
@@ -105,3 +107,76 @@ def test_the_filter_lists_series_by_the_labels_of_their_images(tmp_path):
     assert not model.lists(done) and model.lists(mixed) and not model.lists([])
     model.set_filter("labelled")
     assert model.lists(done) and not model.lists(mixed) and not model.lists([])
+
+
+def _saved_mask(labeller, image):
+    from medview.labels.seg import read_seg
+
+    label = labeller.store.get(image.id)
+    return read_seg(labeller.mask_file(label)).labels if label is not None else None
+
+
+def test_interpolation_fills_only_the_empty_slices_between_labelled_ones(tmp_path):
+    import numpy as np
+
+    from medview.view import mask_tools
+    from tests.helpers.datafiles import find
+    from tests.helpers.qt import make_ct_series
+
+    make_ct_series(tmp_path / "ct", 5, find("CT_small.dcm"))
+    project = Project.create(tmp_path / "s.json", "segmentation", ["lesion", "vessel"],
+                             [tmp_path / "ct"], tmp_path / "labels")
+    labeller = Labeller.open(project.path)
+    images = sorted(labeller.images.images, key=lambda im: im.path.name)
+    model = LabellingModel()
+    model.open(labeller)
+    rows, cols = np.mgrid[:128, :128]
+    small = ((rows - 64) ** 2 + (cols - 64) ** 2 <= 25).astype(np.uint8)
+    big = ((rows - 64) ** 2 + (cols - 64) ** 2 <= 225).astype(np.uint8) * 2
+    for image, mask in ((images[0], small), (images[3], big)):
+        model.show(image.path, 0, (128, 128))
+        model.paste(mask)
+    slices = [(im, (128, 128)) for im in images[:4]] + [(None, (128, 128))]
+    assert model.interpolate(slices) == 0  # segment 1 on one side, 2 on the other: nothing
+    assert _saved_mask(labeller, images[1]) is None
+    model.show(images[3].path, 0, (128, 128))
+    model.paste(big // 2)
+    assert model.interpolate(slices) == 2
+    assert np.array_equal(_saved_mask(labeller, images[2]),
+                          mask_tools.interpolate(small, big // 2, 2 / 3))
+    assert model.interpolate(slices) == 0  # the filled slices are kept
+
+
+def test_an_ai_mask_becomes_the_segments_named_like_its_classes(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from tests.helpers.datafiles import find
+
+    (tmp_path / "ct").mkdir()
+    shutil.copy(find("CT_small.dcm"), tmp_path / "ct" / "ct.dcm")
+    project = Project.create(tmp_path / "s.json", "segmentation", ["lesion", "vessel"],
+                             [tmp_path / "ct"], tmp_path / "labels")
+    labeller = Labeller.open(project.path)
+    (image,) = labeller.images.images
+    model = LabellingModel()
+    model.open(labeller)
+    model.show(image.path, 0, (128, 128))
+    kept = np.zeros((128, 128), np.uint8)
+    kept[:10] = 1  # painted before; the AI gives no "lesion", so it stays
+    model.paste(kept)
+    ai = np.zeros((128, 128), np.uint8)
+    ai[50:60, 50:60] = 1
+    model.accept(ai, {1: "Vessel"})  # named like segment 2, case ignored
+    saved = _saved_mask(labeller, image)
+    assert (saved == 2).sum() == 100 and saved[55, 55] == 2 and np.array_equal(saved == 1, kept)
+    ai[80:90, 80:90] = 2
+    model.accept(ai, {1: "Vessel", 2: "calcium"})  # calcium: the segment chosen now, 1
+    saved = _saved_mask(labeller, image)
+    assert (saved == 1).sum() == 100 and saved[85, 85] == 1 and not saved[:10].any()
+    model.undo()
+    model.undo()
+    assert np.array_equal(_saved_mask(labeller, image), kept)
+    assert model.accept(np.zeros((4, 4), np.uint8), {1: "lesion"}) is None
+    assert np.array_equal(model.edit.labels, kept)  # a mask of another size changes nothing

@@ -578,6 +578,12 @@ class AnalysisPanel(QWidget):
             return None
         return self.service.cached(frame, ModelId.of(entry))
 
+    def result_for(self, frame):
+        """The chosen model's result for ``frame`` when it has been analysed (else None),
+        e.g. a segmentation to accept as a label."""
+        analysis = self._cached_for(frame)
+        return analysis.result if analysis is not None else None
+
     def set_viewing(self, on: bool) -> None:
         """The viewer tab is (not) the one shown: lines about an image only show with it."""
         self._viewing = on

@@ -2,7 +2,7 @@
 (Ctrl+1–9 every image of its series), N / Shift+N go to the next / previous unlabelled
 image. In a segmentation project keys 1–9 choose the segment, the Brush and Eraser tools
 paint the image's mask (shown over the image in the segment's colour), Ctrl+Z / Ctrl+Y
-undo and redo a stroke.
+undo and redo an edit; the other mask tools are in :mod:`~medview.qt.labelling.mask_actions`.
 
 The rules live in :class:`~medview.view.labelling.LabellingModel` (no Qt); this connects
 it to the window: the file dialog, a pool thread that reads the project's headers, the
@@ -17,18 +17,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea
 
 from medview.app.internal_errors import user_reason
 from medview.core.imports import load
+from medview.qt.labelling.mask_actions import MaskActions
 from medview.qt.labelling.panel import LabelPanel
 from medview.view.labelling import LabellingModel
-from medview.view.mask_edit import BRUSH, ERASER
+from medview.view.mask_edit import BRUSH, ERASER, PAINT_TOOLS
 from medview.view.model import POINTER
 
 _AREA = "Labelling"
 _LAYER = "labelling-mask"  # the image layer showing the mask being painted
-_MASK_OPACITY = 0.5
 
 
 class LabellingController(QObject):
@@ -63,8 +63,9 @@ class LabellingController(QObject):
                                 "Paint the chosen segment into the image's mask (Shift+B)")
         self.eraser = self._tool(ERASER, "Mask &Eraser", "Shift+E",
                                  "Erase the image's mask (Shift+E)")
-        self.undo = self._action("Undo Mask Stroke", self.model.undo, "Ctrl+Z")
-        self.redo = self._action("Redo Mask Stroke", self.model.redo, "Ctrl+Y")
+        self.undo = self._action("Undo Mask Edit", self.model.undo, "Ctrl+Z")
+        self.redo = self._action("Redo Mask Edit", self.model.redo, "Ctrl+Y")
+        self.mask = MaskActions(self)
         self.train = self._action("&Train on These Labels…", self.train_on_labels,
                                   tip="Export the project's labels for the trainer and open "
                                       "the Trainer tab on them")
@@ -81,15 +82,26 @@ class LabellingController(QObject):
         self._project_changed()
 
     def make_dock(self):
-        """The Labels dock (hidden until a project opens), with its View ▸ Panels toggle."""
-        self.dock = self.window.add_panel(self.panel, "Labels", "LabelsDock")
+        """The Labels dock (hidden until a project opens), with its View ▸ Panels toggle;
+        it scrolls (the mask tools are taller than a small screen's dock)."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.panel)
+        self.dock = self.window.add_panel(scroll, "Labels", "LabelsDock")
         self.dock.hide()
         return self.dock
 
     def actions(self) -> list[QAction]:
         """Every labelling action (for the window, the shortcuts dialog and the menu)."""
         return [self.open, self.close, *self.classes, *self.series_classes, self.skip, self.next,
-                self.previous, self.brush, self.eraser, self.undo, self.redo, self.train]
+                self.previous, *self.mask_tools(), self.undo, self.redo, *self.mask.commands,
+                self.train]
+
+    def mask_tools(self) -> list[QAction]:
+        """The viewer tools that edit the mask (brush, eraser, lassos, island removal)."""
+        return [self.brush, self.eraser, *self.mask.tools]
 
     # -- project
 
@@ -142,13 +154,13 @@ class LabellingController(QObject):
         for act in (self.close, self.skip, self.next, self.previous, self.train):
             act.setEnabled(on)
         painting = self.model.segmenting
-        for act in (self.brush, self.eraser, self.undo, self.redo):
+        for act in (*self.mask_tools(), self.undo, self.redo, *self.mask.commands):
             act.setEnabled(painting)
         for act in self.series_classes:  # a series gets a class, not a segment
             act.setVisible(act.isVisible() and not painting)
         for vp in self.window.grid._all:
             vp.model.painter = self.model if painting else None
-            if not painting and vp.model.tool in (BRUSH, ERASER):
+            if not painting and vp.model.tool in PAINT_TOOLS:
                 self.window.viewer_actions.set_tool(POINTER)
             vp.model.set_image_overlay(_LAYER, None)
         self._take_number_keys(on)
@@ -211,15 +223,16 @@ class LabellingController(QObject):
         if frame is None:
             self.model.show(None)
         else:
-            self.model.show(frame.path, frame.index, frame.shape)
+            self.model.show(frame.path, frame.index, frame.shape, frame.modality_values,
+                            frame.params.units)
 
     def _show_mask(self) -> None:
         """The mask being painted, over the active viewport's image."""
         vp = self.window.grid.active
         frame = vp.model.frame
         rgba = self.model.mask_rgba() if frame is not None else None
-        vp.model.set_image_overlay(_LAYER, rgba, frame.key if frame is not None else None,
-                                   _MASK_OPACITY)
+        # each segment's opacity is in the layer's alpha
+        vp.model.set_image_overlay(_LAYER, rgba, frame.key if frame is not None else None, 1.0)
 
     def go_to(self, image) -> None:
         """Bring project image ``image`` on screen (if its study has been read)."""

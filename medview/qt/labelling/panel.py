@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
+from medview.qt.labelling.mask_box import MaskToolsBox
 from medview.view.labelling import LabellingModel
 
 
@@ -20,7 +21,8 @@ class LabelPanel(QWidget):
     model : LabellingModel
     actions : LabellingController
         ``open``, ``classes`` (one per key 1–9), ``skip``, ``next``, ``previous``,
-        ``train``, and for masks ``brush``, ``eraser``, ``undo``, ``redo``.
+        ``train``, and for masks ``brush``, ``eraser``, ``undo``, ``redo`` and ``mask``
+        (the other mask tools).
     """
 
     def __init__(self, model: LabellingModel, actions, parent: QWidget | None = None) -> None:
@@ -40,7 +42,8 @@ class LabelPanel(QWidget):
         self.skip_button = _button(actions.skip)
         self.previous_button = _button(actions.previous, "◀ Previous unlabelled")
         self.next_button = _button(actions.next, "Next unlabelled ▶")
-        self.advance = QCheckBox("Go to the next unlabelled image after labelling")
+        self.advance = QCheckBox("After labelling, go to the next")
+        self.advance.setToolTip("After labelling an image, show the next unlabelled one")
         self.advance.setChecked(model.advance)
         self.advance.toggled.connect(lambda on: setattr(model, "advance", on))
         self.message = QLabel()
@@ -65,6 +68,8 @@ class LabelPanel(QWidget):
                             i // 2, i % 2)
         paint.addWidget(QLabel("Brush radius"), 2, 0)
         paint.addWidget(self.radius, 2, 1)
+        self.tools = MaskToolsBox(model, actions.mask, _button)
+        paint.addWidget(self.tools, 3, 0, 1, 2)
 
         nav = QHBoxLayout()
         nav.addWidget(self.previous_button)
