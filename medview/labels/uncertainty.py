@@ -1,0 +1,139 @@
+"""Which unlabelled image to label next: the ones the model in use is least sure of.
+
+Two measures of how unsure a model is of an image, both from the model's ONNX graph
+(:mod:`medview.labels.predict`), both in [0, 1]:
+
+``entropy``
+    Entropy of the predicted class probabilities, divided by log K (1 = no idea which
+    class, 0 = certain). Segmentation: the mean over the image's pixels.
+``flips``
+    Disagreement of a cheap two-member ensemble: the network on the image and on the
+    image flipped left–right. Mutual information between the prediction and the member
+    (BALD: entropy of the mean minus the mean entropy), divided by log K: 0 when the two
+    agree, 1 when they give opposite answers with confidence. It is high only where the
+    views *disagree*, so it passes over images that are ambiguous to the model either way.
+
+What else was considered: MC-dropout needs dropout in the graph, and the exported graphs
+run in inference mode with none (the ResNets have no dropout at all); the engine
+precision variants (fp32 / bf16 / fp16 of one graph) differ by rounding only, so they
+carry no information about the model's ignorance. ``bench/active_learning.py`` measures
+which of the two measures saves labels on generated data (README, "Labelling").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from medview.labels.images import ProjectImage
+
+__all__ = ["METHODS", "entropy", "flip_disagreement", "score", "Ranked", "rank", "order",
+           "unlabelled"]
+
+#: The measures, the default first.
+METHODS = ("entropy", "flips")
+_EPS = 1e-12
+
+
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Normalised entropy over axis 0 of ``probs`` (K, …): values in [0, 1]."""
+    p = np.clip(np.asarray(probs, np.float64), _EPS, 1.0)
+    k = p.shape[0]
+    return -(p * np.log(p)).sum(axis=0) / np.log(k) if k > 1 else np.zeros(p.shape[1:])
+
+
+def flip_disagreement(variants: list[np.ndarray]) -> np.ndarray:
+    """Mutual information between the members' predictions (K, …) and the member, over
+    log K: 0 when they agree, up to 1 when they disagree with confidence."""
+    stack = np.stack([np.asarray(v, np.float64) for v in variants])
+    mean_entropy = np.mean([entropy(v) for v in stack], axis=0)
+    return np.clip(entropy(stack.mean(axis=0)) - mean_entropy, 0.0, 1.0)
+
+
+def score(variants: list[np.ndarray], method: str) -> float:
+    """One image's uncertainty under ``method`` from its :class:`~medview.labels.predict.Outputs`
+    variants (segmentation maps are averaged over their pixels)."""
+    if method == "entropy":
+        values = entropy(variants[0])
+    elif method == "flips":
+        if len(variants) < 2:
+            raise ValueError("'flips' needs the flipped variant of the image")
+        values = flip_disagreement(variants)
+    else:
+        raise ValueError(f"unknown uncertainty {method!r}; valid: {', '.join(METHODS)}")
+    return float(np.mean(values))
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """An unlabelled image and how unsure the model is of it (higher: label it sooner)."""
+
+    image: ProjectImage
+    score: float
+    label: str = ""
+
+    def describe(self) -> str:
+        return f"{self.score:.3f}  {self.image.describe()}" + (
+            f"  (model says {self.label})" if self.label else "")
+
+
+def rank(labeller, analyzer, method: str = "entropy", limit: int | None = None,
+         frames: dict | None = None,
+         progress: Callable[[int, int], None] | None = None,
+         cancelled: Callable[[], bool] | None = None) -> tuple[list[Ranked], list[str]]:
+    """The project's unlabelled images, most uncertain first.
+
+    Parameters
+    ----------
+    labeller : medview.labels.labelling.Labeller
+    analyzer : medview.inference.analyze.Analyzer
+        The model in use (:func:`medview.labels.predict.open_analyzer`).
+    method : {"entropy", "flips"}
+    limit : int, optional
+        Keep the first ``limit``.
+    frames : dict, optional
+        Core frames by ``(str(path), frame)`` (the viewer's open ones); read here if not given.
+    progress, cancelled : callable, optional
+        ``progress(done, total)`` after each image; ``cancelled()`` stops early.
+
+    Returns
+    -------
+    ranked : list of Ranked
+        Ties keep project order.
+    notes : list of str
+        One line per image that could not be ranked.
+    """
+    from medview.labels.predict import load_frames, run_all
+
+    if method not in METHODS:
+        raise ValueError(f"unknown uncertainty {method!r}; valid: {', '.join(METHODS)}")
+    todo = unlabelled(labeller)
+    notes: list[str] = []
+    if frames is None:
+        frames, skipped = load_frames(todo)
+        notes += [f"{p}: {r}" for p, r in skipped]
+    done, failed = run_all(analyzer, todo, frames, flips=method == "flips",
+                           progress=progress, cancelled=cancelled)
+    classes = analyzer.manifest.classes if analyzer.manifest.task == "classification" else None
+    return order(todo, done, method, classes)[:limit], notes + failed
+
+
+def unlabelled(labeller) -> list[ProjectImage]:
+    """The project's images without a label (skipped ones have one), in project order."""
+    return [im for im in labeller.images.images if labeller.store.get(im.id) is None]
+
+
+def order(images: list[ProjectImage], outputs: dict, method: str,
+          classes: tuple[str, ...] | None = None) -> list[Ranked]:
+    """``images`` that have :class:`~medview.labels.predict.Outputs` (by image id), most
+    uncertain under ``method`` first; ties keep the order of ``images``. ``classes`` (a
+    classifier's) names what the model says of each."""
+    ranked = []
+    for im in images:
+        out = outputs.get(im.id)
+        if out is not None:
+            says = classes[int(np.argmax(out.variants[0]))] if classes else ""
+            ranked.append(Ranked(im, score(out.variants, method), says))
+    return sorted(ranked, key=lambda r: -r.score)  # sorted() is stable
