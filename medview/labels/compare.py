@@ -29,7 +29,8 @@ from medview.labels.heldout import is_held_out, patient_key
 from medview.labels.images import ProjectImage
 from medview.labels.store import LABELLED, MASK
 
-__all__ = ["Case", "Metric", "Comparison", "held_out_cases", "compare", "summarise", "DICE_GAP"]
+__all__ = ["Case", "Metric", "Comparison", "held_out_cases", "compare", "summarise", "figure",
+           "DICE_GAP"]
 
 #: Cases whose Dice under the two models differs by at least this are listed.
 DICE_GAP = 0.1
@@ -108,8 +109,8 @@ class Comparison:
         out = [f"{len(self.cases)} held-out cases of {len({c.patient for c in self.cases})} "
                f"patients", f"{'':<10}  {a:<{width}}  {b:<{width}}  {'B - A':<20}"]
         for m in self.metrics:
-            cells = [_figure(v, ci) for v, ci in zip(m.values, m.intervals)]
-            diff = _figure(m.difference, m.difference_interval, signed=True)
+            cells = [figure(v, ci) for v, ci in zip(m.values, m.intervals)]
+            diff = figure(m.difference, m.difference_interval, signed=True)
             out.append(f"{m.name:<10}  {cells[0]:<{width}}  {cells[1]:<{width}}  {diff}")
         found = self.disagreements()
         out.append(f"{len(found)} cases where they disagree" + (":" if found else ""))
@@ -146,7 +147,8 @@ class Comparison:
         return cls(data["task"], list(data["models"]), cases, metrics, list(data["notes"]))
 
 
-def _figure(value: float | None, interval, signed: bool = False) -> str:
+def figure(value: float | None, interval, signed: bool = False) -> str:
+    """``0.912 [0.850, 0.960]`` (signed: ``+0.031 [-0.020, +0.080]``); ``n/a`` for None."""
     if value is None:
         return "n/a"
     text = f"{value:+.3f}" if signed else f"{value:.3f}"

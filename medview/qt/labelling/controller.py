@@ -21,7 +21,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from medview.app.internal_errors import user_reason
 from medview.core.imports import load
+from medview.qt.labelling.compare_dialog import RetrainComparison
 from medview.qt.labelling.panel import LabelPanel
+from medview.qt.labelling.useful import UsefulCases
 from medview.view.labelling import LabellingModel
 from medview.view.mask_edit import BRUSH, ERASER
 from medview.view.model import POINTER
@@ -68,6 +70,8 @@ class LabellingController(QObject):
         self.train = self._action("&Train on These Labels…", self.train_on_labels,
                                   tip="Export the project's labels for the trainer and open "
                                       "the Trainer tab on them")
+        self.useful = UsefulCases(self)  # Next Most Useful Case, the model in use
+        self.retrained = RetrainComparison(self, self.useful)  # Compare Retrained Model…
         self.panel = LabelPanel(self.model, self, window)
         self.dock = None  # made by make_dock once the window's Panels menu exists
         self._preset_keys: list[QKeySequence] = []
@@ -89,7 +93,8 @@ class LabellingController(QObject):
     def actions(self) -> list[QAction]:
         """Every labelling action (for the window, the shortcuts dialog and the menu)."""
         return [self.open, self.close, *self.classes, *self.series_classes, self.skip, self.next,
-                self.previous, self.brush, self.eraser, self.undo, self.redo, self.train]
+                self.previous, self.brush, self.eraser, self.undo, self.redo, self.train,
+                *self.useful.actions(), self.retrained.action]
 
     # -- project
 
@@ -293,5 +298,6 @@ def _read_project(path: str):
 
 
 def _export(labeller, out: str):
-    """The project's labels in the trainer's layout (in a pool thread)."""
-    return load("medview.labels.exchange").export_labels(labeller, Path(out))
+    """The project's labels in the trainer's layout, its held-out patients left out for
+    comparing the trained model later (in a pool thread)."""
+    return load("medview.labels.exchange").export_labels(labeller, Path(out), hold_out=True)

@@ -1,0 +1,199 @@
+"""Labels needed to reach a target AUC when the next images to label are the model's most
+uncertain (medview's "Next Most Useful Case") versus random order.
+
+A simulated labeller: start from a small random seed set (half each class), train, rank
+the unlabelled pool, label the next batch (the true label is revealed), train again, and
+so on; after every round the model's ROC AUC is measured on a fixed test set. Orders
+compared: ``random``, ``entropy`` and ``flips`` — the two measures of
+:mod:`medview.labels.uncertainty`, computed by its own :func:`~medview.labels.uncertainty.score`
+on the model's probabilities (and on those of the left–right flipped image).
+
+Data: medview's synthetic chest radiographs (:func:`medview.demo.synth.chest_phantom_case`,
+the demo data's phantom: every image its own patient, anatomy, exposure and noise), half
+with one round lesion of 6–24 mm radius, at ``--size`` pixels. Chosen over
+``bench/lesion_data.py`` (real backgrounds) because medview's own trainer stays near chance
+on that set at a few hundred images, so no ordering could show a saving there.
+
+Model (a documented proxy): a full ``python -m trainer`` job per round — recipe, speed
+measurement, preparation, start check, test report — takes minutes on a 2-core PC, and
+the bench needs ~100 rounds. So each round trains a small CNN (3 conv blocks, global
+average pooling, linear) from random weights in this process for ``--epochs`` epochs with
+Adam, flips as augmentation, the same for every order. The figures compare orderings,
+not medview's trainer.
+
+Run::
+
+    python bench/active_learning.py                    # ~10 min on 2 cores
+    python bench/active_learning.py --seeds 1 --rounds 6   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from medview.labels.uncertainty import score  # noqa: E402
+from trainer.metrics import roc_auc  # noqa: E402
+
+ORDERS = ("random", "entropy", "flips")
+_RADIUS_MM = (12.0, 36.0)
+_DRAWN = 4  # images are drawn at 4 × the size and averaged down (less aliasing, less noise)
+
+
+def make_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` phantom radiographs (float32, each normalised to mean 0, std 1) and labels
+    (1 = lesion), half each."""
+    from medview.demo import synth
+
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.arange(n) % 2)
+    images = np.empty((n, 1, size, size), np.float32)
+    for i, y in enumerate(labels):
+        case = synth.chest_phantom_case(size * _DRAWN, rng=np.random.default_rng([seed, i]),
+                                        lesions=int(y), lesion_radius_mm=_RADIUS_MM)
+        x = case.image.astype(np.float32).reshape(size, _DRAWN, size, _DRAWN).mean(axis=(1, 3))
+        images[i, 0] = (x - x.mean()) / (x.std() + 1e-6)
+    return images, labels.astype(np.int64)
+
+
+def _network(torch):
+    nn = torch.nn
+
+    def block(cin, cout):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                             nn.MaxPool2d(2))
+
+    return nn.Sequential(block(1, 16), block(16, 32), block(32, 64),
+                         nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 2))
+
+
+def train(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int):
+    """The proxy model trained on ``images`` (random flips), in eval mode."""
+    import torch
+
+    torch.manual_seed(seed)
+    net = _network(torch)
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    x, y = torch.from_numpy(images), torch.from_numpy(labels)
+    gen = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for start in range(0, len(x), 16):
+            idx = order[start:start + 16]
+            xb = x[idx]
+            flip = torch.rand(len(idx), generator=gen) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            loss = torch.nn.functional.cross_entropy(net(xb), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net.eval()
+
+
+def probabilities(net, images: np.ndarray, flipped: bool = False) -> np.ndarray:
+    """(n, 2) softmax of the model on ``images`` (flipped left–right if asked)."""
+    import torch
+
+    with torch.inference_mode():
+        x = torch.from_numpy(images)
+        if flipped:
+            x = x.flip(-1)
+        return torch.cat([net(x[i:i + 256]).softmax(1) for i in range(0, len(x), 256)]).numpy()
+
+
+def next_batch(order: str, net, pool: np.ndarray, candidates: np.ndarray, batch: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """Indices (into ``pool``) of the next ``batch`` images to label under ``order``."""
+    if order == "random":
+        return rng.choice(candidates, size=min(batch, len(candidates)), replace=False)
+    p = probabilities(net, pool[candidates])
+    variants = [p]
+    if order == "flips":
+        variants.append(probabilities(net, pool[candidates], flipped=True))
+    # the app's measure, per image: (K,) probabilities of each variant
+    scores = np.array([score([v[i] for v in variants], order) for i in range(len(candidates))])
+    return candidates[np.argsort(-scores, kind="stable")[:batch]]
+
+
+def run_order(order: str, pool, pool_y, test, test_y, args, seed: int) -> list[tuple[int, float]]:
+    """(labels, test AUC) after each round of one simulated labeller."""
+    rng = np.random.default_rng([seed, 7])
+    first = np.concatenate([rng.choice(np.flatnonzero(pool_y == c), args.seed_set // 2,
+                                       replace=False) for c in (0, 1)])
+    labelled = np.zeros(len(pool), bool)
+    labelled[first] = True
+    curve = []
+    for r in range(args.rounds + 1):
+        net = train(pool[labelled], pool_y[labelled], args.epochs, seed * 1000 + r)
+        auc = roc_auc(test_y, probabilities(net, test)[:, 1])
+        curve.append((int(labelled.sum()), float(auc)))
+        if r == args.rounds:
+            break
+        picked = next_batch(order, net, pool, np.flatnonzero(~labelled), args.batch, rng)
+        labelled[picked] = True
+    return curve
+
+
+def labels_to(curve: list[tuple[int, float]], target: float) -> int | None:
+    """Labels at the first round reaching ``target`` AUC (None: never)."""
+    return next((n for n, auc in curve if auc >= target), None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pool", type=int, default=600, help="unlabelled pool (default 600)")
+    parser.add_argument("--test", type=int, default=400, help="test images (default 400)")
+    parser.add_argument("--size", type=int, default=32, help="image side in pixels (default 32)")
+    parser.add_argument("--orders", default=",".join(ORDERS),
+                        help=f"orders to run (default {','.join(ORDERS)})")
+    parser.add_argument("--seed-set", type=int, default=20, help="labels to start with (default 20)")
+    parser.add_argument("--batch", type=int, default=20, help="labels per round (default 20)")
+    parser.add_argument("--rounds", type=int, default=12, help="rounds after the seed set (default 12)")
+    parser.add_argument("--epochs", type=int, default=15, help="epochs per round (default 15)")
+    parser.add_argument("--seeds", type=int, default=3, help="repetitions (default 3)")
+    parser.add_argument("--target", type=float, default=0.9, help="target test AUC (default 0.9)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    test, test_y = make_images(args.test, args.size, seed=900_001)
+    orders = [o for o in ORDERS if o in args.orders.split(",")]
+    curves: dict[str, list[list[tuple[int, float]]]] = {o: [] for o in orders}
+    for seed in range(args.seeds):
+        pool, pool_y = make_images(args.pool, args.size, seed=seed)
+        for order in orders:
+            curves[order].append(run_order(order, pool, pool_y, test, test_y, args, seed))
+            print(f"seed {seed} {order:8s} " + " ".join(f"{n}:{a:.3f}" for n, a in curves[order][-1]),
+                  flush=True)
+    print(f"\nlabels to reach test AUC {args.target} (pool {args.pool}, seed set {args.seed_set}, "
+          f"batch {args.batch}, {args.seeds} seeds, {time.perf_counter() - t0:.0f} s)")
+    print(f"{'order':10s} {'per seed':24s} {'mean':>6s} {'saving vs random':>18s}")
+    base = None
+    for order in orders:
+        needed = [labels_to(c, args.target) for c in curves[order]]
+        reached = [n for n in needed if n is not None]
+        mean = float(np.mean(reached)) if len(reached) == len(needed) else None
+        if order == "random":
+            base = mean
+        saving = "" if order == "random" or mean is None or base is None else \
+            f"{base - mean:+.0f} labels ({(base - mean) / base:+.0%})"
+        cells = ", ".join(str(n) if n is not None else "never" for n in needed)
+        print(f"{order:10s} {cells:24s} {mean if mean is not None else float('nan'):6.0f} "
+              f"{saving:>18s}")
+    final = {o: np.mean([c[-1][1] for c in curves[o]]) for o in orders}
+    print("test AUC at the last round: " + ", ".join(f"{o} {v:.3f}" for o, v in final.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
