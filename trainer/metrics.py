@@ -35,6 +35,7 @@ __all__ = [
     "dice_iou",
     "mean_foreground",
     "bootstrap_intervals",
+    "positive_index",
 ]
 
 
@@ -291,6 +292,26 @@ def roc_auc_ovr(y_true, probabilities, average: Literal["macro", "weighted"] = "
 
 
 # -- operating point ---------------------------------------------------------------------
+
+
+def positive_index(classes: list[str], positive: str | None) -> int | None:
+    """Index of the positive class of a binary classifier (None for more classes).
+
+    The job's ``positive_class``; else the class that is not called normal, negative,
+    healthy, benign, no finding or background; else the second class.
+    """
+    if len(classes) != 2:
+        return None
+    if positive is not None:
+        return classes.index(positive)
+    negative = {"normal", "negative", "healthy", "benign", "no finding", "no_finding", "background",
+                "none", "absent"}
+    lowered = [c.lower() for c in classes]
+    if lowered[0] in negative and lowered[1] not in negative:
+        return 1
+    if lowered[1] in negative and lowered[0] not in negative:
+        return 0
+    return 1
 
 
 def sensitivity_specificity(y_true, scores, threshold: float) -> tuple[float, float]:

@@ -167,8 +167,7 @@ def _import(args) -> int:
 
 
 def _next(args) -> int:
-    from medview.labels.predict import find_model, open_analyzer
-    from medview.labels.uncertainty import rank
+    from medview.analysis.labelling import find_model, open_analyzer, rank
 
     if args.n < 1:
         raise CliError(f"--n must be at least 1 (got {args.n})")
@@ -195,8 +194,8 @@ def _next(args) -> int:
 
 
 def _compare(args) -> int:
-    from medview.labels.compare import compare, held_out_cases
-    from medview.labels.predict import find_model, open_analyzer
+    from medview.analysis.labelling import find_model, open_analyzer, run_cases
+    from medview.labels.compare import held_out_cases, summarise
 
     labeller = Labeller.open(args.project)
     specs = list(args.model)
@@ -207,8 +206,10 @@ def _compare(args) -> int:
                        "model in use")
     refs = [_with_graph(find_model(s)) for s in specs]
     images, notes = held_out_cases(labeller, [r.run_dir for r in refs if r.run_dir])
-    done = compare(labeller, [open_analyzer(r) for r in refs], [r.label for r in refs], images,
-                   notes=notes)
+    analyzers = [open_analyzer(r) for r in refs]
+    results, kept, left_out = run_cases(labeller, analyzers, images)
+    done = summarise(labeller, [r.label for r in refs], [a.manifest for a in analyzers], results,
+                     kept, notes + left_out)
     if args.json:
         print_json(done.to_json())
     else:

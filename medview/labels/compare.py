@@ -5,7 +5,8 @@ far as the project can tell: those of the project's held-out patients
 (:mod:`medview.labels.heldout`, kept out of training exports), and those in the test part
 of a training run being compared (its ``split.json``), minus any image in a run's
 training or validation part. Both models run on exactly these cases, from their ONNX
-graphs (:mod:`medview.labels.predict`).
+graphs (:func:`medview.analysis.labelling.run_cases`); :func:`summarise` turns their
+results into the figures.
 
 Figures: classification — ROC AUC (binary: of the positive class; more classes: macro
 one-vs-rest) and accuracy of the model's own decision; segmentation — Dice pooled over
@@ -18,7 +19,6 @@ the two decide differently (classification) or whose Dice differs by at least
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from medview.labels.heldout import is_held_out, patient_key
 from medview.labels.images import ProjectImage
 from medview.labels.store import LABELLED, MASK
 
-__all__ = ["Case", "Metric", "Comparison", "held_out_cases", "compare", "summarise", "figure",
+__all__ = ["Case", "Metric", "Comparison", "held_out_cases", "summarise", "figure",
            "DICE_GAP"]
 
 #: Cases whose Dice under the two models differs by at least this are listed.
@@ -229,62 +229,6 @@ def _split_parts(labeller, run: Path) -> dict[str, set[str]]:
 # -- the comparison ----------------------------------------------------------------------
 
 
-def compare(labeller, analyzers: list, names: list[str], images: list[ProjectImage],
-            frames: dict | None = None, progress: Callable[[int, int], None] | None = None,
-            notes: list[str] | None = None) -> Comparison:
-    """Run two models on ``images`` and compare them (see the module notes).
-
-    Parameters
-    ----------
-    labeller : medview.labels.labelling.Labeller
-    analyzers : list of Analyzer
-        The two models (:func:`medview.labels.predict.open_analyzer`).
-    names : list of str
-        How to call them.
-    images : list of ProjectImage
-        The held-out cases (:func:`held_out_cases`).
-    frames : dict, optional
-        Core frames by ``(str(path), frame)``; read here if not given.
-    progress : callable, optional
-        ``progress(done, total)`` over both models.
-    notes : list of str, optional
-        Lines to start the comparison's notes with.
-
-    Raises
-    ------
-    LabelsError
-        If there are no cases, or a model's classes are not the project's.
-    """
-    from medview.labels.predict import load_frames, run_all
-
-    if len(analyzers) != 2:
-        raise LabelsError(f"compare needs two models, got {len(analyzers)}")
-    project = labeller.project
-    notes = list(notes or [])
-    if not images:
-        raise LabelsError(f"{project.path}: no held-out labelled cases to compare on; label "
-                          "more images (about 1 in 5 patients is held out)")
-    for a in analyzers:
-        if a.manifest.task != project.task:
-            raise LabelsError(f"model '{a.manifest.name}' does {a.manifest.task}, the project "
-                              f"{project.task}")
-    if frames is None:
-        frames, skipped = load_frames(images)
-        notes += [f"not loaded: {p}: {r}" for p, r in skipped]
-    results = []
-    for k, a in enumerate(analyzers):
-        tick = (lambda d, t, k=k: progress(k * t + d, 2 * t)) if progress else None
-        done, failed = run_all(a, images, frames, result=True, progress=tick)
-        notes += [f"left out: {line}" for line in failed]
-        results.append(done)
-    kept = [im for im in images if all(im.id in r for r in results)]
-    if not kept:
-        raise LabelsError(f"{project.path}: none of the {len(images)} held-out cases could be "
-                          "analysed by both models")
-    return summarise(labeller, names, [a.manifest for a in analyzers],
-                     [[r[im.id].result for im in kept] for r in results], kept, notes)
-
-
 def summarise(labeller, names: list[str], manifests: list, results: list[list],
               images: list[ProjectImage], notes: list[str] | None = None) -> Comparison:
     """The comparison of two models' analysis results on ``images`` against the labels.
@@ -312,8 +256,7 @@ def summarise(labeller, names: list[str], manifests: list, results: list[list],
 
 
 def _classification(labeller, manifests, results, images):
-    from trainer.evaluate import positive_index
-    from trainer.metrics import roc_auc, roc_auc_ovr
+    from trainer.metrics import positive_index, roc_auc, roc_auc_ovr
 
     classes = labeller.project.classes
     for m in manifests:

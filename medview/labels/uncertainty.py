@@ -1,7 +1,7 @@
 """Which unlabelled image to label next: the ones the model in use is least sure of.
 
-Two measures of how unsure a model is of an image, both from the model's ONNX graph
-(:mod:`medview.labels.predict`), both in [0, 1]:
+Two measures of how unsure a model is of an image, both in [0, 1], from the model's
+outputs (its ONNX graph run by :func:`medview.analysis.labelling.rank`):
 
 ``entropy``
     Entropy of the predicted class probabilities, divided by log K (1 = no idea which
@@ -22,14 +22,13 @@ which of the two measures saves labels on generated data (README, "Labelling").
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from medview.labels.images import ProjectImage
 
-__all__ = ["METHODS", "entropy", "flip_disagreement", "score", "Ranked", "rank", "order",
+__all__ = ["METHODS", "entropy", "flip_disagreement", "score", "Outputs", "Ranked", "order",
            "unlabelled"]
 
 #: The measures, the default first.
@@ -53,7 +52,7 @@ def flip_disagreement(variants: list[np.ndarray]) -> np.ndarray:
 
 
 def score(variants: list[np.ndarray], method: str) -> float:
-    """One image's uncertainty under ``method`` from its :class:`~medview.labels.predict.Outputs`
+    """One image's uncertainty under ``method`` from its :class:`Outputs`
     variants (segmentation maps are averaged over their pixels)."""
     if method == "entropy":
         values = entropy(variants[0])
@@ -64,6 +63,26 @@ def score(variants: list[np.ndarray], method: str) -> float:
     else:
         raise ValueError(f"unknown uncertainty {method!r}; valid: {', '.join(METHODS)}")
     return float(np.mean(values))
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """One image through one model (:func:`medview.analysis.labelling.outputs`).
+
+    Attributes
+    ----------
+    variants : list of numpy.ndarray
+        Class probabilities at the network's input: ``(K,)`` for a classifier
+        (calibrated, as analysis reports them), ``(K, H, W)`` for a segmenter. The first
+        is the image as analysis sees it; a second, when asked for, the image flipped
+        left–right (flipped back), a cheap second opinion of the same network.
+    result : ClassificationResult or SegmentationResult or None
+        What analysis reports for the image (its label, or mask at the image's size),
+        when asked for.
+    """
+
+    variants: list[np.ndarray]
+    result: object = None
 
 
 @dataclass(frozen=True)
@@ -79,47 +98,6 @@ class Ranked:
             f"  (model says {self.label})" if self.label else "")
 
 
-def rank(labeller, analyzer, method: str = "entropy", limit: int | None = None,
-         frames: dict | None = None,
-         progress: Callable[[int, int], None] | None = None,
-         cancelled: Callable[[], bool] | None = None) -> tuple[list[Ranked], list[str]]:
-    """The project's unlabelled images, most uncertain first.
-
-    Parameters
-    ----------
-    labeller : medview.labels.labelling.Labeller
-    analyzer : medview.inference.analyze.Analyzer
-        The model in use (:func:`medview.labels.predict.open_analyzer`).
-    method : {"entropy", "flips"}
-    limit : int, optional
-        Keep the first ``limit``.
-    frames : dict, optional
-        Core frames by ``(str(path), frame)`` (the viewer's open ones); read here if not given.
-    progress, cancelled : callable, optional
-        ``progress(done, total)`` after each image; ``cancelled()`` stops early.
-
-    Returns
-    -------
-    ranked : list of Ranked
-        Ties keep project order.
-    notes : list of str
-        One line per image that could not be ranked.
-    """
-    from medview.labels.predict import load_frames, run_all
-
-    if method not in METHODS:
-        raise ValueError(f"unknown uncertainty {method!r}; valid: {', '.join(METHODS)}")
-    todo = unlabelled(labeller)
-    notes: list[str] = []
-    if frames is None:
-        frames, skipped = load_frames(todo)
-        notes += [f"{p}: {r}" for p, r in skipped]
-    done, failed = run_all(analyzer, todo, frames, flips=method == "flips",
-                           progress=progress, cancelled=cancelled)
-    classes = analyzer.manifest.classes if analyzer.manifest.task == "classification" else None
-    return order(todo, done, method, classes)[:limit], notes + failed
-
-
 def unlabelled(labeller) -> list[ProjectImage]:
     """The project's images without a label (skipped ones have one), in project order."""
     return [im for im in labeller.images.images if labeller.store.get(im.id) is None]
@@ -127,7 +105,7 @@ def unlabelled(labeller) -> list[ProjectImage]:
 
 def order(images: list[ProjectImage], outputs: dict, method: str,
           classes: tuple[str, ...] | None = None) -> list[Ranked]:
-    """``images`` that have :class:`~medview.labels.predict.Outputs` (by image id), most
+    """``images`` that have :class:`Outputs` (by image id), most
     uncertain under ``method`` first; ties keep the order of ``images``. ``classes`` (a
     classifier's) names what the model says of each."""
     ranked = []

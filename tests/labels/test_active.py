@@ -15,8 +15,7 @@ from medview.cli import main
 from medview.labels.compare import held_out_cases, summarise
 from medview.labels.heldout import is_held_out
 from medview.labels.labelling import Labeller
-from medview.labels.predict import Outputs
-from medview.labels.uncertainty import order, unlabelled
+from medview.labels.uncertainty import Outputs, order, unlabelled
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "demo-lesion-classifier"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView,
@@ -23,7 +24,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QVBoxLayout, QWidget)
 
 from medview.app.internal_errors import user_reason
-from medview.labels.compare import Comparison, figure
+from medview.core.imports import load
+
+if TYPE_CHECKING:  # it reads DICOM headers: the window starts without pydicom
+    from medview.labels.compare import Comparison
 
 __all__ = ["CompareDialog", "RetrainComparison", "project_runs"]
 
@@ -51,6 +55,7 @@ class CompareDialog(QDialog):
     def __init__(self, comparison: Comparison, can_register: bool = True,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        figure = load("medview.labels.compare").figure
         self.comparison = comparison
         a, b = comparison.models
         self.setWindowTitle("Retrained Model vs Model in Use")
@@ -162,9 +167,7 @@ class RetrainComparison(QObject):
             return
         if not self.useful.model_in_use() and not self.useful.choose_model():
             return
-        from trainer import jobs
-
-        runs = project_runs(labeller.project, jobs.list_jobs())
+        runs = project_runs(labeller.project, load("trainer.jobs").list_jobs())
         other = "Another training run folder…"
         items = [f"{i.id} ({i.status.get('ended', '')[:16]})" for i in runs] + [other]
         choice, ok = QInputDialog.getItem(self.window, "Compare Retrained Model",
@@ -196,6 +199,7 @@ class RetrainComparison(QObject):
                                       user_reason(exc, f"comparing {self.run_dir}")))
 
     def _compared(self, comparison: Comparison) -> None:
+        figure = load("medview.labels.compare").figure
         self.model.events.message.emit(
             f"{comparison.models[1]} vs {comparison.models[0]}: " + "; ".join(
                 f"{m.name} {figure(m.values[1], None)} vs {figure(m.values[0], None)}"
@@ -238,7 +242,7 @@ def _compare(project: str, run: str) -> Comparison:
     from medview.app import torch_commands
 
     out = torch_commands.run_medview("labels", "compare", project, "--model", run, "--json")
-    return Comparison.from_json(json.loads(out))
+    return load("medview.labels.compare").Comparison.from_json(json.loads(out))
 
 
 def _register(run: str):

@@ -1,7 +1,7 @@
 """Next Most Useful Case (key U): the unlabelled image the project's model is least sure of.
 
 The first press ranks the project's unlabelled images by the model in use
-(:func:`medview.labels.uncertainty.rank`, its ONNX graph in a pool thread: no torch in the
+(:func:`medview.analysis.labelling.rank`, its ONNX graph in a pool thread: no torch in the
 window) and shows the most uncertain; each later press shows the next one still
 unlabelled. The Studies browser's "Series with the most useful images" filter lists the
 series holding the first :data:`SHOWN` of them. The ranking is kept until the model in
@@ -159,6 +159,5 @@ class UsefulCases(QObject):
 
 def _rank(labeller, spec: str, frames: dict):
     """Pool thread: the ranking by the model ``spec`` (its ONNX graph)."""
-    predict = load("medview.labels.predict")
-    analyzer = predict.open_analyzer(predict.find_model(spec))
-    return load("medview.labels.uncertainty").rank(labeller, analyzer, frames=frames)
+    models = load("medview.analysis.labelling")
+    return models.rank(labeller, models.open_analyzer(models.find_model(spec)), frames=frames)

@@ -1,10 +1,11 @@
-"""A model's outputs on a project's images, run from its ONNX graph (no torch).
+"""A model on a labelling project's images, from its ONNX graph (no torch): ranking the
+unlabelled images by uncertainty, and comparing two models on the held-out cases.
 
-What ranks unlabelled images (:mod:`medview.labels.uncertainty`) and what compares two
-models on held-out cases (:mod:`medview.labels.compare`) both start here: the model is
-named as the registry names it (``NAME`` or ``NAME/VERSION``) or by a folder (a training
-run's folder, or a model folder), opened as its ONNX graph, and run on each image through
-:class:`medview.inference.analyze.Analyzer`'s engine with the model's own preprocessing.
+The model is named as the registry names it (``NAME`` or ``NAME/VERSION``) or by a folder
+(a training run's folder, or a model folder), opened as its ONNX graph, and run on each
+image through :class:`medview.inference.analyze.Analyzer`'s engine with the model's own
+preprocessing. The measures and figures themselves are :mod:`medview.labels.uncertainty`
+and :mod:`medview.labels.compare` (no inference there).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import numpy as np
 from medview.core.errors import MedviewError
 from medview.labels.files import LabelsError
 from medview.labels.images import ProjectImage
+from medview.labels.uncertainty import METHODS, Outputs, Ranked, order, unlabelled
 
-__all__ = ["ModelRef", "find_model", "open_analyzer", "load_frames", "Outputs", "outputs", "run_all"]
+__all__ = ["ModelRef", "find_model", "open_analyzer", "load_frames", "outputs", "run_all", "rank",
+           "run_cases"]
 
 
 @dataclass(frozen=True)
@@ -107,26 +110,6 @@ def load_frames(images: Iterable[ProjectImage]) -> tuple[dict[tuple[str, int], o
     return {(str(f.path), f.index): f for f in library.frames()}, list(library.skipped)
 
 
-@dataclass(frozen=True)
-class Outputs:
-    """One image through one model.
-
-    Attributes
-    ----------
-    variants : list of numpy.ndarray
-        Class probabilities at the network's input: ``(K,)`` per image for a classifier
-        (calibrated, as analysis reports them), ``(K, H, W)`` for a segmenter. The first
-        is the image as analysis sees it; a second, when asked for, the image flipped
-        left–right (flipped back), a cheap second opinion of the same network.
-    result : ClassificationResult or SegmentationResult or None
-        What analysis reports for the image (its label, or mask at the image's size),
-        when asked for.
-    """
-
-    variants: list[np.ndarray]
-    result: object = None
-
-
 def outputs(analyzer, frame, flips: bool = False, result: bool = False) -> Outputs:
     """Run ``analyzer``'s model on ``frame`` (scope not checked: every image is ranked).
 
@@ -177,3 +160,101 @@ def run_all(analyzer, images: list[ProjectImage], frames: dict, *, flips: bool =
         if progress is not None:
             progress(k + 1, len(images))
     return done, failed
+
+
+def rank(labeller, analyzer, method: str = "entropy", limit: int | None = None,
+         frames: dict | None = None,
+         progress: Callable[[int, int], None] | None = None,
+         cancelled: Callable[[], bool] | None = None) -> tuple[list[Ranked], list[str]]:
+    """The project's unlabelled images, most uncertain first.
+
+    Parameters
+    ----------
+    labeller : medview.labels.labelling.Labeller
+    analyzer : medview.inference.analyze.Analyzer
+        The model in use (:func:`open_analyzer`).
+    method : {"entropy", "flips"}
+    limit : int, optional
+        Keep the first ``limit``.
+    frames : dict, optional
+        Core frames by ``(str(path), frame)`` (the viewer's open ones); read here if not given.
+    progress, cancelled : callable, optional
+        ``progress(done, total)`` after each image; ``cancelled()`` stops early.
+
+    Returns
+    -------
+    ranked : list of Ranked
+        Ties keep project order.
+    notes : list of str
+        One line per image that could not be ranked.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown uncertainty {method!r}; valid: {', '.join(METHODS)}")
+    todo = unlabelled(labeller)
+    notes: list[str] = []
+    if frames is None:
+        frames, skipped = load_frames(todo)
+        notes += [f"{p}: {r}" for p, r in skipped]
+    done, failed = run_all(analyzer, todo, frames, flips=method == "flips",
+                           progress=progress, cancelled=cancelled)
+    classes = analyzer.manifest.classes if analyzer.manifest.task == "classification" else None
+    return order(todo, done, method, classes)[:limit], notes + failed
+
+
+def run_cases(labeller, analyzers: list, images: list[ProjectImage], frames: dict | None = None,
+              progress: Callable[[int, int], None] | None = None
+              ) -> tuple[list[list], list[ProjectImage], list[str]]:
+    """Analyse the held-out cases ``images`` with each model, for
+    :func:`medview.labels.compare.summarise` (which the caller runs: its figures use the
+    trainer's metrics, a layer above this one).
+
+    Parameters
+    ----------
+    labeller : medview.labels.labelling.Labeller
+    analyzers : list of Analyzer
+        The models (:func:`open_analyzer`).
+    images : list of ProjectImage
+        The held-out cases (:func:`medview.labels.compare.held_out_cases`).
+    frames : dict, optional
+        Core frames by ``(str(path), frame)``; read here if not given.
+    progress : callable, optional
+        ``progress(done, total)`` over all models.
+
+    Returns
+    -------
+    results : list of list
+        Per model, its analysis result of each kept case.
+    kept : list of ProjectImage
+        The cases every model analysed.
+    notes : list of str
+        Cases left out, and why.
+
+    Raises
+    ------
+    LabelsError
+        If there are no cases, no case every model could analyse, or a model's task is
+        not the project's.
+    """
+    project = labeller.project
+    notes: list[str] = []
+    if not images:
+        raise LabelsError(f"{project.path}: no held-out labelled cases to compare on; label "
+                          "more images (about 1 in 5 patients is held out)")
+    for a in analyzers:
+        if a.manifest.task != project.task:
+            raise LabelsError(f"model '{a.manifest.name}' does {a.manifest.task}, the project "
+                              f"{project.task}")
+    if frames is None:
+        frames, skipped = load_frames(images)
+        notes += [f"not loaded: {p}: {r}" for p, r in skipped]
+    done_by_model = []
+    for k, a in enumerate(analyzers):
+        tick = (lambda d, t, k=k: progress(k * t + d, len(analyzers) * t)) if progress else None
+        done, failed = run_all(a, images, frames, result=True, progress=tick)
+        notes += [f"left out: {line}" for line in failed]
+        done_by_model.append(done)
+    kept = [im for im in images if all(im.id in d for d in done_by_model)]
+    if not kept:
+        raise LabelsError(f"{project.path}: none of the {len(images)} held-out cases could be "
+                          "analysed by every model")
+    return [[d[im.id].result for im in kept] for d in done_by_model], kept, notes
