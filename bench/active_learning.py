@@ -46,11 +46,16 @@ _RADIUS_MM = (12.0, 36.0)
 _DRAWN = 4  # images are drawn at 4 × the size and averaged down (less aliasing, less noise)
 
 
-def make_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def make_images(n: int, size: int, seed: int, cache: Path | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` phantom radiographs (float32, each normalised to mean 0, std 1) and labels
-    (1 = lesion), half each."""
+    (1 = lesion), half each; kept in ``cache`` (drawing them takes most of a short run)."""
     from medview.demo import synth
 
+    stored = cache / f"phantoms-{n}-{size}-{seed}.npz" if cache else None
+    if stored is not None and stored.is_file():
+        with np.load(stored) as data:
+            return data["images"], data["labels"]
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % 2)
     images = np.empty((n, 1, size, size), np.float32)
@@ -59,6 +64,9 @@ def make_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
                                         lesions=int(y), lesion_radius_mm=_RADIUS_MM)
         x = case.image.astype(np.float32).reshape(size, _DRAWN, size, _DRAWN).mean(axis=(1, 3))
         images[i, 0] = (x - x.mean()) / (x.std() + 1e-6)
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(stored, images=images, labels=labels.astype(np.int64))
     return images, labels.astype(np.int64)
 
 
@@ -161,16 +169,18 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--target", type=float, default=0.9, help="target test AUC (default 0.9)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/medview-bench-active"),
+                        help="where the drawn images are kept between runs")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    test, test_y = make_images(args.test, args.size, seed=900_001)
+    test, test_y = make_images(args.test, args.size, 900_001, args.cache)
     orders = [o for o in ORDERS if o in args.orders.split(",")]
     curves: dict[str, list[list[tuple[int, float]]]] = {o: [] for o in orders}
     for seed in range(args.seeds):
-        pool, pool_y = make_images(args.pool, args.size, seed=seed)
+        pool, pool_y = make_images(args.pool, args.size, seed, args.cache)
         for order in orders:
             curves[order].append(run_order(order, pool, pool_y, test, test_y, args, seed))
             print(f"seed {seed} {order:8s} " + " ".join(f"{n}:{a:.3f}" for n, a in curves[order][-1]),
