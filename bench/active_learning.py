@@ -30,6 +30,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Waiting OpenMP threads sleep: spinning ones slow training many times over on a shared PC.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from medview.labels.uncertainty import score  # noqa: E402
 from trainer.metrics import roc_auc  # noqa: E402
@@ -143,6 +146,7 @@ def run_order(order: str, pool, pool_y, test, test_y, args, seed: int) -> list[t
         net = train(pool[labelled], pool_y[labelled], args.epochs, seed * 1000 + r)
         auc = roc_auc(test_y, probabilities(net, test)[:, 1])
         curve.append((int(labelled.sum()), float(auc)))
+        print(f"  seed {seed} {order}: {curve[-1][0]} labels, test AUC {auc:.3f}", flush=True)
         if r == args.rounds:
             break
         picked = next_batch(order, net, pool, np.flatnonzero(~labelled), args.batch, rng)
@@ -153,6 +157,23 @@ def run_order(order: str, pool, pool_y, test, test_y, args, seed: int) -> list[t
 def labels_to(curve: list[tuple[int, float]], target: float) -> int | None:
     """Labels at the first round reaching ``target`` AUC (None: never)."""
     return next((n for n, auc in curve if auc >= target), None)
+
+
+def _table(curves: dict, target: float) -> None:
+    """Labels to reach ``target`` per order and seed, their mean, and the saving vs random."""
+    print(f"\nlabels to reach test AUC {target}")
+    print(f"{'order':10s} {'per seed':24s} {'mean':>6s} {'saving vs random':>18s}")
+    base = None
+    for order, runs in curves.items():
+        needed = [labels_to(c, target) for c in runs]
+        mean = float(np.mean(needed)) if None not in needed else None
+        if order == "random":
+            base = mean
+        saving = "" if order == "random" or mean is None or base is None else \
+            f"{base - mean:+.0f} ({(base - mean) / base:+.0%})"
+        cells = ", ".join(str(n) if n is not None else "never" for n in needed)
+        print(f"{order:10s} {cells:24s} {'never' if mean is None else f'{mean:.0f}':>6s} "
+              f"{saving:>18s}")
 
 
 def main() -> int:
@@ -167,8 +188,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=12, help="rounds after the seed set (default 12)")
     parser.add_argument("--epochs", type=int, default=15, help="epochs per round (default 15)")
     parser.add_argument("--seeds", type=int, default=3, help="repetitions (default 3)")
-    parser.add_argument("--target", type=float, default=0.9, help="target test AUC (default 0.9)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--targets", default="0.8,0.85,0.9",
+                        help="target test AUCs (default 0.8,0.85,0.9)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/medview-bench-active"),
                         help="where the drawn images are kept between runs")
     args = parser.parse_args()
@@ -185,21 +207,10 @@ def main() -> int:
             curves[order].append(run_order(order, pool, pool_y, test, test_y, args, seed))
             print(f"seed {seed} {order:8s} " + " ".join(f"{n}:{a:.3f}" for n, a in curves[order][-1]),
                   flush=True)
-    print(f"\nlabels to reach test AUC {args.target} (pool {args.pool}, seed set {args.seed_set}, "
-          f"batch {args.batch}, {args.seeds} seeds, {time.perf_counter() - t0:.0f} s)")
-    print(f"{'order':10s} {'per seed':24s} {'mean':>6s} {'saving vs random':>18s}")
-    base = None
-    for order in orders:
-        needed = [labels_to(c, args.target) for c in curves[order]]
-        reached = [n for n in needed if n is not None]
-        mean = float(np.mean(reached)) if len(reached) == len(needed) else None
-        if order == "random":
-            base = mean
-        saving = "" if order == "random" or mean is None or base is None else \
-            f"{base - mean:+.0f} labels ({(base - mean) / base:+.0%})"
-        cells = ", ".join(str(n) if n is not None else "never" for n in needed)
-        print(f"{order:10s} {cells:24s} {mean if mean is not None else float('nan'):6.0f} "
-              f"{saving:>18s}")
+    print(f"\n{args.seeds} seeds, pool {args.pool}, seed set {args.seed_set}, batch {args.batch}, "
+          f"{args.epochs} epochs a round, {args.size} px ({time.perf_counter() - t0:.0f} s)")
+    for target in (float(t) for t in args.targets.split(",")):
+        _table(curves, target)
     final = {o: np.mean([c[-1][1] for c in curves[o]]) for o in orders}
     print("test AUC at the last round: " + ", ".join(f"{o} {v:.3f}" for o, v in final.items()))
     return 0
