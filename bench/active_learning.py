@@ -17,8 +17,8 @@ on that set at a few hundred images, so no ordering could show a saving there.
 Model (a documented proxy): a full ``python -m trainer`` job per round — recipe, speed
 measurement, preparation, start check, test report — takes minutes on a 2-core PC, and
 the bench needs ~100 rounds. So each round trains a small CNN (3 conv blocks, global
-average pooling, linear) from random weights in this process for ``--epochs`` epochs with
-Adam, flips as augmentation, the same for every order. The figures compare orderings,
+average pooling, linear) from random weights in this process for ``--steps`` batches
+with Adam, flips as augmentation, the same for every order. The figures compare orderings,
 not medview's trainer.
 
 Run::
@@ -77,7 +77,8 @@ def _network(torch):
     nn = torch.nn
 
     def block(cin, cout):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+        # GroupNorm, not BatchNorm: the same in training and evaluation, whatever the set size
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(4, cout), nn.ReLU(),
                              nn.MaxPool2d(2))
 
     return nn.Sequential(block(1, 16), block(16, 32), block(32, 64),
@@ -85,19 +86,24 @@ def _network(torch):
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 2))
 
 
-def train(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int):
-    """The proxy model trained on ``images`` (random flips), in eval mode."""
+def train(images: np.ndarray, labels: np.ndarray, steps: int, seed: int):
+    """The proxy model trained on ``images`` for ``steps`` batches of 16 (random flips):
+    the same number of updates however many labels there are."""
     import torch
 
     torch.manual_seed(seed)
     net = _network(torch)
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     gen = torch.Generator().manual_seed(seed)
     net.train()
-    for _ in range(epochs):
+    done = 0
+    while done < steps:
         order = torch.randperm(len(x), generator=gen)
         for start in range(0, len(x), 16):
+            if done == steps:
+                break
+            done += 1
             idx = order[start:start + 16]
             xb = x[idx]
             flip = torch.rand(len(idx), generator=gen) < 0.5
@@ -143,7 +149,7 @@ def run_order(order: str, pool, pool_y, test, test_y, args, seed: int) -> list[t
     labelled[first] = True
     curve = []
     for r in range(args.rounds + 1):
-        net = train(pool[labelled], pool_y[labelled], args.epochs, seed * 1000 + r)
+        net = train(pool[labelled], pool_y[labelled], args.steps, seed * 1000 + r)
         auc = roc_auc(test_y, probabilities(net, test)[:, 1])
         curve.append((int(labelled.sum()), float(auc)))
         print(f"  seed {seed} {order}: {curve[-1][0]} labels, test AUC {auc:.3f}", flush=True)
@@ -186,7 +192,8 @@ def main() -> int:
     parser.add_argument("--seed-set", type=int, default=20, help="labels to start with (default 20)")
     parser.add_argument("--batch", type=int, default=20, help="labels per round (default 20)")
     parser.add_argument("--rounds", type=int, default=12, help="rounds after the seed set (default 12)")
-    parser.add_argument("--epochs", type=int, default=15, help="epochs per round (default 15)")
+    parser.add_argument("--steps", type=int, default=300,
+                        help="training steps (batches of 16) per round (default 300)")
     parser.add_argument("--seeds", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--targets", default="0.8,0.85,0.9",
                         help="target test AUCs (default 0.8,0.85,0.9)")
@@ -208,7 +215,7 @@ def main() -> int:
             print(f"seed {seed} {order:8s} " + " ".join(f"{n}:{a:.3f}" for n, a in curves[order][-1]),
                   flush=True)
     print(f"\n{args.seeds} seeds, pool {args.pool}, seed set {args.seed_set}, batch {args.batch}, "
-          f"{args.epochs} epochs a round, {args.size} px ({time.perf_counter() - t0:.0f} s)")
+          f"{args.steps} steps a round, {args.size} px ({time.perf_counter() - t0:.0f} s)")
     for target in (float(t) for t in args.targets.split(",")):
         _table(curves, target)
     final = {o: np.mean([c[-1][1] for c in curves[o]]) for o in orders}

@@ -182,8 +182,10 @@ def held_out_cases(labeller, run_dirs: list[Path]) -> tuple[list[ProjectImage], 
     LabelsError
         If a run's ``split.json`` cannot be read.
     """
-    labelled = {im.id: im for im in labeller.images.images
-                if (lab := labeller.store.get(im.id)) is not None and lab.state == LABELLED}
+    names = labeller.project.classes if labeller.project.task == "classification" else [MASK]
+    labelled = {im.id: im for im in labeller.images.images  # a class renamed since: not used
+                if (lab := labeller.store.get(im.id)) is not None and lab.state == LABELLED
+                and lab.value in names}
     held = {i for i, im in labelled.items()
             if is_held_out(im, labeller.store.get(i).patient_id)}
     tested, trained = set(), set()

@@ -116,3 +116,32 @@ def test_bad_input_is_one_line_and_exit_2(project, tmp_path, capsys, isolated, a
     code, out, err = _run(capsys, *[a.format(**fill) for a in args])
     assert code == 2 and out == "" and err.count("\n") == 1
     assert message.format(**fill) in err and "Traceback" not in err
+
+
+def test_compare_a_training_run_with_the_model_in_use(project, tmp_path, capsys, isolated):
+    """A run folder's model without a graph gets one; cases it trained on are left out."""
+    import shutil
+
+    labeller = _labelled(project)
+    run = tmp_path / "run"
+    shutil.copytree(SHIPPED, run / "model")
+    manifest = json.loads((run / "model" / "model.json").read_text())
+    del manifest["onnx"]  # as the trainer leaves it
+    (run / "model" / "model.json").write_text(json.dumps(manifest))
+    (run / "model" / "model.onnx").unlink()
+    trained = [im for im in labeller.images.images if im.path.name.startswith("c001")]
+    (run / "split.json").write_text(json.dumps({"parts": {
+        "train": [{"file": str(im.path), "frame": 0} for im in trained], "val": [], "test": []}}))
+    project.model = str(SHIPPED)
+    project.save()
+    code, out, err = _run(capsys, "compare", project.path, "--model", run, "--json")
+    assert code == 0, err
+    done = json.loads(out)
+    assert "making the ONNX graph" in err and (run / "model" / "model.onnx").is_file()
+    ids = {c["id"] for c in done["cases"]}
+    held = {im.id for im in labeller.images.images
+            if is_held_out(im, labeller.store.get(im.id).patient_id)}
+    assert ids == held - {im.id for im in trained}
+    auc = done["metrics"][0]
+    assert auc["name"] == "AUC" and auc["values"][0] == pytest.approx(auc["values"][1], abs=1e-6)
+    assert auc["difference"] == pytest.approx(0.0, abs=1e-6)  # the same weights
