@@ -81,7 +81,8 @@ def find_model(spec: str) -> ModelRef:
 
 def open_analyzer(ref: ModelRef):
     """An :class:`~medview.inference.analyze.Analyzer` running ``ref`` from its ONNX graph
-    on the CPU (fp32, the engine chosen for it on this machine if one was measured).
+    in ONNX Runtime on the CPU, fp32 (as the registered model will be compared and ranked
+    the same way on every PC).
 
     Raises
     ------
@@ -135,6 +136,8 @@ def outputs(analyzer, frame, flips: bool = False, result: bool = False) -> Outpu
         variants = [activate(x, manifest.activation) for x in logits]
         if flips:
             variants[1] = variants[1][..., ::-1]
+    if manifest.activation == "sigmoid":  # each class yes/no: a distribution over (yes, no)
+        variants = [np.stack([v, 1.0 - v]) for v in variants]
     done = analyzer.analyze(frame, pre, outside_scope=True) if result else None
     return Outputs(variants, done)
 
@@ -197,7 +200,8 @@ def rank(labeller, analyzer, method: str = "entropy", limit: int | None = None,
         notes += [f"{p}: {r}" for p, r in skipped]
     done, failed = run_all(analyzer, todo, frames, flips=method == "flips",
                            progress=progress, cancelled=cancelled)
-    classes = analyzer.manifest.classes if analyzer.manifest.task == "classification" else None
+    softmax = analyzer.manifest.task == "classification" and analyzer.manifest.activation == "softmax"
+    classes = analyzer.manifest.classes if softmax else None
     return order(todo, done, method, classes)[:limit], notes + failed
 
 

@@ -66,10 +66,9 @@ def export_labels(labeller: Labeller, out: Path, hold_out: bool = False) -> Exch
     """
     out = Path(out)
     labelled = list(_labelled(labeller))
-    kept = [(im, label) for im, label in labelled if is_held_out(im, label.patient_id)] \
-        if hold_out else []
-    if kept:
-        labelled = [item for item in labelled if item not in kept]
+    kept = {im.id for im, label in labelled if is_held_out(im, label.patient_id)} \
+        if hold_out else set()
+    labelled = [(im, label) for im, label in labelled if im.id not in kept]
     if labeller.project.task == "classification":
         done = _export_csv(labeller, out, labelled)
     else:

@@ -73,7 +73,8 @@ class Outputs:
     ----------
     variants : list of numpy.ndarray
         Class probabilities at the network's input: ``(K,)`` for a classifier
-        (calibrated, as analysis reports them), ``(K, H, W)`` for a segmenter. The first
+        (calibrated, as analysis reports them), ``(K, H, W)`` for a segmenter; a model
+        with sigmoid outputs gives ``(2, K, …)``, each class's (yes, no). The first
         is the image as analysis sees it; a second, when asked for, the image flipped
         left–right (flipped back), a cheap second opinion of the same network.
     result : ClassificationResult or SegmentationResult or None
