@@ -190,9 +190,15 @@ def rank(labeller, analyzer, method: str = "entropy", limit: int | None = None,
         Ties keep project order.
     notes : list of str
         One line per image that could not be ranked.
+
+    Raises
+    ------
+    LabelsError
+        If the model's task (classification or segmentation) is not the project's.
     """
     if method not in METHODS:
         raise ValueError(f"unknown uncertainty {method!r}; valid: {', '.join(METHODS)}")
+    _check_task(analyzer, labeller.project)
     todo = unlabelled(labeller)
     notes: list[str] = []
     if frames is None:
@@ -245,9 +251,7 @@ def run_cases(labeller, analyzers: list, images: list[ProjectImage], frames: dic
         raise LabelsError(f"{project.path}: no held-out labelled cases to compare on; label "
                           "more images (about 1 in 5 patients is held out)")
     for a in analyzers:
-        if a.manifest.task != project.task:
-            raise LabelsError(f"model '{a.manifest.name}' does {a.manifest.task}, the project "
-                              f"{project.task}")
+        _check_task(a, project)
     if frames is None:
         frames, skipped = load_frames(images)
         notes += [f"not loaded: {p}: {r}" for p, r in skipped]
@@ -262,3 +266,9 @@ def run_cases(labeller, analyzers: list, images: list[ProjectImage], frames: dic
         raise LabelsError(f"{project.path}: none of the {len(images)} held-out cases could be "
                           "analysed by every model")
     return [[d[im.id].result for im in kept] for d in done_by_model], kept, notes
+
+
+def _check_task(analyzer, project) -> None:
+    if analyzer.manifest.task != project.task:
+        raise LabelsError(f"model '{analyzer.manifest.name}' does {analyzer.manifest.task}, "
+                          f"project {project.path.name} {project.task}")

@@ -110,9 +110,11 @@ def test_next_lists_the_most_uncertain_unlabelled_images(project, capsys, isolat
     (["next", "{project}", "--model", "{tmp}"], "not a model folder or training run"),
     (["next", "{project}", "--n", "0"], "--n must be at least 1"),
     (["compare", "{project}", "--model", "{shipped}"], "give --model twice"),
+    (["next", "{project}", "--model", "{segmenter}"], "does segmentation, project"),
 ])
 def test_bad_input_is_one_line_and_exit_2(project, tmp_path, capsys, isolated, args, message):
-    fill = {"project": project.path, "tmp": tmp_path, "shipped": SHIPPED}
+    fill = {"project": project.path, "tmp": tmp_path, "shipped": SHIPPED,
+            "segmenter": SHIPPED.parent / "demo-lesion-segmenter"}
     code, out, err = _run(capsys, *[a.format(**fill) for a in args])
     assert code == 2 and out == "" and err.count("\n") == 1
     assert message.format(**fill) in err and "Traceback" not in err
