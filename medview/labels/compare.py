@@ -280,9 +280,8 @@ def _classification(labeller, manifests, results, images):
         right = np.array([a == classes[t] for a, t in zip(ans, truth)], float)
         return lambda idx: float(right[idx].mean())
 
-    shown = pos if pos is not None else None
     cases = [Case(im, classes[t], tuple(ans[i] for ans in answers),
-                  tuple(float(p[i, shown if shown is not None else t]) for p in probs),
+                  tuple(float(p[i, pos if pos is not None else t]) for p in probs),
                   _patient(labeller, im)) for i, (im, t) in enumerate(zip(images, truth))]
     groups = [c.patient for c in cases]
     auc_name = "AUC" if pos is not None else "AUC (macro)"

@@ -147,3 +147,35 @@ def test_compare_a_training_run_with_the_model_in_use(project, tmp_path, capsys,
     auc = done["metrics"][0]
     assert auc["name"] == "AUC" and auc["values"][0] == pytest.approx(auc["values"][1], abs=1e-6)
     assert auc["difference"] == pytest.approx(0.0, abs=1e-6)  # the same weights
+
+
+def test_segmentation_comparison_pools_dice_over_the_cases(cases, tmp_path):
+    from medview.labels.exchange import read_mask
+    from medview.labels.project import Project
+
+    images = cases / "segmentation" / "images"
+    project = Project.create(tmp_path / "s.json", "segmentation", ["lesion"], [images],
+                             tmp_path / "labels")
+    labeller = Labeller.open(project.path)
+    dicom = [im for im in labeller.images.images if im.path.suffix == ".dcm"][:3]
+    truths = []
+    for im in dicom:
+        truths.append(read_mask(cases / "segmentation" / "masks" / f"{im.path.stem}.png"))
+        labeller.set_mask(im, truths[-1])
+    assert all(t.any() for t in truths[:2])
+
+    def result(mask):
+        return SimpleNamespace(mask=mask.astype(np.uint8), mask_values={1: "lesion"},
+                               areas={"lesion": SimpleNamespace(value=float(mask.sum()))})
+
+    half = [np.where(np.arange(t.shape[1]) < t.shape[1] // 2, t, 0) for t in truths]
+    manifest = SimpleNamespace(name="m", classes=("background", "lesion"))
+    done = summarise(labeller, ["A", "B"], [manifest, manifest],
+                     [[result(t) for t in truths], [result(h) for h in half]], dicom)
+    dice, = done.metrics
+    inter = sum(int((h > 0).sum()) for h in half)
+    expected = 2 * inter / (sum(int((t > 0).sum()) for t in truths) + inter)
+    assert dice.name == "Dice" and dice.values[0] == 1.0
+    assert dice.values[1] == pytest.approx(expected)
+    assert [c.scores[0] for c in done.cases] == [1.0, 1.0, 1.0]
+    assert all(c.truth == "lesion" or not c.truth for c in done.cases)
