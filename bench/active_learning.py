@@ -174,6 +174,26 @@ def _table(curves: dict, target: float) -> None:
               f"{saving:>18s}")
 
 
+def _overall(curves: dict) -> None:
+    """Mean test AUC over every round (the area under the learning curve, less noisy than
+    the first round past a target) and at the last round."""
+    print("\nmean test AUC over the rounds / at the last round: " + ", ".join(
+        f"{o} {np.mean([[a for _, a in c] for c in runs]):.3f} / "
+        f"{np.mean([c[-1][1] for c in runs]):.3f}" for o, runs in curves.items()))
+
+
+def _read_logs(paths: list[Path]) -> dict:
+    """Curves from the ``seed S ORDER n:auc …`` lines of earlier runs (each seed once)."""
+    curves: dict[str, dict[str, list]] = {o: {} for o in ORDERS}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) > 3 and parts[0] == "seed" and parts[2] in ORDERS:
+                curves[parts[2]][parts[1]] = [(int(n), float(a)) for n, a in
+                                              (p.split(":") for p in parts[3:])]
+    return {o: list(runs.values()) for o, runs in curves.items() if runs}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", type=int, default=400, help="unlabelled pool (default 400)")
@@ -187,12 +207,22 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=400,
                         help="training steps (batches of 16) per round (default 400)")
     parser.add_argument("--seeds", type=int, default=2, help="repetitions (default 2)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seed of the first repetition (to run more in another process)")
+    parser.add_argument("--from-logs", nargs="+", type=Path, metavar="LOG",
+                        help="print the tables of earlier runs' output instead of running")
     parser.add_argument("--targets", default="0.85,0.88,0.9",
                         help="target test AUCs (default 0.85,0.88,0.9)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/medview-bench-active"),
                         help="where the drawn images are kept between runs")
     args = parser.parse_args()
+    if args.from_logs:
+        curves = _read_logs(args.from_logs)
+        for target in (float(t) for t in args.targets.split(",")):
+            _table(curves, target)
+        _overall(curves)
+        return 0
     import torch
 
     torch.set_num_threads(args.threads)
@@ -200,7 +230,7 @@ def main() -> int:
     test, test_y = make_images(args.test, args.size, 900_001, args.cache)
     orders = [o for o in ORDERS if o in args.orders.split(",")]
     curves: dict[str, list[list[tuple[int, float]]]] = {o: [] for o in orders}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         pool, pool_y = make_images(args.pool, args.size, seed, args.cache)
         for order in orders:
             curves[order].append(run_order(order, pool, pool_y, test, test_y, args, seed))
@@ -210,8 +240,7 @@ def main() -> int:
           f"{args.steps} steps a round, {args.size} px ({time.perf_counter() - t0:.0f} s)")
     for target in (float(t) for t in args.targets.split(",")):
         _table(curves, target)
-    final = {o: np.mean([c[-1][1] for c in curves[o]]) for o in orders}
-    print("test AUC at the last round: " + ", ".join(f"{o} {v:.3f}" for o, v in final.items()))
+    _overall(curves)
     return 0
 
 
