@@ -23,8 +23,13 @@ not medview's trainer.
 
 Run::
 
-    python bench/active_learning.py                    # ~15 min on a busy 2-core PC
+    python bench/active_learning.py                    # ~10 min on a busy 2-core PC
     python bench/active_learning.py --seeds 1 --rounds 6   # a quick look
+
+The README's figures: seeds 0–1 and 2–3 in two processes, then both logs tabulated::
+
+    python bench/active_learning.py > a.txt & python bench/active_learning.py --first-seed 2 > b.txt
+    python bench/active_learning.py --from-logs a.txt b.txt
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def run_all(analyzer, images: list[ProjectImage], frames: dict, *, flips: bool =
     return done, failed
 
 
-def rank(labeller, analyzer, method: str = "entropy", limit: int | None = None,
+def rank(labeller, analyzer, method: str = METHODS[0], limit: int | None = None,
          frames: dict | None = None,
          progress: Callable[[int, int], None] | None = None,
          cancelled: Callable[[], bool] | None = None) -> tuple[list[Ranked], list[str]]:
@@ -176,7 +176,7 @@ def rank(labeller, analyzer, method: str = "entropy", limit: int | None = None,
     labeller : medview.labels.labelling.Labeller
     analyzer : medview.inference.analyze.Analyzer
         The model in use (:func:`open_analyzer`).
-    method : {"entropy", "flips"}
+    method : {"flips", "entropy"}
     limit : int, optional
         Keep the first ``limit``.
     frames : dict, optional

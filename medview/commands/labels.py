@@ -65,8 +65,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     nxt.add_argument("--model", metavar="NAME[/VERSION]|DIR",
                      help="the model to ask (default: the project's model in use)")
     nxt.add_argument("--method", choices=METHODS, default=METHODS[0],
-                     help="entropy of the prediction, or disagreement of the image and its "
-                          "left-right flip (default entropy)")
+                     help="disagreement of the model on the image and on its left-right "
+                          "flip (default), or entropy of its prediction")
     nxt.add_argument("--json", action="store_true", help="print JSON instead of text")
     cmp = actions.add_parser("compare", help="two models side by side on the project's "
                              "held-out labelled cases (AUC or Dice with 95%% intervals)")
