@@ -230,9 +230,9 @@ class RetrainComparison(QObject):
     def _registered(self, entry) -> None:
         if self.model.labeller is not None:
             self.useful.set_model(f"{entry.name}/{entry.version}")
-        refresh = getattr(self.window, "refresh_models", None)
-        if callable(refresh):
-            refresh()
+        analysis = getattr(self.window, "analysis", None)  # the AI panel lists it at once
+        if analysis is not None:
+            analysis.refresh_models()
         if self.dialog is not None:
             self.dialog.register.setText("Registered and in use")
 

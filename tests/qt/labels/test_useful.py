@@ -55,3 +55,38 @@ def test_key_u_shows_the_image_the_model_is_least_sure_of(qtbot, settings, cases
         listed = [s for s in win.library.series() if not win.browser.item_for(s.id).isHidden()]
         assert [any(Path(f.path) == expected[0].image.path for f in s.frames)
                 for s in listed] == [True]
+
+
+def test_compare_retrained_model_opens_the_dialog_on_the_held_out_cases(qtbot, settings, cases,
+                                                                        tmp_path, isolated):
+    """The comparison runs as ``medview labels compare`` in a subprocess (the run's model
+    gets its graph there); the window shows its figures."""
+    import json
+    import shutil
+
+    project = Project.create(tmp_path / "chest.mvlabels.json", "classification",
+                             ["normal", "lesion"], [cases / "classification"], tmp_path / "labels")
+    project.model = str(SHIPPED)
+    project.save()
+    run = tmp_path / "run"
+    shutil.copytree(SHIPPED, run / "model")
+    manifest = json.loads((run / "model" / "model.json").read_text())
+    del manifest["onnx"]  # as the trainer leaves it
+    (run / "model" / "model.json").write_text(json.dumps(manifest))
+    (run / "split.json").write_text(json.dumps({"parts": {"train": [], "val": [], "test": []}}))
+    with main_window(qtbot, settings) as win:
+        ctl = win.labelling
+        ctl.open_project(project.path)
+        qtbot.waitUntil(lambda: ctl.model.labeller is not None and not win.is_loading,
+                        timeout=20000)
+        for im in ctl.model.labeller.images.images:
+            ctl.model.labeller.assign(im, im.path.parent.name)
+        ctl.retrained.compare(run)
+        qtbot.waitUntil(lambda: ctl.retrained.dialog is not None, timeout=120000)
+        dialog = ctl.retrained.dialog
+        assert dialog.comparison.models == ["demo-lesion-classifier 1.0.0"] * 2
+        assert [dialog.figures.verticalHeaderItem(r).text() for r in range(2)] == ["AUC",
+                                                                                 "accuracy"]
+        assert dialog.figures.item(1, 2).text().startswith("+0.000")  # the same weights
+        assert dialog.cases.rowCount() == 0 and dialog.register.isVisible()
+        dialog.close()
