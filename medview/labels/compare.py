@@ -2,11 +2,13 @@
 
 The cases (:func:`held_out_cases`) are labelled images that neither model trained on, as
 far as the project can tell: those of the project's held-out patients
-(:mod:`medview.labels.heldout`, kept out of training exports), and those in the test part
-of a training run being compared (its ``split.json``), minus any image in a run's
-training or validation part. Both models run on exactly these cases, from their ONNX
-graphs (:func:`medview.analysis.labelling.run_cases`); :func:`summarise` turns their
-results into the figures.
+(:mod:`medview.labels.heldout`, kept out of every training export, so a model of an
+earlier round has not seen them either), minus any image in a compared training run's
+training or validation part (its ``split.json``). Only when none is left does the run's
+own test part serve instead, with a note (the model in use may have trained on those).
+Both models run on exactly these cases, from their ONNX graphs
+(:func:`medview.analysis.labelling.run_cases`); :func:`summarise` turns their results
+into the figures.
 
 Figures: classification — ROC AUC (binary: of the positive class; more classes: macro
 one-vs-rest) and accuracy of the model's own decision; segmentation — Dice pooled over
@@ -193,16 +195,17 @@ def held_out_cases(labeller, run_dirs: list[Path]) -> tuple[list[ProjectImage], 
         parts = _split_parts(labeller, Path(run))
         tested |= parts["test"]
         trained |= parts["train"] | parts["val"]
-    chosen = (held | (tested & labelled.keys())) - trained
-    notes = [f"{len(chosen)} held-out cases: {len(held - trained)} of the project's held-out "
-             "patients" + (f", {len((tested & labelled.keys()) - held - trained)} more from the "
-                           "training run's test part" if run_dirs else "")]
+    chosen = held - trained
+    notes = [f"{len(chosen)} held-out cases of the project's held-out patients"]
     if held & trained:
         notes.append(f"{len(held & trained)} images of held-out patients were trained on "
-                     "(an export made without holding them out); left out")
-    if tested - held - trained and not run_dirs[1:]:
-        notes.append("cases from a run's test part may have been seen by the other model if "
-                     "it was trained on an export made without holding out")
+                     "(an export made without --hold-out); left out")
+    if not chosen and tested & labelled.keys():
+        # A model trained in an earlier round of the project may have seen these: only
+        # the project's held-out patients are unseen by both.
+        chosen = (tested & labelled.keys()) - trained
+        notes.append(f"none left: compared on the {len(chosen)} cases of the training run's "
+                     "test part instead, which the model in use may have been trained on")
     return [im for i, im in labelled.items() if i in chosen], notes
 
 
