@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from trainer import metrics as M
+from trainer.metrics import positive_index
 
 __all__ = ["Outputs", "run_model", "merge_outputs", "val_metrics", "positive_index",
            "choose_threshold", "classification_report", "segmentation_report", "wilson",
@@ -132,26 +133,6 @@ def merge_outputs(parts: list[Outputs]) -> Outputs:
 
 
 # ----------------------------------------------------------------------- validation
-
-def positive_index(classes: list[str], positive: str | None) -> int | None:
-    """Index of the positive class of a binary classifier (None for more classes).
-
-    The job's ``positive_class``; else the class that is not called normal, negative,
-    healthy, benign, no finding or background; else the second class.
-    """
-    if len(classes) != 2:
-        return None
-    if positive is not None:
-        return classes.index(positive)
-    negative = {"normal", "negative", "healthy", "benign", "no finding", "no_finding", "background",
-                "none", "absent"}
-    lowered = [c.lower() for c in classes]
-    if lowered[0] in negative and lowered[1] not in negative:
-        return 1
-    if lowered[1] in negative and lowered[0] not in negative:
-        return 0
-    return 1
-
 
 def val_metrics(out: Outputs, task: str, pos: int | None) -> dict[str, float | None]:
     """Metrics of one validation pass (the ``epoch_end`` event's ``metrics``)."""

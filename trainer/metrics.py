@@ -34,6 +34,8 @@ __all__ = [
     "overlap",
     "dice_iou",
     "mean_foreground",
+    "bootstrap_intervals",
+    "positive_index",
 ]
 
 
@@ -292,6 +294,26 @@ def roc_auc_ovr(y_true, probabilities, average: Literal["macro", "weighted"] = "
 # -- operating point ---------------------------------------------------------------------
 
 
+def positive_index(classes: list[str], positive: str | None) -> int | None:
+    """Index of the positive class of a binary classifier (None for more classes).
+
+    The job's ``positive_class``; else the class that is not called normal, negative,
+    healthy, benign, no finding or background; else the second class.
+    """
+    if len(classes) != 2:
+        return None
+    if positive is not None:
+        return classes.index(positive)
+    negative = {"normal", "negative", "healthy", "benign", "no finding", "no_finding", "background",
+                "none", "absent"}
+    lowered = [c.lower() for c in classes]
+    if lowered[0] in negative and lowered[1] not in negative:
+        return 1
+    if lowered[1] in negative and lowered[0] not in negative:
+        return 0
+    return 1
+
+
 def sensitivity_specificity(y_true, scores, threshold: float) -> tuple[float, float]:
     """Sensitivity (true positive rate) and specificity (true negative rate) at a threshold.
 
@@ -476,6 +498,59 @@ def mean_foreground(scores) -> float:
     fg = np.asarray(scores, dtype=float)[1:]
     fg = fg[~np.isnan(fg)]
     return float(fg.mean()) if fg.size else float("nan")
+
+
+# -- uncertainty -------------------------------------------------------------------------
+
+
+def bootstrap_intervals(statistics, n: int, groups=None, *, resamples: int = 2000,
+                        level: float = 0.95, seed: int = 0) -> list[tuple[float, float] | None]:
+    """Percentile bootstrap intervals of several statistics over the same resamples.
+
+    Whole groups (patients) are drawn with replacement, so images of one patient move
+    together, and every statistic sees the same resample: the interval of a difference
+    between two models on the same cases is then a paired one.
+
+    Parameters
+    ----------
+    statistics : sequence of callable
+        Each takes sample indices (int array, repeats allowed) and returns a float; a
+        ``ValueError`` (e.g. an AUC of a resample holding one class) drops that resample
+        for that statistic.
+    n : int
+        Number of samples.
+    groups : sequence of hashable, optional
+        The group of each sample (default: each sample its own).
+    resamples : int
+    level : float
+        Coverage, e.g. 0.95.
+    seed : int
+
+    Returns
+    -------
+    list of (low, high) or None
+        None where fewer than half of the resamples gave a value.
+    """
+    keys = list(range(n)) if groups is None else list(groups)
+    members: dict = {}
+    for i, key in enumerate(keys):
+        members.setdefault(key, []).append(i)
+    blocks = [np.asarray(v, np.int64) for v in members.values()]
+    rng = np.random.default_rng(seed)
+    values: list[list[float]] = [[] for _ in statistics]
+    for _ in range(resamples):
+        picked = rng.integers(0, len(blocks), len(blocks))
+        idx = np.concatenate([blocks[j] for j in picked]) if blocks else np.zeros(0, np.int64)
+        for out, stat in zip(values, statistics):
+            try:
+                v = float(stat(idx))
+            except ValueError:
+                continue
+            if np.isfinite(v):
+                out.append(v)
+    tail = (1.0 - level) / 2.0 * 100.0
+    return [(float(np.percentile(v, tail)), float(np.percentile(v, 100.0 - tail)))
+            if len(v) >= resamples / 2 else None for v in values]
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""``medview labels new | list | set | export | import``: labelling projects without the viewer,
-so a project labelled on one PC can be checked, exported and trained on another."""
+"""``medview labels new | list | set | export | import | next | compare``: labelling projects
+without the viewer, so a project labelled on one PC can be checked, exported and trained on
+another, its next most useful images listed, and a retrained model compared with the one in
+use."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from medview.commands.common import EXIT_OK, CliError, print_json
 from medview.labels.files import LabelsError
 from medview.labels.labelling import Labeller
 from medview.labels.project import SKIP, TASKS, Project
+from medview.labels.uncertainty import METHODS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -46,12 +49,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "labels.csv (classification) or images/ + masks/ (segmentation)")
     exp.add_argument("project")
     exp.add_argument("--out", required=True, metavar="DIR", help="the folder to write into")
+    exp.add_argument("--hold-out", action="store_true",
+                     help="leave the project's held-out patients (about 1 in 5) out, for "
+                          "comparing models on them later ('medview labels compare')")
     imp = actions.add_parser("import", help="label images from a CSV (path,label; segmentation: "
                              "path,mask), paths relative to the CSV")
     imp.add_argument("project")
     imp.add_argument("csv")
     imp.add_argument("--replace", action="store_true",
                      help="replace labels images have already (default: keep them)")
+    nxt = actions.add_parser("next", help="the unlabelled images the model in use is least "
+                             "sure of: the most useful to label next")
+    nxt.add_argument("project")
+    nxt.add_argument("--n", type=int, default=10, metavar="K", help="how many (default 10)")
+    nxt.add_argument("--model", metavar="NAME[/VERSION]|DIR",
+                     help="the model to ask (default: the project's model in use)")
+    nxt.add_argument("--method", choices=METHODS, default=METHODS[0],
+                     help="disagreement of the model on the image and on its left-right "
+                          "flip (default), or entropy of its prediction")
+    nxt.add_argument("--json", action="store_true", help="print JSON instead of text")
+    cmp = actions.add_parser("compare", help="two models side by side on the project's "
+                             "held-out labelled cases (AUC or Dice with 95%% intervals)")
+    cmp.add_argument("project")
+    cmp.add_argument("--model", action="append", default=[], metavar="NAME[/VERSION]|DIR",
+                     help="a registered model, a model folder or a training run's folder; "
+                          "give it twice (A, then B), or once to compare with the project's "
+                          "model in use")
+    cmp.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +145,7 @@ def _export(args) -> int:
     from medview.labels.exchange import export_labels
 
     labeller = Labeller.open(args.project)
-    done = export_labels(labeller, Path(args.out))
+    done = export_labels(labeller, Path(args.out), hold_out=args.hold_out)
     if labeller.project.task == "classification":
         print(f"{done.path}: {done.count} labelled images (path,label,patient_id)")
     else:
@@ -142,7 +166,79 @@ def _import(args) -> int:
     return EXIT_OK
 
 
-_ACTIONS = {"new": _new, "list": _list, "set": _set, "export": _export, "import": _import}
+def _next(args) -> int:
+    from medview.analysis.labelling import find_model, open_analyzer, rank
+
+    if args.n < 1:
+        raise CliError(f"--n must be at least 1 (got {args.n})")
+    labeller = Labeller.open(args.project)
+    spec = args.model or labeller.project.model
+    if not spec:
+        raise CliError(f"{labeller.project.path}: no model in use for this project; give "
+                       "--model NAME")
+    ref = _with_graph(find_model(spec))
+    ranked, notes = rank(labeller, open_analyzer(ref), args.method, args.n)
+    if args.json:
+        print_json({"project": str(labeller.project.path), "model": ref.label,
+                    "method": args.method,
+                    "images": [{"path": str(r.image.path), "frame": r.image.frame + 1,
+                                "score": r.score, "model_says": r.label} for r in ranked],
+                    "notes": notes})
+    else:
+        print(f"{labeller.project.path}: {len(ranked)} most useful to label next "
+              f"({args.method} of {ref.label}, most uncertain first)")
+        for r in ranked:
+            print(r.describe())
+    _notes(notes)
+    return EXIT_OK
+
+
+def _compare(args) -> int:
+    from medview.analysis.labelling import find_model, open_analyzer, run_cases
+    from medview.labels.compare import held_out_cases, summarise
+
+    labeller = Labeller.open(args.project)
+    specs = list(args.model)
+    if len(specs) == 1 and labeller.project.model:
+        specs.insert(0, labeller.project.model)
+    if len(specs) != 2:
+        raise CliError("give --model twice (A, then B), or once with a project that has a "
+                       "model in use")
+    refs = [_with_graph(find_model(s)) for s in specs]
+    images, notes = held_out_cases(labeller, [r.run_dir for r in refs if r.run_dir])
+    analyzers = [open_analyzer(r) for r in refs]
+    results, kept, left_out = run_cases(labeller, analyzers, images)
+    done = summarise(labeller, [r.label for r in refs], [a.manifest for a in analyzers], results,
+                     kept, notes + left_out)
+    if args.json:
+        print_json(done.to_json())
+    else:
+        print(f"{labeller.project.path}: A = {done.models[0]}, B = {done.models[1]}")
+        for line in done.lines():
+            print(line)
+    _notes(done.notes)
+    return EXIT_OK
+
+
+def _with_graph(ref):
+    """``ref`` with an ONNX graph: a training run's model gets one now (as registering would
+    make it; this loads torch, which the command may and the viewer does not)."""
+    if ref.entry.graph_path is not None:
+        return ref
+    from dataclasses import replace
+
+    from medview.inference.manifest import ModelError
+    from medview.inference.registry import add_graph
+
+    print(f"medview: note: making the ONNX graph of {ref.entry.path}", file=sys.stderr)
+    try:
+        return replace(ref, entry=add_graph(ref.entry))
+    except ModelError as err:
+        raise CliError(str(err)) from None
+
+
+_ACTIONS = {"new": _new, "list": _list, "set": _set, "export": _export, "import": _import,
+            "next": _next, "compare": _compare}
 
 
 def _split(text: str) -> list[str]:

@@ -31,6 +31,7 @@ import numpy as np
 from medview.core.atomic import atomic_path
 from medview.core.errors import ReadError
 from medview.labels.files import LabelsError, SaveError, save_failure, write_file, write_json
+from medview.labels.heldout import is_held_out
 from medview.labels.labelling import Labeller
 from medview.labels.project import SKIP
 from medview.labels.seg import read_seg
@@ -51,8 +52,12 @@ class Exchange:
     notes: list[str] = field(default_factory=list)
 
 
-def export_labels(labeller: Labeller, out: Path) -> Exchange:
+def export_labels(labeller: Labeller, out: Path, hold_out: bool = False) -> Exchange:
     """Export a project's labels into folder ``out`` for the trainer (see the module notes).
+
+    ``hold_out`` leaves the project's held-out patients out (:mod:`medview.labels.heldout`),
+    so that a model trained on the export can be compared with others on them; a note
+    says how many images were kept back.
 
     Raises
     ------
@@ -60,9 +65,18 @@ def export_labels(labeller: Labeller, out: Path) -> Exchange:
         If nothing is labelled, or ``out`` cannot be written.
     """
     out = Path(out)
+    labelled = list(_labelled(labeller))
+    kept = {im.id for im, label in labelled if is_held_out(im, label.patient_id)} \
+        if hold_out else set()
+    labelled = [(im, label) for im, label in labelled if im.id not in kept]
     if labeller.project.task == "classification":
-        return _export_csv(labeller, out)
-    return _export_pairs(labeller, out)
+        done = _export_csv(labeller, out, labelled)
+    else:
+        done = _export_pairs(labeller, out, labelled)
+    if kept:
+        done.notes.insert(0, f"{len(kept)} labelled images of held-out patients kept out of "
+                             "training, for comparing models ('medview labels compare')")
+    return done
 
 
 def _labelled(labeller: Labeller):
@@ -72,9 +86,9 @@ def _labelled(labeller: Labeller):
             yield im, label
 
 
-def _export_csv(labeller: Labeller, out: Path) -> Exchange:
+def _export_csv(labeller: Labeller, out: Path, labelled: list) -> Exchange:
     by_file: dict[Path, list] = defaultdict(list)
-    for im, label in _labelled(labeller):
+    for im, label in labelled:
         by_file[im.path].append((im, label))
     notes = _orphan_notes(labeller)
     rows = []
@@ -98,11 +112,11 @@ def _export_csv(labeller: Labeller, out: Path) -> Exchange:
     return Exchange(target, len(rows), notes)
 
 
-def _export_pairs(labeller: Labeller, out: Path) -> Exchange:
+def _export_pairs(labeller: Labeller, out: Path, labelled: list) -> Exchange:
     _prepare_pairs_folder(out)
     notes = _orphan_notes(labeller)
     count = 0
-    for im, label in _labelled(labeller):
+    for im, label in labelled:
         if len(labeller.images.in_file(im.path)) > 1:
             notes.append(f"{im.describe()}: a frame of a multi-frame file; the trainer's pairs "
                          "need single-frame images, left out")

@@ -7,7 +7,8 @@ A project is one small JSON file (``*.mvlabels.json`` by convention)::
      "studies": ["cases/chest"], "label_dir": "chest-labels"}
 
 A segmentation project lists ``"segments": [{"name": "lesion", "colour": "#e6194b"}]``
-instead of ``classes``; segment k (from 1) is mask value k. Paths are stored relative to
+instead of ``classes``; segment k (from 1) is mask value k. ``"model": "NAME[/VERSION]"``
+names the model in use, once one is chosen. Paths are stored relative to
 the project file's folder where they can be, so a project moved together with its cases
 (or opened from another PC's mount of the same share) still finds them.
 """
@@ -59,6 +60,10 @@ class Project:
         Where labels are stored, resolved.
     name : str
         Shown in the viewer and in ``medview labels list``.
+    model : str
+        The model in use for the project (``NAME`` or ``NAME/VERSION`` of a registered
+        model): what ranks its unlabelled images and what a retrained model is compared
+        with. Empty when none is chosen yet.
     """
 
     path: Path
@@ -68,6 +73,7 @@ class Project:
     classes: list[str] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     name: str = ""
+    model: str = ""
 
     @property
     def label_names(self) -> list[str]:
@@ -150,7 +156,7 @@ class Project:
                           classes=[str(c) for c in data.get("classes", [])],
                           segments=[Segment(str(s["name"]), str(s["colour"]))
                                     for s in data.get("segments", [])],
-                          name=str(data.get("name", "")))
+                          name=str(data.get("name", "")), model=str(data.get("model") or ""))
         except (KeyError, TypeError) as exc:
             raise LabelsError(f"{path}: a required value is missing or malformed ({exc})") from None
         project.check()
@@ -191,6 +197,8 @@ class Project:
             data["classes"] = list(self.classes)
         else:
             data["segments"] = [{"name": s.name, "colour": s.colour} for s in self.segments]
+        if self.model:
+            data["model"] = self.model
         write_json(self.path, data)
 
     def class_index(self, text: str) -> int:

@@ -78,7 +78,8 @@ class LabellingModel:
     OPACITY = 0.5  #: a segment's opacity until the user changes it
     #: Which series the browser lists while a project is open (``set_filter``).
     FILTERS = {"all": "All series", "unlabelled": "Series with unlabelled images",
-               "labelled": "Fully labelled series"}
+               "labelled": "Fully labelled series",
+               "useful": "Series with the most useful images"}
 
     def __init__(self) -> None:
         self.events = Events(*self.EVENTS)
@@ -95,6 +96,8 @@ class LabellingModel:
         self._values = None  # () -> the modality values of the image on screen
         self._edits: dict[str, MaskEdit] = {}  # image id -> its mask, undo history kept
         self.filter = "all"
+        #: Ids of the images ranked most useful to label next (None: not ranked).
+        self.useful: set[str] | None = None
         # image id -> (image, value, mask or None): given, not saved yet
         self._pending: dict[str, tuple[ProjectImage, str, np.ndarray | None]] = {}
         self._progress: Progress | None = None
@@ -255,11 +258,20 @@ class LabellingModel:
         self.filter = name
         self.events.labels.emit()
 
+    def set_useful(self, ids: set[str] | None) -> None:
+        """The images ranked most useful to label next (emits ``labels``)."""
+        self.useful = ids
+        self.events.labels.emit()
+
     def lists(self, images: list[ProjectImage]) -> bool:
         """Whether a series holding these project images is listed under :attr:`filter`
-        (a series with none of the project's images only under "all")."""
+        (a series with none of the project's images only under "all"; "useful" lists the
+        series holding an unlabelled image among :attr:`useful`, every series until ranked)."""
         if self.filter == "all" or self.labeller is None:
             return True
+        if self.filter == "useful":
+            return self.useful is None or any(
+                im.id in self.useful and self.state_of(im) == UNLABELLED for im in images)
         unlabelled = [self.state_of(im) == UNLABELLED for im in images]
         return bool(images) and (any(unlabelled) if self.filter == "unlabelled"
                                  else not any(unlabelled))

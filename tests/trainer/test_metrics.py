@@ -167,3 +167,33 @@ def test_overlap_counts_add_up_over_batches():
         m.overlap(t, p, 2)
     with pytest.raises(ValueError, match="differ in shape"):
         m.overlap(t[0], p, 3)
+
+
+def test_bootstrap_draws_whole_patients_and_pairs_the_statistics():
+    from trainer.metrics import bootstrap_intervals
+
+    values = np.array([0.0, 0.0, 0.0, 0.0, 1.0])
+    mean = lambda idx: values[idx].mean()  # noqa: E731
+    by_image, = bootstrap_intervals([mean], 5, resamples=400)
+    by_patient, same, diff = bootstrap_intervals(
+        [mean, mean, lambda idx: mean(idx) - mean(idx)], 5, ["a", "a", "a", "a", "b"],
+        resamples=400)
+    assert by_image[1] < 1.0 and by_patient == (0.0, 1.0)  # patient b alone: mean 1
+    assert same == by_patient and diff == (0.0, 0.0)
+
+
+def test_bootstrap_gives_no_interval_where_the_statistic_is_mostly_undefined():
+    from trainer.metrics import bootstrap_intervals, roc_auc
+
+    truth, scores = np.array([0, 1, 0, 1]), np.array([0.2, 0.9, 0.4, 0.6])
+
+    def auc(idx):  # as an AUC of a resample holding one class only
+        return roc_auc(truth[idx], scores[idx])
+
+    def undefined_with_sample_0(idx):  # drawn in 1 - (3/4)**4 = 68 % of the resamples
+        if 0 in idx:
+            raise ValueError("undefined")
+        return 1.0
+
+    defined, undefined = bootstrap_intervals([auc, undefined_with_sample_0], 4, resamples=400)
+    assert defined is not None and defined[1] == 1.0 and undefined is None

@@ -21,8 +21,10 @@ from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea
 
 from medview.app.internal_errors import user_reason
 from medview.core.imports import load
+from medview.qt.labelling.compare_dialog import RetrainComparison
 from medview.qt.labelling.mask_actions import MaskActions
 from medview.qt.labelling.panel import LabelPanel
+from medview.qt.labelling.useful import UsefulCases
 from medview.view.labelling import LabellingModel
 from medview.view.mask_edit import BRUSH, ERASER, PAINT_TOOLS
 from medview.view.model import POINTER
@@ -69,6 +71,8 @@ class LabellingController(QObject):
         self.train = self._action("&Train on These Labels…", self.train_on_labels,
                                   tip="Export the project's labels for the trainer and open "
                                       "the Trainer tab on them")
+        self.useful = UsefulCases(self)  # Next Most Useful Case, the model in use
+        self.retrained = RetrainComparison(self, self.useful)  # Compare Retrained Model…
         self.panel = LabelPanel(self.model, self, window)
         self.dock = None  # made by make_dock once the window's Panels menu exists
         self._preset_keys: list[QKeySequence] = []
@@ -97,7 +101,7 @@ class LabellingController(QObject):
         """Every labelling action (for the window, the shortcuts dialog and the menu)."""
         return [self.open, self.close, *self.classes, *self.series_classes, self.skip, self.next,
                 self.previous, *self.mask_tools(), self.undo, self.redo, *self.mask.commands,
-                self.train]
+                self.train, *self.useful.actions(), self.retrained.action]
 
     def mask_tools(self) -> list[QAction]:
         """The viewer tools that edit the mask (brush, eraser, lassos, island removal)."""
@@ -306,5 +310,6 @@ def _read_project(path: str):
 
 
 def _export(labeller, out: str):
-    """The project's labels in the trainer's layout (in a pool thread)."""
-    return load("medview.labels.exchange").export_labels(labeller, Path(out))
+    """The project's labels in the trainer's layout, its held-out patients left out for
+    comparing the trained model later (in a pool thread)."""
+    return load("medview.labels.exchange").export_labels(labeller, Path(out), hold_out=True)

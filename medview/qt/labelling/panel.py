@@ -21,8 +21,8 @@ class LabelPanel(QWidget):
     model : LabellingModel
     actions : LabellingController
         ``open``, ``classes`` (one per key 1–9), ``skip``, ``next``, ``previous``,
-        ``train``, and for masks ``brush``, ``eraser``, ``undo``, ``redo`` and ``mask``
-        (the other mask tools).
+        ``train``, ``useful.next``, ``retrained.action``, and for masks ``brush``,
+        ``eraser``, ``undo``, ``redo`` and ``mask`` (the other mask tools).
     """
 
     def __init__(self, model: LabellingModel, actions, parent: QWidget | None = None) -> None:
@@ -50,6 +50,8 @@ class LabelPanel(QWidget):
         self.message.setWordWrap(True)
         self.open_button = _button(actions.open, "Open Labelling Project…")
         self.train_button = _button(actions.train, "Train on These Labels…")
+        self.useful_button = _button(actions.useful.next, "Next most useful ▶")
+        self.compare_button = _button(actions.retrained.action, "Compare Retrained Model…")
         self.filter = QComboBox()
         self.filter.setToolTip("Which series the Studies browser lists")
         for key, text in model.FILTERS.items():
@@ -82,8 +84,10 @@ class LabelPanel(QWidget):
         layout.addWidget(self.skip_button)
         layout.addLayout(nav)
         layout.addWidget(self.advance)
+        layout.addWidget(self.useful_button)
         layout.addWidget(self.filter)
         layout.addWidget(self.train_button)
+        layout.addWidget(self.compare_button)
         layout.addWidget(self.message)
         layout.addWidget(self.open_button)
         layout.addStretch(1)
@@ -106,7 +110,8 @@ class LabelPanel(QWidget):
             self.buttons_box.addWidget(b, i // 3, i % 3)
         on = self.model.labeller is not None
         for w in (self.bar, self.counts, self.image, self.skip_button, self.previous_button,
-                  self.next_button, self.advance, self.train_button, self.filter):
+                  self.next_button, self.advance, self.train_button, self.filter,
+                  self.useful_button, self.compare_button):
             w.setVisible(on)
         self.paint_box.setVisible(self.model.segmenting)
         self.open_button.setVisible(not on)
