@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFrame, QGridLayout, QHBoxLayout,
@@ -464,7 +465,8 @@ class DatasetPage(QWidget):
 
     def _thumbnail(self, row: int, slot: int, img: QImage) -> None:
         cells = self.thumbs.get(row)
-        if cells and slot < len(cells):
+        # a thumbnail may arrive after its window closed: its cell is then gone
+        if cells and slot < len(cells) and shiboken6.isValid(cells[slot]):
             cells[slot].setPixmap(QPixmap.fromImage(img))
 
     # ------------------------------------------------------------------ state
