@@ -653,7 +653,7 @@ class MainWindow(QMainWindow):
         lab = self.labelling
         for act in lab.actions():
             m.addAction(act)
-            if act in (lab.close, lab.classes[-1], lab.series_classes[-1], lab.previous,
+            if act in (lab.close, lab.classes[-1], lab.study_classes[-1], lab.previous,
                        lab.redo, lab.mask.commands[-1]):
                 m.addSeparator()
 

@@ -54,6 +54,9 @@ class LabellingController(QObject):
         self.series_classes = [self._action(f"Label Series as Class {n}",
                                             lambda n=n: self._assign(n, whole_series=True))
                                for n in range(1, 10)]
+        self.study_classes = [self._action(f"Label Study as Class {n}",
+                                           lambda n=n: self._assign(n, whole_study=True))
+                              for n in range(1, 10)]
         self.skip = self._action("Skip Image", self._skip, "Shift+S",
                                  tip="Leave this image out of the project's labels (Shift+S)")
         self.next = self._action("Next Unlabelled Image", lambda: self._step(+1), "N",
@@ -99,7 +102,8 @@ class LabellingController(QObject):
 
     def actions(self) -> list[QAction]:
         """Every labelling action (for the window, the shortcuts dialog and the menu)."""
-        return [self.open, self.close, *self.classes, *self.series_classes, self.skip, self.next,
+        return [self.open, self.close, *self.classes, *self.series_classes, *self.study_classes,
+                self.skip, self.next,
                 self.previous, *self.mask_tools(), self.undo, self.redo, *self.mask.commands,
                 self.train, *self.useful.actions(), self.retrained.action]
 
@@ -148,19 +152,21 @@ class LabellingController(QObject):
     def _project_changed(self) -> None:
         on = self.model.labeller is not None
         names = self.model.class_names
-        for n, (act, series) in enumerate(zip(self.classes, self.series_classes), 1):
-            for each in (act, series):  # one per class of the project
+        for n, acts in enumerate(zip(self.classes, self.series_classes, self.study_classes), 1):
+            for each in acts:  # one per class of the project
                 each.setEnabled(on and n <= len(names))
                 each.setVisible(n <= len(names))
             name = names[n - 1] if n <= len(names) else f"Class {n}"
+            act, series, study = acts
             act.setText(f"Label as {n} {name}")
             series.setText(f"Label Whole Series as {n} {name}")
+            study.setText(f"Label Whole Study as {n} {name}")
         for act in (self.close, self.skip, self.next, self.previous, self.train):
             act.setEnabled(on)
         painting = self.model.segmenting
         for act in (*self.mask_tools(), self.undo, self.redo, *self.mask.commands):
             act.setEnabled(painting)
-        for act in self.series_classes:  # a series gets a class, not a segment
+        for act in self.series_classes + self.study_classes:  # a class, not a segment
             act.setVisible(act.isVisible() and not painting)
         for vp in self.window.grid._all:
             vp.model.painter = self.model if painting else None
@@ -180,18 +186,20 @@ class LabellingController(QObject):
         return self.model.lists([im for im in found if im is not None])
 
     def _take_number_keys(self, take: bool) -> None:
-        """Keys 1–9 (Ctrl+1–9: the whole series) label while a project is open; window
-        presets get keys 1–9 back after."""
+        """Keys 1–9 (Ctrl+1–9: the whole series, Ctrl+Alt+1–9: the whole study) label while a
+        project is open; window presets get keys 1–9 back after."""
         presets = self.window.viewer_actions.presets
         if take and not self._preset_keys:
             self._preset_keys = [a.shortcut() for a in presets]
             for a in presets:
                 a.setShortcut(QKeySequence())
-            for n, (act, series) in enumerate(zip(self.classes, self.series_classes), 1):
+            for n, (act, series, study) in enumerate(
+                    zip(self.classes, self.series_classes, self.study_classes), 1):
                 act.setShortcut(QKeySequence(str(n)))
                 series.setShortcut(QKeySequence(f"Ctrl+{n}"))
+                study.setShortcut(QKeySequence(f"Ctrl+Alt+{n}"))
         elif not take and self._preset_keys:
-            for act in self.classes + self.series_classes:
+            for act in self.classes + self.series_classes + self.study_classes:
                 act.setShortcut(QKeySequence())
             for a, key in zip(presets, self._preset_keys):
                 a.setShortcut(key)
@@ -260,20 +268,25 @@ class LabellingController(QObject):
         return next((k for k in keys if k[1] == image.frame and Path(k[0]).resolve() == resolved),
                     None)
 
-    def _assign(self, number: int, whole_series: bool = False) -> None:
+    def _assign(self, number: int, whole_series: bool = False, whole_study: bool = False) -> None:
         self.sync()
-        images = self._series_images() if whole_series else None
-        if whole_series and not images:
-            self.model.events.message.emit("The series on screen has no image of the project")
-            return
+        images = None
+        if whole_series or whole_study:
+            images = self._shown_images(whole_study)
+            if not images:
+                what = "study" if whole_study else "series"
+                self.model.events.message.emit(f"The {what} on screen has no image of the project")
+                return
         self.go_to(self.model.assign(number, images))
 
-    def _series_images(self) -> list:
-        """The project images among the frames of the active viewport's series."""
+    def _shown_images(self, whole_study: bool) -> list:
+        """The project images among the frames of the active viewport's series, or of
+        every series of its study."""
         series = self.window.grid.active.model.series
         if series is None or self.model.labeller is None:
             return []
-        found = (self.model.labeller.images.find(f.path, f.index) for f in series.frames)
+        every = series.study.series if whole_study and series.study is not None else [series]
+        found = (self.model.labeller.images.find(f.path, f.index) for s in every for f in s.frames)
         return [im for im in found if im is not None]
 
     def _skip(self) -> None:

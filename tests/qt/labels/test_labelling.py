@@ -144,3 +144,28 @@ def test_ctrl_number_labels_every_image_of_the_series_on_screen(qtbot, settings,
     stored = LabelStore(project.label_dir).labels.values()
     assert sorted(label.path for label in stored) == sorted(str(f.path) for f in png.frames)
     assert {label.value for label in stored} == {truth}
+
+
+def test_ctrl_alt_key_labels_every_image_of_the_study_on_screen(qtbot, settings, tmp_path):
+    from tests.helpers.series import write_series
+
+    study = tmp_path / "study"
+    write_series(study / "a", n=3, study_uid="1.2.826.0.1.3680043.8.498.77")
+    write_series(study / "b", n=4, study_uid="1.2.826.0.1.3680043.8.498.77")
+    write_series(tmp_path / "other" / "c", n=2)  # another study: left alone
+    project = Project.create(tmp_path / "s.mvlabels.json", "classification", ["normal", "lesion"],
+                             [study, tmp_path / "other"], tmp_path / "labels")
+    with main_window(qtbot, settings) as win:
+        win.hanging_action.setChecked(False)  # the series' own slices, not MPR planes
+        ctl = _open(qtbot, win, project)
+        shown = win.grid.active.model.series
+        assert shown.study is not None and len(shown.study.series) == 2
+        assert ctl.study_classes[1].shortcut().toString() == "Ctrl+Alt+2"
+        qtbot.keyClick(win.grid.active, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier
+                      | Qt.KeyboardModifier.AltModifier)
+        study_paths = {f.path for s in shown.study.series for f in s.frames}
+        labelled = {im.path for im in ctl.model.labeller.images.images
+                    if ctl.model.label_of(im)}
+        assert labelled == study_paths and len(labelled) == 7
+        assert {ctl.model.label_of(im) for im in ctl.model.labeller.images.images
+                if im.path in study_paths} == {"lesion"}
