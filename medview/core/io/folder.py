@@ -99,10 +99,10 @@ def _add_file(library: Library, path: Path) -> None:
             library.add_image(path, image.probe_image(path))
             return
         header = dicom.read_header(path)
+        dicom.check_displayable(path, header)  # a SEG's pixels too: bounds before decoding
         if seg.is_segmentation(header):
             library.add_segmentation(seg.read_seg(path))
             return
-        dicom.check_displayable(path, header)
         library.add_dicom(path, header)
     except ReadError as err:
         library.skip(err.path, err.reason)

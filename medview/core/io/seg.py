@@ -128,7 +128,10 @@ def _referenced_frames(seg) -> dict[str, set[int]]:
 
 
 def _masks(seg) -> dict[tuple[str, int], np.ndarray]:
-    options = {"combine_segments": True, "skip_overlap_checks": True, "dtype": np.uint8}
+    options = {"combine_segments": True, "skip_overlap_checks": True, "dtype": np.uint8,
+               # many writers leave out SpatialLocationsPreserved; the masks are still
+               # drawn on the frames they name
+               "ignore_spatial_locations": True}
     masks: dict[tuple[str, int], np.ndarray] = {}
     for uid, numbers in _referenced_frames(seg).items():
         frames = sorted(numbers) or [1]
