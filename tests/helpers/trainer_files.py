@@ -28,3 +28,20 @@ def dicom(path: Path, patient_id: str, shape=(16, 16), value: int = 1000) -> Pat
     img[0, 0] = 0  # the default window needs some contrast
     return synth.write_radiograph(img, path, photometric="MONOCHROME2",
                                   patient=synth.PatientInfo("TEST^PATIENT", patient_id))
+
+
+def run_model_from(model: Path, run: Path) -> Path:
+    """A training run's ``model/`` folder made from a registered ``model``, as the trainer
+    leaves it: weights and manifest, no ONNX graphs (registration makes those)."""
+    import json
+    import shutil
+
+    out = Path(run) / "model"
+    shutil.copytree(model, out)
+    manifest = json.loads((out / "model.json").read_text())
+    for block in ("onnx", "int8"):
+        manifest.pop(block, None)
+    (out / "model.json").write_text(json.dumps(manifest))
+    for graph in out.glob("model*.onnx"):
+        graph.unlink()
+    return out

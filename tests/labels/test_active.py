@@ -16,6 +16,7 @@ from medview.labels.compare import held_out_cases, summarise
 from medview.labels.heldout import is_held_out
 from medview.labels.labelling import Labeller
 from medview.labels.uncertainty import Outputs, order, unlabelled
+from tests.helpers.trainer_files import run_model_from
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "demo-lesion-classifier"
 
@@ -128,15 +129,10 @@ def test_bad_input_is_one_line_and_exit_2(project, tmp_path, capsys, isolated, a
 
 def test_compare_a_training_run_with_the_model_in_use(project, tmp_path, capsys, isolated):
     """A run folder's model without a graph gets one; cases it trained on are left out."""
-    import shutil
 
     labeller = _labelled(project)
     run = tmp_path / "run"
-    shutil.copytree(SHIPPED, run / "model")
-    manifest = json.loads((run / "model" / "model.json").read_text())
-    del manifest["onnx"]  # as the trainer leaves it
-    (run / "model" / "model.json").write_text(json.dumps(manifest))
-    (run / "model" / "model.onnx").unlink()
+    run_model_from(SHIPPED, run)
     trained = [im for im in labeller.images.images if im.path.name.startswith("c001")]
     (run / "split.json").write_text(json.dumps({"parts": {
         "train": [{"file": str(im.path), "frame": 0} for im in trained], "val": [], "test": []}}))

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from medview.labels.project import Project
+from tests.helpers.trainer_files import run_model_from
 from tests.helpers.qt import main_window
 
 SHIPPED = Path(__file__).resolve().parents[3] / "models" / "demo-lesion-classifier"
@@ -62,17 +63,13 @@ def test_compare_retrained_model_opens_the_dialog_on_the_held_out_cases(qtbot, s
     """The comparison runs as ``medview labels compare`` in a subprocess (the run's model
     gets its graph there); the window shows its figures."""
     import json
-    import shutil
 
     project = Project.create(tmp_path / "chest.mvlabels.json", "classification",
                              ["normal", "lesion"], [cases / "classification"], tmp_path / "labels")
     project.model = str(SHIPPED)
     project.save()
     run = tmp_path / "run"
-    shutil.copytree(SHIPPED, run / "model")
-    manifest = json.loads((run / "model" / "model.json").read_text())
-    del manifest["onnx"]  # as the trainer leaves it
-    (run / "model" / "model.json").write_text(json.dumps(manifest))
+    run_model_from(SHIPPED, run)
     (run / "split.json").write_text(json.dumps({"parts": {"train": [], "val": [], "test": []}}))
     with main_window(qtbot, settings) as win:
         ctl = win.labelling
