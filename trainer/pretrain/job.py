@@ -25,7 +25,7 @@ __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES",
            "is_pretrain"]
 
 #: Self-supervised methods (:mod:`trainer.pretrain.ssl`).
-METHODS = ("simsiam", "byol")
+METHODS = ("simsiam", "byol", "moco")
 #: The method a job gets when it names none (the measurement is in :mod:`trainer.pretrain`).
 DEFAULT_METHOD = "simsiam"
 #: Classifier families whose trunk becomes a backbone (torchvision layout).
