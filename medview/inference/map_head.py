@@ -17,6 +17,8 @@ map), so backbones, weight import and Grad-CAM are unchanged. The manifest asks 
 with ``architecture.arguments``::
 
     {"pooling": "top_k", "background_class": 1, "top_k": 0.02}
+
+(``"pooling": "average"`` is the torchvision head, as without ``pooling``.)
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import ResNet
 
-__all__ = ["POOLING", "MAP_ARGUMENTS", "DEFAULT_TOP_K", "split_arguments", "MapPooledResNet",
+__all__ = ["POOLING", "AVERAGE", "MAP_ARGUMENTS", "DEFAULT_TOP_K", "split_arguments", "MapPooledResNet",
            "pool_top_k", "class_maps"]
 
 #: ``architecture.arguments["pooling"]`` value that asks for this head.
 POOLING = "top_k"
+#: ``architecture.arguments["pooling"]`` value for the torchvision head (global average
+#: pooling), the same as leaving ``pooling`` out: a job says it to keep the recipe from
+#: choosing :data:`POOLING`.
+AVERAGE = "average"
 #: Arguments read by medview (never passed to torchvision).
 MAP_ARGUMENTS = ("pooling", "background_class", "top_k")
 #: Share of the map's cells averaged for an image's score (at least one cell).
@@ -46,16 +52,20 @@ def split_arguments(arguments: dict[str, Any]) -> tuple[dict[str, Any], dict[str
             raise ValueError(f"{', '.join(extra)} need 'pooling': '{POOLING}'")
         return arguments, None
     head = {k: arguments[k] for k in MAP_ARGUMENTS if k in arguments}
+    rest = {k: v for k, v in arguments.items() if k not in MAP_ARGUMENTS}
+    if head["pooling"] == AVERAGE:
+        if len(head) > 1:
+            raise ValueError(f"{', '.join(k for k in head if k != 'pooling')} need 'pooling': '{POOLING}'")
+        return rest, None
     if head["pooling"] != POOLING:
-        raise ValueError(f"pooling '{head['pooling']}' is unknown; valid: '{POOLING}' "
-                         "(leave it out for global average pooling)")
+        raise ValueError(f"pooling '{head['pooling']}' is unknown; valid: '{POOLING}', '{AVERAGE}'")
     if not isinstance(head.get("background_class"), int) or isinstance(head["background_class"], bool):
         raise ValueError("pooling 'top_k' needs 'background_class': the index of the class "
                          "that means 'no finding'")
     top_k = head.get("top_k", DEFAULT_TOP_K)
     if not isinstance(top_k, (int, float)) or isinstance(top_k, bool) or not 0 < top_k <= 1:
         raise ValueError(f"top_k must be a share of the map's cells in (0, 1], not {top_k!r}")
-    return {k: v for k, v in arguments.items() if k not in MAP_ARGUMENTS}, head
+    return rest, head
 
 
 class MapPooledResNet(ResNet):
