@@ -25,12 +25,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.models import ResNet
 
 __all__ = ["POOLING", "AVERAGE", "MAP_ARGUMENTS", "DEFAULT_TOP_K", "split_arguments", "MapPooledResNet",
-           "pool_top_k", "class_maps"]
+           "pool_top_k", "class_maps", "maps_of"]
 
 #: ``architecture.arguments["pooling"]`` value that asks for this head.
 POOLING = "top_k"
@@ -102,6 +103,14 @@ class MapPooledResNet(ResNet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_maps(x)[0]
+
+
+def maps_of(module: MapPooledResNet, image) -> np.ndarray:
+    """The class maps (K, h, w) of one preprocessed input (C, H, W), as numpy: what the
+    graph's ``cam`` output holds, for analysis without a graph."""
+    with torch.inference_mode():
+        x = torch.as_tensor(image)[None].to(next(module.parameters()).device)
+        return module.forward_maps(x)[1][0].float().cpu().numpy()
 
 
 def class_maps(features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,

@@ -70,7 +70,8 @@ def test_only_resnets_pool_their_maps():
 
 def test_graph_outputs_the_pooled_map_as_the_heat_map(isolated, tmp_path, xray_frame):
     data = manifest_data(CLASSIFIER, name="pooled", architecture=POOLED)
-    entry = Registry().import_model(write_model(tmp_path / "pooled", data, seed=3))
+    folder = write_model(tmp_path / "pooled", data, seed=3)
+    entry = Registry().import_model(folder)
     analyzer = Analyzer(open_model(entry), audit=None, engine="onnxruntime")
     assert analyzer.model.module is None  # no torch: the graph alone
     result = analyzer.analyze(xray_frame, outside_scope=True)
@@ -85,6 +86,12 @@ def test_graph_outputs_the_pooled_map_as_the_heat_map(isolated, tmp_path, xray_f
 
     expected = pre.transform.to_original(class_activation_map(maps[0].numpy(), 1, (64, 64)), fill=0.0)
     np.testing.assert_allclose(heat, expected, atol=1e-4)
+    assert heat.max() > 0.9  # a map, not zeros
+    # without a graph (a folder never imported) the torch network's maps explain it the same way
+    unregistered = Registry([(tmp_path, "user")]).load("pooled")
+    assert unregistered.graph is None
+    torch_heat = Analyzer(unregistered, audit=None, engine="torch").explain(xray_frame, 1, pre)
+    np.testing.assert_allclose(torch_heat, heat, atol=1e-4)
 
 
 @pytest.fixture(scope="module")
