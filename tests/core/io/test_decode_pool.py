@@ -263,8 +263,20 @@ def test_memory_cap_bounds_a_real_greedy_file(make_pool, tmp_path):
 
 
 @pytest.mark.skipif(not LINUX, reason="POSIX shared memory lives in /dev/shm on Linux")
-def test_no_shared_memory_segment_outlives_the_pool(make_pool, tmp_path):
-    before = set(os.listdir("/dev/shm"))
+def test_no_shared_memory_segment_outlives_the_pool(make_pool, tmp_path, monkeypatch):
+    # Track the segments this process creates: /dev/shm is machine-wide, and other
+    # processes on a shared machine create and remove their own there meanwhile.
+    from multiprocessing import shared_memory
+
+    created = []
+
+    class Recording(shared_memory.SharedMemory):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if kwargs.get("create"):
+                created.append(self.name.lstrip("/"))
+
+    monkeypatch.setattr(decode_pool.shared_memory, "SharedMemory", Recording)
     pool = make_pool(workers=2, timeout=2)
     pool.run("_alloc", (10 * MB,), "grow", "test")
     for task in ("_abort", "_hang"):
@@ -273,10 +285,11 @@ def test_no_shared_memory_segment_outlives_the_pool(make_pool, tmp_path):
     pool.run("_alloc", (5 * MB,), "grow again", "test")
     with pytest.raises(ReadError):
         decode_frame(zeroed_jpeg_baseline(tmp_path))
-    assert set(os.listdir("/dev/shm")) - before, "the live pool holds segments"
+    live = {name for name in created if Path("/dev/shm", name).exists()}
+    assert live, "the live pool holds segments"
     pool.shutdown()
     decode_pool.shutdown()
-    assert set(os.listdir("/dev/shm")) - before == set()
+    assert [name for name in created if Path("/dev/shm", name).exists()] == []
 
 
 def test_app_exit_stops_workers_and_frees_segments(tmp_path):
