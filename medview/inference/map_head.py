@@ -36,8 +36,7 @@ __all__ = ["POOLING", "AVERAGE", "MAP_ARGUMENTS", "DEFAULT_TOP_K", "split_argume
 #: ``architecture.arguments["pooling"]`` value that asks for this head.
 POOLING = "top_k"
 #: ``architecture.arguments["pooling"]`` value for the torchvision head (global average
-#: pooling), the same as leaving ``pooling`` out: a job says it to keep the recipe from
-#: choosing :data:`POOLING`.
+#: pooling), the same as leaving ``pooling`` out.
 AVERAGE = "average"
 #: Arguments read by medview (never passed to torchvision).
 MAP_ARGUMENTS = ("pooling", "background_class", "top_k")
