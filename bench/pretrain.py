@@ -20,7 +20,8 @@ per class, seed ``TEST_SEED``):
   training images (cosine), test AUC;
 * **fine-tuned**: a classification job (``python -m trainer``, resnet18 at the backbone's
   input size, the same job for both apart from ``model.backbone``) trained on the labelled
-  images, its model's test AUC on the held-out set, prepared as ``medview analyze`` does.
+  images, its model's test AUC on the held-out set as the viewer's analysis computes it
+  (``bench/held_out.py``).
 
 Data and runs are cached under ``--work`` (default ``/tmp/medview-bench-pretrain``).
 """
@@ -253,37 +254,20 @@ def _finetune(args, train: Path, test: Path, info, backbone: Path | None, label:
         except Exception as err:  # noqa: BLE001 - a bench: say it and stop
             raise SystemExit(f"cannot register {backbone}: {err}") from None
         model["backbone"] = info.name
-    run = args.work / f"finetune-{label}-{info.name}-n{args.n}"
+    # the random row depends on the input size only: one run serves every backbone
+    stem = info.name if backbone is not None else f"{info.input_size[0]}px"
+    run = args.work / f"finetune-{label}-{stem}-n{args.n}"
+    if backbone is None and (run / "model" / "model.json").exists() and args.finetune == "{}":
+        from bench.held_out import score_model
+
+        return score_model(run / "model", test, "classification")["auc"]
     job = {"name": f"ft-{label}", "version": "1", "dataset": str(train), "model": model,
            "input": {"size": list(info.input_size), "channels": 1}, "split": {"val": 0.2, "test": 0.0},
            "output": str(run), **json.loads(args.finetune)}
     _run_job(job, run.parent / f"{run.name}.json")
-    return _test_auc(run / "model", test)
+    from bench.held_out import score_model
 
-
-def _test_auc(model_dir: Path, labels_csv: Path) -> float:
-    import torch
-
-    from medview.inference import weights
-    from medview.inference.manifest import read_manifest
-    from medview.inference.registry import build_module
-    from trainer.data.inputs import read_sample
-    from trainer.data.datasets import discover
-    from trainer.metrics import roc_auc
-
-    manifest = read_manifest(model_dir)
-    module = build_module(manifest)
-    module.load_state_dict(weights.read_safetensors(model_dir / manifest.weights.file, manifest.name))
-    module.eval()
-    ds = discover(labels_csv)
-    pos = list(manifest.classes).index("lesion")
-    scores, labels = [], []
-    with torch.inference_mode():
-        for s in ds.samples:
-            image, target = read_sample(s, "classification", manifest)
-            scores.append(float(torch.softmax(module(torch.from_numpy(image)[None]).float(), 1)[0, pos]))
-            labels.append(int(ds.classes[target] == "lesion"))
-    return roc_auc(np.array(labels), np.array(scores))
+    return score_model(run / "model", test, "classification")["auc"]
 
 
 if __name__ == "__main__":

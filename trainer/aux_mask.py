@@ -24,7 +24,7 @@ from torch import nn
 from trainer.data.inputs import UNKNOWN_MASK as UNKNOWN
 from trainer.losses import BinarySegmentationLoss
 
-__all__ = ["uses_masks", "empty_is_background", "feature_layer", "AuxModel", "AuxLoss"]
+__all__ = ["uses_masks", "empty_is_background", "feature_layer", "AuxModel", "OwnMapModel", "AuxLoss"]
 
 def uses_masks(job, ds) -> bool:
     """Whether the run trains with the auxiliary mask loss."""
@@ -99,6 +99,29 @@ class AuxModel(nn.Module):
     def remove(self) -> None:
         """Detach the hook from the classifier (after training)."""
         self._hook.remove()
+
+
+class OwnMapModel(nn.Module):
+    """A classifier that decides from its class maps
+    (:class:`medview.inference.map_head.MapPooledResNet`): the masks supervise the map of
+    the positive class itself, the map whose strongest cells make the image's score, so
+    what the pixels teach reaches the decision directly. No extra output, nothing to
+    remove.
+
+    ``forward`` returns ``(class logits, the positive class's map)``.
+    """
+
+    def __init__(self, net: nn.Module, positive: int) -> None:
+        super().__init__()
+        self.net, self.positive = net, int(positive)
+        self.aux = nn.Identity()  # no parameters of its own
+
+    def forward(self, x: torch.Tensor):
+        logits, maps = self.net.forward_maps(x)
+        return logits, maps[:, self.positive:self.positive + 1]
+
+    def remove(self) -> None:
+        """Nothing to detach (as :meth:`AuxModel.remove`)."""
 
 
 class AuxLoss(nn.Module):

@@ -121,18 +121,22 @@ class Training:
 
     def _aux_model(self, data):
         """The classifier with its mask output when the data set has lesion masks, else None."""
-        from trainer.aux_mask import AuxModel, feature_layer, uses_masks
+        from trainer.aux_mask import AuxModel, OwnMapModel, feature_layer, uses_masks
 
         if not uses_masks(self.job, self.dataset):
             return None
+        known = int(data.sources["train"].has_mask.sum()) if getattr(data.sources["train"], "has_mask", None) \
+            is not None else self.dataset.summary.n_masks
+        if hasattr(self.module, "forward_maps") and self.pos is not None:
+            self.sink.log("info", f"{known} training images have lesion masks: they supervise the map the "
+                                  f"classifier pools (weight {self.job.mask_weight:g})")
+            return OwnMapModel(self.module, self.pos).to(self.device)
         c, h, w = self.manifest.input_shape
         try:
             layer, channels = feature_layer(self.module, c, (h, w))
         except ValueError as err:
             self.sink.log("warning", f"the lesion masks are not used: {err}")
             return None
-        known = int(data.sources["train"].has_mask.sum()) if getattr(data.sources["train"], "has_mask", None) \
-            is not None else self.dataset.summary.n_masks
         self.sink.log("info", f"{known} training images have lesion masks: the classifier also learns to "
                               f"mark lesions on its feature map '{layer}' (weight {self.job.mask_weight:g}; "
                               "this extra output is not part of the saved model)")

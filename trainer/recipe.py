@@ -6,6 +6,9 @@ images. Any field the job sets wins; ``job.resolved.json``, the ``recipe`` log l
 
 Rules (``trainer/JOBS.md``, "The recipe"):
 
+* **pooling**: a two-class ResNet job asking for ``"pooling": "top_k"`` (the class map
+  pooled over its strongest cells, :mod:`medview.inference.map_head`) gets its
+  background class (the negative one) and share of cells filled in.
 * **input size** (architecture jobs): the small objects of the masks (25th percentile of
   their diameters) should span :data:`OBJECT_PX` input pixels (16 to classify, 24 to
   outline); without masks 224
@@ -128,9 +131,10 @@ def starts_trained(job: Job) -> bool:
     return bool(m.base or m.weights or getattr(m, "backbone", None))
 
 
-def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
-    """The settings that depend on the data only: input size, augmentation, batch size,
-    learning rate, the freezing policy, early stopping and the start check.
+def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = None) -> tuple[Job, Recipe]:
+    """The settings that depend on the data only: the classifier's pooling, input size,
+    augmentation, batch size, learning rate, the freezing policy, early stopping and the
+    start check.
 
     Parameters
     ----------
@@ -139,6 +143,8 @@ def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
     fp : Fingerprint
     n_train : int
         Images in the training part.
+    classes : list of str, optional
+        The data set's classes in the network's order (default: the fingerprint's).
 
     Returns
     -------
@@ -149,6 +155,11 @@ def choose(job: Job, fp: Fingerprint, n_train: int) -> tuple[Job, Recipe]:
     r = Recipe(fp, given=_given(job))
     trained = starts_trained(job)
     changes: dict[str, Any] = {}
+    pooling = _pooling(job, fp, classes if classes is not None else list(fp.per_class))
+    if pooling is not None:
+        head, why = pooling
+        changes["model"] = replace(job.model, arguments={**job.model.arguments, **head})
+        r.choose("pooling", f"{head['pooling']} {head['top_k']:g}", why)
     if job.input_size is None and job.model.architecture:
         size, why = _input_size(fp)
         changes["input"] = replace(job.input, size=r.choose("input_size", (size, size), why))
@@ -284,6 +295,28 @@ def _input_size(fp: Fingerprint) -> tuple[int, str]:
     why = (f"small objects are {fp.objects.small:.1%} of the image side: {px} px need {want} px"
            + (f", kept within {MIN_SIZE}..{cap}" if size != want else ""))
     return size, why
+
+
+def _pooling(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, str] | None:
+    """The map head's arguments (:mod:`medview.inference.map_head`) a two-class ResNet job
+    asked for with ``"pooling": "top_k"`` and left out: the background class (the negative
+    one) and the share of cells. None when there is nothing to fill in.
+
+    Not chosen unasked: on the lesion bench data it did no better than global average
+    pooling with the auxiliary mask output (both near chance from random weights within
+    the budget; trainer/JOBS.md)."""
+    from medview.inference.map_head import DEFAULT_TOP_K, POOLING
+    from trainer.evaluate import positive_index
+
+    m = job.model
+    if (fp.task != "classification" or len(classes) != 2 or m.base
+            or m.arguments.get("pooling") != POOLING or "background_class" in m.arguments):
+        return None
+    pos = positive_index(classes, job.positive_class)
+    head = {"pooling": POOLING, "background_class": 1 - pos, "top_k": m.arguments.get("top_k", DEFAULT_TOP_K)}
+    masks = " (the masks supervise that map)" if fp.masks and job.mask_weight > 0 else ""
+    return head, (f"the job asked for it: the image's score is its strongest '{classes[pos]}' cells against "
+                  f"'{classes[1 - pos]}'{masks}")
 
 
 def _augment(fp: Fingerprint) -> tuple[str, AugmentSpec, str]:

@@ -64,7 +64,7 @@ def apply_recipe(job, dataset, parts: dict, device, budget, dist, sink):
     from trainer.network import build_network
 
     fp = fingerprint(dataset)
-    chosen, recipe = R.choose(job, fp, len(parts["train"]))
+    chosen, recipe = R.choose(job, fp, len(parts["train"]), list(dataset.classes))
     net = build_network(chosen, dataset, device, sink)
     if budget.limited and job.epochs is None:
         recipe.speed = _speed(net, chosen, device, dist)

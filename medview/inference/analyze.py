@@ -284,6 +284,13 @@ class Analyzer:
                 check_finite_output(logits, self.manifest)
                 class_index = int(np.argmax(logits))
             maps = self._class_maps(pre.image)
+            network = None
+            if maps is None:
+                network = self.model.network()
+                if hasattr(network, "forward_maps"):  # it decides from its maps: they explain it
+                    from medview.inference.map_head import maps_of
+
+                    maps = maps_of(network, pre.image)
             if maps is not None:
                 from medview.inference.cam import class_activation_map
 
@@ -293,7 +300,7 @@ class Analyzer:
             else:
                 from medview.inference.gradcam import gradcam
 
-                cam = gradcam(self.model.network(), pre.image, class_index)
+                cam = gradcam(network, pre.image, class_index)
         return pre.transform.to_original(cam, fill=0.0)
 
     def _class_maps(self, image: np.ndarray) -> np.ndarray | None:

@@ -55,10 +55,17 @@ class Architecture:
 def _torchvision(name: str) -> Callable[[int, int, dict[str, Any]], Any]:
     def build(in_channels: int, num_classes: int, arguments: dict[str, Any]):
         torchvision = load("torchvision")
+        map_head = load("medview.inference.map_head")
+        arguments, pooling = map_head.split_arguments(arguments)
+        if pooling and not name.startswith("resnet"):
+            raise ValueError(f"pooling '{pooling['pooling']}' is for ResNets, not {name}")
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes,
                                              **arguments)
         if in_channels != 3:
             _replace_first_conv(model, in_channels)
+        if pooling:
+            map_head.MapPooledResNet.adopt(model, pooling["background_class"],
+                                           pooling.get("top_k", map_head.DEFAULT_TOP_K))
         return model
     return build
 

@@ -7,7 +7,8 @@ graph in ONNX Runtime or OpenVINO and never imports torch
 
 The graph's first output is the logits (``output``). A classifier whose head is global
 average pooling and one linear layer gets a second output (``cam``): the class
-activation maps, from which :mod:`medview.inference.cam` makes Grad-CAM's heat map in
+activation maps (for a classifier that pools its maps, :mod:`medview.inference.map_head`,
+the maps it pools), from which :mod:`medview.inference.cam` makes Grad-CAM's heat map in
 numpy. The graph is checked on the fixed verification input of the engine choice: the
 probabilities (or mask) must agree with torch fp32 within the engine tolerances of
 :mod:`medview.inference.engines.precision`, and the maps to float precision.
@@ -80,6 +81,35 @@ def with_class_maps(module, layers: tuple[str, str]):
     return WithClassMaps().eval()
 
 
+def map_outputs(module):
+    """A torch module returning ``(logits, maps)`` for a classifier that decides from its
+    class maps (:class:`medview.inference.map_head.MapPooledResNet`): the maps it pools."""
+    torch = load("torch")
+
+    class WithOwnMaps(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.module = module
+
+        def remove(self) -> None:
+            """Nothing to undo (for symmetry with :func:`with_class_maps`)."""
+
+        def forward(self, x):
+            return self.module.forward_maps(x)
+
+    return WithOwnMaps().eval()
+
+
+def _with_maps(module, manifest: Manifest):
+    """``module`` wrapped to return its class maps too, or None when it has none."""
+    if manifest.task != "classification":
+        return None
+    if hasattr(module, "forward_maps"):
+        return map_outputs(module)
+    layers = cam_layers(module)
+    return with_class_maps(module, layers) if layers else None
+
+
 def make_graph(module, manifest: Manifest, folder: str | Path) -> OnnxSpec:
     """Export ``module`` to ``folder/model.onnx`` and check it against the network.
 
@@ -106,9 +136,9 @@ def make_graph(module, manifest: Manifest, folder: str | Path) -> OnnxSpec:
 
     target = Path(folder) / GRAPH_NAME
     module.eval()
-    layers = cam_layers(module) if manifest.task == "classification" else None
-    exported = with_class_maps(module, layers) if layers else module
-    names = (OUTPUT_NAME, CAM_OUTPUT) if layers else (OUTPUT_NAME,)
+    wrapped = _with_maps(module, manifest)
+    exported = wrapped or module
+    names = (OUTPUT_NAME, CAM_OUTPUT) if wrapped else (OUTPUT_NAME,)
     try:
         try:
             export_onnx(exported, manifest.input_shape, target, output_names=names,
@@ -119,8 +149,8 @@ def make_graph(module, manifest: Manifest, folder: str | Path) -> OnnxSpec:
                              f"{type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
         check_graph(exported, target, manifest)
     finally:
-        if layers:
-            exported.remove()
+        if wrapped:
+            wrapped.remove()
     return OnnxSpec(GRAPH_NAME, sha256_file(target))
 
 

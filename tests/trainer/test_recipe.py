@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from dataclasses import replace
 from types import SimpleNamespace
 
 import cv2
@@ -188,6 +189,51 @@ def test_masks_train_an_auxiliary_output_that_is_not_exported(discs, tmp_path, i
     manifest = read_manifest(run_dir / "model")
     assert set(weights) == set(build_module(manifest).state_dict())  # the plain classifier, nothing more
     assert manifest.to_dict()["output"] == {"activation": "softmax"}
+
+
+def test_a_resnet_asking_for_top_k_pools_its_class_map_and_the_masks_supervise_it(discs, tmp_path, isolated):
+    import torch
+
+    from medview.inference.manifest import read_manifest
+    from medview.inference.registry import build_module
+    from medview.inference.weights import read_safetensors
+
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(discs), epochs=1,
+                    model={"architecture": "resnet18", "arguments": {"pooling": "top_k"}},
+                    split={"val": 0.25, "test": 0.2, "seed": 0})
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, [e for e in events if e.type in ("failed", "log")]
+    logs = [e.message for e in events if isinstance(e, ev.Log)]
+    assert any("they supervise the map the classifier pools" in m for m in logs), logs
+    manifest = read_manifest(run_dir / "model")
+    assert list(manifest.classes) == ["lesion", "normal"]
+    assert manifest.architecture.arguments == {"pooling": "top_k", "background_class": 1, "top_k": 0.02}
+    module = build_module(manifest)
+    weights = read_safetensors(run_dir / "model" / "weights.safetensors", "m")
+    assert set(weights) == set(module.state_dict())  # torchvision's tensors, nothing more
+    module.load_state_dict(weights)
+    with torch.inference_mode():
+        logits, maps = module.eval().forward_maps(torch.zeros(1, 1, 64, 64))
+    assert maps.shape == (1, 2, 2, 2) and float(logits[0, 1]) == 0.0  # 'normal' is the background
+    started = next(e for e in events if isinstance(e, ev.JobStarted))
+    assert "pooling" in started.recipe["chosen"]
+
+
+def test_a_job_asking_for_top_k_pooling_gets_its_background_class_filled_in():
+    masks = replace(_fp(), masks=40, per_class={"normal": 100, "nodule": 100})
+    asked = {"architecture": "resnet18", "arguments": {"pooling": "top_k"}}
+    job, r = R.choose(_job(model=asked), masks, 160, ["normal", "nodule"])
+    assert job.model.arguments == {"pooling": "top_k", "background_class": 0, "top_k": 0.02}
+    assert "'nodule' cells against 'normal' (the masks supervise that map)" in r.reasons["pooling"]
+    assert R.choose(_job(model=asked, positive_class="normal"), masks, 160, ["normal", "nodule"])[0] \
+        .model.arguments["background_class"] == 1
+    for job, classes in [
+            (_job(), ["normal", "nodule"]),  # not asked: global average pooling
+            (_job(model={"architecture": "resnet18", "arguments": {"pooling": "top_k", "background_class": 1}}),
+             ["normal", "nodule"]),  # given: kept
+            (_job(model=asked), ["normal", "nodule", "mass"])]:
+        chosen, r = R.choose(job, masks, 160, classes)
+        assert "pooling" not in r.chosen and chosen.model.arguments == job.model.arguments
 
 
 def test_the_auxiliary_loss_counts_known_masks_only():

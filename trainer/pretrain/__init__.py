@@ -14,9 +14,10 @@ archive
 views
     Random views made through the shared preprocessing (window, crop, flips, …).
 ssl
-    SimSiam and BYOL heads on a classifier's trunk.
+    SimSiam, BYOL and MoCo v2 heads on a classifier's trunk.
 schedule
-    Progress over steps or the time budget; learning rate and BYOL momentum.
+    Progress over steps or the time budget; learning rate and the momentum of BYOL's and MoCo's
+    target encoder.
 run
     The run: epochs, checkpoints, the backbone folder.
 """

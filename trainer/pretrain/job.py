@@ -26,7 +26,7 @@ __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES",
            "is_pretrain"]
 
 #: Self-supervised methods (:mod:`trainer.pretrain.ssl`).
-Method = Literal["simsiam", "byol"]
+Method = Literal["simsiam", "byol", "moco"]
 METHODS = get_args(Method)
 #: The method a job gets when it names none (the measurement is in :mod:`trainer.pretrain`).
 DEFAULT_METHOD = "simsiam"
@@ -93,7 +93,7 @@ class PretrainJob:
                                             extra={"default": "as for training"})] = None
     id: Annotated[Id | None, Meta(description="job id in every event",
                                   extra={"default": "as for training"})] = None
-    method: Annotated[Method, Meta(description="`simsiam` or `byol` (below)")] = DEFAULT_METHOD
+    method: Annotated[Method, Meta(description="`simsiam`, `byol` or `moco` (below)")] = DEFAULT_METHOD
     input: Annotated[PretrainInput, Meta(
         description="the image size the backbone is made for: jobs starting from it use it "
                     "unless they set their own", extra={"default": "`{\"size\": 128}`"})] = PretrainInput()

@@ -35,7 +35,7 @@ from trainer.evaluate import finite_or_none
 from trainer.pretrain.register import RESULT_DIR
 from trainer.pretrain.schedule import learning_rate, progress, target_momentum
 from trainer.pretrain.ssl import METHOD_DEFAULTS, build_ssl, trunk_state
-from trainer.pretrain.views import ViewSpec, random_view, view_boxes
+from trainer.pretrain.views import ViewSpec, random_view
 from trainer.resume import resume_point
 
 __all__ = ["pretrain", "Pretraining", "ViewPairs", "Result", "backbone_manifest", "view_manifest",
@@ -117,9 +117,8 @@ class ViewPairs:
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, int(i), 2])
         values, invert = self.archive.values[i], bool(self.archive.invert[i])
-        first, second = view_boxes(values.shape, rng, self.spec)
-        return (random_view(values, invert, self.manifest, self.spec, rng, first),
-                random_view(values, invert, self.manifest, self.spec, rng, second))
+        return (random_view(values, invert, self.manifest, self.spec, rng),
+                random_view(values, invert, self.manifest, self.spec, rng))
 
 
 def pretrain(job, run_dir: Path, job_id: str, dist, sink, token, device, resume: bool) -> Result | None:
@@ -198,7 +197,7 @@ class Pretraining:
 
         self.job, self.job_id, self.archive, self.device = job, job_id, archive, device
         self.dist, self.sink, self.token, self.ckpt_dir = dist, sink, token, ckpt_dir
-        self.net = build_ssl(job.architecture, job.method).to(device)
+        self.net = build_ssl(job.architecture, job.method, len(archive)).to(device)
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 

@@ -1,15 +1,19 @@
-"""The self-supervised networks: a classifier's trunk with SimSiam's or BYOL's heads.
+"""The self-supervised networks: a classifier's trunk with SimSiam's, BYOL's or MoCo's heads.
 
-Both compare two views of one image without negative pairs, so they learn with the
-small batches a CPU affords (Chen & He, "Exploring Simple Siamese Representation
-Learning", CVPR 2021; Grill et al., "Bootstrap Your Own Latent", NeurIPS 2020):
+All three compare two views of one image and learn with the small batches a CPU affords:
 
-* **SimSiam**: trunk → projector → predictor; the loss is the negative cosine
-  similarity between one view's prediction and the other view's projection, with the
-  gradient stopped on the projection, symmetrised.
-* **BYOL**: the same, except that the projection to predict comes from a *target*
-  network, an exponential moving average of the online trunk and projector (momentum
-  from ``tau`` at the start to 1 at the end, cosine).
+* **SimSiam** (Chen & He, CVPR 2021): trunk → projector → predictor; the loss is the
+  negative cosine similarity between one view's prediction and the other view's
+  projection, with the gradient stopped on the projection, symmetrised. No negatives.
+* **BYOL** (Grill et al., NeurIPS 2020): the same, except that the projection to predict
+  comes from a *target* network, an exponential moving average of the online trunk and
+  projector (momentum from ``tau`` at the start to 1 at the end, cosine).
+* **MoCo v2** (Chen et al., 2020; MoCo-CXR applied it to chest radiographs): the EMA
+  target encodes the *key* view; the loss (InfoNCE, temperature 0.2) tells each query
+  apart from a queue of keys of other images (up to 4,096, at most half the archive so
+  an image's own older keys rarely count against it). The negatives make images that
+  look alike (the same anatomy) differ in what sets them apart, findings included,
+  without large batches.
 
 The trunk is a medview architecture (:mod:`medview.inference.architectures`, one input
 channel) with its classification head replaced by an identity, so its state dict is
@@ -32,10 +36,13 @@ __all__ = ["SSLNet", "build_trunk", "build_ssl", "trunk_state", "HEAD_NAMES", "M
 HEAD_NAMES = ("fc", "classifier")
 
 #: Per method: learning rate for SGD at batch 256 (scaled linearly with the batch),
-#: weight decay, projector width, projection size, predictor width, BYOL's start momentum.
+#: weight decay, projector width, projection size, predictor width (0: none), the target's
+#: start momentum (BYOL, MoCo), MoCo's temperature and longest queue.
 METHOD_DEFAULTS = {
     "simsiam": {"lr": 0.05, "weight_decay": 1e-4, "hidden": 2048, "dim": 2048, "pred": 512},
     "byol": {"lr": 0.05, "weight_decay": 1e-4, "hidden": 1024, "dim": 256, "pred": 1024, "tau": 0.99},
+    "moco": {"lr": 0.03, "weight_decay": 1e-4, "hidden": 2048, "dim": 128, "pred": 0, "tau": 0.99,
+             "temperature": 0.2, "queue": 4096},
 }
 
 
@@ -84,37 +91,41 @@ def _mlp(sizes: list[int], last_bn: bool) -> nn.Sequential:
 
 
 class SSLNet(nn.Module):
-    """Trunk, projector and predictor (and BYOL's target); ``forward(x1, x2)`` is the loss.
+    """Trunk, projector, predictor, and the target and queue of the methods that have them;
+    ``forward(x1, x2)`` is the loss.
 
     Parameters
     ----------
     trunk : torch.nn.Module
     features : int
         Output size of the trunk.
-    method : {"simsiam", "byol"}
+    method : {"simsiam", "byol", "moco"}
+    images : int
+        Images in the archive (bounds MoCo's queue).
     """
 
-    def __init__(self, trunk: nn.Module, features: int, method: str) -> None:
+    def __init__(self, trunk: nn.Module, features: int, method: str, images: int = 10**6) -> None:
         super().__init__()
         d = METHOD_DEFAULTS[method]
         self.method = method
         self.trunk = trunk
-        if method == "simsiam":
-            self.projector = _mlp([features, d["hidden"], d["dim"]], last_bn=True)
-        else:
-            self.projector = _mlp([features, d["hidden"], d["dim"]], last_bn=False)
-        self.predictor = _mlp([d["dim"], d["pred"], d["dim"]], last_bn=False)
+        self.projector = _mlp([features, d["hidden"], d["dim"]], last_bn=method == "simsiam")
+        self.predictor = _mlp([d["dim"], d["pred"], d["dim"]], last_bn=False) if d["pred"] else None
         self.target: nn.Module | None = None
-        if method == "byol":
+        if "tau" in d:
             self.target = nn.Sequential(copy.deepcopy(trunk), copy.deepcopy(self.projector))
             for p in self.target.parameters():
                 p.requires_grad_(False)
+        if method == "moco":
+            size = max(16, min(d["queue"], images // 2))
+            self.register_buffer("queue", F.normalize(torch.randn(size, d["dim"]), dim=1))
+            self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+            self.temperature = d["temperature"]
         #: Spread of the last batch's projections: ~1 healthy, ~0 collapsed (all alike).
         self.spread = float("nan")
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         z1, z2 = self.projector(self.trunk(x1)), self.projector(self.trunk(x2))
-        p1, p2 = self.predictor(z1), self.predictor(z2)
         with torch.no_grad():
             self.spread = _spread(z1)
             if self.target is not None:
@@ -122,11 +133,38 @@ class SSLNet(nn.Module):
                 t1, t2 = self.target(x1), self.target(x2)
             else:
                 t1, t2 = z1.detach(), z2.detach()
+        if self.method == "moco":
+            loss = 0.5 * (self._info_nce(z1, t2) + self._info_nce(z2, t1))
+            self._enqueue(torch.cat([t1, t2]))
+            return loss
+        p1, p2 = self.predictor(z1), self.predictor(z2)
         return _similarity_loss(p1, t2) + _similarity_loss(p2, t1)
+
+    def _info_nce(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        q, k = F.normalize(q.float(), dim=1), F.normalize(k.float(), dim=1)
+        positive = (q * k).sum(1, keepdim=True)
+        negative = q @ self.queue.clone().t()  # the queue changes before the backward pass
+        logits = torch.cat([positive, negative], 1) / self.temperature
+        return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+    @torch.no_grad()
+    def _enqueue(self, keys: torch.Tensor) -> None:
+        if not self.training:
+            return
+        keys = F.normalize(_gathered(keys.float()), dim=1)
+        size, start = len(self.queue), int(self.queue_ptr)
+        keys = keys[:size]
+        end = start + len(keys)
+        if end <= size:
+            self.queue[start:end] = keys
+        else:
+            self.queue[start:] = keys[:size - start]
+            self.queue[:end - size] = keys[size - start:]
+        self.queue_ptr.fill_(end % size)
 
     @torch.no_grad()
     def update_target(self, tau: float) -> None:
-        """BYOL: move the target towards the online network (no-op for SimSiam)."""
+        """BYOL, MoCo: move the target towards the online network (no-op for SimSiam)."""
         if self.target is None:
             return
         online = list(self.trunk.parameters()) + list(self.projector.parameters())
@@ -135,6 +173,17 @@ class SSLNet(nn.Module):
         online_buffers = list(self.trunk.buffers()) + list(self.projector.buffers())
         for t, o in zip(self.target.buffers(), online_buffers):
             t.copy_(o)
+
+
+def _gathered(t: torch.Tensor) -> torch.Tensor:
+    """Every process's ``t``, concatenated (``t`` itself when not distributed)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
 
 
 def _similarity_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -154,7 +203,7 @@ def _spread(z: torch.Tensor) -> float:
     return float(zn.std(dim=0).mean() * math.sqrt(zn.shape[1]))
 
 
-def build_ssl(architecture: str, method: str) -> SSLNet:
+def build_ssl(architecture: str, method: str, images: int = 10**6) -> SSLNet:
     """The self-supervised network for ``architecture`` and ``method`` (random weights)."""
     trunk, features = build_trunk(architecture)
-    return SSLNet(trunk, features, method)
+    return SSLNet(trunk, features, method, images)

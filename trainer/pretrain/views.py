@@ -28,7 +28,7 @@ import numpy as np
 from medview.inference.manifest import Manifest, WindowSpec
 from medview.inference.preprocess import ImageContext, preprocess
 
-__all__ = ["ViewSpec", "WINDOW_SPAN", "random_view", "crop_box", "view_boxes"]
+__all__ = ["ViewSpec", "WINDOW_SPAN", "random_view", "crop_box"]
 
 #: Cached values are rescaled so that the image's auto window spans 0..WINDOW_SPAN.
 WINDOW_SPAN = 1000.0
@@ -48,10 +48,6 @@ class ViewSpec:
     blur_p: float = 0.5
     blur_sigma: float = 1.0
     noise: float = 0.03
-    #: Second view's crop: None, drawn independently; else moved by at most this share of
-    #: the first crop's side (and resized by at most ±``shift`` too), so both show the same
-    #: neighbourhood.
-    shift: float | None = None
 
 
 def crop_box(shape: tuple[int, int], rng: np.random.Generator, scale: tuple[float, float],
@@ -71,26 +67,8 @@ def crop_box(shape: tuple[int, int], rng: np.random.Generator, scale: tuple[floa
     return top, left, ch, cw
 
 
-def view_boxes(shape: tuple[int, int], rng: np.random.Generator,
-               spec: ViewSpec) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
-    """The crop boxes of a pair of views (see :attr:`ViewSpec.shift`)."""
-    first = crop_box(shape, rng, spec.crop_scale, spec.crop_ratio)
-    if spec.shift is None:
-        return first, crop_box(shape, rng, spec.crop_scale, spec.crop_ratio)
-    h, w = shape
-    top, left, ch, cw = first
-    s = spec.shift
-    ch2 = int(round(min(h, max(2, ch * rng.uniform(1 - s, 1 + s)))))
-    cw2 = int(round(min(w, max(2, cw * rng.uniform(1 - s, 1 + s)))))
-    cy = top + ch / 2 + rng.uniform(-s, s) * ch
-    cx = left + cw / 2 + rng.uniform(-s, s) * cw
-    top2 = int(round(min(max(0.0, cy - ch2 / 2), h - ch2)))
-    left2 = int(round(min(max(0.0, cx - cw2 / 2), w - cw2)))
-    return first, (top2, left2, ch2, cw2)
-
-
 def random_view(values: np.ndarray, invert: bool, manifest: Manifest, spec: ViewSpec,
-                rng: np.random.Generator, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+                rng: np.random.Generator) -> np.ndarray:
     """One random view of an image, as the network takes it.
 
     Parameters
@@ -105,15 +83,13 @@ def random_view(values: np.ndarray, invert: bool, manifest: Manifest, spec: View
         per view).
     spec : ViewSpec
     rng : numpy.random.Generator
-    box : tuple of int, optional
-        (top, left, height, width) of the crop; default: a random one.
 
     Returns
     -------
     numpy.ndarray
         float32 (1, height, width), normalised as the manifest says.
     """
-    top, left, ch, cw = box or crop_box(values.shape, rng, spec.crop_scale, spec.crop_ratio)
+    top, left, ch, cw = crop_box(values.shape, rng, spec.crop_scale, spec.crop_ratio)
     crop = values[top:top + ch, left:left + cw]
     centre = WINDOW_SPAN * (0.5 + rng.uniform(-spec.level, spec.level))
     width = WINDOW_SPAN * math.exp(rng.uniform(-math.log(spec.width), math.log(spec.width)))

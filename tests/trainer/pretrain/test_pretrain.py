@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from medview.demo import synth
-from tests.helpers.trainer_jobs import TINY_CLASSIFIER, events_of, run_in_process, write_job
+from tests.helpers.trainer_jobs import (TINY_CLASSIFIER, events_of, medview_env, run_in_process, run_module,
+                                        write_job)
 from trainer import events as ev
 from trainer.config import JobError, parse_job
 
@@ -105,7 +106,8 @@ def test_cancel_file_stops_the_run_and_resume_goes_on_to_the_end(archive, tmp_pa
     from trainer.config import load_job
     from trainer.loop import run_job
 
-    job_path = write_job(tmp_path / "run", TINY_PRETRAIN, dataset=str(archive))
+    # BYOL: the target network (an average of past weights) must survive the resume too
+    job_path = write_job(tmp_path / "run", TINY_PRETRAIN, dataset=str(archive), method="byol")
     job, run_dir = load_job(job_path), tmp_path / "run"
     stream = _CancelAt(run_dir, batch=1)
     assert run_job(job, run_dir, stream=stream) == 3
@@ -124,6 +126,20 @@ def test_cancel_file_stops_the_run_and_resume_goes_on_to_the_end(archive, tmp_pa
     assert (first.epoch, first.batch) > (last.epoch, last.batch) and (first.epoch, first.batch) != (1, 1)
     assert [e.epoch for e in events if isinstance(e, ev.EpochEnd)] == list(range(first.epoch, 3))
     assert events[-1].type == "finished" and (run_dir / "backbone" / "backbone.json").exists()
+
+
+def test_two_process_gloo_run_of_moco(archive, tmp_path, isolated):
+    # MoCo gathers every process's keys into its queue; only rank 0 speaks and writes
+    job = write_job(tmp_path / "run", TINY_PRETRAIN, dataset=str(archive), method="moco", epochs=1)
+    proc = run_module("torch.distributed.run", "--standalone", "--nproc_per_node", 2, "-m", "trainer", job,
+                      timeout=240, env=medview_env({"OMP_NUM_THREADS": "1"}))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = events_of(proc.stdout)
+    kinds = [e.type for e in events]
+    assert kinds.count("job_started") == 1 and kinds.count("finished") == 1 and kinds.count("epoch_end") == 1
+    assert next(e for e in events if isinstance(e, ev.JobStarted)).device == "cpu ×2"
+    assert next(e for e in events if isinstance(e, ev.Batch)).batches == 4  # 8 images each, 2 per step
+    assert (tmp_path / "run" / "backbone" / "backbone.json").exists()
 
 
 def test_time_budget_ends_the_run_early_with_a_backbone(archive, tmp_path, isolated):
@@ -152,7 +168,7 @@ def test_classification_job_starts_from_the_pretrained_backbone(archive, demo, t
 
 @pytest.mark.parametrize("fields, field, words", [
     ({"methd": "byol"}, "methd", "did you mean 'method'"),
-    ({"method": "simclr"}, "method", "simsiam, byol"),
+    ({"method": "simclr"}, "method", "simsiam, byol, moco"),
     ({"model": {"architecture": "resnet19"}}, "model.architecture", "did you mean 'resnet18'"),
     ({"model": {"architecture": "fpn"}}, "model.architecture", "cannot be pre-trained"),
     ({"model": "demo-lesion-classifier"}, "model", "learns a backbone"),
