@@ -285,7 +285,7 @@ class Analyzer:
                 class_index = int(np.argmax(logits))
             maps = self._class_maps(pre.image)
             network = None
-            if maps is None:
+            if maps is None and not self.in_worker:  # the worker owns torch and the network
                 network = self.model.network()
                 if hasattr(network, "forward_maps"):  # it decides from its maps: they explain it
                     from medview.inference.map_head import maps_of
