@@ -16,6 +16,7 @@ from pathlib import Path
 
 from medview.commands.common import EXIT_BAD_INPUT, EXIT_OK, CliError
 from medview.core.errors import ReadError, one_line
+from medview.core.io import decode_pool
 from medview.core.io.folder import load_paths
 from medview.inference.manifest import ModelError
 from medview.inference.registry import Registry, no_models_message
@@ -70,14 +71,17 @@ def run(args: argparse.Namespace) -> int:
     _check_model_choice(registry, args.model)
     if not args.paths:
         raise CliError("give the files or folders to analyse (PATH ...)")
-    analyzer = _make_analyzer(registry, args)
-    out_dir = _out_dir(args.out)
     if args.dicom_sc and not args.dicom_out:
         raise CliError("--dicom-sc needs --dicom-out DIR")
-    dicom_dir = _out_dir(args.dicom_out)
+    # Compressed DICOM and plain images are decoded in a decoder process: start it now, so
+    # that its start overlaps reading the headers and building the engine.
+    decode_pool.prestart()
     frames, bad = _frames(args.paths)
     if not frames and not bad:
         raise CliError(f"{' '.join(args.paths)}: no images found")
+    analyzer = _make_analyzer(registry, args, runs=len(frames))
+    out_dir = _out_dir(args.out)
+    dicom_dir = _out_dir(args.dicom_out)
     done = 0
     names: set[str] = set()
     dicom_names: set[str] = set()
@@ -113,7 +117,7 @@ def _check_model_choice(registry: Registry, model: str | None) -> None:
         raise CliError(f"choose a model with --model NAME (installed: {names})")
 
 
-def _make_analyzer(registry: Registry, args):
+def _make_analyzer(registry: Registry, args, runs: int):
     from medview.inference.analyze import Analyzer, open_model
     from medview.inference.audit import AuditLog
     from medview.inference.engines import EngineError
@@ -122,7 +126,7 @@ def _make_analyzer(registry: Registry, args):
         # The model's ONNX graph where it has one (no torch), else its torch network.
         model = open_model(registry.find(args.model, args.version), args.device, args.engine)
         return Analyzer(model, audit=AuditLog(), device=args.device, engine=args.engine,
-                        precision=args.precision, on_notice=lambda m: _report(m))
+                        precision=args.precision, on_notice=lambda m: _report(m), runs=runs)
     except ModelError as err:
         raise CliError(str(err)) from None
     except (EngineError, ValueError) as err:

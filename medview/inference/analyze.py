@@ -116,6 +116,10 @@ class Analyzer:
         Run the network in the inference process
         (:class:`~medview.inference.engines.process_engine.ProcessEngine`; ``model``
         from :func:`open_model` with ``in_worker=True``): torch is never imported here.
+    runs : int, optional
+        How many images this analyzer will analyse, when known and few (``medview
+        analyze`` in a fresh process): a model's graph then runs in the engine with the
+        least build + run time for that many (``create_graph_engine``).
 
     Raises
     ------
@@ -126,8 +130,9 @@ class Analyzer:
     def __init__(self, model: LoadedModel, *, audit: AuditLog | None, device: str = "auto",
                  engine: str = "auto", precision: str = "auto",
                  on_notice: Callable[[str], None] | None = None, measure: bool = True,
-                 in_worker: bool = False) -> None:
+                 in_worker: bool = False, runs: int | None = None) -> None:
         self.model = model
+        self.runs = runs
         self.in_worker = in_worker
         self.manifest: Manifest = model.manifest
         self.audit = audit
@@ -150,7 +155,8 @@ class Analyzer:
                                        graph_sha256=self.manifest.onnx.sha256,
                                        int8_graph=self.model.int8,
                                        int8_sha256=int8.sha256 if int8 else "",
-                                       measure=measure, cancelled=cancelled, **options)
+                                       measure=measure, cancelled=cancelled, runs=self.runs,
+                                       **options)
         if self.in_worker:
             from medview.inference.engines.process_engine import ProcessEngine
 

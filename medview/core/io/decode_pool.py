@@ -60,6 +60,7 @@ class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: object
     segment: shared_memory.SharedMemory | None = None
+    starting: bool = False  # spawned by prestart(); its "ready" not yet received
 
 
 class DecodePool:
@@ -125,6 +126,29 @@ class DecodePool:
         finally:
             self._release(worker, keep)
 
+    def prestart(self) -> None:
+        """Start one worker now and return without waiting for it, if none is idle.
+
+        A worker's start (a fresh interpreter importing the codecs) takes about half a
+        second; a caller that knows it will decode soon (``medview analyze``) overlaps it
+        with its own work. The first task waits for the worker to be ready; a worker that
+        fails to start is reported then, naming that task's file.
+        """
+        with self._cond:
+            if self._closed or self._idle or self._count >= self.max_workers:
+                return
+            self._count += 1
+        try:
+            worker = self._spawn()
+        except Exception:  # noqa: BLE001 - the first task starts one again and reports why
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            return
+        with self._cond:
+            self._idle.append(worker)
+            self._cond.notify()
+
     def pids(self) -> list[int]:
         """Process ids of the idle workers (for tests and diagnostics)."""
         with self._cond:
@@ -149,22 +173,28 @@ class DecodePool:
     # ------------------------------------------------------------------ workers
 
     def _acquire(self, path) -> _Worker:
+        worker = None
         with self._cond:
             while True:
                 if self._closed:
                     raise ReadError(path, "the decoder processes have been shut down")
                 if self._idle:
                     worker = self._idle.pop()
+                    if worker.starting:
+                        break
                     if worker.process.is_alive():
                         return worker
                     self._count -= 1  # died while idle (killed from outside): replace it
                     _dispose(worker)
+                    worker = None
                     continue
                 if self._count < self.max_workers:
                     self._count += 1
                     break
                 self._cond.wait()
         try:
+            if worker is not None:  # prestarted: wait for its "ready"
+                return self._await_ready(worker)
             return self._start()
         except BaseException as exc:
             with self._cond:
@@ -175,12 +205,18 @@ class DecodePool:
             raise ReadError(path, f"could not start a decoder process ({exc})") from None
 
     def _start(self) -> _Worker:
+        return self._await_ready(self._spawn())
+
+    def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(target=decode_worker.serve, args=(child, self.memory_cap),
                                  name="medview-decoder", daemon=True)
         proc.start()
         child.close()
-        worker = _Worker(proc, parent)
+        return _Worker(proc, parent, starting=True)
+
+    def _await_ready(self, worker: _Worker) -> _Worker:
+        parent, proc = worker.conn, worker.process
         try:
             if not parent.poll(START_TIMEOUT_S):
                 raise TimeoutError(f"no answer in {START_TIMEOUT_S:g} s")
@@ -191,6 +227,7 @@ class DecodePool:
         except BaseException:
             _dispose(worker)
             raise
+        worker.starting = False
         return worker
 
     def _release(self, worker: _Worker, keep: bool) -> None:
@@ -306,6 +343,12 @@ def decode(task: str, path: str | Path, *args, decoder: str) -> np.ndarray:
         return decode_worker.TASKS[task](str(path), *args)
     # absolute: the worker's working folder is the one it started in
     return pool().run(task, (os.path.abspath(path), *args), path, decoder)
+
+
+def prestart() -> None:
+    """Start a decoder process in the background now; see :meth:`DecodePool.prestart`."""
+    if not multiprocessing.current_process().daemon:
+        pool().prestart()
 
 
 def shutdown() -> None:

@@ -49,6 +49,7 @@ def create_graph_engine(
     cancelled: Callable[[], bool] | None = None,
     int8_graph: str | Path | None = None,
     int8_sha256: str = "",
+    runs: int | None = None,
 ) -> Engine:
     """The fastest CPU engine for an ONNX graph that reproduces its fp32 results.
 
@@ -82,6 +83,10 @@ def create_graph_engine(
         The model's int8 graph, where it has one.
     int8_sha256 : str
         Its SHA-256 (part of the cache key, like ``graph_sha256``).
+    runs : int, optional
+        How many inputs this engine will run, when known and few (``medview analyze``):
+        from a cached measurement, the engine with the least build + ``runs`` × run time
+        is built instead of the fastest per run (:func:`selection.choose`).
 
     Raises
     ------
@@ -134,7 +139,8 @@ def create_graph_engine(
 
     return selection.choose(candidates, input_shape=shape, task=task, key_fields=fields,
                             cache=selection.EngineCache(root / "engines.json"),
-                            reference=reference_output, measure=measure, cancelled=cancelled)
+                            reference=reference_output, measure=measure, cancelled=cancelled,
+                            runs=runs)
 
 
 def _candidates(graph: Path, shape, task: str, precision: str, threads: int,

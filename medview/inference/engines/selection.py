@@ -14,7 +14,18 @@ to be measured at that moment. After each round, candidates whose *best* time ex
 the leader's *median* by :data:`PRUNE_FACTORS` (2.0, then 1.5, then 1.3) are dropped.
 Timing stops when one candidate is left, when the budget (:data:`TIME_BUDGET_S`) is spent
 after :data:`MIN_ROUNDS` rounds, at three times the budget whatever the rounds, or after
-:data:`MAX_ROUNDS`. The winner is the lowest median.
+:data:`MAX_ROUNDS`. The winner is the lowest median. Each candidate's build time is kept
+too (its first build: loading the graph, optimising or compiling it into the engine's own
+cache, importing the engine if it is the first of its kind).
+
+Few inputs
+----------
+The winner is the engine for many inputs (the app). A caller that runs the model on a known,
+small number of inputs in a fresh process (``medview analyze`` on one image) passes
+``runs``: from a cached measurement it then builds the candidate with the least
+``build + runs × run`` time. For one image the build is most of the cost: OpenVINO's
+compiled model takes ~0.3 s to load from its cache where ONNX Runtime's session takes ~0.1 s,
+while one run of either takes a few milliseconds.
 
 Caching
 -------
@@ -51,7 +62,7 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 #: bump when the measuring method changes, so old choices are measured again
-SELECTION_VERSION = 1
+SELECTION_VERSION = 2
 MAX_CACHE_ENTRIES = 200
 
 MIN_ROUNDS = 3
@@ -115,6 +126,8 @@ class Measurement:
         Label -> the tolerance check's one-line detail.
     first_run_ms : dict
         Label -> duration of the check run (includes one-off warm-up costs).
+    build_ms : dict
+        Label -> duration of its build (for those built).
     seconds : float
         Wall time spent measuring (building included).
     """
@@ -125,6 +138,7 @@ class Measurement:
     rejected: dict[str, str] = field(default_factory=dict)
     agreement: dict[str, str] = field(default_factory=dict)
     first_run_ms: dict[str, float] = field(default_factory=dict)
+    build_ms: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -205,6 +219,7 @@ def measure_candidates(
     agreement: dict[str, str] = {}
     live: list[tuple[Candidate, Engine]] = []
     first_run_s: dict[str, float] = {}
+    build_s: dict[str, float] = {}
     order = {c.label: i for i, c in enumerate(candidates)}
     ref_out: np.ndarray | None = None if callable(reference) else np.asarray(reference)
 
@@ -218,7 +233,9 @@ def measure_candidates(
         check_cancelled(live)
         engine: Engine | None = None
         try:
+            t0 = time.perf_counter()
             engine = cand.build()
+            build_s[cand.label] = time.perf_counter() - t0
             t0 = time.perf_counter()
             out = engine.run(example)
             first_run_s[cand.label] = time.perf_counter() - t0
@@ -293,6 +310,7 @@ def measure_candidates(
         rejected=rejected,
         agreement=agreement,
         first_run_ms={k: round(v * 1000.0, 3) for k, v in first_run_s.items()},
+        build_ms={k: round(v * 1000.0, 3) for k, v in build_s.items()},
         seconds=time.perf_counter() - t_start,
     )
 
@@ -311,10 +329,12 @@ def _default(candidates: list[Candidate]) -> Candidate | None:
 
 def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: dict,
            cache: EngineCache | None, reference: Callable[[np.ndarray], np.ndarray],
-           reraise=(), measure: bool = True, cancelled=None) -> Engine:
+           reraise=(), measure: bool = True, cancelled=None, runs: int | None = None) -> Engine:
     """Cached choice if valid, else verify + measure (and cache when there was a choice).
 
-    ``measure=False``: without a valid cached choice, build the reference candidate at
+    ``runs``: the number of inputs the engine will run, when known and small; a cached
+    measurement then gives the candidate with the least build + ``runs`` × run time (see
+    "Few inputs" above). ``measure=False``: without a valid cached choice, build the reference candidate at
     once (``source`` "default") and leave measuring to a later call. ``reference(example)``
     gives the output every candidate is checked against when no candidate is the
     reference itself.
@@ -324,7 +344,7 @@ def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: d
     if cache is not None and len(candidates) > 1:
         entry = cache.get(key)
         if entry is not None:
-            cand = by_label.get(entry.get("choice", ""))
+            cand = by_label.get(_choice_for(entry, runs, by_label))
             if cand is None:
                 log.info("cached engine %r is not available any more; measuring again", entry.get("choice"))
             else:
@@ -336,7 +356,9 @@ def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: d
                     log.info("cached engine %s failed to build (%s); measuring again", cand.label, exc)
                 else:
                     eng.selection = {"source": "cache", "choice": cand.label,
-                                     "timings_ms": entry.get("timings_ms", {}), "measure_s": 0.0}
+                                     "timings_ms": entry.get("timings_ms", {}),
+                                     "build_ms": entry.get("build_ms", {}), "runs": runs,
+                                     "measure_s": 0.0}
                     return eng
     if len(candidates) == 1 and candidates[0].is_reference:
         eng = candidates[0].build()
@@ -351,7 +373,8 @@ def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: d
     m = measure_candidates(candidates, example, lambda: reference(example), task, reraise=reraise,
                            cancelled=cancelled)
     m.engine.selection = {"source": "measured", "choice": m.candidate.label, "timings_ms": m.timings_ms,
-                          "first_run_ms": m.first_run_ms, "rejected": m.rejected,
+                          "first_run_ms": m.first_run_ms, "build_ms": m.build_ms,
+                          "rejected": m.rejected,
                           "measure_s": round(m.seconds, 3)}
     if cache is not None and len(candidates) > 1:
         entry = {
@@ -362,6 +385,7 @@ def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: d
             "rejected": m.rejected,
             "agreement": m.agreement,
             "first_run_ms": m.first_run_ms,
+            "build_ms": m.build_ms,
             "measure_s": round(m.seconds, 3),
             "measured_at": now_iso(),
             "fields": key_fields,
@@ -371,6 +395,18 @@ def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: d
         except OSError as exc:
             log.warning("could not write the engine cache %s: %s", cache.path, exc)
     return m.engine
+
+
+def _choice_for(entry: dict, runs: int | None, available) -> str:
+    """The cached winner, or for ``runs`` inputs the one with the least build + run time."""
+    choice = entry.get("choice", "")
+    if runs is None:
+        return choice
+    build, run = entry.get("build_ms") or {}, entry.get("timings_ms") or {}
+    costs = {k: build[k] + runs * run[k] for k in run if k in build and k in available}
+    if not costs:
+        return choice
+    return min(costs, key=lambda k: (costs[k], k != choice))
 
 
 def key_fields(*, model_key, fingerprint, input_shape, task, device, engine, precision, threads,

@@ -238,6 +238,28 @@ def test_a_worker_that_cannot_start_is_one_line_and_does_not_block_the_pool(make
     assert pool.run("_alloc", (10,), "then", "test").sum() == 10  # its slot was given back
 
 
+def test_a_prestarted_worker_runs_the_first_task(make_pool):
+    pool = make_pool(workers=1)
+    pool.prestart()
+    (pid,) = pool.pids()  # started, not waited for
+    pool.prestart()       # one is idle or starting: no second process
+    assert pool.pids() == [pid]
+    assert pool.run("_alloc", (10,), "first", "test").sum() == 10
+    assert pool.pids() == [pid], "the first task must run in the prestarted worker"
+
+
+def test_a_prestarted_worker_that_dies_starting_is_one_line_naming_the_task_file(make_pool,
+                                                                                 monkeypatch):
+    pool = make_pool(workers=1)
+    with monkeypatch.context() as m:
+        m.setattr(decode_worker, "serve", os.abort)
+        pool.prestart()
+    with pytest.raises(ReadError) as err:
+        pool.run("_alloc", (10,), "/data/e.dcm", "test")
+    assert str(err.value).startswith(f"{Path('/data/e.dcm')}: could not start a decoder process")
+    assert pool.run("_alloc", (10,), "then", "test").sum() == 10  # its slot was given back
+
+
 def test_memory_cap_stops_a_huge_allocation(make_pool):
     pool = make_pool(workers=1, memory_cap=256 * MB)
     with pytest.raises(ReadError) as err:

@@ -281,3 +281,37 @@ def test_measure_candidates_with_nothing_valid_raises():
     bad = selection.Candidate("openvino", "fp32", lambda: _Sleepy(0.0, np.full((1, 5), np.nan, np.float32)))
     with pytest.raises(selection.NoCandidateError, match="outside tolerance"):
         selection.measure_candidates([bad], np.zeros((1, *SHAPE), np.float32), out, "classification")
+
+
+def _slow_to_build(seconds, engine):
+    import time
+
+    def build():
+        time.sleep(seconds)
+        return engine
+    return build
+
+
+def test_few_runs_build_the_engine_with_the_least_build_plus_run_time(tmp_path):
+    """The cached winner runs fastest; for one input the engine that builds fastest wins
+    (``medview analyze`` on one image), for many the winner again."""
+    out = np.zeros((1, 5), np.float32)
+    quick_run = _Sleepy(0.002, out)   # fastest per run, 0.3 s to build
+    quick_build = _Sleepy(0.012, out)  # 6x slower per run, builds at once
+
+    def candidates():
+        return [selection.Candidate("onnxruntime", "fp32", lambda: quick_build, is_reference=True),
+                selection.Candidate("openvino", "fp32", _slow_to_build(0.3, quick_run))]
+
+    def choose(runs=None):
+        return selection.choose(candidates(), input_shape=SHAPE, task="classification",
+                                key_fields={"k": 1}, runs=runs, reference=lambda _: out,
+                                cache=selection.EngineCache(tmp_path / "engines.json"))
+
+    first = choose()
+    assert first is quick_run and first.selection["source"] == "measured"
+    assert first.selection["build_ms"]["openvino:fp32"] >= 300
+    assert choose(runs=1).selection["choice"] == "onnxruntime:fp32"
+    assert choose(runs=1000).selection["choice"] == "openvino:fp32"
+    again = choose().selection  # the app: the fastest per run
+    assert (again["source"], again["choice"]) == ("cache", "openvino:fp32")
