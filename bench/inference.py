@@ -60,6 +60,7 @@ from medview.inference.engines.onnxruntime_engine import OnnxRuntimeEngine  # no
 from medview.inference.engines.openvino_engine import OpenVINOEngine  # noqa: E402
 from medview.inference.engines.openvino_engine import cpu_bf16_supported as ov_bf16_supported  # noqa: E402
 from medview.inference.engines.torch_engine import TorchEngine  # noqa: E402
+from medview.inference.engines.selection import timed_block  # noqa: E402
 from medview.inference.onnx_export import export_onnx  # noqa: E402
 
 # The issue's reference numbers on this machine (ms): eager / channels_last / ORT / OV f32 / OV bf16
@@ -84,11 +85,15 @@ def build_models():
 
 
 def round_robin(fns: dict, x: np.ndarray, rounds: int, warmup: int = 2, budget_s: float = 60.0,
-                min_rounds: int = 5) -> tuple[dict[str, float], int]:
-    """Median ms per function (and the rounds done), timed one run of each per round.
+                min_rounds: int = 5, block: int = 4) -> tuple[dict[str, float], int]:
+    """Median ms per function (and the runs timed of each): each round times a block of ``block``
+    back-to-back runs of each, in rotating order.
 
-    Stops early (after at least ``min_rounds``) once ``budget_s`` is spent, so a heavily
-    loaded machine still finishes in a few minutes.
+    As medview's engine selection times them (``selection.timed_block``): the run after a
+    switch is not timed, since the previous engine's threads may still be spinning (timed
+    one run each per round, an engine after ONNX Runtime measured up to 2x slower than
+    alone). Stops early (after at least ``min_rounds``) once ``budget_s`` is spent, so a
+    heavily loaded machine still finishes in a few minutes.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -101,9 +106,7 @@ def round_robin(fns: dict, x: np.ndarray, rounds: int, warmup: int = 2, budget_s
             break
         shift = r % len(names)  # rotate so no engine always runs right after another
         for name in names[shift:] + names[:shift]:
-            t_run = time.perf_counter()
-            fns[name](x)
-            times[name].append(time.perf_counter() - t_run)
+            times[name].extend(timed_block(fns[name], x, block))
     medians = {k: 1000.0 * statistics.median(v) for k, v in times.items()}
     return medians, len(next(iter(times.values())))
 
@@ -151,7 +154,7 @@ def bench_model(title, task, shape, make, rounds, budget_s, workdir: Path, show)
                            min_rounds=5 if shape[-1] <= 224 else 3)
 
     fastest = min(v for k, v in ms.items() if k != medview_label)
-    show(f"\n== {title}  ({task}, batch 1, median of {done} round-robin rounds; ONNX export {export_s:.1f} s)")
+    show(f"\n== {title}  ({task}, batch 1, median of {done} runs, round-robin blocks; ONNX export {export_s:.1f} s)")
     show(f"  {'engine':<44} {'median ms':>10} {'× fastest':>10}   agreement with torch fp32")
     for k, v in ms.items():
         show(f"  {k:<44} {v:>10.1f} {v / fastest:>10.2f}   {checks[k].detail}")
@@ -236,7 +239,7 @@ def bench_int8(rounds: int, budget_s: float, workdir: Path, show) -> None:
         ms, done = round_robin({k: e.run for k, e in engines.items()}, x, rounds, budget_s=budget_s)
         fastest_fp32 = min(ms[k] for k in fp32_peers)
         fastest = min(v for k, v in ms.items() if k != label)
-        show(f"\n  {m.key} ({task}, {'×'.join(map(str, shape))}, batch 1, median of {done} rounds)")
+        show(f"\n  {m.key} ({task}, {'×'.join(map(str, shape))}, batch 1, median of {done} runs)")
         show(f"  {'engine':<44} {'median ms':>10} {'× fastest fp32':>15}")
         for k, v in ms.items():
             show(f"  {k:<44} {v:>10.1f} {v / fastest_fp32:>15.2f}")

@@ -121,11 +121,11 @@ def read_outputs(path) -> list[str]:
 def test_engine_choice_runs_the_int8_graph_where_it_is_faster(with_int8, tmp_path, monkeypatch):
     from medview.inference.engines import graph_factory, selection
 
-    def timed(engine, x):  # int8 engines 4× faster, whatever the machine's load
+    def timed(engine, x, runs):  # int8 engines 4× faster, whatever the machine's load
         engine.run(x)
-        return 0.001 if engine.precision == "int8" else 0.004
+        return [0.001 if engine.precision == "int8" else 0.004] * runs
 
-    monkeypatch.setattr(selection, "_time_once", timed)
+    monkeypatch.setattr(selection, "_time_round", timed)
     monkeypatch.setattr(graph_factory, "cpu_has_vnni", lambda: True)
     m = with_int8.manifest
     kwargs = dict(task="classification", model_key=m.key, graph_sha256=m.onnx.sha256,

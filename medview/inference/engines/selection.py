@@ -10,7 +10,11 @@ fastest check run is dropped without timing (one-off warm-up is a small part of 
 run). The rest get one more warm-up run if they are fast (< 0.2 s) and are then timed
 **round-robin** — one run of each per round, in rotating order — so that a burst of load
 from another program slows every candidate alike instead of penalising whichever happened
-to be measured at that moment. After each round, candidates whose *best* time exceeds
+to be measured at that moment. In a round each candidate runs a short block back to back
+(:func:`timed_block`): the first run after switching engines is not timed, because the
+previous engine's threads may still be spinning on both cores (ONNX Runtime's and OpenMP's
+workers spin for a while after a run; timed one run at a time, an engine that followed
+ONNX Runtime measured up to 2× slower than alone). After each round, candidates whose *best* time exceeds
 the leader's *median* by :data:`PRUNE_FACTORS` (2.0, then 1.5, then 1.3) are dropped.
 Timing stops when one candidate is left, when the budget (:data:`TIME_BUDGET_S`) is spent
 after :data:`MIN_ROUNDS` rounds, at three times the budget whatever the rounds, or after
@@ -73,6 +77,8 @@ PRUNE_FACTORS = (2.0, 1.5, 1.3)
 #: drop before timing a candidate whose check run took this × the fastest check run
 FIRST_RUN_PRUNE = 2.0
 EXTRA_WARMUP_BELOW_S = 0.2
+#: timed runs per candidate per round, for models whose check run is under EXTRA_WARMUP_BELOW_S
+BLOCK_RUNS = 4
 
 
 @dataclass
@@ -155,10 +161,29 @@ def _close_all(live: list) -> None:
         engine.close()
 
 
-def _time_once(engine: Engine, x: np.ndarray) -> float:
+def timed_block(run: Callable[[np.ndarray], object], x: np.ndarray, runs: int) -> list[float]:
+    """Seconds of each of ``runs`` back-to-back calls ``run(x)``, after one untimed call.
+
+    The untimed call absorbs what switching engines costs: the previous engine's worker
+    threads may still be spinning, and caches are cold. Benchmarks time engines this way too.
+    """
+    run(x)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _time_round(engine: Engine, x: np.ndarray, runs: int) -> list[float]:
+    """One candidate's share of a timing round: a block of ``runs``, or for a slow model
+    (``runs`` 1) a single timed run (a switch costs little beside it)."""
+    if runs > 1:
+        return timed_block(engine.run, x, runs)
     t0 = time.perf_counter()
     engine.run(x)
-    return time.perf_counter() - t0
+    return [time.perf_counter() - t0]
 
 
 def measure_candidates(
@@ -284,7 +309,8 @@ def measure_candidates(
             check_cancelled(live)
             shift = rnd % len(active)  # rotate the order so no engine always follows another
             for cand, engine in active[shift:] + active[:shift]:
-                times[cand.label].append(_time_once(engine, example))
+                block = BLOCK_RUNS if first_run_s[cand.label] < EXTRA_WARMUP_BELOW_S else 1
+                times[cand.label].extend(_time_round(engine, example, block))
             best = min(statistics.median(times[c.label]) for c, _ in active)
             factor = PRUNE_FACTORS[min(rnd, len(PRUNE_FACTORS) - 1)]
             active = [(c, e) for c, e in active if min(times[c.label]) <= factor * best]
