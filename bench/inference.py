@@ -10,7 +10,8 @@ random weights (weights do not change speed), it prints the median latency of
   folder (its one-off measuring time is printed separately),
 
 and medview's ratio to the fastest (target ≤ 1.1). All engines of a model are timed
-round-robin (one run of each per round), so load from other programs hits them alike.
+round-robin (a short block of each per round, the run after a switch untimed), so load
+from other programs hits them alike.
 
 int8: for each shipped model with an int8 graph (kept at quantisation,
 :mod:`medview.inference.quantize`) it times the fp32 peers (torch eager and channels-last,
@@ -19,7 +20,9 @@ int8 and medview's default as analysis runs it (``create_graph_engine``, fresh c
 prints medview's ratio to the fastest fp32 peer (target ≤ 0.6) with the accuracy change
 the int8 graph showed on the model's labelled test set (recorded in its manifest by
 ``scripts/quantize_demo_models.py``).
-When CUDA is available it also prints torch CUDA fp32/fp16/bf16 timings and medview's
+``--openvino-avx2`` limits OpenVINO to AVX2 (oneDNN's ``ONEDNN_MAX_CPU_ISA``: no AVX-512,
+VNNI, bf16 or AMX), showing on a VNNI machine what int8 gives an AVX2-only CPU; ONNX
+Runtime and torch still use the whole CPU. When CUDA is available it also prints torch CUDA fp32/fp16/bf16 timings and medview's
 CUDA choice.
 
 Usage::
@@ -27,6 +30,7 @@ Usage::
     .venv/bin/python bench/inference.py            # everything (~2 min on 2 idle cores)
     .venv/bin/python bench/inference.py --quick    # fewer rounds
     .venv/bin/python bench/inference.py --int8     # only the shipped models, fp32 vs int8
+    .venv/bin/python bench/inference.py --int8 --openvino-avx2
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ def bench_model(title, task, shape, make, rounds, budget_s, workdir: Path, show)
         engines["onnxruntime"] = OnnxRuntimeEngine(onnx_path, shape, task, threads=threads)
     if "openvino" in avail:
         engines["openvino fp32"] = OpenVINOEngine(onnx_path, shape, task, precision="fp32", threads=threads)
-        if ov_bf16_supported():
+        if ov_bf16_supported() and "ONEDNN_MAX_CPU_ISA" not in os.environ:
             engines["openvino bf16 [bf16]"] = OpenVINOEngine(onnx_path, shape, task, precision="bf16",
                                                             threads=threads)
 
@@ -222,7 +226,7 @@ def bench_int8(rounds: int, budget_s: float, workdir: Path, show) -> None:
             "openvino fp32": OpenVINOEngine(entry.graph_path, shape, task, precision="fp32", threads=threads),
         }
         fp32_peers = list(engines)
-        if ov_bf16_supported():
+        if ov_bf16_supported() and "ONEDNN_MAX_CPU_ISA" not in os.environ:
             engines["openvino bf16"] = OpenVINOEngine(entry.graph_path, shape, task, precision="bf16",
                                                       threads=threads)
         engines["onnxruntime int8"] = OnnxRuntimeEngine(entry.int8_path, shape, task, threads=threads,
@@ -259,7 +263,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer timing rounds")
     parser.add_argument("--int8", action="store_true", help="only the shipped models: fp32 vs int8")
+    parser.add_argument("--openvino-avx2", action="store_true",
+                        help="limit OpenVINO to AVX2 (as on a CPU without VNNI)")
     args = parser.parse_args(argv)
+    if args.openvino_avx2:  # read by oneDNN when OpenVINO's CPU plugin loads
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
     show = print
     t_all = time.perf_counter()
     show("medview inference benchmark")
@@ -267,6 +275,8 @@ def main(argv=None) -> int:
     show(f"  python {platform.python_version()}; " + ", ".join(f"{k} {v}" for k, v in available_engines().items()))
     show(f"  CUDA available: {torch.cuda.is_available()}"
          + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""))
+    if args.openvino_avx2:
+        show("  OpenVINO limited to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2); ONNX Runtime and torch use the whole CPU")
     show(f"  load average at start: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "")
     with tempfile.TemporaryDirectory(prefix="medview-bench-") as tmp:
         for title, task, shape, make in ([] if args.int8 else build_models()):
