@@ -22,8 +22,8 @@ the int8 graph showed on the model's labelled test set (recorded in its manifest
 ``scripts/quantize_demo_models.py``).
 ``--openvino-avx2`` limits OpenVINO to AVX2 (oneDNN's ``ONEDNN_MAX_CPU_ISA``: no AVX-512,
 VNNI, bf16 or AMX), showing on a VNNI machine what int8 gives an AVX2-only CPU; ONNX
-Runtime and torch still use the whole CPU. When CUDA is available it also prints torch CUDA fp32/fp16/bf16 timings and medview's
-CUDA choice.
+Runtime and torch still use the whole CPU. When CUDA is available it also prints torch
+CUDA fp32/fp16/bf16 timings and medview's CUDA choice.
 
 Usage::
 
