@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 from medview.core.imports import load
 
 TEST_CRASH_ENV = "MEDVIEW_INFERENCE_TEST_CRASH"
+TEST_HANG_ENV = "MEDVIEW_INFERENCE_TEST_HANG"
 """Tests only: a file path; while that file exists, the next ``run`` deletes it and aborts
 the process (a crash in the middle of an analysis)."""
 
@@ -141,10 +143,16 @@ def _answer(conn, models: dict, msg: tuple) -> tuple:
 
 
 def _crash_if_asked() -> None:
+    """Tests' hooks: the file named by :data:`TEST_CRASH_ENV` (:data:`TEST_HANG_ENV`) makes
+    the next run abort the process (hang it)."""
     path = os.environ.get(TEST_CRASH_ENV)
     if path and os.path.exists(path):
         os.remove(path)
         os.abort()
+    path = os.environ.get(TEST_HANG_ENV)
+    if path and os.path.exists(path):
+        os.remove(path)
+        threading.Event().wait()
 
 
 def _cancel_arrived(conn) -> bool:

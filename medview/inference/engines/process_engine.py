@@ -23,6 +23,7 @@ import itertools
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import util as mp_util
@@ -36,6 +37,9 @@ from .base import Engine, EngineError
 #: torch's import on a cold, virus-scanned clinic PC can take a minute
 START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 5.0
+#: silence after which a working process counts as hung and is killed (a notice resets it);
+#: far above a slow CPU's model load, engine measurement or one analysis
+ANSWER_TIMEOUT_S = 300.0
 _POLL_S = 0.1
 
 
@@ -253,16 +257,23 @@ class InferenceProcess:
         try:
             conn.send(msg)
             asked_to_cancel = False
+            deadline = time.monotonic() + ANSWER_TIMEOUT_S
             while True:
-                if cancelled is not None and not conn.poll(_POLL_S):
-                    if not asked_to_cancel and cancelled():
+                if not conn.poll(_POLL_S):
+                    if cancelled is not None and not asked_to_cancel and cancelled():
                         conn.send(("cancel",))
                         asked_to_cancel = True
+                    if time.monotonic() > deadline:
+                        self._proc.kill()
+                        self._stop()
+                        raise ProcessStopped(f"the inference process did not answer within "
+                                             f"{ANSWER_TIMEOUT_S:g} s and was stopped")
                     continue
                 reply = conn.recv()
                 if reply[0] != "notice":
                     break
                 notice(reply[1])
+                deadline = time.monotonic() + ANSWER_TIMEOUT_S
         except (EOFError, OSError):
             proc = self._proc
             proc.join(STOP_TIMEOUT_S)

@@ -19,7 +19,8 @@ from medview.inference.engines.base import verification_input
 from medview.inference.engines.process_engine import (InferenceProcess, ProcessEngine,
                                                       ProcessStopped)
 from medview.inference.registry import Registry, open_graph
-from medview.inference.torch_process import TEST_CRASH_ENV
+from medview.inference.engines import process_engine
+from medview.inference.torch_process import TEST_CRASH_ENV, TEST_HANG_ENV
 
 
 def _alive(pid: int) -> bool:
@@ -69,6 +70,24 @@ def test_a_model_runs_in_the_process_like_its_graph_and_survives_a_crash(shipped
     assert "\n" not in line and "'demo-lesion-classifier' 1.0.0" in line
     assert "stopped" in line and "starts again" in line
     assert not crash.exists() and not _alive(pid)
+    np.testing.assert_allclose(engine.run(x), out, rtol=1e-5, atol=1e-5)
+    assert engine.pid not in (None, pid)
+
+    # a run that hangs: the process is killed after the answer timeout, one line; next run works
+    hang = tmp_path / "hang-on-next-run"
+    monkeypatch.setenv(TEST_HANG_ENV, str(hang))
+    engine.close()  # a fresh process that reads the hang hook
+    engine = ProcessEngine(entry.manifest, entry.path, device="cpu", engine="torch",
+                           measure=False, cache_dir=tmp_path / "cache", process=process)
+    engine.run(x)
+    pid = engine.pid
+    hang.touch()
+    monkeypatch.setattr(process_engine, "ANSWER_TIMEOUT_S", 2.0)
+    with pytest.raises(ProcessStopped) as err:
+        engine.run(x)
+    assert "did not answer within 2 s" in str(err.value) and "\n" not in str(err.value)
+    assert not _alive(pid)
+    monkeypatch.setattr(process_engine, "ANSWER_TIMEOUT_S", 300.0)
     np.testing.assert_allclose(engine.run(x), out, rtol=1e-5, atol=1e-5)
     assert engine.pid not in (None, pid)
 
