@@ -8,14 +8,14 @@ fail to build or fall outside tolerance are dropped. For slow models (the fastes
 run ≥ 0.2 s), a survivor whose check run took more than :data:`FIRST_RUN_PRUNE` × the
 fastest check run is dropped without timing (one-off warm-up is a small part of such a
 run). The rest get one more warm-up run if they are fast (< 0.2 s) and are then timed
-**round-robin** — one run of each per round, in rotating order — so that a burst of load
-from another program slows every candidate alike instead of penalising whichever happened
-to be measured at that moment. In a round each candidate runs a short block back to back
-(:func:`timed_block`): the first run after switching engines is not timed, because the
-previous engine's threads may still be spinning on both cores (ONNX Runtime's and OpenMP's
-workers spin for a while after a run; timed one run at a time, an engine that followed
-ONNX Runtime measured up to 2× slower than alone). After each round, candidates whose *best* time exceeds
-the leader's *median* by :data:`PRUNE_FACTORS` (2.0, then 1.5, then 1.3) are dropped.
+**round-robin** — a short block of each per round, in rotating order — so that a burst of
+load from another program slows every candidate alike instead of penalising whichever
+happened to be measured at that moment. The first run of a block is not timed
+(:func:`timed_block`): the previous engine's threads may still be spinning on both cores
+(ONNX Runtime's and OpenMP's workers spin for a while after a run; timed one run at a time,
+an engine that followed ONNX Runtime measured up to 2× slower than alone). Slow models
+(check run ≥ 0.2 s) run one timed run per round. After each round, candidates whose *best*
+time exceeds the leader's *median* by :data:`PRUNE_FACTORS` (2.0, then 1.5, then 1.3) are dropped.
 Timing stops when one candidate is left, when the budget (:data:`TIME_BUDGET_S`) is spent
 after :data:`MIN_ROUNDS` rounds, at three times the budget whatever the rounds, or after
 :data:`MAX_ROUNDS`. The winner is the lowest median. Each candidate's build time is kept
@@ -360,10 +360,10 @@ def choose(candidates: list[Candidate], *, input_shape, task: str, key_fields: d
 
     ``runs``: the number of inputs the engine will run, when known and small; a cached
     measurement then gives the candidate with the least build + ``runs`` × run time (see
-    "Few inputs" above). ``measure=False``: without a valid cached choice, build the reference candidate at
-    once (``source`` "default") and leave measuring to a later call. ``reference(example)``
-    gives the output every candidate is checked against when no candidate is the
-    reference itself.
+    "Few inputs" above). ``measure=False``: without a valid cached choice, build the
+    reference candidate at once (``source`` "default") and leave measuring to a later
+    call. ``reference(example)`` gives the output every candidate is checked against when
+    no candidate is the reference itself.
     """
     key = cache_key(key_fields)
     by_label = {c.label: c for c in candidates}
