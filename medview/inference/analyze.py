@@ -59,13 +59,15 @@ def runs_on_graph(entry: ModelEntry, device: str = "auto", engine: str = "auto")
 def runs_in_worker(entry: ModelEntry, device: str = "auto", engine: str = "auto") -> bool:
     """Whether the GUI runs ``entry`` in the inference process, where torch lives.
 
-    It does wherever analysis does not run the model's ONNX graph: torch on a CUDA GPU,
-    torch chosen by name, and a model without a graph (imported before graphs existed;
-    ``medview models make-graph`` gives it one)
+    It does where analysis runs torch on a CUDA GPU or torch was chosen by name
     (:class:`~medview.inference.engines.process_engine.ProcessEngine`), so the GUI
-    process never imports torch.
+    process never imports torch for them. A model without a graph (imported before
+    graphs existed) on the CPU still runs in the GUI process; re-importing it gives it one.
     """
-    return not runs_on_graph(entry, device, engine)
+    if runs_on_graph(entry, device, engine):
+        return False
+    return engine == "torch" or device == "cuda" or (
+        device == "auto" and engine == "auto" and _cuda_usable())
 
 
 def _cuda_usable() -> bool:

@@ -141,12 +141,12 @@ def test_the_gui_runs_torch_in_the_inference_process_for_cuda_or_by_choice(impor
     assert not runs_in_worker(entry, "cpu", "auto")
     model = open_model(entry, "auto", "auto", in_worker=True)
     assert model.module is None and model.graph is None and model.path == entry.path
-    # a model without a graph (imported before graphs) runs there too, on any engine
+    # a model without a graph (imported before graphs) on the CPU stays in this process
     cuda["usable"] = False
     legacy = replace(entry, manifest=replace(entry.manifest, onnx=None))
     assert legacy.graph_path is None
-    assert not runs_on_graph(legacy) and runs_in_worker(legacy)
-    assert runs_in_worker(legacy, "auto", "torch") and runs_in_worker(legacy, "cpu", "onnxruntime")
+    assert not runs_on_graph(legacy) and not runs_in_worker(legacy)
+    assert runs_in_worker(legacy, "auto", "torch")
 
 
 def test_manifest_graph_needs_a_sha256():

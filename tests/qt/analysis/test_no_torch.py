@@ -36,40 +36,6 @@ def test_torch_runs_in_the_inference_process(tmp_path):
     _in_a_fresh_process("test_inner_torch_in_the_inference_process", tmp_path)
 
 
-def test_a_model_without_a_graph_runs_in_the_inference_process(tmp_path):
-    _in_a_fresh_process("test_inner_model_without_a_graph", tmp_path)
-
-
-@pytest.mark.skipif(not os.environ.get(_CHILD), reason="runs in the child of "
-                    "test_a_model_without_a_graph_runs_in_the_inference_process")
-def test_inner_model_without_a_graph(qtbot, window, monkeypatch, tmp_path):
-    """A model imported before graphs existed (no ``onnx`` block), default settings: the
-    torch network runs in the inference process, never in the GUI process."""
-    import json
-    import shutil
-
-    from medview.inference.engines.process_engine import shared_process
-    from tests.helpers.qt_analysis import analyze, open_and_show, select_model
-
-    legacy = tmp_path / "models" / "demo-lesion-classifier"
-    shutil.copytree(ROOT / "models" / "demo-lesion-classifier", legacy)
-    manifest = json.loads((legacy / "model.json").read_text())
-    for key in ("onnx", "int8"):
-        manifest.pop(key, None)
-    (legacy / "model.json").write_text(json.dumps(manifest))
-    for graph in legacy.glob("*.onnx"):
-        graph.unlink()
-    monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(legacy.parent))
-    panel = window.analysis
-    panel.refresh_models()
-    open_and_show(qtbot, window, [ROOT / "resources" / "samples" / "chest_xray"])
-    select_model(panel, "demo-lesion-classifier")
-    _, analysis = analyze(qtbot, panel, timeout=240000)
-    assert analysis.result.probabilities and analysis.result.device == "cpu"
-    assert shared_process().pid not in (None, os.getpid())
-    assert "torch" not in sys.modules
-
-
 @pytest.mark.skipif(not os.environ.get(_CHILD), reason="runs in the child of "
                     "test_gui_never_imports_torch")
 def test_inner_analyses_without_torch(qtbot, window, monkeypatch):
