@@ -40,9 +40,10 @@ from pathlib import Path
 from medview.core.imports import load
 
 TEST_CRASH_ENV = "MEDVIEW_INFERENCE_TEST_CRASH"
-TEST_HANG_ENV = "MEDVIEW_INFERENCE_TEST_HANG"
 """Tests only: a file path; while that file exists, the next ``run`` deletes it and aborts
 the process (a crash in the middle of an analysis)."""
+TEST_HANG_ENV = "MEDVIEW_INFERENCE_TEST_HANG"
+"""Tests only: as :data:`TEST_CRASH_ENV`, but the run hangs (a process that stops answering)."""
 
 
 class _Hosted:
