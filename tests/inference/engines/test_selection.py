@@ -312,7 +312,7 @@ def test_few_runs_build_the_engine_with_the_least_build_plus_run_time(tmp_path):
 
     first = choose()
     assert first is quick_run and first.selection["source"] == "measured"
-    assert first.selection["build_ms"]["openvino:fp32"] >= 300
+    assert set(first.selection["build_ms"]) == {"onnxruntime:fp32", "openvino:fp32"}
     assert choose(runs=1).selection["choice"] == "onnxruntime:fp32"
     assert choose(runs=1000).selection["choice"] == "openvino:fp32"
     again = choose().selection  # the app: the fastest per run
