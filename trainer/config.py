@@ -46,6 +46,8 @@ PRESETS, OPTIMIZERS, SCHEDULERS, MONITORS, TASKS = map(get_args, (Preset, Optimi
                                                                   Monitor, Task))
 
 #: Time budget of each preset in minutes (trainer/JOBS.md, "Time budget").
+#: ``model.architecture`` that leaves the network to the recipe (:mod:`trainer.recipe`).
+AUTO_ARCHITECTURE = "auto"
 PRESET_BUDGET_MINUTES = {"quick": 10.0, "full": 30.0, "advanced": 30.0}
 
 DEFAULT_INTENDED_USE = ("Research and demonstration only: fine-tuned on a clinic's own labelled "
@@ -75,7 +77,8 @@ class ModelSpec:
     base: Annotated[str | None, Meta(description="`NAME` or `NAME/VERSION` of a registered "
                                                  "model")] = None
     version: Annotated[str | None, Meta(description="version of `base` (default: the newest)")] = None
-    architecture: Annotated[str | None, Meta(description="e.g. `resnet18`, `fpn`; random "
+    architecture: Annotated[str | None, Meta(description="e.g. `resnet18`, `fpn`, `lesion_map`, or `auto` "
+                                                         "(the recipe chooses from the data); random "
                                                          "weights unless `weights` or "
                                                          "`backbone`")] = None
     arguments: Annotated[dict[str, Any], Meta(description="keyword arguments of the "
@@ -226,7 +229,7 @@ class Job:
         description="`adam`, `adamw` or `sgd` (Nesterov momentum)")] = "adamw"
     lr: Annotated[Annotated[float, Meta(ge=1e-8, le=10.0)] | None, Meta(
         description="learning rate of the head",
-        extra={"default": "recipe: 0.001 (0.01 with sgd)"})] = None
+        extra={"default": "recipe: 0.001 (0.003 lesion_map; 0.01 with sgd)"})] = None
     backbone_lr_factor: Annotated[Annotated[float, Meta(ge=0.0, le=10.0)] | None, Meta(
         description="backbone learning rate = `lr` × this",
         extra={"default": "0.1 from trained weights, 1.0 from random"})] = None
@@ -475,6 +478,12 @@ def _model(raw: str | ModelSpec, base: Path | None) -> ModelSpec:
     from medview.inference.architectures import ARCHITECTURES, architecture_names
 
     arch = raw.architecture.lower()
+    if arch == AUTO_ARCHITECTURE:
+        for key in ("arguments", "weights", "backbone"):
+            if getattr(raw, key):
+                raise JobError(f"model.{key}", "not with architecture 'auto' (the recipe chooses the "
+                                               "network from the data); name an architecture")
+        return replace(raw, architecture=arch)
     if arch not in ARCHITECTURES:
         raise JobError("model.architecture", f"unknown architecture '{arch}'"
                        f"{did_you_mean(arch, architecture_names())}; valid: {', '.join(architecture_names())}")

@@ -97,10 +97,11 @@ class Training:
         self.train_module, self.train_criterion, aux_params = self.module, self.criterion, []
         self.aux_model = self._aux_model(data)
         if self.aux_model is not None:
-            from trainer.aux_mask import AuxLoss
+            from trainer.aux_mask import AuxLoss, OwnMapModel
 
             self.train_module = self.aux_model
-            self.train_criterion = AuxLoss(self.criterion, job.mask_weight)
+            self.train_criterion = AuxLoss(self.criterion, job.mask_weight,
+                                           own_map=isinstance(self.aux_model, OwnMapModel)).to(device)
             aux_params = list(self.aux_model.aux.parameters())
         self.optimizer = make_optimizer(job, net.backbone_params, net.head_params + aux_params, net.pretrained)
         self.monitor, self.mode = choose_monitor(job, dataset, self.pos, data.parts["val"], sink)

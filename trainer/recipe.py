@@ -6,9 +6,16 @@ images. Any field the job sets wins; ``job.resolved.json``, the ``recipe`` log l
 
 Rules (``trainer/JOBS.md``, "The recipe"):
 
-* **pooling**: a two-class ResNet job asking for ``"pooling": "top_k"`` (the class map
-  pooled over its strongest cells, :mod:`medview.inference.map_head`) gets its
-  background class (the negative one) and share of cells filled in.
+* **architecture** (``"architecture": "auto"``): a two-class classification data set
+  whose masks show small findings (25th-percentile diameter under
+  :data:`SMALL_FINDING` of the image side) gets ``lesion_map``
+  (:mod:`medview.inference.lesion_map`), a classifier that decides from a fine map the
+  masks supervise cell by cell; other classification data sets ``resnet18``;
+  segmentation ``fpn`` with a ResNet-18 encoder.
+* **background class**: a two-class ``lesion_map`` job, or a ResNet job asking for
+  ``"pooling": "top_k"``, gets its background class (the negative one) filled in.
+* **pooling**: a ResNet job asking for ``"pooling": "top_k"`` (the class map pooled over
+  its strongest cells, :mod:`medview.inference.map_head`) also gets its share of cells.
 * **input size** (architecture jobs): the small objects of the masks (25th percentile of
   their diameters) should span :data:`OBJECT_PX` input pixels (16 to classify, 24 to
   outline); without masks 224
@@ -17,7 +24,8 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   than :data:`MIN_EPOCHS` epochs at that size.
 * **augmentation**: stronger the fewer images the rarest class has (:data:`AUGMENT_LEVELS`).
 * **batch size**: 8 below 64 training images (more steps per epoch), else 16.
-* **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD).
+* **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD); ``lesion_map`` (small, with
+  BatchNorm after every convolution) 3e-3 with Adam/AdamW.
 * **freezing**: only a short head warm-up (:data:`HEAD_WARMUP_EPOCHS`, at most half of the
   epochs) when starting from trained weights; never from random weights, never the whole
   run.
@@ -39,12 +47,23 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from trainer.config import AUTO_ARCHITECTURE as AUTO
 from trainer.config import AugmentSpec, Job
 from trainer.data.fingerprint import Fingerprint
 
-__all__ = ["Recipe", "choose", "plan_epochs", "measure_speed", "epoch_seconds", "starts_trained",
+__all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "plan_epochs", "measure_speed", "epoch_seconds", "starts_trained",
            "smaller_size", "OBJECT_PX", "MIN_SIZE", "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS",
            "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
+
+#: Small objects (25th-percentile diameter, share of the image side) below this are small
+#: findings: a two-class classifier for them is a ``lesion_map``.
+SMALL_FINDING = 0.1
+#: What ``auto`` builds otherwise, per task.
+AUTO_DEFAULT = {"classification": {"architecture": "resnet18", "arguments": {}},
+                "segmentation": {"architecture": "fpn", "arguments": {"encoder_name": "resnet18"}}}
+#: Learning rate (Adam/AdamW) of architectures that differ from :data:`DEFAULT_LR`.
+DEFAULT_LR = 1e-3
+ARCHITECTURE_LR = {"lesion_map": 3e-3}
 
 #: Input pixels the small objects (25th percentile diameter) should span: enough to be
 #: seen (classification), more to draw their outline (segmentation, scored by Dice).
@@ -153,13 +172,19 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
     recipe : Recipe
     """
     r = Recipe(fp, given=_given(job))
+    classes = classes if classes is not None else list(fp.per_class)
+    if job.model.architecture == AUTO:
+        model, why = _architecture(job, fp, classes)
+        job = replace(job, model=replace(job.model, **model))
+        r.choose("architecture", _describe_model(model), why)
     trained = starts_trained(job)
     changes: dict[str, Any] = {}
-    pooling = _pooling(job, fp, classes if classes is not None else list(fp.per_class))
-    if pooling is not None:
-        head, why = pooling
-        changes["model"] = replace(job.model, arguments={**job.model.arguments, **head})
-        r.choose("pooling", f"{head['pooling']} {head['top_k']:g}", why)
+    head = _map_head(job, fp, classes)
+    if head is not None:
+        arguments, what, why = head
+        job = replace(job, model=replace(job.model, arguments={**job.model.arguments, **arguments}))
+        r.choose(what, _short_arguments(arguments), why)
+    changes["model"] = job.model
     if job.input_size is None and job.model.architecture:
         size, why = _input_size(fp)
         changes["input"] = replace(job.input, size=r.choose("input_size", (size, size), why))
@@ -170,8 +195,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
         bs = 8 if n_train < 64 else 16
         changes["batch_size"] = r.choose("batch_size", bs, f"{n_train} training images")
     if job.lr is None:
-        lr = 1e-2 if job.optimizer == "sgd" else 1e-3
-        changes["lr"] = r.choose("lr", lr, f"{job.optimizer}")
+        changes["lr"] = r.choose("lr", *_lr(job))
     if job.freeze_epochs is None:
         freeze = _head_warmup(job.epochs) if trained else 0
         changes["freeze_epochs"] = r.choose(
@@ -297,26 +321,69 @@ def _input_size(fp: Fingerprint) -> tuple[int, str]:
     return size, why
 
 
-def _pooling(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, str] | None:
-    """The map head's arguments (:mod:`medview.inference.map_head`) a two-class ResNet job
-    asked for with ``"pooling": "top_k"`` and left out: the background class (the negative
-    one) and the share of cells. None when there is nothing to fill in.
+def _architecture(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, str]:
+    """``model`` fields (architecture, arguments) for ``"architecture": "auto"``, and why."""
+    small = fp.objects.small if fp.objects is not None else None
+    if fp.task == "classification" and len(classes) == 2 and small is not None and small < SMALL_FINDING \
+            and job.mask_weight > 0:
+        return ({"architecture": "lesion_map", "arguments": {}},
+                f"two classes, and the masks show small findings ({small:.1%} of the image side): a "
+                f"classifier deciding from a map with a cell every {_lesion_stride()} px, which the masks "
+                "supervise")
+    model = AUTO_DEFAULT[fp.task]
+    why = ("segmentation" if fp.task == "segmentation" else
+           "no masks showing small findings" if len(classes) == 2 else f"{len(classes)} classes")
+    return {"architecture": model["architecture"], "arguments": dict(model["arguments"])}, why
 
-    Not chosen unasked: on the lesion bench data it did no better than global average
-    pooling with the auxiliary mask output (both near chance from random weights within
-    the budget; trainer/JOBS.md)."""
+
+def _lesion_stride() -> int:
+    from medview.inference.lesion_map import STRIDE
+
+    return STRIDE
+
+
+def _describe_model(model: dict) -> str:
+    encoder = model["arguments"].get("encoder_name")
+    return model["architecture"] + (f" ({encoder} encoder)" if encoder else "")
+
+
+def _map_head(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, str, str] | None:
+    """(arguments, choice name, why) a classifier deciding from its class maps needs and
+    the job left out: the background class (the negative one of two) of a ``lesion_map``
+    or of a ResNet asking for ``"pooling": "top_k"`` (:mod:`medview.inference.map_head`),
+    and the latter's share of cells. None when there is nothing to fill in.
+
+    The top-k ResNet head is not chosen unasked: on the lesion bench data it did no better
+    than global average pooling with the auxiliary mask output (trainer/JOBS.md)."""
     from medview.inference.map_head import DEFAULT_TOP_K, POOLING
     from trainer.evaluate import positive_index
 
     m = job.model
-    if (fp.task != "classification" or len(classes) != 2 or m.base
-            or m.arguments.get("pooling") != POOLING or "background_class" in m.arguments):
+    lesion_map = m.architecture == "lesion_map"
+    if (fp.task != "classification" or len(classes) != 2 or m.base or "background_class" in m.arguments
+            or not (lesion_map or m.arguments.get("pooling") == POOLING)):
         return None
     pos = positive_index(classes, job.positive_class)
-    head = {"pooling": POOLING, "background_class": 1 - pos, "top_k": m.arguments.get("top_k", DEFAULT_TOP_K)}
     masks = " (the masks supervise that map)" if fp.masks and job.mask_weight > 0 else ""
-    return head, (f"the job asked for it: the image's score is its strongest '{classes[pos]}' cells against "
-                  f"'{classes[1 - pos]}'{masks}")
+    if lesion_map:
+        return ({"background_class": 1 - pos}, "background_class",
+                f"the image's score is its strongest '{classes[pos]}' cell against '{classes[1 - pos]}'{masks}")
+    head = {"pooling": POOLING, "background_class": 1 - pos, "top_k": m.arguments.get("top_k", DEFAULT_TOP_K)}
+    return head, "pooling", (f"the job asked for it: the image's score is its strongest '{classes[pos]}' cells "
+                             f"against '{classes[1 - pos]}'{masks}")
+
+
+def _short_arguments(arguments: dict) -> str:
+    if "pooling" in arguments:
+        return f"{arguments['pooling']} {arguments['top_k']:g}"
+    return str(arguments["background_class"])
+
+
+def _lr(job: Job) -> tuple[float, str]:
+    if job.optimizer == "sgd":
+        return 1e-2, "sgd"
+    lr = ARCHITECTURE_LR.get(job.model.architecture or "", DEFAULT_LR)
+    return lr, job.optimizer + (f", {job.model.architecture}" if lr != DEFAULT_LR else "")
 
 
 def _augment(fp: Fingerprint) -> tuple[str, AugmentSpec, str]:

@@ -32,6 +32,8 @@ def fits(info, architecture: str, arguments: dict | None = None) -> bool:
         return False
     if arch.library == "torchvision":
         return layout.family_of(architecture) == info.architecture
+    if arch.library != "segmentation_models_pytorch":  # medview's own networks start from none
+        return False
     encoder = (arguments or {}).get("encoder_name")
     return info.architecture == encoder if encoder else info.architecture in layout.SMP_ENCODERS
 

@@ -38,7 +38,8 @@ class Architecture:
     task : str
         ``"classification"`` or ``"segmentation"``.
     library : str
-        ``"torchvision"`` or ``"segmentation_models_pytorch"``.
+        ``"torchvision"``, ``"segmentation_models_pytorch"`` or ``"medview"`` (a network
+        defined here, e.g. :mod:`medview.inference.lesion_map`).
     reserved : tuple of str
         Keyword arguments a manifest may not set.
     builder : callable
@@ -81,6 +82,10 @@ def _smp(arch: str) -> Callable[[int, int, dict[str, Any]], Any]:
     return build
 
 
+def _lesion_map(in_channels: int, num_classes: int, arguments: dict[str, Any]):
+    return load("medview.inference.lesion_map").build(in_channels, num_classes, arguments)
+
+
 def _check_encoder(smp, encoder: str) -> None:
     """smp raises a bare KeyError for a wrong encoder; say which names are valid."""
     names = smp.encoders.get_encoder_names()
@@ -118,6 +123,8 @@ ARCHITECTURES: dict[str, Architecture] = {
        for n in _CLASSIFIERS},
     **{n: Architecture(n, "segmentation", "segmentation_models_pytorch", _SMP_RESERVED, _smp(a))
        for n, a in _SEGMENTERS.items()},
+    # small findings in few images (issue 13): the recipe's choice when masks show them small
+    "lesion_map": Architecture("lesion_map", "classification", "medview", (), _lesion_map),
 }
 
 

@@ -113,13 +113,16 @@ def family_of(architecture: str, arguments: Mapping[str, Any] | None = None) -> 
 
     A torchvision classifier takes the backbone of its own name; an smp network
     (fpn, unet, ...) the backbone named by ``arguments["encoder_name"]`` when that
-    encoder has the torchvision layout (:data:`SMP_ENCODERS`).
+    encoder has the torchvision layout (:data:`SMP_ENCODERS`); medview's own networks
+    (``lesion_map``) none.
     """
     from medview.inference.architectures import get_architecture
 
     arch = get_architecture(architecture)
     if arch.library == "torchvision":
         return arch.name if arch.name in BACKBONE_ARCHITECTURES else None
+    if arch.library != "segmentation_models_pytorch":  # medview's own small networks
+        return None
     encoder = (arguments or {}).get("encoder_name", "resnet34")
     return encoder if encoder in SMP_ENCODERS else None
 

@@ -236,6 +236,92 @@ def test_a_job_asking_for_top_k_pooling_gets_its_background_class_filled_in():
         assert "pooling" not in r.chosen and chosen.model.arguments == job.model.arguments
 
 
+def test_auto_builds_a_lesion_map_when_the_masks_show_small_findings():
+    classes = ["normal", "nodule"]
+    small = replace(_fp(objects=ObjectSize(0.07, 0.05, 80, 80)), masks=80, per_class={"normal": 100, "nodule": 100})
+    job, r = R.choose(_job(model={"architecture": "auto"}), small, 160, classes)
+    assert (job.model.architecture, job.model.arguments) == ("lesion_map", {"background_class": 0})
+    assert "small findings (5.0% of the image side)" in r.reasons["architecture"]
+    assert "strongest 'nodule' cell against 'normal'" in r.reasons["background_class"]
+    assert job.lr == R.ARCHITECTURE_LR["lesion_map"]
+    large = replace(small, objects=ObjectSize(0.3, 0.25, 80, 80))
+    for job, fp, names, expected in [
+            (_job(model={"architecture": "auto"}), large, classes, ("resnet18", {})),  # not small
+            (_job(model={"architecture": "auto"}), _fp(), classes, ("resnet18", {})),  # no masks
+            (_job(model={"architecture": "auto"}, mask_weight=0), small, classes, ("resnet18", {})),  # masks unused
+            (_job(model={"architecture": "auto"}), small, classes + ["mass"], ("resnet18", {})),
+            (_job(model={"architecture": "auto"}), replace(small, task="segmentation"), ["background", "nodule"],
+             ("fpn", {"encoder_name": "resnet18"}))]:
+        chosen, r = R.choose(job, fp, 160, names)
+        assert (chosen.model.architecture, chosen.model.arguments) == expected, r.reasons
+        assert chosen.lr == 1e-3
+    given = _job(model={"architecture": "lesion_map"})  # named, not auto: its background class is filled in
+    assert R.choose(given, small, 160, classes)[0].model.arguments == {"background_class": 0}
+
+
+@pytest.mark.parametrize("model", [
+    {"architecture": "auto", "arguments": {"width": 8}},
+    {"architecture": "auto", "weights": "w.safetensors"},
+    {"architecture": "auto", "backbone": "clinic"}])
+def test_auto_takes_nothing_the_recipe_would_choose(model):
+    from trainer.job_common import JobError
+
+    with pytest.raises(JobError, match="not with architecture 'auto'"):
+        _job(model=model)
+
+
+def test_a_lesion_map_learns_from_the_masks_and_exports_its_map(discs, tmp_path, isolated):
+    import torch
+
+    from medview.inference.manifest import read_manifest
+    from medview.inference.registry import build_module
+    from medview.inference.weights import read_safetensors
+
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(discs), epochs=1,
+                    model={"architecture": "lesion_map"}, split={"val": 0.25, "test": 0.2, "seed": 0})
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, [e for e in events if e.type in ("failed", "log")]
+    logs = [e.message for e in events if isinstance(e, ev.Log)]
+    assert any("they supervise the map the classifier pools" in m for m in logs), logs
+    manifest = read_manifest(run_dir / "model")
+    assert manifest.architecture.arguments == {"background_class": 1}  # 'normal'
+    module = build_module(manifest)
+    weights = read_safetensors(run_dir / "model" / "weights.safetensors", "m")
+    assert set(weights) == set(module.state_dict())
+    module.load_state_dict(weights)
+    with torch.inference_mode():
+        logits, maps = module.eval().forward_maps(torch.zeros(1, 1, 64, 64))
+    assert maps.shape == (1, 2, 8, 8) and float(logits[0, 1]) == 0.0
+
+
+def test_a_map_that_decides_learns_from_known_masks_alone():
+    """With the own map (lesion_map, top-k ResNet), an image whose mask is known is taught
+    by its mask, not by the label's loss on the pooled maximum; the label's loss is kept
+    for images without a mask."""
+    import torch
+
+    from trainer.aux_mask import AuxLoss
+    from trainer.data.inputs import UNKNOWN_MASK
+    from trainer.losses import ClassificationLoss
+
+    base = ClassificationLoss()
+    loss = AuxLoss(base, 1.0, own_map=True)
+    y = torch.tensor([0, 1])
+    aux = torch.full((2, 1, 4, 4), -5.0, requires_grad=True)
+    known = torch.zeros(2, 16, 16, dtype=torch.uint8)
+    logits = torch.zeros(2, 2, requires_grad=True)
+    loss((logits, aux), y, known).backward()
+    assert logits.grad is None or not logits.grad.any()  # the label's loss is not used
+    unknown = known.clone()
+    unknown[1] = UNKNOWN_MASK
+    logits = torch.zeros(2, 2, requires_grad=True)
+    loss((logits, aux), y, unknown).backward()
+    assert not logits.grad[0].any() and logits.grad[1].any()  # only the image without a mask
+    lesion = known.clone()
+    lesion[:, 4:8, 4:8] = 1  # a lesion cell missed costs MAP_POS_WEIGHT times an empty one
+    assert loss((logits, aux), y, lesion) > loss((logits, aux), y, known)
+
+
 def test_the_auxiliary_loss_counts_known_masks_only():
     import torch
 

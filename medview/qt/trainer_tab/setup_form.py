@@ -91,7 +91,8 @@ ADVANCED_FIELDS: list[tuple[str, str, str, Any, Any]] = [
     ("card.demo", "Model card: demo / synthetic data", "bool", False, None),
 ]
 
-_FROM_SCRATCH = {"classification": "resnet18", "segmentation": "unet"}
+AUTO_TEXT = ("auto — new network chosen from your data (a lesion map when masks show small findings, "
+             "else resnet18; fpn for outlines)")
 
 MODEL_TIP = ("What to train. A registered model is adapted to your cases and keeps its input size and "
              "preprocessing; a new network is built for them (its starting weights: Start from).")
@@ -350,6 +351,7 @@ class SetupForm(QWidget):
     def _fill_models(self) -> None:
         from medview.inference.architectures import ARCHITECTURES
 
+        auto = load("trainer.config").AUTO_ARCHITECTURE
         previous = self.model_combo.currentData() if self._model_chosen else None
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
@@ -364,6 +366,7 @@ class SetupForm(QWidget):
         n_registered = self.model_combo.count()
         if n_registered:
             self.model_combo.insertSeparator(n_registered)
+        self.model_combo.addItem(AUTO_TEXT, _key({"architecture": auto}))
         for name, arch in sorted(ARCHITECTURES.items()):
             if task and arch.task != task:
                 continue
@@ -371,7 +374,7 @@ class SetupForm(QWidget):
         index = self.model_combo.findData(previous) if previous else -1
         if index < 0:
             index = 0 if n_registered else self.model_combo.findData(
-                _key({"architecture": _FROM_SCRATCH.get(task or "", "resnet18")}))
+                _key({"architecture": auto}))
         self.model_combo.setCurrentIndex(max(0, index))
         self.model_combo.blockSignals(False)
         if not self._preset_chosen:  # nothing to fine-tune gently: train the whole network
@@ -430,7 +433,10 @@ class SetupForm(QWidget):
                 arguments = json.loads(self.arguments_edit.text() or "{}")
             except ValueError:
                 pass  # named by the validation
-        self.start_from.set_network(spec.get("architecture"), arguments if isinstance(arguments, dict) else {})
+        architecture = spec.get("architecture")
+        if architecture == load("trainer.config").AUTO_ARCHITECTURE:  # chosen by the recipe: no backbone
+            architecture = None
+        self.start_from.set_network(architecture, arguments if isinstance(arguments, dict) else {})
 
     def base_manifest(self):
         """The manifest of the registered model chosen as the starting point (None: an architecture)."""

@@ -85,7 +85,7 @@ def test_segmentation_preview_counts_images_per_class(qtbot, tab, demo):
     assert page.dataset.task == "segmentation"
     assert page.class_table.item(0, 0).text() == "background"
     qtbot.waitUntil(lambda: tab.setup_form.task == "segmentation", timeout=5000)
-    assert tab.setup_form.model_spec() == {"architecture": "unet"}
+    assert tab.setup_form.model_spec() == {"architecture": "auto"}  # the recipe chooses (fpn)
 
 
 def test_form_presets_advanced_fields_and_errors(qtbot, tab, demo):
@@ -96,7 +96,7 @@ def test_form_presets_advanced_fields_and_errors(qtbot, tab, demo):
     wait_dataset(qtbot, page)
     qtbot.waitUntil(lambda: form.error is None and tab.start_button.isEnabled(), timeout=10000)
     # no registered model: starts from an architecture with the Full preset
-    assert form.model_spec() == {"architecture": "resnet18"} and form.preset == "full"
+    assert form.model_spec() == {"architecture": "auto"} and form.preset == "full"
     job = parse_job(form.job_dict())
     # the trainer's recipe chooses the epochs within the preset's time budget
     assert job.epochs is None and job.time_budget_minutes == 30 and job.dataset.path == str(demo / "labels.csv")

@@ -31,9 +31,11 @@ def test_start_from_offers_only_backbones_of_the_chosen_network(qtbot, settings,
     tab.dataset_page.set_path(demo / "labels.csv")
     wait_dataset(qtbot, tab.dataset_page)
     qtbot.waitUntil(lambda: len(form.start_from.backbones) == 2 and form.task == "classification", timeout=10000)
+    # 'auto' (the default): the recipe chooses the network, so no backbone can be offered
+    assert form.model_spec() == {"architecture": "auto"} and _offered(form) == []
     # resnet18: only the resnet18 backbone; made for this network, it is the default start
-    assert form.model_spec()["architecture"] == "resnet18"
-    assert _offered(form) == ["archive-r18"]
+    assert form.select_model({"architecture": "resnet18"})
+    qtbot.waitUntil(lambda: _offered(form) == ["archive-r18"], timeout=5000)
     combo = form.start_from.combo
     assert [combo.itemText(i) for i in range(combo.count())][1] == \
         "archive-r18 1 — resnet18 pre-trained on 2,134 images (311 studies)"
