@@ -51,9 +51,9 @@ from trainer.config import AUTO_ARCHITECTURE as AUTO
 from trainer.config import AugmentSpec, Job
 from trainer.data.fingerprint import Fingerprint
 
-__all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "plan_epochs", "measure_speed", "epoch_seconds", "starts_trained",
-           "smaller_size", "OBJECT_PX", "MIN_SIZE", "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS",
-           "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
+__all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "ARCHITECTURE_LR", "plan_epochs", "measure_speed",
+           "epoch_seconds", "starts_trained", "smaller_size", "OBJECT_PX", "MIN_SIZE", "MAX_SIZE", "MIN_EPOCHS",
+           "MAX_EPOCHS", "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
 
 #: Small objects (25th-percentile diameter, share of the image side) below this are small
 #: findings: a two-class classifier for them is a ``lesion_map``.
