@@ -17,7 +17,10 @@ Rows, each trained for the same wall-clock budget (``--budget-minutes``):
 
 (a) ``plain``: a textbook PyTorch loop from random init (``bench/plain_loop.py``);
 (b) ``random``: medview (``python -m trainer JOB`` in a subprocess, default preset) from
-    random init;
+    random init, ResNet-18 (FPN with a ResNet-18 encoder for segmentation);
+(b2) ``auto``: the same with ``"architecture": "auto"``, the Trainer tab's default: the
+    recipe chooses the network from the data (``lesion_map`` when the masks show small
+    findings, :mod:`medview.inference.lesion_map`);
 (c) ``pretrain``: medview starting from a backbone pre-trained self-supervised by a
     ``"task": "pretrain"`` job on ``--unlabelled`` unlabelled images of the same kind
     (run once, ``--pretrain-minutes``, registered with ``--register``, used as
@@ -63,7 +66,7 @@ if str(ROOT) not in sys.path:
 
 from bench import lesion_data  # noqa: E402
 
-ROWS = ("plain", "random", "pretrain", "import")
+ROWS = ("plain", "random", "auto", "pretrain", "import")
 TASKS = ("classification", "segmentation")
 METRIC = {"classification": "auc", "segmentation": "dice"}
 PRETRAIN_NAME, OTHER_NAME, IMPORTED_NAME = "lc-pretrain-same", "lc-pretrain-other", "lc-imported"
@@ -163,8 +166,11 @@ def trainer_features(work: Path) -> dict[str, bool]:
 # -- medview runs --------------------------------------------------------------------------
 
 
-def model_spec(task: str, start: tuple[str, str] | None = None) -> dict:
-    """The job's ``model`` field: ResNet-18, or FPN with a ResNet-18 encoder, plus a start."""
+def model_spec(task: str, start: tuple[str, str] | None = None, auto: bool = False) -> dict:
+    """The job's ``model`` field: ResNet-18, or FPN with a ResNet-18 encoder, plus a start;
+    with ``auto``, the recipe's choice."""
+    if auto:
+        return {"architecture": "auto"}
     spec = ({"architecture": "resnet18"} if task == "classification"
             else {"architecture": "fpn", "arguments": {"encoder_name": "resnet18"}})
     if start is not None:
@@ -215,7 +221,7 @@ def medview_cell(task: str, row: str, n: int, train: Path, test: Path, start, wo
     dataset = (str(train) if task == "classification"
                else {"path": str(train), "class_names": ["background", lesion_data.CLASSES[0]]})
     job = {"name": f"lc-{task[:3]}-{row}-{n}", "version": "1", "task": task, "dataset": dataset,
-           "model": model_spec(task, start), "seed": 0, **extra}
+           "model": model_spec(task, start, auto=row == "auto"), "seed": 0, **extra}
     run_dir = work / "runs" / f"{task}-{row}-{n}"
     cell.seconds, events, reason = run_trainer(job, run_dir, timeout_s=budget_min * 180 + 300)
     cell.epochs = sum(1 for e in events if e.get("type") == "epoch_end")
@@ -273,7 +279,7 @@ def run_curve(args, work: Path) -> tuple[list[Cell], dict[str, str], dict]:
     data = Data(work / "data", args.image_size, args.test_per_class, args.seed)
     features = trainer_features(work)
     labels = row_labels(args)
-    starts: dict[str, tuple[str, str] | None] = {"random": None}
+    starts: dict[str, tuple[str, str] | None] = {"random": None, "auto": None}
     if "pretrain" in args.rows:
         starts["pretrain"], labels["pretrain"] = _pretrain_start(args, data, work, features, labels["pretrain"])
     if "import" in args.rows:
@@ -286,7 +292,7 @@ def run_curve(args, work: Path) -> tuple[list[Cell], dict[str, str], dict]:
             for row in args.rows:
                 if row == "plain":
                     cell, rate = plain_cell(task, n, train, test, args.budget_minutes)
-                elif starts.get(row, ()) is None and row != "random":
+                elif starts.get(row, ()) is None and row not in ("random", "auto"):
                     cell = Cell(task, row, n, note="n/a")
                 else:
                     cell = medview_cell(task, row, n, train, test, starts[row], work, features,
@@ -300,7 +306,8 @@ def run_curve(args, work: Path) -> tuple[list[Cell], dict[str, str], dict]:
 def row_labels(args) -> dict[str, str]:
     """Each row's title (before the colon, shown in the table) and how it started."""
     return {"plain": "(a) plain PyTorch loop, random init: bench/plain_loop.py",
-            "random": "(b) medview, random init: default preset",
+            "random": "(b) medview, random init, resnet18: default preset",
+            "auto": "(b2) medview, random init, auto: the recipe's network (lesion_map with masks)",
             "pretrain": f"(c) medview, pre-trained, same kind: self-supervised on {args.unlabelled} "
                         f"unlabelled images, {args.pretrain_minutes:g} min budget",
             "import": "(d) medview, imported backbone"}
