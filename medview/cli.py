@@ -359,6 +359,8 @@ def _configure_demo_data(p: argparse.ArgumentParser) -> None:
                    help="image rows = columns in pixels (default 256)")
     p.add_argument("--seed", type=int, default=0, metavar="K",
                    help="random seed; the same seed writes the same images (default 0)")
+    p.add_argument("--masks", action="store_true",
+                   help="also write a lesion mask per classification lesion image (a mask column in labels.csv)")
 
 
 @command("demo-data", "write a synthetic chest-radiograph data set (DICOM + PNG, labels, masks)",
@@ -366,7 +368,7 @@ def _configure_demo_data(p: argparse.ArgumentParser) -> None:
 def demo_data(args) -> int:
     from medview.commands.demo_data import run_demo_data
 
-    return run_demo_data(Path(args.out), n=args.n, size=args.size, seed=args.seed)
+    return run_demo_data(Path(args.out), n=args.n, size=args.size, seed=args.seed, masks=args.masks)
 
 
 # -- train, search, register-model, jobs (trainer; owned by medview/commands/train.py)

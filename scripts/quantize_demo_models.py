@@ -1,7 +1,7 @@
 """Make the int8 graphs of the shipped demo models, on the data they were trained on.
 
 Recipe (seeded; no network): the demo data of :mod:`scripts.train_demo_models`
-(``medview demo-data WORK/data --n 150 --size 256 --seed 0``), each demo job's split made
+(``medview demo-data WORK/data --n 150 --size 256 --seed 0 --masks``), each demo job's split made
 again by the trainer's own code (the same seed gives the same patients; the test images are
 checked against the shipped ``evaluation.json``), then :func:`trainer.int8.quantize_entry`:
 calibration on the validation images, the check on the test images, the outcome written
@@ -25,13 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.train_demo_models import DATA_N, DATA_SEED, DATA_SIZE, JOBS, MODELS  # noqa: E402
+from scripts.train_demo_models import JOBS, MODELS, demo_data_command  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/medview-demo-models"),
                         help="folder for the demo data and the splits (default /tmp/medview-demo-models)")
+    parser.add_argument("--only", choices=sorted(JOBS), help="quantize one of the two")
     args = parser.parse_args(argv)
     from medview.inference.quantize import describe
     from medview.inference.registry import SHIPPED, Registry
@@ -40,10 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work.resolve()
     data = work / "data"
     if not (data / "labels.csv").exists():
-        subprocess.run([sys.executable, "-m", "medview", "demo-data", str(data), "--n", str(DATA_N),
-                        "--size", str(DATA_SIZE), "--seed", str(DATA_SEED)], check=True, cwd=ROOT)
+        subprocess.run(demo_data_command(data), check=True, cwd=ROOT)
     registry = Registry([(MODELS, SHIPPED)])
-    for job in JOBS.values():
+    for job in ([JOBS[args.only]] if args.only else JOBS.values()):
         split = make_split(job, work)
         entry, spec = quantize_entry(registry.find(job["name"]), split, progress=print)
         print(f"{entry.name}: {describe(spec)}")

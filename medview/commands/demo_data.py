@@ -8,7 +8,7 @@ from pathlib import Path
 from medview.commands.common import EXIT_OK, CliError
 
 
-def run_demo_data(out: Path, n: int, size: int, seed: int) -> int:
+def run_demo_data(out: Path, n: int, size: int, seed: int, masks: bool = False) -> int:
     """Write the demo data set into ``out`` (a new or empty folder) and say what was written.
 
     Raises
@@ -26,10 +26,11 @@ def run_demo_data(out: Path, n: int, size: int, seed: int) -> int:
     if size < MIN_SIZE:
         raise CliError(f"--size must be at least {MIN_SIZE}, got {size}")
     print(f"writing {3 * n} synthetic images ({size}×{size}) to {out} …", file=sys.stderr, flush=True)
-    result = write_demo_data(out, n=n, size=size, seed=seed, progress=_progress)
+    result = write_demo_data(out, n=n, size=size, seed=seed, progress=_progress, masks=masks)
     patients = len({im.patient_id for im in result.classification})
     print(f"{out}: {len(result.classification)} classification images ({n} normal, {n} lesion, "
-          f"{patients} patients) in classification/ and labels.csv; "
+          f"{patients} patients) in classification/ and labels.csv"
+          + (" (lesion masks in classification/masks/)" if masks else "") + "; "
           f"{len(result.segmentation)} segmentation images with masks in segmentation/")
     return EXIT_OK
 

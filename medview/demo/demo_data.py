@@ -4,8 +4,10 @@ Layout written under ``out``::
 
     README.txt                          what this is (synthetic, not patient data)
     labels.csv                          path,label,patient_id of every classification image
+                                        (with ``masks``: and a mask column, empty for normal)
     classification/normal/c003_1.dcm    no lesion
     classification/lesion/c003_2.png    one or two round lesions
+    classification/masks/c003_2.png     with ``masks``: the lesions of each lesion image
     segmentation/images/s001_1.dcm      radiographs, most with lesions
     segmentation/masks/s001_1.png       8-bit lesion masks, 0 = background, 255 = lesion
 
@@ -59,7 +61,8 @@ class DemoImage:
     label : str or None
         Class name (classification only).
     mask : Path or None
-        Relative path of the mask (segmentation only).
+        Relative path of the mask (segmentation; classification lesion images with
+        ``masks``).
     lesions : int
         Number of lesions drawn.
     """
@@ -89,7 +92,7 @@ class DemoDataSet:
 
 
 def write_demo_data(out: str | Path, n: int = 50, size: int = 256, seed: int = 0,
-                    progress: Callable[[int, int], None] | None = None) -> DemoDataSet:
+                    progress: Callable[[int, int], None] | None = None, masks: bool = False) -> DemoDataSet:
     """Write the demo data set (layout in the module docstring).
 
     Parameters
@@ -104,6 +107,10 @@ def write_demo_data(out: str | Path, n: int = 50, size: int = 256, seed: int = 0
         Everything random derives from it.
     progress : callable, optional
         Called as ``progress(done, total)`` after each image.
+    masks : bool
+        Also write the lesion mask of each classification lesion image and a ``mask``
+        column in ``labels.csv``, so a classifier can learn where the lesions are
+        (:mod:`trainer.aux_mask`). The images are the same either way.
 
     Returns
     -------
@@ -125,13 +132,13 @@ def write_demo_data(out: str | Path, n: int = 50, size: int = 256, seed: int = 0
                        ("segmentation", _segmentation_plan(n, seed))):
         for patient, images in enumerate(plan, 1):
             for number, (label, lesions) in enumerate(images, 1):
-                image = _write_one(root, part, patient, number, label, lesions, size, seed)
+                image = _write_one(root, part, patient, number, label, lesions, size, seed, masks)
                 getattr(result, part).append(image)
                 done += 1
                 if progress is not None:
                     progress(done, total)
-    _write_labels_csv(root / "labels.csv", result.classification)
-    _write_readme(root / "README.txt", n, size, seed)
+    _write_labels_csv(root / "labels.csv", result.classification, masks)
+    _write_readme(root / "README.txt", n, size, seed, masks)
     return result
 
 
@@ -170,7 +177,7 @@ def _chunk(items: list) -> list[list]:
 
 
 def _write_one(root: Path, part: str, patient: int, number: int, label: str | None,
-               lesions: int, size: int, seed: int) -> DemoImage:
+               lesions: int, size: int, seed: int, masks: bool = False) -> DemoImage:
     letter = part[0]  # "c" or "s": keeps the two parts' patients apart
     patient_id = f"DEMO-{letter.upper()}{patient:03d}"
     name = f"{letter}{patient:03d}_{number}"
@@ -195,7 +202,7 @@ def _write_one(root: Path, part: str, patient: int, number: int, label: str | No
     else:
         synth.write_png(image, root / rel, bits=16)
     mask_rel = None
-    if part == "segmentation":
+    if part == "segmentation" or (masks and lesions):
         mask_rel = Path(part) / "masks" / f"{name}.png"
         synth.write_png(mask * np.uint8(255), root / mask_rel, bits=8)
     return DemoImage(rel, patient_id, label, mask_rel, lesions)
@@ -223,22 +230,26 @@ def _shift(a: np.ndarray, dy: int, dx: int, mode: str) -> np.ndarray:
     return padded[py - dy:py - dy + rows, px - dx:px - dx + cols]
 
 
-def _write_labels_csv(path: Path, images: list[DemoImage]) -> None:
+def _write_labels_csv(path: Path, images: list[DemoImage], masks: bool = False) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["path", "label", "patient_id"])
+    writer.writerow(["path", "label", "patient_id"] + (["mask"] if masks else []))
     for im in images:
-        writer.writerow([im.path.as_posix(), im.label, im.patient_id])
+        mask = [im.mask.as_posix() if im.mask else ""] if masks else []
+        writer.writerow([im.path.as_posix(), im.label, im.patient_id] + mask)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
-def _write_readme(path: Path, n: int, size: int, seed: int) -> None:
+def _write_readme(path: Path, n: int, size: int, seed: int, masks: bool = False) -> None:
+    lesion_masks = ("classification/masks/               lesion masks of the lesion images (labels.csv 'mask')\n"
+                    if masks else "")
     path.write_text(
         "medview demo data - SYNTHETIC PHANTOMS, NOT PATIENT DATA, NOT FOR CLINICAL USE\n\n"
         f"Written by 'medview demo-data' with n={n}, size={size}, seed={seed}.\n\n"
         f"classification/{{normal,lesion}}/  {n} images per class, DICOM (.dcm) or 16-bit PNG\n"
-        "labels.csv                         the same images as path,label,patient_id\n"
+        "labels.csv                         the same images as path,label,patient_id"
+        + (",mask" if masks else "") + "\n" + lesion_masks +
         f"segmentation/images/               {n} radiographs, most with lesions\n"
         "segmentation/masks/                lesion masks, same names, 0 = background, 255 = lesion\n\n"
         "Several images belong to each synthetic patient (same anatomy); split by patient.\n",

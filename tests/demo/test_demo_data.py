@@ -110,3 +110,24 @@ def test_same_seed_same_files(tmp_path):
     assert files == [im.path for im in b.classification + b.segmentation]
     for rel in files + [Path("labels.csv")]:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_masks_option_adds_a_lesion_mask_per_lesion_image_and_the_same_images(tmp_path):
+    """``--masks``: the lesion images get their masks (a mask column, empty for normal
+    images), so a classifier can learn where the lesions are; the images are unchanged."""
+    import cv2
+
+    plain = write_demo_data(tmp_path / "plain", n=3, size=64, seed=5)
+    masked = write_demo_data(tmp_path / "masked", n=3, size=64, seed=5, masks=True)
+    for a, b in zip(plain.classification, masked.classification, strict=True):
+        assert (tmp_path / "plain" / a.path).read_bytes() == (tmp_path / "masked" / b.path).read_bytes()
+    with open(tmp_path / "masked" / "labels.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["path", "label", "patient_id", "mask"]
+    for row in rows:
+        if row["label"] == "normal":
+            assert row["mask"] == ""
+        else:
+            mask = cv2.imread(str(tmp_path / "masked" / row["mask"]), cv2.IMREAD_UNCHANGED)
+            assert mask.shape == (64, 64) and set(np.unique(mask)) == {0, 255}
+    assert "mask" not in (tmp_path / "plain" / "labels.csv").read_text().splitlines()[0]

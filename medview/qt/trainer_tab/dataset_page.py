@@ -120,7 +120,8 @@ def _demo_job(worker, out: str, n: int, size: int, seed: int):
         if worker.is_cancelled():
             raise InterruptedError("cancelled")
 
-    return write_demo_data(out, n=n, size=size, seed=seed, progress=progress)
+    # with the lesion masks: the recipe's default network then learns where the lesions are
+    return write_demo_data(out, n=n, size=size, seed=seed, progress=progress, masks=True)
 
 
 def _fmt_size(s) -> str:

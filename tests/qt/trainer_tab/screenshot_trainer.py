@@ -35,7 +35,7 @@ def spin(app, seconds: float, until=None) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--images", type=int, default=80, help="demo images per class")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshot_trainer.png"))
     args = ap.parse_args(argv)
@@ -61,12 +61,12 @@ def main(argv=None) -> int:
     spin(app, 600, until=lambda: page.dataset is not None and page.split is not None)
     spin(app, 30, until=lambda: all(c.pixmap() is not None and not c.pixmap().isNull()
                                     for cells in page.thumbs.values() for c in cells))
-    form.select_model({"architecture": "resnet18"})
+    form.select_model({"architecture": "auto"})  # the default: a lesion map, the demo set having masks
     form.set_preset("advanced")
     form.name_edit.setText("demo-chest")
     form.version_edit.setText("1.0.0")
-    for key, value in {"epochs": args.epochs, "freeze_epochs": 0, "batch_size": 8, "workers": 0,
-                       "input.size": 128, "input.channels": 1, "card.demo": True}.items():
+    for key, value in {"epochs": args.epochs, "lr": 0.003, "workers": 0, "input.channels": 1,
+                       "card.demo": True}.items():  # lr: the recipe's for a lesion map
         form.set_field(key, value)
     # the demo models' recipe (scripts/train_demo_models.py): contrast-limited equalisation helps
     form.extra_edit.setText('{"preprocessing": {"window": "auto", "resize": "letterbox", '

@@ -29,6 +29,7 @@ def test_create_demo_data_in_the_background_then_preview_it(qtbot, tab, tmp_path
     assert page.dataset.summary.counts == {"lesion": 2, "normal": 2}
     assert page.demo_button.isEnabled() and not page.guidance.isVisible()
     assert (out / "segmentation" / "masks").is_dir()
+    assert page.dataset.summary.n_masks == 2  # the lesion images' masks, for the classifier to learn from
 
 
 def test_preview_shows_counts_sizes_thumbnails_split_and_left_out_files(qtbot, tab, demo, tmp_path):
