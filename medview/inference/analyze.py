@@ -290,23 +290,16 @@ class Analyzer:
                 check_finite_output(logits, self.manifest)
                 class_index = int(np.argmax(logits))
             maps = self._class_maps(pre.image)
-            network = None
-            if maps is None and not self.in_worker:  # the worker owns torch and the network
-                network = self.model.network()
-                if hasattr(network, "forward_maps"):  # it decides from its maps: they explain it
-                    from medview.inference.map_head import maps_of
-
-                    maps = maps_of(network, pre.image)
             if maps is not None:
                 from medview.inference.cam import class_activation_map
 
                 cam = class_activation_map(maps, class_index, self.manifest.input.size)
-            elif self.in_worker:
+            elif self.in_worker:  # the worker owns torch and the network
                 cam = self.engine.gradcam(pre.image, class_index)
             else:
-                from medview.inference.gradcam import gradcam
+                from medview.inference.gradcam import heat_map
 
-                cam = gradcam(network, pre.image, class_index)
+                cam = heat_map(self.model.network(), pre.image, class_index)
         return pre.transform.to_original(cam, fill=0.0)
 
     def _class_maps(self, image: np.ndarray) -> np.ndarray | None:

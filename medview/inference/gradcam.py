@@ -43,6 +43,32 @@ def default_layer(module: nn.Module) -> nn.Module:
     return convs[-1]
 
 
+def heat_map(module: nn.Module, input: np.ndarray, class_index: int) -> np.ndarray:
+    """The heat map a network without a graph is explained by: the class map it decides
+    from when it has one (``forward_maps``: :mod:`medview.inference.map_head`,
+    :mod:`medview.inference.lesion_map`; what its graph's ``cam`` output gives), else
+    :func:`gradcam`.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    input : numpy.ndarray
+        One preprocessed input (C, H, W).
+    class_index : int
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (H, W) in [0, 1] at the input size.
+    """
+    if hasattr(module, "forward_maps"):
+        from medview.inference.cam import class_activation_map
+        from medview.inference.map_head import maps_of
+
+        return class_activation_map(maps_of(module, input), class_index, tuple(np.shape(input)[-2:]))
+    return gradcam(module, input, class_index)
+
+
 def gradcam(module: nn.Module, input: np.ndarray | torch.Tensor, class_index: int,
             layer: nn.Module | str | None = None) -> np.ndarray:
     """Grad-CAM heat map of one class for one input.

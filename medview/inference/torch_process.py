@@ -83,8 +83,7 @@ class _Hosted:
         return True
 
     def gradcam(self, image, class_index: int):
-        return load("medview.inference.gradcam").gradcam(self.model.network(), image,
-                                                          class_index)
+        return load("medview.inference.gradcam").heat_map(self.model.network(), image, class_index)
 
 
 def serve(conn) -> None:

@@ -91,6 +91,16 @@ def test_graph_outputs_the_map_as_the_heat_map(isolated, tmp_path, xray_frame):
     expected = pre.transform.to_original(class_activation_map(maps[0].numpy(), 1, (64, 64)), fill=0.0)
     np.testing.assert_allclose(heat, expected, atol=1e-4)
     assert heat.max() > 0.9
+    # without a graph (a folder never imported) the torch network's map explains it the same way
+    unregistered = Registry([(tmp_path, "user")]).load("spots")
+    assert unregistered.graph is None
+    torch_heat = Analyzer(unregistered, audit=None, engine="torch").explain(xray_frame, 1, pre)
+    np.testing.assert_allclose(torch_heat, heat, atol=1e-4)
+    # and so does the inference process's torch (its "gradcam" request)
+    from medview.inference.gradcam import heat_map
+
+    np.testing.assert_allclose(heat_map(module, pre.image, 1), class_activation_map(maps[0].numpy(), 1, (64, 64)),
+                               atol=1e-5)
 
 
 @pytest.fixture(scope="module")
