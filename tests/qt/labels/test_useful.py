@@ -81,7 +81,8 @@ def test_compare_retrained_model_opens_the_dialog_on_the_held_out_cases(qtbot, s
         ctl.retrained.compare(run)
         qtbot.waitUntil(lambda: ctl.retrained.dialog is not None, timeout=120000)
         dialog = ctl.retrained.dialog
-        assert dialog.comparison.models == ["demo-lesion-classifier 1.0.0"] * 2
+        version = json.loads((SHIPPED / "model.json").read_text())["version"]
+        assert dialog.comparison.models == [f"demo-lesion-classifier {version}"] * 2
         assert [dialog.figures.verticalHeaderItem(r).text() for r in range(2)] == ["AUC",
                                                                                  "accuracy"]
         assert dialog.figures.item(1, 2).text().startswith("+0.000")  # the same weights
