@@ -78,8 +78,8 @@ def test_no_images_keep_temperature_one():
 def test_the_manifest_temperature_divides_the_logits(tmp_path):
     from dataclasses import replace
 
-    manifest = read_manifest(Path(__file__).resolve().parents[2] / "models"
-                             / "demo-lesion-classifier")
+    manifest = replace(read_manifest(Path(__file__).resolve().parents[2] / "models"
+                                     / "demo-lesion-classifier"), temperature=1.0)
     logits = np.array([2.0, -1.0])
     plain = classification_fields(logits, manifest)["probabilities"]
     cooled = classification_fields(logits, replace(manifest, temperature=2.0))["probabilities"]
