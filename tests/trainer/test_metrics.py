@@ -197,3 +197,14 @@ def test_bootstrap_gives_no_interval_where_the_statistic_is_mostly_undefined():
 
     defined, undefined = bootstrap_intervals([auc, undefined_with_sample_0], 4, resamples=400)
     assert defined is not None and defined[1] == 1.0 and undefined is None
+
+
+def test_the_threshold_sits_in_the_middle_of_the_gap_the_validation_leaves():
+    """Every threshold between the picked score and the next lower one calls the
+    validation images alike: the middle keeps a margin both ways, and a perfectly
+    separated, saturated validation set no longer gives 'P >= 1'."""
+    from trainer.evaluate import middle_of_the_gap
+
+    assert middle_of_the_gap(S4, m.pick_threshold(Y4, S4).threshold) == pytest.approx(0.6)  # .8 and .4
+    assert middle_of_the_gap([0.0, 1e-6, 1.0, 1.0], 1.0) == pytest.approx(0.5)
+    assert middle_of_the_gap([0.7, 0.9], 0.7) == 0.7  # nothing below: the score itself
