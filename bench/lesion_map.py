@@ -17,9 +17,11 @@ and gain/offset jitter, for the same wall-clock budget:
 
 Each image's score is the max of its map; the held-out AUC is printed as training goes and
 at the end, beside the figures medview's trainer reached on this data (``REFERENCE``, from
-``bench/recipe.py`` runs recorded in issue 13's notes). Nothing here is wired into the
-trainer yet: it measures the approach the trainer's recipe should take for small findings
-when a classification data set has masks.
+``bench/recipe.py`` runs recorded in issue 13's notes). This probe led to the trainer's
+``lesion_map`` architecture (:mod:`medview.inference.lesion_map`, the same network), which
+the recipe builds for ``"architecture": "auto"`` when masks show small findings; measure
+that through the trainer with ``bench/learning_curve.py --rows plain,auto`` or
+``bench/recipe.py --job '{"model": {"architecture": "auto"}}'``.
 """
 
 from __future__ import annotations
