@@ -4,8 +4,8 @@
 
 Same images as ``bench/learning_curve.py`` (``bench/lesion_data.py``: real radiograph, MR
 and CT backgrounds, synthetic round lesions; held-out set of ``TEST_SEED``), made in memory.
-Two runs of one tiny fully convolutional network (a 5x5 stride-2 stem, six 3x3 conv + BN +
-ReLU layers, three 2x2 max pools: a lesion score every 8 pixels, ~0.2 M weights), after a
+Two runs of the trainer's ``lesion_map`` network (a 5x5 stride-2 stem, six 3x3 conv + BN +
+ReLU layers, two 2x2 max pools: a lesion score every 8 pixels, ~0.09 M weights), after its
 fixed local-contrast step (each pixel minus the mean of its 31x31 neighbourhood), from random
 initialisation, AdamW (lr 3e-3, cosine decay over the budget), batch 16, rotations, flips
 and gain/offset jitter, for the same wall-clock budget:
@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
 
 from bench import lesion_data  # noqa: E402
+from medview.inference.lesion_map import LesionMapNet  # noqa: E402
 from trainer.metrics import roc_auc  # noqa: E402
 
 #: held-out AUC of medview's trainer on this data at 100 per class (issue 13 notes, bench/recipe.py)
@@ -63,29 +63,14 @@ def make_set(seed: int, per_class: int, size: int) -> tuple[np.ndarray, np.ndarr
     return np.stack(images)[:, None], np.stack(masks)[:, None], np.array(labels)
 
 
-def _conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+def _net() -> LesionMapNet:
+    """The trainer's lesion map, class 0 = lesion (class 1, normal, is the background)."""
+    return LesionMapNet(1, 2, background_class=1)
 
 
-class LesionMap(nn.Module):
-    """One lesion logit per 8×8 cell of a 1-channel image."""
-
-    def __init__(self, width: int = 16) -> None:
-        super().__init__()
-        w = width
-        self.body = nn.Sequential(
-            nn.Conv2d(1, w, 5, 2, 2, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-            _conv(w, 2 * w), _conv(2 * w, 2 * w), nn.MaxPool2d(2),
-            _conv(2 * w, 2 * w), _conv(2 * w, 2 * w), nn.MaxPool2d(2),
-            _conv(2 * w, 4 * w), _conv(4 * w, 4 * w))
-        self.head = nn.Conv2d(4 * w, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # local contrast: a lesion is brighter or darker than its surroundings, whatever
-        # the anatomy's level there
-        x = x - F.avg_pool2d(x, 31, 1, 15, count_include_pad=False)
-        return self.head(self.body(x))
+def _lesion_map(net: LesionMapNet, x: torch.Tensor) -> torch.Tensor:
+    """The lesion class's map (N, 1, h, w)."""
+    return net.forward_maps(x)[1][:, :1]
 
 
 def _augment(x: torch.Tensor, m: torch.Tensor, rng: np.random.Generator):
@@ -99,11 +84,11 @@ def _augment(x: torch.Tensor, m: torch.Tensor, rng: np.random.Generator):
     return x * gain + offset, m
 
 
-def held_out_auc(net: LesionMap, images: np.ndarray, labels: np.ndarray) -> float:
+def held_out_auc(net: LesionMapNet, images: np.ndarray, labels: np.ndarray) -> float:
     """AUC of each image's max map logit."""
     net.eval()
     with torch.no_grad():
-        scores = torch.cat([net(torch.from_numpy(images[i:i + 50])).amax((1, 2, 3))
+        scores = torch.cat([_lesion_map(net, torch.from_numpy(images[i:i + 50])).amax((1, 2, 3))
                             for i in range(0, len(images), 50)])
     net.train()
     return roc_auc(labels, scores.numpy())
@@ -114,7 +99,7 @@ def train(mode: str, train_set, test_set, minutes: float, seed: int) -> tuple[fl
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     images, masks, labels = (torch.from_numpy(a) for a in train_set)
-    net = LesionMap()
+    net = _net()
     opt = torch.optim.AdamW(net.parameters(), LR, weight_decay=1e-4)
     pos_weight = torch.tensor(POS_WEIGHT)
     t0, epochs, trace, budget = time.perf_counter(), 0, [], minutes * 60
@@ -126,7 +111,7 @@ def train(mode: str, train_set, test_set, minutes: float, seed: int) -> tuple[fl
                 group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * done))
             idx = order[b:b + 16]
             x, m = _augment(images[idx], masks[idx], rng)
-            out = net(x)
+            out = _lesion_map(net, x)
             if mode == "dense masks":
                 target = F.adaptive_max_pool2d(m, out.shape[-2:])
                 loss = F.binary_cross_entropy_with_logits(out, target, pos_weight=pos_weight)
