@@ -120,7 +120,7 @@ def test_an_exported_png_names_the_model_and_scope_with_its_overlay(
     caption = vp.model.overlay_captions()
     # the shipped model runs from its ONNX graph: ONNX Runtime, or OpenVINO once measured
     assert len(caption) == 1 and re.fullmatch(
-        r"AI demo-lesion-classifier 1\.0\.0 · (onnxruntime|openvino) \S+ · inside intended "
+        r"AI demo-lesion-classifier \d+\.\d+\.\d+ · (onnxruntime|openvino) \S+ · inside intended "
         r"input · decision support only", caption[0]), caption
     with_ai = export_view_png(vp, tmp_path / "ai.png")
     panel.overlay_check.setChecked(False)  # the layer goes, and its caption with it
