@@ -5,7 +5,7 @@ torchvision classifiers stay near chance for a 10-minute budget on two cores (is
 ``bench/lesion_map.py``): their last map has 6×6 cells at 192 px, so a lesion is a
 fraction of one cell, and a ResNet-18 step is too slow for more than a few hundred
 optimiser steps. This network keeps a map at 1/8 of the input side (a lesion covers a
-few cells) with ~0.2 M weights, and decides from it:
+few cells) with ~0.09 M weights, and decides from it:
 
 * a fixed **local-contrast** step first: each pixel minus the mean of its
   ``contrast_window`` neighbourhood, so a finding is measured against the anatomy around
