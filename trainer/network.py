@@ -86,6 +86,8 @@ def build_network(job, ds, device, sink) -> Network:
         data = base.to_dict()
         data.update(name=job.name, version=job.version, classes=out_classes, thresholds={},
                     weights={"file": "weights.safetensors"})
+        data["architecture"] = {**data["architecture"], "arguments": background_for(
+            data["architecture"].get("arguments", {}), base_classes, out_classes, job.positive_class)}
         data["output"] = {"activation": "sigmoid" if binary_seg else "softmax"}
         init_state = state
     else:
@@ -225,6 +227,33 @@ def _fresh_never_frozen(module, fresh: list[str], backbone_params: list, head_pa
                             "learn from the start at the head's rate: freezing never holds a "
                             "freshly initialised layer")
     return [p for p in backbone_params if id(p) not in ids], head_params + moved
+
+
+def background_for(arguments: dict, base_classes: list[str], classes: list[str],
+                   positive: str | None) -> dict:
+    """A base model's architecture arguments with its ``background_class`` (a map-deciding
+    classifier: :mod:`medview.inference.lesion_map`, top-k pooling) pointing at the same
+    class among the data set's ``classes``, which may be ordered or named otherwise: by
+    name, else the negative class of two (as the recipe chooses it).
+
+    Raises
+    ------
+    JobFailed
+        When neither finds it (more than two classes, none named as the base's background).
+    """
+    if "background_class" not in arguments:
+        return arguments
+    name = base_classes[arguments["background_class"]]
+    if name in classes:
+        index = classes.index(name)
+    elif len(classes) == 2:
+        from trainer.metrics import positive_index
+
+        index = 1 - positive_index(classes, positive)
+    else:
+        raise JobFailed(f"model.base decides against its background class '{name}', which this data set "
+                        f"does not have (classes {', '.join(classes)}); name a class '{name}'")
+    return {**arguments, "background_class": index}
 
 
 def _job_field(manifest_field: str) -> str:

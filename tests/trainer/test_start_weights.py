@@ -57,7 +57,8 @@ def _logs(events, level: str) -> list[str]:
 
 @pytest.mark.parametrize("name", architectures.architecture_names())
 def test_output_layer_is_found_for_every_architecture(name):
-    args = {"encoder_name": "mobilenet_v2"} if architectures.ARCHITECTURES[name].task == "segmentation" else {}
+    args = ({"encoder_name": "mobilenet_v2"} if architectures.ARCHITECTURES[name].task == "segmentation"
+            else {"background_class": 0} if name == "lesion_map" else {})
     module = architectures.build(name, 1, 3, args)
     layer = output_layer(module, 3)
     assert layer is not None
@@ -188,3 +189,17 @@ def test_fresh_backbone_layers_are_never_frozen(demo, tmp_path, isolated):
     events = events_of(out.getvalue())
     assert f"'{missing}'" in next(m for m in _logs(events, "warning") if "start fresh" in m)
     assert any("freezing never holds a freshly initialised layer" in m for m in _logs(events, "warning"))
+
+
+def test_a_map_deciding_base_keeps_its_background_class_by_name():
+    """Fine-tuning a lesion map (or a top-k ResNet) on classes in another order or with
+    other names: its background class follows 'normal', else the negative of two."""
+    from trainer.network import background_for
+
+    base = ["lesion", "normal"]
+    assert background_for({"background_class": 1}, base, ["normal", "pneumonia"], None) == {"background_class": 0}
+    assert background_for({"background_class": 1}, base, ["lesion", "normal"], None) == {"background_class": 1}
+    assert background_for({"background_class": 1}, base, ["clear", "nodule"], "nodule") == {"background_class": 0}
+    assert background_for({"encoder_name": "resnet18"}, base, ["a", "b"], None) == {"encoder_name": "resnet18"}
+    with pytest.raises(JobFailed, match="background class 'normal'"):
+        background_for({"background_class": 1}, base, ["a", "b", "c"], None)
