@@ -86,6 +86,8 @@ def build_network(job, ds, device, sink) -> Network:
         data = base.to_dict()
         data.update(name=job.name, version=job.version, classes=out_classes, thresholds={},
                     weights={"file": "weights.safetensors"})
+        for key in ("onnx", "int8"):  # the base's graphs and their figures, not this model's
+            data.pop(key, None)
         data["architecture"] = {**data["architecture"], "arguments": background_for(
             data["architecture"].get("arguments", {}), base_classes, out_classes, job.positive_class)}
         data["output"] = {"activation": "sigmoid" if binary_seg else "softmax"}

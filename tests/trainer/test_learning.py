@@ -49,3 +49,4 @@ def test_quick_fine_tune_of_the_demo_segmenter_reaches_the_stated_dice(new_patie
     assert report["parent"].startswith("fine-tuned from demo-lesion-segmenter 1.0.0")
     manifest = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
     assert manifest["input"]["size"] == [256, 256]  # the base model's input and preprocessing are kept
+    assert "onnx" not in manifest and "int8" not in manifest  # the base's graphs are not this model's
