@@ -10,8 +10,10 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   whose masks show small findings (25th-percentile diameter under
   :data:`SMALL_FINDING` of the image side) gets ``lesion_map``
   (:mod:`medview.inference.lesion_map`), a classifier that decides from a fine map the
-  masks supervise cell by cell; other classification data sets ``resnet18``;
-  segmentation ``fpn`` with a ResNet-18 encoder.
+  masks supervise cell by cell; other classification data sets ``resnet18``. A
+  segmentation data set with small findings gets ``lesion_unet``
+  (:mod:`medview.inference.lesion_unet`), a small U-Net on local contrast; other
+  segmentation data sets ``fpn`` with a ResNet-18 encoder.
 * **background class**: a two-class ``lesion_map`` job, or a ResNet job asking for
   ``"pooling": "top_k"``, gets its background class (the negative one) filled in.
 * **pooling**: a ResNet job asking for ``"pooling": "top_k"`` (the class map pooled over
@@ -24,8 +26,8 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   than :data:`MIN_EPOCHS` epochs at that size.
 * **augmentation**: stronger the fewer images the rarest class has (:data:`AUGMENT_LEVELS`).
 * **batch size**: 8 below 64 training images (more steps per epoch), else 16.
-* **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD); ``lesion_map`` (small, with
-  BatchNorm after every convolution) 3e-3 with Adam/AdamW.
+* **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD); ``lesion_map`` and ``lesion_unet``
+  (small, with BatchNorm after every convolution) 3e-3 with Adam/AdamW.
 * **freezing**: only a short head warm-up (:data:`HEAD_WARMUP_EPOCHS`, at most half of the
   epochs) when starting from trained weights; never from random weights, never the whole
   run.
@@ -56,14 +58,14 @@ __all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "ARCHITECTURE_LR", "plan
            "MAX_EPOCHS", "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
 
 #: Small objects (25th-percentile diameter, share of the image side) below this are small
-#: findings: a two-class classifier for them is a ``lesion_map``.
+#: findings: a two-class classifier for them is a ``lesion_map``, a segmenter a ``lesion_unet``.
 SMALL_FINDING = 0.1
 #: What ``auto`` builds otherwise, per task.
 AUTO_DEFAULT = {"classification": {"architecture": "resnet18", "arguments": {}},
                 "segmentation": {"architecture": "fpn", "arguments": {"encoder_name": "resnet18"}}}
 #: Learning rate (Adam/AdamW) of architectures that differ from :data:`DEFAULT_LR`.
 DEFAULT_LR = 1e-3
-ARCHITECTURE_LR = {"lesion_map": 3e-3}
+ARCHITECTURE_LR = {"lesion_map": 3e-3, "lesion_unet": 3e-3}
 
 #: Input pixels the small objects (25th percentile diameter) should span: enough to be
 #: seen (classification), more to draw their outline (segmentation, scored by Dice).
@@ -324,14 +326,17 @@ def _input_size(fp: Fingerprint) -> tuple[int, str]:
 def _architecture(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, str]:
     """``model`` fields (architecture, arguments) for ``"architecture": "auto"``, and why."""
     small = fp.objects.small if fp.objects is not None else None
-    if fp.task == "classification" and len(classes) == 2 and small is not None and small < SMALL_FINDING \
-            and job.mask_weight > 0:
-        return ({"architecture": "lesion_map", "arguments": {}},
-                f"two classes, and the masks show small findings ({small:.1%} of the image side): a "
-                f"classifier deciding from a map with a cell every {_lesion_stride()} px, which the masks "
-                "supervise")
+    findings = f"the masks show small findings ({small:.1%} of the image side)" if small is not None else ""
+    if small is not None and small < SMALL_FINDING:
+        if fp.task == "segmentation":
+            return ({"architecture": "lesion_unet", "arguments": {}},
+                    f"{findings}: a small U-Net on local contrast, many passes over the images in the time")
+        if len(classes) == 2 and job.mask_weight > 0:
+            return ({"architecture": "lesion_map", "arguments": {}},
+                    f"two classes, and {findings}: a classifier deciding from a map with a cell every "
+                    f"{_lesion_stride()} px, which the masks supervise")
     model = AUTO_DEFAULT[fp.task]
-    why = ("segmentation" if fp.task == "segmentation" else
+    why = ("no small findings in the masks" if fp.task == "segmentation" else
            "no masks showing small findings" if len(classes) == 2 else f"{len(classes)} classes")
     return {"architecture": model["architecture"], "arguments": dict(model["arguments"])}, why
 

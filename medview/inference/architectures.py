@@ -82,8 +82,10 @@ def _smp(arch: str) -> Callable[[int, int, dict[str, Any]], Any]:
     return build
 
 
-def _lesion_map(in_channels: int, num_classes: int, arguments: dict[str, Any]):
-    return load("medview.inference.lesion_map").build(in_channels, num_classes, arguments)
+def _medview(module: str) -> Callable[[int, int, dict[str, Any]], Any]:
+    def build(in_channels: int, num_classes: int, arguments: dict[str, Any]):
+        return load(f"medview.inference.{module}").build(in_channels, num_classes, arguments)
+    return build
 
 
 def _check_encoder(smp, encoder: str) -> None:
@@ -123,8 +125,9 @@ ARCHITECTURES: dict[str, Architecture] = {
        for n in _CLASSIFIERS},
     **{n: Architecture(n, "segmentation", "segmentation_models_pytorch", _SMP_RESERVED, _smp(a))
        for n, a in _SEGMENTERS.items()},
-    # small findings in few images (issue 13): the recipe's choice when masks show them small
-    "lesion_map": Architecture("lesion_map", "classification", "medview", (), _lesion_map),
+    # small findings in few images (issue 13): the recipe's choices when masks show them small
+    "lesion_map": Architecture("lesion_map", "classification", "medview", (), _medview("lesion_map")),
+    "lesion_unet": Architecture("lesion_unet", "segmentation", "medview", (), _medview("lesion_unet")),
 }
 
 

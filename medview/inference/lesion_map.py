@@ -36,7 +36,8 @@ from torch import nn
 
 from medview.inference.map_head import class_maps
 
-__all__ = ["LesionMapNet", "ARGUMENTS", "DEFAULT_WIDTH", "DEFAULT_WINDOW", "STRIDE", "build"]
+__all__ = ["LesionMapNet", "ARGUMENTS", "DEFAULT_WIDTH", "DEFAULT_WINDOW", "STRIDE", "build", "local_contrast",
+           "conv_bn_relu", "check_shape_arguments"]
 
 #: Arguments the manifest may give.
 ARGUMENTS = ("background_class", "width", "contrast_window")
@@ -46,9 +47,17 @@ DEFAULT_WINDOW = 31
 STRIDE = 8
 
 
-def _conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+def conv_bn_relu(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
+    """3×3 convolution (no bias), BatchNorm, ReLU; the spatial size is kept."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def local_contrast(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Each pixel minus the mean of its ``window``×``window`` neighbourhood (the image's
+    edge: the mean of the part inside), so a finding is measured against the anatomy
+    around it, whatever the level there."""
+    return x - F.avg_pool2d(x, window, 1, window // 2, count_include_pad=False)
 
 
 class LesionMapNet(nn.Module):
@@ -74,16 +83,16 @@ class LesionMapNet(nn.Module):
         w = int(width)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w, 5, 2, 2, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-            _conv(w, 2 * w), _conv(2 * w, 2 * w), nn.MaxPool2d(2),
-            _conv(2 * w, 2 * w), _conv(2 * w, 2 * w), nn.MaxPool2d(2),
-            _conv(2 * w, 4 * w), _conv(4 * w, 4 * w))
+            conv_bn_relu(w, 2 * w), conv_bn_relu(2 * w, 2 * w), nn.MaxPool2d(2),
+            conv_bn_relu(2 * w, 2 * w), conv_bn_relu(2 * w, 2 * w), nn.MaxPool2d(2),
+            conv_bn_relu(2 * w, 4 * w), conv_bn_relu(4 * w, 4 * w))
         self.head = nn.Conv2d(4 * w, num_classes, 1)
 
     def forward_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(class logits (N, K), maps (N, K, H/8, W/8)): each class's evidence per cell
         relative to the background class (whose map and logit are zero)."""
-        x = x - F.avg_pool2d(x, self.window, 1, self.window // 2, count_include_pad=False)
-        maps = class_maps(self.features(x), self.head.weight[:, :, 0, 0], self.head.bias, self.background)
+        features = self.features(local_contrast(x, self.window))
+        maps = class_maps(features, self.head.weight[:, :, 0, 0], self.head.bias, self.background)
         return maps.flatten(2).amax(dim=2), maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -108,10 +117,23 @@ def build(in_channels: int, num_classes: int, arguments: dict[str, Any]) -> Lesi
                          f"'no finding' (0..{num_classes - 1}), not {background!r}")
     if num_classes < 2:
         raise ValueError("lesion_map needs at least two classes, one of them the background")
+    width, window = check_shape_arguments("lesion_map", arguments)
+    return LesionMapNet(in_channels, num_classes, background, width, window)
+
+
+def check_shape_arguments(name: str, arguments: dict[str, Any]) -> tuple[int, int]:
+    """(width, contrast_window) of the arguments of ``name`` (defaults filled in).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, for a width outside 4..128 or a window that is not an odd
+        integer of at least 3.
+    """
     width = arguments.get("width", DEFAULT_WIDTH)
     window = arguments.get("contrast_window", DEFAULT_WINDOW)
     if not isinstance(width, int) or isinstance(width, bool) or not 4 <= width <= 128:
-        raise ValueError(f"lesion_map 'width' must be an integer 4..128, not {width!r}")
+        raise ValueError(f"{name} 'width' must be an integer 4..128, not {width!r}")
     if not isinstance(window, int) or isinstance(window, bool) or window < 3 or window % 2 == 0:
-        raise ValueError(f"lesion_map 'contrast_window' must be an odd integer >= 3, not {window!r}")
-    return LesionMapNet(in_channels, num_classes, background, width, window)
+        raise ValueError(f"{name} 'contrast_window' must be an odd integer >= 3, not {window!r}")
+    return width, window

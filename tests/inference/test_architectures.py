@@ -16,7 +16,9 @@ from tests.helpers.builders import CLASSIFIER, SEGMENTER, manifest_data
 # the torchvision families (medview's own lesion_map needs a background class: test_lesion_map.py)
 CLASSIFIERS = [n for n, a in architectures.ARCHITECTURES.items()
                if a.task == "classification" and a.library == "torchvision"]
-SEGMENTERS = [n for n, a in architectures.ARCHITECTURES.items() if a.task == "segmentation"]
+# the smp families (medview's own lesion_unet has no encoder: test_lesion_unet.py)
+SEGMENTERS = [n for n, a in architectures.ARCHITECTURES.items()
+              if a.task == "segmentation" and a.library == "segmentation_models_pytorch"]
 
 
 @pytest.fixture

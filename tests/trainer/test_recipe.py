@@ -250,11 +250,17 @@ def test_auto_builds_a_lesion_map_when_the_masks_show_small_findings():
             (_job(model={"architecture": "auto"}), _fp(), classes, ("resnet18", {})),  # no masks
             (_job(model={"architecture": "auto"}, mask_weight=0), small, classes, ("resnet18", {})),  # masks unused
             (_job(model={"architecture": "auto"}), small, classes + ["mass"], ("resnet18", {})),
-            (_job(model={"architecture": "auto"}), replace(small, task="segmentation"), ["background", "nodule"],
+            (_job(model={"architecture": "auto"}), replace(large, task="segmentation"), ["background", "nodule"],
              ("fpn", {"encoder_name": "resnet18"}))]:
         chosen, r = R.choose(job, fp, 160, names)
         assert (chosen.model.architecture, chosen.model.arguments) == expected, r.reasons
         assert chosen.lr == 1e-3
+    # segmentation of small findings: the small U-Net, whatever the number of classes
+    for names in (["background", "nodule"], ["background", "nodule", "mass"]):
+        chosen, r = R.choose(_job(model={"architecture": "auto"}), replace(small, task="segmentation"), 160, names)
+        assert (chosen.model.architecture, chosen.model.arguments) == ("lesion_unet", {})
+        assert "small findings (5.0% of the image side): a small U-Net" in r.reasons["architecture"]
+        assert chosen.lr == R.ARCHITECTURE_LR["lesion_unet"]
     given = _job(model={"architecture": "lesion_map"})  # named, not auto: its background class is filled in
     assert R.choose(given, small, 160, classes)[0].model.arguments == {"background_class": 0}
 

@@ -70,6 +70,33 @@ def test_register_model_command_and_segmenter_analyze(demo, tmp_path, isolated, 
     assert line["task"] == "segmentation" and Path(line["mask"]).exists() and "lesion" in line["areas"]
 
 
+def test_a_lesion_unet_registers_and_its_graph_gives_the_networks_mask(demo, tmp_path, isolated, capsys):
+    """medview's own segmenter goes through training, registration and the ONNX graph; the
+    graph's mask is the torch network's."""
+    import numpy as np
+
+    from medview.core.io.folder import load_paths
+    from medview.inference.analyze import Analyzer, open_model
+
+    job = write_job(tmp_path / "run", TINY_SEGMENTER, dataset={"path": str(demo / "segmentation"),
+                                                               "class_names": ["background", "lesion"]},
+                    model={"architecture": "lesion_unet"}, epochs=2, lr=3e-3)
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, events[-1]
+    assert cli.main(["register-model", str(run_dir), "--name", "small-seg", "--version", "0.1", "--force"]) == 0
+    entry = Registry().find("small-seg")
+    assert entry.manifest.architecture.name == "lesion_unet" and entry.manifest.activation == "sigmoid"
+    image = sorted((demo / "segmentation" / "images").iterdir())[0]
+    frame = load_paths([str(image)]).frames()[0]
+    graph = Analyzer(open_model(entry), audit=None, engine="onnxruntime")
+    assert graph.model.module is None  # the graph alone, no torch network
+    torch_net = Analyzer(Registry().load("small-seg"), audit=None, engine="torch")
+    a, b = (x.analyze(frame, outside_scope=True) for x in (graph, torch_net))
+    assert (a.engine, b.engine) == ("onnxruntime", "torch")
+    assert a.probabilities["lesion"] == pytest.approx(b.probabilities["lesion"], abs=1e-4)
+    assert np.mean(a.mask != b.mask) < 1e-3  # a pixel may sit on the threshold
+
+
 def test_register_refuses_unfinished_run(tmp_path, isolated, capsys):
     assert cli.main(["register-model", str(tmp_path)]) == 2
     assert "no trained model here" in capsys.readouterr().err
