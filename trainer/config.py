@@ -225,6 +225,10 @@ class Job:
     batch_size: Annotated[Annotated[int, Meta(ge=1, le=4096)] | None, Meta(
         description="global batch (split across processes under torchrun)",
         extra={"default": "recipe: 16 (8 below 64 training images)"})] = None
+    patch_size: Annotated[Annotated[int, Meta(ge=0, le=2048, multiple_of=32)] | None, Meta(
+        description="segmentation: train on squares of this many pixels (a multiple of 32), half of "
+                    "them over a finding; validation and analysis see whole images; 0: whole images",
+        extra={"default": "recipe: half the input side when the masks show small findings, else 0"})] = None
     optimizer: Annotated[Optimizer, Meta(
         description="`adam`, `adamw` or `sgd` (Nesterov momentum)")] = "adamw"
     lr: Annotated[Annotated[float, Meta(ge=1e-8, le=10.0)] | None, Meta(
@@ -415,6 +419,10 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         _refuse_own_fields(job, data)
     if job.freeze_epochs is not None and job.epochs is not None and job.freeze_epochs > job.epochs:
         raise JobError("freeze_epochs", f"must be at most epochs ({job.epochs}), got {job.freeze_epochs}")
+    if job.patch_size and job.task == "classification":
+        raise JobError("patch_size", "only for segmentation: a classifier sees whole images")
+    if job.patch_size and job.patch_size % 32:
+        raise JobError("patch_size", f"must be a multiple of 32 (got {job.patch_size})")
     job = replace(
         job, dataset=replace(dataset, path=_path(dataset.path, base)), model=model,
         name=job.name or _default_name(dataset.path, job.task),

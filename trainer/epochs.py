@@ -148,7 +148,8 @@ class Training:
         from trainer.data.inputs import TrainItems
 
         empty = empty_is_background(self.dataset, self.pos) if self.aux_model is not None else None
-        return TrainItems(data.sources["train"], self.job.augment, self.manifest, self.job.seed, self.task, empty)
+        return TrainItems(data.sources["train"], self.job.augment, self.manifest, self.job.seed, self.task, empty,
+                          patch=self.job.patch_size or 0)
 
     @property
     def num_classes(self) -> int:
@@ -185,7 +186,7 @@ class Training:
             self.train_module.train()
             if self.frozen:
                 self.backbone.eval()  # BatchNorm statistics of a frozen backbone stay as they are
-            batches = epoch_batches(len(self.sources["train"]), self.per_rank_batch, job.seed, epoch,
+            batches = epoch_batches(len(self.train_items), self.per_rank_batch, job.seed, epoch,
                                     self.dist.rank, self.dist.world)
             skip = self.skip_batches if epoch == self.start_epoch else 0
             loss_sum, seen = self.partial if skip else (0.0, 0)

@@ -211,6 +211,9 @@ def _fit_size(job, recipe, net, parts: dict, budget, dataset, device, dist, sink
         recipe.choose("input_size", (smaller, smaller), recipe.reasons["input_size"]
                       + f"; lowered from {size} px: only {max(0, int(fit))} epochs would fit the budget")
         job = replace(job, input=replace(job.input, size=(smaller, smaller)))
+        if "patch_size" in recipe.chosen:
+            job = replace(job, patch_size=recipe.choose("patch_size", *R.patch_size(recipe.fingerprint,
+                                                                                     job.input_size)))
         net = build_network(job, dataset, device, sink)
         recipe.speed = _speed(net, job, device, dist)
 

@@ -261,8 +261,26 @@ def test_auto_builds_a_lesion_map_when_the_masks_show_small_findings():
         assert (chosen.model.architecture, chosen.model.arguments) == ("lesion_unet", {})
         assert "small findings (5.0% of the image side): a small U-Net" in r.reasons["architecture"]
         assert chosen.lr == R.ARCHITECTURE_LR["lesion_unet"]
+        assert (chosen.input_size, chosen.patch_size) == ((480, 480), 224)  # half the side, in 32s
+        assert "half of them over a finding" in r.reasons["patch_size"]
+    assert R.choose(_job(model={"architecture": "auto"}), replace(large, task="segmentation"), 160,
+                    ["background", "nodule"])[0].patch_size == 0  # large objects: whole images
+    assert "patch_size" not in R.choose(_job(), small, 160, classes)[1].chosen  # classification: never
+    given = R.choose(_job(model={"architecture": "auto"}, patch_size=64), replace(small, task="segmentation"), 160,
+                     ["background", "nodule"])
+    assert given[0].patch_size == 64 and "patch_size" in given[1].given
     given = _job(model={"architecture": "lesion_map"})  # named, not auto: its background class is filled in
     assert R.choose(given, small, 160, classes)[0].model.arguments == {"background_class": 0}
+
+
+def test_patch_size_is_for_segmentation_in_multiples_of_32():
+    from trainer.job_common import JobError
+
+    with pytest.raises(JobError, match="only for segmentation"):
+        _job(task="classification", patch_size=64)
+    with pytest.raises(JobError, match="patch_size"):
+        _job(task="segmentation", patch_size=50)
+    assert _job(task="segmentation", patch_size=0).patch_size == 0  # whole images
 
 
 @pytest.mark.parametrize("model", [

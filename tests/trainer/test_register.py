@@ -80,15 +80,18 @@ def test_a_lesion_unet_registers_and_its_graph_gives_the_networks_mask(demo, tmp
 
     job = write_job(tmp_path / "run", TINY_SEGMENTER, dataset={"path": str(demo / "segmentation"),
                                                                "class_names": ["background", "lesion"]},
-                    model={"architecture": "lesion_unet"}, epochs=2, lr=3e-3)
+                    model={"architecture": "lesion_unet"}, epochs=2, lr=3e-3, patch_size=32)
     code, events, run_dir = run_in_process(job)
     assert code == 0, events[-1]
+    train = next(e for e in events if isinstance(e, ev.JobStarted)).split["train"]
+    batches = {e.batches for e in events if isinstance(e, ev.Batch)}
+    assert batches == {-(-4 * train // 4)}  # four 32-px patches per 64-px image, 4 per batch
     assert cli.main(["register-model", str(run_dir), "--name", "small-seg", "--version", "0.1", "--force"]) == 0
     entry = Registry().find("small-seg")
     assert entry.manifest.architecture.name == "lesion_unet" and entry.manifest.activation == "sigmoid"
     image = sorted((demo / "segmentation" / "images").iterdir())[0]
     frame = load_paths([str(image)]).frames()[0]
-    graph = Analyzer(open_model(entry), audit=None, engine="onnxruntime")
+    graph = Analyzer(open_model(entry), audit=None, engine="onnxruntime", precision="fp32")  # int8 is approximate
     assert graph.model.module is None  # the graph alone, no torch network
     torch_net = Analyzer(Registry().load("small-seg"), audit=None, engine="torch")
     a, b = (x.analyze(frame, outside_scope=True) for x in (graph, torch_net))

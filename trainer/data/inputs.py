@@ -29,12 +29,17 @@ from medview.core.errors import MedviewError, one_line
 from medview.inference.manifest import Manifest
 from medview.inference.preprocess import Transform
 
-__all__ = ["SampleError", "read_sample", "map_mask", "augment", "CachedSource", "LazySource",
+__all__ = ["SampleError", "read_sample", "map_mask", "augment", "foreground_patch", "FOREGROUND_SHARE",
+           "CachedSource", "LazySource",
            "prepare", "cache_bytes", "memory_budget", "epoch_batches", "TrainItems", "EvalItems",
            "collate", "make_loader", "UNKNOWN_MASK"]
 
 #: Lesion-mask value of a classification image without a mask (no auxiliary target).
 UNKNOWN_MASK = 255
+#: Share of training patches placed over a finding (the rest anywhere), as nnU-Net
+#: oversamples foreground: on the lesion bench data (lesions 0.8 % of the pixels) a half
+#: learnt faster than the whole images did.
+FOREGROUND_SHARE = 0.5
 
 
 class SampleError(MedviewError):
@@ -211,6 +216,39 @@ def augment(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator
     if img is image:
         img = img.copy()
     return img, (np.ascontiguousarray(mask) if mask is not None else None)
+
+
+def foreground_patch(image: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
+                     share: float = FOREGROUND_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """A ``size``×``size`` crop of an image and its label map: with probability ``share``
+    one holding a foreground pixel drawn at random (when the map has any), else anywhere.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (C, H, W).
+    mask : numpy.ndarray
+        (H, W) label map, 0 = background.
+    size : int
+        At most H and W.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    image, mask
+        New contiguous arrays.
+    """
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    if len(ys) and rng.random() < share:
+        k = int(rng.integers(len(ys)))
+        # the finding's pixel anywhere in the patch, the patch inside the image
+        y0 = int(np.clip(ys[k] - rng.integers(size), 0, h - size))
+        x0 = int(np.clip(xs[k] - rng.integers(size), 0, w - size))
+    else:
+        y0, x0 = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
+    return (np.ascontiguousarray(image[:, y0:y0 + size, x0:x0 + size]),
+            np.ascontiguousarray(mask[y0:y0 + size, x0:x0 + size]))
 
 
 # ----------------------------------------------------------------------- sources
@@ -400,32 +438,41 @@ class TrainItems:
     With ``empty_background`` (classification with lesion masks, one flag per class) an
     item is ``(image, label, mask)``: the mask moves with the image; an image without a
     mask gets an empty one if its class says so, else one of :data:`UNKNOWN_MASK`.
+
+    With ``patch`` (segmentation; smaller than the input) an item is a ``patch``-pixel
+    square of an augmented image (:func:`foreground_patch`), and an epoch holds as many
+    patches as cover the images' area once (each image ``repeats`` times): the same work
+    per epoch as whole images, spent more on the findings.
     """
 
     def __init__(self, source, spec, manifest: Manifest, seed: int, task: str,
-                 empty_background: list[bool] | None = None) -> None:
+                 empty_background: list[bool] | None = None, patch: int = 0) -> None:
         self.source, self.spec, self.seed, self.task = source, spec, seed, task
         self.mean, self.std = manifest.normalisation.mean, manifest.normalisation.std
         self.shape = tuple(manifest.input_shape[1:])
         self.empty_background = empty_background
+        self.patch = patch if task == "segmentation" and 0 < patch < min(self.shape) else 0
+        self.repeats = max(1, round(self.shape[0] * self.shape[1] / self.patch ** 2)) if self.patch else 1
         self.epoch = 0
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self.source) * self.repeats
 
     def __getitem__(self, i: int):
         if self.empty_background is not None:
             return self._with_mask(i)
         try:
-            image, target = self.source.get(i)
+            image, target = self.source.get(i % len(self.source))
         except SampleError:
             return None
-        if not self.spec.enabled:
+        if not self.spec.enabled and not self.patch:
             return image, target
         rng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
-        if self.task == "segmentation":
-            return augment(image, target, rng, self.spec, self.mean, self.std)
-        return augment(image, None, rng, self.spec, self.mean, self.std)[0], target
+        if self.task == "classification":
+            return augment(image, None, rng, self.spec, self.mean, self.std)[0], target
+        if self.spec.enabled:
+            image, target = augment(image, target, rng, self.spec, self.mean, self.std)
+        return foreground_patch(image, target, self.patch, rng) if self.patch else (image, target)
 
     def _with_mask(self, i: int):
         try:

@@ -8,7 +8,7 @@ import pytest
 from medview.core.io.folder import load_paths
 from medview.inference.preprocess import frame_input, preprocess
 from trainer.config import AugmentSpec
-from trainer.data.inputs import augment, epoch_batches, map_mask, read_sample
+from trainer.data.inputs import TrainItems, augment, epoch_batches, foreground_patch, map_mask, read_sample
 from trainer.data.datasets import discover, discover_segmentation
 from tests.helpers.trainer_jobs import manifest
 
@@ -92,6 +92,42 @@ def test_epoch_batches_are_seeded_and_partition_the_data():
     ranks = [epoch_batches(23, 4, 1, 3, rank=r, world=2) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1])  # DDP: every process takes as many steps
     assert {i for r in ranks for b in r for i in b} == set(range(23))
+
+
+def test_a_foreground_patch_holds_the_finding_as_often_as_asked():
+    image = np.arange(64 * 64, dtype=np.float32).reshape(1, 64, 64)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[50, 5] = 1  # one finding pixel, near a corner
+    rng = np.random.default_rng(0)
+    over = [foreground_patch(image, mask, 16, rng, share=1.0) for _ in range(50)]
+    assert all(m.shape == (16, 16) and p.shape == (1, 16, 16) and m.sum() == 1 for p, m in over)
+    for p, m in over:  # the crop of the image is the crop of the mask
+        (y, x), = np.argwhere(m == 1)
+        assert p[0, y, x] == image[0, 50, 5]
+    anywhere = [foreground_patch(image, mask, 16, rng, share=0.0)[1].sum() for _ in range(200)]
+    assert sum(anywhere) < 40  # 1 in 16 of uniform crops holds it
+    empty = np.zeros_like(mask)  # no finding: anywhere, even when asked
+    assert foreground_patch(image, empty, 16, rng, share=1.0)[1].shape == (16, 16)
+
+
+def test_patches_cover_the_images_area_once_per_epoch():
+    class Source:
+        images = np.zeros((3, 1, 64, 64), np.float32)
+        targets = np.zeros((3, 64, 64), np.uint8)
+
+        def __len__(self):
+            return 3
+
+        def get(self, i):
+            return self.images[i], self.targets[i]
+
+    m = manifest(task="segmentation", size=(64, 64))
+    items = TrainItems(Source(), AugmentSpec(), m, seed=0, task="segmentation", patch=32)
+    assert len(items) == 12  # four 32-px squares per 64-px image
+    image, target = items[7]
+    assert image.shape == (1, 32, 32) and target.shape == (32, 32)
+    whole = TrainItems(Source(), AugmentSpec(), m, seed=0, task="segmentation", patch=64)  # not smaller: off
+    assert len(whole) == 3 and whole[0][0].shape == (1, 64, 64)
 
 
 _FORK_AFTER_OPENCV = """
