@@ -233,7 +233,7 @@ class Job:
         description="`adam`, `adamw` or `sgd` (Nesterov momentum)")] = "adamw"
     lr: Annotated[Annotated[float, Meta(ge=1e-8, le=10.0)] | None, Meta(
         description="learning rate of the head",
-        extra={"default": "recipe: 0.001 (0.003 lesion_map; 0.01 with sgd)"})] = None
+        extra={"default": "recipe: 0.001 (0.003 lesion_map, lesion_unet; 0.01 with sgd)"})] = None
     backbone_lr_factor: Annotated[Annotated[float, Meta(ge=0.0, le=10.0)] | None, Meta(
         description="backbone learning rate = `lr` × this",
         extra={"default": "0.1 from trained weights, 1.0 from random"})] = None
