@@ -37,7 +37,7 @@ from torch import nn
 from medview.inference.map_head import class_maps
 
 __all__ = ["LesionMapNet", "ARGUMENTS", "DEFAULT_WIDTH", "DEFAULT_WINDOW", "STRIDE", "build", "local_contrast",
-           "conv_bn_relu", "check_shape_arguments"]
+           "contrasts", "conv_bn_relu", "check_shape_arguments"]
 
 #: Arguments the manifest may give.
 ARGUMENTS = ("background_class", "width", "contrast_window")
@@ -57,7 +57,27 @@ def local_contrast(x: torch.Tensor, window: int) -> torch.Tensor:
     """Each pixel minus the mean of its ``window``×``window`` neighbourhood (the image's
     edge: the mean of the part inside), so a finding is measured against the anatomy
     around it, whatever the level there."""
-    return x - F.avg_pool2d(x, window, 1, window // 2, count_include_pad=False)
+    return x - _local_mean(x, window)
+
+
+def contrasts(x: torch.Tensor, window: int, floor: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(:func:`local_contrast`, that contrast divided by the neighbourhood's standard
+    deviation, at least ``floor``): the second says how far a pixel stands out of the
+    texture around it, the same for a faint finding in quiet soft tissue and a strong one
+    in busy bone or MR texture."""
+    mean = _local_mean(x, window)
+    contrast = x - mean
+    var = (_local_mean(x * x, window) - mean * mean).clamp_min(0.0)
+    return contrast, contrast / torch.sqrt(var).clamp_min(floor)
+
+
+def _local_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean of each pixel's ``window``-square neighbourhood (at the edge, of the part in the
+    image): a row pass then a column pass, ``2·window`` additions per pixel, not ``window²``
+    (the valid part of a window is a rectangle, so the two 1-D means give its mean)."""
+    half = window // 2
+    rows = F.avg_pool2d(x, (1, window), 1, (0, half), count_include_pad=False)
+    return F.avg_pool2d(rows, (window, 1), 1, (half, 0), count_include_pad=False)
 
 
 class LesionMapNet(nn.Module):
