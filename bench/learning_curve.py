@@ -19,8 +19,9 @@ Rows, each trained for the same wall-clock budget (``--budget-minutes``):
 (b) ``random``: medview (``python -m trainer JOB`` in a subprocess, default preset) from
     random init, ResNet-18 (FPN with a ResNet-18 encoder for segmentation);
 (b2) ``auto``: the same with ``"architecture": "auto"``, the Trainer tab's default: the
-    recipe chooses the network from the data (``lesion_map`` when the masks show small
-    findings, :mod:`medview.inference.lesion_map`);
+    recipe chooses the network from the data (when the masks show small findings
+    ``lesion_map`` to classify, :mod:`medview.inference.lesion_map`, and ``lesion_unet``
+    trained on patches to segment, :mod:`medview.inference.lesion_unet`);
 (c) ``pretrain``: medview starting from a backbone pre-trained self-supervised by a
     ``"task": "pretrain"`` job on ``--unlabelled`` unlabelled images of the same kind
     (run once, ``--pretrain-minutes``, registered with ``--register``, used as
@@ -307,7 +308,8 @@ def row_labels(args) -> dict[str, str]:
     """Each row's title (before the colon, shown in the table) and how it started."""
     return {"plain": "(a) plain PyTorch loop, random init: bench/plain_loop.py",
             "random": "(b) medview, random init, resnet18: default preset",
-            "auto": "(b2) medview, random init, auto: the recipe's network (lesion_map with masks)",
+            "auto": "(b2) medview, random init, auto: the recipe's network (small findings in the masks: lesion_map "
+                    "to classify, lesion_unet on patches to segment)",
             "pretrain": f"(c) medview, pre-trained, same kind: self-supervised on {args.unlabelled} "
                         f"unlabelled images, {args.pretrain_minutes:g} min budget",
             "import": "(d) medview, imported backbone"}
