@@ -57,7 +57,8 @@ def _logs(events, level: str) -> list[str]:
 
 @pytest.mark.parametrize("name", architectures.architecture_names())
 def test_output_layer_is_found_for_every_architecture(name):
-    args = ({"encoder_name": "mobilenet_v2"} if architectures.ARCHITECTURES[name].task == "segmentation"
+    library = architectures.ARCHITECTURES[name].library
+    args = ({"encoder_name": "mobilenet_v2"} if library == "segmentation_models_pytorch"
             else {"background_class": 0} if name == "lesion_map" else {})
     module = architectures.build(name, 1, 3, args)
     layer = output_layer(module, 3)
