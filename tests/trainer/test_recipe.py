@@ -117,6 +117,20 @@ def test_fewer_images_get_stronger_augmentation_and_more_epochs_per_budget():
     assert small.warmup_epochs > 0 and small.early_stopping == 0 and small.freeze_epochs == 0
 
 
+def test_small_findings_are_augmented_in_every_orientation():
+    small = ObjectSize(0.07, 0.05, 80, 80)
+    for task in ("classification", "segmentation"):
+        job, r = R.choose(_job(task=task), replace(_fp(objects=small), task=task, masks=80), 160)
+        assert (job.augment.vflip, job.augment.rotate) == (True, 180.0)
+        assert "no orientation" in r.reasons["augment"]
+        plain, r = R.choose(_job(task=task), replace(_fp(objects=ObjectSize(0.3, 0.25, 80, 80)), task=task), 160)
+        assert (plain.augment.vflip, plain.augment.rotate) == (False, 15.0)  # anatomy keeps its way up
+        assert "orientation" not in r.reasons["augment"]
+    # the level still sets the rest
+    few, _ = R.choose(_job(), _fp(smallest=20, objects=small), 30)
+    assert few.augment.scale == R.AUGMENT_LEVELS[0][2].scale
+
+
 def test_a_trained_start_gets_a_short_head_warm_up_only():
     job, r = R.choose(_job(model={"architecture": "resnet18", "weights": "w.safetensors"}), _fp(), 200)
     assert job.freeze_epochs == R.HEAD_WARMUP_EPOCHS and r.arms == 1
