@@ -1,4 +1,4 @@
-"""Is the trained model any better than guessing? Judged on the best epoch's validation scores.
+"""Is the trained model any better than guessing? Judged on the validation scores of the epoch whose weights are kept.
 
 A run whose best validation AUC is 0.34 still ends with a model folder, a card quoting
 confidence intervals and a Register button; nothing in those says "this model is worse
@@ -19,8 +19,8 @@ BALANCED_ACCURACY_MARGIN = 0.05
 DICE_FLOOR = 0.05
 
 
-def chance_warning(task: str, history: list[dict], best: dict, n_classes: int) -> str | None:
-    """One line when the best validation score is at or below chance, else None.
+def chance_warning(task: str, history: list[dict], best: dict, n_classes: int, kept: str = "best") -> str | None:
+    """One line when the kept epoch's validation score is at or below chance, else None.
 
     Parameters
     ----------
@@ -28,9 +28,12 @@ def chance_warning(task: str, history: list[dict], best: dict, n_classes: int) -
     history : list of dict
         One entry per epoch (``epoch``, ``metrics``).
     best : dict
-        The best epoch (``epoch``); the last epoch's scores are judged when none was best.
+        The epoch whose weights are kept (``epoch``); the last epoch's scores are judged
+        when there is none.
     n_classes : int
         Classes of a classifier (chance of balanced accuracy is 1/n).
+    kept : str
+        How the message names that epoch (:func:`trainer.monitor.kept_name`).
 
     Returns
     -------
@@ -54,5 +57,5 @@ def chance_warning(task: str, history: list[dict], best: dict, n_classes: int) -
             what = f"validation Dice is {dice:.3f}: the model finds (almost) nothing"
     if what is None:
         return None
-    return (f"below chance: the best {what}; the model is no better than guessing (or its labels are "
+    return (f"below chance: the {kept} {what}; the model is no better than guessing (or its labels are "
             "inverted) and must not be used; check the labels and the data")

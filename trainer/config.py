@@ -254,6 +254,10 @@ class Job:
     early_stopping: Annotated[Annotated[int, Meta(ge=0)] | None, Meta(
         description="stop after this many epochs without a better validation metric (0 = never)",
         extra={"default": "recipe: 0 (off)"})] = None
+    final_weights: Annotated[Literal["best", "last"] | None, Meta(
+        description="weights the model keeps: `best` (the epoch with the best validation metric) or "
+                    "`last` (the last epoch's)",
+        extra={"default": "recipe: last, with early stopping off and a cosine schedule; else best"})] = None
     min_delta: Annotated[float, Meta(ge=0.0, le=1.0, description="least change that counts as "
                                                                  "better")] = 0.0
     monitor: Annotated[Monitor, Meta(
@@ -419,6 +423,9 @@ def parse_job(data: Any, base_dir: str | Path | None = None, source: str | None 
         _refuse_own_fields(job, data)
     if job.freeze_epochs is not None and job.epochs is not None and job.freeze_epochs > job.epochs:
         raise JobError("freeze_epochs", f"must be at most epochs ({job.epochs}), got {job.freeze_epochs}")
+    if job.final_weights == "last" and job.early_stopping:
+        raise JobError("final_weights", "'last' keeps the epochs after the best one, which early stopping "
+                                        "is for: use 'best', or early_stopping 0")
     if job.patch_size and job.task == "classification":
         raise JobError("patch_size", "only for segmentation: a classifier sees whole images")
     if job.patch_size and job.patch_size % 32:

@@ -15,7 +15,7 @@ import numpy as np
 from trainer import events as ev
 from trainer.errors import JobCancelled
 from trainer.evaluate import finite_or_none, positive_index, val_metrics
-from trainer.monitor import choose_monitor, format_metric, improved
+from trainer.monitor import choose_monitor, format_metric, improved, kept_weights
 from trainer.optim import make_criterion, make_optimizer, make_scheduler, set_planned_epochs, step_scheduler
 from trainer.resume import restore, save_best, save_last
 from trainer.steps import mean_loss, train_epoch, validate
@@ -210,13 +210,11 @@ class Training:
             self.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": finite_or_none(val.loss),
                                  "metrics": metrics, "lr": lr, "frozen": bool(self.frozen)})
             better = improved(value, val.loss, self.best, self.mode, job.min_delta)
-            if better:
+            self.bad_epochs = 0 if better else self.bad_epochs + 1
+            if better or job.final_weights == "last":  # self.best: the epoch whose weights are kept
                 self.best = {"metric": finite_or_none(value), "epoch": epoch,
                              "val_loss": finite_or_none(val.loss)}
-                self.bad_epochs = 0
                 save_best(self, epoch)
-            else:
-                self.bad_epochs += 1
             stop = bool(job.early_stopping and self.bad_epochs >= job.early_stopping and epoch < self.epochs)
             now = time.monotonic()  # from the previous epoch's end: its checkpoint write counts too
             self.epoch_times.append(now - mark)
@@ -237,8 +235,8 @@ class Training:
                 break
             if out_of_time:
                 self.sink.log("info", f"time budget: stopping after epoch {epoch} ({self.pace.budget.describe()} "
-                                      f"spent); the best epoch's weights are kept (epoch {self.best['epoch']}, "
-                                      f"validation {self.monitor} {format_metric(self.best['metric'])})")
+                                      f"spent); {kept_weights(job.final_weights, self.best, self.monitor)} "
+                                      "are kept")
                 break
             epoch += 1
 

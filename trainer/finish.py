@@ -17,7 +17,7 @@ from trainer.data.datasets import sample_paths
 from trainer.evaluate import finite_or_none
 from trainer.model_card import model_card
 from trainer.model_folder import write_model_folder
-from trainer.monitor import format_metric
+from trainer.monitor import kept_name, kept_weights
 
 if TYPE_CHECKING:
     from trainer.epochs import Training
@@ -50,8 +50,7 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
     best_path = t.ckpt_dir / BEST_NAME
     if t.best["epoch"] and best_path.exists():
         t.module.load_state_dict(read_safetensors(best_path, t.job.name))
-        t.sink.log("info", f"final model: the weights of epoch {t.best['epoch']} (best validation "
-                           f"{t.monitor} {format_metric(t.best['metric'])})")
+        t.sink.log("info", f"final model: {kept_weights(t.job.final_weights, t.best, t.monitor)}")
     else:
         t.sink.log("warning", f"validation {t.monitor} was never measurable; the final model is the "
                               "last epoch's")
@@ -75,7 +74,7 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
                 t.sink.log("warning", info["note"])
             thresholds = {t.dataset.classes[t.pos]: threshold}
     report, tested = _test_report(t, threshold, info, split_file, calibration)
-    warning = chance_warning(t.task, t.history, t.best, t.num_classes)
+    warning = chance_warning(t.task, t.history, t.best, t.num_classes, kept_name(t.job.final_weights))
     if warning:
         t.sink.log("warning", warning)
         report["below_chance"] = warning
@@ -194,6 +193,7 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str,
         "split": {**t.sizes, "by": ds.summary.split_by, "description": ds.summary.split_description(),
                   "seed": t.job.split.seed, "file": split_file},
         "best_epoch": t.best["epoch"], "monitor": t.monitor, "best_validation": t.best["metric"],
+        "final_weights": t.job.final_weights or "best",
         "history": t.history, "parent": t.net.parent,
     }
     if t.recipe is not None:

@@ -20,7 +20,8 @@ Run folder layout::
     state.json               queued | running | finished | failed | cancelled, pid, times
     events.jsonl             every event of every attempt, appended
     checkpoints/last.pt      resume state (torch.load(weights_only=True) opens it)
-    checkpoints/best.safetensors   weights of the best validation epoch so far
+    checkpoints/best.safetensors   weights of the best validation epoch so far (with
+                             final_weights 'last': of the last epoch)
     model/                   model.json + weights.safetensors + card.md +
                              evaluation.json + charts (*.png), written at the end
 

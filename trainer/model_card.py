@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from trainer.monitor import format_metric
+from trainer.monitor import kept_weights
 
 __all__ = ["model_card"]
 
@@ -41,8 +41,8 @@ def model_card(job, summary, sizes: dict[str, int], parent: str, history: list[d
                 f"{f' and {s.n_without_patient_id} images without patient ID' if s.n_without_patient_id else ''}"
                 f" from {s.source}; split {s.split_description()} (seed {job.split.seed}): train {sizes['train']}, "
                 f"validation {sizes['val']}, test {sizes['test']}. {parent[0].upper()}"
-                f"{parent[1:]}; {len(history)} epoch(s), best at epoch {best['epoch']} "
-                f"(validation {monitor} {format_metric(best['metric'])}); preset '{job.preset}'"
+                f"{parent[1:]}; {len(history)} epoch(s), {kept_weights(job.final_weights, best, monitor)} "
+                f"kept; preset '{job.preset}'"
                 f"{_settings(job)}.")
     metrics = {f"test_{k}": float(v) for k, v in (report.get("metrics") or {}).items()
                if isinstance(v, (int, float)) and v is not None and math.isfinite(v)}

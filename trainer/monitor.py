@@ -7,7 +7,7 @@ import math
 from trainer.errors import JobFailed
 from trainer.preparation import part_labels
 
-__all__ = ["choose_monitor", "improved", "format_metric"]
+__all__ = ["choose_monitor", "improved", "format_metric", "kept_weights", "kept_name"]
 
 
 def choose_monitor(job, ds, pos: int | None, val_indices, sink) -> tuple[str, str]:
@@ -59,3 +59,17 @@ def improved(value: float | None, val_loss: float | None, best: dict, mode: str,
 def format_metric(v: float | None) -> str:
     """A metric for a message: 4 significant digits, or ``n/a``."""
     return "n/a" if v is None else f"{v:.4g}"
+
+
+def kept_weights(final_weights: str | None, best: dict, monitor: str) -> str:
+    """How log lines and the card name the weights a run keeps (``best``: its kept epoch,
+    the last one when ``final_weights`` is ``"last"``)."""
+    shown = f"validation {monitor} {format_metric(best['metric'])}"
+    if final_weights == "last":
+        return f"the last epoch's weights (epoch {best['epoch']}, {shown})"
+    return f"the weights of epoch {best['epoch']} (best {shown})"
+
+
+def kept_name(final_weights: str | None) -> str:
+    """"best" or "last epoch's": which validation score a run's kept weights carry."""
+    return "last epoch's" if final_weights == "last" else "best"

@@ -42,6 +42,12 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   few dozen validation images an early best epoch is often luck (measured: runs stopped
   at a third of their budget on a lucky second epoch), and the late epochs of a cosine
   schedule are usually its best. The loop re-plans with the epoch times it measures.
+* **final weights**: the last epoch's when early stopping is off and the schedule is a
+  cosine decay (its last epochs are at a small learning rate; nnU-Net keeps its final
+  checkpoint too), else the best validation epoch's. Measured on the lesion bench data,
+  100 per class, 10 minutes: held-out Dice 0.761 (last) against 0.745 (best of 30
+  validation images), AUC 0.943 against 0.928, whose best validation AUC was 1.0 from
+  epoch 154 of 213 on.
 * **start check** (``compare_with_scratch``, default with the quick preset): a start from
   trained weights is also trained from random weights, each in half of the training
   time; the better on validation is kept (:mod:`trainer.start_check`).
@@ -222,6 +228,8 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
             else "random weights: everything learns from the start")
     if job.early_stopping is None:
         changes["early_stopping"] = r.choose("early_stopping", 0, "off: the epochs or the budget end the run")
+    if job.final_weights is None:
+        changes["final_weights"] = r.choose("final_weights", *_final_weights(job, changes))
     if job.compare_with_scratch and trained:
         r.arms = 2
         r.choose("compare_with_scratch", True, "trained start checked against random weights, "
@@ -446,9 +454,18 @@ def small_findings(fp: Fingerprint) -> float | None:
     return small if small is not None and small < SMALL_FINDING else None
 
 
+def _final_weights(job: Job, changes: dict[str, Any]) -> tuple[str, str]:
+    if changes.get("early_stopping", job.early_stopping):
+        return "best", "early stopping is on"
+    if job.scheduler != "cosine":
+        return "best", f"the {job.scheduler} schedule does not end at a small learning rate"
+    return "last", ("the cosine schedule ends at a small learning rate: steadier than the best epoch of a few "
+                    "dozen validation images (nnU-Net also keeps its final weights)")
+
+
 def _given(job: Job) -> list[str]:
     names = ("input_size", "patch_size", "augment", "batch_size", "lr", "epochs", "freeze_epochs", "warmup_epochs",
-             "early_stopping")
+             "early_stopping", "final_weights")
     given = [n for n in names if getattr(job, n) is not None]
     if job.model.base:
         given = [n for n in given if n != "input_size"] + ["input_size (the base model's)"]

@@ -194,7 +194,9 @@ def card_text(manifest, report: dict[str, Any], job) -> str:
     lines += ["", "## Training", "",
               f"preset {job.preset}; {job.epochs} epochs planned ({len(report.get('history', []))} run), backbone "
               f"frozen for {job.freeze_epochs}; optimizer {job.optimizer}, lr {job.lr:g}, scheduler {job.scheduler}, "
-              f"batch {job.batch_size}; best epoch {report.get('best_epoch')} by validation {report.get('monitor')}.",
+              f"batch {job.batch_size}; weights of epoch {report.get('best_epoch')} kept ("
+              f"{'the last' if report.get('final_weights') == 'last' else 'the best'} by validation "
+              f"{report.get('monitor')}).",
               ""]
     lines += _recipe_lines(report)
     return "\n".join(lines)

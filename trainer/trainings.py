@@ -26,7 +26,7 @@ from trainer import recipe as R
 from trainer.budget import FINISH_RESERVE_S
 from trainer.epochs import Pace, Training
 from trainer.errors import JobFailed
-from trainer.monitor import format_metric
+from trainer.monitor import format_metric, kept_name
 
 __all__ = ["apply_recipe", "plan_training", "fit_trainings", "SCRATCH_DIR", "PREP_S_PER_IMAGE"]
 
@@ -160,7 +160,7 @@ def fit_trainings(parsed, job, pace, recipe, run, net, data, ckpt_dir: Path, che
         on_plan(job2)
     sink.log("info", f"start check: now the same network from random weights, "
                      f"{job2.epochs} epoch(s) in the time left ({budget.describe()} spent), to compare "
-                     f"with the trained start's best validation {first.monitor} "
+                     f"with the trained start's {kept_name(job.final_weights)} validation {first.monitor} "
                      f"{format_metric(first.best['metric'])}")
     second = Training(job2, run["job_id"], run["dataset"], random_network(net, run["device"]), data,
                       scratch_dir, run["dist"], sink, run["token"], run["device"], state, pace2)
@@ -170,21 +170,22 @@ def fit_trainings(parsed, job, pace, recipe, run, net, data, ckpt_dir: Path, che
 
 
 def keep_better(trained: Training, scratch: Training, sink) -> Training:
-    """The Training with the better best validation score (a tie keeps ``trained``); the
-    outcome is logged and recorded as ``start_check`` on it."""
+    """The Training with the better validation score of its kept weights (a tie keeps
+    ``trained``); the outcome is logged and recorded as ``start_check`` on it."""
     a, b = trained.best["metric"], scratch.best["metric"]
+    kept_score = f"{kept_name(trained.job.final_weights)} validation {trained.monitor}"
     better = b is not None and (a is None or (b < a if trained.mode == "min" else b > a))
     kept, other = (scratch, trained) if better else (trained, scratch)
     check = {"monitor": trained.monitor, "trained_start": a, "random_start": b,
              "kept": "random_start" if better else "trained_start",
              "trained_parent": trained.net.parent}
-    sink.log("info", f"start check: best validation {trained.monitor} {format_metric(a)} from "
+    sink.log("info", f"start check: {kept_score} {format_metric(a)} from "
                      f"{trained.net.parent.removeprefix('fine-tuned from ')} vs {format_metric(b)} from random "
                      f"weights: keeping the {'random-weights' if better else 'trained'} start")
     if better:
         kept.net.parent += (f"; the start check preferred it to a start from "
-                            f"{other.net.parent.removeprefix('fine-tuned from ')} (best validation "
-                            f"{trained.monitor} {format_metric(b)} vs {format_metric(a)})")
+                            f"{other.net.parent.removeprefix('fine-tuned from ')} ({kept_score} "
+                            f"{format_metric(b)} vs {format_metric(a)})")
     kept.start_check = check
     return kept
 

@@ -131,6 +131,47 @@ def test_small_findings_are_augmented_in_every_orientation():
     assert few.augment.scale == R.AUGMENT_LEVELS[0][2].scale
 
 
+def test_the_last_epoch_is_kept_when_the_schedule_settles_and_nothing_stops_early():
+    from trainer.job_common import JobError
+
+    job, r = R.choose(_job(), _fp(), 160)
+    assert (job.early_stopping, job.final_weights) == (0, "last") and "cosine" in r.reasons["final_weights"]
+    for fields, why in [({"early_stopping": 5}, "early stopping is on"),
+                        ({"scheduler": "step"}, "step schedule")]:
+        job, r = R.choose(_job(**fields), _fp(), 160)
+        assert job.final_weights == "best" and why in r.reasons["final_weights"]
+    job, r = R.choose(_job(final_weights="best"), _fp(), 160)
+    assert job.final_weights == "best" and "final_weights" in r.given
+    with pytest.raises(JobError, match="final_weights"):
+        _job(final_weights="last", early_stopping=3)
+
+
+@pytest.mark.parametrize("final_weights", ["best", "last"])
+def test_the_model_holds_the_weights_of_the_kept_epoch(final_weights, demo, tmp_path, isolated):
+    import torch
+
+    from medview.inference.weights import read_safetensors
+
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"), epochs=4,
+                    lr=0.05, final_weights=final_weights)
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, [e for e in events if e.type in ("failed", "log")]
+    report = json.loads((run_dir / "model" / "evaluation.json").read_text())
+    scores = [h["metrics"]["auc"] for h in report["history"]]
+    kept = report["best_epoch"]
+    assert report["final_weights"] == final_weights
+    assert kept == 4 if final_weights == "last" else scores[kept - 1] == max(scores)
+    final = next(e.message for e in events if isinstance(e, ev.Log) and e.message.startswith("final model"))
+    assert ("the last epoch's weights (epoch 4" if final_weights == "last"
+            else f"the weights of epoch {kept} (best") in final
+    saved = [e.epoch for e in events if isinstance(e, ev.CheckpointSaved) and e.path.endswith("best.safetensors")]
+    assert saved[-1] == kept and (final_weights == "best" or saved == [1, 2, 3, 4])
+    last = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
+    model = read_safetensors(run_dir / "model" / "weights.safetensors", "m")
+    same = all(torch.equal(model[k].float(), v.float()) for k, v in last.items() if k in model)
+    assert same == (kept == 4)
+
+
 def test_a_trained_start_gets_a_short_head_warm_up_only():
     job, r = R.choose(_job(model={"architecture": "resnet18", "weights": "w.safetensors"}), _fp(), 200)
     assert job.freeze_epochs == R.HEAD_WARMUP_EPOCHS and r.arms == 1
