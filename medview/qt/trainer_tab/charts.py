@@ -130,9 +130,10 @@ class TrainingCharts(QWidget):
         self.metric_plot.setYRange(0, 1.02, padding=0)
         self.metric_legend = self.metric_plot.addLegend(offset=(-10, -10), labelTextColor=theme.TEXT)
         self.metric_legend.setBrush(pg.mkBrush(theme.WINDOW + "c0"))
+        # the epoch whose weights the model keeps: the best one, or the last (final_weights)
         self.best_line = pg.InfiniteLine(angle=90, movable=False,
                                          pen=pg.mkPen(theme.TEXT_DIM, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
-                                         label="best", labelOpts={"position": 0.96, "color": theme.TEXT_DIM})
+                                         label="kept", labelOpts={"position": 0.96, "color": theme.TEXT_DIM})
         self.best_line.hide()
         self.metric_plot.addItem(self.best_line)
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
