@@ -47,6 +47,8 @@ def finish(t: Training, model_dir: Path, split_file: str) -> Path:
     from medview.inference.weights import read_safetensors
     from trainer import evaluate as E
 
+    # the usual layout for the evaluation, the graph export and the stored weights
+    t.module.to(memory_format=torch.contiguous_format)
     best_path = t.ckpt_dir / BEST_NAME
     if t.best["epoch"] and best_path.exists():
         t.module.load_state_dict(read_safetensors(best_path, t.job.name))

@@ -148,12 +148,22 @@ def random_network(net: Network, device) -> Network:
     from medview.inference.registry import build_module
 
     module = build_module(net.manifest)
-    module.to(device)
+    module.to(device, memory_format=memory_format(net.module))
     _faster_batchnorm(module)
     backbone, backbone_params, head_params = backbone_and_head(module)
     return Network(net.manifest, module, net.binary_seg,
                    f"trained from random initialisation ({net.manifest.architecture.name})", False,
                    backbone, backbone_params, head_params)
+
+
+def memory_format(module):
+    """``torch.channels_last`` when the module's convolutions are in that layout (see
+    ``trainer.trainings._speed``), else ``torch.contiguous_format``."""
+    import torch
+
+    nhwc = any(p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last)
+               for p in module.parameters())
+    return torch.channels_last if nhwc else torch.contiguous_format
 
 
 def _base_model(job):

@@ -229,6 +229,36 @@ def test_the_time_budget_stops_the_loop_and_still_writes_a_model(demo, tmp_path,
     assert "batch_size" in started.recipe["given"] and "augment" in started.recipe["chosen"]
 
 
+@pytest.mark.parametrize("gain", [0.0, float("inf")])  # 0: channels last always pays; inf: never
+def test_a_budgeted_run_trains_in_the_faster_memory_layout_and_stores_the_usual_one(
+        gain, demo, tmp_path, isolated, monkeypatch):
+    import torch
+
+    from medview.inference.weights import read_safetensors
+    from trainer import epochs, trainings
+    from trainer.network import memory_format
+
+    monkeypatch.setattr(trainings, "CHANNELS_LAST_GAIN", gain)
+    layouts, train_epoch = [], epochs.train_epoch
+
+    def recording(model, *args, **kwargs):
+        layouts.append(memory_format(getattr(model, "module", model)))
+        return train_epoch(model, *args, **kwargs)
+
+    monkeypatch.setattr(epochs, "train_epoch", recording)
+    # resnet18: 3×3 convolutions over several channels, whose layout shows (mobilenet's do not)
+    job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"), epochs=None,
+                    time_budget_minutes=0.1, model={"architecture": "resnet18"})
+    code, events, run_dir = run_in_process(job)
+    assert code == 0, [e for e in events if e.type in ("failed", "log")]
+    nhwc = gain == 0.0
+    assert layouts and set(layouts) == {torch.channels_last if nhwc else torch.contiguous_format}
+    said = [e.message for e in events if isinstance(e, ev.Log) and e.message.startswith("memory layout")]
+    assert bool(said) == nhwc and (not nhwc or "channels last" in said[0])
+    weights = read_safetensors(run_dir / "model" / "weights.safetensors", "m")
+    assert all(v.is_contiguous() for v in weights.values())
+
+
 def test_masks_train_an_auxiliary_output_that_is_not_exported(discs, tmp_path, isolated):
     from medview.inference.manifest import read_manifest
     from medview.inference.registry import build_module
@@ -451,3 +481,17 @@ def test_quick_falls_back_to_random_weights_when_the_start_is_worse(tmp_path, is
     resolved = json.loads((run_dir / "job.resolved.json").read_text())
     assert resolved["freeze_epochs"] == 2 and resolved["random_start"]["freeze_epochs"] == 0  # of 4
     assert "Start check" in (run_dir / "model" / "card.md").read_text()
+
+
+def test_the_start_checks_random_network_trains_in_the_same_memory_layout():
+    import torch
+
+    from medview.inference.registry import build_module
+    from tests.helpers.trainer_jobs import manifest
+    from trainer.network import Network, memory_format, random_network
+
+    m = manifest()
+    for layout in (torch.channels_last, torch.contiguous_format):
+        net = Network(m, build_module(m).to(memory_format=layout), False, "test", True, None, [], [])
+        assert memory_format(net.module) == layout
+        assert memory_format(random_network(net, torch.device("cpu")).module) == layout
