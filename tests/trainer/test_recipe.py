@@ -184,13 +184,13 @@ def test_a_trained_start_gets_a_short_head_warm_up_only():
 
 def test_fields_the_job_sets_win():
     given = dict(input={"size": 96}, augment=False, batch_size=4, lr=0.05, freeze_epochs=1, epochs=7,
-                 early_stopping=3, warmup_epochs=2)
+                 early_stopping=3, warmup_epochs=2, final_weights="best")
     job, r = R.choose(_job(**given), _fp(smallest=10, objects=ObjectSize(0.01, 0.01, 5, 5)), 30)
     planned = R.plan_epochs(job, r, 600.0, 1.0)
     assert (planned.input_size, planned.augment, planned.batch_size, planned.lr, planned.freeze_epochs,
             planned.epochs, planned.early_stopping, planned.warmup_epochs) == \
         ((96, 96), AugmentSpec(False, False, 0.0, 0.0, 0.0, 0.0), 4, 0.05, 1, 7, 3, 2)
-    assert r.chosen == {} and set(r.given) >= {"input_size", "augment", "batch_size", "lr", "epochs"}
+    assert r.chosen == {} and set(r.given) >= {"input_size", "augment", "batch_size", "lr", "epochs", "final_weights"}
     assert "nothing to choose" in r.describe()
 
 
