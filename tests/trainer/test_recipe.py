@@ -199,7 +199,7 @@ def test_the_start_check_keeps_random_weights_only_when_strictly_better():
 
     def side(metric, parent):
         return SimpleNamespace(best={"metric": metric}, mode="max", monitor="auc", start_check=None,
-                               net=SimpleNamespace(parent=parent))
+                               net=SimpleNamespace(parent=parent), job=SimpleNamespace(final_weights="last"))
 
     logs = []
     sink = SimpleNamespace(log=lambda level, message: logs.append(message))
@@ -210,6 +210,7 @@ def test_the_start_check_keeps_random_weights_only_when_strictly_better():
     assert keep_better(tie, side(0.8, "random"), sink) is tie  # a tie keeps the trained start
     assert keep_better(side(None, "a"), side(0.5, "b"), sink).best["metric"] == 0.5
     assert "keeping the random-weights start" in logs[0]
+    assert logs[0].startswith("start check: last epoch's validation auc 0.6 from base 1.0 vs 0.8")
 
 
 # ----------------------------------------------------------------------- runs
