@@ -12,8 +12,9 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   (:mod:`medview.inference.lesion_map`), a classifier that decides from a fine map the
   masks supervise cell by cell; other classification data sets ``resnet18``. A
   segmentation data set with small findings gets ``lesion_unet``
-  (:mod:`medview.inference.lesion_unet`), a small U-Net on local contrast; other
-  segmentation data sets ``fpn`` with a ResNet-18 encoder.
+  (:mod:`medview.inference.lesion_unet`), a small U-Net on local contrast, with
+  ``test_time_flips`` (trained with flips both ways, it outlines the mean of the image's
+  mirror images); other segmentation data sets ``fpn`` with a ResNet-18 encoder.
 * **background class**: a two-class ``lesion_map`` job, or a ResNet job asking for
   ``"pooling": "top_k"``, gets its background class (the negative one) filled in.
 * **pooling**: a ResNet job asking for ``"pooling": "top_k"`` (the class map pooled over
@@ -373,8 +374,9 @@ def _architecture(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, 
     if small is not None:
         findings = f"the masks show small findings ({small:.1%} of the image side)"
         if fp.task == "segmentation":
-            return ({"architecture": "lesion_unet", "arguments": {}},
-                    f"{findings}: a small U-Net on local contrast, many passes over the images in the time")
+            return ({"architecture": "lesion_unet", "arguments": {"test_time_flips": True}},
+                    f"{findings}: a small U-Net on local contrast, many passes over the images in the time; "
+                    "its outline is the mean over the image's mirror images (findings have no orientation)")
         if len(classes) == 2 and job.mask_weight > 0:
             return ({"architecture": "lesion_map", "arguments": {}},
                     f"two classes, and {findings}: a classifier deciding from a map with a cell every "

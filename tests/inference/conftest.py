@@ -1,4 +1,4 @@
-"""Fixtures: the real shipped models, a small demo data set.
+"""Fixtures: the real shipped models, a small demo data set, the sample chest radiograph.
 
 ``isolated`` (the suite's: empty user and model folders, the session's engine cache),
 ``sources`` and ``installed`` (the random-weight models) come from ``tests/conftest.py``.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.paths import SHIPPED
+from tests.helpers.paths import SAMPLE_XRAY, SHIPPED
 
 
 @pytest.fixture
@@ -28,3 +28,11 @@ def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     write_demo_data(out, n=2, size=64, seed=1)
     return out
+
+
+@pytest.fixture(scope="module")
+def xray_frame():
+    """The first frame of :data:`SAMPLE_XRAY`."""
+    from medview.core.io.folder import load_paths
+
+    return load_paths([str(SAMPLE_XRAY)]).frames()[0]

@@ -25,23 +25,15 @@ from medview.inference.manifest import ManifestError, parse_manifest, read_manif
 from medview.inference.registry import Registry, SHIPPED, open_graph
 from medview.inference.weights import WeightsError, sha256_file
 from tests.helpers.builders import CLASSIFIER, manifest_data
+from tests.helpers.paths import ROOT, SAMPLE_XRAY
 
-from tests.helpers.paths import ROOT
 SHIPPED_MODELS = ROOT / "models"
-SAMPLE_XRAY = ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm"
 
 
 @pytest.fixture
 def imported(isolated, sources):
     registry = Registry()
     return {kind: registry.import_model(folder) for kind, folder in sources.items()}
-
-
-@pytest.fixture(scope="module")
-def xray_frame():
-    from medview.core.io.folder import load_paths
-
-    return load_paths([str(SAMPLE_XRAY)]).frames()[0]
 
 
 def _outputs(graph: Path) -> list[str]:

@@ -101,11 +101,3 @@ def test_graph_outputs_the_map_as_the_heat_map(isolated, tmp_path, xray_frame):
 
     np.testing.assert_allclose(heat_map(module, pre.image, 1), class_activation_map(maps[0].numpy(), 1, (64, 64)),
                                atol=1e-5)
-
-
-@pytest.fixture(scope="module")
-def xray_frame():
-    from medview.core.io.folder import load_paths
-    from tests.helpers.paths import ROOT
-
-    return load_paths([str(ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm")]).frames()[0]

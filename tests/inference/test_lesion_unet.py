@@ -1,5 +1,6 @@
 """The small U-Net for small findings (``lesion_unet``): a mask at the input's size, a
-1 % foreground start, checked arguments, and its ONNX graph gives the torch network's mask."""
+1 % foreground start, checked arguments, test-time flips, and its ONNX graph gives the
+torch network's mask."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from medview.inference.analyze import Analyzer, open_model, prepare
 from medview.inference.lesion_unet import FOREGROUND_PRIOR
 from medview.inference.manifest import ManifestError, parse_manifest
-from medview.inference.registry import build_module
-from tests.helpers.builders import SEGMENTER, manifest_data
+from medview.inference.registry import Registry, build_module
+from tests.helpers.builders import SEGMENTER, manifest_data, write_model
 from tests.helpers.builders import build_module as random_module
 
 LESION_UNET = {"name": "lesion_unet", "arguments": {}}
+FLIPPED = {"name": "lesion_unet", "arguments": {"test_time_flips": True}}
 
 
 @pytest.mark.parametrize("classes, shape", [(("lesion",), (64, 64)), (("background", "liver", "lesion"), (72, 96))])
@@ -50,9 +53,39 @@ def test_a_bright_spot_raises_the_mask_where_it_is():
     ({"encoder_name": "resnet18"}, "takes no argument encoder_name"),
     ({"width": 200}, "'width' must be"),
     ({"contrast_window": 4}, "'contrast_window' must be an odd"),
+    ({"test_time_flips": "yes"}, "'test_time_flips' must be true or false"),
 ])
 def test_bad_arguments_are_refused_naming_the_field(arguments, words):
     manifest = parse_manifest(manifest_data(SEGMENTER, architecture={"name": "lesion_unet", "arguments": arguments}))
     with pytest.raises(ManifestError, match=words) as err:
         build_module(manifest)
     assert err.value.field == "architecture.arguments"
+
+
+def test_test_time_flips_make_the_trained_network_outline_a_mirrored_image_mirrored():
+    """With the flips, a mirrored image gets the mirrored outline (the mean of the four views
+    is the same set of views); without them a random network does not; training is unchanged."""
+    x = torch.randn(1, 1, 48, 64, generator=torch.Generator().manual_seed(2))
+    plain = random_module(manifest_data(SEGMENTER, architecture=LESION_UNET), seed=5).eval()
+    flipped = random_module(manifest_data(SEGMENTER, architecture=FLIPPED), seed=5).eval()
+    with torch.inference_mode():
+        for dims in ((-1,), (-2,), (-2, -1)):
+            torch.testing.assert_close(flipped(x.flip(dims)).flip(dims), flipped(x), atol=1e-5, rtol=1e-5)
+            assert (plain(x.flip(dims)).flip(dims) - plain(x)).abs().max() > 1e-3
+        views = [plain(x)] + [plain(x.flip(d)).flip(d) for d in ((-1,), (-2,), (-2, -1))]
+        torch.testing.assert_close(flipped(x), torch.stack(views).mean(0), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(flipped.train()(x), plain.train()(x))  # one view while it learns
+
+
+@pytest.mark.parametrize("architecture", [LESION_UNET, FLIPPED], ids=["plain", "test_time_flips"])
+def test_the_graph_outlines_what_the_torch_network_outlines(architecture, isolated, tmp_path, xray_frame):
+    data = manifest_data(SEGMENTER, name="spots", architecture=architecture)
+    folder = write_model(tmp_path / "spots", data, seed=3)
+    entry = Registry().import_model(folder)
+    analyzer = Analyzer(open_model(entry), audit=None, engine="onnxruntime")
+    assert analyzer.model.module is None  # no torch: the graph alone
+    pre = prepare(xray_frame, analyzer.manifest)
+    graph_logits = analyzer.engine.run(pre.image[None])
+    with torch.inference_mode():
+        torch_logits = Registry().load("spots").module(torch.from_numpy(pre.image[None])).numpy()
+    np.testing.assert_allclose(graph_logits, torch_logits, atol=1e-4)

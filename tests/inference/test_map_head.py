@@ -92,11 +92,3 @@ def test_graph_outputs_the_pooled_map_as_the_heat_map(isolated, tmp_path, xray_f
     assert unregistered.graph is None
     torch_heat = Analyzer(unregistered, audit=None, engine="torch").explain(xray_frame, 1, pre)
     np.testing.assert_allclose(torch_heat, heat, atol=1e-4)
-
-
-@pytest.fixture(scope="module")
-def xray_frame():
-    from medview.core.io.folder import load_paths
-    from tests.helpers.paths import ROOT
-
-    return load_paths([str(ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm")]).frames()[0]

@@ -168,11 +168,3 @@ def test_a_remade_graph_drops_the_int8_graph_made_from_the_old_one(with_int8):
     old = with_int8.int8_path
     entry = add_graph(with_int8)
     assert entry.manifest.int8 is None and entry.int8_path is None and not old.exists()
-
-
-@pytest.fixture(scope="module")
-def xray_frame():
-    from medview.core.io.folder import load_paths
-    from tests.helpers.paths import ROOT
-
-    return load_paths([str(ROOT / "resources" / "samples" / "chest_xray" / "chest_pa.dcm")]).frames()[0]

@@ -344,8 +344,9 @@ def test_auto_builds_a_lesion_map_when_the_masks_show_small_findings():
     # segmentation of small findings: the small U-Net, whatever the number of classes
     for names in (["background", "nodule"], ["background", "nodule", "mass"]):
         chosen, r = R.choose(_job(model={"architecture": "auto"}), replace(small, task="segmentation"), 160, names)
-        assert (chosen.model.architecture, chosen.model.arguments) == ("lesion_unet", {})
+        assert (chosen.model.architecture, chosen.model.arguments) == ("lesion_unet", {"test_time_flips": True})
         assert "small findings (5.0% of the image side): a small U-Net" in r.reasons["architecture"]
+        assert "mean over the image's mirror images" in r.reasons["architecture"]
         assert chosen.lr == R.ARCHITECTURE_LR["lesion_unet"]
         assert (chosen.input_size, chosen.patch_size) == ((480, 480), 224)  # half the side, in 32s
         assert "half of them over a finding" in r.reasons["patch_size"]
