@@ -223,6 +223,18 @@ def _test_report(t: Training, threshold: float, info: dict, split_file: str,
     if out.n < 50:
         notes.append(f"the test set has only {out.n} images: treat every number here as rough "
                      "(see the 95% intervals)")
-    notes.append("threshold and best epoch were chosen on the validation set; the test set was "
-                 "used for nothing but this report")
+    notes.append(f"{_chosen_on_validation(t, calibration)}; the test set was used for nothing but this report")
     return report, True
+
+
+def _chosen_on_validation(t, calibration) -> str:
+    """What the validation set chose, for the test report's notes."""
+    chosen = [what for what, yes in (
+        ("the threshold", t.task == "classification" and t.pos is not None),
+        ("the temperature", calibration is not None),
+        ("the epoch kept", t.job.final_weights != "last"),
+        ("the start (trained or random weights)", t.start_check is not None)) if yes]
+    if not chosen:
+        return "nothing was chosen on the validation set (the last epoch's weights are kept)"
+    return (", ".join(chosen[:-1]) + " and " if len(chosen) > 1 else "") + chosen[-1] + \
+        " chosen on the validation set"
