@@ -101,8 +101,8 @@ def validate(module, source, criterion, task: str, num_classes: int, batch_size:
     """Run the validation part, each process a share; every process gets all outputs.
 
     A network with test-time flips (``lesion_unet``) is validated on one view: the four
-    would cost a fifth of the epochs, and the epoch's score only follows the training.
-    The finished model's evaluation sees all four.
+    would cost a fifth of the epochs, and epochs are compared with one another view for
+    view. The finished model's evaluation sees all four.
 
     Returns
     -------

@@ -25,7 +25,8 @@ back: nnU-Net's mirroring at inference. A finding has no orientation, so a netwo
 with flips both ways (the recipe's augmentation for small findings) sees four equally valid
 views of it; on the issue 13 bench (a ``lesion_unet`` of held-out Dice 0.750) the mean of
 the four gives 0.764, at four times the (small) inference cost. It is part of the network,
-so every engine (torch, ONNX, int8) and the trainer's validation give the same mask.
+so every engine (torch, ONNX, int8) and the trainer's test report give the same mask (an
+epoch's validation runs one view: :func:`trainer.steps.validate`).
 
 Manifest::
 
