@@ -96,7 +96,9 @@ def test_a_lesion_unet_registers_and_its_graph_gives_the_networks_mask(demo, tmp
     torch_net = Analyzer(Registry().load("small-seg"), audit=None, engine="torch")
     a, b = (x.analyze(frame, outside_scope=True) for x in (graph, torch_net))
     assert (a.engine, b.engine) == ("onnxruntime", "torch")
-    assert a.probabilities["lesion"] == pytest.approx(b.probabilities["lesion"], abs=1e-4)
+    # ONNX Runtime's and oneDNN's kernels sum in other orders; the normalised contrast divides
+    # by small local deviations: the two differed by 3.6e-4 once in CI
+    assert a.probabilities["lesion"] == pytest.approx(b.probabilities["lesion"], abs=1e-3)
     assert np.mean(a.mask != b.mask) < 1e-3  # a pixel may sit on the threshold
 
 
