@@ -141,11 +141,15 @@ class AugmentSpec:
     brightness: Annotated[float, Meta(ge=0.0, le=0.5, description="brightness, ± fraction of "
                                                                   "the [0, 1] range")] = 0.1
     contrast: Annotated[float, Meta(ge=0.0, le=0.5, description="contrast, ± fraction")] = 0.1
+    paste: Annotated[float, Meta(ge=0.0, le=1.0, description=(
+        "segmentation, copy-paste: on patches, share of the patches over a finding whose finding "
+        "is one cut from another training image instead; on whole images, share of the images "
+        "given one"))] = 0.0
 
     @property
     def enabled(self) -> bool:
         return bool(self.flip or self.vflip or self.rotate or self.scale or self.brightness
-                    or self.contrast)
+                    or self.contrast or self.paste)
 
 
 @dataclass(frozen=True)
@@ -270,8 +274,11 @@ class Job:
         extra={"reason": "must be 'balanced', 'none' or a list of numbers"})] = "balanced"
     augment: Annotated[bool | AugmentSpec | None, Meta(
         description="`{\"flip\", \"vflip\", \"rotate\", \"scale\", \"brightness\", "
-                    "\"contrast\"}` (keys left out: flip, ±10°, ±10 % scale, ±0.1 "
-                    "brightness/contrast), or `false` for none",
+                    "\"contrast\", \"paste\"}` (keys left out: flip, ±10°, ±10 % scale, ±0.1 "
+                    "brightness/contrast, no pasting), or `false` for none. `paste` (segmentation, "
+                    "0–1): on patches, that share of the patches over a finding get instead a finding "
+                    "cut from another training image, on a patch drawn anywhere; on whole images, that "
+                    "share of the images get one",
         extra={"default": "recipe: by images in the rarest class",
                "reason": "must be an object, or false for none"})] = None
     mask_weight: Annotated[float, Meta(ge=0.0, le=10.0, description="weight of the auxiliary mask "

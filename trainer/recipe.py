@@ -30,7 +30,8 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   (:func:`trainer.data.inputs.foreground_patch`), four per image per epoch; otherwise
   whole images.
 * **augmentation**: stronger the fewer images the rarest class has (:data:`AUGMENT_LEVELS`);
-  for small findings also vertical flips and any rotation (:data:`ORIENTATION_FREE`).
+  for small findings also vertical flips and any rotation (:data:`ORIENTATION_FREE`), and
+  (segmentation) findings pasted from other training images (:data:`PASTE_SHARE`).
 * **batch size**: 8 below 64 training images (more steps per epoch), else 16.
 * **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD); ``lesion_map`` and ``lesion_unet``
   (small, with BatchNorm after every convolution) 3e-3 with Adam/AdamW.
@@ -66,7 +67,7 @@ from trainer.config import AugmentSpec, Job
 from trainer.data.fingerprint import Fingerprint
 
 __all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "ARCHITECTURE_LR", "plan_epochs", "measure_speed",
-           "patch_size", "MIN_PATCH", "small_findings", "ORIENTATION_FREE",
+           "patch_size", "MIN_PATCH", "small_findings", "ORIENTATION_FREE", "PASTE_SHARE",
            "epoch_seconds", "starts_trained", "smaller_size", "OBJECT_PX", "MIN_SIZE",
            "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS", "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
 
@@ -107,6 +108,10 @@ AUGMENT_LEVELS = (
 #: class, 10 minutes: held-out Dice 0.686 → 0.745 (trainer/JOBS.md, "Segmentation of small
 #: findings").
 ORIENTATION_FREE = {"vflip": True, "rotate": 180.0}
+#: Segmentation of small findings: share of the training patches over a finding whose
+#: finding is cut from another training image and pasted (:mod:`trainer.data.paste`), so
+#: each finding is seen on many backgrounds, the normal images' too.
+PASTE_SHARE = 0.5
 #: Inference runs about this many times faster than a training step (no backward pass).
 EVAL_SPEEDUP = 3.0
 
@@ -444,8 +449,11 @@ def _augment(fp: Fingerprint) -> tuple[str, AugmentSpec, str]:
             what = "images in the rarest class" if fp.task == "classification" else "images with the rarest class"
             if small_findings(fp) is None:
                 return level, spec, f"{n} {what}"
-            return (level, replace(spec, **ORIENTATION_FREE),
-                    f"{n} {what}; small findings have no orientation: flips both ways, any rotation")
+            why = f"{n} {what}; small findings have no orientation: flips both ways, any rotation"
+            if fp.task == "classification":  # a pasted finding would not change the image's label
+                return level, replace(spec, **ORIENTATION_FREE), why
+            return (level, replace(spec, **ORIENTATION_FREE, paste=PASTE_SHARE),
+                    f"{why}; {PASTE_SHARE:.0%} of the patches over a finding get one cut from another training image")
     raise AssertionError("AUGMENT_LEVELS ends with infinity")
 
 
