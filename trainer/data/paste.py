@@ -95,10 +95,9 @@ def cut_findings(image: np.ndarray, labels: np.ndarray) -> list[tuple[np.ndarray
 
     The signal is the image minus its background inside the finding's mask dilated by a
     quarter of its size (the soft edge beyond the outline), fading out towards that
-    region's rim, zero outside. The background is
-    the normalised convolution of the tissue around it (a Gaussian mean of the pixels outside
-    that region): smooth, and defined across the hole (OpenCV's inpainting of float images
-    left a checkered pattern).
+    region's rim, zero outside. The background is the normalised convolution of the
+    tissue around it (a Gaussian mean of the pixels outside that region): smooth, and
+    defined across the hole (OpenCV's inpainting of float images left a checkered pattern).
     """
     count, components, stats, _ = cv2.connectedComponentsWithStats((labels > 0).astype(np.uint8))
     out = []
