@@ -148,8 +148,9 @@ class AugmentSpec:
 
     @property
     def enabled(self) -> bool:
+        """Any change of the image's geometry or intensities (pasting is apart)."""
         return bool(self.flip or self.vflip or self.rotate or self.scale or self.brightness
-                    or self.contrast or self.paste)
+                    or self.contrast)
 
 
 @dataclass(frozen=True)

@@ -475,7 +475,7 @@ class TrainItems:
             image, target = self.source.get(i % len(self.source))
         except SampleError:
             return None
-        if not self.spec.enabled and not self.patch:
+        if not self.spec.enabled and not self.patch and self.bank is None:
             return image, target
         rng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
         if self.task == "classification":

@@ -104,3 +104,15 @@ def test_half_the_patches_hold_a_finding_and_pasting_shares_them():
     # of its patches get one (the share drawn over a finding)
     assert holding(plain, 1) == 0.0
     assert 0.4 < holding(pasted, 1) < 0.6
+
+
+def test_whole_images_get_a_pasted_finding_as_often_as_asked():
+    source = _lesion_source()
+    m = manifest(task="segmentation", size=(96, 96))
+    spec = AugmentSpec(flip=False, rotate=0.0, scale=0.0, brightness=0.0, contrast=0.0, paste=1.0)
+    items = TrainItems(source, spec, m, seed=0, task="segmentation")  # no patch: whole images
+    image, labels = items[1]  # the finding-free image
+    assert image.shape == (1, 96, 96) and labels.sum() == source.labels[0].sum()
+    never = TrainItems(source, AugmentSpec(flip=False, rotate=0.0, scale=0.0, brightness=0.0, contrast=0.0),
+                       m, seed=0, task="segmentation")
+    assert never.bank is None and not never[1][1].any()
