@@ -241,7 +241,8 @@ class Job:
         extra={"default": "recipe: 0.001 (0.003 lesion_map, lesion_unet; 0.01 with sgd)"})] = None
     backbone_lr_factor: Annotated[Annotated[float, Meta(ge=0.0, le=10.0)] | None, Meta(
         description="backbone learning rate = `lr` × this",
-        extra={"default": "0.1 from trained weights, 1.0 from random"})] = None
+        extra={"default": "1.0 from random weights or a self-supervised backbone (recipe), "
+                          "0.1 from other trained weights"})] = None
     weight_decay: Annotated[float, Meta(ge=0.0, le=1.0, description="optimizer setting")] = 1e-4
     momentum: Annotated[float, Meta(ge=0.0, le=0.999, description="optimizer setting")] = 0.9
     scheduler: Annotated[Scheduler, Meta(

@@ -35,6 +35,9 @@ Rules (``trainer/JOBS.md``, "The recipe"):
 * **batch size**: 8 below 64 training images (more steps per epoch), else 16.
 * **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD); ``lesion_map`` and ``lesion_unet``
   (small, with BatchNorm after every convolution) 3e-3 with Adam/AdamW.
+* **backbone learning rate**: the head's (:data:`SELF_SUPERVISED_RATE`) from a
+  self-supervised backbone, which learnt from no labels; other trained starts keep a
+  tenth of it.
 * **freezing**: only a short head warm-up (:data:`HEAD_WARMUP_EPOCHS`, at most half of the
   epochs) when starting from trained weights; never from random weights, never the whole
   run.
@@ -69,7 +72,8 @@ from trainer.data.fingerprint import Fingerprint
 __all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "ARCHITECTURE_LR", "plan_epochs", "measure_speed",
            "patch_size", "MIN_PATCH", "small_findings", "ORIENTATION_FREE", "PASTE_SHARE",
            "epoch_seconds", "starts_trained", "smaller_size", "OBJECT_PX", "MIN_SIZE",
-           "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS", "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS"]
+           "MAX_SIZE", "MIN_EPOCHS", "MAX_EPOCHS", "AUGMENT_LEVELS", "HEAD_WARMUP_EPOCHS",
+           "SELF_SUPERVISED_RATE"]
 
 #: Small objects (25th-percentile diameter, share of the image side) below this are small
 #: findings: a two-class classifier for them is a ``lesion_map``, a segmenter a ``lesion_unet``.
@@ -94,6 +98,11 @@ MIN_PATCH = 64
 MIN_EPOCHS = 20
 #: Most epochs a budget buys (the rest of the time is not spent).
 MAX_EPOCHS = 300
+#: Backbone learning rate (× the head's) from a self-supervised backbone. Trained weights
+#: keep 0.1 (:func:`trainer.optim.make_optimizer`); a trunk that learnt from no labels
+#: must change more. Lesion bench, 50 images per class, MoCo v2 backbone: held-out AUC
+#: 0.513 at 0.1, 0.695 at 1.0, 0.625 from random weights (trainer/JOBS.md).
+SELF_SUPERVISED_RATE = 1.0
 #: Epochs of head warm-up (backbone frozen) after a start from trained weights.
 HEAD_WARMUP_EPOCHS = 2
 #: (at most this many images in the rarest class, augmentation): stronger for fewer.
@@ -180,7 +189,7 @@ def starts_trained(job: Job) -> bool:
 
 def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = None) -> tuple[Job, Recipe]:
     """The settings that depend on the data only: the classifier's pooling, input size,
-    augmentation, batch size, learning rate, the freezing policy, early stopping and the
+    augmentation, batch size, learning rates, the freezing policy, early stopping and the
     start check.
 
     Parameters
@@ -227,6 +236,8 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
         changes["batch_size"] = r.choose("batch_size", bs, f"{n_train} training images")
     if job.lr is None:
         changes["lr"] = r.choose("lr", *_lr(job))
+    if job.backbone_lr_factor is None and (rate := _self_supervised_rate(job)) is not None:
+        changes["backbone_lr_factor"] = r.choose("backbone_lr_factor", *rate)
     if job.freeze_epochs is None:
         freeze = _head_warmup(job.epochs) if trained else 0
         changes["freeze_epochs"] = r.choose(
@@ -390,6 +401,24 @@ def _architecture(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, 
     why = ("no small findings in the masks" if fp.task == "segmentation" else
            "no masks showing small findings" if len(classes) == 2 else f"{len(classes)} classes")
     return {"architecture": model["architecture"], "arguments": dict(model["arguments"])}, why
+
+
+def _self_supervised_rate(job: Job) -> tuple[float, str] | None:
+    """(:data:`SELF_SUPERVISED_RATE`, why) when the job starts from a self-supervised
+    backbone; None otherwise (other trained starts keep the optimiser's 0.1)."""
+    from medview.inference.backbones import BackboneError, find_backbone, read_info
+
+    m = job.model
+    if not getattr(m, "backbone", None):
+        return None
+    try:
+        info = read_info(find_backbone(m.backbone, m.backbone_version))
+    except BackboneError:
+        return None  # building the network says what is wrong with it
+    if not info.self_supervised:
+        return None
+    return SELF_SUPERVISED_RATE, (f"{info.key} is self-supervised ({info.method}): no layer of it "
+                                  "is tuned to a labelled task, so all of it learns at the head's rate")
 
 
 def _lesion_stride() -> int:

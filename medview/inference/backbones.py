@@ -41,13 +41,16 @@ from medview.inference.registry import (BACKBONES_FOLDER, SHIPPED, USER, _swap_i
 __all__ = ["BackboneError", "BackboneInfo", "BackboneEntry", "BACKBONE_JSON", "CARD_NAME",
            "BACKBONES_FOLDER", "write_backbone", "read_backbone", "read_info", "find_backbone",
            "list_backbones", "register_backbone", "install_backbone", "user_backbones_dir", "shipped_backbones_dir",
-           "card_text", "DEFAULT_PREPROCESSING", "default_normalisation"]
+           "card_text", "DEFAULT_PREPROCESSING", "default_normalisation", "SELF_SUPERVISED"]
 
 BACKBONE_JSON = "backbone.json"
 CARD_NAME = "card.md"
 FORMAT = "medview-backbone/1"
 #: Preprocessing of a job that sets none (the trainer's default).
 DEFAULT_PREPROCESSING = {"window": "auto", "resize": "letterbox"}
+#: ``method`` of the backbones a pretrain job makes (``trainer.pretrain``): learnt from
+#: unlabelled images, so no layer of theirs is tuned to a labelled task yet.
+SELF_SUPERVISED = ("simsiam", "byol", "moco")
 
 
 def default_normalisation(channels: int) -> dict:
@@ -120,6 +123,11 @@ class BackboneInfo:
     def key(self) -> str:
         """``name/version``, as jobs name it."""
         return f"{self.name}/{self.version}"
+
+    @property
+    def self_supervised(self) -> bool:
+        """Made by a pretrain job from unlabelled images (:data:`SELF_SUPERVISED`)."""
+        return self.method in SELF_SUPERVISED
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

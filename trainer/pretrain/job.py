@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from medview.core.schema import Meta, did_you_mean, parse
 from medview.inference.backbone_layout import BACKBONE_ARCHITECTURES
+from medview.inference.backbones import SELF_SUPERVISED
 from medview.inference.manifest import Name, Version
 from trainer.job_common import Device, Id, JobError, Seed, default_version, input_size
 
@@ -26,7 +27,7 @@ __all__ = ["PretrainJob", "METHODS", "DEFAULT_METHOD", "PRETRAIN_ARCHITECTURES",
            "is_pretrain"]
 
 #: Self-supervised methods (:mod:`trainer.pretrain.ssl`).
-Method = Literal["simsiam", "byol", "moco"]
+Method = Literal[SELF_SUPERVISED]  # simsiam, byol, moco
 METHODS = get_args(Method)
 #: The method a job gets when it names none (the measurement is in :mod:`trainer.pretrain`).
 DEFAULT_METHOD = "simsiam"
