@@ -33,7 +33,8 @@ class Network:
     parent : str
         Where the starting weights came from, for the card and the report.
     pretrained : bool
-        Starts from trained weights (the backbone then learns at a lower rate by default).
+        Starts from trained weights (the backbone then learns at a lower rate unless the
+        job or the recipe says otherwise).
     backbone : module or None
         What freezing puts in eval mode (None: the network has no recognisable head).
     backbone_params, head_params : list

@@ -56,7 +56,9 @@ def class_weights(job, ds, train_indices: np.ndarray, train_source) -> list[floa
 
 
 def make_optimizer(job, backbone_params: list, head_params: list, pretrained: bool):
-    """The job's optimiser; a pretrained backbone learns at ``backbone_lr_factor`` (default 0.1) × lr."""
+    """The job's optimiser; a pretrained backbone learns at ``backbone_lr_factor`` × lr (0.1
+    when neither the job nor the recipe set it; the recipe sets 1.0 for a self-supervised
+    backbone)."""
     import torch
 
     factor = job.backbone_lr_factor if job.backbone_lr_factor is not None else (
