@@ -19,7 +19,8 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   ``"pooling": "top_k"``, gets its background class (the negative one) filled in.
 * **pooling**: a ResNet job asking for ``"pooling": "top_k"`` (the class map pooled over
   its strongest cells, :mod:`medview.inference.map_head`) also gets its share of cells.
-* **input size** (architecture jobs): the small objects of the masks (25th percentile of
+* **input size** (architecture jobs): a backbone's own (its features were learnt at that
+  scale); otherwise the small objects of the masks (25th percentile of
   their diameters) should span :data:`OBJECT_PX` input pixels (16 to classify, 24 to
   outline); without masks 224
   (classification) or 256 (segmentation); never above the images' own size, within
@@ -223,7 +224,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
         r.choose(what, _short_arguments(arguments), why)
     changes["model"] = job.model
     if job.input_size is None and job.model.architecture:
-        size, why = _input_size(fp)
+        size, why = _backbone_size(job) or _input_size(fp)
         changes["input"] = replace(job.input, size=r.choose("input_size", (size, size), why))
     if job.patch_size is None and fp.task == "segmentation":
         size = changes["input"].size if "input" in changes else job.input_size
@@ -403,19 +404,34 @@ def _architecture(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, 
     return {"architecture": model["architecture"], "arguments": dict(model["arguments"])}, why
 
 
-def _self_supervised_rate(job: Job) -> tuple[float, str] | None:
-    """(:data:`SELF_SUPERVISED_RATE`, why) when the job starts from a self-supervised
-    backbone; None otherwise (other trained starts keep the optimiser's 0.1)."""
+def _backbone_info(job: Job):
+    """The :class:`~medview.inference.backbones.BackboneInfo` of the job's backbone, or None
+    (no backbone, or one that cannot be read: building the network says what is wrong)."""
     from medview.inference.backbones import BackboneError, find_backbone, read_info
 
     m = job.model
     if not getattr(m, "backbone", None):
         return None
     try:
-        info = read_info(find_backbone(m.backbone, m.backbone_version))
+        return read_info(find_backbone(m.backbone, m.backbone_version))
     except BackboneError:
-        return None  # building the network says what is wrong with it
-    if not info.self_supervised:
+        return None
+
+
+def _backbone_size(job: Job) -> tuple[int, str] | None:
+    """(side, why): a backbone's features were learnt at its input size, so a job that sets
+    none starts there."""
+    info = _backbone_info(job)
+    if info is None:
+        return None
+    return min(info.input_size), f"the backbone {info.key} learnt at {min(info.input_size)} px"
+
+
+def _self_supervised_rate(job: Job) -> tuple[float, str] | None:
+    """(:data:`SELF_SUPERVISED_RATE`, why) when the job starts from a self-supervised
+    backbone; None otherwise (other trained starts keep the optimiser's 0.1)."""
+    info = _backbone_info(job)
+    if info is None or not info.self_supervised:
         return None
     return SELF_SUPERVISED_RATE, (f"{info.key} is self-supervised ({info.method}): no layer of it "
                                   "is tuned to a labelled task, so all of it learns at the head's rate")
