@@ -216,6 +216,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
         job = replace(job, model=replace(job.model, **model))
         r.choose("architecture", _describe_model(model), why)
     trained = starts_trained(job)
+    backbone = _backbone_info(job)  # read once: its size and its method
     changes: dict[str, Any] = {}
     head = _map_head(job, fp, classes)
     if head is not None:
@@ -224,7 +225,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
         r.choose(what, _short_arguments(arguments), why)
     changes["model"] = job.model
     if job.input_size is None and job.model.architecture:
-        size, why = _backbone_size(job) or _input_size(fp)
+        size, why = _backbone_size(backbone) or _input_size(fp)
         changes["input"] = replace(job.input, size=r.choose("input_size", (size, size), why))
     if job.patch_size is None and fp.task == "segmentation":
         size = changes["input"].size if "input" in changes else job.input_size
@@ -237,7 +238,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
         changes["batch_size"] = r.choose("batch_size", bs, f"{n_train} training images")
     if job.lr is None:
         changes["lr"] = r.choose("lr", *_lr(job))
-    if job.backbone_lr_factor is None and (rate := _self_supervised_rate(job)) is not None:
+    if job.backbone_lr_factor is None and (rate := _self_supervised_rate(backbone)) is not None:
         changes["backbone_lr_factor"] = r.choose("backbone_lr_factor", *rate)
     if job.freeze_epochs is None:
         freeze = _head_warmup(job.epochs) if trained else 0
@@ -418,19 +419,17 @@ def _backbone_info(job: Job):
         return None
 
 
-def _backbone_size(job: Job) -> tuple[int, str] | None:
-    """(side, why): a backbone's features were learnt at its input size, so a job that sets
-    none starts there."""
-    info = _backbone_info(job)
+def _backbone_size(info) -> tuple[int, str] | None:
+    """(side, why): a backbone's (``info``, or None) features were learnt at its input size,
+    so a job that sets none starts there."""
     if info is None:
         return None
     return min(info.input_size), f"the backbone {info.key} learnt at {min(info.input_size)} px"
 
 
-def _self_supervised_rate(job: Job) -> tuple[float, str] | None:
-    """(:data:`SELF_SUPERVISED_RATE`, why) when the job starts from a self-supervised
-    backbone; None otherwise (other trained starts keep the optimiser's 0.1)."""
-    info = _backbone_info(job)
+def _self_supervised_rate(info) -> tuple[float, str] | None:
+    """(:data:`SELF_SUPERVISED_RATE`, why) when the backbone ``info`` is self-supervised;
+    None otherwise (no backbone; other trained starts keep the optimiser's 0.1)."""
     if info is None or not info.self_supervised:
         return None
     return SELF_SUPERVISED_RATE, (f"{info.key} is self-supervised ({info.method}): no layer of it "
