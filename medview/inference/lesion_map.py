@@ -1,6 +1,6 @@
 """A small fully convolutional classifier for small findings: one score per 8×8 cell.
 
-On a clinic's few hundred radiographs with round lesions 2–6 % of the image side, the
+On a clinic's few hundred radiographs with round lesions of radius 3–8 % of the image side, the
 torchvision classifiers stay near chance for a 10-minute budget on two cores (issue 13,
 ``bench/lesion_map.py``): their last map has 6×6 cells at 192 px, so a lesion is a
 fraction of one cell, and a ResNet-18 step is too slow for more than a few hundred
