@@ -251,7 +251,8 @@ class Job:
                     "progress), `step` (× `gamma` every `step_size` epochs), `none`")] = "cosine"
     warmup_epochs: Annotated[Annotated[int, Meta(ge=0, le=10000)] | None, Meta(
         description="learning-rate warm-up of the cosine schedule",
-        extra={"default": "recipe: 5 % of the epochs (≤ 5) from random weights, else 0"})] = None
+        extra={"default": "recipe: 5 % of the epochs (≤ 5) from random weights, 10 from a trained "
+                          "trunk learning at the head's rate, else 0"})] = None
     step_size: Annotated[int, Meta(ge=1, description="epochs between steps of `step`")] = 10
     gamma: Annotated[float, Meta(ge=1e-6, le=1.0, description="factor of `step` and "
                                                               "`plateau`")] = 0.1

@@ -57,18 +57,21 @@ def test_classifier_starts_from_a_registered_backbone(demo, tmp_path, backbone):
 def test_a_backbone_sets_the_input_size_and_a_self_supervised_one_the_rate(demo, tmp_path, isolated, method,
                                                                             factor):
     """A trunk that learnt from no labels is not held at a tenth of the head's rate (the
-    optimiser's default for trained weights, which ``factor`` None leaves in place), and
-    any backbone's input size is the job's when the job sets none."""
+    optimiser's default for trained weights, which ``factor`` None leaves in place) and
+    ramps up to it; any backbone's input size is the job's when the job sets none."""
     state, _ = to_canonical(_resnet18(), "resnet18")
     install_backbone(state, BackboneInfo(name="r18", architecture="resnet18", method=method,
                                          input_size=(96, 96)))
     job = write_job(tmp_path / "run", TINY_CLASSIFIER, dataset=str(demo / "labels.csv"),
-                    model={"architecture": "resnet18", "backbone": "r18"}, input={"channels": 1})
+                    model={"architecture": "resnet18", "backbone": "r18"}, input={"channels": 1}, epochs=4)
     code, events, run_dir = run_in_process(job)
     assert code == 0, events[-1]
     resolved = json.loads((run_dir / "job.resolved.json").read_text())
     assert resolved["backbone_lr_factor"] == factor
     assert ("backbone_lr_factor" in resolved["recipe"]["chosen"]) == (factor is not None)
+    # at the head's rate the trunk warms up (half of 4 epochs); at a tenth it needs none
+    assert resolved["warmup_epochs"] == (2 if factor else 0)
+    assert ("head's rate" in resolved["recipe"]["reasons"]["warmup_epochs"]) == (factor is not None)
     # a job that sets no size trains at the size the backbone learnt at
     assert resolved["input"]["size"] == [96, 96]
     assert "learnt at 96 px" in resolved["recipe"]["reasons"]["input_size"]
