@@ -470,13 +470,14 @@ def _map_head(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, str,
 
     The top-k ResNet head is not chosen unasked: on the lesion bench data it did no better
     than global average pooling with the auxiliary mask output (trainer/JOBS.md)."""
-    from medview.inference.map_head import DEFAULT_TOP_K, POOLING
+    from medview.inference.architectures import POOLING, decides_from_map
+    from medview.inference.map_head import DEFAULT_TOP_K
     from trainer.evaluate import positive_index
 
     m = job.model
     lesion_map = m.architecture == "lesion_map"
     if (fp.task != "classification" or len(classes) != 2 or m.base or "background_class" in m.arguments
-            or not (lesion_map or m.arguments.get("pooling") == POOLING)):
+            or not decides_from_map(m.architecture, m.arguments)):
         return None
     pos = positive_index(classes, job.positive_class)
     masks = " (the masks supervise that map)" if fp.masks and job.mask_weight > 0 else ""

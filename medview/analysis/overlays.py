@@ -138,7 +138,7 @@ HEATMAP_MAX_SIDE = 1024
 
 def heatmap_rgba(cam: np.ndarray, floor: float = 0.15, max_alpha: int = 200,
                  max_side: int = HEATMAP_MAX_SIDE) -> np.ndarray:
-    """A Grad-CAM map in [0, 1] as an RGBA layer: jet colours, weak evidence transparent.
+    """A classifier's heat map in [0, 1] as an RGBA layer: jet colours, weak evidence transparent.
 
     Parameters
     ----------
@@ -148,7 +148,7 @@ def heatmap_rgba(cam: np.ndarray, floor: float = 0.15, max_alpha: int = 200,
         Values at or below it are fully transparent; above it the alpha rises
         linearly to ``max_alpha`` at 1, so the anatomy under weak evidence shows.
     max_side : int
-        A larger map is subsampled to at most this many pixels a side (a Grad-CAM map
+        A larger map is subsampled to at most this many pixels a side (a heat map
         is upsampled from a few feature cells, so nothing is lost; the viewport
         stretches the layer over the image).
     """
@@ -178,7 +178,7 @@ def layer_for(analysis, mode: str | None) -> np.ndarray | None:
     """The overlay layer of an analysis (see :class:`medview.analysis.pool_jobs.Analysis`).
 
     ``mode`` is :data:`FILL` or :data:`CONTOUR` for a segmentation mask, :data:`HEAT`
-    for a classifier's Grad-CAM; None (or a mode the result has no data for) gives None.
+    for a classifier's heat map; None (or a mode the result has no data for) gives None.
     """
     r = analysis.result
     if mode in (FILL, CONTOUR) and getattr(r, "mask", None) is not None:

@@ -84,11 +84,14 @@ class Analysis:
     ----------
     result : ClassificationResult or SegmentationResult
     heatmap : numpy.ndarray or None
-        Grad-CAM of a classifier at the frame's size, when it was asked for.
+        A classifier's heat map at the frame's size, when it was asked for.
     heatmap_class : str or None
         The class the heat map explains.
+    heatmap_method : str
+        What the heat map is (``Analyzer.heatmap_method``): ``"Grad-CAM"``, or
+        ``"decision map"`` for a model that scores an image by its own class map.
     ms_heatmap : float
-        Time taken by Grad-CAM.
+        Time taken by the heat map.
     layers : dict
         Overlay layers made so far (:func:`medview.analysis.overlays.layer_for`
         mode → RGBA array); the one the viewer needs is made in the pool thread.
@@ -97,6 +100,7 @@ class Analysis:
     result: Any
     heatmap: Any = None
     heatmap_class: str | None = None
+    heatmap_method: str = "Grad-CAM"
     ms_heatmap: float = 0.0
     layers: dict = field(default_factory=dict)
 
@@ -316,7 +320,7 @@ def check_job(worker, frame, manifest):
 
 def analyze_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=None,
                  scope: dict | None = None):
-    """Pool thread: one frame (its Grad-CAM for a classifier, if asked; the overlay
+    """Pool thread: one frame (its heat map for a classifier, if asked; the overlay
     layer the viewer will draw, so that a large image costs the GUI thread nothing).
     ``pre``: the frame checked and preprocessed already; ``scope``: the keywords of
     ``Analyzer.analyze`` about the model's declared input."""
@@ -327,7 +331,8 @@ def analyze_job(worker, analyzer, frame, explain: bool, layer: str | None, pre=N
     result = analyzer.analyze(frame, pre, **(scope or {}))
     analysis = Analysis(result)
     if explain and result.task == "classification":
-        yield "Computing the Grad-CAM heat map…"
+        analysis.heatmap_method = analyzer.heatmap_method
+        yield f"Computing the heat map ({analysis.heatmap_method})…"
         names = list(analyzer.manifest.classes)
         target = result.label or max(result.probabilities, key=result.probabilities.get)
         t0 = time.perf_counter()

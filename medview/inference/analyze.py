@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from medview.core.geometry import Measurement, Spacing
+from medview.inference.architectures import decides_from_map
 from medview.inference.audit import AuditLog
 from medview.inference.manifest import Manifest, ModelError
 from medview.inference.preprocess import Preprocessed, frame_input, preprocess
@@ -261,12 +262,21 @@ class Analyzer:
             self.audit.record(result)
         return result
 
+    @property
+    def heatmap_method(self) -> str:
+        """What :meth:`explain` shows, as the viewer names it: ``"decision map"`` for a
+        classifier that scores an image by its own class map (the map it decided from),
+        else ``"Grad-CAM"``."""
+        arch = self.manifest.architecture
+        return "decision map" if decides_from_map(arch.name, arch.arguments) else "Grad-CAM"
+
     def explain(self, frame, class_index: int | None = None,
                 pre: Preprocessed | None = None) -> np.ndarray:
-        """Grad-CAM heat map of a classifier at the frame's size.
+        """Heat map of a classifier at the frame's size (:attr:`heatmap_method`).
 
         From the graph's class activation maps where it has them (no torch,
-        :mod:`medview.inference.cam`), else by torch Grad-CAM on the network.
+        :mod:`medview.inference.cam`), else from the network's own maps or by torch
+        Grad-CAM (:func:`medview.inference.gradcam.heat_map`).
 
         Parameters
         ----------

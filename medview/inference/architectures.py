@@ -22,6 +22,10 @@ from medview.core.imports import load
 _TORCHVISION_RESERVED = ("num_classes", "weights", "weights_backbone", "progress")
 _SMP_RESERVED = ("classes", "in_channels", "encoder_weights")
 
+#: ``arguments["pooling"]`` of a ResNet that scores an image by its strongest class-map
+#: cells (:mod:`medview.inference.map_head`); ``"average"`` is torchvision's head.
+POOLING, AVERAGE = "top_k", "average"
+
 
 class UnknownArchitectureError(MedviewError, ValueError):
     """The name is not in :data:`ARCHITECTURES`; the message lists the valid names."""
@@ -129,6 +133,13 @@ ARCHITECTURES: dict[str, Architecture] = {
     "lesion_map": Architecture("lesion_map", "classification", "medview", (), _medview("lesion_map")),
     "lesion_unet": Architecture("lesion_unet", "segmentation", "medview", (), _medview("lesion_unet")),
 }
+
+
+def decides_from_map(name: str, arguments: dict[str, Any]) -> bool:
+    """Whether a classifier's score is read off its own class map (``lesion_map``, or a
+    ResNet with ``"pooling": "top_k"``): its heat map is then that map, what it decided
+    from, rather than a Grad-CAM reconstruction of it."""
+    return name.lower() == "lesion_map" or arguments.get("pooling") == POOLING
 
 
 def architecture_names() -> list[str]:

@@ -30,14 +30,13 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import ResNet
 
+# ``arguments["pooling"]``: POOLING asks for this head, AVERAGE (or none) for torchvision's.
+# Defined with the registry, which reads them without torch.
+from medview.inference.architectures import AVERAGE, POOLING
+
 __all__ = ["POOLING", "AVERAGE", "MAP_ARGUMENTS", "DEFAULT_TOP_K", "split_arguments", "MapPooledResNet",
            "pool_top_k", "class_maps", "maps_of"]
 
-#: ``architecture.arguments["pooling"]`` value that asks for this head.
-POOLING = "top_k"
-#: ``architecture.arguments["pooling"]`` value for the torchvision head (global average
-#: pooling), the same as leaving ``pooling`` out.
-AVERAGE = "average"
 #: Arguments read by medview (never passed to torchvision).
 MAP_ARGUMENTS = ("pooling", "background_class", "top_k")
 #: Share of the map's cells averaged for an image's score (at least one cell).

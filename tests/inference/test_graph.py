@@ -80,6 +80,7 @@ def test_classifier_heat_map_from_the_graph_equals_torch_gradcam(imported, xray_
 
     analyzer = Analyzer(open_model(imported["classifier"]), audit=None, engine="onnxruntime")
     assert analyzer.model.module is None
+    assert analyzer.heatmap_method == "Grad-CAM"
     pre = prepare(xray_frame, analyzer.manifest)
     tops = []
     for index in range(len(analyzer.manifest.classes)):
@@ -94,13 +95,14 @@ def test_classifier_heat_map_from_the_graph_equals_torch_gradcam(imported, xray_
 
 def test_shipped_classifier_heat_map_is_the_map_it_decides_from(isolated, monkeypatch, xray_frame):
     """The shipped demo classifier is a lesion map: its graph's heat map is that map, as
-    its torch network gives it."""
+    its torch network gives it, and the viewer calls it a decision map, not Grad-CAM."""
     from medview.inference.gradcam import heat_map
 
     monkeypatch.setenv("MEDVIEW_MODELS_DIR", str(SHIPPED_MODELS))
     analyzer = Analyzer(open_model(Registry().find("demo-lesion-classifier")), audit=None,
                         engine="onnxruntime")
     assert analyzer.model.module is None
+    assert analyzer.heatmap_method == "decision map"
     pre = prepare(xray_frame, analyzer.manifest)
     for index in range(len(analyzer.manifest.classes)):
         mine = analyzer.explain(xray_frame, index, pre)

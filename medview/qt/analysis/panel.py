@@ -152,8 +152,9 @@ class AnalysisPanel(QWidget):
         self.auto_check.setToolTip("Analyse every image you scroll to (a newer image "
                                    "replaces an unfinished one)")
         self.auto_check.setChecked(value_or_default(s, "ai/auto"))
-        self.gradcam_check = QCheckBox("Grad-CAM heat map (classifiers)", box)
-        self.gradcam_check.setToolTip("Show where the evidence for the predicted class lies")
+        self.gradcam_check = QCheckBox("Heat map (classifiers)", box)
+        self.gradcam_check.setToolTip("Show where the evidence for the predicted class lies: the map "
+                                      "the model decided from when it has one, else Grad-CAM")
         self.gradcam_check.setChecked(value_or_default(s, "ai/gradcam"))
         cl.addWidget(self.auto_check)
         cl.addWidget(self.gradcam_check)

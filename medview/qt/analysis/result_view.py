@@ -1,8 +1,9 @@
 """How one analysis reads in the panel: decision, probabilities, areas, provenance.
 
 - classification: the decision, then one bar per class (probability, the class's
-  decision threshold as a tick, the decided class highlighted) and, with Grad-CAM,
-  the heat-map legend;
+  decision threshold as a tick, the decided class highlighted) and, with a heat map,
+  its legend, named for what it is (Grad-CAM, or the decision map of a model that
+  scores an image by its own class map);
 - segmentation: what was found, then per class its colour, area (mm² when the image
   is calibrated, px² otherwise, with the spacing source) and series volume;
 - always: model name and version, engine, precision, device and time taken, and the
@@ -28,6 +29,11 @@ from medview.qt import theme
 from medview.analysis.measure import VolumeEstimate, format_area, format_volume
 
 ROW_HEIGHT = 22
+#: The heat-map legend's tooltip, by ``Analysis.heatmap_method``.
+HEATMAP_TIPS = {"Grad-CAM": "Grad-CAM: where the evidence for the class lies, reconstructed from the "
+                            "network's last feature maps",
+                "decision map": "Decision map: the model's score for the class in each part of the image; "
+                                "the image's score is its strongest part"}
 
 
 @dataclass
@@ -136,8 +142,6 @@ class ResultView(QWidget):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend_bar = QLabel(self)
         self.legend_bar.setPixmap(_gradient_pixmap())
-        self.legend_bar.setToolTip("Grad-CAM: where the evidence for the class lies "
-                                   "(blue weak, red strong); it does not say why")
         self.areas = QLabel(self)
         self.areas.setTextFormat(Qt.TextFormat.RichText)
         self.areas.setWordWrap(True)
@@ -218,8 +222,10 @@ class ResultView(QWidget):
         self.bars.show()
         self.areas.hide()
         has_cam = analysis.heatmap is not None
-        self.legend.setText(f"Grad-CAM for <b>{html.escape(analysis.heatmap_class or '')}</b>: "
-                            "weak → strong" if has_cam else "")
+        method = analysis.heatmap_method
+        self.legend.setText(f"{method[:1].upper()}{method[1:]} for <b>{html.escape(analysis.heatmap_class or '')}"
+                            "</b>: weak → strong" if has_cam else "")
+        self.legend_bar.setToolTip(HEATMAP_TIPS.get(method, "") + " (blue weak, red strong); it does not say why")
         self.legend.setVisible(has_cam)
         self.legend_bar.setVisible(has_cam and heatmap_shown)
 
@@ -299,13 +305,14 @@ def _threshold(manifest, name: str) -> float | None:
 
 
 def provenance_text(analysis) -> str:
-    """``chest-demo 1.0.0 · openvino fp32 · CPU · 42 ms`` (+ Grad-CAM time)."""
+    """``chest-demo 1.0.0 · openvino fp32 · CPU · 42 ms`` (+ the heat map's time)."""
     r = analysis.result
     nb = "\u00a0"  # keep "49 ms" and "Grad-CAM 87 ms" on one line when wrapped
     text = (f"{r.model} {r.version} · {r.engine} {r.precision} · {r.device.upper()} · "
             f"{r.ms:.0f}{nb}ms · {r.scope.short()}")
     if analysis.heatmap is not None:
-        text += f" (+{nb}Grad-CAM{nb}{analysis.ms_heatmap:.0f}{nb}ms)"
+        method = analysis.heatmap_method.replace(" ", nb)
+        text += f" (+{nb}{method}{nb}{analysis.ms_heatmap:.0f}{nb}ms)"
     return text
 
 

@@ -1,5 +1,5 @@
 """Make ``docs/screenshot_ai.png``: the AI panel with a segmentation overlay and a
-classification result (with its Grad-CAM heat map) on one synthetic radiograph.
+classification result (with its heat map: the demo classifier's decision map) on one synthetic radiograph.
 
 Uses the shipped demo models in ``models/`` when there are a classifier and a segmenter,
 on a lesion image of the demo data set they were made for (``medview demo-data``); else

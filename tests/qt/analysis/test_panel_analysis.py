@@ -107,6 +107,27 @@ def test_result_labels_name_model_version_engine_device_and_time(qtbot, window, 
     assert analysis.heatmap is not None and analysis.heatmap.shape == (64, 64)
     assert panel.result_view.legend.isVisible()
     assert "Grad-CAM" in text
+    assert panel.result_view.legend.text().startswith("Grad-CAM for <b>abnormal</b>")
+
+
+def test_a_model_deciding_from_its_map_shows_it_as_its_decision_map(qtbot, window, isolated, engines,
+                                                                    ct_series_dir, tmp_path):
+    """A lesion map's heat map is the map it scored the image from; legend, tooltip and
+    provenance call it that, never Grad-CAM (a reconstruction it is not)."""
+    from tests.helpers.builders import CLASSIFIER, install, manifest_data, write_model
+
+    data = manifest_data(CLASSIFIER, name="lesion-demo",
+                         architecture={"name": "lesion_map", "arguments": {"background_class": 0}})
+    install(isolated, write_model(tmp_path / "lesion-demo", data))
+    open_and_show(qtbot, window, [ct_series_dir])
+    panel = window.analysis
+    select_model(panel, "lesion-demo")
+    _, analysis = analyze(qtbot, panel)
+    assert analysis.heatmap_method == "decision map" and analysis.heatmap is not None
+    view = panel.result_view
+    assert view.legend.isVisible() and view.legend.text().startswith("Decision map for <b>")
+    assert view.legend_bar.toolTip().startswith("Decision map:")
+    assert "decision\u00a0map" in view.provenance.text() and "Grad-CAM" not in view.provenance.text()
 
 
 def test_segmentation_areas_and_series_volume(qtbot, window, ct_view, engines):
