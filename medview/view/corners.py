@@ -4,6 +4,7 @@ widget draws the lines)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,93 @@ class CornerText:
     top_right: list[str]
     bottom_left: list[str]
     bottom_right: list[str]
+
+
+#: Between the words of a line: where a long line breaks first (then at spaces).
+SEPARATOR = " · "
+ELLIPSIS = "…"
+
+
+def fit_beside(lines: list[str], beside: list[float], room: float,
+               measure: Callable[[str], float], from_top: bool) -> list[tuple[str, int]]:
+    """A left corner's lines wrapped so that none runs into the right corner's line on
+    its row (a long AI caption under "Zoom 205 %" would otherwise overprint it).
+
+    Lines break after a ``·`` where they can, else at spaces; a word wider than the
+    whole row is cut with an ellipsis. A row with too little room beside the right
+    corner stays empty, so every word is kept (a caption's warning included).
+
+    Parameters
+    ----------
+    lines : list of str
+        The left corner's lines, top to bottom.
+    beside : list of float
+        Widths of the right corner's lines on each row, counted from the edge both
+        corners sit at (from the top for top corners, else from the bottom).
+    room : float
+        Width both corners share: the viewport's less its margins and the gap kept
+        between the corners.
+    measure : callable
+        Width of a string in the font drawn.
+    from_top : bool
+
+    Returns
+    -------
+    list of (str, int)
+        The rows top to bottom, each with the index in ``lines`` it comes from.
+    """
+    def room_at(row: int) -> float:
+        return room - beside[row] if row < len(beside) else room
+
+    narrowest = min((room_at(r) for r in range(len(beside))), default=room)
+    least = measure("MMMM")  # narrower than this, a row beside the right corner is left empty
+    rows: list[tuple[str, int]] = []
+    order = range(len(lines)) if from_top else range(len(lines) - 1, -1, -1)
+    for index in order:
+        tokens = _tokens(lines[index], narrowest, measure)
+        if not from_top:
+            tokens.reverse()
+        while tokens:
+            width = room_at(len(rows))
+            if width < least and len(rows) < len(beside):
+                rows.append(("", index))
+                continue
+            take = _fitting(tokens, width, measure, from_top)
+            piece, tokens = tokens[:take], tokens[take:]
+            text = " ".join(piece if from_top else reversed(piece))
+            rows.append((_elide(text, width, measure), index))
+    return rows if from_top else rows[::-1]
+
+
+def _tokens(line: str, narrowest: float, measure: Callable[[str], float]) -> list[str]:
+    """``line`` in the pieces it may break into, joined by spaces: its ``·``-separated
+    parts (each but the last ending in `` ·``), a part wider than ``narrowest`` split
+    into words."""
+    parts = line.split(SEPARATOR)
+    tokens: list[str] = []
+    for i, part in enumerate(parts):
+        part = part + (SEPARATOR.rstrip() if i < len(parts) - 1 else "")
+        tokens.extend(part.split() if measure(part) > narrowest else [part])
+    return tokens or [""]
+
+
+def _fitting(tokens: list[str], width: float, measure: Callable[[str], float], forward: bool) -> int:
+    """How many of ``tokens`` (in reading order when ``forward``, else reversed) fit in
+    ``width``; at least one."""
+    for take in range(len(tokens), 1, -1):
+        piece = tokens[:take] if forward else tokens[:take][::-1]
+        if measure(" ".join(piece)) <= width:
+            return take
+    return 1
+
+
+def _elide(text: str, width: float, measure: Callable[[str], float]) -> str:
+    """``text`` cut to ``width`` with an ellipsis (as it is when it fits)."""
+    if measure(text) <= width:
+        return text
+    while text and measure(text + ELLIPSIS) > width:
+        text = text[:-1]
+    return text + ELLIPSIS
 
 
 def corner_text(series, frame, index: int, window, zoom: float, extra_bl: list[str],

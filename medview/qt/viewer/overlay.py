@@ -9,8 +9,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from medview.qt import theme
-from medview.view.corners import CornerText
+from medview.view.corners import CornerText, fit_beside
 from medview.view.orientation import Markers
+
+
+#: Pixels kept between a left corner's line and the right corner's on the same row.
+_CORNER_GAP = 12.0
 
 
 class CornerCache:
@@ -58,30 +62,32 @@ def _render_block(lines: tuple[str, ...], dims: tuple[bool, ...], font: QFont,
 
 def draw_corners(p: QPainter, rect: QRectF, text: CornerText,
                  cache: CornerCache | None = None) -> list[QRectF]:
-    """Draw the four corners; the top corners' first line bright, the rest dimmer.
-    Returns where each line (or block) went."""
+    """Draw the four corners; the top corners' first line bright, the rest dimmer. A
+    left line that would run into the right corner's line on its row wraps
+    (:func:`medview.view.corners.fit_beside`). Returns where each line (or block) went."""
     font = QFont(p.font())
     font.setPointSizeF(max(8.5, font.pointSizeF()))
     dev = p.device()
     dpr = dev.devicePixelRatioF() if dev is not None else 1.0
     cache = cache if cache is not None else CornerCache()
-    lh = QFontMetricsF(font).height()
+    fm = QFontMetricsF(font)
+    lh = fm.height()
     m = 6.0
     drawn: list[QRectF] = []
-    for lines, left, top in ((text.top_left, True, True), (text.top_right, False, True),
-                             (text.bottom_left, True, False), (text.bottom_right, False, False)):
-        n = len(lines)
-        dims = tuple(top and i > 0 for i in range(n))
-        if not n:
-            continue
-        if left:  # one block
-            img = cache.block(tuple(lines), dims, font, dpr)
-            y = rect.top() + m if top else rect.bottom() - m - n * lh - 2
+    for left_lines, right_lines, top in ((text.top_left, text.top_right, True),
+                                         (text.bottom_left, text.bottom_right, False)):
+        widths = [fm.horizontalAdvance(line) + 2 for line in right_lines]
+        beside = widths if top else widths[::-1]
+        rows = fit_beside(left_lines, beside, rect.width() - 2 * m - _CORNER_GAP, fm.horizontalAdvance, top)
+        if rows:  # one block
+            lines = tuple(r for r, _ in rows)
+            img = cache.block(lines, tuple(top and i > 0 for _, i in rows), font, dpr)
+            y = rect.top() + m if top else rect.bottom() - m - len(rows) * lh - 2
             p.drawImage(QPointF(rect.left() + m, y), img)
             drawn.append(QRectF(QPointF(rect.left() + m, y), img.deviceIndependentSize()))
-            continue
-        for i, line in enumerate(lines):  # right-aligned: a block per line
-            img = cache.block((line,), (dims[i],), font, dpr)
+        n = len(right_lines)
+        for i, line in enumerate(right_lines):  # right-aligned: a block per line
+            img = cache.block((line,), (top and i > 0,), font, dpr)
             x = rect.right() - m - img.deviceIndependentSize().width()
             y = rect.top() + m + i * lh if top else rect.bottom() - m - (n - i) * lh - 2
             p.drawImage(QPointF(x, y), img)
