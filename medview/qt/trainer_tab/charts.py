@@ -23,6 +23,9 @@ from medview.qt import theme
 __all__ = ["TrainingCharts", "METRIC_COLOURS", "configure_pyqtgraph"]
 
 REDRAW_MS = 100
+#: The metric plot reaches above 1 so that the "kept" label sits in the headroom, clear
+#: of scores at 1.0 (it was drawn over them).
+METRIC_TOP, KEPT_AT = 1.12, 1.065
 TRAIN_COLOUR = theme.ACCENT
 VAL_COLOUR = "#ff9f43"
 BATCH_COLOUR = "#4c6a8a"
@@ -127,13 +130,15 @@ class TrainingCharts(QWidget):
                                              connect="finite")
         legend.setBrush(pg.mkBrush(theme.WINDOW + "c0"))
         self.metric_plot = make_plot("Validation metrics (higher is better)", "score")
-        self.metric_plot.setYRange(0, 1.02, padding=0)
+        self.metric_plot.setYRange(0, METRIC_TOP, padding=0)
         self.metric_legend = self.metric_plot.addLegend(offset=(-10, -10), labelTextColor=theme.TEXT)
         self.metric_legend.setBrush(pg.mkBrush(theme.WINDOW + "c0"))
         # the epoch whose weights the model keeps: the best one, or the last (final_weights)
         self.best_line = pg.InfiniteLine(angle=90, movable=False,
                                          pen=pg.mkPen(theme.TEXT_DIM, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
-                                         label="kept", labelOpts={"position": 0.96, "color": theme.TEXT_DIM})
+                                         label="kept", labelOpts={"position": KEPT_AT / METRIC_TOP,
+                                                                  "anchors": [(0.5, 0.5), (0.5, 0.5)],
+                                                                  "color": theme.TEXT_DIM})
         self.best_line.hide()
         self.metric_plot.addItem(self.best_line)
         self.metric_curves: dict[str, pg.PlotDataItem] = {}

@@ -13,6 +13,27 @@ def _curve_len(curve) -> int:
     return 0 if x is None else len(x)
 
 
+def test_the_kept_label_lies_above_scores_of_one(qtbot):
+    """The "kept" epoch's label sits in the headroom above 1.0, never over the points there."""
+    from medview.qt.trainer_tab.charts import TrainingCharts
+    from trainer import events as ev
+
+    charts = TrainingCharts()
+    qtbot.addWidget(charts)
+    charts.resize(700, 600)
+    charts.show()
+    charts.add_events([ev.EpochEnd(job="j", epoch=e, epochs=3, train_loss=0.5, val_loss=0.4,
+                                   metrics={"accuracy": 1.0, "auc": 1.0}, lr=1e-3, eta_s=0.0) for e in (1, 2, 3)]
+                      + [ev.CheckpointSaved(job="j", path="best.safetensors", epoch=2, metric=1.0)])
+    charts.redraw()
+    qtbot.waitUntil(lambda: charts.best_line.isVisible())
+    qtbot.wait(50)  # the label follows the view's layout
+    view = charts.metric_plot.getPlotItem().vb
+    label = view.mapSceneToView(charts.best_line.label.sceneBoundingRect()).boundingRect()
+    assert 0 < label.height() < 0.2 and label.top() > 1.0
+    assert label.left() < 2 < label.right()  # on its line
+
+
 def test_new_points_are_drawn_as_events_arrive(qtbot, tab, demo):
     from trainer import events as ev
 
