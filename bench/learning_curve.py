@@ -213,8 +213,10 @@ def budget_fields(features: dict, budget_min: float, task: str, n: int, rate: fl
 
 
 def medview_cell(task: str, row: str, n: int, train: Path, test: Path, start, work: Path,
-                 features: dict, budget_min: float, rate: float | None) -> Cell:
-    """Train one medview row in a subprocess and score it on the held-out set."""
+                 features: dict, budget_min: float, rate: float | None, seed: int | None = None) -> Cell:
+    """Train one medview row in a subprocess and score it on the held-out set; ``seed``
+    (of the labelled set) names its run folder, so runs on other sets in one ``--work``
+    are kept."""
     from bench.held_out import score_model
 
     cell = Cell(task, row, n)
@@ -223,7 +225,7 @@ def medview_cell(task: str, row: str, n: int, train: Path, test: Path, start, wo
                else {"path": str(train), "class_names": ["background", lesion_data.CLASSES[0]]})
     job = {"name": f"lc-{task[:3]}-{row}-{n}", "version": "1", "task": task, "dataset": dataset,
            "model": model_spec(task, start, auto=row == "auto"), "seed": 0, **extra}
-    run_dir = work / "runs" / f"{task}-{row}-{n}"
+    run_dir = work / "runs" / (f"{task}-{row}-{n}" + (f"-seed{seed}" if seed is not None else ""))
     cell.seconds, events, reason = run_trainer(job, run_dir, timeout_s=budget_min * 180 + 300)
     cell.epochs = sum(1 for e in events if e.get("type") == "epoch_end")
     if reason:
@@ -297,7 +299,7 @@ def run_curve(args, work: Path) -> tuple[list[Cell], dict[str, str], dict]:
                     cell = Cell(task, row, n, note="n/a")
                 else:
                     cell = medview_cell(task, row, n, train, test, starts[row], work, features,
-                                        args.budget_minutes, rate)
+                                        args.budget_minutes, rate, args.seed)
                 cells.append(cell)
                 print(f"  {task} {row:8s} {n:4d}/class: {_fmt(cell)}  {cell.seconds or 0:.0f} s "
                       f"{cell.note}", flush=True)
