@@ -333,6 +333,9 @@ def test_auto_builds_a_lesion_map_when_the_masks_show_small_findings():
     assert "small findings (5.0% of the image side)" in r.reasons["architecture"]
     assert "strongest 'nodule' cell against 'normal'" in r.reasons["background_class"]
     assert job.lr == R.ARCHITECTURE_LR["lesion_map"]
+    # a lesion bench set of 20 per class whose 25th percentile came out at 10.3 %: still small
+    edge = replace(small, objects=ObjectSize(0.134, 0.103, 20, 20))
+    assert R.choose(_job(model={"architecture": "auto"}), edge, 160, classes)[0].model.architecture == "lesion_map"
     large = replace(small, objects=ObjectSize(0.3, 0.25, 80, 80))
     for job, fp, names, expected in [
             (_job(model={"architecture": "auto"}), large, classes, ("resnet18", {})),  # not small
