@@ -82,8 +82,9 @@ __all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "ARCHITECTURE_LR", "plan
 #: At 0.1 the bound sat inside the sampling spread of the lesion bench's own findings
 #: (diameters 6-16 % of the side, 25th percentile about 8.5 %): one labelled set of 20 per
 #: class measured 10.3 % and got a ResNet-18 (held-out AUC 0.55-0.58) where the lesion map
-#: reaches 0.78 (trainer/JOBS.md). At the input size the recipe gives them (16 px for the
-#: 25th percentile) such findings stay within the lesion map's 31-px contrast window.
+#: reaches 0.78 (trainer/JOBS.md). At the input size the recipe gives them (the 25th
+#: percentile :data:`OBJECT_PX` wide) such findings stay within the 31-px contrast window
+#: of the lesion map and the lesion U-Net.
 SMALL_FINDING = 0.15
 #: What ``auto`` builds otherwise, per task.
 AUTO_DEFAULT = {"classification": {"architecture": "resnet18", "arguments": {}},
