@@ -83,8 +83,8 @@ __all__ = ["Recipe", "choose", "AUTO", "SMALL_FINDING", "ARCHITECTURE_LR", "plan
 #: (diameters 6-16 % of the side, 25th percentile about 8.5 %): one labelled set of 20 per
 #: class measured 10.3 % and got a ResNet-18 (held-out AUC 0.55-0.58) where the lesion map
 #: reaches 0.78 (trainer/JOBS.md). At the input size the recipe gives them (the 25th
-#: percentile :data:`OBJECT_PX` wide) such findings stay within the 31-px contrast window
-#: of the lesion map and the lesion U-Net.
+#: percentile :data:`OBJECT_PX` wide) such findings stay within the contrast window of the
+#: lesion map and the lesion U-Net (``lesion_map.DEFAULT_WINDOW``, 31 px).
 SMALL_FINDING = 0.15
 #: What ``auto`` builds otherwise, per task.
 AUTO_DEFAULT = {"classification": {"architecture": "resnet18", "arguments": {}},
@@ -475,7 +475,8 @@ def _map_head(job: Job, fp: Fingerprint, classes: list[str]) -> tuple[dict, str,
     and the latter's share of cells. None when there is nothing to fill in.
 
     The top-k ResNet head is not chosen unasked: on the lesion bench data it did no better
-    than global average pooling with the auxiliary mask output (trainer/JOBS.md)."""
+    than global average pooling with the auxiliary mask output, and better in one later
+    run only (trainer/JOBS.md)."""
     from medview.inference.architectures import POOLING, decides_from_map
     from medview.inference.map_head import DEFAULT_TOP_K
     from trainer.evaluate import positive_index
