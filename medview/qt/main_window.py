@@ -45,6 +45,10 @@ from medview.qt.workers import FrameLoader, Workers
 
 APP_NAME = "medview"
 _TAG_BROWSER = "medview.qt.widgets.tag_browser"
+#: How long closing waits for a running decode or worker to end, each pool (a thread
+#: still emitting while Python tears Qt down at exit crashes the process); a decode
+#: is one frame, so this is only reached by a hung one, and closing goes on then.
+_QUIT_WAIT_MS = 3000
 # While a folder loads, files read appear after 150 ms, then every 0.3, 0.6, 1.2 s at
 # most (each showing re-sorts the library and refreshes the browser).
 _SHOW_FIRST_MS, _SHOW_MAX_MS = 150, 1200
@@ -790,12 +794,12 @@ class MainWindow(QMainWindow):
         self.settings.save_geometry(self)
         self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
         self.settings.sync()
-        self.workers.cancel_all()
+        self.workers.shutdown(_QUIT_WAIT_MS)
         self.pacs.shutdown()  # a retrieve stops between two images (what arrived is kept)
         self.analysis.shutdown()
         if self.trainer_tab is not None:
             self.trainer_tab.shutdown()
-        self.loader.cancel_all()
+        self.loader.shutdown(_QUIT_WAIT_MS)
         for c in self.grid.cines.values():
             c.stop()
         super().closeEvent(event)
