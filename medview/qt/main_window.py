@@ -45,9 +45,10 @@ from medview.qt.workers import FrameLoader, Workers
 
 APP_NAME = "medview"
 _TAG_BROWSER = "medview.qt.widgets.tag_browser"
-#: How long closing waits for a running decode or worker to end, each pool (a thread
-#: still emitting while Python tears Qt down at exit crashes the process); a decode
-#: is one frame, so this is only reached by a hung one, and closing goes on then.
+#: How long closing waits, per pool, for running decodes and workers to end: one still
+#: emitting while Python tears Qt down at exit segfaulted the process (2 quits in 65
+#: during a 180-image prefetch). A decode is one frame and a cancelled worker stops at
+#: its next step, so only a hung one reaches this; closing then goes on.
 _QUIT_WAIT_MS = 3000
 # While a folder loads, files read appear after 150 ms, then every 0.3, 0.6, 1.2 s at
 # most (each showing re-sorts the library and refreshes the browser).

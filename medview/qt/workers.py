@@ -134,8 +134,7 @@ class Workers(QObject):
 
     def shutdown(self, msecs: int) -> bool:
         """Cancel every worker and wait up to ``msecs`` for the pool to be idle (the window
-        is closing: a run still emitting while Python tears down Qt crashes the process).
-        Returns whether it became idle."""
+        is closing; see ``main_window._QUIT_WAIT_MS``). Returns whether it became idle."""
         self.cancel_all()
         return self.pool.waitForDone(msecs)
 
@@ -329,9 +328,7 @@ class FrameLoader(QObject):
 
     def shutdown(self, msecs: int) -> bool:
         """Drop queued jobs and wait up to ``msecs`` for the running decodes (the window is
-        closing: a decode that emits while Python tears down Qt at exit crashed the
-        process, about 1 quit in 30 with a 180-image series prefetching). Returns whether
-        the pool became idle."""
+        closing; see ``main_window._QUIT_WAIT_MS``). Returns whether the pool became idle."""
         self.cancel_all()
         return self.pool.waitForDone(msecs)
 

@@ -112,10 +112,9 @@ def test_tag_dock_shows_current_header(qtbot, window, ct_folder):
     qtbot.waitUntil(lambda: window.tag_browser.model.element_count > 10, timeout=3000)
 
 
-
 def test_closing_waits_for_running_decodes_and_workers(qtbot, window):
-    # A decode still emitting while Python tears Qt down at exit crashed the process
-    # (about 1 quit in 30 with a long series prefetching): closing waits for both pools.
+    # A decode still emitting while Python tears Qt down at exit segfaulted the process
+    # (main_window._QUIT_WAIT_MS): closing waits for both pools.
     import threading
     import time
 
