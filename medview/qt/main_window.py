@@ -795,12 +795,12 @@ class MainWindow(QMainWindow):
         self.settings.save_geometry(self)
         self.settings.set_value("viewer/show_overlay", self.viewer_actions.overlays.isChecked())
         self.settings.sync()
+        self.loader.shutdown(_QUIT_WAIT_MS)  # first: no prefetch goes on while the rest stops
         self.workers.shutdown(_QUIT_WAIT_MS)
         self.pacs.shutdown()  # a retrieve stops between two images (what arrived is kept)
         self.analysis.shutdown()
         if self.trainer_tab is not None:
             self.trainer_tab.shutdown()
-        self.loader.shutdown(_QUIT_WAIT_MS)
         for c in self.grid.cines.values():
             c.stop()
         super().closeEvent(event)

@@ -323,14 +323,14 @@ class FrameLoader(QObject):
         self._errors.clear()
 
     def wait(self, msecs: int = -1) -> bool:
-        """Block until the pool is idle (tests and benchmarks only)."""
+        """Block until the pool is idle (tests, benchmarks and :meth:`shutdown`)."""
         return self.pool.waitForDone(msecs)
 
     def shutdown(self, msecs: int) -> bool:
         """Drop queued jobs and wait up to ``msecs`` for the running decodes (the window is
         closing; see ``main_window._QUIT_WAIT_MS``). Returns whether the pool became idle."""
         self.cancel_all()
-        return self.pool.waitForDone(msecs)
+        return self.wait(msecs)
 
     @property
     def pending(self) -> int:
