@@ -142,9 +142,10 @@ class AugmentSpec:
                                                                   "the [0, 1] range")] = 0.1
     contrast: Annotated[float, Meta(ge=0.0, le=0.5, description="contrast, ± fraction")] = 0.1
     paste: Annotated[float, Meta(ge=0.0, le=1.0, description=(
-        "segmentation, copy-paste: on patches, share of the patches over a finding whose finding "
-        "is one cut from another training image instead; on whole images, share of the images "
-        "given one"))] = 0.0
+        "copy-paste of findings cut from other training images: segmentation on patches, share "
+        "of the patches over a finding whose finding is a pasted one instead; on whole images, "
+        "share of the images given one. A two-class classification whose masks the training "
+        "uses: share of the images given one, which then count as the finding's class"))] = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -278,10 +279,11 @@ class Job:
     augment: Annotated[bool | AugmentSpec | None, Meta(
         description="`{\"flip\", \"vflip\", \"rotate\", \"scale\", \"brightness\", "
                     "\"contrast\", \"paste\"}` (keys left out: flip, ±10°, ±10 % scale, ±0.1 "
-                    "brightness/contrast, no pasting), or `false` for none. `paste` (segmentation, "
-                    "0–1): on patches, that share of the patches over a finding get instead a finding "
-                    "cut from another training image, on a patch drawn anywhere; on whole images, that "
-                    "share of the images get one",
+                    "brightness/contrast, no pasting), or `false` for none. `paste` (0–1): segmentation on "
+                    "patches, that share of the patches over a finding get instead a finding cut from "
+                    "another training image, on a patch drawn anywhere; on whole images, that share of "
+                    "the images get one; a two-class classification whose masks the training uses, "
+                    "that share of the images with a known mask get one and count as the finding's class",
         extra={"default": "recipe: by images in the rarest class",
                "reason": "must be an object, or false for none"})] = None
     mask_weight: Annotated[float, Meta(ge=0.0, le=10.0, description="weight of the auxiliary mask "

@@ -32,7 +32,8 @@ Rules (``trainer/JOBS.md``, "The recipe"):
   whole images.
 * **augmentation**: stronger the fewer images the rarest class has (:data:`AUGMENT_LEVELS`);
   for small findings also vertical flips and any rotation (:data:`ORIENTATION_FREE`), and
-  (segmentation) findings pasted from other training images (:data:`PASTE_SHARE`).
+  findings pasted from other training images (:data:`PASTE_SHARE`; a classifier's image
+  then shows its finding class: two classes whose masks the training uses).
 * **batch size**: 8 below 64 training images (more steps per epoch), else 16.
 * **learning rate**: 1e-3 (Adam, AdamW) or 1e-2 (SGD); ``lesion_map`` and ``lesion_unet``
   (small, with BatchNorm after every convolution) 3e-3 with Adam/AdamW.
@@ -128,9 +129,10 @@ AUGMENT_LEVELS = (
 #: class, 10 minutes: held-out Dice 0.686 → 0.745 (trainer/JOBS.md, "Segmentation of small
 #: findings").
 ORIENTATION_FREE = {"vflip": True, "rotate": 180.0}
-#: Segmentation of small findings: share of the training patches over a finding whose
-#: finding is cut from another training image and pasted (:mod:`trainer.data.paste`), so
-#: each finding is seen on many backgrounds, the normal images' too.
+#: Small findings: share of the training patches over a finding (segmentation) or of the
+#: training images (a two-class classifier whose masks the training uses) given a finding
+#: cut from another training image (:mod:`trainer.data.paste`), so each finding is seen on
+#: many backgrounds, the normal images' too.
 PASTE_SHARE = 0.5
 #: Inference runs about this many times faster than a training step (no backward pass).
 EVAL_SPEEDUP = 3.0
@@ -241,7 +243,7 @@ def choose(job: Job, fp: Fingerprint, n_train: int, classes: list[str] | None = 
         size = changes["input"].size if "input" in changes else job.input_size
         changes["patch_size"] = r.choose("patch_size", *patch_size(fp, size))
     if job.augment is None:
-        level, spec, why = _augment(fp)
+        level, spec, why = _augment(fp, _pastes(job, fp, classes))
         changes["augment"] = r.choose("augment", spec, f"{level}: {why}")
     if job.batch_size is None:
         bs = 8 if n_train < 64 else 16
@@ -509,7 +511,8 @@ def _lr(job: Job) -> tuple[float, str]:
     return lr, job.optimizer + (f", {job.model.architecture}" if lr != DEFAULT_LR else "")
 
 
-def _augment(fp: Fingerprint) -> tuple[str, AugmentSpec, str]:
+def _augment(fp: Fingerprint, pastes: bool) -> tuple[str, AugmentSpec, str]:
+    """(level, spec, why); with ``pastes``, small findings are also pasted between images."""
     n = fp.smallest_class
     for limit, level, spec in AUGMENT_LEVELS:
         if n <= limit:
@@ -517,11 +520,20 @@ def _augment(fp: Fingerprint) -> tuple[str, AugmentSpec, str]:
             if small_findings(fp) is None:
                 return level, spec, f"{n} {what}"
             why = f"{n} {what}; small findings have no orientation: flips both ways, any rotation"
-            if fp.task == "classification":  # a pasted finding would not change the image's label
+            if not pastes:
                 return level, replace(spec, **ORIENTATION_FREE), why
+            where = ("of the patches over a finding get one" if fp.task == "segmentation"
+                     else "of the images get a finding (and its class)")
             return (level, replace(spec, **ORIENTATION_FREE, paste=PASTE_SHARE),
-                    f"{why}; {PASTE_SHARE:.0%} of the patches over a finding get one cut from another training image")
+                    f"{why}; {PASTE_SHARE:.0%} {where} cut from another training image")
     raise AssertionError("AUGMENT_LEVELS ends with infinity")
+
+
+def _pastes(job: Job, fp: Fingerprint, classes: list[str]) -> bool:
+    """Whether findings can be pasted between training images: a segmenter's label map
+    takes any; a classifier's image becomes its one finding class, so two classes whose
+    masks the training uses (trainer/JOBS.md, "Copy-paste of findings")."""
+    return fp.task == "segmentation" or (len(classes) == 2 and job.mask_weight > 0)
 
 
 def small_findings(fp: Fingerprint) -> float | None:

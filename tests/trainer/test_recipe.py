@@ -123,12 +123,15 @@ def test_small_findings_are_augmented_in_every_orientation():
         job, r = R.choose(_job(task=task), replace(_fp(objects=small), task=task, masks=80), 160)
         assert (job.augment.vflip, job.augment.rotate) == (True, 180.0)
         assert "no orientation" in r.reasons["augment"]
-        # findings pasted between training images: segmentation only (a classifier's label
-        # would not follow)
-        assert job.augment.paste == (R.PASTE_SHARE if task == "segmentation" else 0.0)
+        # findings pasted between training images (a classifier's image then shows one)
+        assert job.augment.paste == R.PASTE_SHARE and "cut from another" in r.reasons["augment"]
         plain, r = R.choose(_job(task=task), replace(_fp(objects=ObjectSize(0.3, 0.25, 80, 80)), task=task), 160)
         assert (plain.augment.vflip, plain.augment.rotate) == (False, 15.0)  # anatomy keeps its way up
         assert "orientation" not in r.reasons["augment"] and plain.augment.paste == 0.0
+    # a classifier's pasted finding must make its one finding class, learnt from the masks
+    for job, classes in ((_job(mask_weight=0.0), ["a", "b"]), (_job(), ["a", "b", "c"])):
+        unpasted, r = R.choose(job, replace(_fp(objects=small), masks=80), 160, classes)
+        assert unpasted.augment.vflip and unpasted.augment.paste == 0.0 and "cut from" not in r.reasons["augment"]
     # the level still sets the rest
     few, _ = R.choose(_job(), _fp(smallest=20, objects=small), 30)
     assert few.augment.scale == R.AUGMENT_LEVELS[0][2].scale

@@ -444,10 +444,12 @@ class TrainItems:
     patches as cover the images' area once (each image ``repeats`` times): the same work
     per epoch as whole images, spent more on the findings.
 
-    With ``spec.paste`` (segmentation) findings cut from the training images are pasted
+    With ``spec.paste`` findings cut from the training images are pasted
     (:class:`~trainer.data.paste.FindingBank`): on patches, that share of the patches that
     hold a finding get a pasted one on a patch drawn anywhere (so the share holding a
-    finding stays :data:`FOREGROUND_SHARE`); on whole images, that share of the images get one.
+    finding stays :data:`FOREGROUND_SHARE`); on whole images, that share of the images get
+    one. A classification image with a known mask (two classes, one of them meaning no
+    finding) that gets one becomes the finding's class.
     """
 
     def __init__(self, source, spec, manifest: Manifest, seed: int, task: str,
@@ -459,10 +461,12 @@ class TrainItems:
         self.patch = patch if task == "segmentation" and 0 < patch < min(self.shape) else 0
         self.repeats = max(1, round(self.shape[0] * self.shape[1] / self.patch ** 2)) if self.patch else 1
         self.bank = None
-        if task == "segmentation" and spec.paste:
+        self.positive = _positive(empty_background)
+        if spec.paste and (task == "segmentation" or self.positive is not None):
             from trainer.data.paste import FindingBank
 
-            self.bank = FindingBank(source, self.mean, self.std)
+            self.bank = FindingBank(source if task == "segmentation" else _MaskedFindings(source),
+                                    self.mean, self.std)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -501,12 +505,41 @@ class TrainItems:
             return None
         if mask is None and self.empty_background[int(target)]:
             mask = np.zeros(self.shape, np.uint8)
+        rng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
         if self.spec.enabled:
-            rng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
             image, mask = augment(image, mask, rng, self.spec, self.mean, self.std)
         if mask is None:
-            mask = np.full(self.shape, UNKNOWN_MASK, np.uint8)
+            return image, target, np.full(self.shape, UNKNOWN_MASK, np.uint8)
+        if self.bank is not None and rng.random() < self.spec.paste:
+            image, pasted = self.bank.paste(image, mask, rng)
+            if pasted is not mask:  # a finding was placed: the image now shows one
+                mask, target = pasted, type(target)(self.positive)
         return image, target, mask
+
+
+def _positive(empty_background: list[bool] | None) -> int | None:
+    """The one class whose images show findings (two classes with lesion masks), else None."""
+    if empty_background is None or len(empty_background) != 2 or sum(empty_background) != 1:
+        return None
+    return empty_background.index(False)
+
+
+class _MaskedFindings:
+    """A classification source seen as (image, lesion mask) pairs for a
+    :class:`~trainer.data.paste.FindingBank`: images without a mask give none."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def get(self, i: int):
+        try:
+            image, _target, mask = self.source.get_with_mask(i)
+        except SampleError:
+            return np.zeros((1, 1, 1), np.float32), np.zeros((1, 1), np.uint8)
+        return image, (mask if mask is not None else np.zeros(image.shape[1:], np.uint8))
 
 
 class EvalItems:

@@ -1,6 +1,7 @@
-"""Copy-paste of findings between training images (segmentation of small findings).
+"""Copy-paste of findings between training images (small findings: segmentation, and a
+two-class classifier whose masks supervise its map).
 
-With a hundred or so labelled images a segmenter sees each finding on one background
+With a hundred or so labelled images a network sees each finding on one background
 only, and learns those backgrounds as much as the finding. Pasting a finding cut from
 one training image onto another (Ghiasi et al., "Simple Copy-Paste", CVPR 2021; CarveMix
 for brain lesions) shows it on many: the normal images of the set become hosts too.

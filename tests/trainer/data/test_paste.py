@@ -116,3 +116,41 @@ def test_whole_images_get_a_pasted_finding_as_often_as_asked():
     never = TrainItems(source, AugmentSpec(flip=False, rotate=0.0, scale=0.0, brightness=0.0, contrast=0.0),
                        m, seed=0, task="segmentation")
     assert never.bank is None and not never[1][1].any()
+
+
+class MaskedSource:
+    """A classification source with lesion masks: ``get_with_mask(i) -> (image, class, mask or None)``."""
+
+    def __init__(self, images, targets, masks):
+        self.images, self.targets, self.masks = images, targets, masks
+
+    def __len__(self):
+        return len(self.images)
+
+    def get_with_mask(self, i):
+        return self.images[i], self.targets[i], self.masks[i]
+
+
+def test_a_classifier_image_given_a_pasted_finding_becomes_the_finding_class():
+    lesion = _lesion_source()
+    # classes (lesion, normal): a lesion image with its mask, a normal one (empty mask), and
+    # a lesion image without a mask (unknown where its finding is: never a host)
+    source = MaskedSource([lesion.images[0], lesion.images[1], lesion.images[1]], [np.int64(0), np.int64(1),
+                          np.int64(0)], [lesion.labels[0], None, None])
+    m = manifest(task="classification", size=(96, 96))
+    off = dict(flip=False, rotate=0.0, scale=0.0, brightness=0.0, contrast=0.0)
+    items = TrainItems(source, AugmentSpec(**off, paste=1.0), m, seed=0, task="classification",
+                       empty_background=[False, True])
+    assert len(items.bank) == 1 and items.positive == 0
+    image, target, mask = items[1]  # the normal image, host of the cut finding
+    assert target == 0 and mask.sum() == lesion.labels[0].sum()
+    assert np.any(image != source.images[1])
+    _, target, mask = items[2]  # no mask: left as it is, its mask unknown
+    assert target == 0 and np.all(mask == 255)
+    never = TrainItems(source, AugmentSpec(**off), m, seed=0, task="classification",
+                       empty_background=[False, True])
+    image, target, mask = never[1]
+    assert never.bank is None and target == 1 and not mask.any()
+    # three classes: which class a pasted finding makes is not known, so nothing is pasted
+    assert TrainItems(source, AugmentSpec(**off, paste=1.0), m, seed=0, task="classification",
+                      empty_background=[False, True, True]).bank is None
