@@ -465,8 +465,7 @@ class TrainItems:
         if spec.paste and (task == "segmentation" or self.positive is not None):
             from trainer.data.paste import FindingBank
 
-            self.bank = FindingBank(source if task == "segmentation" else _MaskedFindings(source),
-                                    self.mean, self.std)
+            self.bank = FindingBank(_FindingSource(source, task), self.mean, self.std)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -524,18 +523,21 @@ def _positive(empty_background: list[bool] | None) -> int | None:
     return empty_background.index(False)
 
 
-class _MaskedFindings:
-    """A classification source seen as (image, lesion mask) pairs for a
-    :class:`~trainer.data.paste.FindingBank`: images without a mask give none."""
+class _FindingSource:
+    """The training images as (image, label map) pairs for a
+    :class:`~trainer.data.paste.FindingBank`: a classification image's lesion mask (none
+    without one); an image that cannot be read now gives no finding, as training skips it."""
 
-    def __init__(self, source) -> None:
-        self.source = source
+    def __init__(self, source, task: str) -> None:
+        self.source, self.task = source, task
 
     def __len__(self) -> int:
         return len(self.source)
 
     def get(self, i: int):
         try:
+            if self.task == "segmentation":
+                return self.source.get(i)
             image, _target, mask = self.source.get_with_mask(i)
         except SampleError:
             return np.zeros((1, 1, 1), np.float32), np.zeros((1, 1), np.uint8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.config import AugmentSpec
-from trainer.data.inputs import TrainItems
+from trainer.data.inputs import SampleError, TrainItems
 from trainer.data.paste import FindingBank, cut_findings
 from tests.helpers.trainer_jobs import manifest
 
@@ -154,3 +154,18 @@ def test_a_classifier_image_given_a_pasted_finding_becomes_the_finding_class():
     # three classes: which class a pasted finding makes is not known, so nothing is pasted
     assert TrainItems(source, AugmentSpec(**off, paste=1.0), m, seed=0, task="classification",
                       empty_background=[False, True, True]).bank is None
+
+
+def test_an_image_that_cannot_be_read_gives_no_finding_and_the_rest_are_cut():
+    class Damaged(Source):  # the first image broke after discovery (a lazy source reads it now)
+        def get(self, i):
+            if i == 0:
+                raise SampleError("broken.dcm", "truncated pixel data")
+            return super().get(i)
+
+    lesion = _lesion_source()
+    source = Damaged([lesion.images[1], *lesion.images], [lesion.labels[1], *lesion.labels])
+    spec = AugmentSpec(flip=False, rotate=0.0, scale=0.0, brightness=0.0, contrast=0.0, paste=1.0)
+    items = TrainItems(source, spec, manifest(task="segmentation", size=(96, 96)), seed=0, task="segmentation")
+    assert len(items.bank) == 1
+    assert items[0] is None  # training skips it too
