@@ -73,7 +73,7 @@ ADVANCED_FIELDS: list[tuple[str, str, str, Any, Any]] = [
     ("augment.scale", "Augment: scale ± fraction", "float", 0.1, None),
     ("augment.brightness", "Augment: brightness ± fraction", "float", 0.1, None),
     ("augment.contrast", "Augment: contrast ± fraction", "float", 0.1, None),
-    ("augment.paste", "Augment: pasted lesions, share (with lesion masks)", "float", 0.0, None),
+    ("augment.paste", "Augment: pasted lesions, share (masks)", "float", 0.0, None),
     ("split.val", "Validation share", "float", 0.15, None),
     ("split.test", "Test share", "float", 0.15, None),
     ("split.seed", "Split seed", "int", 0, (0, 2**31 - 1)),
